@@ -1,0 +1,3 @@
+from postwarden.cli.main import main
+
+raise SystemExit(main())

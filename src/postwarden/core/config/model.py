@@ -1,0 +1,185 @@
+"""Resolved settings: plain frozen records, with where each value came from.
+
+These are what every other part of Postwarden receives. They are produced only by
+:func:`postwarden.core.config.resolve.resolve`; nothing reads ``os.environ`` directly.
+Secrets are :class:`~postwarden.core.secrets.Secret` values.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from postwarden.core.secrets import EMPTY, Secret
+
+
+class Security(enum.StrEnum):
+    """What happens on the wire, whatever a product calls it (spec/config.md)."""
+
+    NONE = "none"
+    #: implicit TLS from the first byte (usually 465)
+    SSL = "ssl"
+    #: plain connect, STARTTLS required (usually 587/2525)
+    STARTTLS = "starttls"
+    #: STARTTLS when offered, else plain (Metabase's "TLS")
+    OPPORTUNISTIC = "opportunistic"
+
+
+class RecipientMode(enum.StrEnum):
+    BCC = "bcc"
+    CC = "cc"
+
+
+class Provider(enum.StrEnum):
+    SMTP = "smtp"
+    SES = "ses"
+    SENDGRID = "sendgrid"
+    MAILGUN = "mailgun"
+    POSTMARK = "postmark"
+    RESEND = "resend"
+    MANDRILL = "mandrill"
+    CAPTURE = "capture"
+
+
+#: the conventional port of each security mode
+DEFAULT_PORTS: Mapping[Security, int] = {
+    Security.NONE: 25,
+    Security.SSL: 465,
+    Security.STARTTLS: 587,
+    Security.OPPORTUNISTIC: 587,
+}
+
+
+class Origin(enum.StrEnum):
+    FLAG = "flag"
+    ENV = "env"
+    DOTENV = "dotenv"
+    STORED = "stored"
+    IMPORT = "import"
+    DEFAULT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a value came from: ``Source(Origin.ENV, "SMTP_USERNAME")`` (a synonym),
+    ``Source(Origin.IMPORT, "MB_EMAIL_SMTP_HOST")``, ``Source(Origin.DEFAULT, "")``."""
+
+    origin: Origin
+    detail: str = ""
+
+    def describe(self) -> str:
+        labels = {
+            Origin.FLAG: "command-line flag",
+            Origin.ENV: "environment",
+            Origin.DOTENV: ".env file",
+            Origin.STORED: "saved in the console",
+            Origin.IMPORT: "imported",
+            Origin.DEFAULT: "default",
+        }
+        label = labels[self.origin]
+        return f"{label} ({self.detail})" if self.detail else label
+
+    @property
+    def locks_console_field(self) -> bool:
+        """A value from the environment wins, so the console shows it read-only."""
+        return self.origin in (Origin.ENV, Origin.DOTENV, Origin.FLAG)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str | None = None
+    port: int = 587
+    security: Security = Security.STARTTLS
+    user: str | None = None
+    password: Secret = EMPTY
+    #: seconds for the connect and for each reply
+    timeout: float = 20.0
+    require_encryption: bool = False
+    #: the name sent in EHLO; None = this machine's FQDN
+    ehlo_name: str | None = None
+    #: False only when the operator explicitly turned verification off
+    verify_certificate: bool = True
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.user) or self.password.is_set
+
+
+@dataclass(frozen=True, slots=True)
+class SendingSettings:
+    provider: Provider = Provider.CAPTURE
+    enabled: bool = True
+    from_address: str | None = None
+    from_name: str | None = None
+    reply_to: str | None = None
+    recipient_mode: RecipientMode = RecipientMode.BCC
+    #: lower-case IDNA (ASCII) domains; empty allows every domain
+    allowed_domains: tuple[str, ...] = ()
+    app_url: str | None = None
+    #: TEST_EMAIL, else the From address
+    test_email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """The email provider's settings. ``secrets`` and ``options`` are keyed by the
+    variable names of spec/config.md (``SENDGRID_API_KEY``, ``MAILGUN_DOMAIN`` …)."""
+
+    name: Provider = Provider.CAPTURE
+    secrets: Mapping[str, Secret] = field(default_factory=dict)
+    options: Mapping[str, str] = field(default_factory=dict)
+    #: ``<PROVIDER>_API_URL`` or, for SES, ``AWS_ENDPOINT_URL``
+    api_url: str | None = None
+
+    def secret(self, name: str) -> Secret:
+        return self.secrets.get(name, EMPTY)
+
+    def option(self, name: str) -> str | None:
+        return self.options.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class SigningSettings:
+    domain: str | None = None
+    selector: str | None = None
+    private_key: Secret = EMPTY
+
+    @property
+    def enabled(self) -> bool:
+        return self.private_key.is_set and bool(self.selector)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    database_url: str = ""
+    data_dir: Path = Path("data")
+    secret_key: Secret = EMPTY
+    host: str = "127.0.0.1"
+    port: int = 8025
+    smtp_listen_host: str = "127.0.0.1"
+    smtp_listen_port: int = 2525
+    admin_email: str | None = None
+    admin_password: Secret = EMPTY
+    #: ``host`` or ``host:port``; None = the system resolver
+    dns_server: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything Postwarden knows about where mail goes, with provenance."""
+
+    sending: SendingSettings = field(default_factory=SendingSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    provider: ProviderSettings = field(default_factory=ProviderSettings)
+    signing: SigningSettings = field(default_factory=SigningSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
+    #: variable name (canonical) -> where its value came from
+    sources: Mapping[str, Source] = field(default_factory=dict)
+    #: decisions the resolver made that a human should see, e.g.
+    #: "SMTP_SECURITY=tls on port 465 was read as ssl (implicit TLS)"
+    notes: tuple[str, ...] = ()
+
+    def source(self, name: str) -> Source:
+        return self.sources.get(name, Source(Origin.DEFAULT))
