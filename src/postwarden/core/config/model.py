@@ -152,6 +152,50 @@ class SigningSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """How the worker paces, retries and gives up."""
+
+    #: largest accepted message (API and relay), bytes
+    max_message_bytes: int = 10 * 1024 * 1024
+    #: attempts per recipient before it is dead
+    max_attempts: int = 8
+    #: a recipient older than this (seconds since enqueue) is dead after its next failure
+    max_age_seconds: float = 2 * 86400
+    #: messages per second across all workers for the active transport; 0 = unlimited
+    rate_per_second: float = 0.0
+    #: SMTP connections a worker keeps open at once
+    smtp_connections: int = 8
+    #: recipients per transaction; 0 = the provider's own limit (SES: 50)
+    max_recipients_per_message: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RelaySettings:
+    """The SMTP submission listener that apps send through (issue #6)."""
+
+    #: implicit-TLS listener ("host:port"), off when None
+    smtps_listen: str | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    #: CIDR networks that may send without AUTH
+    trusted_networks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """Secrets that authenticate provider webhooks. Each list allows rotation."""
+
+    #: "user:password" pairs for HTTP basic auth on every webhook URL
+    basic_auth: tuple[Secret, ...] = ()
+    mailgun_signing_key: Secret = EMPTY
+    sendgrid_verification_key: Secret = EMPTY
+    resend_signing_secret: Secret = EMPTY
+    mandrill_webhook_key: Secret = EMPTY
+    #: the public URL providers call (Mandrill signs it)
+    public_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceSettings:
     database_url: str = ""
     data_dir: Path = Path("data")
@@ -164,6 +208,8 @@ class ServiceSettings:
     admin_password: Secret = EMPTY
     #: ``host`` or ``host:port``; None = the system resolver
     dns_server: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    https: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +221,13 @@ class Settings:
     provider: ProviderSettings = field(default_factory=ProviderSettings)
     signing: SigningSettings = field(default_factory=SigningSettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    relay: RelaySettings = field(default_factory=RelaySettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     #: variable name (canonical) -> where its value came from
     sources: Mapping[str, Source] = field(default_factory=dict)
+    #: variable name -> the value as a person may see it (secrets masked)
+    values: Mapping[str, str] = field(default_factory=dict)
     #: decisions the resolver made that a human should see, e.g.
     #: "SMTP_SECURITY=tls on port 465 was read as ssl (implicit TLS)"
     notes: tuple[str, ...] = ()

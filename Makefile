@@ -1,0 +1,62 @@
+# Postwarden: the two set-up commands are `make run` and `make test` (README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip -q --disable-pip-version-check
+# Debian packages the tests drive: chromium (console in a real browser), swaks (relay
+# client), postgresql (throwaway clusters), postfix (smtp-sink/smtp-source; daemon never started)
+TEST_DEBS := chromium swaks postgresql postfix
+export DEBIAN_FRONTEND := noninteractive
+
+.PHONY: run test lint typecheck unit bench soak clean system-deps
+
+$(BIN)/postwarden: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install -e '.[ses,postgres]'
+	touch $@
+
+$(VENV)/.test-deps: $(BIN)/postwarden
+	$(PIP) install -e '.[ses,postgres,test]'
+	touch $@
+
+run: $(BIN)/postwarden
+	$(BIN)/postwarden serve
+
+# Installs Debian packages only as root and only when one is missing; otherwise the tests
+# that need them skip locally with the reason (and fail under CI=true).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v swaks >/dev/null || missing="$$missing swaks"; \
+	command -v smtp-sink >/dev/null || missing="$$missing postfix"; \
+	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	    echo "postfix postfix/mailname string localhost" | debconf-set-selections; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "not root: not installing$$missing (tests needing them will skip)"; fi; \
+	fi
+
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+
+typecheck: $(VENV)/.test-deps
+	$(BIN)/mypy
+
+unit: $(VENV)/.test-deps system-deps
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not soak"
+
+test: lint typecheck unit
+
+bench: $(VENV)/.test-deps system-deps
+	$(BIN)/python -m bench.run
+
+soak: $(VENV)/.test-deps system-deps
+	$(BIN)/pytest -m soak -p no:xdist
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

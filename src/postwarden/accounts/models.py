@@ -1,0 +1,111 @@
+"""Who may use Postwarden: console users with roles, API keys, and the application's
+members (people with accounts in the app, exempt from approved domains as in Metabase)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import ClassVar
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    #: everything, users and API keys included
+    ADMIN = "admin", "Admin"
+    #: email settings and tests (Metabase's "settings access"), deliveries, doctor
+    SETTINGS = "settings", "Settings"
+    #: read only
+    VIEWER = "viewer", "Viewer"
+
+
+class User(AbstractUser):
+    """A console user. The username is the email address."""
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+
+    def has_role(self, role: Role) -> bool:
+        rank = {Role.VIEWER: 0, Role.SETTINGS: 1, Role.ADMIN: 2}
+        return self.is_active and rank[Role(self.role)] >= rank[role]
+
+
+class Scope(models.TextChoices):
+    SEND = "send", "send"
+    READ = "read", "read"
+    ADMIN = "admin", "admin"
+
+
+KEY_PREFIX = "pw_"
+
+
+def hash_key(key: str) -> str:
+    # API keys carry 256 bits of randomness, so a fast hash is enough (a password hash
+    # would cost milliseconds on every API call and every relay AUTH).
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """An API key, hashed at rest and shown once. The relay takes it as an SMTP password."""
+
+    name = models.CharField(max_length=100)
+    #: the first characters after ``pw_``, shown in lists and used to find the row
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[models.Manager[ApiKey]]
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({KEY_PREFIX}{self.prefix}…)"
+
+    @classmethod
+    def issue(cls, name: str, scopes: list[str], created_by: User | None = None) -> tuple[ApiKey, str]:
+        """Create a key; returns the row and the plain key, which is never stored."""
+        prefix = secrets.token_hex(4)
+        plain = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+        row = cls.objects.create(name=name, prefix=prefix, key_hash=hash_key(plain),
+                                 scopes=sorted(set(scopes)), created_by=created_by)
+        return row, plain
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def allows(self, scope: str) -> bool:
+        return self.active and (scope in self.scopes or Scope.ADMIN in self.scopes)
+
+
+class MemberGroup(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+
+    objects: ClassVar[models.Manager[MemberGroup]]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Member(models.Model):
+    """A person with an account in the application. Members are exempt from the approved
+    recipient domains (MAIL_ALLOWED_DOMAINS), as Metabase exempts its users."""
+
+    email = models.CharField(max_length=320, unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    groups = models.ManyToManyField(MemberGroup, blank=True, related_name="members")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[models.Manager[Member]]
+
+    class Meta:
+        ordering = ("email",)
+
+    def __str__(self) -> str:
+        return self.email

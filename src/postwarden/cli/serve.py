@@ -1,0 +1,141 @@
+"""``postwarden serve``: everything for one machine.
+
+Migrates, creates the first admin, then supervises the web console, a worker and the
+SMTP relay as separate processes: each gets its own interpreter (the worker's sending
+loop never competes with the console for the GIL) and a crash of one is restarted
+without taking the others down. SIGTERM/SIGINT stop them gracefully: the worker
+finishes in-flight mail and releases the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+
+from postwarden.cli.django_setup import setup
+
+#: seconds a child may take to stop before it is killed
+STOP_GRACE = 30.0
+#: a child that dies this many times in a row within FAST_EXIT seconds is not restarted
+MAX_FAST_EXITS = 5
+FAST_EXIT = 5.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    fast_exits: int = 0
+    restart_at: float = 0.0
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> None:
+        env = {**os.environ, "POSTWARDEN_PROCESS": self.name, **self.env}
+        self.process = subprocess.Popen([sys.executable, "-m", "postwarden", *self.argv], env=env)  # noqa: S603
+        self.started = time.monotonic()
+
+
+def children(with_relay: bool) -> list[Child]:
+    found = [Child("web", ["web"]), Child("worker", ["worker"])]
+    if with_relay:
+        found.append(Child("relay", ["relay"]))
+    return found
+
+
+def prepare() -> str:
+    """Migrate and bootstrap; returns the banner describing where mail goes."""
+    setup("serve")
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from postwarden.accounts.bootstrap import ensure_first_admin
+    from postwarden.configstore.runtime import current_settings
+
+    call_command("migrate", interactive=False, verbosity=0)
+    created = ensure_first_admin()
+    if created:
+        print(created, flush=True)
+    service = settings.SERVICE_SETTINGS.service
+    sending = current_settings()
+    where = sending.sending.provider.value
+    if where == "capture":
+        where += " (nothing configured yet: mails are kept and shown in the console's Captured mail)"
+    return (f"Postwarden is running.\n  console and API: http://{service.host}:{service.port}/\n"
+            f"  SMTP relay:      {service.smtp_listen_host}:{service.smtp_listen_port}\n"
+            f"  mail goes to:    {where}\n  data:            {service.data_dir}")
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="postwarden serve", description=__doc__.splitlines()[0])
+    parser.add_argument("--no-relay", action="store_true", help="do not listen for SMTP submissions")
+    args = parser.parse_args(argv)
+    print(prepare(), flush=True)
+    return supervise(children(with_relay=not args.no_relay))
+
+
+def supervise(kids: list[Child]) -> int:
+    stopping = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    for kid in kids:
+        kid.start()
+    status = 0
+    while not stopping:
+        time.sleep(0.2)
+        status = _reap(kids)
+        if status:
+            break
+    _stop(kids)
+    return status
+
+
+def _reap(kids: list[Child]) -> int:
+    now = time.monotonic()
+    for kid in kids:
+        assert kid.process is not None
+        code = kid.process.poll()
+        if code is None:
+            if kid.restart_at == 0.0 and now - kid.started > FAST_EXIT:
+                kid.fast_exits = 0
+            continue
+        if kid.restart_at == 0.0:
+            kid.fast_exits = kid.fast_exits + 1 if now - kid.started < FAST_EXIT else 1
+            if kid.fast_exits >= MAX_FAST_EXITS:
+                print(f"postwarden: {kid.name} keeps exiting (status {code}); stopping", file=sys.stderr, flush=True)
+                return code or 1
+            delay = min(30.0, 2.0 ** kid.fast_exits)
+            print(f"postwarden: {kid.name} exited with status {code}; restarting in {delay:.0f}s",
+                  file=sys.stderr, flush=True)
+            kid.restart_at = now + delay
+        elif now >= kid.restart_at:
+            kid.restart_at = 0.0
+            kid.start()
+    return 0
+
+
+def _stop(kids: list[Child]) -> None:
+    for kid in kids:
+        if kid.process and kid.process.poll() is None:
+            kid.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE
+    for kid in kids:
+        if kid.process is None:
+            continue
+        try:
+            kid.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            kid.process.kill()
+            kid.process.wait()

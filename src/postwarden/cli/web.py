@@ -1,0 +1,32 @@
+"""``postwarden web``: the console and API on waitress."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from postwarden.cli.django_setup import setup
+
+log = logging.getLogger("postwarden.web")
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="postwarden web", description="Serve the web console and the API.")
+    parser.add_argument("--host", help="listen address (default POSTWARDEN_HOST, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default POSTWARDEN_PORT, 8025)")
+    parser.add_argument("--threads", type=int, default=16, help="worker threads (default 16)")
+    args = parser.parse_args(argv)
+    setup("web")
+    from django.conf import settings
+    from waitress import serve
+
+    from postwarden.wsgi import application
+
+    service = settings.SERVICE_SETTINGS.service
+    host, port = args.host or service.host, args.port or service.port
+    log.info("web console listening", extra={"url": f"http://{host}:{port}/"})
+    # waitress: pure Python, threaded, no C build; enough for a console and an API that
+    # writes rows (the worker does the heavy lifting in its own process).
+    serve(application, host=host, port=port, threads=args.threads, ident="postwarden",
+          connection_limit=1000, channel_timeout=120, clear_untrusted_proxy_headers=True)
+    return 0

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ConfigstoreConfig(AppConfig):
+    name = "postwarden.configstore"
+    label = "configstore"

@@ -1,0 +1,95 @@
+"""The settings in force right now: flags > environment > .env > saved in the console.
+
+Web, worker and relay call :func:`current_settings` when they need to know where mail
+goes; it is cheap when nothing changed (one indexed query) and re-resolves when an admin
+saved something, so a console change reaches the worker without a restart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+from django.conf import settings as django_settings
+from django.db import transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from postwarden.configstore.models import StoredSetting
+from postwarden.core.config.model import Settings
+from postwarden.core.config.resolve import resolve_environment
+from postwarden.core.config.variables import BY_NAME
+from postwarden.core.sealing import Sealer
+from postwarden.core.secrets import Secret
+from postwarden.logs import register_secret
+
+_cache_lock = threading.Lock()
+_cache: dict[str, object] = {}
+
+
+def sealer() -> Sealer:
+    # SECRET_KEY is POSTWARDEN_SECRET_KEY or the key generated into the data directory
+    return Sealer(Secret(django_settings.SECRET_KEY))
+
+
+def stored_values() -> dict[str, str]:
+    """Saved values, secrets unsealed (and registered for log redaction)."""
+    box = sealer()
+    values: dict[str, str] = {}
+    for row in StoredSetting.objects.all():
+        if row.sealed:
+            plain = box.unseal(row.value).reveal()
+            register_secret(plain)
+            values[row.name] = plain
+        else:
+            values[row.name] = row.value
+    return values
+
+
+def _version() -> tuple[object, ...]:
+    agg = StoredSetting.objects.aggregate(n=Count("name"), last=Max("updated_at"))
+    return (agg["n"], agg["last"])
+
+
+def current_settings(*, flags: Mapping[str, str] | None = None,
+                     overrides: Mapping[str, str] | None = None) -> Settings:
+    """Resolve now. ``overrides`` replace saved values (the console tests unsaved form
+    values this way; the environment still wins, as the form shows it read-only)."""
+    if flags or overrides is not None:
+        stored = {**stored_values(), **(overrides or {})}
+        return resolve_environment(flags=flags, stored=stored)
+    version = _version()
+    with _cache_lock:
+        if _cache.get("version") == version and "settings" in _cache:
+            return _cache["settings"]  # type: ignore[return-value]
+    resolved = resolve_environment(stored=stored_values())
+    for secret in _secrets_of(resolved):
+        register_secret(secret)
+    with _cache_lock:
+        _cache["version"], _cache["settings"] = version, resolved
+    return resolved
+
+
+def _secrets_of(resolved: Settings) -> list[str]:
+    found = [resolved.smtp.password.reveal(), resolved.signing.private_key.reveal()]
+    found += [s.reveal() for s in resolved.provider.secrets.values()]
+    return [s for s in found if s]
+
+
+@transaction.atomic
+def save(values: Mapping[str, str], user: object | None = None) -> None:
+    """Store console values. An empty value removes the saved one; unknown or
+    environment-only names are refused (ValueError)."""
+    box = sealer()
+    now = timezone.now()
+    for name, value in values.items():
+        var = BY_NAME.get(name)
+        if var is None or not var.storable:
+            raise ValueError(f"{name} cannot be saved in the console")
+        if value == "":
+            StoredSetting.objects.filter(name=name).delete()
+            continue
+        stored = box.seal(value) if var.secret else value
+        StoredSetting.objects.update_or_create(
+            name=name, defaults={"value": stored, "sealed": var.secret, "updated_at": now,
+                                 "updated_by": user if getattr(user, "pk", None) else None})

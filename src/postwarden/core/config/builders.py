@@ -1,0 +1,259 @@
+"""Build each settings record from a :class:`~postwarden.core.config.resolve.Reader`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from postwarden.core.config import parse as p
+from postwarden.core.config.model import (
+    DEFAULT_PORTS,
+    DeliverySettings,
+    Origin,
+    Provider,
+    ProviderSettings,
+    RecipientMode,
+    RelaySettings,
+    Security,
+    SendingSettings,
+    ServiceSettings,
+    Settings,
+    SigningSettings,
+    SmtpSettings,
+    Source,
+    WebhookSettings,
+)
+from postwarden.core.config.variables import BY_NAME
+from postwarden.core.secrets import Secret
+
+if TYPE_CHECKING:
+    from postwarden.core.config.resolve import Reader
+
+#: provider -> (secret variables, option variables, API URL variable)
+PROVIDER_FIELDS: Final[dict[Provider, tuple[tuple[str, ...], tuple[str, ...], str]]] = {
+    Provider.SES: (("AWS_SECRET_ACCESS_KEY",), ("AWS_ACCESS_KEY_ID", "AWS_REGION"), "AWS_ENDPOINT_URL"),
+    Provider.SENDGRID: (("SENDGRID_API_KEY",), (), "SENDGRID_API_URL"),
+    Provider.MAILGUN: (("MAILGUN_API_KEY",), ("MAILGUN_DOMAIN",), "MAILGUN_API_URL"),
+    Provider.POSTMARK: (("POSTMARK_SERVER_TOKEN",), ("POSTMARK_MESSAGE_STREAM",), "POSTMARK_API_URL"),
+    Provider.RESEND: (("RESEND_API_KEY",), (), "RESEND_API_URL"),
+    Provider.MANDRILL: (("MANDRILL_API_KEY",), (), "MANDRILL_API_URL"),
+}
+SECRET_KEY_FILE: Final = "secret_key"
+_AMBIGUOUS: Final = object()
+
+
+def build(r: Reader) -> Settings:
+    provider = _provider_name(r)
+    sending = _sending(r, provider)
+    return Settings(
+        sending=sending,
+        smtp=_smtp(r),
+        provider=_provider(r, provider),
+        signing=_signing(r, sending.from_address),
+        service=_service(r),
+        delivery=_delivery(r),
+        relay=_relay(r),
+        webhooks=_webhooks(r),
+        sources=dict(r.sources),
+        values=dict(r.display),
+        notes=tuple(r.notes),
+    )
+
+
+def _provider_name(r: Reader) -> Provider:
+    explicit = r.get("EMAIL_PROVIDER", p.parse_provider, None)
+    if explicit is not None:
+        return explicit
+    if r.raw("SMTP_HOST"):
+        return Provider.SMTP
+    with_keys = [name for name, (secrets, _, _) in PROVIDER_FIELDS.items() if r.raw(secrets[0])]
+    if len(with_keys) == 1:
+        r.note(f"EMAIL_PROVIDER is not set; using {with_keys[0]} because its key is set")
+        return with_keys[0]
+    if len(with_keys) > 1:
+        names = ", ".join(sorted(str(n) for n in with_keys))
+        r.problem("EMAIL_PROVIDER", f"keys for several providers are set ({names}): set EMAIL_PROVIDER "
+                  "to the one to send with")
+    return Provider.CAPTURE
+
+
+def _sending(r: Reader, provider: Provider) -> SendingSettings:
+    from_address = r.text("MAIL_FROM")
+    mode = r.get("MAIL_RECIPIENT_MODE", lambda v: RecipientMode(p.parse_choice(v, ("bcc", "cc"))),
+                 RecipientMode.BCC)
+    return SendingSettings(
+        provider=provider,
+        enabled=r.get("EMAIL_ENABLED", p.parse_bool, True),
+        from_address=from_address,
+        from_name=r.text("MAIL_FROM_NAME"),
+        reply_to=r.text("MAIL_REPLY_TO"),
+        recipient_mode=mode,
+        allowed_domains=r.get("MAIL_ALLOWED_DOMAINS", _domains, ()),
+        app_url=r.text("APP_URL"),
+        test_email=r.text("TEST_EMAIL") or from_address,
+    )
+
+
+def _domains(raw: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(p.parse_domain(item) for item in p.parse_list(raw)))
+
+
+def _security(raw: str) -> Security | object:
+    mode = p.parse_security(raw)
+    return _AMBIGUOUS if mode is None else mode
+
+
+def _smtp(r: Reader) -> SmtpSettings:
+    port = r.get("SMTP_PORT", _bounded_int("SMTP_PORT"), None)
+    chosen = r.get("SMTP_SECURITY", _security, None)
+    security = _settle_security(r, chosen, port)
+    require = r.get("SMTP_REQUIRE_ENCRYPTION", p.parse_bool, False)
+    if require and security is Security.NONE:
+        r.problem("SMTP_SECURITY", "SMTP_REQUIRE_ENCRYPTION=true refuses SMTP_SECURITY=none: set "
+                  "SMTP_SECURITY=starttls (port 587) or SMTP_SECURITY=ssl (port 465)")
+    if port is None:
+        port = DEFAULT_PORTS[security]
+    return SmtpSettings(
+        host=r.text("SMTP_HOST"),
+        port=port,
+        security=security,
+        user=r.text("SMTP_USER"),
+        password=r.secret("SMTP_PASSWORD"),
+        timeout=r.get("SMTP_TIMEOUT", _bounded_float("SMTP_TIMEOUT"), 20.0),
+        require_encryption=require,
+        ehlo_name=r.text("SMTP_EHLO_NAME"),
+        verify_certificate=r.get("SMTP_TLS_VERIFY", p.parse_bool, True),
+    )
+
+
+def _settle_security(r: Reader, chosen: Security | object | None, port: int | None) -> Security:
+    """"TLS" means three things in the products our users come from; decide by the port
+    and say so (spec/config.md)."""
+    if isinstance(chosen, Security):
+        return chosen
+    if chosen is _AMBIGUOUS:
+        mode = Security.SSL if port == 465 else Security.STARTTLS
+        where = f"on port {port}" if port else "with no port set"
+        how = "implicit TLS" if mode is Security.SSL else "STARTTLS, required"
+        r.note(f"SMTP_SECURITY=tls {where} was read as {mode.value} ({how})")
+        return mode
+    if port == 465:
+        r.note("SMTP_SECURITY is not set; port 465 speaks implicit TLS, so ssl is used")
+        return Security.SSL
+    return Security.STARTTLS
+
+
+def _bounded_int(name: str) -> Callable[[str], int]:
+    var = BY_NAME[name]
+    return lambda raw: p.parse_int(raw, var.minimum, var.maximum)
+
+
+def _bounded_float(name: str) -> Callable[[str], float]:
+    var = BY_NAME[name]
+    return lambda raw: p.parse_float(raw, var.minimum, var.maximum)
+
+
+def _provider(r: Reader, active: Provider) -> ProviderSettings:
+    record = ProviderSettings(name=active)
+    for name, (secret_names, option_names, url_name) in PROVIDER_FIELDS.items():
+        secrets = {n: r.secret(n) for n in secret_names}
+        options = {n: v for n in option_names if (v := r.text(n)) is not None}
+        api_url = r.text(url_name)
+        if name is active:
+            record = ProviderSettings(name=name, secrets=secrets, options=options, api_url=api_url)
+    return record
+
+
+def _signing(r: Reader, from_address: str | None) -> SigningSettings:
+    domain = r.get("DKIM_DOMAIN", p.parse_domain, None)
+    if domain is None and from_address and "@" in from_address:
+        domain = from_address.rsplit("@", 1)[1].strip(" >").lower() or None
+    return SigningSettings(domain=domain, selector=r.text("DKIM_SELECTOR"),
+                           private_key=r.secret("DKIM_PRIVATE_KEY"))
+
+
+def _service(r: Reader) -> ServiceSettings:
+    data_dir = Path(r.text("POSTWARDEN_DATA_DIR") or "data").absolute()
+    default_db = f"sqlite:///{data_dir / 'postwarden.sqlite3'}"
+    listen = r.get("POSTWARDEN_SMTP_LISTEN", lambda v: p.parse_host_port(v), ("127.0.0.1", 2525))
+    dns = r.get("POSTWARDEN_DNS_SERVER", lambda v: _host_port_text(v, 53), None)
+    return ServiceSettings(
+        database_url=r.text("DATABASE_URL") or default_db,
+        data_dir=data_dir,
+        secret_key=_secret_key(r, data_dir),
+        host=r.text("POSTWARDEN_HOST") or "127.0.0.1",
+        port=r.get("POSTWARDEN_PORT", _bounded_int("POSTWARDEN_PORT"), 8025),
+        smtp_listen_host=listen[0],
+        smtp_listen_port=listen[1],
+        admin_email=r.text("POSTWARDEN_ADMIN_EMAIL"),
+        admin_password=r.secret("POSTWARDEN_ADMIN_PASSWORD"),
+        dns_server=dns,
+        allowed_hosts=r.get("POSTWARDEN_ALLOWED_HOSTS", p.parse_list, ()),
+        https=r.get("POSTWARDEN_HTTPS", p.parse_bool, False),
+    )
+
+
+def _host_port_text(raw: str, default_port: int) -> str:
+    host, port = p.parse_host_port(raw, default_port)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _secret_key(r: Reader, data_dir: Path) -> Secret:
+    key = r.secret("POSTWARDEN_SECRET_KEY")
+    if key:
+        return key
+    path = data_dir / SECRET_KEY_FILE
+    try:
+        stored = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return key  # the caller generates one (ensure_secret_key) before anything needs it
+    r.sources["POSTWARDEN_SECRET_KEY"] = Source(Origin.DEFAULT, f"generated into {path}")
+    return Secret(stored)
+
+
+def _delivery(r: Reader) -> DeliverySettings:
+    d = DeliverySettings()
+    return DeliverySettings(
+        max_message_bytes=r.get("POSTWARDEN_MAX_MESSAGE_BYTES", _bounded_int("POSTWARDEN_MAX_MESSAGE_BYTES"),
+                                d.max_message_bytes),
+        max_attempts=r.get("POSTWARDEN_MAX_ATTEMPTS", _bounded_int("POSTWARDEN_MAX_ATTEMPTS"), d.max_attempts),
+        max_age_seconds=r.get("POSTWARDEN_MAX_AGE", _bounded_float("POSTWARDEN_MAX_AGE"), d.max_age_seconds),
+        rate_per_second=r.get("POSTWARDEN_SEND_RATE", _bounded_float("POSTWARDEN_SEND_RATE"),
+                              d.rate_per_second),
+        smtp_connections=r.get("POSTWARDEN_SMTP_CONNECTIONS", _bounded_int("POSTWARDEN_SMTP_CONNECTIONS"),
+                               d.smtp_connections),
+        max_recipients_per_message=r.get("MAIL_MAX_RECIPIENTS_PER_MESSAGE",
+                                         _bounded_int("MAIL_MAX_RECIPIENTS_PER_MESSAGE"),
+                                         d.max_recipients_per_message),
+    )
+
+
+def _relay(r: Reader) -> RelaySettings:
+    smtps = r.get("POSTWARDEN_SMTPS_LISTEN", lambda v: _host_port_text(v, 465), None)
+    cert, key = r.text("POSTWARDEN_RELAY_CERT_FILE"), r.text("POSTWARDEN_RELAY_KEY_FILE")
+    if bool(cert) != bool(key):
+        r.problem("POSTWARDEN_RELAY_CERT_FILE", "set both POSTWARDEN_RELAY_CERT_FILE and "
+                  "POSTWARDEN_RELAY_KEY_FILE, or neither (a self-signed pair is generated)")
+    networks = r.get("POSTWARDEN_RELAY_TRUSTED_NETWORKS",
+                     lambda v: tuple(p.parse_network(n) for n in p.parse_list(v)), ())
+    return RelaySettings(smtps_listen=smtps, cert_file=Path(cert) if cert else None,
+                         key_file=Path(key) if key else None, trusted_networks=networks)
+
+
+def _basic_auth(raw: str) -> tuple[Secret, ...]:
+    pairs = p.parse_list(raw)
+    if any(":" not in pair for pair in pairs):
+        raise ValueError("must be user:password (several separated by commas)")
+    return tuple(Secret(pair) for pair in pairs)
+
+
+def _webhooks(r: Reader) -> WebhookSettings:
+    return WebhookSettings(
+        basic_auth=r.get("POSTWARDEN_WEBHOOK_SECRET", _basic_auth, ()),
+        mailgun_signing_key=r.secret("MAILGUN_WEBHOOK_SIGNING_KEY"),
+        sendgrid_verification_key=r.secret("SENDGRID_WEBHOOK_VERIFICATION_KEY"),
+        resend_signing_secret=r.secret("RESEND_WEBHOOK_SECRET"),
+        mandrill_webhook_key=r.secret("MANDRILL_WEBHOOK_KEY"),
+        public_url=r.text("POSTWARDEN_PUBLIC_URL"),
+    )

@@ -1,0 +1,151 @@
+"""Parsers for setting values. Each returns the value or raises ``ValueError`` with a
+message that says what a valid value looks like (hc/settings.py::envbool rejects junk too)."""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+
+from postwarden.core.config.model import Provider, Security
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f"}
+
+#: the words other products use, by what they do on the wire (spec/config.md)
+SECURITY_WORDS: dict[str, Security] = {
+    "none": Security.NONE,
+    "plain": Security.NONE,  # Mattermost's "PLAIN" is no encryption
+    "ssl": Security.SSL,
+    "implicit": Security.SSL,
+    "ssl/tls": Security.SSL,
+    "smtps": Security.SSL,
+    "starttls": Security.STARTTLS,
+    "start_tls": Security.STARTTLS,
+    "start-tls": Security.STARTTLS,
+    "opportunistic": Security.OPPORTUNISTIC,
+}
+#: "tls" is resolved by the port, see resolve.py
+AMBIGUOUS_TLS = "tls"
+
+PROVIDER_WORDS: dict[str, Provider] = {p.value: p for p in Provider} | {
+    "amazon_ses": Provider.SES,
+    "amazon-ses": Provider.SES,
+    "aws": Provider.SES,
+}
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def parse_bool(raw: str) -> bool:
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError("must be true or false")
+
+
+def parse_int(raw: str, minimum: float | None, maximum: float | None) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError(f"must be a whole number{_bounds(minimum, maximum)}") from None
+    _check_bounds(value, minimum, maximum)
+    return value
+
+
+def parse_float(raw: str, minimum: float | None, maximum: float | None) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError(f"must be a number{_bounds(minimum, maximum)}") from None
+    if value != value:  # NaN
+        raise ValueError(f"must be a number{_bounds(minimum, maximum)}")
+    _check_bounds(value, minimum, maximum)
+    return value
+
+
+def _bounds(minimum: float | None, maximum: float | None) -> str:
+    if minimum is None or maximum is None:
+        return ""
+    return f" from {minimum:g} to {maximum:g}"
+
+
+def _check_bounds(value: float, minimum: float | None, maximum: float | None) -> None:
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValueError(f"must be{_bounds(minimum, maximum)}")
+
+
+def parse_security(raw: str) -> Security | None:
+    """The mode for ``raw``; ``None`` for the ambiguous ``tls`` (the caller decides by port)."""
+    word = raw.strip().lower()
+    if word == AMBIGUOUS_TLS:
+        return None
+    if word in SECURITY_WORDS:
+        return SECURITY_WORDS[word]
+    choices = [s.value for s in Security]
+    raise ValueError(f"must be one of {', '.join(choices)}{_suggest(word, choices)}")
+
+
+def parse_provider(raw: str) -> Provider:
+    word = raw.strip().lower()
+    if word in PROVIDER_WORDS:
+        return PROVIDER_WORDS[word]
+    choices = [p.value for p in Provider]
+    raise ValueError(f"must be one of {', '.join(choices)}{_suggest(word, choices)}")
+
+
+def parse_choice(raw: str, choices: tuple[str, ...]) -> str:
+    word = raw.strip().lower()
+    if word in choices:
+        return word
+    raise ValueError(f"must be one of {', '.join(choices)}{_suggest(word, list(choices))}")
+
+
+def parse_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def parse_domain(raw: str) -> str:
+    """Lower-case IDNA (ASCII) form of a domain, as envelopes and DNS see it."""
+    word = raw.strip().lower().rstrip(".")
+    if word.startswith("@"):
+        word = word[1:]
+    if not word or any(c in word for c in " /@:\\,;"):
+        raise ValueError(f"{raw!r} is not a domain name")
+    try:
+        return word.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"{raw!r} is not a valid internationalized domain name") from None
+
+
+def parse_host_port(raw: str, default_port: int | None = None) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[::1]:port`` or a bare IPv6 address."""
+    text = raw.strip()
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep:
+            raise ValueError("must be host:port (IPv6 as [::1]:port)")
+        port_text = rest[1:] if rest.startswith(":") else ""
+    elif text.count(":") > 1:
+        ipaddress.IPv6Address(text)  # a bare IPv6 address: no port
+        host, port_text = text, ""
+    else:
+        host, _, port_text = text.partition(":")
+    if not host:
+        raise ValueError("must be host:port")
+    if not port_text:
+        if default_port is None:
+            raise ValueError("must be host:port")
+        return host, default_port
+    return host, parse_int(port_text, 1, 65535)
+
+
+def parse_network(raw: str) -> str:
+    try:
+        return str(ipaddress.ip_network(raw.strip(), strict=False))
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a network (use CIDR like 10.0.0.0/8)") from None

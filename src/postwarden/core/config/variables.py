@@ -1,0 +1,181 @@
+"""Every setting Postwarden reads: one table (spec/config.md), consulted by the resolver,
+the console's settings form, the docs and the doctor's settings block."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Kind(enum.StrEnum):
+    STR = "str"
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    CHOICE = "choice"
+    SECRET = "secret"
+    LIST = "list"
+
+
+class Section(enum.StrEnum):
+    SENDING = "sending"
+    SMTP = "smtp"
+    PROVIDER = "provider"
+    WEBHOOKS = "webhooks"
+    SIGNING = "signing"
+    DELIVERY = "delivery"
+    RELAY = "relay"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True, slots=True)
+class Variable:
+    name: str
+    kind: Kind
+    section: Section
+    help: str
+    default: str = ""
+    synonyms: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    #: may be saved in the console; infrastructure settings must come from the environment
+    #: because they are needed before the database can be read
+    storable: bool = True
+    #: integer bounds (inclusive), where they apply
+    minimum: float | None = None
+    maximum: float | None = None
+
+    @property
+    def secret(self) -> bool:
+        return self.kind is Kind.SECRET
+
+
+def _v(name: str, kind: Kind, section: Section, help_: str, **kw: object) -> Variable:
+    return Variable(name, kind, section, help_, **kw)  # type: ignore[arg-type]
+
+
+S, K = Section, Kind
+PROVIDER_CHOICES = ("smtp", "ses", "sendgrid", "mailgun", "postmark", "resend", "mandrill", "capture")
+
+VARIABLES: tuple[Variable, ...] = (
+    # Sending
+    _v("EMAIL_PROVIDER", K.CHOICE, S.SENDING, "Where mail is sent: an SMTP server, a provider's API, or "
+       "captured locally", choices=PROVIDER_CHOICES, default="capture, or smtp when SMTP_HOST is set"),
+    _v("EMAIL_ENABLED", K.BOOL, S.SENDING, "Master switch; false holds mail until it is released",
+       default="true"),
+    _v("MAIL_FROM", K.STR, S.SENDING, "From address", synonyms=("MAIL_FROM_ADDRESS", "EMAIL_FROM")),
+    _v("MAIL_FROM_NAME", K.STR, S.SENDING, "From display name"),
+    _v("MAIL_REPLY_TO", K.STR, S.SENDING, "Reply-To address"),
+    _v("MAIL_RECIPIENT_MODE", K.CHOICE, S.SENDING, "bcc hides recipients from each other; cc lists them",
+       choices=("bcc", "cc"), default="bcc"),
+    _v("MAIL_ALLOWED_DOMAINS", K.LIST, S.SENDING, "Approved recipient domains, comma-separated; empty "
+       "allows all"),
+    _v("APP_URL", K.STR, S.SENDING, "Public base URL of the application whose links the mails carry"),
+    _v("TEST_EMAIL", K.STR, S.SENDING, "Default recipient of test mails and doctor probes",
+       default="the From address"),
+    # SMTP
+    _v("SMTP_HOST", K.STR, S.SMTP, "SMTP server host name or IP"),
+    _v("SMTP_PORT", K.INT, S.SMTP, "SMTP server port", default="25 none, 465 ssl, 587 starttls",
+       minimum=1, maximum=65535),
+    _v("SMTP_SECURITY", K.CHOICE, S.SMTP, "none, ssl (implicit TLS), starttls (required) or "
+       "opportunistic (STARTTLS when offered)",
+       choices=("none", "ssl", "starttls", "opportunistic"), default="starttls"),
+    _v("SMTP_USER", K.STR, S.SMTP, "SMTP username; empty with an empty password means no AUTH",
+       synonyms=("SMTP_USERNAME",)),
+    _v("SMTP_PASSWORD", K.SECRET, S.SMTP, "SMTP password"),
+    _v("SMTP_TIMEOUT", K.FLOAT, S.SMTP, "Seconds for the connect and for each reply", default="20",
+       minimum=0.1, maximum=600),
+    _v("SMTP_REQUIRE_ENCRYPTION", K.BOOL, S.SMTP, "Refuse security none", default="false"),
+    _v("SMTP_EHLO_NAME", K.STR, S.SMTP, "Name sent in EHLO (some servers want a fully-qualified name)",
+       default="this machine's FQDN"),
+    _v("SMTP_TLS_VERIFY", K.BOOL, S.SMTP, "Verify the server's certificate (turn off only for a "
+       "self-signed server you trust)", default="true"),
+    # Providers
+    _v("AWS_ACCESS_KEY_ID", K.STR, S.PROVIDER, "Amazon SES access key id"),
+    _v("AWS_SECRET_ACCESS_KEY", K.SECRET, S.PROVIDER, "Amazon SES secret access key"),
+    _v("AWS_REGION", K.STR, S.PROVIDER, "Amazon SES region", synonyms=("AWS_DEFAULT_REGION",)),
+    _v("AWS_ENDPOINT_URL", K.STR, S.PROVIDER, "Another SES endpoint (tests, private gateways)",
+       synonyms=("SES_API_URL",)),
+    _v("SENDGRID_API_KEY", K.SECRET, S.PROVIDER, "SendGrid API key"),
+    _v("SENDGRID_API_URL", K.STR, S.PROVIDER, "Another SendGrid API endpoint"),
+    _v("MAILGUN_API_KEY", K.SECRET, S.PROVIDER, "Mailgun API key"),
+    _v("MAILGUN_DOMAIN", K.STR, S.PROVIDER, "Mailgun sending domain"),
+    _v("MAILGUN_API_URL", K.STR, S.PROVIDER, "Mailgun API endpoint (https://api.eu.mailgun.net/v3 for EU)"),
+    _v("POSTMARK_SERVER_TOKEN", K.SECRET, S.PROVIDER, "Postmark server token"),
+    _v("POSTMARK_MESSAGE_STREAM", K.STR, S.PROVIDER, "Postmark message stream", default="outbound"),
+    _v("POSTMARK_API_URL", K.STR, S.PROVIDER, "Another Postmark API endpoint"),
+    _v("RESEND_API_KEY", K.SECRET, S.PROVIDER, "Resend API key"),
+    _v("RESEND_API_URL", K.STR, S.PROVIDER, "Another Resend API endpoint"),
+    _v("MANDRILL_API_KEY", K.SECRET, S.PROVIDER, "Mandrill API key"),
+    _v("MANDRILL_API_URL", K.STR, S.PROVIDER, "Another Mandrill API endpoint"),
+    # Signing
+    _v("DKIM_DOMAIN", K.STR, S.SIGNING, "DKIM d= domain", default="the From domain"),
+    _v("DKIM_SELECTOR", K.STR, S.SIGNING, "DKIM s= selector"),
+    _v("DKIM_PRIVATE_KEY", K.SECRET, S.SIGNING, "PEM private key; signing is on when set (also "
+       "DKIM_PRIVATE_KEY_FILE)"),
+    # Delivery
+    _v("POSTWARDEN_MAX_MESSAGE_BYTES", K.INT, S.DELIVERY, "Largest accepted message in bytes",
+       default="10485760", minimum=1024, maximum=200 * 1024 * 1024),
+    _v("POSTWARDEN_MAX_ATTEMPTS", K.INT, S.DELIVERY, "Attempts per recipient before it is dead",
+       default="8", minimum=1, maximum=100),
+    _v("POSTWARDEN_MAX_AGE", K.FLOAT, S.DELIVERY, "Seconds after enqueue when a failing recipient is "
+       "dead", default="172800", minimum=1, maximum=30 * 86400),
+    _v("POSTWARDEN_SEND_RATE", K.FLOAT, S.DELIVERY, "Messages per second across all workers; 0 = "
+       "unlimited", default="0", minimum=0, maximum=1e6),
+    _v("POSTWARDEN_SMTP_CONNECTIONS", K.INT, S.DELIVERY, "SMTP connections per worker", default="8",
+       minimum=1, maximum=64),
+    _v("MAIL_MAX_RECIPIENTS_PER_MESSAGE", K.INT, S.DELIVERY, "Recipients per transaction; 0 = the "
+       "provider's limit (SES 50)", default="0", minimum=0, maximum=10000),
+    # Relay
+    _v("POSTWARDEN_SMTPS_LISTEN", K.STR, S.RELAY, "host:port of an implicit-TLS relay listener",
+       storable=False),
+    _v("POSTWARDEN_RELAY_CERT_FILE", K.STR, S.RELAY, "PEM certificate for the relay's TLS "
+       "(self-signed into the data directory when unset)", storable=False),
+    _v("POSTWARDEN_RELAY_KEY_FILE", K.STR, S.RELAY, "PEM private key for the relay's TLS", storable=False),
+    _v("POSTWARDEN_RELAY_TRUSTED_NETWORKS", K.LIST, S.RELAY, "CIDR networks that may relay without AUTH",
+       storable=False),
+    # Webhooks
+    _v("POSTWARDEN_WEBHOOK_SECRET", K.SECRET, S.WEBHOOKS, "user:password for webhook basic auth; "
+       "several comma-separated for rotation"),
+    _v("MAILGUN_WEBHOOK_SIGNING_KEY", K.SECRET, S.WEBHOOKS, "Mailgun webhook signing key"),
+    _v("SENDGRID_WEBHOOK_VERIFICATION_KEY", K.SECRET, S.WEBHOOKS, "SendGrid signed event webhook "
+       "public key"),
+    _v("RESEND_WEBHOOK_SECRET", K.SECRET, S.WEBHOOKS, "Resend (Svix) webhook signing secret"),
+    _v("MANDRILL_WEBHOOK_KEY", K.SECRET, S.WEBHOOKS, "Mandrill webhook key"),
+    _v("POSTWARDEN_PUBLIC_URL", K.STR, S.WEBHOOKS, "Public URL of this Postwarden, as providers call it"),
+    # Service (environment only)
+    _v("DATABASE_URL", K.STR, S.SERVICE, "sqlite:///path or postgres://…",
+       default="sqlite:/// a file in the data directory", storable=False),
+    _v("POSTWARDEN_DATA_DIR", K.STR, S.SERVICE, "Where the embedded database and captured mails live",
+       default="./data", storable=False),
+    _v("POSTWARDEN_SECRET_KEY", K.SECRET, S.SERVICE, "Key for sessions and for encrypting stored secrets",
+       default="generated once into the data directory", storable=False),
+    _v("POSTWARDEN_HOST", K.STR, S.SERVICE, "Where the console and API listen", default="127.0.0.1",
+       storable=False),
+    _v("POSTWARDEN_PORT", K.INT, S.SERVICE, "Port of the console and API", default="8025",
+       minimum=1, maximum=65535, storable=False),
+    _v("POSTWARDEN_ALLOWED_HOSTS", K.LIST, S.SERVICE, "Host names the console answers to, comma-separated",
+       default="localhost, 127.0.0.1, ::1, POSTWARDEN_HOST", storable=False),
+    _v("POSTWARDEN_HTTPS", K.BOOL, S.SERVICE, "The console is reached over HTTPS (behind a proxy that sets "
+       "X-Forwarded-Proto): secure cookies and HSTS", default="false", storable=False),
+    _v("POSTWARDEN_SMTP_LISTEN", K.STR, S.SERVICE, "host:port of the SMTP relay for apps",
+       default="127.0.0.1:2525", storable=False),
+    _v("POSTWARDEN_ADMIN_EMAIL", K.STR, S.SERVICE, "The first admin, created at first start",
+       storable=False),
+    _v("POSTWARDEN_ADMIN_PASSWORD", K.SECRET, S.SERVICE, "The first admin's password (generated and "
+       "printed once when unset)", storable=False),
+    _v("POSTWARDEN_DNS_SERVER", K.STR, S.SERVICE, "host[:port] of the resolver the doctor asks",
+       default="the system resolver"),
+)
+
+BY_NAME: dict[str, Variable] = {v.name: v for v in VARIABLES}
+#: synonym -> canonical name
+SYNONYMS: dict[str, str] = {syn: v.name for v in VARIABLES for syn in v.synonyms}
+
+
+def canonical(name: str) -> str:
+    return SYNONYMS.get(name, name)
+
+
+def is_secret(name: str) -> bool:
+    var = BY_NAME.get(canonical(name))
+    return var is not None and var.secret

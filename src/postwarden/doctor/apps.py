@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class DoctorConfig(AppConfig):
+    # "doctor" alone would be ambiguous next to postwarden.core.doctor in logs and admin
+    name = "postwarden.doctor"
+    label = "doctor"

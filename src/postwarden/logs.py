@@ -1,0 +1,120 @@
+"""Structured logging: one JSON object per line, and the recent lines kept for the
+console's Logs page.
+
+Every process (web, worker, relay) appends to its own file under ``<data>/logs`` (one
+writer per file, so rotation is safe); the console merges the tails. A last line of
+defence redacts any secret value registered with :func:`register_secret` — log calls
+must not pass secrets in the first place, this catches the one that slips.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+_RESERVED: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_MAX_BYTES: Final = 4 * 1024 * 1024
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+#: short secrets would redact ordinary words; none of ours are this short
+_MIN_SECRET_LEN: Final = 6
+
+
+def register_secret(value: str) -> None:
+    if len(value) >= _MIN_SECRET_LEN:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    for value in tuple(_secrets):
+        if value in text:
+            text = text.replace(value, "••••")
+    return text
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"ts": …, "level": …, "logger": …, "msg": …, <extra fields>}``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return redact(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+def log_dir() -> Path:
+    from django.conf import settings  # the data dir is a Django setting; imported late on purpose
+
+    return Path(settings.DATA_DIR) / "logs"
+
+
+class RecentHandler(logging.Handler):
+    """Appends to ``<data>/logs/<process>-<pid>.jsonl``, keeping one rotated file."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._path: Path | None = None
+
+    def _file(self) -> Path:
+        if self._path is None:
+            directory = log_dir()
+            directory.mkdir(parents=True, exist_ok=True)
+            name = os.environ.get("POSTWARDEN_PROCESS", "cli")
+            self._path = directory / f"{name}-{os.getpid()}.jsonl"
+        return self._path
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            path = self._file()
+            line = self.format(record) + "\n"
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(line)
+                size = handle.tell()
+            if size > _MAX_BYTES:
+                path.replace(path.with_suffix(".jsonl.1"))
+        except Exception:  # logging must never take the process down
+            self.handleError(record)
+
+
+def recent_lines(limit: int = 500) -> list[dict[str, Any]]:
+    """The newest ``limit`` lines across every process, newest first."""
+    directory = log_dir()
+    if not directory.is_dir():
+        return []
+    entries: list[dict[str, Any]] = []
+    for path in directory.glob("*.jsonl*"):
+        entries.extend(_tail(path, limit))
+    entries.sort(key=lambda e: str(e.get("ts", "")), reverse=True)
+    return entries[:limit]
+
+
+def _tail(path: Path, limit: int) -> Iterator[dict[str, Any]]:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - limit * 600))
+            lines = handle.read().splitlines()[-limit:]
+    except OSError:
+        return
+    for raw in lines:
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            continue  # a partial first line after seeking
+        if isinstance(entry, dict):
+            yield entry

@@ -1,0 +1,240 @@
+"""The outbox: the database is the queue (ARCHITECTURE.md).
+
+A :class:`Message` is written once, with its rendered bytes, in the caller's
+transaction; each :class:`Recipient` row is the unit the worker claims, retries and
+reports on, so a failure of one recipient never re-sends to the others (Metabase #47961).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from postwarden.accounts.models import ApiKey
+
+
+class State(models.TextChoices):
+    """A recipient's state. These words appear as they are in the API and the console."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    #: the server or provider accepted it
+    SENT = "sent"
+    #: waiting for a retry
+    DEFERRED = "deferred"
+    #: refused permanently
+    FAILED = "failed"
+    #: gave up after the last retry
+    DEAD = "dead"
+    #: kill switch (EMAIL_ENABLED=false); releasable
+    HELD = "held"
+    #: on the suppression list
+    SUPPRESSED = "suppressed"
+    #: a policy said no (approved domains …)
+    REFUSED = "refused"
+    #: from provider events
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    #: an admin cancelled it
+    CANCELLED = "cancelled"
+
+
+#: states the worker picks up
+PENDING_STATES = (State.QUEUED, State.DEFERRED)
+#: states that will not change without a person or a provider event
+FINAL_STATES = (State.SENT, State.FAILED, State.DEAD, State.SUPPRESSED, State.REFUSED, State.DELIVERED,
+                State.BOUNCED, State.COMPLAINED, State.CANCELLED)
+
+
+class Message(models.Model):
+    #: short public id used in URLs, the API and logs ("m_…")
+    public_id = models.CharField(max_length=32, unique=True)
+    #: the Message-ID header, angle brackets included; fixed at enqueue, kept across retries
+    message_id = models.CharField(max_length=255, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    #: api, batch, relay, console, cli, django
+    source = models.CharField(max_length=16, default="api")
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL)
+    from_address = models.CharField(max_length=320)
+    envelope_from = models.CharField(max_length=320)
+    subject = models.CharField(max_length=998, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    size = models.PositiveIntegerField(default=0)
+    needs_smtputf8 = models.BooleanField(default=False)
+
+    objects: ClassVar[models.Manager[Message]]
+
+    class Meta:
+        indexes = (
+            models.Index(fields=("api_key", "idempotency_key", "created_at"), name="msg_idem",
+                         condition=Q(idempotency_key__isnull=False)),
+        )
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class Content(models.Model):
+    """The rendered bytes, stored once: a retry sends the same bytes with the same
+    Message-ID. Kept apart so lists and the worker's claim never read blobs."""
+
+    message = models.OneToOneField(Message, primary_key=True, on_delete=models.CASCADE, related_name="content")
+    raw = models.BinaryField()
+    #: the parts provider APIs want (they do not take raw MIME, except SES)
+    text = models.TextField(null=True, blank=True)
+    html = models.TextField(null=True, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    reply_to = models.JSONField(default=list, blank=True)
+    from_name = models.CharField(max_length=200, blank=True)
+
+    objects: ClassVar[models.Manager[Content]]
+
+
+class Recipient(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="recipients")
+    #: lower-cased addr-spec
+    address = models.CharField(max_length=320, db_index=True)
+    #: to, cc or bcc
+    kind = models.CharField(max_length=3, default="to")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    #: why it is in its state: a policy decision or the last failure, in words
+    reason = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    transport = models.CharField(max_length=16, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    last_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_enhanced = models.CharField(max_length=16, blank=True)
+    last_reply = models.TextField(blank=True)
+    #: the doctor's finding code for the last failure ("auth.failed" …)
+    finding = models.CharField(max_length=64, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects: ClassVar[models.Manager[Recipient]]
+
+    class Meta:
+        indexes = (
+            # the worker's claim: a partial index on the pending rows only (hc Flip.Meta)
+            models.Index(fields=("next_attempt_at",), name="rcpt_pending",
+                         condition=Q(state__in=("queued", "deferred"))),
+            models.Index(fields=("lease_until",), name="rcpt_leased", condition=Q(state="sending")),
+            models.Index(fields=("state", "updated_at"), name="rcpt_state"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.state})"
+
+
+class Attempt(models.Model):
+    """One try at one recipient. Saved as "sending" before the network call and completed
+    after (STYLE.md §4), so a crash leaves evidence."""
+
+    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="attempts_log")
+    number = models.PositiveIntegerField(default=1)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    transport = models.CharField(max_length=16)
+    worker = models.CharField(max_length=100, blank=True)
+    #: sending, sent, deferred, failed, dead
+    outcome = models.CharField(max_length=16, default="sending")
+    #: the SMTP stage or "api"
+    stage = models.CharField(max_length=16, blank=True)
+    code = models.PositiveSmallIntegerField(null=True, blank=True)
+    enhanced = models.CharField(max_length=16, blank=True)
+    #: the server's or provider's words, verbatim
+    reply = models.TextField(blank=True)
+    finding = models.CharField(max_length=64, blank=True)
+    #: the knowledge base's one-line explanation of the reply
+    explanation = models.TextField(blank=True)
+    permanent = models.BooleanField(default=False)
+    queue_id = models.CharField(max_length=255, blank=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    #: when the next try is due, if one is
+    retry_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[models.Manager[Attempt]]
+
+    class Meta:
+        ordering = ("started_at",)
+
+
+class Event(models.Model):
+    """A timeline entry that is not an attempt: enqueued-with-policy decisions, holds and
+    releases, admin actions, provider webhook events (raw payload kept, STYLE.md §10)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    recipient = models.ForeignKey(Recipient, null=True, blank=True, on_delete=models.CASCADE,
+                                  related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    #: policy, held, released, requeued, cancelled, delivered, bounced, complained, deferred, opened …
+    kind = models.CharField(max_length=32)
+    detail = models.TextField(blank=True)
+    #: for provider events: "sendgrid" …, and the provider's event id (de-duplication)
+    provider = models.CharField(max_length=16, blank=True)
+    event_id = models.CharField(max_length=255, null=True, blank=True)
+    raw = models.JSONField(null=True, blank=True)
+
+    objects: ClassVar[models.Manager[Event]]
+
+    class Meta:
+        ordering = ("at", "id")
+        constraints = (
+            models.UniqueConstraint(fields=("provider", "event_id"), name="event_unique_provider_id",
+                                    condition=Q(event_id__isnull=False)),
+        )
+
+
+class Suppression(models.Model):
+    """An address mail is not sent to: hard bounce, complaint, unsubscribe or manual."""
+
+    address = models.CharField(max_length=320, unique=True)
+    #: hard_bounce, complaint, unsubscribe, manual, failures
+    reason = models.CharField(max_length=32)
+    detail = models.TextField(blank=True)
+    #: where it came from: "sendgrid event <id>", "console: ops@example.com", "api key …"
+    source = models.CharField(max_length=255, blank=True)
+    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(default=timezone.now)
+    #: None = never expires (complaints)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects: ClassVar[models.Manager[Suppression]]
+
+    class Meta:
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class WorkerHeartbeat(models.Model):
+    """Written by every worker every few seconds (STYLE.md §13): the doctor's
+    queue.worker_down and config.process_drift read it."""
+
+    worker_id = models.CharField(max_length=100, unique=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    version = models.CharField(max_length=32)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+    #: running, stopping, stopped
+    status = models.CharField(max_length=16, default="running")
+    #: keyed digest of the sending settings the worker runs with
+    fingerprint = models.CharField(max_length=64, blank=True)
+    transport = models.CharField(max_length=16, blank=True)
+    counters = models.JSONField(default=dict, blank=True)
+
+    objects: ClassVar[models.Manager[WorkerHeartbeat]]
+
+    def __str__(self) -> str:
+        return self.worker_id

@@ -1,0 +1,160 @@
+"""Django settings: infrastructure only.
+
+Where mail goes (SMTP host, provider keys …) is *runtime* configuration: it may be saved
+in the console and is resolved at send time by :mod:`postwarden.configstore`, never read
+from here (ARCHITECTURE.md "Runtime settings are not Django settings"). This module reads
+the same resolver for the service settings (database, data directory, secret key).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import dj_database_url
+
+from postwarden.core.config.resolve import ConfigError, env_layers, resolve
+from postwarden.core.config.service import ensure_secret_key
+
+try:
+    SERVICE_SETTINGS = resolve(*env_layers())
+except ConfigError as exc:  # say what to set instead of a traceback from deep inside Django
+    sys.stderr.write(f"{exc}\n")
+    raise SystemExit(2) from None
+
+_service = SERVICE_SETTINGS.service
+DATA_DIR = _service.data_dir
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = ensure_secret_key(SERVICE_SETTINGS).reveal()
+DEBUG = False
+ALLOWED_HOSTS = list(_service.allowed_hosts) or ["localhost", "127.0.0.1", "[::1]", _service.host]
+if _service.host in ("0.0.0.0", "::") and not _service.allowed_hosts:  # noqa: S104 - listening everywhere
+    ALLOWED_HOSTS = ["*"]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "anymail",
+    "postwarden.transports",
+    "postwarden.configstore",
+    "postwarden.accounts",
+    "postwarden.outbox",
+    "postwarden.webhooks",
+    "postwarden.doctor",
+    "postwarden.api",
+    "postwarden.console",
+    "postwarden.relay",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "postwarden.console.middleware.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "postwarden.urls"
+WSGI_APPLICATION = "postwarden.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:overview"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "postwarden.console.context.console",
+            ],
+        },
+    },
+]
+
+
+def _database(url: str) -> dict[str, Any]:
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True))
+    if config["ENGINE"].endswith("sqlite3"):
+        # WAL lets the console read while the worker writes; IMMEDIATE takes the write lock
+        # at BEGIN so two writers queue on busy_timeout instead of failing with
+        # "database is locked" on lock upgrade; synchronous=FULL keeps every committed
+        # result through a power cut (the worker commits in batches, so it costs little:
+        # send-baselines.md, 2.5 µs/row at 500 rows per commit).
+        config["CONN_MAX_AGE"] = None
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        }
+    return config
+
+
+DATABASES = {"default": _database(_service.database_url)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+# whitenoise serves straight from the apps' static folders: no collectstatic step for
+# `make run`; the finders are enough for a console this size.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = False
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = 12 * 3600
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if _service.https:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 31536000
+
+# Django's own outbound mail (password reset of console users) goes through Postwarden's
+# own outbox like everything else.
+EMAIL_BACKEND = "postwarden.outbox.django_backend.OutboxBackend"
+
+LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "postwarden.logs.JsonFormatter"}},
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "json"},
+        "recent": {"class": "postwarden.logs.RecentHandler", "formatter": "json"},
+    },
+    "root": {"handlers": ["stderr", "recent"], "level": "INFO"},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
+}

@@ -1,0 +1,9 @@
+"""URL map. Each app owns its routes; they are mounted here."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern, URLResolver, include, path
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", include("postwarden.console.urls")),
+]
