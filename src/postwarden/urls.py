@@ -5,5 +5,6 @@ from __future__ import annotations
 from django.urls import URLPattern, URLResolver, include, path
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("", include("postwarden.api.urls")),
     path("", include("postwarden.console.urls")),
 ]
