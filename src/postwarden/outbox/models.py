@@ -46,8 +46,17 @@ class State(models.TextChoices):
 #: states the worker picks up
 PENDING_STATES = (State.QUEUED, State.DEFERRED)
 #: states that will not change without a person or a provider event
-FINAL_STATES = (State.SENT, State.FAILED, State.DEAD, State.SUPPRESSED, State.REFUSED, State.DELIVERED,
-                State.BOUNCED, State.COMPLAINED, State.CANCELLED)
+FINAL_STATES = (
+    State.SENT,
+    State.FAILED,
+    State.DEAD,
+    State.SUPPRESSED,
+    State.REFUSED,
+    State.DELIVERED,
+    State.BOUNCED,
+    State.COMPLAINED,
+    State.CANCELLED,
+)
 
 
 class Message(models.Model):
@@ -70,21 +79,46 @@ class Message(models.Model):
 
     objects: ClassVar[models.Manager[Message]]
 
-    class Meta:
-        indexes = (
-            models.Index(fields=("api_key", "idempotency_key", "created_at"), name="msg_idem",
-                         condition=Q(idempotency_key__isnull=False)),
-        )
-
     def __str__(self) -> str:
         return self.public_id
+
+
+class IdempotencyKey(models.Model):
+    """``(api key, idempotency key) -> first message`` for 24 hours. A table of its own so
+    a unique constraint settles two concurrent requests with the same key; an expired row
+    is pointed at the new message instead of being duplicated."""
+
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.CASCADE)
+    key = models.CharField(max_length=200)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[models.Manager[IdempotencyKey]]
+
+    class Meta:
+        constraints = (models.UniqueConstraint(fields=("api_key", "key"), name="idem_unique"),)
+
+
+class MessageTag(models.Model):
+    """One row per tag: ``GET /api/v1/messages?tag=…`` is an index lookup on every
+    database (JSON containment is not indexable on SQLite)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="tag_rows")
+    tag = models.CharField(max_length=100)
+
+    objects: ClassVar[models.Manager[MessageTag]]
+
+    class Meta:
+        indexes = (models.Index(fields=("tag", "message"), name="tag_message"),)
 
 
 class Content(models.Model):
     """The rendered bytes, stored once: a retry sends the same bytes with the same
     Message-ID. Kept apart so lists and the worker's claim never read blobs."""
 
-    message = models.OneToOneField(Message, primary_key=True, on_delete=models.CASCADE, related_name="content")
+    message = models.OneToOneField(
+        Message, primary_key=True, on_delete=models.CASCADE, related_name="content"
+    )
     raw = models.BinaryField()
     #: the parts provider APIs want (they do not take raw MIME, except SES)
     text = models.TextField(null=True, blank=True)
@@ -106,6 +140,8 @@ class Recipient(models.Model):
     #: why it is in its state: a policy decision or the last failure, in words
     reason = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    #: when the worker may take it; set at enqueue so the claim is one range scan of the
+    #: partial index below
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=100, blank=True)
@@ -124,8 +160,11 @@ class Recipient(models.Model):
     class Meta:
         indexes = (
             # the worker's claim: a partial index on the pending rows only (hc Flip.Meta)
-            models.Index(fields=("next_attempt_at",), name="rcpt_pending",
-                         condition=Q(state__in=("queued", "deferred"))),
+            models.Index(
+                fields=("next_attempt_at",),
+                name="rcpt_pending",
+                condition=Q(state__in=("queued", "deferred")),
+            ),
             models.Index(fields=("lease_until",), name="rcpt_leased", condition=Q(state="sending")),
             models.Index(fields=("state", "updated_at"), name="rcpt_state"),
         )
@@ -145,7 +184,8 @@ class Attempt(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     transport = models.CharField(max_length=16)
     worker = models.CharField(max_length=100, blank=True)
-    #: sending, sent, deferred, failed, dead
+    #: sending, sent, deferred, failed, dead; lost (the worker died holding the lease: the
+    #: server may or may not have it), released (shut down before it was sent)
     outcome = models.CharField(max_length=16, default="sending")
     #: the SMTP stage or "api"
     stage = models.CharField(max_length=16, blank=True)
@@ -165,7 +205,12 @@ class Attempt(models.Model):
     objects: ClassVar[models.Manager[Attempt]]
 
     class Meta:
-        ordering = ("started_at",)
+        ordering = ("started_at", "id")
+        constraints = (
+            # the worker completes an attempt by (recipient, number) in a batched UPDATE,
+            # without reading back the ids of the rows it inserted at claim time
+            models.UniqueConstraint(fields=("recipient", "number"), name="attempt_number"),
+        )
 
 
 class Event(models.Model):
@@ -173,8 +218,9 @@ class Event(models.Model):
     releases, admin actions, provider webhook events (raw payload kept, STYLE.md §10)."""
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
-    recipient = models.ForeignKey(Recipient, null=True, blank=True, on_delete=models.CASCADE,
-                                  related_name="events")
+    recipient = models.ForeignKey(
+        Recipient, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
     at = models.DateTimeField(default=timezone.now)
     #: policy, held, released, requeued, cancelled, delivered, bounced, complained, deferred, opened …
     kind = models.CharField(max_length=32)
@@ -189,8 +235,11 @@ class Event(models.Model):
     class Meta:
         ordering = ("at", "id")
         constraints = (
-            models.UniqueConstraint(fields=("provider", "event_id"), name="event_unique_provider_id",
-                                    condition=Q(event_id__isnull=False)),
+            models.UniqueConstraint(
+                fields=("provider", "event_id"),
+                name="event_unique_provider_id",
+                condition=Q(event_id__isnull=False),
+            ),
         )
 
 
@@ -238,3 +287,15 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.worker_id
+
+
+class RateSlot(models.Model):
+    """The shared pace of one transport (POSTWARDEN_SEND_RATE): the time, in seconds since
+    the epoch, from which the next message may go. Workers reserve slots with one
+    conditional UPDATE, so the limit holds across every worker on every machine and on
+    SQLite as well as PostgreSQL (outbox/ratelimit.py)."""
+
+    key = models.CharField(max_length=32, primary_key=True)
+    next_at = models.FloatField(default=0.0)
+
+    objects: ClassVar[models.Manager[RateSlot]]

@@ -1,0 +1,121 @@
+"""What may be sent to whom, decided at enqueue and recorded as a reason per recipient.
+
+The same decisions serve the HTTP API (:mod:`postwarden.outbox.services`) and the SMTP
+relay, which refuses at RCPT time with these very reasons (:func:`recipient_policy`).
+Order matters and is the order a person would check: an address outside the approved
+domains is *refused* (whatever else is true of it), then a suppressed address is
+*suppressed*, then the kill switch *holds* everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from postwarden.accounts.models import Member
+from postwarden.core.config.model import Settings
+from postwarden.outbox.models import State, Suppression
+
+#: suppression reasons a later successful send clears (Postal removes an address from its
+#: suppression list on success; a complaint or an unsubscribe is a person's wish and stays)
+BOUNCE_REASONS = ("hard_bounce", "failures")
+
+#: state -> the doctor's finding code that names the policy (spec/doctor.md)
+FINDINGS: dict[str, str] = {
+    State.REFUSED: "policy.domain_not_approved",
+    State.SUPPRESSED: "policy.suppressed",
+    State.HELD: "config.disabled",
+}
+
+
+def domain(address: str) -> str:
+    """The lower-case ASCII (IDNA) domain of an addr-spec, as MAIL_ALLOWED_DOMAINS holds them."""
+    part = address.rpartition("@")[2].strip().rstrip(".").lower()
+    if part.isascii():
+        return part
+    try:
+        return part.encode("idna").decode("ascii")
+    except UnicodeError:
+        return part
+
+
+def active_suppressions(addresses: Iterable[str], *, now: datetime | None = None) -> dict[str, Suppression]:
+    """The unexpired suppressions among ``addresses`` (lower-cased addr-specs), by address.
+    One query, whatever the number of addresses."""
+    wanted = {a.lower() for a in addresses}
+    if not wanted:
+        return {}
+    moment = now or timezone.now()
+    rows = Suppression.objects.filter(address__in=wanted).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=moment)
+    )
+    return {row.address: row for row in rows}
+
+
+def clear_bounce_suppressions(addresses: Iterable[str]) -> int:
+    """Lift bounce suppressions of addresses that just accepted mail; returns how many.
+    Complaints, unsubscribes and manual entries stay (see :data:`BOUNCE_REASONS`)."""
+    wanted = {a.lower() for a in addresses}
+    if not wanted:
+        return 0
+    deleted, _ = Suppression.objects.filter(address__in=wanted, reason__in=BOUNCE_REASONS).delete()
+    return deleted
+
+
+def members_among(addresses: Iterable[str]) -> set[str]:
+    """The addresses that belong to members (exempt from the approved domains)."""
+    wanted = {a.lower() for a in addresses}
+    if not wanted:
+        return set()
+    found = (
+        Member.objects.annotate(lower=Lower("email")).filter(lower__in=wanted).values_list("lower", flat=True)
+    )
+    return set(found)
+
+
+def decide(
+    addresses: Iterable[str], settings: Settings, *, now: datetime | None = None
+) -> dict[str, tuple[str, str]]:
+    """``address -> (state, reason)`` for every address; ``(queued, "")`` when nothing objects.
+    At most two queries (members, suppressions) for any number of addresses."""
+    wanted = sorted({a.lower() for a in addresses})
+    allowed = settings.sending.allowed_domains
+    outside = [a for a in wanted if allowed and domain(a) not in allowed]
+    exempt = members_among(outside) if outside else set()
+    suppressed = active_suppressions(wanted, now=now)
+    decisions: dict[str, tuple[str, str]] = {}
+    for address in wanted:
+        if address in outside and address not in exempt:
+            decisions[address] = (State.REFUSED, _not_approved(address, allowed))
+        elif address in suppressed:
+            decisions[address] = (State.SUPPRESSED, _suppressed(suppressed[address]))
+        elif not settings.sending.enabled:
+            decisions[address] = (
+                State.HELD,
+                "held: sending is switched off (EMAIL_ENABLED=false); release it once sending is on again",
+            )
+        else:
+            decisions[address] = (State.QUEUED, "")
+    return decisions
+
+
+def recipient_policy(address: str, settings: Settings) -> tuple[str, str]:
+    """``(state, reason)`` for one address, e.g. for the relay's RCPT reply."""
+    return decide([address], settings)[address.lower()]
+
+
+def _not_approved(address: str, allowed: tuple[str, ...]) -> str:
+    return (
+        f"refused: {domain(address)} is not an approved domain (MAIL_ALLOWED_DOMAINS={','.join(allowed)}) "
+        "and the address is not a member's"
+    )
+
+
+def _suppressed(row: Suppression) -> str:
+    until = f" until {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else ""
+    source = f" ({row.source})" if row.source else ""
+    return f"suppressed: {row.reason.replace('_', ' ')}{source}{until}"
