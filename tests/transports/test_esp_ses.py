@@ -1,0 +1,118 @@
+"""Amazon SES through moto's server mode on loopback (AWS_ENDPOINT_URL): the stored MIME
+goes as it is, the envelope is this delivery's recipients, and an unverified sender is
+refused with SES's own words."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from postwarden.core.config.model import Provider, ProviderSettings
+from postwarden.core.secrets import Secret
+from postwarden.transports.base import Delivery, Outcome, RecipientResult
+from postwarden.transports.esp import EspTransport
+
+REGION = "eu-west-1"
+SECRET_KEY = "ses-distinctive-secret-4d2e9b"
+RAW = (
+    b"From: Alerts <alerts@verified.example>\r\nTo: ann@example.net\r\nSubject: Disk full\r\n"
+    b"Message-ID: <m_ses1.1700000000@postwarden.example.com>\r\nDate: Sun, 01 Nov 2026 10:00:00 +0000\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n"
+    b"Bcc: hidden@example.org\r\n\r\nThe disk is full.\r\n"
+)
+
+
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def settings(url: str) -> ProviderSettings:
+    return ProviderSettings(
+        name=Provider.SES,
+        secrets={"AWS_SECRET_ACCESS_KEY": Secret(SECRET_KEY)},
+        options={"AWS_ACCESS_KEY_ID": "AKIDPOSTWARDENTEST", "AWS_REGION": REGION},
+        api_url=url,
+    )
+
+
+def ses_client(url: str):  # type: ignore[no-untyped-def]
+    return boto3.client(
+        "sesv2",
+        region_name=REGION,
+        endpoint_url=url,
+        aws_access_key_id="AKIDPOSTWARDENTEST",
+        aws_secret_access_key=SECRET_KEY,
+    )
+
+
+def send(url: str, d: Delivery) -> list[RecipientResult]:
+    transport = EspTransport(settings(url))
+
+    async def go() -> list[RecipientResult]:
+        try:
+            return list(await transport.send(d))
+        finally:
+            await transport.close()
+
+    return asyncio.run(go())
+
+
+def delivery(*recipients: str, sender: str = "alerts@verified.example") -> Delivery:
+    raw = RAW.replace(b"alerts@verified.example", sender.encode())
+    return Delivery(
+        message_pk=1,
+        public_id="m_ses1",
+        message_id="<m_ses1.1700000000@postwarden.example.com>",
+        envelope_from=sender,
+        recipients=recipients,
+        raw=raw,
+    )
+
+
+def test_it_sends_the_stored_mime_through_ses(moto_url: str) -> None:
+    ses_client(moto_url).create_email_identity(EmailIdentity="verified.example")
+    results = send(moto_url, delivery("ann@example.net", "hidden@example.org"))
+    assert [(r.address, r.outcome, r.stage, r.http_status) for r in results] == [
+        ("ann@example.net", Outcome.SENT, "api", 200),
+        ("hidden@example.org", Outcome.SENT, "api", 200),
+    ]
+    assert results[0].provider_message_id
+    assert results[0].provider_message_id == results[1].provider_message_id
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends["123456789012"][REGION]
+    [raw_message] = [
+        m for m in backend.sent_messages if getattr(m, "id", "") == results[0].provider_message_id
+    ]
+    parsed = email.message_from_string(raw_message.raw_data)
+    assert parsed["Message-ID"] == "<m_ses1.1700000000@postwarden.example.com>"
+    assert parsed["Bcc"] is None
+    assert set(raw_message.destinations) >= {"ann@example.net", "hidden@example.org"}
+
+
+def test_it_reports_an_unverified_sender_with_ses_words(moto_url: str) -> None:
+    [result] = send(moto_url, delivery("ann@example.net", sender="nobody@unverified.example"))
+    assert (result.outcome, result.http_status) == (Outcome.FAILED, 400)
+    assert (
+        result.detail
+        == "MessageRejected: Did not have authority to send from email nobody@unverified.example"
+    )
+    assert SECRET_KEY not in result.detail
+
+
+def test_it_reports_an_unreachable_endpoint_without_http_status() -> None:
+    [result] = send("http://127.0.0.1:9", delivery("ann@example.net"))
+    assert (result.outcome, result.http_status) == (Outcome.FAILED, None)
+    assert result.detail.startswith("EndpointConnectionError: ")
