@@ -1,0 +1,235 @@
+"""anymail's normalized tracking events -> outbox timeline events, recipient states and
+suppressions.
+
+- Matching: by the provider's message id (stored per recipient at send time) and the
+  event's recipient; else by the Message-ID header when the payload carries it.
+- De-duplication: one Event row per (provider, event id, recipient); a provider's retry of
+  the same event is a no-op (Event's unique constraint settles two concurrent deliveries).
+- States only move forward (:data:`RANK`): delivered, then bounced, then complained;
+  delivered after bounced is recorded on the timeline but does not change the state.
+- Hard bounces, complaints and unsubscribes suppress the address; soft bounces (SES
+  Transient, Mandrill soft_bounce, Postmark SoftBounce, SendGrid "blocked", Resend
+  Transient) are recorded as ``deferred`` and suppress nothing.
+- An event for a message Postwarden does not know (sent by another system on the same
+  provider account, or older than the outbox's retention) cannot be stored, since an Event
+  belongs to a message: it is logged and answered 200, and a hard bounce or complaint still
+  suppresses the address, which is a fact about the address.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from anymail.signals import AnymailTrackingEvent
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from postwarden.outbox import suppressions
+from postwarden.outbox.models import Event, Message, Recipient, State
+
+logger = logging.getLogger("postwarden.webhooks")
+
+#: anymail's esp_name -> our provider name
+PROVIDERS: Final[dict[str, str]] = {
+    "Amazon SES": "ses",
+    "SendGrid": "sendgrid",
+    "Mailgun": "mailgun",
+    "Postmark": "postmark",
+    "Resend": "resend",
+    "Mandrill": "mandrill",
+}
+
+#: a state a provider event may move a recipient to, with its rank; a recipient moves only
+#: to a higher rank, and only from a state the provider could know about
+RANK: Final[dict[str, int]] = {
+    State.SENT: 0,
+    State.FAILED: 1,
+    State.DELIVERED: 1,
+    State.BOUNCED: 2,
+    State.COMPLAINED: 3,
+}
+#: anymail event type -> recipient state
+TARGETS: Final[dict[str, State]] = {
+    "delivered": State.DELIVERED,
+    "bounced": State.BOUNCED,
+    "complained": State.COMPLAINED,
+    "rejected": State.FAILED,
+    "failed": State.FAILED,
+}
+_FROM_PROVIDER: Final = frozenset({State.SENT, State.DELIVERED, State.BOUNCED, State.COMPLAINED})
+
+
+def _dig(raw: Any, *path: str) -> Any:
+    for key in path:
+        raw = raw.get(key) if isinstance(raw, Mapping) else None
+    return raw
+
+
+#: provider -> "is this bounce a soft one?" read from the raw payload (each provider's docs)
+SOFT_BOUNCE: Final[dict[str, Callable[[Any], bool]]] = {
+    "ses": lambda raw: _dig(raw, "bounce", "bounceType") in ("Transient", "Undetermined"),
+    "sendgrid": lambda raw: _dig(raw, "type") == "blocked",
+    "postmark": lambda raw: _dig(raw, "Type") != "HardBounce",
+    "mandrill": lambda raw: _dig(raw, "event") == "soft_bounce",
+    "resend": lambda raw: _dig(raw, "data", "bounce", "type") == "Transient",
+    "mailgun": lambda raw: _dig(raw, "event-data", "severity") == "temporary",
+}
+#: provider -> the Message-ID header in the raw payload, when it carries one
+HEADER_MESSAGE_ID: Final[dict[str, Callable[[Any], Any]]] = {
+    "ses": lambda raw: _dig(raw, "mail", "commonHeaders", "messageId"),
+    "mailgun": lambda raw: _dig(raw, "event-data", "message", "headers", "message-id"),
+}
+
+
+class Outcome(enum.StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    UNMATCHED = "unmatched"
+
+
+def on_tracking(sender: object, event: AnymailTrackingEvent, esp_name: str, **kwargs: object) -> None:
+    """anymail's ``tracking`` signal receiver (connected in apps.py). Errors propagate: the
+    view answers 500 and the provider sends the event again."""
+    record(PROVIDERS.get(esp_name, esp_name.lower()), event)
+
+
+def record(provider: str, event: AnymailTrackingEvent) -> Outcome:
+    raw = _jsonable(event.esp_event)
+    kind = str(event.event_type)
+    soft = SOFT_BOUNCE.get(provider)
+    if kind == "bounced" and soft is not None and soft(raw):
+        kind = "deferred"
+    address = (event.recipient or "").strip().lower()
+    key = event_key(event.event_id, address, raw)
+    detail = describe(event)
+    message, recipient = match(provider, event, raw)
+    if message is None:
+        logger.info(
+            "webhook event for an unknown message",
+            extra={
+                "provider": provider,
+                "event": kind,
+                "provider_message_id": event.message_id or "",
+                "recipient": redact(address),
+            },
+        )
+        _suppress(provider, kind, address, detail, event.event_id or key, None)
+        return Outcome.UNMATCHED
+    try:
+        with transaction.atomic():
+            row = Event.objects.create(
+                message=message,
+                recipient=recipient,
+                at=event.timestamp or timezone.now(),
+                kind=kind[:32],
+                detail=detail,
+                provider=provider,
+                event_id=key,
+                raw=raw,
+            )
+    except IntegrityError:
+        return Outcome.DUPLICATE
+    if recipient is not None:
+        advance(recipient, kind, detail)
+    _suppress(
+        provider,
+        kind,
+        address or (recipient.address if recipient else ""),
+        detail,
+        event.event_id or key,
+        row,
+    )
+    return Outcome.STORED
+
+
+def event_key(event_id: str | None, address: str, raw: Any) -> str:
+    """The de-duplication key. One SES notification (one SNS MessageId) covers several
+    recipients, so the recipient is part of it; Postmark deliveries and Mandrill events
+    have no id at all, so the payload's digest stands in (an exact resend is a duplicate)."""
+    base = event_id or "sha256:" + hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
+    key = f"{base}/{address}" if address else base
+    if len(key) > 255:
+        key = f"{base[:120]}/sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return key
+
+
+def describe(event: AnymailTrackingEvent) -> str:
+    parts = [event.description, event.mta_response]
+    if event.reject_reason:
+        parts.append(f"reason: {event.reject_reason}")
+    return "; ".join(str(p).strip() for p in parts if p)[:2000]
+
+
+def match(provider: str, event: AnymailTrackingEvent, raw: Any) -> tuple[Message | None, Recipient | None]:
+    """The message and (when it can be told) the recipient an event is about."""
+    address = (event.recipient or "").strip().lower()
+    if event.message_id:
+        candidates = list(
+            Recipient.objects.select_related("message")
+            .filter(provider_message_id__in=_variants(event.message_id))
+            .order_by("-id")[:500]
+        )
+        exact = [r for r in candidates if r.address == address]
+        if exact:
+            return exact[0].message, exact[0]
+        if len(candidates) == 1:
+            return candidates[0].message, candidates[0]
+        if candidates:
+            return candidates[0].message, None
+    extract = HEADER_MESSAGE_ID.get(provider)
+    header = extract(raw) if extract is not None else None
+    if header:
+        message = Message.objects.filter(message_id__in=_variants(str(header))).order_by("-id").first()
+        if message is not None:
+            return message, message.recipients.filter(address=address).first() if address else None
+    return None, None
+
+
+def _variants(message_id: str) -> list[str]:
+    bare = message_id.strip().strip("<>")
+    return [bare, f"<{bare}>"]
+
+
+def advance(recipient: Recipient, kind: str, detail: str) -> bool:
+    """Move the recipient's state forward for a provider event; True if it moved. A
+    conditional update, so a worker writing the same row at the same time wins cleanly."""
+    target = TARGETS.get(kind)
+    current = recipient.state
+    if target is None or current not in _FROM_PROVIDER:
+        return False
+    if RANK[target] <= RANK[current] or (target is State.FAILED and current != State.SENT):
+        return False
+    moved = Recipient.objects.filter(pk=recipient.pk, state=current).update(
+        state=target, reason=f"{kind}: {detail}" if detail else kind, updated_at=timezone.now()
+    )
+    return moved == 1
+
+
+def _suppress(provider: str, kind: str, address: str, detail: str, event_id: str, row: Event | None) -> None:
+    if not address or "@" not in address:
+        return
+    source = f"{provider} event {event_id}"
+    if kind == "bounced":
+        suppressions.add_bounce(address, detail=detail, source=source, event=row)
+    elif kind == "complained":
+        suppressions.add(address, suppressions.COMPLAINT, detail=detail, source=source, event=row)
+    elif kind == "unsubscribed":
+        suppressions.add(address, suppressions.UNSUBSCRIBE, detail=detail, source=source, event=row)
+
+
+def _jsonable(value: Any) -> Any:
+    """The raw payload as JSON (Mailgun's legacy form posts arrive as a QueryDict)."""
+    if hasattr(value, "lists"):
+        value = {k: v[0] if len(v) == 1 else v for k, v in value.lists()}
+    return json.loads(json.dumps(value, default=str))
+
+
+def redact(address: str) -> str:
+    """``alice@example.com`` -> ``ali***@example.com`` for log lines."""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:3]}***@{domain}" if local else "***"
