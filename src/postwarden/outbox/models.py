@@ -125,6 +125,9 @@ class Content(models.Model):
     html = models.TextField(null=True, blank=True)
     headers = models.JSONField(default=dict, blank=True)
     reply_to = models.JSONField(default=list, blank=True)
+    #: the To and Cc header lists as composed (bcc mode hides To); providers rebuild them
+    to = models.JSONField(default=list, blank=True)
+    cc = models.JSONField(default=list, blank=True)
     from_name = models.CharField(max_length=200, blank=True)
 
     objects: ClassVar[models.Manager[Content]]
@@ -132,14 +135,20 @@ class Content(models.Model):
 
 class Recipient(models.Model):
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="recipients")
-    #: lower-cased addr-spec
+    #: the addr-spec as composed (domain lower-case IDNA; the local part keeps its case,
+    #: RFC 5321 2.4); policies and suppressions compare it lower-cased
     address = models.CharField(max_length=320, db_index=True)
     #: to, cc or bcc
     kind = models.CharField(max_length=3, default="to")
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     #: why it is in its state: a policy decision or the last failure, in words
     reason = models.TextField(blank=True)
+    #: attempts ever made; numbers the Attempt rows, never reset
     attempts = models.PositiveIntegerField(default=0)
+    #: ``attempts`` when it was last queued by a person (re-queue): the retry budget and
+    #: the maximum age count from there
+    attempts_base = models.PositiveIntegerField(default=0)
+    queued_at = models.DateTimeField(default=timezone.now)
     #: when the worker may take it; set at enqueue so the claim is one range scan of the
     #: partial index below
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -153,7 +162,7 @@ class Recipient(models.Model):
     #: the doctor's finding code for the last failure ("auth.failed" …)
     finding = models.CharField(max_length=64, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     objects: ClassVar[models.Manager[Recipient]]
 
@@ -166,7 +175,8 @@ class Recipient(models.Model):
                 condition=Q(state__in=("queued", "deferred")),
             ),
             models.Index(fields=("lease_until",), name="rcpt_leased", condition=Q(state="sending")),
-            models.Index(fields=("state", "updated_at"), name="rcpt_state"),
+            # lists by state (newest message first) and the per-state gauges of /metrics
+            models.Index(fields=("state", "message"), name="rcpt_state"),
         )
 
     def __str__(self) -> str:

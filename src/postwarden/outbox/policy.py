@@ -12,17 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Q
 from django.db.models.functions import Lower
-from django.utils import timezone
 
 from postwarden.accounts.models import Member
 from postwarden.core.config.model import Settings
 from postwarden.outbox.models import State, Suppression
-
-#: suppression reasons a later successful send clears (Postal removes an address from its
-#: suppression list on success; a complaint or an unsubscribe is a person's wish and stays)
-BOUNCE_REASONS = ("hard_bounce", "failures")
+from postwarden.outbox.suppressions import HARD_BOUNCE, is_suppressed, normalize
 
 #: state -> the doctor's finding code that names the policy (spec/doctor.md)
 FINDINGS: dict[str, str] = {
@@ -43,32 +38,20 @@ def domain(address: str) -> str:
         return part
 
 
-def active_suppressions(addresses: Iterable[str], *, now: datetime | None = None) -> dict[str, Suppression]:
-    """The unexpired suppressions among ``addresses`` (lower-cased addr-specs), by address.
-    One query, whatever the number of addresses."""
-    wanted = {a.lower() for a in addresses}
-    if not wanted:
-        return {}
-    moment = now or timezone.now()
-    rows = Suppression.objects.filter(address__in=wanted).filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=moment)
-    )
-    return {row.address: row for row in rows}
-
-
 def clear_bounce_suppressions(addresses: Iterable[str]) -> int:
-    """Lift bounce suppressions of addresses that just accepted mail; returns how many.
-    Complaints, unsubscribes and manual entries stay (see :data:`BOUNCE_REASONS`)."""
-    wanted = {a.lower() for a in addresses}
+    """Lift the bounce suppressions of addresses that just accepted mail; returns how many.
+    The batched form of :func:`postwarden.outbox.suppressions.clear_bounce` (one query per
+    flush of results, not one per recipient); complaints, unsubscribes and manual entries stay."""
+    wanted = {normalize(a) for a in addresses}
     if not wanted:
         return 0
-    deleted, _ = Suppression.objects.filter(address__in=wanted, reason__in=BOUNCE_REASONS).delete()
+    deleted, _ = Suppression.objects.filter(address__in=wanted, reason=HARD_BOUNCE).delete()
     return deleted
 
 
 def members_among(addresses: Iterable[str]) -> set[str]:
     """The addresses that belong to members (exempt from the approved domains)."""
-    wanted = {a.lower() for a in addresses}
+    wanted = {normalize(a) for a in addresses}
     if not wanted:
         return set()
     found = (
@@ -82,11 +65,11 @@ def decide(
 ) -> dict[str, tuple[str, str]]:
     """``address -> (state, reason)`` for every address; ``(queued, "")`` when nothing objects.
     At most two queries (members, suppressions) for any number of addresses."""
-    wanted = sorted({a.lower() for a in addresses})
+    wanted = sorted({normalize(a) for a in addresses})
     allowed = settings.sending.allowed_domains
     outside = [a for a in wanted if allowed and domain(a) not in allowed]
     exempt = members_among(outside) if outside else set()
-    suppressed = active_suppressions(wanted, now=now)
+    suppressed = is_suppressed(wanted, now=now)
     decisions: dict[str, tuple[str, str]] = {}
     for address in wanted:
         if address in outside and address not in exempt:
@@ -105,7 +88,7 @@ def decide(
 
 def recipient_policy(address: str, settings: Settings) -> tuple[str, str]:
     """``(state, reason)`` for one address, e.g. for the relay's RCPT reply."""
-    return decide([address], settings)[address.lower()]
+    return decide([address], settings)[normalize(address)]
 
 
 def _not_approved(address: str, allowed: tuple[str, ...]) -> str:

@@ -1,0 +1,116 @@
+"""Messages the application composed itself (the SMTP relay): keep its headers, add only
+what a message must have.
+
+What changes and why: line endings become CRLF (RFC 5322 2.1; DKIM signs the bytes as
+sent), a ``Message-ID`` and a ``Date`` are added when absent (RFC 5322 3.6: Date is
+required, Message-ID should be there and every retry must carry the same one), and
+``Bcc`` is removed, as Postfix's cleanup does on submission, so blind copies stay blind.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import email.utils
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from postwarden.core.addresses import Address, InvalidAddress, parse_address
+from postwarden.outbox.errors import Refused
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    raw: bytes
+    message_id: str
+    envelope_from: str
+    #: the From header's addr-spec ("" when absent or unreadable)
+    from_address: str
+    subject: str
+    #: (address, kind): kind is "to"/"cc" when the header lists it, else "bcc"
+    recipients: tuple[tuple[str, str], ...]
+    to: tuple[str, ...]
+    cc: tuple[str, ...]
+    needs_smtputf8: bool
+
+    @property
+    def size(self) -> int:
+        return len(self.raw)
+
+
+def prepare_raw(raw: bytes, envelope_from: str, recipients: Sequence[str], *, now: datetime) -> RawMessage:
+    """Check the envelope and normalize ``raw``. Raises :class:`Refused`."""
+    sender = _envelope_address("envelope_from", envelope_from)
+    rcpts = list(dict.fromkeys(_envelope_address("recipients", r).addr_spec for r in recipients))
+    if not rcpts:
+        raise Refused("recipients", "the message has no recipients")
+    head, body = _split(_crlf(raw))
+    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n")
+    added: list[bytes] = []
+    message_id = str(parsed.get("Message-ID", "")).strip()
+    if not message_id:
+        message_id = f"<{secrets.token_hex(16)}@{sender.domain}>"
+        added.append(f"Message-ID: {message_id}\r\n".encode("ascii"))
+    if not parsed.get("Date"):
+        added.append(f"Date: {email.utils.format_datetime(now)}\r\n".encode("ascii"))
+    to = _listed(parsed.get_all("To", []))
+    cc = _listed(parsed.get_all("Cc", []))
+    kinds = tuple((r, "to" if r.lower() in to else "cc" if r.lower() in cc else "bcc") for r in rcpts)
+    final = b"".join(added) + _without_bcc(head) + b"\r\n" + body
+    return RawMessage(
+        final,
+        message_id,
+        sender.addr_spec,
+        _from(parsed.get("From", "")),
+        str(parsed.get("Subject", "")),
+        kinds,
+        tuple(to),
+        tuple(cc),
+        sender.needs_smtputf8 or any(not r.isascii() for r in rcpts),
+    )
+
+
+def _envelope_address(field: str, text: str) -> Address:
+    try:
+        return parse_address(text, allow_display_name=False)
+    except InvalidAddress as exc:
+        raise Refused(field, f"{field}: {exc}") from None
+
+
+def _crlf(raw: bytes) -> bytes:
+    if b"\n" not in raw.replace(b"\r\n", b""):
+        return raw  # already CRLF: the common case costs one scan
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def _split(raw: bytes) -> tuple[bytes, bytes]:
+    """``(header lines, each CRLF-terminated; body)``."""
+    if raw.startswith(b"\r\n"):
+        return b"", raw[2:]
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    return (head + b"\r\n", body) if sep else (raw if raw.endswith(b"\r\n") else raw + b"\r\n", b"")
+
+
+def _without_bcc(head: bytes) -> bytes:
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.split(b"\r\n")[:-1]:
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line[:4].lower() == b"bcc:"
+        if not dropping:
+            kept.append(line)
+    return b"".join(line + b"\r\n" for line in kept)
+
+
+def _listed(values: list[str]) -> list[str]:
+    return [addr.lower() for _, addr in email.utils.getaddresses([str(v) for v in values]) if addr]
+
+
+def _from(value: object) -> str:
+    found = email.utils.getaddresses([str(value)])
+    return found[0][1] if found and found[0][1] else ""

@@ -1,0 +1,152 @@
+"""Transient or permanent, and when to try again: the one retry policy (STYLE.md §7).
+
+Transports report what happened; this module decides, asking the reply knowledge base
+(:func:`postwarden.core.replies.classify.classify`) what a reply means. Two rules of its
+own, each with a reason:
+
+* A failure on the way to the server (connect, TLS, greeting, EHLO, STARTTLS, AUTH; a
+  provider's 401/403) is never permanent for the message: nothing is wrong with the
+  message or the recipient, the path is broken, and an operator can mend it (Postal
+  retries auth and connection errors the same way). It is retried until the attempts or
+  the maximum age run out, so mail is not lost to a mistyped password.
+* Provider APIs (stage ``api``) answer in HTTP: no answer, 429 and 5xx are transient,
+  other 4xx permanent, and a 2xx that refused this recipient is permanent
+  (transports/esp.py documents the same reading).
+
+Backoff is exponential with full jitter in ``[½·d, d]`` and a cap; a server's "try again
+in N minutes" wins over the computed wait (Postal adds its N+10 s the same way).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from postwarden.core.config.model import DeliverySettings
+from postwarden.core.replies.classify import Explanation, classify
+from postwarden.core.smtp.stages import SmtpStage
+from postwarden.transports.base import Outcome, RecipientResult
+
+#: stages that describe the path to the server, not this message or recipient
+PATH_STAGES: Final = frozenset(
+    {
+        SmtpStage.RESOLVE,
+        SmtpStage.CONNECT,
+        SmtpStage.TLS,
+        SmtpStage.GREETING,
+        SmtpStage.EHLO,
+        SmtpStage.STARTTLS,
+        SmtpStage.AUTH,
+        SmtpStage.NOOP,
+        SmtpStage.QUIT,
+        "internal",
+    }
+)
+#: provider HTTP statuses that are about the account, not the message
+_PATH_HTTP: Final = frozenset({401, 403})
+#: seconds before the first retry: greylisting servers (450 4.7.1) want a few minutes,
+#: and a minute is short enough that a passing network fault costs little
+DEFAULT_BASE: Final = 60.0
+#: the prefix esp.py gives a message anymail refused to send at all
+_NOT_SENT: Final = "not sent:"
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How long to wait and when to give up. ``base`` is the first wait in seconds."""
+
+    max_attempts: int = 8
+    max_age: float = 2 * 86400
+    base: float = DEFAULT_BASE
+    factor: float = 2.0
+    cap: float = 3600.0
+
+    @classmethod
+    def from_settings(cls, delivery: DeliverySettings, *, base: float | None = None) -> RetryPolicy:
+        return cls(
+            max_attempts=delivery.max_attempts,
+            max_age=delivery.max_age_seconds,
+            base=DEFAULT_BASE if base is None else base,
+        )
+
+    def delay(self, tries: int, retry_after: float | None, rng: random.Random | None = None) -> float:
+        """Seconds before the next try after ``tries`` failed ones."""
+        draw = (rng or random).uniform
+        if retry_after is not None and retry_after > 0:
+            return retry_after * draw(1.0, 1.1)
+        ceiling = min(self.cap, self.base * self.factor ** max(0, tries - 1))
+        return draw(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What becomes of one recipient after one attempt."""
+
+    #: sent, deferred, failed or dead (also the attempt's outcome)
+    state: str
+    retry_at: datetime | None = None
+    permanent: bool = False
+    #: the doctor's finding code, "" when none
+    finding: str = ""
+    #: the knowledge base's one-line title
+    title: str = ""
+    #: Recipient.reason: the stage and the server's words, and what happens next
+    reason: str = ""
+
+
+def judge(
+    result: RecipientResult,
+    *,
+    tries: int,
+    queued_at: datetime,
+    now: datetime,
+    policy: RetryPolicy,
+    port: int | None = None,
+    host: str | None = None,
+) -> Verdict:
+    """The verdict on ``result`` after ``tries`` attempts since the recipient was (re)queued."""
+    if result.outcome is Outcome.SENT:
+        return Verdict("sent")
+    explanation = explain(result, port=port, host=host)
+    evidence = explanation.evidence or result.detail or "no reply"
+    finding = explanation.code.value if explanation.code is not None else ""
+    if permanent(result, explanation):
+        return Verdict(
+            "failed", None, True, finding, explanation.title, f"failed at {result.stage}: {evidence}"
+        )
+    age = (now - queued_at).total_seconds()
+    if tries >= policy.max_attempts or age >= policy.max_age:
+        why = f"{tries} attempts" if tries >= policy.max_attempts else f"{age / 3600:.1f} hours"
+        return Verdict(
+            "dead",
+            None,
+            False,
+            finding,
+            explanation.title,
+            f"dead after {why}; last at {result.stage}: {evidence}",
+        )
+    wait = policy.delay(tries, explanation.retry_after)
+    retry_at = min(now + timedelta(seconds=wait), queued_at + timedelta(seconds=policy.max_age))
+    return Verdict(
+        "deferred", retry_at, False, finding, explanation.title, f"deferred at {result.stage}: {evidence}"
+    )
+
+
+def explain(result: RecipientResult, *, port: int | None = None, host: str | None = None) -> Explanation:
+    """The knowledge base's reading of a failed result."""
+    stage = None if result.stage in ("api", "internal") else result.stage
+    return classify(stage=stage, reply=result.reply, detail=result.detail, port=port, host=host)
+
+
+def permanent(result: RecipientResult, explanation: Explanation) -> bool:
+    """Whether retrying cannot help (see the module docstring for the two rules)."""
+    if result.stage == "api":
+        status = result.http_status
+        if status is None:
+            return result.detail.startswith(_NOT_SENT)
+        return not (status == 429 or status >= 500 or status in _PATH_HTTP)
+    if result.stage in PATH_STAGES:
+        return False
+    return explanation.permanent

@@ -1,0 +1,312 @@
+"""Putting mail into the outbox: the one way in for the API, the relay, the console, the
+CLI and Django's own mail (STYLE.md §2).
+
+Every function writes in the CALLER's transaction (``transaction.atomic`` is a savepoint
+when one is open), with bulk inserts only, so a batch of 500 costs a handful of
+statements; what leaves the process (the log line, the ``message_enqueued`` signal) runs
+after commit. Bad input raises :class:`~postwarden.outbox.errors.Refused`, which names the field.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.dispatch import Signal
+from django.utils import timezone
+
+from postwarden.accounts.models import ApiKey
+from postwarden.core.addresses import InvalidAddress
+from postwarden.core.config.model import Settings
+from postwarden.core.message import Composed, Draft, InvalidMessage, compose
+from postwarden.outbox.errors import Refused
+from postwarden.outbox.raw import RawMessage, prepare_raw
+from postwarden.outbox.store import Enqueued, Pending, RecipientState, store
+
+__all__ = ["Enqueued", "Outgoing", "RecipientState", "Refused", "enqueue", "enqueue_many", "enqueue_raw"]
+
+log = logging.getLogger("postwarden.outbox")
+
+#: recipients one message may have (to + cc + bcc); more is a mailing list, not a notification
+MAX_RECIPIENTS = 1000
+MAX_TAGS, MAX_TAG_LENGTH = 10, 100
+MAX_METADATA = 50
+#: core.message's field names -> the API's
+_FIELD_NAMES = {
+    "from_address": "from",
+    "from_name": "from",
+    "to": "to",
+    "cc": "cc",
+    "bcc": "bcc",
+    "reply_to": "reply_to",
+    "subject": "subject",
+    "text": "text",
+    "html": "html",
+}
+
+#: sent after commit with ``messages=[Enqueued, …]`` (new ones only) and ``source``: what
+#: happens next may leave the process
+message_enqueued = Signal()
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message as an application asks for it (the API's body, the console's form)."""
+
+    to: Sequence[str] = ()
+    cc: Sequence[str] = ()
+    bcc: Sequence[str] = ()
+    #: None = MAIL_FROM (and MAIL_FROM_NAME)
+    from_address: str | None = None
+    reply_to: Sequence[str] = ()
+    subject: str = ""
+    text: str | None = None
+    html: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    tags: Sequence[str] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
+def enqueue(
+    outgoing: Outgoing,
+    *,
+    settings: Settings | None = None,
+    source: str = "api",
+    api_key: ApiKey | None = None,
+) -> Enqueued:
+    """Validate, compose and store one message. Raises :class:`Refused`."""
+    result = enqueue_many([outgoing], settings=settings, source=source, api_key=api_key)[0]
+    if isinstance(result, Refused):
+        raise result
+    return result
+
+
+def enqueue_many(
+    items: Sequence[Outgoing],
+    *,
+    settings: Settings | None = None,
+    source: str = "batch",
+    api_key: ApiKey | None = None,
+) -> list[Enqueued | Refused]:
+    """Validate, compose and store several messages in one transaction; one result per
+    item, in order: the stored message, or the :class:`Refused` that kept it out."""
+    resolved = settings or _current_settings()
+    now = timezone.now()
+    results: list[Enqueued | Refused | None] = [None] * len(items)
+    pending: dict[int, Pending] = {}
+    for index, outgoing in enumerate(items):
+        try:
+            pending[index] = _prepare(outgoing, resolved, source, api_key, now)
+        except Refused as refused:
+            results[index] = refused
+    stored = store(pending, resolved, api_key.pk if api_key else None, now)
+    for index, enqueued in stored.items():
+        results[index] = enqueued
+    _after_commit(list(stored.values()), source)
+    return [r for r in results if r is not None]
+
+
+def enqueue_raw(
+    raw: bytes,
+    envelope_from: str,
+    recipients: Sequence[str],
+    *,
+    settings: Settings | None = None,
+    source: str = "relay",
+    api_key: ApiKey | None = None,
+    tags: Sequence[str] = (),
+    metadata: Mapping[str, str] | None = None,
+) -> Enqueued:
+    """Store a message the application composed itself (the SMTP relay). Its headers are
+    kept; Message-ID and Date are added only when absent, Bcc is removed. Raises :class:`Refused`."""
+    resolved = settings or _current_settings()
+    now = timezone.now()
+    prepared = prepare_raw(raw, envelope_from, recipients, now=now)
+    _check_size(prepared.size, resolved)
+    pending = _raw_pending(prepared, source, api_key, now, tags, metadata or {})
+    enqueued = store({0: pending}, resolved, api_key.pk if api_key else None, now)[0]
+    _after_commit([enqueued], source)
+    return enqueued
+
+
+def _current_settings() -> Settings:
+    from postwarden.configstore.runtime import current_settings
+
+    return current_settings()
+
+
+def _prepare(
+    outgoing: Outgoing, settings: Settings, source: str, api_key: ApiKey | None, now: datetime
+) -> Pending:
+    composed = _compose(outgoing, settings)
+    _check_size(composed.size, settings)
+    shown = [r for r in composed.recipients if r.kind != "bcc"]
+    return Pending(
+        public_id=new_public_id(),
+        message_id=composed.message_id,
+        created_at=now,
+        source=source,
+        api_key_id=api_key.pk if api_key else None,
+        from_address=composed.envelope_from,
+        envelope_from=composed.envelope_from,
+        subject=outgoing.subject[:998],
+        tags=_clean_tags(outgoing.tags),
+        metadata=_clean_metadata(outgoing.metadata),
+        key=_clean_key(outgoing.idempotency_key),
+        size=composed.size,
+        needs_smtputf8=composed.needs_smtputf8,
+        raw=composed.raw,
+        text=outgoing.text,
+        html=outgoing.html,
+        headers=dict(outgoing.headers),
+        reply_to=list(outgoing.reply_to or _default_reply_to(settings)),
+        from_name=_from_name(outgoing, settings),
+        to=[r.address for r in shown if r.kind == "to"],
+        cc=[r.address for r in shown if r.kind == "cc"],
+        recipients=[(r.address, r.kind) for r in composed.recipients],
+    )
+
+
+def _compose(outgoing: Outgoing, settings: Settings) -> Composed:
+    sender = outgoing.from_address or settings.sending.from_address
+    if not sender:
+        raise Refused("from", "no From address: give 'from' or set MAIL_FROM")
+    count = len(outgoing.to) + len(outgoing.cc) + len(outgoing.bcc)
+    if count > MAX_RECIPIENTS:
+        raise Refused("to", f"{count} recipients; a message may have at most {MAX_RECIPIENTS}")
+    draft = Draft(
+        from_address=sender,
+        from_name=_from_name(outgoing, settings) or None,
+        to=outgoing.to,
+        cc=outgoing.cc,
+        bcc=outgoing.bcc,
+        reply_to=outgoing.reply_to or _default_reply_to(settings),
+        subject=outgoing.subject,
+        text=outgoing.text,
+        html=outgoing.html,
+        headers=outgoing.headers,
+        recipient_mode=settings.sending.recipient_mode,
+    )
+    try:
+        return compose(draft)
+    except (InvalidAddress, InvalidMessage) as exc:
+        raise Refused(_field_of(str(exc)), str(exc)) from None
+
+
+def _from_name(outgoing: Outgoing, settings: Settings) -> str:
+    # MAIL_FROM_NAME belongs with MAIL_FROM: a caller's own From keeps its own name
+    return "" if outgoing.from_address else (settings.sending.from_name or "")
+
+
+def _default_reply_to(settings: Settings) -> tuple[str, ...]:
+    return (settings.sending.reply_to,) if settings.sending.reply_to else ()
+
+
+def _field_of(text: str) -> str:
+    """The field an error from core.message names first ("to: …", "header 'X-A' …")."""
+    if text.startswith("the message has no recipients"):
+        return "to"
+    word = re.split(r"[:\s]", text, maxsplit=1)[0]
+    return "headers" if word == "header" else _FIELD_NAMES.get(word, "message")
+
+
+def _check_size(size: int, settings: Settings) -> None:
+    limit = settings.delivery.max_message_bytes
+    if size > limit:
+        raise Refused(
+            "size",
+            f"the message is {size} bytes; the limit is {limit} bytes (POSTWARDEN_MAX_MESSAGE_BYTES)",
+            status=413,
+        )
+
+
+def _clean_tags(tags: Sequence[str]) -> tuple[str, ...]:
+    if len(tags) > MAX_TAGS:
+        raise Refused("tags", f"{len(tags)} tags; at most {MAX_TAGS}")
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_TAG_LENGTH or not tag.isprintable():
+            raise Refused("tags", f"tag {tag!r} is not allowed: 1 to {MAX_TAG_LENGTH} printable characters")
+    return tuple(dict.fromkeys(t.strip() for t in tags))
+
+
+def _clean_metadata(metadata: Mapping[str, Any]) -> dict[str, str]:
+    if len(metadata) > MAX_METADATA:
+        raise Refused("metadata", f"{len(metadata)} metadata keys; at most {MAX_METADATA}")
+    cleaned: dict[str, str] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key or len(key) > 100:
+            raise Refused("metadata", f"metadata key {key!r} must be 1 to 100 characters")
+        if isinstance(value, bool | int | float | str):
+            cleaned[key] = str(value)[:1000]
+        else:
+            raise Refused(f"metadata.{key}", "metadata values are strings, numbers or booleans")
+    return cleaned
+
+
+def _clean_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not key.strip() or len(key) > 200 or not key.isprintable():
+        raise Refused("idempotency_key", "idempotency_key must be 1 to 200 printable characters")
+    return key
+
+
+def _raw_pending(
+    prepared: RawMessage,
+    source: str,
+    api_key: ApiKey | None,
+    now: datetime,
+    tags: Sequence[str],
+    metadata: Mapping[str, str],
+) -> Pending:
+    return Pending(
+        public_id=new_public_id(),
+        message_id=prepared.message_id,
+        created_at=now,
+        source=source,
+        api_key_id=api_key.pk if api_key else None,
+        from_address=prepared.from_address,
+        envelope_from=prepared.envelope_from,
+        subject=prepared.subject[:998],
+        tags=_clean_tags(tags),
+        metadata=_clean_metadata(metadata),
+        key=None,
+        size=prepared.size,
+        needs_smtputf8=prepared.needs_smtputf8,
+        raw=prepared.raw,
+        to=list(prepared.to),
+        cc=list(prepared.cc),
+        recipients=list(prepared.recipients),
+    )
+
+
+def new_public_id() -> str:
+    # 80 random bits: unguessable in URLs, unique without coordination
+    return "m_" + secrets.token_hex(10)
+
+
+def _after_commit(enqueued: list[Enqueued], source: str) -> None:
+    fresh = [e for e in enqueued if not e.duplicate]
+    if not fresh:
+        return
+
+    def announce() -> None:
+        log.info(
+            "enqueued",
+            extra={
+                "messages": len(fresh),
+                "recipients": sum(len(e.recipients) for e in fresh),
+                "first": fresh[0].public_id,
+                "source": source,
+            },
+        )
+        message_enqueued.send(sender=Enqueued, messages=fresh, source=source)
+
+    transaction.on_commit(announce)

@@ -1,0 +1,282 @@
+"""Writing validated messages into the outbox tables: a fixed handful of statements per
+batch, whatever its size (bulk.py), in the caller's transaction.
+
+Idempotency: ``(api key, key)`` is unique in :class:`IdempotencyKey`, so of two concurrent
+requests with the same key one insert fails; that one is run again inside its savepoint
+and then finds the winner's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+
+from postwarden.core.config.model import Settings
+from postwarden.outbox import bulk, policy
+from postwarden.outbox.models import Content, Event, IdempotencyKey, Message, MessageTag, Recipient, State
+from postwarden.outbox.suppressions import normalize
+
+#: an idempotency key returns the first message for this long (issue #3)
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+_MESSAGE_COLUMNS = (
+    "public_id",
+    "message_id",
+    "created_at",
+    "source",
+    "api_key",
+    "from_address",
+    "envelope_from",
+    "subject",
+    "tags",
+    "metadata",
+    "idempotency_key",
+    "size",
+    "needs_smtputf8",
+)
+_CONTENT_COLUMNS = ("message", "raw", "text", "html", "headers", "reply_to", "from_name", "to", "cc")
+_RECIPIENT_COLUMNS = (
+    "message",
+    "address",
+    "kind",
+    "state",
+    "reason",
+    "finding",
+    "attempts",
+    "attempts_base",
+    "next_attempt_at",
+    "queued_at",
+    "claimed_by",
+    "transport",
+    "provider_message_id",
+    "last_enhanced",
+    "last_reply",
+    "updated_at",
+)
+
+
+@dataclass(slots=True)
+class Pending:
+    """One validated message on its way into the tables."""
+
+    public_id: str
+    message_id: str
+    created_at: datetime
+    source: str
+    api_key_id: int | None
+    from_address: str
+    envelope_from: str
+    subject: str
+    tags: tuple[str, ...]
+    metadata: dict[str, str]
+    key: str | None
+    size: int
+    needs_smtputf8: bool
+    raw: bytes
+    recipients: list[tuple[str, str]]
+    text: str | None = None
+    html: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    reply_to: list[str] = field(default_factory=list)
+    from_name: str = ""
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    pk: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientState:
+    address: str
+    kind: str
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """A message in the outbox. ``duplicate``: its idempotency key had been seen and this
+    is the first message, as it is now."""
+
+    pk: int
+    public_id: str
+    message_id: str
+    created_at: datetime
+    recipients: tuple[RecipientState, ...]
+    duplicate: bool = False
+
+
+def store(
+    pending: Mapping[int, Pending], settings: Settings, api_key_id: int | None, now: datetime
+) -> dict[int, Enqueued]:
+    """Insert ``pending`` (index -> message); returns index -> :class:`Enqueued`."""
+    if not pending:
+        return {}
+    try:
+        with transaction.atomic():
+            return _insert(pending, settings, api_key_id, now)
+    except IntegrityError:
+        with transaction.atomic():
+            return _insert(pending, settings, api_key_id, now)
+
+
+def _insert(
+    pending: Mapping[int, Pending], settings: Settings, api_key_id: int | None, now: datetime
+) -> dict[int, Enqueued]:
+    seen, expired = _known_keys(pending.values(), api_key_id, now)
+    results: dict[int, Enqueued] = {
+        index: _existing(seen[item.key])
+        for index, item in pending.items()
+        if item.key is not None and item.key in seen
+    }
+    fresh: dict[int, Pending] = {}
+    first_with_key: dict[str, int] = {}
+    for index, item in pending.items():
+        if index in results:
+            continue
+        if item.key is not None and item.key in first_with_key:
+            continue  # a repeat inside this batch: answered with the first one below
+        fresh[index] = item
+        if item.key is not None:
+            first_with_key[item.key] = index
+    if fresh:
+        results.update(_write(fresh, settings, now))
+        _save_keys(fresh.values(), api_key_id, expired, now)
+    for index, item in pending.items():
+        if index not in results and item.key is not None:
+            first = results[first_with_key[item.key]]
+            results[index] = Enqueued(
+                first.pk,
+                first.public_id,
+                first.message_id,
+                first.created_at,
+                first.recipients,
+                duplicate=True,
+            )
+    return results
+
+
+def _write(fresh: dict[int, Pending], settings: Settings, now: datetime) -> dict[int, Enqueued]:
+    items = list(fresh.values())
+    bulk.insert(
+        Message,
+        _MESSAGE_COLUMNS,
+        [
+            (
+                m.public_id,
+                m.message_id,
+                m.created_at,
+                m.source,
+                m.api_key_id,
+                m.from_address,
+                m.envelope_from,
+                m.subject,
+                list(m.tags),
+                m.metadata,
+                m.key,
+                m.size,
+                m.needs_smtputf8,
+            )
+            for m in items
+        ],
+    )
+    pks = dict(
+        Message.objects.filter(public_id__in=[m.public_id for m in items]).values_list("public_id", "pk")
+    )
+    for item in items:
+        item.pk = pks[item.public_id]
+    bulk.insert(
+        Content,
+        _CONTENT_COLUMNS,
+        [(m.pk, m.raw, m.text, m.html, m.headers, m.reply_to, m.from_name, m.to, m.cc) for m in items],
+    )
+    decisions = policy.decide([a for m in items for a, _ in m.recipients], settings, now=now)
+    states = {
+        m.pk: tuple(RecipientState(a, k, *decisions[normalize(a)]) for a, k in m.recipients) for m in items
+    }
+    bulk.insert(
+        Recipient,
+        _RECIPIENT_COLUMNS,
+        [
+            (
+                pk,
+                s.address,
+                s.kind,
+                s.state,
+                s.reason,
+                policy.FINDINGS.get(s.state, ""),
+                0,
+                0,
+                now,
+                now,
+                "",
+                "",
+                "",
+                "",
+                "",
+                now,
+            )
+            for pk, group in states.items()
+            for s in group
+        ],
+    )
+    bulk.insert(
+        Event,
+        ("message", "kind", "at", "detail", "provider"),
+        [
+            (pk, "policy", now, f"{s.address}: {s.reason}", "")
+            for pk, group in states.items()
+            for s in group
+            if s.state != State.QUEUED
+        ],
+    )
+    bulk.insert(MessageTag, ("message", "tag"), [(m.pk, tag) for m in items for tag in m.tags])
+    return {
+        index: Enqueued(m.pk, m.public_id, m.message_id, m.created_at, states[m.pk])
+        for index, m in fresh.items()
+        if m.pk is not None
+    }
+
+
+def _known_keys(
+    pending: Iterable[Pending], api_key_id: int | None, now: datetime
+) -> tuple[dict[str, int], dict[str, int]]:
+    """``(key -> message pk seen within the window, key -> row pk of an expired key)``."""
+    keys = {item.key for item in pending if item.key is not None}
+    if not keys:
+        return {}, {}
+    seen: dict[str, int] = {}
+    expired: dict[str, int] = {}
+    for row in IdempotencyKey.objects.filter(api_key_id=api_key_id, key__in=keys):
+        if row.created_at > now - IDEMPOTENCY_WINDOW:
+            seen[row.key] = row.message_id
+        else:
+            expired[row.key] = row.pk
+    return seen, expired
+
+
+def _save_keys(
+    fresh: Iterable[Pending], api_key_id: int | None, expired: dict[str, int], now: datetime
+) -> None:
+    new_rows = []
+    for item in fresh:
+        if item.key is None:
+            continue
+        if item.key in expired:
+            IdempotencyKey.objects.filter(pk=expired[item.key]).update(message_id=item.pk, created_at=now)
+        else:
+            new_rows.append((api_key_id, item.key, item.pk, now))
+    bulk.insert(IdempotencyKey, ("api_key", "key", "message", "created_at"), new_rows)
+
+
+def _existing(message_pk: int) -> Enqueued:
+    message = Message.objects.get(pk=message_pk)
+    states = tuple(
+        RecipientState(r.address, r.kind, r.state, r.reason)
+        for r in Recipient.objects.filter(message_id=message_pk).order_by("id")
+    )
+    return Enqueued(
+        message.pk, message.public_id, message.message_id, message.created_at, states, duplicate=True
+    )

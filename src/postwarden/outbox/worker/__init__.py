@@ -1,0 +1,1 @@
+"""The delivery worker (``postwarden worker``): see :mod:`postwarden.outbox.worker.loop`."""

@@ -1,0 +1,353 @@
+"""The worker's database work: claim, record, release, leases. Synchronous; the worker
+runs every call on its one database thread (Django connections belong to a thread).
+
+The claim is one conditional UPDATE of the pending rows (STYLE.md §1), which works on
+SQLite (one writer at a time) and PostgreSQL, where the id sub-select takes
+``FOR UPDATE SKIP LOCKED`` so concurrent workers never claim the same row. The same
+transaction first returns rows whose lease expired (their worker died) to the queue and
+writes an Attempt "sending" for every claimed row (STYLE.md §4). Results are written
+with ``executemany``, one transaction per flush.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from django.db import connection, transaction
+from django.utils.dateparse import parse_datetime
+
+from postwarden.outbox import bulk, policy
+from postwarden.outbox.models import Attempt, Recipient
+from postwarden.outbox.retry import Verdict
+from postwarden.transports.base import Delivery, Outcome, Parts, RecipientResult
+
+#: what an attempt cut short by a dead worker says in the timeline
+LOST: Final = (
+    "the worker holding this recipient stopped before it reported (its lease expired); "
+    "the server may or may not have the message"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """One claimed recipient: ``attempt`` is this attempt's number."""
+
+    pk: int
+    message_pk: int
+    address: str
+    attempt: int
+    attempts_base: int
+    queued_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One delivery and the recipients it carries."""
+
+    delivery: Delivery
+    recipients: tuple[Claimed, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """One recipient's finished attempt, ready to be written."""
+
+    claimed: Claimed
+    result: RecipientResult
+    verdict: Verdict
+    finished_at: datetime
+    explanation: str = ""
+
+
+def claim(
+    worker_id: str, transport: str, *, limit: int, lease: timedelta, cap: int, with_parts: bool, now: datetime
+) -> list[Job]:
+    """Claim up to ``limit`` due recipients and group them into deliveries of at most
+    ``cap`` recipients of one message. One transaction."""
+    with transaction.atomic():
+        reap_expired(now)
+        rows = _claim_rows(worker_id, transport, limit, now + lease, now)
+        if not rows:
+            return []
+        bulk.insert(
+            Attempt,
+            (
+                "recipient",
+                "number",
+                "started_at",
+                "transport",
+                "worker",
+                "outcome",
+                "stage",
+                "enhanced",
+                "reply",
+                "finding",
+                "explanation",
+                "permanent",
+                "queue_id",
+                "provider_message_id",
+            ),
+            [
+                (c.pk, c.attempt, now, transport, worker_id, "sending", "", "", "", "", "", False, "", "")
+                for c in rows
+            ],
+        )
+        messages = _messages({c.message_pk for c in rows}, with_parts)
+    return _jobs(rows, messages, cap)
+
+
+def _claim_rows(
+    worker_id: str, transport: str, limit: int, lease_until: datetime, now: datetime
+) -> list[Claimed]:
+    table = connection.ops.quote_name(Recipient._meta.db_table)
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    adapt = connection.ops.adapt_datetimefield_value
+    sql = (
+        f"UPDATE {table} SET state = 'sending', lease_until = %s, claimed_by = %s, transport = %s, "  # noqa: S608
+        "attempts = attempts + 1, updated_at = %s "
+        f"WHERE id IN (SELECT id FROM {table} WHERE state IN ('queued', 'deferred') "
+        f"AND next_attempt_at <= %s ORDER BY next_attempt_at LIMIT %s{lock}) "
+        "AND state IN ('queued', 'deferred') "
+        "RETURNING id, message_id, address, attempts, attempts_base, queued_at"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [adapt(lease_until), worker_id, transport, adapt(now), adapt(now), limit])
+        fetched = cursor.fetchall()
+    rows = [Claimed(r[0], r[1], r[2], r[3], r[4], _aware(r[5])) for r in fetched]
+    rows.sort(key=lambda c: (c.message_pk, c.pk))
+    return rows
+
+
+def _aware(value: Any) -> datetime:
+    """A datetime column read by raw SQL: SQLite gives text, PostgreSQL an aware datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = parse_datetime(str(value))
+    assert parsed is not None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _messages(pks: set[int], with_parts: bool) -> dict[int, tuple[Any, ...]]:
+    fields = ["pk", "public_id", "message_id", "envelope_from", "needs_smtputf8", "content__raw"]
+    if with_parts:
+        fields += [
+            "from_address",
+            "subject",
+            "tags",
+            "metadata",
+            "content__text",
+            "content__html",
+            "content__headers",
+            "content__reply_to",
+            "content__from_name",
+            "content__to",
+            "content__cc",
+        ]
+    from postwarden.outbox.models import Message
+
+    return {row[0]: row for row in Message.objects.filter(pk__in=pks).values_list(*fields)}
+
+
+def _jobs(rows: Sequence[Claimed], messages: dict[int, tuple[Any, ...]], cap: int) -> list[Job]:
+    grouped: dict[int, list[Claimed]] = defaultdict(list)
+    for row in rows:
+        grouped[row.message_pk].append(row)
+    jobs = []
+    for message_pk, claimed in grouped.items():
+        found = messages[message_pk]
+        parts = _parts(found) if len(found) > 6 else None
+        for start in range(0, len(claimed), max(1, cap)):
+            chunk = tuple(claimed[start : start + max(1, cap)])
+            delivery = Delivery(
+                message_pk=message_pk,
+                public_id=found[1],
+                message_id=found[2],
+                envelope_from=found[3],
+                recipients=tuple(c.address for c in chunk),
+                raw=bytes(found[5]),
+                needs_smtputf8=bool(found[4]),
+                parts=parts,
+            )
+            jobs.append(Job(delivery, chunk))
+    return jobs
+
+
+def _parts(found: tuple[Any, ...]) -> Parts:
+    (
+        _,
+        _,
+        message_id,
+        _,
+        _,
+        _,
+        from_address,
+        subject,
+        tags,
+        metadata,
+        text,
+        html,
+        headers,
+        reply_to,
+        from_name,
+        to,
+        cc,
+    ) = found
+    return Parts(
+        from_address=from_address,
+        from_name=from_name or "",
+        subject=subject,
+        text=text,
+        html=html,
+        to=tuple(to or ()),
+        cc=tuple(cc or ()),
+        reply_to=tuple(reply_to or ()),
+        headers={**(headers or {}), "Message-ID": message_id},
+        tags=tuple(tags or ()),
+        metadata=dict(metadata or {}),
+    )
+
+
+def reap_expired(now: datetime) -> int:
+    """Return recipients whose lease expired to the queue; their attempt is marked lost."""
+    expired = list(
+        Recipient.objects.filter(state="sending", lease_until__lt=now).values_list("pk", "attempts")
+    )
+    if not expired:
+        return 0
+    bulk.update(
+        Attempt,
+        ("outcome", "finished_at", "reply"),
+        ("recipient", "number", "outcome"),
+        [("lost", now, LOST, pk, attempts, "sending") for pk, attempts in expired],
+    )
+    bulk.update(
+        Recipient,
+        ("state", "next_attempt_at", "lease_until", "claimed_by", "reason", "updated_at"),
+        ("id", "attempts", "state"),
+        [
+            ("queued", now, None, "", "back in the queue: " + LOST, now, pk, attempts, "sending")
+            for pk, attempts in expired
+        ],
+    )
+    return len(expired)
+
+
+def record(done: Sequence[Done], worker_id: str) -> None:
+    """Write finished attempts and the recipients' new states. One transaction."""
+    if not done:
+        return
+    with transaction.atomic():
+        bulk.update(
+            Attempt,
+            (
+                "outcome",
+                "finished_at",
+                "duration_ms",
+                "stage",
+                "code",
+                "enhanced",
+                "reply",
+                "finding",
+                "explanation",
+                "permanent",
+                "queue_id",
+                "provider_message_id",
+                "retry_at",
+            ),
+            ("recipient", "number"),
+            [_attempt_row(d) for d in done],
+        )
+        bulk.update(
+            Recipient,
+            (
+                "state",
+                "reason",
+                "next_attempt_at",
+                "lease_until",
+                "claimed_by",
+                "last_code",
+                "last_enhanced",
+                "last_reply",
+                "finding",
+                "provider_message_id",
+                "sent_at",
+                "updated_at",
+            ),
+            ("id", "attempts", "claimed_by"),
+            [_recipient_row(d, worker_id) for d in done],
+        )
+        sent = [d.claimed.address for d in done if d.result.outcome is Outcome.SENT]
+        policy.clear_bounce_suppressions(sent)
+
+
+def _attempt_row(d: Done) -> tuple[Any, ...]:
+    reply = d.result.reply
+    return (
+        d.verdict.state,
+        d.finished_at,
+        d.result.duration_ms,
+        d.result.stage,
+        reply.code if reply else None,
+        (reply.enhanced or "") if reply else "",
+        str(reply) if reply else d.result.detail,
+        d.verdict.finding,
+        d.explanation,
+        d.verdict.permanent,
+        d.result.queue_id or "",
+        d.result.provider_message_id or "",
+        d.verdict.retry_at,
+        d.claimed.pk,
+        d.claimed.attempt,
+    )
+
+
+def _recipient_row(d: Done, worker_id: str) -> tuple[Any, ...]:
+    reply, sent = d.result.reply, d.result.outcome is Outcome.SENT
+    return (
+        d.verdict.state,
+        d.verdict.reason,
+        d.verdict.retry_at,
+        None,
+        "",
+        reply.code if reply else None,
+        (reply.enhanced or "") if reply else "",
+        str(reply) if reply else d.result.detail,
+        d.verdict.finding,
+        d.result.provider_message_id or "",
+        d.finished_at if sent else None,
+        d.finished_at,
+        d.claimed.pk,
+        d.claimed.attempt,
+        worker_id,
+    )
+
+
+def release(jobs: Sequence[Job], worker_id: str, now: datetime) -> int:
+    """Give back claimed recipients that were never sent (shutdown): queued again, as if
+    never claimed; their "sending" attempts are deleted."""
+    claimed = [c for job in jobs for c in job.recipients]
+    if not claimed:
+        return 0
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"DELETE FROM {connection.ops.quote_name(Attempt._meta.db_table)} "  # noqa: S608
+                "WHERE recipient_id = %s AND number = %s AND outcome = 'sending'",
+                [(c.pk, c.attempt) for c in claimed],
+            )
+        bulk.update(
+            Recipient,
+            ("state", "next_attempt_at", "lease_until", "claimed_by", "attempts", "updated_at"),
+            ("id", "attempts", "claimed_by"),
+            [("queued", now, None, "", c.attempt - 1, now, c.pk, c.attempt, worker_id) for c in claimed],
+        )
+    return len(claimed)
+
+
+def extend_leases(worker_id: str, until: datetime) -> int:
+    """Keep the rows this worker is still sending from being reaped."""
+    return Recipient.objects.filter(state="sending", claimed_by=worker_id).update(lease_until=until)

@@ -1,0 +1,446 @@
+"""The delivery worker: one asyncio process (STYLE.md §3).
+
+* The database is touched only on one dedicated thread (Django connections belong to a
+  thread); the event loop never blocks on it.
+* Claimed deliveries go into a queue drained by as many sender tasks as the transport
+  has connections; each task sends one delivery at a time on its own SMTP connection.
+* Results are collected and written in batches (every ``flush_interval`` seconds or
+  ``flush_rows`` results), one transaction each.
+* Each step (:meth:`Worker.claim_step`, :meth:`Worker.flush_step`,
+  :meth:`Worker.heartbeat_step`, :meth:`Worker.settings_step`) returns whether it found
+  work and can be called alone in tests, as healthchecks' sendalerts does.
+* SIGTERM/SIGINT: stop claiming, finish what is being sent, give back what was claimed
+  but not started, write the last results, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+from django.db import close_old_connections
+from django.utils import timezone
+
+from postwarden.core.addresses import redact
+from postwarden.core.config.model import Settings
+from postwarden.outbox import heartbeat
+from postwarden.outbox.ratelimit import RateLimiter, reserve
+from postwarden.outbox.retry import RetryPolicy, explain, judge
+from postwarden.outbox.worker import db
+from postwarden.outbox.worker.db import Claimed, Done, Job
+from postwarden.outbox.worker.stats import Stats
+from postwarden.transports.base import Outcome, RecipientResult, Transport
+from postwarden.transports.registry import build_transport
+
+log = logging.getLogger("postwarden.worker")
+T = TypeVar("T")
+
+#: transports that send the stored bytes; the others get the structured parts too
+RAW_TRANSPORTS = frozenset({"smtp", "capture"})
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    #: recipients per claim
+    batch_size: int = 200
+    #: seconds a claim is held before another worker may take it back
+    lease: float = 300.0
+    flush_interval: float = 0.1
+    flush_rows: int = 500
+    #: seconds to wait when nothing was due
+    idle_sleep: float = 0.5
+    heartbeat_interval: float = 5.0
+    settings_interval: float = 2.0
+    #: first retry wait in seconds (None: the policy's default, one minute)
+    retry_base: float | None = None
+    worker_id: str | None = None
+
+
+def _new_worker_id() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{os.urandom(2).hex()}"
+
+
+class Worker:
+    """Delivers the outbox. ``settings_source`` is called on the database thread."""
+
+    def __init__(
+        self,
+        options: Options | None = None,
+        *,
+        settings_source: Callable[[], Settings] | None = None,
+        transport_factory: Callable[[Settings], Transport] = build_transport,
+    ) -> None:
+        self.options = options or Options()
+        self.worker_id = self.options.worker_id or _new_worker_id()
+        self._settings_source = settings_source or _current_settings
+        self._factory = transport_factory
+        self._db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-db")
+        self.stats = Stats()
+        self.jobs: asyncio.Queue[Job | None] = asyncio.Queue()
+        self.done: list[Done] = []
+        self.started_at = timezone.now()
+        self.settings: Settings | None = None
+        self.transport: Transport | None = None
+        self.limiter: RateLimiter | None = None
+        self.policy = RetryPolicy()
+        self.stopping = asyncio.Event()
+        self._inflight: dict[int, int] = {}
+        self._senders: list[asyncio.Task[None]] = []
+        self._flush_now = asyncio.Event()
+        self._last_settings_check = 0.0
+
+    # -- the database thread -------------------------------------------------------------
+
+    async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` on the database thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db_pool, partial(_in_db, fn, *args, **kwargs))
+
+    # -- steps ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Resolve the settings and build the transport."""
+        if self.settings is None:
+            self._apply(await self.db(self._settings_source))
+
+    async def claim_step(self) -> bool:
+        """Claim due recipients and queue their deliveries. True if any were due."""
+        await self.start()
+        settings, transport = self._current()
+        if not settings.sending.enabled:
+            return False  # the kill switch: queued mail waits until sending is on again
+        cap = transport.max_recipients
+        if settings.delivery.max_recipients_per_message:
+            cap = min(cap, settings.delivery.max_recipients_per_message)
+        now = timezone.now()
+        jobs = await self.db(
+            db.claim,
+            self.worker_id,
+            transport.name,
+            limit=self.options.batch_size,
+            lease=timedelta(seconds=self.options.lease),
+            cap=cap,
+            with_parts=transport.name not in RAW_TRANSPORTS,
+            now=now,
+        )
+        for job in jobs:
+            self.stats.claimed += len(job.recipients)
+            self.jobs.put_nowait(job)
+        return bool(jobs)
+
+    async def flush_step(self) -> bool:
+        """Write the finished attempts. True if there were any."""
+        batch, self.done = self.done, []
+        if not batch:
+            return False
+        try:
+            await self.db(db.record, batch, self.worker_id)
+        except Exception:
+            self.done = batch + self.done  # keep them: the next flush tries again
+            raise
+        return True
+
+    async def heartbeat_step(self, status: str = "running") -> None:
+        """Write the heartbeat row and extend the leases of what is being sent."""
+        await self.start()
+        settings, transport = self._current()
+        now = timezone.now()
+        await self.db(
+            heartbeat.beat,
+            self.worker_id,
+            settings=settings,
+            transport=transport.name,
+            status=status,
+            counters=self.stats.snapshot(),
+            started_at=self.started_at,
+            now=now,
+        )
+        if status == "running":
+            await self.db(db.extend_leases, self.worker_id, now + timedelta(seconds=self.options.lease))
+
+    async def settings_step(self) -> bool:
+        """Re-resolve the settings; rebuild the transport if they changed. True if so."""
+        fresh = await self.db(self._settings_source)
+        if fresh == self.settings:
+            return False
+        self._apply(fresh)
+        log.info(
+            "settings changed; transport rebuilt",
+            extra={"worker": self.worker_id, "transport": fresh.sending.provider.value},
+        )
+        return True
+
+    async def send_job(self, job: Job) -> None:
+        """Send one delivery and queue its results for the next flush."""
+        _, transport = self._current()
+        if self.limiter is not None:
+            await self.limiter.acquire(len(job.recipients))
+        key = id(transport)
+        self._inflight[key] = self._inflight.get(key, 0) + 1
+        started = time.perf_counter()
+        try:
+            results = await transport.send(job.delivery)
+        except Exception as exc:  # a poison message or a transport bug: never a crash loop
+            await self._poisoned(job, transport, exc, time.perf_counter() - started)
+            return
+        finally:
+            self._inflight[key] -= 1
+        self._finish(job, transport, results, time.perf_counter() - started)
+
+    # -- running ---------------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT (or :meth:`stop`); returns the exit status."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self.stop)
+        await self.start()
+        await self.heartbeat_step()
+        log.info("worker started", extra={"worker": self.worker_id, "transport": self._transport_name()})
+        background = [asyncio.create_task(self._flush_loop()), asyncio.create_task(self._beat_loop())]
+        self._resize_senders()
+        try:
+            await self._claim_loop()
+        finally:
+            await self._shutdown(background)
+        return 0
+
+    def stop(self) -> None:
+        if not self.stopping.is_set():
+            log.info("worker stopping: finishing what is in flight", extra={"worker": self.worker_id})
+        self.stopping.set()
+
+    async def _claim_loop(self) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            if self.jobs.qsize() >= max(1, self.options.batch_size // 2):
+                await self._pause(0.005)
+                continue
+            try:
+                found = await self.claim_step()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("claim failed; retrying", extra={"worker": self.worker_id})
+                await self._pause(min(30.0, 0.5 * 2**failures))
+                continue
+            if not found:
+                await self._pause(self.options.idle_sleep)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), seconds)
+
+    async def _sender(self, index: int) -> None:
+        while True:
+            job = await self.jobs.get()
+            if job is None:
+                return
+            await self.send_job(job)
+
+    def _resize_senders(self) -> None:
+        want = _concurrency(self.transport, self.settings)
+        self._senders = [t for t in self._senders if not t.done()]
+        for index in range(len(self._senders), want):
+            self._senders.append(asyncio.create_task(self._sender(index)))
+
+    async def _flush_loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), self.options.flush_interval)
+            self._flush_now.clear()
+            try:
+                await self.flush_step()
+            except Exception:
+                log.exception("writing results failed; retrying", extra={"worker": self.worker_id})
+                await asyncio.sleep(1.0)
+
+    async def _beat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(min(self.options.heartbeat_interval, self.options.settings_interval))
+            try:
+                if time.monotonic() - self._last_settings_check >= self.options.settings_interval:
+                    self._last_settings_check = time.monotonic()
+                    if await self.settings_step():
+                        self._resize_senders()
+                await self.heartbeat_step()
+            except Exception:
+                log.exception("heartbeat failed", extra={"worker": self.worker_id})
+
+    async def _shutdown(self, background: list[asyncio.Task[None]]) -> None:
+        unstarted: list[Job] = []
+        while not self.jobs.empty():
+            job = self.jobs.get_nowait()
+            if job is not None:
+                unstarted.append(job)
+        for _ in self._senders:
+            self.jobs.put_nowait(None)
+        await asyncio.gather(*self._senders, return_exceptions=True)
+        if unstarted:
+            self.stats.released += await self.db(db.release, unstarted, self.worker_id, timezone.now())
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await self.flush_step()
+        if self.transport is not None:
+            await self.transport.close()
+        await self.heartbeat_step(status="stopped")
+        self._db_pool.shutdown(wait=True)
+        log.info(
+            "worker stopped",
+            extra={
+                "worker": self.worker_id,
+                "released": self.stats.released,
+                **{k: v for k, v in self.stats.snapshot().items() if k == "attempts"},
+            },
+        )
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _apply(self, settings: Settings) -> None:
+        old = self.transport
+        self.settings = settings
+        self.transport = self._factory(settings)
+        self.policy = RetryPolicy.from_settings(settings.delivery, base=self.options.retry_base)
+        rate = settings.delivery.rate_per_second
+        self.limiter = RateLimiter(self.transport.name, rate, self._reserve) if rate > 0 else None
+        if old is not None:
+            asyncio.get_running_loop().create_task(self._retire(old))
+
+    async def _reserve(self, key: str, count: int, rate: float) -> float:
+        return await self.db(reserve, key, count, rate)
+
+    async def _retire(self, transport: Transport) -> None:
+        while self._inflight.get(id(transport)):
+            await asyncio.sleep(0.05)
+        self._inflight.pop(id(transport), None)
+        await transport.close()
+
+    def _current(self) -> tuple[Settings, Transport]:
+        if self.settings is None or self.transport is None:
+            raise RuntimeError("the worker has not started: await start() first")
+        return self.settings, self.transport
+
+    def _transport_name(self) -> str:
+        return self.transport.name if self.transport is not None else ""
+
+    def _finish(
+        self, job: Job, transport: Transport, results: Sequence[RecipientResult], seconds: float
+    ) -> None:
+        by_address = {r.address: r for r in results}
+        now = timezone.now()
+        for claimed in job.recipients:
+            result = by_address.get(claimed.address) or RecipientResult(
+                claimed.address,
+                Outcome.FAILED,
+                stage="internal",
+                detail=f"the {transport.name} transport gave no result for this recipient",
+            )
+            self._judge(job, claimed, result, transport, now, seconds)
+        if len(self.done) >= self.options.flush_rows:
+            self._flush_now.set()
+
+    def _judge(
+        self,
+        job: Job,
+        claimed: Claimed,
+        result: RecipientResult,
+        transport: Transport,
+        now: datetime,
+        seconds: float,
+    ) -> None:
+        settings, _ = self._current()
+        smtp = settings.smtp if transport.name == "smtp" else None
+        port, host = (smtp.port, smtp.host) if smtp else (None, None)
+        verdict = judge(
+            result,
+            tries=claimed.attempt - claimed.attempts_base,
+            queued_at=claimed.queued_at,
+            now=now,
+            policy=self.policy,
+            port=port,
+            host=host,
+        )
+        explanation = (
+            "" if result.outcome is Outcome.SENT else explain(result, port=port, host=host).explanation
+        )
+        if not result.duration_ms:
+            result = replace(result, duration_ms=int(seconds * 1000))
+        self.done.append(Done(claimed, result, verdict, now, explanation))
+        self.stats.attempt(transport.name, verdict.state, seconds)
+        reply = result.reply
+        log.info(
+            "attempt %s",
+            verdict.state,
+            extra={
+                "public_id": job.delivery.public_id,
+                "message_id": job.delivery.message_id,
+                "recipient": redact(claimed.address),
+                "transport": transport.name,
+                "outcome": verdict.state,
+                "attempt": claimed.attempt,
+                "stage": result.stage,
+                "code": reply.code if reply else None,
+                "enhanced": reply.enhanced if reply else None,
+                "finding": verdict.finding or None,
+                "duration_ms": result.duration_ms,
+            },
+        )
+
+    async def _poisoned(self, job: Job, transport: Transport, exc: Exception, seconds: float) -> None:
+        self.stats.errors += 1
+        now = timezone.now()
+        detail = f"{type(exc).__name__}: {exc}"
+        for claimed in job.recipients:
+            failure = RecipientResult(claimed.address, Outcome.FAILED, stage="internal", detail=detail)
+            self._judge(job, claimed, failure, transport, now, seconds)
+        # the next attempt is pushed back (written) before anything else can go wrong
+        await self.flush_step()
+        log.error(
+            "the transport raised; the delivery is deferred",
+            exc_info=exc,
+            extra={
+                "worker": self.worker_id,
+                "public_id": job.delivery.public_id,
+                "transport": transport.name,
+            },
+        )
+
+
+def _concurrency(transport: Transport | None, settings: Settings | None) -> int:
+    """Sender tasks: the transport's own figure, else the SMTP connection count."""
+    declared = getattr(transport, "concurrency", None)
+    if isinstance(declared, int) and declared > 0:
+        return declared
+    return settings.delivery.smtp_connections if settings is not None else 4
+
+
+def _in_db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    close_old_connections()
+    return fn(*args, **kwargs)
+
+
+def _current_settings() -> Settings:
+    from postwarden.configstore.runtime import current_settings
+
+    return current_settings()
+
+
+def run_worker(options: Options | None = None) -> int:
+    """Run a worker until it is told to stop (``postwarden worker``)."""
+    return asyncio.run(Worker(options).run())
+
+
+__all__ = ["Options", "Worker", "run_worker"]

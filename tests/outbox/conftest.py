@@ -1,0 +1,5 @@
+"""Fixtures for the outbox tests."""
+
+from __future__ import annotations
+
+from tests.pg import pg_cluster  # noqa: F401 - a session fixture, used by the PostgreSQL tests
