@@ -19,7 +19,9 @@ api = NinjaAPI(
 )
 
 #: module -> URL prefix under /api/v1; modules are added as their back ends land
-ROUTERS: dict[str, str] = {}
+ROUTERS: dict[str, str] = {
+    "postwarden.api.suppressions": "/suppressions",
+}
 
 for module_name, prefix in ROUTERS.items():
     api.add_router(f"/v1{prefix}", importlib.import_module(module_name).router)
