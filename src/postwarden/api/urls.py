@@ -1,7 +1,23 @@
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_not_required
 from django.urls import URLPattern, URLResolver, path
 
 from postwarden.api.api import api
 
-urlpatterns: list[URLPattern | URLResolver] = [path("api/", api.urls)]
+
+def _key_authenticated(patterns: list[URLPattern | URLResolver]) -> list[URLPattern | URLResolver]:
+    # The API authenticates with API keys (api/auth.py), not console sessions: exempt its
+    # views from LoginRequiredMiddleware, which would redirect them to the login page.
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            _key_authenticated(pattern.url_patterns)
+        else:
+            pattern.callback = login_not_required(pattern.callback)
+    return patterns
+
+
+api_patterns, app_name, namespace = api.urls
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("api/", (_key_authenticated(api_patterns), app_name, namespace))
+]
