@@ -1,0 +1,118 @@
+"""``postwarden apikey create|list|revoke``: API keys from the command line.
+
+``create`` prints the new key as the LAST line of its output, alone, so a script can take
+it with ``| tail -n 1``. The key is shown once and never logged; only its hash is stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from postwarden.cli.django_setup import setup
+
+if TYPE_CHECKING:
+    from postwarden.accounts.models import ApiKey
+
+SCOPES = ("send", "read", "admin")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="postwarden apikey", description="Create, list or revoke API keys.")
+    commands = root.add_subparsers(dest="command", required=True, metavar="{create,list,revoke}")
+    create = commands.add_parser("create", help="create a key and print it (last line)")
+    create.add_argument("--name", required=True, help="what the key is for, e.g. the application's name")
+    create.add_argument(
+        "--scope",
+        action="append",
+        choices=SCOPES,
+        required=True,
+        dest="scopes",
+        help="send, read or admin; repeat for several",
+    )
+    listing = commands.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--all", action="store_true", help="include revoked keys")
+    revoke = commands.add_parser("revoke", help="revoke a key by its id or prefix")
+    revoke.add_argument(
+        "key", metavar="ID|PREFIX", help="the id (from list) or the prefix, with or without pw_"
+    )
+    return root
+
+
+def run(argv: list[str], *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Exit status: 0 done, 1 no such key, 2 usage error (argparse)."""
+    args = parser().parse_args(argv)
+    out, err = out or sys.stdout, err or sys.stderr
+    setup()
+    if args.command == "create":
+        return _create(args.name, args.scopes, out)
+    if args.command == "list":
+        return _list(args.all, out)
+    return _revoke(args.key, out, err)
+
+
+def _create(name: str, scopes: list[str], out: TextIO) -> int:
+    from postwarden.accounts.models import KEY_PREFIX, ApiKey
+
+    row, plain = ApiKey.issue(name.strip(), scopes)
+    scopes_text = ", ".join(row.scopes)
+    print(
+        f"Created API key {row.pk} {row.name!r}: scopes {scopes_text}, prefix {KEY_PREFIX}{row.prefix}",
+        file=out,
+    )
+    print("It is shown only this once; store it now:", file=out)
+    print(plain, file=out)
+    return 0
+
+
+def _list(include_revoked: bool, out: TextIO) -> int:
+    from postwarden.accounts.models import KEY_PREFIX, ApiKey
+
+    rows = ApiKey.objects.all() if include_revoked else ApiKey.objects.filter(revoked_at__isnull=True)
+    print(
+        f"{'ID':>5}  {'PREFIX':<12}  {'NAME':<24}  {'SCOPES':<17}  {'CREATED':<16}  {'LAST USED':<16}  STATE",
+        file=out,
+    )
+    for row in rows.order_by("id"):
+        state = "revoked" if row.revoked_at else "active"
+        print(
+            f"{row.pk:>5}  {KEY_PREFIX + row.prefix:<12}  {row.name[:24]:<24}  {','.join(row.scopes):<17}  "
+            f"{_when(row.created_at):<16}  {_when(row.last_used_at):<16}  {state}",
+            file=out,
+        )
+    return 0
+
+
+def _when(value: object) -> str:
+    from datetime import datetime
+
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else "never"
+
+
+def _find(text: str) -> ApiKey | None:
+    from postwarden.accounts.models import KEY_PREFIX, ApiKey
+
+    text = text.strip()
+    if text.isdigit():
+        return ApiKey.objects.filter(pk=int(text)).first()
+    prefix = text.removeprefix(KEY_PREFIX).split("_", 1)[0]
+    return ApiKey.objects.filter(prefix=prefix).first() if prefix else None
+
+
+def _revoke(text: str, out: TextIO, err: TextIO) -> int:
+    from django.utils import timezone
+
+    row = _find(text)
+    if row is None:
+        # a whole key pasted by mistake must not be echoed: show its prefix only
+        shown = "_".join(text.strip().split("_")[:2])
+        print(f"postwarden apikey: no key with id or prefix {shown!r}", file=err)
+        return 1
+    if row.revoked_at is not None:
+        print(f"API key {row.pk} {row.name!r} was already revoked", file=out)
+        return 0
+    row.revoked_at = timezone.now()
+    row.save(update_fields=["revoked_at"])
+    print(f"Revoked API key {row.pk} {row.name!r}", file=out)
+    return 0
