@@ -1,0 +1,288 @@
+"""What a reply or failure means: one classifier for the doctor, the worker and the CLI.
+
+``classify`` asks the tables of :mod:`~postwarden.core.replies.rules` (replies) and
+:mod:`~postwarden.core.replies.failures` (no reply) and returns an
+:class:`Explanation`. It never raises: unknown input degrades to a fallback by stage
+and code class, and at worst to an explanation without a code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from postwarden.core.doctor.codes import CATALOGUE, Code, Severity
+from postwarden.core.replies.failures import FAILURES, STAGE_FALLBACKS
+from postwarden.core.replies.parse import find_enhanced, redact, retry_after_hint, trailing_enhanced
+from postwarden.core.replies.playbook import play
+from postwarden.core.replies.providers import HOSTS, PROVIDER_HOSTS
+from postwarden.core.replies.reply import Reply
+from postwarden.core.replies.rule import Facts, Rule, Specificity
+from postwarden.core.replies.rules import RULES
+from postwarden.core.smtp.stages import SmtpStage
+
+#: replies are matched against the reply rules (with host advice); failures first
+#: against their own table, then against the reply rules' wordings (a pasted
+#: "Relay access denied" without its code), then by stage alone
+_REPLY_TABLE: Final = RULES
+_FAILURE_TABLE: Final = (*FAILURES, *RULES, *STAGE_FALLBACKS)
+
+_MAX_EVIDENCE: Final = 4000
+
+#: what people type for a stage (``--stage``) beyond the stage names themselves
+_STAGE_ALIASES: Final[dict[str, SmtpStage]] = {
+    "dns": SmtpStage.RESOLVE,
+    "lookup": SmtpStage.RESOLVE,
+    "network": SmtpStage.CONNECT,
+    "connection": SmtpStage.CONNECT,
+    "banner": SmtpStage.GREETING,
+    "helo": SmtpStage.EHLO,
+    "ssl": SmtpStage.TLS,
+    "login": SmtpStage.AUTH,
+    "mail from": SmtpStage.MAIL,
+    "from": SmtpStage.MAIL,
+    "sender": SmtpStage.MAIL,
+    "rcpt to": SmtpStage.RCPT,
+    "to": SmtpStage.RCPT,
+    "recipient": SmtpStage.RCPT,
+    "message": SmtpStage.DATA,
+    "content": SmtpStage.DATA,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """What a reply or failure means and what to do about it.
+
+    ``code`` is a finding code of spec/doctor.md, or ``None`` when nothing is known
+    (or the reply is not a failure). ``permanent`` follows the reply class (5xx)
+    unless a rule knows better; failures without a reply are not permanent: the
+    message itself is fine, the path to the server is not. ``evidence`` is the
+    server's reply (``str(reply)``) or the failure text, with anything that looks
+    like a credential masked.
+    """
+
+    code: Code | None
+    severity: Severity
+    permanent: bool
+    title: str
+    explanation: str
+    steps: tuple[str, ...]
+    provider: str | None
+    rule_id: str
+    retry_after: float | None
+    reply: Reply | None
+    evidence: str
+    advice: str = ""
+
+    @property
+    def stage(self) -> str | None:
+        """The doctor stage of the code (``"auth"``, ``"envelope"`` …)."""
+        return self.code.stage if self.code is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``postwarden explain --json``)."""
+        reply = None
+        if self.reply is not None:
+            reply = {"code": self.reply.code, "enhanced": self.reply.enhanced, "text": self.reply.text}
+        return {
+            "code": None if self.code is None else self.code.value,
+            "stage": self.stage,
+            "severity": self.severity.value,
+            "permanent": self.permanent,
+            "title": self.title,
+            "explanation": self.explanation,
+            "steps": list(self.steps),
+            "provider": self.provider,
+            "advice": self.advice,
+            "rule_id": self.rule_id,
+            "retry_after": self.retry_after,
+            "reply": reply,
+            "evidence": self.evidence,
+        }
+
+
+def as_stage(value: SmtpStage | str | None) -> SmtpStage | None:
+    """``value`` as a session stage: a :class:`SmtpStage`, its name or value in any
+    case, or a common alias ("MAIL FROM", "rcpt to", "helo"). Unknown → ``None``."""
+    if value is None or isinstance(value, SmtpStage):
+        return value
+    key = " ".join(str(value).strip().lower().replace("_", " ").split())
+    try:
+        return SmtpStage(key)
+    except ValueError:
+        return _STAGE_ALIASES.get(key)
+
+
+def classify(
+    *,
+    stage: SmtpStage | str | None,
+    reply: Reply | None,
+    detail: str = "",
+    port: int | None = None,
+    host: str | None = None,
+) -> Explanation:
+    """Explain ``reply`` (or, without one, the failure ``detail``) seen at ``stage``.
+
+    ``port`` and ``host`` are the server's, and sharpen the advice (port 25 blocked,
+    Gmail app passwords, the SES region). Never raises.
+    """
+    try:
+        return _classify(as_stage(stage), reply, detail or "", port, host)
+    except Exception:  # the contract is "never raises": a bug here must not stop a worker
+        return _unknown(reply, detail or "", "error.internal")
+
+
+def _classify(
+    stage: SmtpStage | None, reply: Reply | None, detail: str, port: int | None, host: str | None
+) -> Explanation:
+    facts = _facts(stage, reply, detail, port, host)
+    table = _REPLY_TABLE if reply is not None else _FAILURE_TABLE
+    best: tuple[Specificity, int, Rule, dict[str, str]] | None = None
+    for index, candidate in enumerate(table):
+        matched = candidate.match(facts)
+        if matched is None:
+            continue
+        key = (matched[0], -index)
+        if best is None or key > (best[0], best[1]):
+            best = (matched[0], -index, candidate, matched[1])
+    if best is None:
+        return _unknown(reply, detail, "unknown", facts)
+    return _explain(best[2], best[3], facts, reply, detail)
+
+
+def _facts(
+    stage: SmtpStage | None, reply: Reply | None, detail: str, port: int | None, host: str | None
+) -> Facts:
+    if reply is not None:
+        enhanced = trailing_enhanced(reply)
+        code: int | None = reply.code
+        text = reply.text
+    else:
+        enhanced = find_enhanced(detail)
+        code = None
+        text = detail
+    code_class = code // 100 if code is not None else (int(enhanced[0]) if enhanced else None)
+    return Facts(stage, code, code_class, enhanced, text, (host or "").strip().lower() or None, port)
+
+
+def _explain(
+    rule: Rule, groups: dict[str, str], facts: Facts, reply: Reply | None, detail: str
+) -> Explanation:
+    evidence = _evidence(reply, detail)
+    advisor = rule if rule.advice else _host_advisor(rule, facts)
+    values = _values(groups, facts, evidence)
+    generic = play(rule.code)
+    catalogued = CATALOGUE[rule.code].title if rule.code is not None else "Unknown reply"
+    return Explanation(
+        code=rule.code,
+        severity=_severity(rule, facts),
+        permanent=rule.permanent if rule.permanent is not None else facts.code_class == 5,
+        title=_fill(rule.title or catalogued, values),
+        explanation=_fill(rule.explanation or generic.explanation, values),
+        steps=tuple(_fill(step, values) for step in (rule.steps or generic.steps)),
+        provider=advisor.provider or _provider_of(facts.host),
+        rule_id=rule.id,
+        retry_after=retry_after_hint(facts.text),
+        reply=reply,
+        evidence=evidence,
+        advice=_fill(advisor.advice, values),
+    )
+
+
+def _host_advisor(rule: Rule, facts: Facts) -> Rule:
+    """A host rule for the same code whose provider advice fits, else ``rule`` itself:
+    "535 Authentication failed" from smtp.gmail.com deserves the App Password advice."""
+    for candidate in HOSTS:
+        if candidate.code == rule.code and candidate.match(facts) is not None:
+            return candidate
+    return rule
+
+
+def _severity(rule: Rule, facts: Facts) -> Severity:
+    """The rule's, else by class: 4xx is a warning (the mail goes later), 5xx an error."""
+    if rule.severity is not None:
+        return rule.severity
+    if facts.code_class == 4:
+        return Severity.WARNING
+    if facts.code_class == 5:
+        return Severity.ERROR
+    return CATALOGUE[rule.code].severity if rule.code is not None else Severity.WARNING
+
+
+def _unknown(reply: Reply | None, detail: str, rule_id: str, facts: Facts | None = None) -> Explanation:
+    code_class = reply.code // 100 if reply is not None else (facts.code_class if facts else None)
+    evidence = _evidence(reply, detail)
+    return Explanation(
+        code=None,
+        severity=Severity.ERROR if code_class == 5 else Severity.WARNING,
+        permanent=code_class == 5,
+        title="Postwarden does not know this reply"
+        if reply is not None
+        else "Postwarden does not know this error",
+        explanation="Nothing in the knowledge base matches it, and the stage it came from is not "
+        f"known. The server's or library's words are the evidence: {evidence or '(empty)'}",
+        steps=(
+            "Run `postwarden doctor`: it walks every stage and names the one that fails.",
+            "Run `postwarden explain` again with --stage (connect, greeting, ehlo, starttls, auth, mail, "
+            "rcpt, data).",
+        ),
+        provider=_provider_of(facts.host if facts else None),
+        rule_id=rule_id,
+        retry_after=retry_after_hint(reply.text if reply is not None else detail),
+        reply=reply,
+        evidence=evidence,
+    )
+
+
+def _evidence(reply: Reply | None, detail: str) -> str:
+    raw = str(reply) if reply is not None else " ".join(detail.split())
+    return redact(raw)[:_MAX_EVIDENCE]
+
+
+def _values(groups: dict[str, str], facts: Facts, evidence: str) -> dict[str, str]:
+    values = {
+        "host": facts.host or "the SMTP server",
+        "port": str(facts.port) if facts.port is not None else "the port",
+        "code": str(facts.code or ""),
+        "evidence": evidence,
+        "region": _ses_region(facts.host) or "your SES region",
+        "identity": "(none)",
+        "identities": "the addresses it lists",
+        "resource": "the identity you send from",
+    }
+    values.update(groups)
+    if "region" in groups:
+        values["region"] = groups["region"].lower()
+    return values
+
+
+class _Defaults(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    if "{" not in template:
+        return template
+    try:
+        return template.format_map(_Defaults(values))
+    except (ValueError, IndexError, AttributeError, KeyError):
+        return template
+
+
+_SES_HOST = re.compile(r"email-smtp(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com$", re.IGNORECASE)
+_PROVIDER_HOSTS = tuple((re.compile(pattern, re.IGNORECASE), name) for pattern, name in PROVIDER_HOSTS)
+
+
+def _ses_region(host: str | None) -> str | None:
+    found = _SES_HOST.search(host or "")
+    return found.group(1).lower() if found else None
+
+
+def _provider_of(host: str | None) -> str | None:
+    for pattern, name in _PROVIDER_HOSTS:
+        if host and pattern.search(host):
+            return name
+    return None
