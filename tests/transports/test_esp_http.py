@@ -310,3 +310,29 @@ def test_it_caps_recipients_per_request_at_the_providers_limit() -> None:
     settings = ProviderSettings(name=Provider.POSTMARK, secrets={"POSTMARK_SERVER_TOKEN": Secret("t")})
     assert EspTransport(settings).max_recipients == 50
     assert EspTransport(settings, max_recipients=10).max_recipients == 10
+
+
+def test_it_rebuilds_the_parts_of_a_delivery_stored_as_mime_only(httpserver: HTTPServer) -> None:
+    p.resend_ok(httpserver)
+    raw = (
+        b"From: Alerts <alerts@example.com>\r\nTo: ann@example.net\r\nSubject: Disk full\r\n"
+        b"Message-ID: <m_raw@postwarden.example.com>\r\nContent-Type: text/plain\r\n\r\nFull.\r\n"
+    )
+    bare = Delivery(
+        message_pk=1,
+        public_id="m_raw",
+        message_id="<m_raw@postwarden.example.com>",
+        envelope_from="alerts@example.com",
+        recipients=("ann@example.net",),
+        raw=raw,
+    )
+    [result] = send(p.RESEND.settings(httpserver), bare)
+    assert result.outcome is Outcome.SENT
+    sent = last_json(httpserver)
+    assert (sent["from"], sent["to"], sent["subject"], sent["text"]) == (
+        "Alerts <alerts@example.com>",
+        ["ann@example.net"],
+        "Disk full",
+        "Full.",
+    )
+    assert sent["headers"]["Message-ID"] == "<m_raw@postwarden.example.com>"

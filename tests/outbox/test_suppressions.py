@@ -1,0 +1,77 @@
+"""The suppression list helpers the policy, the webhooks, the API and the console call."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from postwarden.outbox import suppressions
+from postwarden.outbox.models import Suppression
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_finds_active_suppressions_case_insensitively_in_one_query(django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+    now = timezone.now()
+    suppressions.add("Ann@Example.NET", "complaint", now=now)
+    suppressions.add_bounce("bob@example.org", now=now - timedelta(days=31))  # expired yesterday
+    with django_assert_num_queries(1):
+        found = suppressions.is_suppressed(["ANN@example.net", "bob@example.org", "cy@example.org"], now=now)
+    assert list(found) == ["ann@example.net"]
+    assert found["ann@example.net"].reason == "complaint"
+
+
+def test_it_never_downgrades_a_complaint_to_a_bounce() -> None:
+    suppressions.add("ann@example.net", "complaint", source="ses event 1")
+    row = suppressions.add_bounce("ann@example.net", source="ses event 2")
+    assert (row.reason, row.source, row.expires_at) == ("complaint", "ses event 1", None)
+
+
+def test_it_refreshes_a_bounce_and_upgrades_it_to_a_complaint() -> None:
+    now = timezone.now()
+    first = suppressions.add_bounce("ann@example.net", now=now - timedelta(days=10))
+    again = suppressions.add_bounce("ann@example.net", now=now)
+    assert again.pk == first.pk
+    assert again.expires_at == now + suppressions.BOUNCE_TTL
+    worse = suppressions.add("ann@example.net", "complaint", now=now)
+    assert (worse.reason, worse.expires_at) == ("complaint", None)
+    assert Suppression.objects.count() == 1
+
+
+def test_it_clears_only_bounces_after_a_successful_send() -> None:
+    suppressions.add_bounce("ann@example.net")
+    suppressions.add("bob@example.org", "unsubscribe")
+    assert suppressions.clear_bounce("ANN@example.net") is True
+    assert suppressions.clear_bounce("bob@example.org") is False
+    assert list(Suppression.objects.values_list("address", flat=True)) == ["bob@example.org"]
+
+
+def test_it_prunes_expired_entries() -> None:
+    now = timezone.now()
+    suppressions.add_bounce("old@example.org", now=now - timedelta(days=40))
+    suppressions.add_bounce("new@example.org", now=now)
+    suppressions.add("forever@example.org", "manual")
+    assert suppressions.prune_expired(now=now) == 1
+    assert sorted(Suppression.objects.values_list("address", flat=True)) == [
+        "forever@example.org",
+        "new@example.org",
+    ]
+
+
+def test_it_refuses_an_unknown_reason_or_a_non_address() -> None:
+    with pytest.raises(ValueError, match="unknown suppression reason 'bored'"):
+        suppressions.add("ann@example.net", "bored")
+    with pytest.raises(ValueError, match="not an email address"):
+        suppressions.add("   ", "manual")
+
+
+def test_it_exports_csv_with_formulas_defused() -> None:
+    suppressions.add("ann@example.net", "manual", detail='=HYPERLINK("http://x")', source="api key crm")
+    rows = list(csv.reader(io.StringIO(suppressions.export_csv(suppressions.search()))))
+    assert rows[0] == list(suppressions.CSV_COLUMNS)
+    assert rows[1][:4] == ["ann@example.net", "manual", '\'=HYPERLINK("http://x")', "api key crm"]
+    assert rows[1][5] == ""
