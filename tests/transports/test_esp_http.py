@@ -333,6 +333,6 @@ def test_it_rebuilds_the_parts_of_a_delivery_stored_as_mime_only(httpserver: HTT
         "Alerts <alerts@example.com>",
         ["ann@example.net"],
         "Disk full",
-        "Full.",
+        "Full.\r\n",
     )
     assert sent["headers"]["Message-ID"] == "<m_raw@postwarden.example.com>"
