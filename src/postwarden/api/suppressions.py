@@ -16,7 +16,7 @@ from typing import Final
 
 from django.http import HttpRequest
 from email_validator import EmailNotValidError, validate_email
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from pydantic import ConfigDict
 
@@ -109,7 +109,7 @@ def list_suppressions(request: HttpRequest, query: Query[ListQuery]) -> Suppress
 @router.post(
     "", response={200: SuppressionOut, 201: SuppressionOut}, auth=scope("send"), summary="Suppress an address"
 )
-def add_suppression(request: HttpRequest, body: SuppressionIn) -> tuple[int, SuppressionOut]:
+def add_suppression(request: HttpRequest, body: SuppressionIn) -> Status[SuppressionOut]:
     """201 with the new entry; 200 with the existing one when the address was already
     suppressed (a complaint or an unsubscribe is kept as it is). 400 for an invalid address."""
     address = _address(body.address)
@@ -121,11 +121,11 @@ def add_suppression(request: HttpRequest, body: SuppressionIn) -> tuple[int, Sup
         source=f"api key {_key(request).name}",
         expires_at=body.expires_at,
     )
-    return (200 if existed else 201), _out(row)
+    return Status(200 if existed else 201, _out(row))
 
 
 @router.delete("/{address}", response={204: None}, auth=scope("send"), summary="Remove a suppression")
-def delete_suppression(request: HttpRequest, address: str) -> tuple[int, None]:
+def delete_suppression(request: HttpRequest, address: str) -> Status[None]:
     """204 when removed; 404 when the address is not suppressed; 403 for a complaint
     without the ``admin`` scope."""
     row = Suppression.objects.filter(address=suppressions.normalize(address)).first()
@@ -134,4 +134,4 @@ def delete_suppression(request: HttpRequest, address: str) -> tuple[int, None]:
     if row.reason == suppressions.COMPLAINT and not _key(request).allows(Scope.ADMIN):
         raise HttpError(403, f"{row.address} complained (reported spam); removing that needs an admin key")
     suppressions.remove(row.address)
-    return 204, None
+    return Status(204, None)
