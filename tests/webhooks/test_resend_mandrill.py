@@ -183,5 +183,11 @@ def test_it_refuses_a_bad_mandrill_signature_without_logging_secrets(
     assert not Suppression.objects.exists()
     # anymail's message names the signed URL, which carries the basic-auth password
     assert "webhook refused" in caplog.text
+    response = client.post(
+        "/webhooks/mandrill/tracking/",
+        {"mandrill_events": "[]"},
+        headers={"X-Mandrill-Signature": "bad", "Authorization": "Basic Zm9vOmJhcg=="},
+    )
+    assert (response.status_code, response.content) == (400, b"refused")
     assert BASIC_PASSWORD not in caplog.text
     assert MANDRILL_KEY not in caplog.text

@@ -272,3 +272,14 @@ def test_it_answers_500_when_the_confirmation_cannot_be_fetched(client: Client, 
     url = "https://sns.us-east-1.amazonaws.com/?Action=Unreachable"
     assert post(client, subscription(url)) == 500
     assert ses.fetched == [CERT_URL, url]
+
+
+def test_it_trusts_the_sns_signature_alone_but_confirms_nothing_without_basic_auth(
+    client: Client, configure: Callable[..., None], fetcher: Fetcher, two: tuple[Recipient, Recipient]
+) -> None:
+    configure()
+    assert post(client, sign(notification(BOUNCE)), auth=None) == 200
+    assert Suppression.objects.get().address == "ann@example.net"
+    url = f"https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=2336412f"
+    assert post(client, subscription(url), auth=None) == 400
+    assert url not in fetcher.fetched
