@@ -1,0 +1,297 @@
+"""The config stage: what is wrong with the settings themselves, before any network.
+
+:func:`config_findings` is a pure function of the resolved settings. The doctor's config
+unit and the Django system checks (``postwarden manage check``) both call it, so the two
+can never disagree (STYLE.md §12).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+from postwarden.core.addresses import InvalidAddress, parse_address
+from postwarden.core.config.model import Origin, Provider, Security, Settings
+from postwarden.core.doctor.model import Code, Finding, Severity, Status
+
+if TYPE_CHECKING:
+    from postwarden.core.doctor.runner import Context, Recorder
+
+#: provider -> settings it cannot send without (spec/config.md "Providers")
+REQUIRED: Final[Mapping[Provider, tuple[str, ...]]] = {
+    Provider.SES: ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"),
+    Provider.SENDGRID: ("SENDGRID_API_KEY",),
+    Provider.MAILGUN: ("MAILGUN_API_KEY", "MAILGUN_DOMAIN"),
+    Provider.POSTMARK: ("POSTMARK_SERVER_TOKEN",),
+    Provider.RESEND: ("RESEND_API_KEY",),
+    Provider.MANDRILL: ("MANDRILL_API_KEY",),
+}
+
+#: public mailbox domains -> suffixes of the SMTP hosts that may send as them. Anything
+#: else sending "From: x@gmail.com" fails DMARC at the receiver: gmail.com, yahoo.com,
+#: outlook.com and aol.com publish p=reject or p=quarantine.
+FREEMAIL: Final[Mapping[str, tuple[str, ...]]] = {
+    **dict.fromkeys(("gmail.com", "googlemail.com"), ("smtp.gmail.com", "smtp-relay.gmail.com")),
+    **dict.fromkeys(
+        ("outlook.com", "hotmail.com", "live.com", "msn.com", "outlook.de", "hotmail.co.uk"),
+        ("smtp-mail.outlook.com", "smtp.office365.com", "outlook.office365.com"),
+    ),
+    **dict.fromkeys(
+        ("yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.de", "ymail.com", "rocketmail.com"),
+        ("smtp.mail.yahoo.com",),
+    ),
+    **dict.fromkeys(("aol.com",), ("smtp.aol.com",)),
+    **dict.fromkeys(("icloud.com", "me.com", "mac.com"), ("smtp.mail.me.com",)),
+    **dict.fromkeys(("gmx.de", "gmx.net", "gmx.com"), ("mail.gmx.net", "mail.gmx.com")),
+    **dict.fromkeys(("web.de",), ("smtp.web.de",)),
+    **dict.fromkeys(("yandex.ru", "yandex.com"), ("smtp.yandex.ru", "smtp.yandex.com")),
+    **dict.fromkeys(("mail.ru",), ("smtp.mail.ru",)),
+    **dict.fromkeys(("zoho.com", "zohomail.com"), ("smtp.zoho.com", "smtp.zoho.eu", "smtppro.zoho.com")),
+    **dict.fromkeys(("proton.me", "protonmail.com"), ("smtp.protonmail.ch", "127.0.0.1", "localhost")),
+    **dict.fromkeys(("fastmail.com",), ("smtp.fastmail.com",)),
+}
+
+
+def config_findings(settings: Settings, *, recipient: str | None = None) -> list[Finding]:
+    """Every config-stage finding for ``settings`` (``recipient``: the probe address)."""
+    found = [
+        _missing(settings),
+        _invalid_addresses(settings, recipient),
+        _disabled(settings),
+        *_security(settings),
+        _freemail(settings),
+    ]
+    return [f for f in found if f is not None]
+
+
+def _missing(settings: Settings) -> Finding | None:
+    provider = settings.sending.provider
+    if provider is Provider.CAPTURE:
+        how = (
+            "set explicitly"
+            if settings.source("EMAIL_PROVIDER").origin is not Origin.DEFAULT
+            else "the default"
+        )
+        return Finding.of(
+            Code.CONFIG_MISSING,
+            f"EMAIL_PROVIDER=capture ({how}): mail is only captured, nothing is sent",
+            (
+                "To send through an SMTP server, set SMTP_HOST (with SMTP_PORT, SMTP_SECURITY, SMTP_USER and "
+                "SMTP_PASSWORD as your server needs).",
+                "To send through a provider's API, set EMAIL_PROVIDER (ses, sendgrid, mailgun, "
+                "postmark, resend or "
+                "mandrill) and its key.",
+                "Captured mails are in the console under Captured mail.",
+            ),
+            title="No mail is sent: Postwarden only captures it",
+        )
+    absent = []
+    if provider is Provider.SMTP and not settings.smtp.host:
+        absent.append("SMTP_HOST")
+    absent += [name for name in REQUIRED.get(provider, ()) if not _provider_value(settings, name)]
+    if not settings.sending.from_address:
+        absent.append("MAIL_FROM")
+    if not absent:
+        return None
+    return Finding.of(
+        Code.CONFIG_MISSING,
+        "; ".join(f"{name} is not set" for name in absent),
+        (
+            f"Set {', '.join(absent)} (in the environment, the .env file or the console's Email settings).",
+            f"EMAIL_PROVIDER is {provider.value}; the settings it needs are listed in spec/config.md.",
+        ),
+    )
+
+
+def _provider_value(settings: Settings, name: str) -> bool:
+    return settings.provider.secret(name).is_set or bool(settings.provider.option(name))
+
+
+def _invalid_addresses(settings: Settings, recipient: str | None) -> Finding | None:
+    sending = settings.sending
+    fields = [("MAIL_FROM", sending.from_address), ("MAIL_REPLY_TO", sending.reply_to)]
+    if recipient and recipient != sending.from_address:
+        fields.append(("the test recipient (--to or TEST_EMAIL)", recipient))
+    problems = []
+    for name, value in fields:
+        if not value:
+            continue
+        try:
+            parse_address(value)
+        except InvalidAddress as exc:
+            problems.append(f"{name}: {exc}")
+    if not problems:
+        return None
+    return Finding.of(
+        Code.CONFIG_INVALID_ADDRESS,
+        "; ".join(problems),
+        (
+            "Write the address as name@example.com; a display name goes into MAIL_FROM_NAME, not MAIL_FROM.",
+            "Check for a missing domain, spaces, or a default left in place (Mattermost ships "
+            "test@example.com).",
+        ),
+    )
+
+
+def _disabled(settings: Settings) -> Finding | None:
+    if settings.sending.enabled:
+        return None
+    source = settings.source("EMAIL_ENABLED").describe()
+    return Finding.of(
+        Code.CONFIG_DISABLED,
+        f"EMAIL_ENABLED=false ({source})",
+        (
+            "Set EMAIL_ENABLED=true (or switch sending on in the console's Email settings).",
+            "Messages queued while sending was off are held; release them in the console under Held.",
+        ),
+    )
+
+
+def _security(settings: Settings) -> list[Finding]:
+    if settings.sending.provider is not Provider.SMTP or not settings.smtp.host:
+        return []
+    smtp, found = settings.smtp, []
+    if smtp.auth_enabled and smtp.security is Security.NONE:
+        found.append(
+            Finding.of(
+                Code.CONFIG_AUTH_WITHOUT_TLS,
+                f"SMTP_SECURITY=none with {_credentials(settings)} set",
+                (
+                    "Set SMTP_SECURITY=starttls (usually port 587) or SMTP_SECURITY=ssl (usually port 465).",
+                    "If the server is a relay that needs no password, clear SMTP_USER and SMTP_PASSWORD.",
+                ),
+            )
+        )
+    mismatch = (smtp.port == 465 and smtp.security is not Security.SSL) or (
+        smtp.port in (587, 25) and smtp.security is Security.SSL
+    )
+    if mismatch:
+        usual = "implicit TLS (ssl)" if smtp.port == 465 else "plain SMTP upgraded with STARTTLS"
+        found.append(
+            Finding.of(
+                Code.CONFIG_SECURITY_PORT_MISMATCH,
+                f"SMTP_PORT={smtp.port} with SMTP_SECURITY={smtp.security.value}",
+                (
+                    f"Port {smtp.port} usually speaks {usual}.",
+                    "Use SMTP_SECURITY=ssl with port 465, or SMTP_SECURITY=starttls with port 587 (or 2525).",
+                ),
+            )
+        )
+    if smtp.auth_enabled and smtp.security is Security.OPPORTUNISTIC:
+        found.append(
+            Finding.of(
+                Code.CONFIG_OPPORTUNISTIC_WITH_AUTH,
+                f"SMTP_SECURITY=opportunistic with {_credentials(settings)} set",
+                (
+                    "Set SMTP_SECURITY=starttls: the connection is then encrypted before the "
+                    "password is sent, "
+                    "or not used at all.",
+                ),
+            )
+        )
+    return found
+
+
+def _credentials(settings: Settings) -> str:
+    names = [
+        n for n, v in (("SMTP_USER", settings.smtp.user), ("SMTP_PASSWORD", settings.smtp.password)) if v
+    ]
+    return " and ".join(names)
+
+
+def _freemail(settings: Settings) -> Finding | None:
+    address = settings.sending.from_address or ""
+    domain = address.rpartition("@")[2].strip(" >").lower()
+    hosts = FREEMAIL.get(domain)
+    if hosts is None:
+        return None
+    via = (settings.smtp.host or "").lower().rstrip(".")
+    if settings.sending.provider is Provider.SMTP and via in hosts:
+        return None
+    through = (
+        f"SMTP server {via}"
+        if settings.sending.provider is Provider.SMTP
+        else settings.sending.provider.value
+    )
+    return Finding.of(
+        Code.CONFIG_FREEMAIL_FROM,
+        f"MAIL_FROM is at {domain}, but mail is sent through {through}",
+        (
+            f"Receivers check {domain}'s DMARC policy, which only its own servers pass: use a From "
+            f"address at a "
+            "domain you control and can publish SPF and DKIM for.",
+            f"Or send through {domain}'s own server ({hosts[0]}) with that mailbox's credentials.",
+        ),
+    )
+
+
+async def run_config(ctx: Context, rec: Recorder) -> None:
+    """The config unit: one check line per rule, findings as :func:`config_findings` says."""
+    findings = config_findings(ctx.settings, recipient=ctx.recipient)
+    by_code = {f.code: f for f in findings}
+    rows = (
+        ("config.required", (Code.CONFIG_MISSING,), _summary(ctx.settings)),
+        ("config.addresses", (Code.CONFIG_INVALID_ADDRESS,), "From, Reply-To and test addresses are valid"),
+        ("config.enabled", (Code.CONFIG_DISABLED,), "sending is switched on"),
+        (
+            "config.security",
+            (
+                Code.CONFIG_AUTH_WITHOUT_TLS,
+                Code.CONFIG_SECURITY_PORT_MISMATCH,
+                Code.CONFIG_OPPORTUNISTIC_WITH_AUTH,
+            ),
+            "security mode and port agree",
+        ),
+        ("config.from_domain", (Code.CONFIG_FREEMAIL_FROM,), "the From domain can be sent from this server"),
+    )
+    for check_id, codes, ok_detail in rows:
+        hits = [by_code[c] for c in codes if c in by_code]
+        if not hits:
+            rec.check(check_id, Status.PASS, ok_detail)
+            continue
+        worst = Status.FAIL if any(h.severity is Severity.ERROR for h in hits) else Status.WARN
+        rec.check(check_id, worst, "; ".join(h.evidence for h in hits))
+    for finding in findings:
+        rec.finding(finding)
+
+
+def _summary(settings: Settings) -> str:
+    if settings.sending.provider is Provider.SMTP:
+        smtp = settings.smtp
+        return (
+            f"smtp via {smtp.host}:{smtp.port} ({smtp.security.value}), From {settings.sending.from_address}"
+        )
+    return f"{settings.sending.provider.value}, From {settings.sending.from_address}"
+
+
+def settings_block(ctx: Context) -> dict[str, Any]:
+    """Where the doctor looked (spec/doctor.md ``settings``); secrets only as set/empty."""
+    s = ctx.settings
+    block: dict[str, Any] = {"provider": s.sending.provider.value}
+    if s.sending.provider is Provider.SMTP:
+        block.update(
+            host=s.smtp.host,
+            port=s.smtp.port,
+            security=s.smtp.security.value,
+            user=s.smtp.user,
+            password=s.smtp.password.state,
+        )
+        if not s.smtp.verify_certificate:
+            block["verify_certificate"] = False
+    else:
+        block.update({name: secret.state for name, secret in s.provider.secrets.items()})
+        block.update(s.provider.options)
+        if s.provider.api_url:
+            block["api_url"] = s.provider.api_url
+    block.update(
+        {
+            "from": s.sending.from_address,
+            "to": ctx.recipient,
+            "dns_server": ctx.dns.server or "system",
+            "timeout": ctx.timeout,
+        }
+    )
+    sources = {name: src.describe() for name, src in s.sources.items() if src.origin is not Origin.DEFAULT}
+    if sources:
+        block["sources"] = dict(sorted(sources.items()))
+    return block

@@ -1,0 +1,313 @@
+"""The DNS stage: SPF, DKIM and DMARC of the From domain, and whether the recipient's
+domain takes mail at all. Every question goes through the run's :class:`DnsClient`.
+
+DMARC passes when SPF or DKIM passes *and* aligns with the From domain (RFC 7489 §3.1):
+SPF through the envelope sender (the From address for SMTP here; a provider's own
+bounce domain unless a custom MAIL FROM is set up), DKIM through the signing d= domain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from checkdmarc.dmarc import DMARCError, parse_dmarc_record, parse_dmarc_report_uri
+from checkdmarc.utils import get_base_domain
+
+from postwarden.core.config.model import Provider
+from postwarden.core.dns import DnsError
+from postwarden.core.doctor import spf
+from postwarden.core.doctor.checks.dkim import DkimResult, check_own_key, check_service_keys
+from postwarden.core.doctor.model import Code, Finding, Status
+from postwarden.core.doctor.senders import sender_for
+
+if TYPE_CHECKING:
+    from postwarden.core.doctor.runner import Context, Recorder
+
+_REPORT_TAG = re.compile(r"^\s*ru[af]\s*=", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class SpfResult:
+    #: True/False: the record authorizes the sending service; None: not known
+    covers: bool | None
+
+
+async def run_dns(ctx: Context, rec: Recorder) -> None:
+    domain = _domain(ctx.settings.sending.from_address)
+    recipient_domain = _domain(ctx.recipient)
+    jobs = [_recipient(ctx, rec, recipient_domain)]
+    if domain is None:
+        rec.check("dns.from_domain", Status.SKIP, "MAIL_FROM is not set")
+    elif ctx.settings.sending.provider is Provider.CAPTURE:
+        rec.check("dns.from_domain", Status.SKIP, "nothing is sent (EMAIL_PROVIDER=capture)")
+    else:
+        jobs.append(_from_domain(ctx, rec, domain))
+    await asyncio.gather(*jobs)
+
+
+def _domain(address: str | None) -> str | None:
+    if not address or "@" not in address:
+        return None
+    return address.rpartition("@")[2].strip(" >").rstrip(".").lower() or None
+
+
+async def _from_domain(ctx: Context, rec: Recorder, domain: str) -> None:
+    spf_result, dkim_result = await asyncio.gather(_spf(ctx, rec, domain), _dkim(ctx, rec, domain))
+    await _dmarc(ctx, rec, domain, spf_result, dkim_result)
+
+
+async def _spf(ctx: Context, rec: Recorder, domain: str) -> SpfResult:
+    with rec.timed() as t:
+        try:
+            result, status, detail = await _spf_verdict(ctx, rec, domain)
+        except DnsError as exc:
+            result, status, detail = SpfResult(None), Status.WARN, f"could not look up SPF: {exc}"
+    rec.check("dns.spf", status, detail, duration_ms=t.ms)
+    return result
+
+
+async def _spf_verdict(ctx: Context, rec: Recorder, domain: str) -> tuple[SpfResult, Status, str]:
+    records = await spf.fetch(ctx.dns, domain)
+    if not records:
+        answer = await ctx.dns.txt(domain)
+        evidence = f"TXT {domain}: {answer.evidence}"
+        rec.finding(Finding.of(Code.DNS_SPF_MISSING, evidence, _spf_steps(ctx, domain)))
+        return SpfResult(False), Status.FAIL, evidence
+    try:
+        if len(records) > 1:
+            raise spf.SpfError(
+                f"{len(records)} SPF records; receivers treat that as an error (RFC 7208 §4.5)"
+            )
+        record = spf.parse(records[0])
+        tally = await spf.count_lookups(ctx.dns, domain, record)
+    except spf.SpfError as exc:
+        evidence = f"TXT {domain}: {' | '.join(records)} ({exc})"
+        rec.finding(
+            Finding.of(
+                Code.DNS_SPF_INVALID,
+                evidence,
+                (
+                    f"Publish exactly one valid TXT record starting with v=spf1 at {domain}.",
+                    "Keep it under 10 DNS lookups (include:, a, mx, exists, redirect=): remove "
+                    "includes of services you "
+                    "no longer use.",
+                ),
+            )
+        )
+        return SpfResult(None), Status.FAIL, evidence
+    covers, why = await _covers(ctx, domain, record, tally)
+    if covers is False:
+        evidence = f"TXT {domain}: {record.text} ({why})"
+        rec.finding(Finding.of(Code.DNS_SPF_NOT_AUTHORIZING, evidence, _spf_steps(ctx, domain)))
+        return SpfResult(False), Status.WARN, evidence
+    detail = f"{record.text} ({tally.lookups} lookups; {why})"
+    return SpfResult(covers), Status.PASS if covers else Status.WARN, detail
+
+
+async def _covers(ctx: Context, domain: str, record: spf.Record, tally: spf.Tally) -> tuple[bool | None, str]:
+    sender = sender_for(ctx.settings)
+    if sender is not None and sender.spf_include and sender.spf_include in tally.reached:
+        return True, f"include:{sender.spf_include} covers {sender.name}"
+    if ctx.settings.sending.provider is not Provider.SMTP:
+        include = sender.spf_include if sender else "the provider's include"
+        return False, f"it does not include {include}"
+    host = ctx.settings.smtp.host or ""
+    try:
+        ips = [ip for ip, _ in await ctx.dns.resolve_host(host, ctx.settings.smtp.port)]
+    except OSError as exc:  # the network stage reports the unresolvable host
+        return None, f"{host} has no address to check against it ({exc})"
+    verdicts = [await spf.authorizes(ctx.dns, domain, record, ip) for ip in ips]
+    if None in verdicts:
+        return None, f"whether it covers {host} depends on macros or ptr, which the doctor does not evaluate"
+    missing = [ip for ip, ok in zip(ips, verdicts, strict=True) if not ok]
+    if missing:
+        return False, f"it does not authorize {host} ({', '.join(missing)})"
+    return True, f"it authorizes {host} ({', '.join(ips)})"
+
+
+def _spf_steps(ctx: Context, domain: str) -> tuple[str, ...]:
+    sender = sender_for(ctx.settings)
+    if sender is not None and sender.spf_include:
+        how = f"include:{sender.spf_include}"
+        example = f'"v=spf1 include:{sender.spf_include} ~all"'
+    else:
+        how = f"the addresses of {ctx.settings.smtp.host or 'your SMTP server'} (ip4:/ip6: or a:)"
+        example = '"v=spf1 a:<your SMTP server> ~all"'
+    return (
+        f"Publish one TXT record at {domain} that authorizes {how}, e.g. {example}.",
+        "If the domain already has an SPF record, add the mechanism to it instead of publishing a "
+        "second one.",
+    )
+
+
+async def _dkim(ctx: Context, rec: Recorder, domain: str) -> DkimResult:
+    signing = ctx.settings.signing
+    with rec.timed() as t:
+        try:
+            if signing.enabled and ctx.settings.sending.provider is Provider.SMTP:
+                result = await check_own_key(
+                    ctx.dns, signing.selector or "", signing.domain or domain, signing.private_key
+                )
+            else:
+                result = await check_service_keys(ctx.dns, domain, sender_for(ctx.settings), signing.selector)
+        except DnsError as exc:
+            result = DkimResult(None, f"could not look up DKIM: {exc}", known=False)
+    if result.finding is not None:
+        rec.finding(result.finding)
+        status = Status.FAIL
+    else:
+        status = Status.PASS if result.known else Status.SKIP
+    rec.check("dns.dkim", status, result.detail, duration_ms=t.ms)
+    return result
+
+
+async def _dmarc(ctx: Context, rec: Recorder, domain: str, spf_result: SpfResult, dkim: DkimResult) -> None:
+    with rec.timed() as t:
+        try:
+            found = await _dmarc_record(ctx, domain)
+        except DnsError as exc:
+            rec.check("dns.dmarc", Status.WARN, f"could not look up DMARC: {exc}", duration_ms=t.ms)
+            return
+    if isinstance(found, Finding):
+        rec.finding(found)
+        status = Status.WARN if found.code is Code.DNS_DMARC_MISSING else Status.FAIL
+        rec.check("dns.dmarc", status, found.evidence, duration_ms=t.ms)
+        return
+    where, record, tags = found
+    policy = tags["sp" if where != domain else "p"]["value"]
+    status, detail = Status.PASS, f"_dmarc.{where}: {record}"
+    if policy in ("quarantine", "reject"):
+        status, detail = _alignment(ctx, rec, domain, tags, spf_result, dkim, f"_dmarc.{where}: {record}")
+    rec.check("dns.dmarc", status, detail, duration_ms=t.ms)
+
+
+async def _dmarc_record(ctx: Context, domain: str) -> Finding | tuple[str, str, dict[str, dict[str, str]]]:
+    """(where, record, tags) of the policy that applies to ``domain`` (RFC 7489 §6.6.3:
+    the domain's own record, else its organizational domain's)."""
+    tried = []
+    for where in dict.fromkeys((domain, get_base_domain(domain))):
+        answer = await ctx.dns.txt(f"_dmarc.{where}")
+        records = [r for r in answer.records if r.lower().replace(" ", "").startswith("v=dmarc1")]
+        tried.append(f"TXT _dmarc.{where}: {answer.evidence}")
+        if not records:
+            continue
+        if len(records) > 1:
+            return _invalid(f"_dmarc.{where}: {' | '.join(records)} (several DMARC records: none applies)")
+        try:
+            return where, records[0], _parse_dmarc(records[0], where)
+        except (DMARCError, ValueError) as exc:
+            return _invalid(f"_dmarc.{where}: {records[0]} ({exc})")
+    return Finding.of(
+        Code.DNS_DMARC_MISSING,
+        "; ".join(tried),
+        (
+            f'Publish a TXT record at _dmarc.{domain}, e.g. "v=DMARC1; p=none; rua=mailto:dmarc@{domain}", '
+            "and move to p=quarantine once the reports show your mail passes.",
+        ),
+    )
+
+
+def _invalid(evidence: str) -> Finding:
+    return Finding.of(
+        Code.DNS_DMARC_INVALID,
+        evidence,
+        (
+            'Publish exactly one record, e.g. "v=DMARC1; p=quarantine; rua=mailto:dmarc@<your domain>": '
+            "tags are separated by semicolons and p= is none, quarantine or reject.",
+        ),
+    )
+
+
+def _parse_dmarc(record: str, domain: str) -> dict[str, dict[str, str]]:
+    # checkdmarc verifies rua/ruf destinations with lookups through its own cached resolver;
+    # the URIs are validated here without DNS and the rest of the record is parsed as is
+    kept = []
+    for part in record.split(";"):
+        if _REPORT_TAG.match(part):
+            for uri in part.split("=", 1)[1].split(","):
+                parse_dmarc_report_uri(uri.strip())
+        else:
+            kept.append(part)
+    parsed = parse_dmarc_record(";".join(kept), domain)
+    return {tag: {"value": str(v["value"])} for tag, v in parsed["tags"].items()}
+
+
+def _alignment(
+    ctx: Context,
+    rec: Recorder,
+    domain: str,
+    tags: dict[str, dict[str, str]],
+    spf_result: SpfResult,
+    dkim: DkimResult,
+    record: str,
+) -> tuple[Status, str]:
+    spf_aligned: bool | None = spf_result.covers
+    if ctx.settings.sending.provider is not Provider.SMTP:
+        spf_aligned = None if spf_aligned else False  # the provider's own bounce domain, unless customised
+    dkim_aligned: bool | None = None
+    if dkim.known:
+        dkim_aligned = dkim.aligned_domain is not None and _aligned(
+            dkim.aligned_domain, domain, tags["adkim"]["value"]
+        )
+    if spf_aligned or dkim_aligned:
+        how = "DKIM" if dkim_aligned else "SPF"
+        return Status.PASS, f"{record} ({how} aligns with {domain})"
+    if spf_aligned is None or dkim_aligned is None:
+        return Status.WARN, f"{record} (whether SPF or DKIM aligns could not be told from DNS)"
+    rec.finding(
+        Finding.of(
+            Code.DNS_DMARC_MISALIGNED,
+            f"{record}; SPF: not aligned; DKIM: {dkim.detail}",
+            (
+                f"Sign with DKIM for {domain} (DKIM_SELECTOR and DKIM_PRIVATE_KEY, or the provider's domain "
+                "authentication) so that d= matches the From domain.",
+                f"Or make the SPF record of {domain} authorize the sending server.",
+            ),
+        )
+    )
+    return Status.FAIL, record
+
+
+def _aligned(signing: str, domain: str, mode: str) -> bool:
+    if mode == "s":
+        return signing == domain
+    return bool(get_base_domain(signing) == get_base_domain(domain))
+
+
+async def _recipient(ctx: Context, rec: Recorder, domain: str | None) -> None:
+    if domain is None:
+        rec.check("dns.recipient", Status.SKIP, "no recipient (--to, TEST_EMAIL or MAIL_FROM)")
+        return
+    with rec.timed() as t:
+        try:
+            status, detail, finding = await _recipient_verdict(ctx, domain)
+        except DnsError as exc:
+            status, detail, finding = Status.WARN, f"could not look up {domain}: {exc}", None
+    if finding is not None:
+        rec.finding(finding)
+    rec.check("dns.recipient", status, detail, duration_ms=t.ms)
+
+
+async def _recipient_verdict(ctx: Context, domain: str) -> tuple[Status, str, Finding | None]:
+    answer = await ctx.dns.lookup(domain, "MX")
+    steps = (
+        "Check the recipient address for a typo in its domain.",
+        "A domain that should receive mail needs an MX record (or at least an address record).",
+    )
+    if answer.records:
+        mx = await ctx.dns.mx(domain)
+        if [host for _, host in mx] == [""]:
+            evidence = f"MX {domain}: {answer.evidence} (null MX, RFC 7505: the domain accepts no mail)"
+            return Status.FAIL, evidence, Finding.of(Code.DNS_RECIPIENT_NO_MX, evidence, steps)
+        return Status.PASS, f"MX {domain}: {answer.evidence}", None
+    if not answer.exists:
+        evidence = f"MX {domain}: {answer.evidence}"
+        return Status.FAIL, evidence, Finding.of(Code.DNS_RECIPIENT_NO_MX, evidence, steps)
+    addresses = await ctx.dns.addresses(domain)  # RFC 5321 §5.1: no MX, the address record is the MX
+    if addresses:
+        return Status.PASS, f"no MX; mail goes to {domain}'s address ({', '.join(addresses)})", None
+    evidence = f"MX {domain}: no record; A/AAAA {domain}: no record"
+    return Status.FAIL, evidence, Finding.of(Code.DNS_RECIPIENT_NO_MX, evidence, steps)

@@ -1,0 +1,174 @@
+"""The links stage: do the links in the mails lead where people can follow them?
+
+``APP_URL`` must be set, use https and name a public host; the links in Postwarden's
+own templates and (with the database) in recent messages must point at that host, not
+at ``localhost`` or a private address (Metabase sent reset links to
+``http://172.31.39.136/…`` and to ``localhost`` behind a proxy: mission-anchors L1, L2).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
+
+from postwarden.core.doctor.model import Code, Finding, Status
+
+if TYPE_CHECKING:
+    from postwarden.core.doctor.runner import Context, Recorder
+
+#: absolute http(s) URLs in text or HTML; template placeholders end the match
+_URL: Final = re.compile(r"""https?://[^\s"'<>(){}\[\]]+""", re.I)
+_LOCAL_NAMES: Final = ("localhost", "localhost.localdomain")
+#: files that can hold mail templates
+_TEMPLATE_SUFFIXES: Final = (".html", ".txt", ".htm")
+
+
+def is_local_host(host: str) -> bool:
+    """``localhost``, a loopback, private, link-local or unspecified address: never
+    reachable by a recipient. Intranet *names* are allowed (an internal app's mail goes
+    to internal people; Metabase's over-strict check broke that, mission-anchors L4)."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host in _LOCAL_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified
+
+
+def urls_in(text: str) -> Iterator[str]:
+    for match in _URL.finditer(text):
+        yield match.group(0).rstrip(".,;:!?")
+
+
+async def run_links(ctx: Context, rec: Recorder) -> None:
+    app_url = ctx.settings.sending.app_url
+    if not app_url:
+        rec.finding(
+            Finding.of(
+                Code.LINKS_APP_URL_MISSING,
+                "APP_URL is not set",
+                (
+                    "Set APP_URL to the public base URL of the application whose links the mails carry, e.g. "
+                    "https://app.example.com.",
+                ),
+            )
+        )
+        rec.check("links.app_url", Status.WARN, "APP_URL is not set")
+        app_host = None
+    else:
+        app_host = _check_app_url(rec, app_url)
+    sources = list(_template_sources(ctx.options.template_dirs))
+    _check_sources(rec, "links.templates", sources, app_host, strict=True)
+    if ctx.service is None:
+        rec.check("links.messages", Status.SKIP, "recent messages need the service's database")
+    else:
+        _check_sources(rec, "links.messages", ctx.service.recent_messages, app_host, strict=False)
+
+
+def _check_app_url(rec: Recorder, app_url: str) -> str | None:
+    parts = urlsplit(app_url.strip())
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        rec.finding(
+            Finding.of(
+                Code.LINKS_HOST_MISMATCH,
+                f"APP_URL={app_url} is not an http(s) URL with a host",
+                ("Set APP_URL to the public base URL, e.g. https://app.example.com.",),
+            )
+        )
+        rec.check("links.app_url", Status.FAIL, f"APP_URL={app_url} is not a URL")
+        return None
+    status, problems = Status.PASS, []
+    if is_local_host(host):
+        rec.finding(
+            Finding.of(
+                Code.LINKS_HOST_MISMATCH,
+                f"APP_URL={app_url} names {host}, which recipients cannot reach",
+                (
+                    "Set APP_URL to the address people use to reach the application (behind a "
+                    "proxy: its public name), "
+                    "not localhost or a private address.",
+                ),
+            )
+        )
+        status = Status.FAIL
+        problems.append(f"{host} is not reachable by recipients")
+    if parts.scheme == "http":
+        rec.finding(
+            Finding.of(
+                Code.LINKS_INSECURE,
+                f"APP_URL={app_url} uses http://",
+                ("Serve the application over HTTPS and set APP_URL to its https:// address.",),
+            )
+        )
+        status = Status.WARN if status is Status.PASS else status
+        problems.append("uses http://")
+    rec.check(
+        "links.app_url", status, f"APP_URL={app_url}" + (f" ({'; '.join(problems)})" if problems else "")
+    )
+    return host
+
+
+def _template_sources(dirs: Sequence[Path]) -> Iterator[tuple[str, str]]:
+    for directory in dirs:
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.rglob("*")):
+            if path.suffix in _TEMPLATE_SUFFIXES and path.is_file():
+                yield str(path.relative_to(directory)), path.read_text(encoding="utf-8", errors="replace")
+
+
+def _check_sources(
+    rec: Recorder, check_id: str, sources: Iterable[tuple[str, str]], app_host: str | None, *, strict: bool
+) -> None:
+    """``strict`` (our own templates): every absolute link must be on APP_URL's host.
+    Otherwise (messages the application wrote) only links that cannot work are flagged:
+    local hosts, and http:// links to APP_URL's own host."""
+    items = list(sources)
+    if not items:
+        rec.check(check_id, Status.SKIP, "nothing to check")
+        return
+    wrong: list[str] = []
+    insecure: list[str] = []
+    for name, text in items:
+        for url in urls_in(text):
+            host = (urlsplit(url).hostname or "").lower()
+            if is_local_host(host) or (strict and app_host and host != app_host):
+                wrong.append(f"{name}: {url}")
+            elif url.lower().startswith("http://") and (strict or host == app_host):
+                insecure.append(f"{name}: {url}")
+    if wrong:
+        rec.finding(
+            Finding.of(
+                Code.LINKS_HOST_MISMATCH,
+                "; ".join(wrong[:5]),
+                (
+                    f"Build links from APP_URL ({app_host or 'not set'}) instead of the request's "
+                    f"host or a fixed "
+                    "address.",
+                    "Behind a reverse proxy, set APP_URL to the public name so that links do not "
+                    "point at localhost.",
+                ),
+            )
+        )
+    if insecure:
+        rec.finding(
+            Finding.of(
+                Code.LINKS_INSECURE,
+                "; ".join(insecure[:5]),
+                ("Use https:// links (set APP_URL to the https:// address).",),
+            )
+        )
+    status = Status.FAIL if wrong else Status.WARN if insecure else Status.PASS
+    counted = f"{len(items)} {'template' if strict else 'message'}(s) checked"
+    rec.check(
+        check_id,
+        status,
+        counted if status is Status.PASS else f"{counted}: {'; '.join((wrong + insecure)[:3])}",
+    )

@@ -1,0 +1,56 @@
+"""The policy stage, as far as the settings alone tell: is the test recipient's domain
+among the approved domains (``MAIL_ALLOWED_DOMAINS``)?
+
+Suppression and the member exemption need the database; the Django adapter
+(:mod:`postwarden.doctor`) runs the outbox's own policy for those, with the same words.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from postwarden.core.doctor.model import Code, Finding, Status
+
+if TYPE_CHECKING:
+    from postwarden.core.doctor.runner import Context, Recorder
+
+
+def recipient_domain(address: str) -> str:
+    """Lower-case IDNA domain, the form MAIL_ALLOWED_DOMAINS holds."""
+    part = address.rpartition("@")[2].strip(" >").rstrip(".").lower()
+    try:
+        return part if part.isascii() else part.encode("idna").decode("ascii")
+    except UnicodeError:
+        return part
+
+
+async def run_policy(ctx: Context, rec: Recorder) -> None:
+    allowed = ctx.settings.sending.allowed_domains
+    if ctx.recipient is None:
+        rec.check("policy.approved_domains", Status.SKIP, "no recipient (--to, TEST_EMAIL or MAIL_FROM)")
+        return
+    if not allowed:
+        rec.check(
+            "policy.approved_domains", Status.PASS, "MAIL_ALLOWED_DOMAINS is empty: every domain is allowed"
+        )
+        return
+    domain = recipient_domain(ctx.recipient)
+    if domain in allowed:
+        rec.check("policy.approved_domains", Status.PASS, f"{domain} is approved")
+        return
+    if ctx.service is not None and ctx.recipient.lower() in ctx.service.members:
+        rec.check("policy.approved_domains", Status.PASS, f"{ctx.recipient} is a member (exempt)")
+        return
+    evidence = f"{ctx.recipient}: {domain} is not in MAIL_ALLOWED_DOMAINS={','.join(allowed)}"
+    rec.finding(
+        Finding.of(
+            Code.POLICY_DOMAIN_NOT_APPROVED,
+            evidence,
+            (
+                f"Add {domain} to MAIL_ALLOWED_DOMAINS (comma-separated, no spaces), or",
+                "add the recipient as a member in the console (members are exempt), or",
+                "send the test to an address in an approved domain (--to).",
+            ),
+        )
+    )
+    rec.check("policy.approved_domains", Status.FAIL, evidence)

@@ -1,0 +1,185 @@
+"""What the service's database tells: the queue and its workers, process drift, and
+whether the test recipient is suppressed. The facts come from :mod:`postwarden.doctor`
+(:class:`~postwarden.core.doctor.service.ServiceFacts`); without them every check here
+is skipped, as spec/doctor.md asks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from postwarden.core.doctor.model import Code, Finding, Status
+from postwarden.core.doctor.service import BACKLOG_SECONDS, WORKER_STALE_SECONDS, ServiceFacts, WorkerFacts
+
+if TYPE_CHECKING:
+    from postwarden.core.doctor.runner import Context, Recorder
+
+NO_DATABASE = "needs the service's database (none configured or reachable)"
+
+
+def _alive(workers: tuple[WorkerFacts, ...]) -> list[WorkerFacts]:
+    return [w for w in workers if w.status == "running" and w.age <= WORKER_STALE_SECONDS]
+
+
+async def run_queue(ctx: Context, rec: Recorder) -> None:
+    facts = ctx.service
+    if facts is None:
+        for check_id in ("queue.worker", "queue.backlog", "queue.retrying", "queue.dead_letters"):
+            rec.check(check_id, Status.SKIP, NO_DATABASE)
+        return
+    _worker(rec, facts)
+    _backlog(rec, facts)
+    _retrying(rec, facts)
+    _dead(rec, facts)
+
+
+def _worker(rec: Recorder, facts: ServiceFacts) -> None:
+    alive = _alive(facts.workers)
+    if alive:
+        rec.check(
+            "queue.worker",
+            Status.PASS,
+            f"{len(alive)} worker(s) running, last seen {min(w.age for w in alive):.0f} s ago",
+        )
+        return
+    newest = min(facts.workers, key=lambda w: w.age, default=None)
+    seen = (
+        f"last heartbeat {newest.age:.0f} s ago ({newest.worker_id}, {newest.status})"
+        if newest
+        else "no worker has ever reported"
+    )
+    if facts.queue.waiting == 0:
+        rec.check("queue.worker", Status.WARN, f"no worker running; nothing waits ({seen})")
+        return
+    evidence = f"{facts.queue.waiting} recipient(s) waiting; {seen}"
+    rec.finding(
+        Finding.of(
+            Code.QUEUE_WORKER_DOWN,
+            evidence,
+            (
+                "Start a worker: `postwarden worker` (or `postwarden serve`, which runs one).",
+                "Under systemd or Docker, check the worker's service and its logs for why it stopped.",
+            ),
+        )
+    )
+    rec.check("queue.worker", Status.FAIL, evidence)
+
+
+def _backlog(rec: Recorder, facts: ServiceFacts) -> None:
+    age = facts.queue.oldest_age
+    if age is None or age <= BACKLOG_SECONDS:
+        rec.check(
+            "queue.backlog", Status.PASS, "nothing waits" if age is None else f"oldest waits {age:.0f} s"
+        )
+        return
+    evidence = f"the oldest of {facts.queue.waiting} waiting recipient(s) has waited {age / 60:.0f} min"
+    rec.finding(
+        Finding.of(
+            Code.QUEUE_BACKLOG,
+            evidence,
+            (
+                "Check that workers are running and not failing (queue.worker, the worker's log).",
+                "If the rate limit (POSTWARDEN_SEND_RATE) or the provider's quota holds mail back, raise it.",
+            ),
+        )
+    )
+    rec.check("queue.backlog", Status.WARN, evidence)
+
+
+def _retrying(rec: Recorder, facts: ServiceFacts) -> None:
+    queue = facts.queue
+    if not queue.retrying:
+        rec.check("queue.retrying", Status.PASS, "no recipient is waiting for a retry")
+        return
+    error = (
+        f"; most often: {queue.dominant_error[0]} ({queue.dominant_error[1]}x)"
+        if queue.dominant_error
+        else ""
+    )
+    evidence = f"{queue.retrying} recipient(s) waiting for a retry{error}"
+    rec.finding(
+        Finding.of(
+            Code.QUEUE_RETRYING,
+            evidence,
+            (
+                "Run `postwarden explain` on the quoted reply to see what it means.",
+                "Temporary refusals clear by themselves; if they persist, fix what the reply names.",
+            ),
+        )
+    )
+    rec.check("queue.retrying", Status.WARN, evidence)
+
+
+def _dead(rec: Recorder, facts: ServiceFacts) -> None:
+    queue = facts.queue
+    if not queue.dead:
+        rec.check("queue.dead_letters", Status.PASS, f"none in the last {queue.dead_window_hours} h")
+        return
+    error = f"; most often: {queue.dead_error[0]} ({queue.dead_error[1]}x)" if queue.dead_error else ""
+    evidence = f"{queue.dead} recipient(s) gave up in the last {queue.dead_window_hours} h{error}"
+    rec.finding(
+        Finding.of(
+            Code.QUEUE_DEAD_LETTERS,
+            evidence,
+            (
+                'Fix the cause the reply names (`postwarden explain "<reply>"`).',
+                "Then re-queue them in the console (Held and dead) or through the API.",
+            ),
+        )
+    )
+    rec.check("queue.dead_letters", Status.FAIL, evidence)
+
+
+async def run_drift(ctx: Context, rec: Recorder) -> None:
+    facts = ctx.service
+    if facts is None:
+        rec.check("config.process_drift", Status.SKIP, NO_DATABASE)
+        return
+    alive = _alive(facts.workers)
+    drifting = [w for w in alive if w.fingerprint and w.fingerprint != facts.fingerprint]
+    if not alive:
+        rec.check("config.process_drift", Status.SKIP, "no running worker to compare with")
+        return
+    if not drifting:
+        rec.check("config.process_drift", Status.PASS, f"{len(alive)} worker(s) run with these settings")
+        return
+    names = ", ".join(f"{w.worker_id} on {w.host} ({w.fingerprint})" for w in drifting)
+    evidence = f"these settings have fingerprint {facts.fingerprint}; running with others: {names}"
+    rec.finding(
+        Finding.of(
+            Code.CONFIG_PROCESS_DRIFT,
+            evidence,
+            (
+                "Restart the worker(s) so that they read the current environment (a deploy changed "
+                "it after they "
+                "started), or",
+                "set the same environment for the web process and the workers (the same .env, the "
+                "same secrets).",
+            ),
+        )
+    )
+    rec.check("config.process_drift", Status.FAIL, evidence)
+
+
+async def run_suppressed(ctx: Context, rec: Recorder) -> None:
+    facts = ctx.service
+    if facts is None:
+        rec.check("policy.suppressed", Status.SKIP, NO_DATABASE)
+        return
+    decision = facts.recipient
+    if decision is None or decision.state != "suppressed":
+        rec.check("policy.suppressed", Status.PASS, f"{ctx.recipient} is not on the suppression list")
+        return
+    evidence = f"{ctx.recipient}: {decision.reason}"
+    rec.finding(
+        Finding.of(
+            Code.POLICY_SUPPRESSED,
+            evidence,
+            (
+                "If the address works again, remove it from the suppression list (console > Suppressions, or "
+                "DELETE /api/v1/suppressions/<address>).",
+                "A complaint or unsubscribe means the person asked for no mail: do not remove those "
+                "without asking.",
+            ),
+        )
+    )
+    rec.check("policy.suppressed", Status.FAIL, evidence)

@@ -1,0 +1,77 @@
+"""When the configured security mode or port fails at the network or TLS stage, try the
+other modes on their usual ports and say which one works.
+
+Metabase does this silently when settings are saved (it tries tls, starttls, ssl in turn
+and stores whichever connects, mission-anchors §1.3); the doctor does it in the open: the
+alternatives are tried concurrently, each bounded by the step timeout, only up to EHLO
+(and TLS) - no credentials are sent to a mode the operator did not choose - and the
+result is a step of the finding: "SMTP_SECURITY=ssl on port 465 works".
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from postwarden.core.config.model import Security
+from postwarden.core.secrets import EMPTY
+from postwarden.core.smtp.errors import SmtpError
+from postwarden.core.smtp.model import Endpoint, Resolver
+from postwarden.core.smtp.session import SmtpSession
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    security: Security
+    port: int
+    works: bool
+    detail: str
+
+    @property
+    def setting(self) -> str:
+        return f"SMTP_SECURITY={self.security.value} on port {self.port}"
+
+
+def alternatives(configured: Endpoint, usual: Mapping[Security, Sequence[int]]) -> list[tuple[Security, int]]:
+    """Every (mode, port) of ``usual`` except the configured pair, in table order."""
+    pairs = [(mode, port) for mode, ports in usual.items() for port in ports]
+    return [p for p in dict.fromkeys(pairs) if p != (configured.security, configured.port)]
+
+
+async def try_alternatives(
+    configured: Endpoint, usual: Mapping[Security, Sequence[int]], *, resolver: Resolver
+) -> list[Attempt]:
+    """Try each alternative once, concurrently; each is bounded by ``configured.timeout``."""
+    pairs = alternatives(configured, usual)
+    return list(await asyncio.gather(*(_attempt(configured, mode, port, resolver) for mode, port in pairs)))
+
+
+async def _attempt(configured: Endpoint, mode: Security, port: int, resolver: Resolver) -> Attempt:
+    endpoint = replace(configured, security=mode, port=port, user=None, password=EMPTY)
+    session = SmtpSession(endpoint, resolver=resolver)
+    try:
+        async with asyncio.timeout(configured.timeout * 3):  # connect, handshake and replies each bounded too
+            await session.open()
+    except SmtpError as exc:
+        return Attempt(mode, port, False, str(exc))
+    except TimeoutError:
+        session.abort()
+        return Attempt(mode, port, False, f"no answer within {configured.timeout * 3:g} s")
+    encrypted = session.tls is not None
+    await session.quit()
+    if mode is Security.OPPORTUNISTIC and not encrypted:
+        return Attempt(mode, port, False, "connects, but offers no STARTTLS (plain text only)")
+    return Attempt(mode, port, True, "connects" + (f" with {session.tls.version}" if session.tls else ""))
+
+
+def working_step(attempts: Sequence[Attempt]) -> str | None:
+    """The step to add to the finding, or None when no alternative works."""
+    works = [a.setting for a in attempts if a.works]
+    if not works:
+        return None
+    return (
+        f"{works[0]} works: set that instead"
+        + (f" (also: {'; '.join(works[1:])})" if works[1:] else "")
+        + "."
+    )

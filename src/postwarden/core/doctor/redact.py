@@ -1,0 +1,81 @@
+"""The last line of defence: no secret leaves the doctor, whatever a server echoes.
+
+Checks never put a secret into a report on purpose (settings show "set"/"empty", the
+SMTP transcript redacts AUTH). But servers quote what they received - a "500 5.5.2
+syntax error" can carry the base64 AUTH PLAIN line, a provider's error body can repeat
+the key - so every string of the report passes through :class:`Redactor` before it is
+returned, printed or serialised.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import re
+from collections.abc import Iterable
+from typing import Any, Final, TypeVar
+
+from postwarden.core.config.model import Settings
+from postwarden.core.secrets import MASK
+
+#: secrets shorter than this are replaced only where they stand as a whole word, so that
+#: a two-letter password does not blank out every "ab" in the report
+_MIN_ANYWHERE: Final = 4
+
+T = TypeVar("T")
+
+
+def _b64(raw: str) -> str:
+    return base64.b64encode(raw.encode()).decode("ascii")
+
+
+class Redactor:
+    """Replaces known secret values (and their base64 AUTH forms) with ``••••``."""
+
+    def __init__(self, secrets: Iterable[str], user: str | None = None) -> None:
+        values = {s for s in secrets if s}
+        forms = set(values)
+        for value in values:
+            forms.add(_b64(value))
+            if user:  # AUTH PLAIN initial responses (RFC 4616) and LOGIN's password line
+                forms.update({_b64(f"\0{user}\0{value}"), _b64(f"{user}\0{user}\0{value}")})
+            forms.update(line for line in value.splitlines() if len(line) >= 16)  # PEM key lines
+        long = sorted((f for f in forms if len(f) >= _MIN_ANYWHERE), key=len, reverse=True)
+        short = [f for f in forms if len(f) < _MIN_ANYWHERE]
+        parts = [re.escape(f) for f in long] + [rf"(?<!\w){re.escape(f)}(?!\w)" for f in short]
+        self._pattern = re.compile("|".join(parts)) if parts else None
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Redactor:
+        secrets = [
+            settings.smtp.password.reveal(),
+            settings.signing.private_key.reveal(),
+            settings.service.secret_key.reveal(),
+            settings.service.admin_password.reveal(),
+            *(s.reveal() for s in settings.provider.secrets.values()),
+        ]
+        return cls(secrets, settings.smtp.user)
+
+    def text(self, value: str) -> str:
+        if self._pattern is None or not value:
+            return value
+        return self._pattern.sub(MASK, value)
+
+    def any(self, value: Any) -> Any:
+        """``value`` with every string inside it redacted (str, lists, tuples, dicts, records)."""
+        if isinstance(value, enum.Enum):  # codes and statuses are str enums: never rewrite them
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list | tuple):
+            return type(value)(self.any(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.any(v) for k, v in value.items()}
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            changes = {f.name: self.any(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            return dataclasses.replace(value, **changes)
+        return value
+
+    def report(self, report: T) -> T:
+        return self.any(report)  # type: ignore[no-any-return]

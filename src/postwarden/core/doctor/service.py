@@ -1,0 +1,71 @@
+"""What only the running service knows, handed to the doctor as plain data.
+
+The core never reads the database (ARCHITECTURE.md: "The Django side hands the doctor
+what only it knows … as plain data"). :mod:`postwarden.doctor` fills :class:`ServiceFacts`
+from the outbox, the heartbeats and the policy; the queue, suppression and drift units
+here judge them. Without a database there are no facts, and those checks are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from postwarden.core.doctor.runner import Context, Recorder
+
+#: a heartbeat older than this means the worker is gone (workers write every few seconds)
+WORKER_STALE_SECONDS: Final = 60.0
+#: the oldest due message waiting longer than this is a backlog
+BACKLOG_SECONDS: Final = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerFacts:
+    worker_id: str
+    host: str
+    #: seconds since its last heartbeat
+    age: float
+    status: str
+    fingerprint: str
+    transport: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFacts:
+    #: recipients due now (queued, or deferred with their retry time passed)
+    waiting: int = 0
+    #: seconds the oldest due recipient has waited, None when none waits
+    oldest_age: float | None = None
+    #: recipients waiting for a retry
+    retrying: int = 0
+    #: (reply, count) most common among them
+    dominant_error: tuple[str, int] | None = None
+    #: recipients that gave up after their last retry, within ``dead_window_hours``
+    dead: int = 0
+    dead_error: tuple[str, int] | None = None
+    dead_window_hours: int = 24
+
+
+@dataclass(frozen=True, slots=True)
+class RecipientPolicy:
+    """The outbox's own decision for the test recipient (outbox/policy.py)."""
+
+    state: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceFacts:
+    queue: QueueFacts = field(default_factory=QueueFacts)
+    workers: tuple[WorkerFacts, ...] = ()
+    #: the web process's fingerprint of the settings the doctor resolved
+    fingerprint: str = ""
+    recipient: RecipientPolicy | None = None
+    #: addresses of members (exempt from the approved domains), lower-case
+    members: frozenset[str] = frozenset()
+    #: (message id, text) of recent messages, for the links stage
+    recent_messages: tuple[tuple[str, str], ...] = ()
+    #: sends a provider test mail through the worker's transport (``--send``)
+    provider_send: Callable[[Context, Recorder], Awaitable[None]] | None = None

@@ -1,0 +1,148 @@
+"""What every provider probe shares: calling the API, and turning "no answer", "key
+refused" and friends into the doctor's findings with the provider's exact words.
+
+Probes are read-only: they ask who the key belongs to, whether the account may send
+and whether the sender is verified; they never send mail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit
+
+from postwarden.core.doctor.model import Code, Finding, Status
+from postwarden.core.providers.http import HttpFailure, HttpResponse, request
+
+if TYPE_CHECKING:
+    from postwarden.core.doctor.runner import Context, Recorder
+
+#: how much of a provider's answer is quoted as evidence
+EVIDENCE_CHARS: Final = 300
+
+
+class ProbeStop(Exception):
+    """The probe cannot go on (no answer, key refused); the finding is recorded."""
+
+
+@dataclass
+class Api:
+    """One provider API: base URL (``<PROVIDER>_API_URL`` or the documented default),
+    the headers that authenticate, and the provider's name for messages."""
+
+    ctx: Context
+    rec: Recorder
+    name: str
+    base: str
+    headers: Mapping[str, str]
+
+    def url(self, path: str) -> str:
+        return self.base.rstrip("/") + "/" + path.lstrip("/")
+
+    async def call(
+        self, method: str, path: str, *, body: bytes | None = None, headers: Mapping[str, str] | None = None
+    ) -> HttpResponse:
+        """The answer, whatever its status. Raises :class:`ProbeStop` (after recording
+        ``network.dns_unresolvable`` or ``provider.unreachable``) when none comes."""
+        url = self.url(path)
+        with self.rec.timed() as t:
+            try:
+                return await request(
+                    self.ctx.dns,
+                    method,
+                    url,
+                    headers={**self.headers, **(headers or {})},
+                    body=body,
+                    timeout=self.ctx.timeout,
+                )
+            except HttpFailure as exc:
+                self._unreachable(url, exc, t.ms)
+        raise ProbeStop(url)  # pragma: no cover - _unreachable raises
+
+    def _unreachable(self, url: str, exc: HttpFailure, ms: int) -> None:
+        host = urlsplit(url).hostname or url
+        if exc.kind == "dns":
+            self.rec.finding(
+                Finding.of(
+                    Code.NETWORK_DNS_UNRESOLVABLE,
+                    str(exc),
+                    (
+                        f"Check the {self.name} API host name ({host}); if <PROVIDER>_API_URL is "
+                        f"set, check its spelling.",
+                        f"Check that this machine can resolve names ({self.ctx.dns.description}).",
+                    ),
+                    title=f"The {self.name} API host does not resolve",
+                )
+            )
+        else:
+            self.rec.finding(
+                Finding.of(
+                    Code.PROVIDER_UNREACHABLE,
+                    str(exc),
+                    (
+                        f"Check that this machine can reach {host} over HTTPS (firewall, proxy, "
+                        f"egress rules).",
+                        f"Check {self.name}'s status page for an outage.",
+                    ),
+                )
+            )
+        self.rec.check("provider.api", Status.FAIL, str(exc), duration_ms=ms)
+        raise ProbeStop(url)
+
+    def evidence(self, method: str, path: str, response: HttpResponse) -> str:
+        shown = urlsplit(self.url(path)).path
+        return f"{method} {shown}: HTTP {response.status}: {response.text[:EVIDENCE_CHARS]}"
+
+    def refuse_key(self, evidence: str, key_name: str, steps: Sequence[str] = ()) -> None:
+        self.rec.finding(
+            Finding.of(
+                Code.PROVIDER_INVALID_CREDENTIALS,
+                evidence,
+                (
+                    f"Check {key_name}: copy the key again from the {self.name} dashboard (no "
+                    f"spaces or quotes around it).",
+                    *steps,
+                ),
+            )
+        )
+        self.rec.check("provider.api", Status.FAIL, evidence)
+        raise ProbeStop(evidence)
+
+    def server_error(self, evidence: str) -> None:
+        self.rec.finding(
+            Finding.of(
+                Code.PROVIDER_UNREACHABLE,
+                evidence,
+                (
+                    f"{self.name}'s API answered with a server error: check its status page and try "
+                    f"again later.",
+                ),
+            )
+        )
+        self.rec.check("provider.api", Status.FAIL, evidence)
+        raise ProbeStop(evidence)
+
+
+def from_domain(address: str | None) -> str:
+    return (address or "").rpartition("@")[2].strip(" >").rstrip(".").lower()
+
+
+def domain_covers(verified: str, domain: str) -> bool:
+    """A verified domain covers itself and its subdomains."""
+    verified = verified.lower().rstrip(".")
+    return domain == verified or domain.endswith("." + verified)
+
+
+def sender_unverified(rec: Recorder, name: str, evidence: str, steps: Sequence[str]) -> None:
+    rec.finding(
+        Finding.of(
+            Code.PROVIDER_SENDER_UNVERIFIED,
+            evidence,
+            (
+                *steps,
+                f"Or set MAIL_FROM to an address at a domain that is verified with {name}.",
+            ),
+        )
+    )
+    rec.check("provider.sender", Status.FAIL, evidence)
