@@ -2,4 +2,5 @@
 
 from __future__ import annotations
 
+from tests.outbox.smtpd_helper import smtp_server  # noqa: F401 - a fixture
 from tests.pg import pg_cluster  # noqa: F401 - a session fixture, used by the PostgreSQL tests

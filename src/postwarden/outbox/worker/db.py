@@ -63,34 +63,39 @@ class Done:
     explanation: str = ""
 
 
+# fmt: off
+_ATTEMPT_START = ("recipient", "number", "started_at", "transport", "worker", "outcome", "stage",
+                  "enhanced", "reply", "finding", "explanation", "permanent", "queue_id",
+                  "provider_message_id")
+_ATTEMPT_END = ("outcome", "finished_at", "duration_ms", "stage", "code", "enhanced", "reply", "finding",
+                "explanation", "permanent", "queue_id", "provider_message_id", "retry_at")
+_RECIPIENT_END = ("state", "reason", "next_attempt_at", "lease_until", "claimed_by", "last_code",
+                  "last_enhanced", "last_reply", "finding", "provider_message_id", "sent_at", "updated_at")
+# fmt: on
+
+
 def claim(
-    worker_id: str, transport: str, *, limit: int, lease: timedelta, cap: int, with_parts: bool, now: datetime
+    worker_id: str,
+    transport: str,
+    *,
+    limit: int,
+    lease: timedelta,
+    cap: int,
+    with_parts: bool,
+    now: datetime,
+    message_pk: int | None = None,
 ) -> list[Job]:
-    """Claim up to ``limit`` due recipients and group them into deliveries of at most
-    ``cap`` recipients of one message. One transaction."""
+    """Claim up to ``limit`` due recipients (only those of ``message_pk`` when given:
+    ``send-test``) and group them into deliveries of at most ``cap`` recipients of one
+    message. One transaction."""
     with transaction.atomic():
         reap_expired(now)
-        rows = _claim_rows(worker_id, transport, limit, now + lease, now)
+        rows = _claim_rows(worker_id, transport, limit, now + lease, now, message_pk)
         if not rows:
             return []
         bulk.insert(
             Attempt,
-            (
-                "recipient",
-                "number",
-                "started_at",
-                "transport",
-                "worker",
-                "outcome",
-                "stage",
-                "enhanced",
-                "reply",
-                "finding",
-                "explanation",
-                "permanent",
-                "queue_id",
-                "provider_message_id",
-            ),
+            _ATTEMPT_START,
             [
                 (c.pk, c.attempt, now, transport, worker_id, "sending", "", "", "", "", "", False, "", "")
                 for c in rows
@@ -101,21 +106,25 @@ def claim(
 
 
 def _claim_rows(
-    worker_id: str, transport: str, limit: int, lease_until: datetime, now: datetime
+    worker_id: str, transport: str, limit: int, lease_until: datetime, now: datetime, message_pk: int | None
 ) -> list[Claimed]:
     table = connection.ops.quote_name(Recipient._meta.db_table)
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    only = " AND message_id = %s" if message_pk is not None else ""
     adapt = connection.ops.adapt_datetimefield_value
+    # the sub-select is a range scan of the partial index rcpt_pending; the outer state
+    # test re-checks what the sub-select saw (on PostgreSQL the rows are locked anyway)
     sql = (
         f"UPDATE {table} SET state = 'sending', lease_until = %s, claimed_by = %s, transport = %s, "  # noqa: S608
         "attempts = attempts + 1, updated_at = %s "
-        f"WHERE id IN (SELECT id FROM {table} WHERE state IN ('queued', 'deferred') "
-        f"AND next_attempt_at <= %s ORDER BY next_attempt_at LIMIT %s{lock}) "
-        "AND state IN ('queued', 'deferred') "
+        f"WHERE id IN (SELECT id FROM {table} WHERE state IN ('queued', 'deferred') AND next_attempt_at <= %s"
+        f"{only} ORDER BY next_attempt_at LIMIT %s{lock}) AND state IN ('queued', 'deferred') "
         "RETURNING id, message_id, address, attempts, attempts_base, queued_at"
     )
+    params: list[Any] = [adapt(lease_until), worker_id, transport, adapt(now), adapt(now)]
+    params += [message_pk] if message_pk is not None else []
     with connection.cursor() as cursor:
-        cursor.execute(sql, [adapt(lease_until), worker_id, transport, adapt(now), adapt(now), limit])
+        cursor.execute(sql, [*params, limit])
         fetched = cursor.fetchall()
     rows = [Claimed(r[0], r[1], r[2], r[3], r[4], _aware(r[5])) for r in fetched]
     rows.sort(key=lambda c: (c.message_pk, c.pk))
@@ -241,42 +250,10 @@ def record(done: Sequence[Done], worker_id: str) -> None:
     if not done:
         return
     with transaction.atomic():
-        bulk.update(
-            Attempt,
-            (
-                "outcome",
-                "finished_at",
-                "duration_ms",
-                "stage",
-                "code",
-                "enhanced",
-                "reply",
-                "finding",
-                "explanation",
-                "permanent",
-                "queue_id",
-                "provider_message_id",
-                "retry_at",
-            ),
-            ("recipient", "number"),
-            [_attempt_row(d) for d in done],
-        )
+        bulk.update(Attempt, _ATTEMPT_END, ("recipient", "number"), [_attempt_row(d) for d in done])
         bulk.update(
             Recipient,
-            (
-                "state",
-                "reason",
-                "next_attempt_at",
-                "lease_until",
-                "claimed_by",
-                "last_code",
-                "last_enhanced",
-                "last_reply",
-                "finding",
-                "provider_message_id",
-                "sent_at",
-                "updated_at",
-            ),
+            _RECIPIENT_END,
             ("id", "attempts", "claimed_by"),
             [_recipient_row(d, worker_id) for d in done],
         )

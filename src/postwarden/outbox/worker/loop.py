@@ -94,6 +94,8 @@ class Worker:
         self.transport: Transport | None = None
         self.limiter: RateLimiter | None = None
         self.policy = RetryPolicy()
+        #: why nothing can be sent (the transport could not be built), or None
+        self.problem: str | None = None
         self.stopping = asyncio.Event()
         self._inflight: dict[int, int] = {}
         self._senders: list[asyncio.Task[None]] = []
@@ -114,9 +116,12 @@ class Worker:
         if self.settings is None:
             self._apply(await self.db(self._settings_source))
 
-    async def claim_step(self) -> bool:
-        """Claim due recipients and queue their deliveries. True if any were due."""
+    async def claim_step(self, *, message_pk: int | None = None) -> bool:
+        """Claim due recipients (only ``message_pk``'s, when given) and queue their
+        deliveries. True if any were due."""
         await self.start()
+        if self.transport is None:
+            return False  # misconfigured (see self.problem): nothing can go until the settings change
         settings, transport = self._current()
         if not settings.sending.enabled:
             return False  # the kill switch: queued mail waits until sending is on again
@@ -133,6 +138,7 @@ class Worker:
             cap=cap,
             with_parts=transport.name not in RAW_TRANSPORTS,
             now=now,
+            message_pk=message_pk,
         )
         for job in jobs:
             self.stats.claimed += len(job.recipients)
@@ -154,19 +160,24 @@ class Worker:
     async def heartbeat_step(self, status: str = "running") -> None:
         """Write the heartbeat row and extend the leases of what is being sent."""
         await self.start()
-        settings, transport = self._current()
+        assert self.settings is not None  # set by start()
         now = timezone.now()
+        if status == "running" and self.problem:
+            status = "misconfigured"
+        counters = (
+            {**self.stats.snapshot(), "problem": self.problem} if self.problem else self.stats.snapshot()
+        )
         await self.db(
             heartbeat.beat,
             self.worker_id,
-            settings=settings,
-            transport=transport.name,
+            settings=self.settings,
+            transport=self.transport.name if self.transport else self.settings.sending.provider.value,
             status=status,
-            counters=self.stats.snapshot(),
+            counters=counters,
             started_at=self.started_at,
             now=now,
         )
-        if status == "running":
+        if status in ("running", "misconfigured"):
             await self.db(db.extend_leases, self.worker_id, now + timedelta(seconds=self.options.lease))
 
     async def settings_step(self) -> bool:
@@ -216,6 +227,12 @@ class Worker:
         finally:
             await self._shutdown(background)
         return 0
+
+    async def close(self) -> None:
+        """Close the transport and the database thread (for one-off use: send-test)."""
+        if self.transport is not None:
+            await self.transport.close()
+        self._db_pool.shutdown(wait=True)
 
     def stop(self) -> None:
         if not self.stopping.is_set():
@@ -312,10 +329,18 @@ class Worker:
     def _apply(self, settings: Settings) -> None:
         old = self.transport
         self.settings = settings
-        self.transport = self._factory(settings)
         self.policy = RetryPolicy.from_settings(settings.delivery, base=self.options.retry_base)
+        try:
+            self.transport, self.problem = self._factory(settings), None
+        except Exception as exc:  # SMTP_HOST unset, an unusable DKIM key, a missing extra …
+            self.transport, self.problem = None, f"{type(exc).__name__}: {exc}"
+            log.error(
+                "cannot send with these settings; waiting for them to change",
+                extra={"worker": self.worker_id, "problem": self.problem},
+            )
         rate = settings.delivery.rate_per_second
-        self.limiter = RateLimiter(self.transport.name, rate, self._reserve) if rate > 0 else None
+        name = settings.sending.provider.value
+        self.limiter = RateLimiter(name, rate, self._reserve) if rate > 0 else None
         if old is not None:
             asyncio.get_running_loop().create_task(self._retire(old))
 

@@ -1,0 +1,162 @@
+"""Request and response bodies of ``/api/v1/messages``. Unknown fields are refused
+(``extra="forbid"``): a misspelt ``htlm`` must not silently send an empty message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Field, Schema
+from pydantic import ConfigDict, field_validator
+
+#: messages per POST /batch
+MAX_BATCH = 500
+
+_STRICT = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _listed(value: Any) -> Any:
+    """An address list may be given as one string ("a@x, b@y" is split by the composer)."""
+    return [value] if isinstance(value, str) else value
+
+
+class MessageIn(Schema):
+    model_config = _STRICT
+
+    #: omitted: MAIL_FROM (with MAIL_FROM_NAME)
+    from_: str | None = Field(None, alias="from")
+    to: list[str] = Field(default_factory=list)
+    cc: list[str] = Field(default_factory=list)
+    bcc: list[str] = Field(default_factory=list)
+    reply_to: list[str] = Field(default_factory=list)
+    subject: str = ""
+    text: str | None = None
+    html: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    #: the same key within 24 hours returns the first message instead of a new one
+    idempotency_key: str | None = None
+
+    _lists = field_validator("to", "cc", "bcc", "reply_to", mode="before")(_listed)
+
+
+class BatchIn(Schema):
+    model_config = _STRICT
+
+    messages: list[MessageIn] = Field(..., max_length=MAX_BATCH)
+
+
+class RecipientOut(Schema):
+    address: str
+    #: to, cc or bcc
+    kind: str
+    #: queued, sending, sent, deferred, failed, dead, held, suppressed, refused, delivered …
+    state: str
+    reason: str
+
+
+class AcceptedOut(Schema):
+    id: str
+    message_id: str
+    #: true when the idempotency key had been used: this is the first message
+    duplicate: bool
+    recipients: list[RecipientOut]
+
+
+class ErrorOut(Schema):
+    #: what is wrong, in words
+    detail: str
+    #: the field to blame ("to", "headers", "size" …)
+    field: str
+
+
+class BatchItemOut(Schema):
+    index: int
+    id: str | None = None
+    message_id: str | None = None
+    duplicate: bool = False
+    recipients: list[RecipientOut] = Field(default_factory=list)
+    error: ErrorOut | None = None
+
+
+class BatchOut(Schema):
+    accepted: int
+    refused: int
+    results: list[BatchItemOut]
+
+
+class RecipientDetail(RecipientOut):
+    attempts: int
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_reply: str
+    #: the doctor's finding code for the last failure
+    finding: str
+    transport: str
+    provider_message_id: str
+    updated_at: datetime
+
+
+class TimelineEntry(Schema):
+    at: datetime
+    kind: str
+    recipient: str | None
+    detail: str
+    data: dict[str, Any]
+
+
+class MessageOut(Schema):
+    id: str
+    message_id: str
+    created_at: datetime
+    source: str
+    from_: str = Field(..., alias="from")
+    envelope_from: str
+    subject: str
+    size: int
+    tags: list[str]
+    metadata: dict[str, str]
+    recipients: list[RecipientDetail]
+    timeline: list[TimelineEntry]
+
+
+class MessageSummary(Schema):
+    id: str
+    message_id: str
+    created_at: datetime
+    source: str
+    subject: str
+    tags: list[str]
+    recipients: list[RecipientOut]
+
+
+class MessagePage(Schema):
+    limit: int
+    offset: int
+    #: another page follows
+    more: bool
+    items: list[MessageSummary]
+
+
+class ListQuery(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    #: messages with at least one recipient in this state
+    state: str | None = None
+    #: messages to this address (exact addr-spec)
+    recipient: str | None = None
+    tag: str | None = None
+    #: created at or after
+    since: datetime | None = None
+    #: created before
+    until: datetime | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class ActionOut(Schema):
+    changed: int
+    skipped: int
+    #: re-queued recipients that a policy stopped (suppressed or refused since)
+    stopped: int = 0

@@ -1,0 +1,76 @@
+"""``postwarden dkim generate [--selector S] [--domain D] [--bits 2048] [--out FILE]``:
+a new DKIM key pair and the exact TXT record to publish. Needs no database."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from postwarden.core.config.resolve import ConfigError, env_layers, resolve
+from postwarden.core.dkim import generate_key, public_key_of, txt_record
+
+DEFAULT_SELECTOR = "postwarden"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="postwarden dkim", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    gen = commands.add_parser("generate", help="make a key pair and print the TXT record to publish")
+    gen.add_argument(
+        "--selector", default=None, help=f"the s= selector (default DKIM_SELECTOR, else {DEFAULT_SELECTOR!r})"
+    )
+    gen.add_argument(
+        "--domain", default=None, help="the d= domain (default DKIM_DOMAIN, else the MAIL_FROM domain)"
+    )
+    gen.add_argument("--bits", type=int, default=2048, help="RSA key size (default 2048)")
+    gen.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the private key to this file (mode 0600) instead of printing it",
+    )
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    selector, domain = _defaults(args.selector, args.domain)
+    if not domain:
+        print("postwarden dkim: no domain: give --domain, or set DKIM_DOMAIN or MAIL_FROM", file=sys.stderr)
+        return 2
+    try:
+        key = generate_key(args.bits)
+    except ValueError as exc:
+        print(f"postwarden dkim: {exc}", file=sys.stderr)
+        return 2
+    record = txt_record(selector, domain, public_key_of(key))
+    if args.out is not None:
+        fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key.reveal())
+        print(f"# private key written to {args.out} (mode 0600): set DKIM_PRIVATE_KEY_FILE={args.out}")
+    else:
+        print(
+            "# private key: keep it secret; set it as DKIM_PRIVATE_KEY (or in a file, DKIM_PRIVATE_KEY_FILE)"
+        )
+        print(key.reveal(), end="")
+    print(f"# then DKIM_SELECTOR={selector} and DKIM_DOMAIN={domain}, and publish this TXT record:")
+    print(f"name:  {record.name}")
+    print(f"value: {record.value}")
+    print(f"# as DNS character-strings of at most 255 octets ({len(record.strings)}), for zone files:")
+    print(record.zone_line())
+    return 0
+
+
+def _defaults(selector: str | None, domain: str | None) -> tuple[str, str | None]:
+    try:
+        settings = resolve(*env_layers())
+    except ConfigError:
+        return selector or DEFAULT_SELECTOR, domain
+    signing, sender = settings.signing, settings.sending.from_address or ""
+    return (
+        selector or signing.selector or DEFAULT_SELECTOR,
+        domain or signing.domain or (sender.rpartition("@")[2] or None),
+    )

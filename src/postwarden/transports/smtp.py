@@ -1,0 +1,231 @@
+"""The ``smtp`` transport: the core SMTP session (PIPELINING where offered) over a pool
+of persistent connections, with DKIM signing when ``DKIM_*`` is set.
+
+Connections are reused (zulip's PersistentSMTPEmailBackend): a connection idle longer
+than :data:`IDLE_CHECK` gets a NOOP before it carries mail, one older than
+:data:`MAX_LIFETIME` is closed (servers drop long sessions, and a fresh one picks up DNS
+and certificate changes), and after a failed connect the transport does not hammer the
+server: for a backoff window it answers at once with the same failure, which the retry
+policy defers like the original.
+
+Results, per recipient: the RCPT reply for refusals, the end-of-data reply (with the
+server's queue id) for acceptances, and a DATA refusal for every accepted recipient.
+A failure before the envelope (connect, TLS, AUTH) applies to all recipients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from postwarden.core.config.model import Settings
+from postwarden.core.dkim import Signer
+from postwarden.core.replies.reply import Reply
+from postwarden.core.smtp.errors import DataRefused, NetworkError, RecipientsRefused, SmtpError
+from postwarden.core.smtp.model import Endpoint, SendResult
+from postwarden.core.smtp.session import SmtpSession
+from postwarden.core.smtp.stages import SmtpStage
+from postwarden.core.smtp.transcript import Transcript
+from postwarden.transports.base import Delivery, Outcome, RecipientResult
+
+#: seconds a connection may sit idle before it is checked with NOOP
+IDLE_CHECK: Final = 30.0
+#: seconds after which a connection is closed instead of reused
+MAX_LIFETIME: Final = 300.0
+#: messages one connection carries before it is renewed (Postfix's smtp_connection_reuse_count
+#: plays the same role on the other side)
+MAX_MESSAGES: Final = 10_000
+#: reconnect backoff after a failed connect: first and longest wait, seconds
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
+#: RFC 5321 4.5.3.1.8: a server must accept at least 100 recipients per transaction
+DEFAULT_MAX_RECIPIENTS: Final = 100
+
+SessionFactory = Callable[[Endpoint], SmtpSession]
+
+
+@dataclass(slots=True)
+class _Pooled:
+    session: SmtpSession
+    last_used: float = field(default_factory=time.monotonic)
+
+
+class SmtpTransport:
+    """A :class:`~postwarden.transports.base.Transport` over SMTP."""
+
+    name = "smtp"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        session_factory: SessionFactory | None = None,
+        transcript: Transcript | None = None,
+    ) -> None:
+        """Raises ValueError (SMTP_HOST unset) or DkimKeyError: configuration errors."""
+        self.endpoint = Endpoint.from_settings(settings.smtp)
+        self.concurrency = max(1, settings.delivery.smtp_connections)
+        cap = settings.delivery.max_recipients_per_message
+        self.max_recipients = cap if cap > 0 else DEFAULT_MAX_RECIPIENTS
+        from_domain = (settings.sending.from_address or "").rpartition("@")[2]
+        self.signer = Signer.from_settings(settings.signing, from_domain) if from_domain else None
+        self.transcript = transcript
+        self._factory = session_factory or (lambda e: SmtpSession(e, transcript=self.transcript))
+        self._idle: list[_Pooled] = []
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._failures = 0
+        self._blocked_until = 0.0
+        self._last_failure: SmtpError | None = None
+        self._closed = False
+
+    async def send(self, delivery: Delivery) -> Sequence[RecipientResult]:
+        started = time.perf_counter()
+        raw = delivery.raw
+        if self.signer is not None:
+            # dkimpy signs in pure Python (~10 ms for RSA-2048): off the event loop
+            raw = await asyncio.to_thread(self.signer.sign, raw)
+        async with self._slots:
+            try:
+                outcome = await self._send_on_pool(delivery, raw)
+            except SmtpError as exc:
+                return _all_failed(delivery.recipients, exc, started)
+        return _results(delivery.recipients, outcome, started)
+
+    async def _send_on_pool(self, delivery: Delivery, raw: bytes) -> SendResult | SmtpError:
+        for fresh_try in (False, True):
+            pooled, reused = await self._checkout(fresh=fresh_try)
+            try:
+                result = await pooled.session.send(
+                    delivery.envelope_from, delivery.recipients, raw, smtputf8=delivery.needs_smtputf8
+                )
+            except NetworkError as exc:
+                # a reused connection the server dropped while idle fails at the first write:
+                # nothing was accepted, so one more try on a new connection is safe
+                if reused and not fresh_try and exc.stage is SmtpStage.MAIL:
+                    continue
+                return exc
+            except SmtpError as exc:
+                return exc
+            finally:
+                self._checkin(pooled)
+            return result
+        raise AssertionError("unreachable")
+
+    async def _checkout(self, *, fresh: bool) -> tuple[_Pooled, bool]:
+        """A ready session and whether it was reused. Raises SmtpError when one cannot be opened."""
+        now = time.monotonic()
+        while self._idle and not fresh:
+            pooled = self._idle.pop()
+            age = now - pooled.session.opened_at
+            if (
+                age > MAX_LIFETIME
+                or pooled.session.messages_sent >= MAX_MESSAGES
+                or not pooled.session.is_connected
+            ):
+                await _close(pooled.session)
+                continue
+            if now - pooled.last_used > IDLE_CHECK:
+                try:
+                    await pooled.session.noop()
+                except SmtpError:
+                    pooled.session.abort()
+                    continue
+            return pooled, True
+        return _Pooled(await self._open()), False
+
+    async def _open(self) -> SmtpSession:
+        if self._last_failure is not None and time.monotonic() < self._blocked_until:
+            raise self._last_failure
+        session = self._factory(self.endpoint)
+        try:
+            await session.open()
+        except SmtpError as exc:
+            self._failures += 1
+            self._last_failure = exc
+            self._blocked_until = time.monotonic() + min(
+                BACKOFF_MAX, BACKOFF_FIRST * 2 ** (self._failures - 1)
+            )
+            raise
+        self._failures, self._last_failure = 0, None
+        return session
+
+    def _checkin(self, pooled: _Pooled) -> None:
+        if self._closed or not pooled.session.is_connected:
+            pooled.session.abort()
+            return
+        pooled.last_used = time.monotonic()
+        self._idle.append(pooled)
+
+    async def close(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(_close(p.session) for p in idle), return_exceptions=True)
+
+
+async def _close(session: SmtpSession) -> None:
+    await session.quit()
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def _results(
+    recipients: Sequence[str], outcome: SendResult | SmtpError, started: float
+) -> list[RecipientResult]:
+    if isinstance(outcome, RecipientsRefused):
+        return [_refused(a, outcome.replies.get(a), outcome, started) for a in recipients]
+    if isinstance(outcome, DataRefused):
+        return [
+            _refused(a, outcome.refused[a], None, started)
+            if a in outcome.refused
+            else _failed(a, outcome, started)
+            for a in recipients
+        ]
+    if isinstance(outcome, SmtpError):
+        return _all_failed(recipients, outcome, started)
+    found = []
+    for address in recipients:
+        if address in outcome.accepted:
+            found.append(
+                RecipientResult(
+                    address,
+                    Outcome.SENT,
+                    SmtpStage.DATA.value,
+                    reply=outcome.data_reply,
+                    detail=str(outcome.data_reply or ""),
+                    queue_id=outcome.queue_id or "",
+                    duration_ms=_ms(started),
+                )
+            )
+        else:
+            found.append(_refused(address, outcome.refused.get(address), None, started))
+    return found
+
+
+def _refused(address: str, reply: Reply | None, error: SmtpError | None, started: float) -> RecipientResult:
+    detail = str(reply) if reply is not None else (error.detail if error else "refused at RCPT")
+    return RecipientResult(
+        address, Outcome.FAILED, SmtpStage.RCPT.value, reply=reply, detail=detail, duration_ms=_ms(started)
+    )
+
+
+def _failed(address: str, error: SmtpError, started: float) -> RecipientResult:
+    return RecipientResult(
+        address,
+        Outcome.FAILED,
+        error.stage.value,
+        reply=error.reply,
+        detail=error.detail,
+        duration_ms=_ms(started),
+    )
+
+
+def _all_failed(recipients: Sequence[str], error: SmtpError, started: float) -> list[RecipientResult]:
+    return [_failed(a, error, started) for a in recipients]
+
+
+def build(settings: Settings) -> SmtpTransport:
+    return SmtpTransport(settings)
