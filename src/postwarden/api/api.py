@@ -21,6 +21,8 @@ api = NinjaAPI(
 #: module -> URL prefix under /api/v1; modules are added as their back ends land
 ROUTERS: dict[str, str] = {
     "postwarden.api.suppressions": "/suppressions",
+    "postwarden.api.messages": "/messages",
+    "postwarden.api.recipients": "/recipients",
 }
 
 for module_name, prefix in ROUTERS.items():
