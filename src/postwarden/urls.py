@@ -7,5 +7,6 @@ from django.urls import URLPattern, URLResolver, include, path
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("postwarden.api.urls")),
     path("", include("postwarden.webhooks.urls")),
+    path("", include("postwarden.outbox.urls")),
     path("", include("postwarden.console.urls")),
 ]
