@@ -127,6 +127,11 @@ STATIC_ROOT = DATA_DIR / "static"
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = False
 
+# The API takes messages up to POSTWARDEN_MAX_MESSAGE_BYTES (10 MB by default, JSON-escaped)
+# and batches of up to 500; Django's 2.5 MB default would refuse those before the API could
+# say why. The outbox enforces the real per-message limit with a 413 that names it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 12 * 3600
