@@ -283,3 +283,14 @@ def test_it_trusts_the_sns_signature_alone_but_confirms_nothing_without_basic_au
     url = f"https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn={TOPIC}&Token=2336412f"
     assert post(client, subscription(url), auth=None) == 400
     assert url not in fetcher.fetched
+
+
+def test_it_answers_500_when_a_signed_event_cannot_be_processed(
+    client: Client, ses: Fetcher, two: tuple[Recipient, Recipient], caplog: pytest.LogCaptureFixture
+) -> None:
+    # an SES *inbound* rule pointed at the tracking URL: anymail refuses to process it
+    received = {"notificationType": "Received", "mail": MAIL, "receipt": {"action": {"type": "SNS"}}}
+    assert post(client, sign(notification(received))) == 500
+    assert not Event.objects.exists()
+    assert "webhook processing failed" in caplog.text
+    assert BASIC_PASSWORD not in caplog.text

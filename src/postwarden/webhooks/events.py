@@ -120,30 +120,34 @@ def record(provider: str, event: AnymailTrackingEvent) -> Outcome:
         )
         _suppress(provider, kind, address, detail, event.event_id or key, None)
         return Outcome.UNMATCHED
-    try:
-        with transaction.atomic():
-            row = Event.objects.create(
-                message=message,
-                recipient=recipient,
-                at=event.timestamp or timezone.now(),
-                kind=kind[:32],
-                detail=detail,
-                provider=provider,
-                event_id=key,
-                raw=raw,
-            )
-    except IntegrityError:
-        return Outcome.DUPLICATE
-    if recipient is not None:
-        advance(recipient, kind, detail)
-    _suppress(
-        provider,
-        kind,
-        address or (recipient.address if recipient else ""),
-        detail,
-        event.event_id or key,
-        row,
-    )
+    # one transaction per event, holding no lock across network calls (the view fetches
+    # SNS certificates before this); a failure later in the same POST answers 500 and the
+    # provider's resend finds this event already stored
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # a savepoint: a duplicate leaves the outer one usable
+                row = Event.objects.create(
+                    message=message,
+                    recipient=recipient,
+                    at=event.timestamp or timezone.now(),
+                    kind=kind[:32],
+                    detail=detail,
+                    provider=provider,
+                    event_id=key,
+                    raw=raw,
+                )
+        except IntegrityError:
+            return Outcome.DUPLICATE
+        if recipient is not None:
+            advance(recipient, kind, detail)
+        _suppress(
+            provider,
+            kind,
+            address or (recipient.address if recipient else ""),
+            detail,
+            event.event_id or key,
+            row,
+        )
     return Outcome.STORED
 
 

@@ -12,7 +12,9 @@ The status code is a contract with the provider:
   nothing is recorded (the body says only "refused"; the log says why, without secrets);
 - 401 with ``WWW-Authenticate`` for SNS without credentials: SNS sends basic auth only
   after this challenge (anymail's SES view);
-- 500: an error while recording — nothing is kept (one transaction), the provider retries;
+- 500: an error while recording: that event is rolled back (each event is its own
+  transaction, so no database lock is held while a certificate is fetched) and the
+  provider sends the POST again; events of it already stored are then duplicates, no-ops;
 - 200 otherwise, also for a repeated event and for an event about an unknown message;
 - HEAD: 200 (Mandrill and others probe the URL when it is set up).
 """
@@ -40,7 +42,6 @@ from anymail.webhooks.postmark import PostmarkTrackingWebhookView
 from anymail.webhooks.resend import ResendTrackingWebhookView
 from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
 from django.contrib.auth.decorators import login_not_required
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
@@ -205,14 +206,13 @@ def tracking(request: HttpRequest, provider: str) -> HttpResponse:
     settings = load_settings()
     try:
         view = _build(hook, settings, request)
-        with transaction.atomic():
-            response: HttpResponse = view.dispatch(request)
-            return response
+        response: HttpResponse = view.dispatch(request)
+        return response
     except NotConfigured as exc:
         logger.warning("webhook refused: not configured", extra={"provider": provider, "why": str(exc)})
     except AnymailWebhookValidationFailure as exc:
         logger.warning("webhook refused", extra={"provider": provider, "why": _scrub(str(exc), settings)})
-    except Exception as exc:  # the provider retries on 5xx; nothing was kept (atomic)
+    except Exception as exc:  # the provider retries on 5xx
         logger.error(
             "webhook processing failed",
             extra={"provider": provider, "why": _scrub(f"{type(exc).__name__}: {exc}", settings)},
