@@ -264,6 +264,13 @@ DIALECTS: list[tuple[str, str, str, str]] = [
     ),
     ("Sendmail", "421 4.3.2 Connection rate limit exceeded.", "greeting", "envelope.rate_limited"),
     (
+        "Gmail",
+        "454-4.7.0 Too many login attempts, please try again later. For more information, go to\n"
+        "454 4.7.0  https://support.google.com/mail/answer/7126229",
+        "auth",
+        "envelope.rate_limited",
+    ),
+    (
         "Outlook.com",
         "421 4.7.650 The mail server [1.2.3.4] has been temporarily rate limited due to IP reputation.",
         "rcpt",

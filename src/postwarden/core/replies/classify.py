@@ -29,6 +29,7 @@ _REPLY_TABLE: Final = RULES
 _FAILURE_TABLE: Final = (*FAILURES, *RULES, *STAGE_FALLBACKS)
 
 _MAX_EVIDENCE: Final = 4000
+_MAX_MATCHED: Final = 4000
 
 #: what people type for a stage (``--stage``) beyond the stage names themselves
 _STAGE_ALIASES: Final[dict[str, SmtpStage]] = {
@@ -158,13 +159,23 @@ def _facts(
     if reply is not None:
         enhanced = trailing_enhanced(reply)
         code: int | None = reply.code
-        text = reply.text
+        text = _bounded(reply.text)
     else:
-        enhanced = find_enhanced(detail)
+        text = _bounded(detail)
+        enhanced = find_enhanced(text)
         code = None
-        text = detail
     code_class = code // 100 if code is not None else (int(enhanced[0]) if enhanced else None)
     return Facts(stage, code, code_class, enhanced, text, (host or "").strip().lower() or None, port)
+
+
+def _bounded(text: str) -> str:
+    """Long failure texts (stack traces) are read at both ends: the wrapper's words come
+    first, Java's root cause ("nested exception is …") last, and matching a hundred rules
+    over megabytes of log would stall a worker."""
+    if len(text) <= _MAX_MATCHED:
+        return text
+    half = _MAX_MATCHED // 2
+    return text[:half] + "\n…\n" + text[-half:]
 
 
 def _explain(
@@ -237,8 +248,8 @@ def _unknown(reply: Reply | None, detail: str, rule_id: str, facts: Facts | None
 
 
 def _evidence(reply: Reply | None, detail: str) -> str:
-    raw = str(reply) if reply is not None else " ".join(detail.split())
-    return redact(raw)[:_MAX_EVIDENCE]
+    raw = str(reply) if reply is not None else " ".join(_bounded(detail).split())
+    return redact(raw[: _MAX_EVIDENCE + 200])[:_MAX_EVIDENCE]
 
 
 def _values(groups: dict[str, str], facts: Facts, evidence: str) -> dict[str, str]:

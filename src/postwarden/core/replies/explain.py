@@ -63,7 +63,7 @@ def explain_text(
     ``stage`` (a session stage name such as ``"rcpt"`` or an alias such as
     ``"MAIL FROM"``) wins over the guess from the text; so do ``port`` and ``host``.
     """
-    text = text or ""
+    text = (text or "")[:_MAX_TEXT]
     reply = parse_reply(text)
     context = text
     if reply is not None:
@@ -103,6 +103,9 @@ def guess_host(text: str) -> str | None:
     found = _HOST.search(text)
     return found.group(1).lower() if found else None
 
+
+#: what is read of a pasted text: a screenful of log, not a whole log file
+_MAX_TEXT: Final = 65536
 
 _COLORS: Final = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.INFO: "36"}
 _WIDTH: Final = 88

@@ -85,7 +85,7 @@ FAILURES: Final[tuple[Rule, ...]] = (
         r"|doesn't match (?:either of )?'"
         r"|(?:does not|doesn't) match (?:the )?(?:server |peer )?certificate"
         r"|certificate is (?:only )?valid for .{0,200}, not"
-        r"|not valid for ['\"]|No subject alternative (?:DNS )?names?|No name matching|altnames"
+        r"|not valid for\b|wanted to match|No subject alternative (?:DNS )?names?|No name matching|altnames"
         r"|ERR_TLS_CERT_ALTNAME",
     ),
     rule(

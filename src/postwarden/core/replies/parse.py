@@ -45,6 +45,9 @@ _ENHANCED_ANYWHERE = re.compile(r"(?<![\d.])([45]\.\d{1,3}\.\d{1,3})(?!\.?\d)")
 #: qmail puts the enhanced status at the end: "553 sorry, … (#5.7.1)"
 _QMAIL_ENHANCED = re.compile(r"\(#([245]\.\d{1,3}\.\d{1,3})\)")
 
+#: a pasted log beyond this is not read: replies sit in the first screenfuls
+_MAX_PARSED: Final = 65536
+
 _UNBALANCED_TAIL = {"]": "[", ")": "(", "}": "{", "'": "'", '"': '"'}
 
 
@@ -68,6 +71,7 @@ def parse_reply(text: str) -> Reply | None:
     """
     if not text or not text.strip():
         return None
+    text = text[:_MAX_PARSED]
     candidates = _python_replies(text)
     lines = _lines(text)
     candidates += _group(text, [ln for ln in lines if ln.strict], lines)
@@ -128,23 +132,31 @@ def _group(text: str, starts: list[_Line], every: list[_Line]) -> list[tuple[int
     """Each start line plus its continuation lines (same code, ``-`` until a space)."""
     replies: list[tuple[int, Reply]] = []
     consumed: set[int] = set()
+    position = {line.start: i for i, line in enumerate(every)}
     for first in starts:
         if first.start in consumed:
             continue
-        group = [first]
-        if first.sep == "-":
-            for nxt in every:
-                if nxt.start <= group[-1].start or nxt.code != first.code:
-                    continue
-                group.append(nxt)
-                consumed.add(nxt.start)
-                if nxt.sep != "-":
-                    break
-        raw = [
-            _line_text(text, ln, group[i + 1] if i + 1 < len(group) else None) for i, ln in enumerate(group)
-        ]
+        group = [first, *_continuations(first, every[position[first.start] + 1 :])]
+        consumed.update(line.start for line in group)
+        ends: list[_Line | None] = [*group[1:], None]
+        raw = [_line_text(text, line, end) for line, end in zip(group, ends, strict=True)]
         replies.append((first.start, Reply.from_lines(first.code, raw)))
     return replies
+
+
+def _continuations(first: _Line, after: list[_Line]) -> list[_Line]:
+    found: list[_Line] = []
+    if first.sep != "-":
+        return found
+    for line in after:
+        if line.code != first.code:
+            if line.strict:
+                break  # another reply began: this one was cut short
+            continue
+        found.append(line)
+        if line.sep != "-":
+            break
+    return found
 
 
 def _line_text(text: str, line: _Line, nxt: _Line | None) -> str:
