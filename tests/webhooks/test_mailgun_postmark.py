@@ -272,3 +272,13 @@ def test_it_refuses_postmark_when_no_secret_is_configured(
     configure()
     assert post_postmark(client, POSTMARK_BOUNCE) == 400
     assert not Suppression.objects.exists()
+
+
+def test_it_suppresses_a_mailgun_complaint(
+    client: Client, mailgun: None, sent: Callable[..., Recipient]
+) -> None:
+    recipient = sent("ann@example.net", pmid=MAILGUN_PMID)
+    assert post_mailgun(client, mailgun_body(mailgun_event("complained", **{"log-level": "warn"}))) == 200
+    recipient.refresh_from_db()
+    assert recipient.state == State.COMPLAINED
+    assert (Suppression.objects.get().reason, Suppression.objects.get().expires_at) == ("complaint", None)

@@ -191,3 +191,34 @@ def test_it_refuses_a_bad_mandrill_signature_without_logging_secrets(
     assert (response.status_code, response.content) == (400, b"refused")
     assert BASIC_PASSWORD not in caplog.text
     assert MANDRILL_KEY not in caplog.text
+
+
+def test_it_suppresses_a_resend_complaint(
+    client: Client, resend: None, sent: Callable[..., Recipient]
+) -> None:
+    recipient = sent("ann@example.net", pmid=RESEND_PMID)
+    assert post_resend(client, resend_event("email.complained"), svix_id="msg_complained_1") == 200
+    recipient.refresh_from_db()
+    assert recipient.state == State.COMPLAINED
+    assert Suppression.objects.get().reason == "complaint"
+
+
+def test_it_suppresses_a_mandrill_spam_report_and_an_unsubscribe(
+    client: Client, mandrill: None, sent: Callable[..., Recipient]
+) -> None:
+    recipient = sent("ann@example.net", pmid=MANDRILL_PMID)
+    assert (
+        post_mandrill(client, [mandrill_event("send", state="sent"), mandrill_event("spam", state="sent")])
+        == 200
+    )
+    recipient.refresh_from_db()
+    assert recipient.state == State.COMPLAINED
+    assert [e.kind for e in Event.objects.order_by("id")] == ["sent", "complained"]
+    sent("bob@example.org", pmid="bobaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+    unsub = mandrill_event(
+        "unsub", state="sent", email="bob@example.org", _id="bobaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    )
+    unsub["_id"] = "bobaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    assert post_mandrill(client, [unsub]) == 200
+    bob = Suppression.objects.get(address="bob@example.org")
+    assert (bob.reason, bob.expires_at) == ("unsubscribe", None)

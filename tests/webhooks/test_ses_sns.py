@@ -294,3 +294,29 @@ def test_it_answers_500_when_a_signed_event_cannot_be_processed(
     assert not Event.objects.exists()
     assert "webhook processing failed" in caplog.text
     assert BASIC_PASSWORD not in caplog.text
+
+
+def test_it_suppresses_an_ses_complaint(
+    client: Client, ses: Fetcher, two: tuple[Recipient, Recipient]
+) -> None:
+    complaint = {
+        "notificationType": "Complaint",
+        "mail": MAIL,
+        "complaint": {
+            "complainedRecipients": [{"emailAddress": "bob@example.org"}],
+            "timestamp": "2026-11-22T10:05:00.000Z",
+            "feedbackId": "0100018f-complaint",
+            "userAgent": "Yahoo!-Mail-Feedback/2.0",
+            "complaintFeedbackType": "abuse",
+        },
+    }
+    assert post(client, sign(notification(complaint, message_id="9c6e8d3a-complaint"))) == 200
+    _, bob = two
+    bob.refresh_from_db()
+    assert bob.state == State.COMPLAINED
+    suppression = Suppression.objects.get()
+    assert (suppression.address, suppression.reason, suppression.detail) == (
+        "bob@example.org",
+        "complaint",
+        "abuse; reason: spam",
+    )
