@@ -8,6 +8,7 @@ messages at end of data. Every accepted message is recorded with its Message-ID.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections.abc import Iterator
@@ -44,6 +45,10 @@ class Handler:
     rcpt: dict[str, list[str]] = field(default_factory=dict)
     data: list[str] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
+    #: seconds to wait before answering the end of data (messages in flight)
+    data_delay: float = 0.0
+    #: messages whose content arrived (answered or not)
+    data_started: int = 0
     sessions: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,6 +83,10 @@ class Handler:
         return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.data_started += 1
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         with self.lock:
             if self.data:
                 return self.data.pop(0)
