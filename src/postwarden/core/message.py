@@ -1,0 +1,351 @@
+"""Compose a message: a :class:`Draft` in, the exact bytes for DATA out.
+
+The bytes are built once, when the message is enqueued, and stored; every retry sends
+the same bytes with the same Message-ID (ARCHITECTURE.md: at-least-once delivery, one
+stable Message-ID), as zulip fixes ``Date`` when it builds a mail.
+
+Header injection is impossible by construction: every value is checked for CR, LF and
+NUL, and every header line is produced here from validated tokens. Custom headers cannot
+replace the structural ones this module writes.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+from postwarden.core import mime
+from postwarden.core.addresses import (
+    Address,
+    InvalidAddress,
+    clean_display_name,
+    parse_address,
+    parse_address_list,
+)
+from postwarden.core.config.model import RecipientMode
+
+
+class InvalidMessage(ValueError):
+    """The draft cannot become a message; the text names the field and the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """What the caller asks for. Addresses may carry display names (``"Ops <ops@x>"``);
+    ``to``/``cc``/``bcc``/``reply_to`` may also be one comma-separated string."""
+
+    from_address: str
+    from_name: str | None = None
+    to: Sequence[str] = ()
+    cc: Sequence[str] = ()
+    bcc: Sequence[str] = ()
+    reply_to: Sequence[str] = ()
+    subject: str = ""
+    text: str | None = None
+    html: str | None = None
+    #: custom headers (X-…, List-Unsubscribe …); structural ones are refused
+    headers: Mapping[str, str] = field(default_factory=dict)
+    recipient_mode: RecipientMode = RecipientMode.BCC
+    #: generated when None: ``<{random}@{from domain}>``
+    message_id: str | None = None
+    #: now (UTC) when None; must be timezone-aware
+    date: datetime | None = None
+
+
+RecipientKind = Literal["to", "cc", "bcc"]
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One envelope recipient. ``kind`` is how the composed message treats it: a To
+    recipient hidden by bcc mode is ``"bcc"`` (providers' APIs need exactly that)."""
+
+    address: str
+    kind: RecipientKind
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    #: CRLF line endings, ready for DATA (no dot-stuffing: the session does that)
+    raw: bytes
+    #: with angle brackets
+    message_id: str
+    #: addr-spec for MAIL FROM
+    envelope_from: str
+    #: de-duplicated, in to, cc, bcc order
+    recipients: tuple[Recipient, ...]
+    needs_smtputf8: bool
+    size: int
+
+
+#: Fields this module writes itself, and why a caller may not set them through ``headers``.
+STRUCTURAL: Final[Mapping[str, str]] = {
+    "from": "use from_address / from_name",
+    "sender": "Postwarden sends as from_address",
+    "to": "use to",
+    "cc": "use cc",
+    "bcc": "use bcc (Bcc is never written into a message)",
+    "reply-to": "use reply_to",
+    "subject": "use subject",
+    "message-id": "use message_id",
+    "date": "use date",
+    "mime-version": "the composer writes it",
+    "return-path": "the receiving server adds it from MAIL FROM (RFC 5321 4.4)",
+    "received": "servers add it on the way",
+}
+#: RFC 5322 3.6.6: resent fields describe a re-sending, which this composer does not do
+_STRUCTURAL_PREFIXES: Final = (
+    ("content-", "the composer writes the MIME fields"),
+    ("resent-", "resent fields are not supported"),
+)
+#: RFC 5322 2.2 ftext: printable ASCII except ":"
+_FIELD_NAME: Final = re.compile(r"[!-9;-~]{1,76}")
+#: RFC 5322 3.6.4 msg-id, dot-atom-text on both sides (no obsolete forms)
+_ATOM: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_MSG_ID: Final = re.compile(rf"<?({_ATOM}@(?:{_ATOM}|\[[!-Z^-~]*\]))>?")
+_DAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def compose(draft: Draft) -> Composed:
+    """Build the message bytes for ``draft``.
+
+    Raises :class:`InvalidAddress` for a bad address (the message names the field) and
+    :class:`InvalidMessage` for anything else: CR/LF/NUL in a header value, a bad or
+    structural custom header name, no recipients, a naive ``date``, a malformed
+    ``message_id``, text that is not valid Unicode.
+    """
+    sender = _sender(draft.from_address, draft.from_name)
+    to = _addresses("to", draft.to)
+    cc = _addresses("cc", draft.cc)
+    bcc = _addresses("bcc", draft.bcc)
+    reply_to = _addresses("reply_to", draft.reply_to)
+    if not (to or cc or bcc):
+        raise InvalidMessage("the message has no recipients: give at least one of to, cc, bcc")
+    # bcc mode (Metabase's default) hides To recipients from each other; one alone is shown
+    hide_to = len(to) > 1 and draft.recipient_mode is not RecipientMode.CC
+    message_id = _message_id(draft.message_id, sender)
+    head = [f"Date: {_format_date(draft.date)}\r\n", _from_line(sender)]
+    if reply_to:
+        head.append(mime.field("Reply-To", mime.address_list_tokens(reply_to)))
+    head.append(_UNDISCLOSED if hide_to or not to else mime.field("To", mime.address_list_tokens(to)))
+    if cc:
+        head.append(mime.field("Cc", mime.address_list_tokens(cc)))
+    head.append(_header_line("Subject", draft.subject, "subject"))
+    head.append(f"Message-ID: {message_id}\r\nMIME-Version: 1.0\r\n")
+    head.extend(_custom_headers(draft.headers))
+    raw = _head_bytes(head) + _body(draft.text, draft.html)
+    smtputf8 = sender.needs_smtputf8 or _any_smtputf8(to, cc, bcc, reply_to)
+    recipients = _recipients(to, cc, bcc, hide_to)
+    return Composed(raw, message_id, sender.addr_spec, recipients, smtputf8, len(raw))
+
+
+#: RFC 5322 A.1.3: an empty group says "recipients not shown"
+_UNDISCLOSED: Final = "To: undisclosed-recipients:;\r\n"
+
+
+def _sender(from_address: str, from_name: str | None) -> Address:
+    try:
+        sender = parse_address(from_address)
+    except InvalidAddress as exc:
+        raise InvalidAddress(f"from_address: {exc}") from None
+    if from_name is None:
+        return sender
+    name = clean_display_name(_check_text("from_name", from_name))
+    return Address(
+        sender.addr_spec, name, sender.local, sender.domain, sender.domain_unicode, sender.needs_smtputf8
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _from_line(sender: Address) -> str:
+    # the same sender signs a whole batch
+    try:
+        return mime.field("From", mime.address_tokens(sender))
+    except UnicodeEncodeError:
+        raise InvalidMessage("from_name is not valid Unicode (it has a lone surrogate)") from None
+
+
+def _addresses(field_name: str, value: str | Sequence[str]) -> list[Address]:
+    if not value:
+        return []
+    try:
+        return parse_address_list(value)
+    except InvalidAddress as exc:
+        raise InvalidAddress(f"{field_name}: {exc}") from None
+
+
+def _any_smtputf8(*groups: list[Address]) -> bool:
+    return any(address.needs_smtputf8 for group in groups for address in group)
+
+
+def _recipients(
+    to: list[Address], cc: list[Address], bcc: list[Address], hide_to: bool
+) -> tuple[Recipient, ...]:
+    """Envelope recipients without exact repeats, in to, cc, bcc order.
+
+    RFC 5321 2.4: a local part may be case-sensitive, so only identical addresses merge.
+    """
+    seen: set[str] = set()
+    out: list[Recipient] = []
+    to_kind: RecipientKind = "bcc" if hide_to else "to"
+    for group, kind in ((to, to_kind), (cc, "cc"), (bcc, "bcc")):
+        for address in group:
+            if address.addr_spec not in seen:
+                seen.add(address.addr_spec)
+                out.append(Recipient(address.addr_spec, kind))
+    return tuple(out)
+
+
+def _check_text(field_name: str, value: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidMessage(f"{field_name} must be a string, not {type(value).__name__}")
+    if "\r" in value or "\n" in value or "\x00" in value:
+        raise InvalidMessage(
+            f"{field_name} contains a line break or NUL character: refused, as it could inject headers"
+        )
+    return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_line(header: str, value: str, field_name: str) -> str:
+    """One unstructured field, folded. Cached: subjects and custom headers repeat in a batch."""
+    _check_text(field_name, value)
+    try:
+        return mime.field(header, mime.unstructured_tokens(value, len(header)))
+    except UnicodeEncodeError:
+        raise InvalidMessage(f"{field_name} is not valid Unicode (it has a lone surrogate)") from None
+
+
+def _custom_headers(headers: Mapping[str, str]) -> list[str]:
+    seen: set[str] = set()
+    lines: list[str] = []
+    for name, value in headers.items():
+        _check_header_name(name)
+        key = name.lower()
+        if key in seen:
+            raise InvalidMessage(f"header {name!r} is given twice (header names ignore case)")
+        seen.add(key)
+        if not isinstance(value, str):
+            raise InvalidMessage(f"header {name!r} must be a string, not {type(value).__name__}")
+        lines.append(_header_line(name, value, f"header {name!r}"))
+    return lines
+
+
+@functools.lru_cache(maxsize=256)
+def _check_header_name(name: str) -> None:
+    # cached: callers send the same few custom headers with every message
+    if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name):
+        raise InvalidMessage(
+            f"header name {name!r} is not allowed: a field name is 1 to 76 printable "
+            "ASCII characters without spaces or ':' (RFC 5322 2.2)"
+        )
+    key = name.lower()
+    reason = STRUCTURAL.get(key) or next((why for p, why in _STRUCTURAL_PREFIXES if key.startswith(p)), None)
+    if reason is not None:
+        raise InvalidMessage(f"header {name!r} cannot be set through headers: {reason}")
+
+
+def _message_id(given: str | None, sender: Address) -> str:
+    if given is None:
+        # 128 random bits: unique without coordination between workers
+        return f"<{secrets.token_hex(16)}@{sender.domain}>"
+    _check_text("message_id", given)
+    match = _MSG_ID.fullmatch(given.strip())
+    if match is None or given.strip().startswith("<") != given.strip().endswith(">"):
+        raise InvalidMessage(
+            f"message_id {given!r} is not a Message-ID: expected <left@right> (RFC 5322 3.6.4)"
+        )
+    return f"<{match.group(1)}>"
+
+
+def _format_date(date: datetime | None) -> str:
+    """RFC 5322 3.3 date-time, in the given zone (now, in UTC, when None)."""
+    if date is None:
+        return _now_header(int(time.time()))
+    return _date_header(date)
+
+
+@functools.lru_cache(maxsize=64)
+def _date_header(date: datetime) -> str:
+    offset = date.utcoffset()
+    if offset is None:
+        raise InvalidMessage("date must be timezone-aware (give tzinfo, e.g. datetime.now(UTC))")
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return (
+        f"{_DAYS[date.weekday()]}, {date.day:02d} {_MONTHS[date.month - 1]} {date.year:04d} "
+        f"{date.hour:02d}:{date.minute:02d}:{date.second:02d} {sign}{hours:02d}{mins:02d}"
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _now_header(second: int) -> str:
+    # A batch composes thousands of messages within the same second.
+    return _date_header(datetime.fromtimestamp(second, UTC))
+
+
+def _head_bytes(head: list[str]) -> bytes:
+    text = "".join(head)
+    if text.isascii():
+        return text.encode("ascii")
+    # Only addresses with a non-ASCII local part are written raw (RFC 6532); the
+    # message then needs SMTPUTF8 and that is reported in Composed.needs_smtputf8.
+    return text.encode("utf-8")
+
+
+def _body(text: str | None, html: str | None) -> bytes:
+    parts = [
+        (subtype, _check_body(subtype, value))
+        for subtype, value in (("plain", text), ("html", html))
+        if value is not None
+    ]
+    if not parts:
+        parts = [("plain", "")]
+    if len(parts) == 1:
+        subtype, value = parts[0]
+        cte, data = mime.encode_body(value)
+        return _part_head(subtype, cte).encode("ascii") + b"\r\n" + data
+    encoded = [(subtype, *mime.encode_body(value)) for subtype, value in parts]
+    boundary = _boundary(data for _, _, data in encoded)
+    out = [f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode("ascii")]
+    for subtype, cte, data in encoded:
+        out.append(f"--{boundary}\r\n{_part_head(subtype, cte)}\r\n".encode("ascii"))
+        # the CRLF before a delimiter belongs to the delimiter (RFC 2046 5.1.1), so one
+        # more keeps the part's final line end, as in a single-part message
+        out.append(data + b"\r\n")
+    out.append(f"--{boundary}--\r\n".encode("ascii"))
+    return b"".join(out)
+
+
+def _check_body(subtype: str, value: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidMessage(f"{'text' if subtype == 'plain' else 'html'} must be a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidMessage(
+            f"{'text' if subtype == 'plain' else 'html'} is not valid Unicode (it has a lone surrogate)"
+        ) from None
+    return value
+
+
+def _part_head(subtype: str, cte: str) -> str:
+    return f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n'
+
+
+def _boundary(bodies: Iterable[bytes]) -> str:
+    datas = list(bodies)
+    while True:
+        # "=_" cannot occur in quoted-printable output; 7bit bodies are checked
+        boundary = f"=_pw{secrets.token_hex(12)}"
+        marker = f"--{boundary}".encode("ascii")
+        if not any(marker in data for data in datas):
+            return boundary
