@@ -1,13 +1,64 @@
+"""The console's URL map. Every route goes through :func:`route`, which wraps the view
+in its rule from :data:`postwarden.console.access.ACCESS` (a route without a rule fails
+at import, so no page can be mounted unguarded)."""
+
 from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from postwarden.console import views
+from postwarden.console.access import View, guarded
+from postwarden.console.views import (
+    apikeys,
+    auth,
+    captured,
+    deliveries,
+    doctor,
+    held,
+    logs,
+    overview,
+    people,
+    settings,
+    suppressions,
+    users,
+)
 
 app_name = "console"
 
+
+def route(pattern: str, view: View, name: str) -> URLPattern:
+    return path(pattern, guarded(name, view), name=name)
+
+
 urlpatterns: list[URLPattern] = [
-    path("", views.overview, name="overview"),
-    path("login/", views.LoginView.as_view(), name="login"),
-    path("logout/", views.logout_view, name="logout"),
+    route("", overview.overview, "overview"),
+    route("login/", auth.LoginView.as_view(), "login"),
+    route("logout/", auth.logout_view, "logout"),
+    route("settings/", settings.email_settings, "settings"),
+    route("settings/test-connection/", settings.test_connection, "settings_test_connection"),
+    route("settings/send-test/", settings.send_test, "settings_send_test"),
+    route("settings/dkim/generate/", settings.dkim_generate, "settings_dkim_generate"),
+    route("settings/dkim/check/", settings.dkim_check, "settings_dkim_check"),
+    route("deliveries/", deliveries.deliveries, "deliveries"),
+    route("deliveries/<str:public_id>/", deliveries.message, "message"),
+    route("deliveries/<str:public_id>/html/", deliveries.message_html, "message_html"),
+    route("deliveries/<str:public_id>/raw/", deliveries.message_raw, "message_raw"),
+    route("held/", held.held, "held"),
+    route("held/action/", held.held_action, "held_action"),
+    route("suppressions/", suppressions.suppressions, "suppressions"),
+    route("suppressions/export.csv", suppressions.suppressions_csv, "suppressions_csv"),
+    route("suppressions/remove/", suppressions.suppression_remove, "suppression_remove"),
+    route("doctor/", doctor.doctor, "doctor"),
+    route("doctor/run/", doctor.doctor_run, "doctor_run"),
+    route("captured/", captured.captured, "captured"),
+    route("captured/<str:captured_id>/", captured.captured_message, "captured_message"),
+    route("captured/<str:captured_id>/html/", captured.captured_html, "captured_html"),
+    route("captured/<str:captured_id>/raw/", captured.captured_raw, "captured_raw"),
+    route("people/", people.people, "people"),
+    route("people/members/<int:pk>/", people.member, "member"),
+    route("people/groups/<int:pk>/", people.group, "group"),
+    route("api-keys/", apikeys.apikeys, "apikeys"),
+    route("api-keys/<int:pk>/revoke/", apikeys.apikey_revoke, "apikey_revoke"),
+    route("users/", users.users, "users"),
+    route("users/<int:pk>/", users.user, "user"),
+    route("logs/", logs.logs, "logs"),
 ]

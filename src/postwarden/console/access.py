@@ -1,0 +1,118 @@
+"""Who may do what in the console: ONE table, URL name -> the role needed to read
+(GET/HEAD) and to change (any other method).
+
+Every console route is wrapped by :func:`guarded` from this table when the URL map is
+built, so a view without an entry cannot be mounted, and the authorization tests iterate
+:data:`ACCESS` instead of a list someone must remember to extend (issue #8 builds its
+matrix on it). Roles rank viewer < settings < admin (``User.has_role``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Final
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import render
+
+from postwarden.accounts.models import Role
+
+View = Callable[..., HttpResponseBase]
+SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    #: role needed for GET/HEAD; None = anyone, logged in or not (the login page only)
+    read: Role | None
+    #: role needed for POST and other writes; None = the view accepts no writes
+    write: Role | None = None
+    #: anyone may use it, writes included (the login form)
+    public: bool = False
+
+
+PUBLIC: Final = Rule(read=None, write=None, public=True)
+V, S, A = Role.VIEWER, Role.SETTINGS, Role.ADMIN
+
+#: URL name (without the "console:" namespace) -> rule
+ACCESS: Final[dict[str, Rule]] = {
+    "login": PUBLIC,
+    "logout": Rule(V, V),
+    "overview": Rule(V),
+    # email settings and their tests: Metabase's "settings access"
+    "settings": Rule(S, S),
+    "settings_test_connection": Rule(S, S),
+    "settings_send_test": Rule(S, S),
+    "settings_dkim_generate": Rule(S, S),
+    "settings_dkim_check": Rule(S, S),
+    # deliveries: everyone reads, "settings" acts
+    "deliveries": Rule(V),
+    "message": Rule(V),
+    "message_html": Rule(V),
+    "message_raw": Rule(V),
+    "held": Rule(V, S),
+    "held_action": Rule(V, S),
+    "suppressions": Rule(V, S),
+    "suppressions_csv": Rule(V),
+    "suppression_remove": Rule(V, S),
+    # the doctor connects out and may probe the mail server: not for viewers
+    "doctor": Rule(V, S),
+    "doctor_run": Rule(V, S),
+    "captured": Rule(V),
+    "captured_message": Rule(V),
+    "captured_html": Rule(V),
+    "captured_raw": Rule(V),
+    "people": Rule(V, S),
+    "member": Rule(V, S),
+    "group": Rule(V, S),
+    "logs": Rule(V),
+    # admin only, even to look: key names and user lists are an attacker's map
+    "apikeys": Rule(A, A),
+    "apikey_revoke": Rule(A, A),
+    "users": Rule(A, A),
+    "user": Rule(A, A),
+}
+
+
+def allowed(user: object, role: Role | None) -> bool:
+    if role is None:
+        return True
+    has_role = getattr(user, "has_role", None)
+    return bool(getattr(user, "is_authenticated", False) and has_role is not None and has_role(role))
+
+
+def needed_role(rule: Rule, method: str) -> Role | bool | None:
+    """The role ``method`` needs under ``rule``; False when the method is not allowed."""
+    if rule.public:
+        return None
+    if method in SAFE_METHODS or method == "OPTIONS":
+        return rule.read
+    if rule.write is None:
+        return False
+    return rule.write
+
+
+def guarded(name: str, view: View) -> View:
+    """``view`` behind the rule for ``name``. Raises KeyError when there is none."""
+    rule = ACCESS[name]
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponseBase:
+        role = needed_role(rule, request.method or "GET")
+        if role is False:
+            return HttpResponse("Method not allowed", status=405, content_type="text/plain")
+        if not allowed(request.user, role if isinstance(role, Role) else None):
+            return forbidden(request, role if isinstance(role, Role) else None)
+        return view(request, *args, **kwargs)
+
+    if rule.read is None:
+        return login_not_required(wrapper)
+    return wrapper
+
+
+def forbidden(request: HttpRequest, role: Role | None) -> HttpResponse:
+    label = Role(role).label if role else ""
+    return render(request, "console/forbidden.html", {"needed": label}, status=403)

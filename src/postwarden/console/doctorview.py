@@ -1,0 +1,64 @@
+"""The doctor's report (the JSON contract of spec/doctor.md) shaped for the page: the
+stages as a pipeline, each with the worst status of its checks, and the root cause."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from postwarden.core.doctor.codes import STAGE_ORDER
+
+#: worst first
+_RANK: Final = {"fail": 3, "warn": 2, "pass": 1, "skip": 0}
+LABELS: Final = {
+    "config": "Settings",
+    "queue": "Queue & worker",
+    "network": "Network",
+    "tls": "TLS",
+    "auth": "AUTH",
+    "envelope": "Envelope",
+    "policy": "Policy",
+    "provider": "Provider",
+    "dns": "DNS",
+    "links": "Links",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StageBox:
+    stage: str
+    label: str
+    status: str
+    checks: int
+
+
+def pipeline(report: Mapping[str, Any]) -> list[StageBox]:
+    """Each stage's worst check status; a stage with an error finding is ``fail`` even
+    when its checks were skipped (e.g. config.missing stops everything after it)."""
+    worst: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for check in report.get("checks", []):
+        stage = str(check.get("id", "")).split(".", 1)[0]
+        status = str(check.get("status", "skip"))
+        counts[stage] = counts.get(stage, 0) + 1
+        if _RANK.get(status, 0) > _RANK.get(worst.get(stage, "skip"), 0):
+            worst[stage] = status
+    for finding in report.get("findings", []):
+        status = "fail" if finding.get("severity") == "error" else "warn"
+        stage = str(finding.get("stage", ""))
+        if _RANK[status] > _RANK.get(worst.get(stage, "skip"), 0):
+            worst[stage] = status
+    return [StageBox(s, LABELS.get(s, s), worst.get(s, "skip"), counts.get(s, 0)) for s in STAGE_ORDER]
+
+
+def root_cause(report: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    code = report.get("root_cause")
+    if not code:
+        return None
+    return next((f for f in report.get("findings", []) if f.get("code") == code), None)
+
+
+def others(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    code = report.get("root_cause")
+    return [f for f in report.get("findings", []) if f.get("code") != code]

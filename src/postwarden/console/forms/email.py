@@ -1,0 +1,210 @@
+"""The Email settings form, built from the settings table (core/config/variables.py), so a
+new variable appears in the console without touching this file.
+
+Rules (spec/config.md):
+- a field whose value comes from the environment, the ``.env`` file or a flag is
+  read-only and says so (the environment wins, as in Metabase);
+- secrets are never pre-filled: an empty secret field keeps the stored value, and an
+  explicit "clear" box removes it;
+- a field left empty (or a switch left at its default) removes the saved value, so the
+  default applies and the page says "default" again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from django import forms
+
+from postwarden.configstore.runtime import stored_values
+from postwarden.core.config.model import Origin, Source
+from postwarden.core.config.parse import parse_bool
+from postwarden.core.config.resolve import Layer, Reader, env_layers
+from postwarden.core.config.variables import VARIABLES, Kind, Section, Variable
+from postwarden.core.secrets import Secret
+
+#: the sections the page edits, in page order, with their headings
+SECTIONS: Final[tuple[tuple[Section, str], ...]] = (
+    (Section.SENDING, "Sending"),
+    (Section.SMTP, "SMTP server"),
+    (Section.PROVIDER, "Email provider (API)"),
+    (Section.SIGNING, "DKIM signing"),
+    (Section.WEBHOOKS, "Provider webhooks"),
+    (Section.DELIVERY, "Delivery"),
+)
+EDITED_SECTIONS: Final = frozenset(s for s, _ in SECTIONS)
+
+LABELS: Final[dict[str, str]] = {
+    "EMAIL_PROVIDER": "Send through",
+    "EMAIL_ENABLED": "Sending enabled",
+    "MAIL_FROM": "From address",
+    "MAIL_FROM_NAME": "From name",
+    "MAIL_REPLY_TO": "Reply-To address",
+    "MAIL_RECIPIENT_MODE": "Recipients in",
+    "MAIL_ALLOWED_DOMAINS": "Approved domains",
+    "APP_URL": "Application URL",
+    "TEST_EMAIL": "Test address",
+    "SMTP_HOST": "Host",
+    "SMTP_PORT": "Port",
+    "SMTP_SECURITY": "Security",
+    "SMTP_USER": "Username",
+    "SMTP_PASSWORD": "Password",
+    "SMTP_TIMEOUT": "Timeout (seconds)",
+    "SMTP_REQUIRE_ENCRYPTION": "Require encryption",
+    "SMTP_EHLO_NAME": "EHLO name",
+    "SMTP_TLS_VERIFY": "Verify certificate",
+}
+CHOICE_LABELS: Final[dict[str, str]] = {
+    "none": "none (plain)",
+    "ssl": "ssl (implicit TLS, usually 465)",
+    "starttls": "starttls (required, usually 587)",
+    "opportunistic": "opportunistic (STARTTLS when offered)",
+    "bcc": "Bcc (recipients hidden from each other)",
+    "cc": "Cc (recipients see each other)",
+}
+#: secrets that are a PEM block, typed into a text area
+MULTILINE: Final = frozenset({"DKIM_PRIVATE_KEY"})
+
+
+def editable_variables() -> tuple[Variable, ...]:
+    return tuple(v for v in VARIABLES if v.section in EDITED_SECTIONS and v.storable)
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """What a field shows now: its source, and its value as a person may see it."""
+
+    source: Source
+    #: the non-secret value; for secrets "" (never shown)
+    value: str
+    #: for secrets: "••••" plus at most the last four characters, or "" when unset
+    masked: str = ""
+
+    @property
+    def locked(self) -> bool:
+        return self.source.locks_console_field
+
+
+def current_values(stored: Mapping[str, str] | None = None) -> dict[str, Current]:
+    """Each editable variable's source and display value, without building settings
+    (so a bad value elsewhere never makes the page unusable)."""
+    layers = [
+        Layer(Origin.FLAG, {}),
+        *env_layers(),
+        Layer(Origin.STORED, stored_values() if stored is None else stored),
+    ]
+    reader = Reader(layers)
+    found: dict[str, Current] = {}
+    for var in editable_variables():
+        raw = reader.raw(var.name)
+        if raw is None:
+            found[var.name] = Current(Source(Origin.DEFAULT), "")
+        elif var.secret:
+            found[var.name] = Current(raw[1], "", Secret(raw[0]).masked())
+        else:
+            found[var.name] = Current(raw[1], raw[0].strip())
+    return found
+
+
+def clear_name(name: str) -> str:
+    return f"clear_{name}"
+
+
+class EmailSettingsForm(forms.Form):
+    """Fields named as the variables (``SMTP_HOST`` …). ``values()`` gives what to save;
+    ``overrides()`` what to test with."""
+
+    def __init__(self, *args: Any, current: Mapping[str, Current], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.current = current
+        for var in editable_variables():
+            state = current[var.name]
+            self.fields[var.name] = _field(var, state)
+            if var.secret:
+                self.fields[clear_name(var.name)] = forms.BooleanField(
+                    required=False, label="clear", disabled=state.locked or not state.masked
+                )
+
+    def sections(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+        """(heading, rows) for the template; each row has the bound field and its state."""
+        for section, heading in SECTIONS:
+            rows = [
+                {
+                    "var": var,
+                    "field": self[var.name],
+                    "state": self.current[var.name],
+                    "clear": self[clear_name(var.name)] if var.secret else None,
+                    "label": LABELS.get(var.name, var.name),
+                }
+                for var in editable_variables()
+                if var.section is section
+            ]
+            yield heading, rows
+
+    def values(self) -> dict[str, str]:
+        """Values to save: unlocked fields only; secrets only when typed or cleared."""
+        data = self.cleaned_data
+        values: dict[str, str] = {}
+        for var in editable_variables():
+            if self.current[var.name].locked:
+                continue
+            if var.secret:
+                if data.get(clear_name(var.name)):
+                    values[var.name] = ""
+                elif data.get(var.name):
+                    values[var.name] = str(data[var.name])
+                continue
+            values[var.name] = _to_text(var, data.get(var.name))
+        return values
+
+    def overrides(self) -> dict[str, str]:
+        """The form's values as a settings layer for "Test connection": like ``values()``,
+        but a secret left empty is simply absent, so the stored one applies."""
+        return self.values()
+
+
+def _to_text(var: Variable, value: object) -> str:
+    if var.kind is Kind.BOOL:
+        chosen = bool(value)
+        default = parse_bool(var.default) if var.default else False
+        return "" if chosen == default else ("true" if chosen else "false")
+    return str(value or "").strip()
+
+
+def _field(var: Variable, state: Current) -> forms.Field:
+    common: dict[str, Any] = {
+        "required": False,
+        "label": LABELS.get(var.name, var.name),
+        "help_text": var.help,
+        "disabled": state.locked,
+    }
+    if var.kind is Kind.SECRET:
+        widget: forms.Widget = (
+            forms.Textarea(attrs={"rows": 4, "autocomplete": "off", "spellcheck": "false"})
+            if var.name in MULTILINE
+            else forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+        )
+        # never the secret itself, not even as the initial value of a disabled field
+        return forms.CharField(widget=widget, strip=False, initial="", **common)
+    if var.kind is Kind.BOOL:
+        default = parse_bool(var.default) if var.default else False
+        initial = parse_bool(state.value) if _is_bool(state.value) else default
+        return forms.BooleanField(initial=initial, **common)
+    if var.kind is Kind.CHOICE:
+        choices = [("", f"default ({var.default})" if var.default else "— not set —")]
+        choices += [(c, CHOICE_LABELS.get(c, c)) for c in var.choices]
+        return forms.ChoiceField(choices=choices, initial=state.value.lower(), **common)
+    attrs = {"placeholder": var.default} if var.default else {}
+    if var.kind in (Kind.INT, Kind.FLOAT):
+        attrs["inputmode"] = "numeric" if var.kind is Kind.INT else "decimal"
+    return forms.CharField(initial=state.value, widget=forms.TextInput(attrs=attrs), **common)
+
+
+def _is_bool(text: str) -> bool:
+    try:
+        parse_bool(text)
+    except ValueError:
+        return False
+    return True

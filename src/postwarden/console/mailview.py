@@ -1,0 +1,106 @@
+"""Showing a stored mail: its headers, text and HTML parts and its raw source, for the
+message page and the captured inbox.
+
+Mail is hostile input. The HTML part is never put into a console page: it is served by
+:func:`html_response` as its own document with a policy that allows no script, no
+network request and no navigation, and the page frames it with ``sandbox=""``.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from dataclasses import dataclass
+from email.message import EmailMessage, Message
+from typing import Final
+
+from django.http import HttpResponse
+
+#: the sandboxed document's own policy: no script, nothing fetched (remote images would
+#: tell the sender the mail was opened), inline styles allowed so the mail looks right
+MAIL_HTML_POLICY: Final = (
+    "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
+)
+#: a raw source beyond this is cut on the page (the download has it all)
+RAW_PREVIEW_BYTES: Final = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    content_type: str
+    filename: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    headers: tuple[tuple[str, str], ...]
+    subject: str
+    text: str | None
+    html: str | None
+    attachments: tuple[Part, ...]
+    raw_preview: str
+    raw_size: int
+
+
+def parse(raw: bytes) -> Rendered:
+    """Never raises for malformed mail: what cannot be decoded is shown replaced."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    headers = tuple((name, _header(value)) for name, value in message.items())
+    text = html = None
+    if isinstance(message, EmailMessage):
+        text = _body(message, "plain")
+        html = _body(message, "html")
+    attachments = tuple(
+        Part(
+            part.get_content_type(), str(part.get_filename() or ""), len(part.get_payload(decode=True) or b"")
+        )
+        for part in message.walk()
+        if not part.is_multipart() and part.get_content_disposition() == "attachment"
+    )
+    preview = raw[:RAW_PREVIEW_BYTES].decode("utf-8", errors="replace")
+    return Rendered(headers, _header(message.get("Subject", "")), text, html, attachments, preview, len(raw))
+
+
+def _header(value: object) -> str:
+    try:
+        return str(value)
+    except (ValueError, LookupError):  # an undecodable encoded-word
+        return repr(value)
+
+
+def _body(message: EmailMessage, subtype: str) -> str | None:
+    part = message.get_body(preferencelist=(subtype,))
+    if part is None or part.get_content_subtype() != subtype:
+        return None
+    return _decoded(part)
+
+
+def _decoded(part: Message) -> str:
+    try:
+        content = part.get_content()  # type: ignore[attr-defined]
+        return content if isinstance(content, str) else bytes(content).decode("utf-8", "replace")
+    except (LookupError, ValueError, KeyError):  # unknown charset or broken encoding
+        payload = part.get_payload(decode=True)
+        return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+
+
+def html_response(html: str | None) -> HttpResponse:
+    """The HTML part as a document of its own, for ``<iframe sandbox="">``."""
+    response = HttpResponse(
+        html or "<p>This message has no HTML part.</p>", content_type="text/html; charset=utf-8"
+    )
+    response.headers["Content-Security-Policy"] = MAIL_HTML_POLICY
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "private, no-store"
+    # framed by our own page only (the console's default is DENY)
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+def raw_response(raw: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(raw, content_type="text/plain; charset=utf-8")
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}.eml"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,58 @@
+"""What only the console keeps: login throttling counters, console preferences (the
+recipient-suggestion mode) and the doctor runs started from the console."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class LoginThrottle(models.Model):
+    """Failed log-ins in the current window for one key (``account:<email>`` or
+    ``ip:<address>``). A row in the database, not a cache entry, so that every web
+    process (waitress threads, several machines on PostgreSQL) counts the same failures."""
+
+    key = models.CharField(max_length=400, primary_key=True)
+    window_start = models.DateTimeField(default=timezone.now)
+    failures = models.PositiveIntegerField(default=0)
+
+    objects: ClassVar[models.Manager[LoginThrottle]]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures}"
+
+
+class ConsoleSetting(models.Model):
+    """A console preference that is not a mail setting of spec/config.md
+    (those live in configstore and follow the environment's precedence)."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    value = models.CharField(max_length=200)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[models.Manager[ConsoleSetting]]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"
+
+
+class DoctorRun(models.Model):
+    """One doctor report as the console ran it; the overview shows the newest."""
+
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    ok = models.BooleanField(default=False)
+    root_cause = models.CharField(max_length=64, blank=True)
+    #: the doctor's JSON contract (spec/doctor.md), secrets already reduced to set/empty
+    report: models.JSONField[Any] = models.JSONField(default=dict)
+
+    objects: ClassVar[models.Manager[DoctorRun]]
+
+    class Meta:
+        ordering = ("-started_at",)
+
+    def __str__(self) -> str:
+        return f"doctor {self.started_at:%Y-%m-%d %H:%M} {self.root_cause or 'ok'}"

@@ -1,0 +1,66 @@
+// Postwarden console: the little the pages need beyond htmx. No inline handlers (CSP).
+(function () {
+  "use strict";
+
+  // Presets on the Email settings page: fill host, port, security (and a fixed username)
+  // from the selected <option>'s data attributes. The server applies the same table when
+  // the "Apply preset" button is used without JavaScript.
+  function applyPreset(select) {
+    var option = select.options[select.selectedIndex];
+    var form = select.form;
+    var note = document.getElementById("preset-note");
+    var regionRow = document.getElementById("preset-region-row");
+    if (!option || !option.value) {
+      if (note) { note.textContent = ""; note.classList.add("hidden"); }
+      if (regionRow) { regionRow.classList.add("hidden"); }
+      return;
+    }
+    var needsRegion = option.dataset.host.indexOf("{region}") !== -1;
+    if (regionRow) { regionRow.classList.toggle("hidden", !needsRegion); }
+    var region = form.elements["preset_region"] ? form.elements["preset_region"].value : "";
+    setField(form, "SMTP_HOST", option.dataset.host.replace("{region}", region));
+    setField(form, "SMTP_PORT", option.dataset.port);
+    setField(form, "SMTP_SECURITY", option.dataset.security);
+    if (option.dataset.user) { setField(form, "SMTP_USER", option.dataset.user); }
+    setField(form, "EMAIL_PROVIDER", "smtp");
+    if (note) { note.textContent = option.dataset.note; note.classList.remove("hidden"); }
+  }
+
+  function setField(form, name, value) {
+    var field = form.elements[name];
+    if (field && !field.disabled) {
+      field.value = value;
+      field.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.id === "preset") { applyPreset(target); }
+    if (target.name === "preset_region") {
+      var preset = document.getElementById("preset");
+      if (preset) { applyPreset(preset); }
+    }
+    if (target.classList && target.classList.contains("select-all")) {
+      var boxes = document.querySelectorAll("input[name='" + target.dataset.for + "']");
+      boxes.forEach(function (box) { box.checked = target.checked; });
+    }
+  });
+
+  // Buttons that ask before they act: <button data-confirm="Revoke this key?">
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-confirm]") : null;
+    if (button && !window.confirm(button.dataset.confirm)) { event.preventDefault(); }
+  });
+
+  // Copy buttons: <button data-copy="#element-id">
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-copy]") : null;
+    if (!button) { return; }
+    var source = document.querySelector(button.dataset.copy);
+    if (source && navigator.clipboard) {
+      navigator.clipboard.writeText(source.textContent.trim());
+      button.textContent = "Copied";
+    }
+  });
+})();

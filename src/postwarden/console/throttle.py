@@ -1,0 +1,83 @@
+"""Failed log-in throttling, per account and per client address.
+
+Counted in :class:`~postwarden.console.models.LoginThrottle` rows with conditional
+UPDATEs, so several web processes share the count (a per-process cache would let an
+attacker multiply the budget by the number of processes). Fixed windows: simple, and
+the lock-out ends by itself, so a victim is never locked out for longer than a window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
+
+from postwarden.console.models import LoginThrottle
+
+WINDOW: Final = timedelta(minutes=15)
+#: failures per account per window: enough for typos, far too few to guess a password
+ACCOUNT_LIMIT: Final = 5
+#: failures per client address per window: an office behind one NAT shares it
+ADDRESS_LIMIT: Final = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    #: seconds until the oldest blocking window ends
+    retry_after: int = 0
+
+
+def client_address(request: HttpRequest) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wants it to be unless a
+    # proxy we trust rewrote it, and waitress is told to clear untrusted proxy headers.
+    return str(request.META.get("REMOTE_ADDR") or "unknown")
+
+
+def keys_for(username: str, address: str) -> dict[str, int]:
+    return {f"account:{username.strip().lower()}": ACCOUNT_LIMIT, f"ip:{address}": ADDRESS_LIMIT}
+
+
+def check(username: str, address: str) -> Verdict:
+    """Whether a log-in attempt may even be tried. Reads only."""
+    now = timezone.now()
+    limits = keys_for(username, address)
+    rows = LoginThrottle.objects.filter(key__in=limits, window_start__gt=now - WINDOW)
+    waits = [
+        int((row.window_start + WINDOW - now).total_seconds()) + 1
+        for row in rows
+        if row.failures >= limits[row.key]
+    ]
+    return Verdict(allowed=not waits, retry_after=max(waits, default=0))
+
+
+def record_failure(username: str, address: str) -> None:
+    now = timezone.now()
+    for key in keys_for(username, address):
+        _bump(key, now)
+
+
+def _bump(key: str, now: datetime) -> None:
+    current = LoginThrottle.objects.filter(key=key, window_start__gt=now - WINDOW)
+    if current.update(failures=F("failures") + 1):
+        return
+    # no row, or an expired window: start a new one (two processes may race here; the
+    # loser of the insert retries the update, which then finds the winner's row)
+    try:
+        with transaction.atomic():
+            updated = LoginThrottle.objects.filter(key=key).update(window_start=now, failures=1)
+            if not updated:
+                LoginThrottle.objects.create(key=key, window_start=now, failures=1)
+    except IntegrityError:
+        current.update(failures=F("failures") + 1)
+
+
+def record_success(username: str) -> None:
+    """A correct password clears the account's count (not the address's: one good
+    account must not unlock guessing at the others from the same address)."""
+    LoginThrottle.objects.filter(key=f"account:{username.strip().lower()}").delete()

@@ -1,0 +1,167 @@
+"""Email settings: the Sending, SMTP, provider, DKIM and webhook settings of
+spec/config.md, presets, and the "Test connection" / "Send test email" buttons, which
+use the values IN THE FORM, saved or not."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+
+from postwarden.configstore.runtime import current_settings, save
+from postwarden.console import dkimtools, mailtests
+from postwarden.console.forms.email import Current, EmailSettingsForm, current_values
+from postwarden.console.presets import BY_KEY, PRESETS, SES_REGIONS
+from postwarden.core.config.model import Provider, Settings
+from postwarden.core.config.resolve import ConfigError
+
+log = logging.getLogger("postwarden.console.settings")
+
+
+def _page(request: HttpRequest, form: EmailSettingsForm, **extra: Any) -> HttpResponse:
+    try:
+        resolved: Settings | None = current_settings()
+        problems: list[str] = []
+    except ConfigError as exc:
+        resolved, problems = None, [str(p) for p in exc.problems]
+    context = {
+        "form": form,
+        "presets": PRESETS,
+        "regions": SES_REGIONS,
+        "resolved": resolved,
+        "problems": problems,
+        "notes": resolved.notes if resolved else (),
+        "dkim": dkimtools.status(form.current),
+        "test_to": _default_recipient(request, resolved),
+        **extra,
+    }
+    return render(request, "console/settings.html", context)
+
+
+def _default_recipient(request: HttpRequest, resolved: Settings | None) -> str:
+    return str(getattr(request.user, "email", "") or (resolved.sending.test_email if resolved else "") or "")
+
+
+def email_settings(request: HttpRequest) -> HttpResponse:
+    current = current_values()
+    if request.method != "POST":
+        return _page(request, EmailSettingsForm(current=current))
+    if request.POST.get("action") == "preset":
+        return _page(request, _with_preset(request.POST, current), preset_applied=True)
+    form = EmailSettingsForm(request.POST, current=current)
+    if not form.is_valid():
+        return _page(request, form)
+    values = form.values()
+    resolved = _resolve(form, values)
+    if resolved is None:
+        return _page(request, form)
+    save(values, request.user)
+    log.info("email settings saved", extra={"by": request.user.pk, "changed": sorted(values)})
+    messages.success(request, "Email settings saved.")
+    _probe_after_save(request, resolved)
+    return redirect("console:settings")
+
+
+def _resolve(form: EmailSettingsForm, values: dict[str, str]) -> Settings | None:
+    """The settings these form values give, or None with the resolver's complaints on
+    the fields (it says what to set, e.g. SMTP_PORT='abc' must be a whole number)."""
+    try:
+        return current_settings(overrides=values)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            field = problem.variable if problem.variable in form.fields else None
+            form.add_error(field, forms.ValidationError(str(problem.message)))
+        return None
+
+
+def _probe_after_save(request: HttpRequest, resolved: Settings) -> None:
+    """Saving probes the connection and warns, without refusing, when it fails."""
+    if resolved.sending.provider is not Provider.SMTP or not resolved.smtp.host:
+        return
+    outcome = mailtests.test_connection(resolved)
+    if not outcome.ok:
+        messages.warning(
+            request,
+            f"Saved, but the connection test failed: {outcome.summary}. "
+            "Mail will wait in the queue until this is fixed.",
+        )
+
+
+def _with_preset(data: QueryDict, current: dict[str, Current]) -> EmailSettingsForm:
+    """The posted form with a preset's host, port and security filled in (no JavaScript needed)."""
+    preset = BY_KEY.get(data.get("preset", ""))
+    changed = data.copy()
+    if preset is not None:
+        changed["SMTP_HOST"] = preset.host_for(data.get("preset_region", ""))
+        changed["SMTP_PORT"] = str(preset.port)
+        changed["SMTP_SECURITY"] = preset.security.value
+        changed["EMAIL_PROVIDER"] = Provider.SMTP.value
+        if preset.user:
+            changed["SMTP_USER"] = preset.user
+    form = EmailSettingsForm(changed, current=current)
+    form.is_valid()
+    return form
+
+
+def _tested(request: HttpRequest) -> tuple[EmailSettingsForm, Settings | None, list[str]]:
+    form = EmailSettingsForm(request.POST, current=current_values())
+    if not form.is_valid():
+        return (
+            form,
+            None,
+            [f"{name}: {' '.join(str(e) for e in errors)}" for name, errors in form.errors.items()],
+        )
+    try:
+        return form, current_settings(overrides=form.overrides()), []
+    except ConfigError as exc:
+        return form, None, [str(p) for p in exc.problems]
+
+
+def _result(request: HttpRequest, form: EmailSettingsForm, context: dict[str, Any]) -> HttpResponse:
+    """htmx asks for the result panel only; without JavaScript the whole page comes back."""
+    if request.headers.get("HX-Request"):
+        return render(request, "console/partials/test_result.html", context)
+    return _page(request, form, **context)
+
+
+def test_connection(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("console:settings")
+    form, resolved, problems = _tested(request)
+    outcome = mailtests.test_connection(resolved) if resolved else None
+    return _result(request, form, {"outcome": outcome, "problems_in_form": problems, "kind": "connection"})
+
+
+def send_test(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("console:settings")
+    form, resolved, problems = _tested(request)
+    to = request.POST.get("test_to", "").strip() or _default_recipient(request, resolved)
+    outcome = mailtests.send_test(resolved, to, request.user) if resolved else None
+    return _result(
+        request, form, {"outcome": outcome, "problems_in_form": problems, "kind": "send", "test_to": to}
+    )
+
+
+def dkim_generate(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        done = dkimtools.generate(
+            request.POST.get("selector", ""), request.POST.get("domain", ""), request.user
+        )
+        (messages.success if done.ok else messages.error)(request, done.message)
+    return redirect("console:settings")
+
+
+def dkim_check(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return redirect("console:settings")
+    try:
+        resolved: Settings | None = current_settings()
+    except ConfigError:
+        resolved = None
+    result = dkimtools.check_published(resolved)
+    return render(request, "console/partials/dkim_check.html", {"check": result})

@@ -1,0 +1,141 @@
+""""Test connection" and "Send test email" against a real SMTP server on loopback
+(aiosmtpd with STARTTLS from a trustme CA and AUTH), with the values in the form,
+saved or not; and saving, which probes and warns without refusing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import re
+
+import pytest
+from django.test import Client
+
+from postwarden.configstore.models import StoredSetting
+from postwarden.configstore.runtime import save, stored_values
+from postwarden.outbox.models import Recipient
+from tests.console.conftest import DISTINCT_SMTP_PASSWORD
+from tests.smtpd import SmtpServer
+
+pytestmark = [pytest.mark.usefixtures("clean_env", "ssl_cert_file")]
+WRONG = "Wr0ng-Zq9XkVbN-password-do-not-leak"
+
+
+@pytest.fixture
+def server(smtpd_factory: Callable[..., SmtpServer]) -> SmtpServer:
+    return smtpd_factory(tls="starttls", require_starttls=True, users={"ops": DISTINCT_SMTP_PASSWORD})
+
+
+def form(server: SmtpServer, password: str, **extra: str) -> dict[str, str]:
+    return {"EMAIL_PROVIDER": "smtp", "EMAIL_ENABLED": "on", "SMTP_TLS_VERIFY": "on", "SMTP_HOST": "localhost",
+            "SMTP_PORT": str(server.port), "SMTP_SECURITY": "starttls", "SMTP_USER": "ops",
+            "SMTP_PASSWORD": password, "SMTP_TIMEOUT": "5", "SMTP_EHLO_NAME": "client.test",
+            "MAIL_FROM": "ops@example.com", **extra}
+
+
+@pytest.mark.django_db
+def test_a_wrong_password_shows_the_humanized_error_and_the_raw_reply(
+        settings_client: Client, server: SmtpServer) -> None:
+    response = settings_client.post("/settings/test-connection/", form(server, WRONG), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html  # the htmx partial only
+    assert "failed at auth" in html
+    assert '<pre class="evidence" id="raw-reply">535 5.7.8 Authentication credentials invalid</pre>' in html
+    assert "auth.failed" in html
+    assert "C: AUTH PLAIN ••••" in html
+    assert "STARTTLS" in html
+    assert WRONG not in html
+    assert server.messages == []
+    assert not StoredSetting.objects.exists()  # the form's values were tested, not saved
+
+
+@pytest.mark.django_db
+def test_the_right_password_connects_with_tls_and_auth_and_sends_no_mail(
+        settings_client: Client, server: SmtpServer) -> None:
+    html = settings_client.post("/settings/test-connection/", form(server, DISTINCT_SMTP_PASSWORD),
+                                HTTP_HX_REQUEST="true").content.decode()
+    assert '<span class="badge pass">OK</span> Connected: the server accepted the connection, TLS and the credentials' in html
+    assert "AUTH PLAIN accepted" in html
+    assert "TLS (starttls): TLSv1." in html
+    assert DISTINCT_SMTP_PASSWORD not in html
+    assert server.messages == []
+    assert server.commands[-1].startswith("QUIT")
+
+
+@pytest.mark.django_db
+def test_an_empty_password_field_tests_with_the_stored_password(settings_client: Client, server: SmtpServer) -> None:
+    save({"SMTP_PASSWORD": DISTINCT_SMTP_PASSWORD}, None)
+    html = settings_client.post("/settings/test-connection/", form(server, ""), HTTP_HX_REQUEST="true").content.decode()
+    assert '<span class="badge pass">OK</span>' in html
+
+
+@pytest.mark.django_db
+def test_without_javascript_the_whole_page_comes_back_with_the_result(
+        settings_client: Client, server: SmtpServer) -> None:
+    html = settings_client.post("/settings/test-connection/", form(server, WRONG)).content.decode()
+    assert "<html" in html
+    assert "535 5.7.8 Authentication credentials invalid" in html
+    assert 'value="localhost"' in html  # the form keeps what was typed
+
+
+@pytest.mark.django_db
+def test_saving_with_a_failing_probe_saves_and_warns(settings_client: Client, server: SmtpServer) -> None:
+    response = settings_client.post("/settings/", {**form(server, WRONG), "action": "save"}, follow=True)
+    html = response.content.decode()
+    assert "Email settings saved." in html
+    assert "Saved, but the connection test failed" in html
+    assert "535 5.7.8 Authentication credentials invalid" in html
+    assert stored_values()["SMTP_PASSWORD"] == WRONG
+    assert WRONG not in html
+
+
+@pytest.mark.django_db
+def test_saving_with_a_good_probe_does_not_warn(settings_client: Client, server: SmtpServer) -> None:
+    html = settings_client.post("/settings/", {**form(server, DISTINCT_SMTP_PASSWORD), "action": "save"},
+                                follow=True).content.decode()
+    assert "Email settings saved." in html
+    assert "connection test failed" not in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_test_email_arrives_at_the_server_through_the_outbox(
+        settings_client: Client, server: SmtpServer) -> None:
+    html = settings_client.post("/settings/send-test/", form(server, DISTINCT_SMTP_PASSWORD, test_to="dest@example.com"),
+                                HTTP_HX_REQUEST="true").content.decode()
+    assert "Accepted by the server for dest@example.com" in html, html
+    assert [m.rcpt_tos for m in server.delivered] == [["dest@example.com"]]
+    assert server.delivered[0].login == "ops"
+    assert server.delivered[0].tls
+    recipient = Recipient.objects.get(address="dest@example.com")
+    assert recipient.state == "sent"
+    assert recipient.message.source == "console"
+    assert f'href="/deliveries/{recipient.message.public_id}/"' in html
+    assert DISTINCT_SMTP_PASSWORD not in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_test_email_with_a_refused_recipient_explains_and_cancels(
+        settings_client: Client, server: SmtpServer) -> None:
+    server.inject("RCPT", "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown")
+    html = settings_client.post("/settings/send-test/", form(server, DISTINCT_SMTP_PASSWORD, test_to="nobody@example.com"),
+                                HTTP_HX_REQUEST="true").content.decode()
+    assert "550 5.1.1 &lt;nobody@example.com&gt;: Recipient address rejected: User unknown" in html
+    assert "envelope.recipient_rejected" in html
+    assert Recipient.objects.get(address="nobody@example.com").state in ("cancelled", "failed")
+    assert server.delivered == []
+
+
+@pytest.mark.django_db
+def test_send_test_defaults_to_the_users_own_address(settings_client: Client) -> None:
+    html = settings_client.get("/settings/").content.decode()
+    assert 'id="test_to" name="test_to" type="email" value="sam@example.com"' in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_test_to_capture_lands_in_the_captured_inbox(settings_client: Client) -> None:
+    data = {"EMAIL_PROVIDER": "capture", "EMAIL_ENABLED": "on", "SMTP_TLS_VERIFY": "on", "MAIL_FROM": "ops@example.com",
+            "test_to": "me@example.com"}
+    html = settings_client.post("/settings/send-test/", data, HTTP_HX_REQUEST="true").content.decode()
+    assert "Captured: see Captured mail" in html
+    captured_id = re.search(r"captured as ([0-9T]+-m_[A-Za-z0-9_]+-[0-9a-f]{6})", html).group(1)  # type: ignore[union-attr]
+    assert "Postwarden test email" in settings_client.get(f"/captured/{captured_id}/").content.decode()
