@@ -202,3 +202,46 @@ def test_it_serialises_to_json_fields() -> None:
         "evidence": "554 5.7.1 <bob@example.org>: Relay access denied",
     }
     assert got["steps"][0].startswith("Authenticate: set SMTP_USER and SMTP_PASSWORD")
+
+
+#: the words of Postwarden's own SMTP session (src/postwarden/core/smtp: auth.py, envelope.py,
+#: session.py, errors.py, connection.py), which the doctor and the worker pass as ``detail``
+OWN_SESSION: list[tuple[SmtpStage, str, Code]] = [
+    (
+        SmtpStage.AUTH,
+        "the server offers AUTH only after STARTTLS, which this connection did not use",
+        Code.AUTH_ENCRYPTION_REQUIRED,
+    ),
+    (SmtpStage.AUTH, "the server offers no AUTH", Code.AUTH_UNAVAILABLE),
+    (
+        SmtpStage.AUTH,
+        "the connection to 192.0.2.7 is not encrypted and not loopback; use security starttls or ssl",
+        Code.CONFIG_AUTH_WITHOUT_TLS,
+    ),
+    (
+        SmtpStage.AUTH,
+        "no mechanism in common: the server offers XOAUTH2, Postwarden speaks PLAIN LOGIN",
+        Code.AUTH_UNAVAILABLE,
+    ),
+    (
+        SmtpStage.MAIL,
+        "the message is 3000000 bytes; the server accepts at most 1000000 (SIZE)",
+        Code.ENVELOPE_MESSAGE_TOO_LARGE,
+    ),
+    (SmtpStage.MAIL, "the server's EHLO does not list SMTPUTF8", Code.ENVELOPE_SENDER_REJECTED),
+    (SmtpStage.RESOLVE, "smtp.example.invalid has no address", Code.NETWORK_DNS_UNRESOLVABLE),
+    (SmtpStage.STARTTLS, "the server's EHLO does not list STARTTLS", Code.TLS_STARTTLS_UNAVAILABLE),
+    (
+        SmtpStage.GREETING,
+        "closed without a greeting (the server closed the connection)",
+        Code.NETWORK_SERVICE_REFUSED,
+    ),
+    (SmtpStage.RCPT, "the session is not connected", Code.NETWORK_SERVICE_REFUSED),
+    (SmtpStage.GREETING, "timed out", Code.NETWORK_NO_GREETING),
+    (SmtpStage.DATA, "timed out", Code.NETWORK_TIMEOUT),
+]
+
+
+@pytest.mark.parametrize(("stage", "detail", "code"), OWN_SESSION)
+def test_it_understands_the_words_of_our_own_session(stage: SmtpStage, detail: str, code: Code) -> None:
+    assert classify(stage=stage, reply=None, detail=detail).code == code

@@ -24,7 +24,7 @@ _CLOSED = (
     r"connection (?:was )?(?:unexpectedly )?closed|closed (?:the )?connection|Server disconnected"
     r"|disconnected"
     r"|\bEOF\b|unexpected eof|Connection reset|ECONNRESET|reset by peer|broken pipe|EPIPE|connection aborted"
-    r"|Connection lost|remote (?:host|end|side) closed|errno 104\b|errno 32\b|socket closed"
+    r"|Connection lost|remote (?:host|end|side) closed|errno 104\b|errno 32\b|socket closed|not connected"
 )
 _PLAIN_PORTS = (25, 587, 2525)
 _CONNECTING = frozenset({S.RESOLVE, S.CONNECT, None})
@@ -34,6 +34,10 @@ _TLS = frozenset({S.TLS, S.STARTTLS})
 _MODE_MISMATCH_STEPS = (
     "Port {port} speaks plain SMTP first and upgrades with STARTTLS: set SMTP_SECURITY=starttls, not ssl.",
     "For implicit TLS (ssl), use port 465.",
+)
+_SMTPUTF8_STEPS = (
+    "Use an ASCII address: a non-ASCII domain works everywhere in its xn-- (IDNA) form; a "
+    "non-ASCII local part needs a server that offers SMTPUTF8 (RFC 6531).",
 )
 _WRONG_PROTOCOL = (
     "Use the SMTP submission port: 587 with SMTP_SECURITY=starttls or 465 with ssl.",
@@ -186,7 +190,8 @@ FAILURES: Final[tuple[Rule, ...]] = (
         C.TLS_STARTTLS_UNAVAILABLE,
         text=r"STARTTLS extension not (?:supported|found)|(?:doesn't|does not) support STARTTLS"
         r"|STARTTLS.{0,30}not "
-        r"(?:supported|offered|advertised|available)|no STARTTLS",
+        r"(?:supported|offered|advertised|available)|no STARTTLS"
+        r"|(?:does not|doesn't) (?:list|offer|advertise) STARTTLS",
     ),
     rule(
         "tls.wrapped",
@@ -199,9 +204,35 @@ FAILURES: Final[tuple[Rule, ...]] = (
     ),
     # -- the client refused to go on ---------------------------------------------------------
     rule(
+        "client.auth_after_starttls",
+        C.AUTH_ENCRYPTION_REQUIRED,
+        text=r"AUTH only (?:after|over|with) (?:STARTTLS|TLS)",
+    ),
+    rule(
+        "client.size",
+        C.ENVELOPE_MESSAGE_TOO_LARGE,
+        text=r"accepts at most \d+|\(SIZE\)|exceeds? (?:the )?(?:server's )?SIZE|larger than the "
+        "server accepts",
+    ),
+    rule(
+        "client.smtputf8.rcpt",
+        C.ENVELOPE_RECIPIENT_REJECTED,
+        on=S.RCPT,
+        text=r"SMTPUTF8",
+        title="The recipient address is not ASCII and the server does not offer SMTPUTF8",
+        steps=_SMTPUTF8_STEPS,
+    ),
+    rule(
+        "client.smtputf8",
+        C.ENVELOPE_SENDER_REJECTED,
+        text=r"SMTPUTF8",
+        title="An address is not ASCII and the server does not offer SMTPUTF8",
+        steps=_SMTPUTF8_STEPS,
+    ),
+    rule(
         "client.unencrypted",
         C.CONFIG_AUTH_WITHOUT_TLS,
-        text=r"unencrypted connection|insecure (?:connection|auth)",
+        text=r"unencrypted connection|insecure (?:connection|auth)|connection .{0,60}is not encrypted",
     ),
     rule(
         "client.no_auth",
@@ -209,7 +240,8 @@ FAILURES: Final[tuple[Rule, ...]] = (
         text=r"AUTH extension not (?:supported|found)|(?:doesn't|does not) support AUTH"
         r"|AUTH (?:extension )?not "
         r"(?:supported|advertised|offered|available)|No suitable authentication method|No authentication "
-        r"mechanisms? supported|no (?:supported|common) (?:authentication|auth) mechanism",
+        r"mechanisms? supported|no (?:supported|common) (?:authentication|auth) mechanism"
+        r"|offers no AUTH|no mechanism in common",
     ),
     rule(
         "client.no_password",
@@ -237,7 +269,8 @@ FAILURES: Final[tuple[Rule, ...]] = (
     rule(
         "dns.unresolvable",
         C.NETWORK_DNS_UNRESOLVABLE,
-        text=r"Name or service not known|nodename nor servname|NXDOMAIN|no such host|getaddrinfo"
+        text=r"Name or service not known|nodename nor servname|NXDOMAIN|no such "
+        "host|getaddrinfo|has no address"
         r"|name resolution"
         r"|No address associated with hostname|Unknown SMTP host|UnknownHostException|non-?existent domain"
         r"|(?:could not|couldn't|cannot|can't|unable to|failed to) resolve|Name does not resolve|ENOTFOUND"
@@ -264,6 +297,11 @@ FAILURES: Final[tuple[Rule, ...]] = (
             "address that resolves to IPv4.",
             "Try port 587 or 465, or an email provider's HTTPS API, if outbound SMTP is blocked.",
         ),
+    ),
+    rule(
+        "greeting.missing",
+        C.NETWORK_NO_GREETING,
+        text=r"no (?:220 |SMTP )?greeting|greeting never received|did not (?:send|get) (?:a |the )?greeting",
     ),
     rule(
         "timeout.greeting.465",

@@ -105,7 +105,8 @@ PROVIDERS: Final[tuple[Rule, ...]] = (
         "ses.bad_smtp_credentials",
         C.AUTH_FAILED,
         provider=SES,
-        text=r"Authentication Credentials Invalid",
+        # SES capitalises every word; aiosmtpd and GMX say "Authentication credentials invalid"
+        text=r"(?-i:Authentication Credentials Invalid)",
         advice=_SES_SMTP_CREDENTIALS,
     ),
     rule(

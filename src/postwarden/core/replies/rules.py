@@ -186,7 +186,8 @@ WORDINGS: Final[tuple[Rule, ...]] = (
     rule(
         "size.words",
         C.ENVELOPE_MESSAGE_TOO_LARGE,
-        text=r"message (?:size|length)|(?:too|is) (?:big|large)|size (?:limit|exceeds|exceeded)"
+        text=r"message (?:size|length)|too much (?:mail )?data|(?:too|is) (?:big|large)|size "
+        "(?:limit|exceeds|exceeded)"
         r"|exceeds? .{0,40}(?:size|databytes)|databytes|max(?:imum)? (?:message )?size"
         r"|message .{0,20}exceeds",
     ),
