@@ -1,0 +1,136 @@
+"""SMTP AUTH (RFC 4954): PLAIN (RFC 4616) or LOGIN, whichever the server offers.
+
+PLAIN is preferred; LOGIN exists for Office 365, which offers only LOGIN (Mattermost
+added it for that reason, mattermost/mattermost#8140). Some servers list PLAIN and then
+answer it with "504 5.5.4 Unrecognized authentication type" (or a 535 saying so); then
+LOGIN is tried if offered. Credentials are never sent over an unencrypted connection
+unless the peer is loopback, as Go's net/smtp.PlainAuth decides.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from collections.abc import Callable
+from typing import Final, Protocol
+
+from postwarden.core.replies.reply import Reply
+from postwarden.core.secrets import MASK, Secret
+from postwarden.core.smtp.errors import (
+    AuthEncryptionRequired,
+    AuthUnavailable,
+    PlaintextAuthRefused,
+    error_for_reply,
+)
+from postwarden.core.smtp.stages import SmtpStage
+
+#: what we speak, in order of preference
+MECHANISMS: Final = ("PLAIN", "LOGIN")
+
+
+class Conversation(Protocol):
+    async def exchange(self, line: bytes, *, shown: str | None, stage: SmtpStage) -> Reply:
+        """Send ``line`` (with CRLF) and return the reply. The transcript shows ``shown``,
+        or a mask when it is None; a 334 challenge is masked too."""
+        ...
+
+
+def is_loopback(address: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback (``::ffff:127.0.0.1``)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback
+
+
+def check_can_authenticate(
+    extensions: dict[str, str],
+    *,
+    encrypted: bool,
+    peer_ip: str,
+    loopback: Callable[[str], bool] = is_loopback,
+) -> list[str]:
+    """The mechanisms to try, in order. Raises, at the AUTH stage:
+
+    * :class:`AuthEncryptionRequired` -- no AUTH offered, but STARTTLS is (servers such
+      as Postfix with ``smtpd_tls_auth_only`` offer AUTH only after STARTTLS);
+    * :class:`AuthUnavailable` -- no AUTH offered at all, or no mechanism in common;
+    * :class:`PlaintextAuthRefused` -- the connection is not encrypted and the peer is
+      not loopback: the credentials would cross the network in clear.
+    """
+    if "AUTH" not in extensions:
+        if "STARTTLS" in extensions and not encrypted:
+            raise AuthEncryptionRequired(
+                SmtpStage.AUTH,
+                detail="the server offers AUTH only after STARTTLS, which this connection did not use",
+            )
+        raise AuthUnavailable(SmtpStage.AUTH, detail="the server offers no AUTH")
+    if not encrypted and not loopback(peer_ip):
+        raise PlaintextAuthRefused(
+            SmtpStage.AUTH,
+            detail=f"the connection to {peer_ip} is not encrypted and not loopback; "
+            "use security starttls or ssl",
+        )
+    offered = extensions["AUTH"].upper().split()
+    usable: list[str] = [m for m in MECHANISMS if m in offered]
+    if not usable:
+        raise AuthUnavailable(
+            SmtpStage.AUTH,
+            detail=f"no mechanism in common: the server offers {' '.join(offered) or 'none'}, "
+            f"Postwarden speaks {' '.join(MECHANISMS)}",
+        )
+    return usable
+
+
+def _unrecognized(reply: Reply) -> bool:
+    return reply.code == 504 or (
+        reply.code == 535 and "unrecognized authentication type" in reply.text.lower()
+    )
+
+
+async def authenticate(conv: Conversation, mechanisms: list[str], user: str, password: Secret) -> str:
+    """Run the exchange; return the mechanism that succeeded.
+
+    Raises the error :func:`error_for_reply` gives for the last refusal at AUTH
+    (:class:`AuthRejected` for 535, :class:`AuthEncryptionRequired` for 538 …).
+    """
+    reply: Reply | None = None
+    for index, mechanism in enumerate(mechanisms):
+        if mechanism == "PLAIN":
+            reply = await _plain(conv, user, password)
+        else:
+            reply = await _login(conv, user, password)
+        if reply.code == 235:
+            return mechanism
+        if not (_unrecognized(reply) and index + 1 < len(mechanisms)):
+            break
+    assert reply is not None
+    raise error_for_reply(SmtpStage.AUTH, reply)
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.b64encode(data)
+
+
+async def _plain(conv: Conversation, user: str, password: Secret) -> Reply:
+    token = _b64(b"\0" + user.encode() + b"\0" + password.reveal().encode())
+    reply = await conv.exchange(
+        b"AUTH PLAIN " + token + b"\r\n", shown=f"AUTH PLAIN {MASK}", stage=SmtpStage.AUTH
+    )
+    if reply.code == 334:  # the server ignored the initial response and asks for it
+        reply = await conv.exchange(token + b"\r\n", shown=None, stage=SmtpStage.AUTH)
+    return reply
+
+
+async def _login(conv: Conversation, user: str, password: Secret) -> Reply:
+    reply = await conv.exchange(b"AUTH LOGIN\r\n", shown="AUTH LOGIN", stage=SmtpStage.AUTH)
+    if reply.code == 334:
+        reply = await conv.exchange(_b64(user.encode()) + b"\r\n", shown=None, stage=SmtpStage.AUTH)
+    if reply.code == 334:
+        reply = await conv.exchange(
+            _b64(password.reveal().encode()) + b"\r\n", shown=None, stage=SmtpStage.AUTH
+        )
+    return reply
