@@ -9,6 +9,7 @@ must not pass secrets in the first place, this catches the one that slips.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 _RESERVED: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 _MAX_BYTES: Final = 4 * 1024 * 1024
@@ -43,6 +44,15 @@ class JsonFormatter(logging.Formatter):
     """``{"ts": …, "level": …, "logger": …, "msg": …, <extra fields>}``."""
 
     def format(self, record: logging.LogRecord) -> str:
+        # both handlers (stderr and the recent file) format every record: render it once
+        cached = record.__dict__.get("_json_line")
+        if cached is not None:
+            return str(cached)
+        line = self._render(record)
+        record.__dict__["_json_line"] = line
+        return line
+
+    def _render(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
@@ -64,11 +74,17 @@ def log_dir() -> Path:
 
 
 class RecentHandler(logging.Handler):
-    """Appends to ``<data>/logs/<process>-<pid>.jsonl``, keeping one rotated file."""
+    """Appends to ``<data>/logs/<process>-<pid>.jsonl``, keeping one rotated file.
+
+    The file stays open between records (the worker logs a line per attempt, thousands a
+    second: opening the file for each cost more than sending the mail) and is flushed
+    after each line, so the console's tail sees it at once."""
 
     def __init__(self) -> None:
         super().__init__()
         self._path: Path | None = None
+        self._handle: TextIO | None = None
+        self._size = 0
 
     def _file(self) -> Path:
         if self._path is None:
@@ -80,15 +96,32 @@ class RecentHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            path = self._file()
             line = self.format(record) + "\n"
-            with path.open("a", encoding="utf-8") as handle:
-                handle.write(line)
-                size = handle.tell()
-            if size > _MAX_BYTES:
-                path.replace(path.with_suffix(".jsonl.1"))
+            with self.lock or contextlib.nullcontext():
+                if self._handle is None:
+                    path = self._file()
+                    self._handle = path.open("a", encoding="utf-8")
+                    self._size = self._handle.tell()
+                self._handle.write(line)
+                self._handle.flush()
+                self._size += len(line)
+                if self._size > _MAX_BYTES:
+                    self._rotate(self._handle)
         except Exception:  # logging must never take the process down
             self.handleError(record)
+
+    def _rotate(self, handle: TextIO) -> None:
+        handle.close()
+        self._handle = None
+        path = self._file()
+        path.replace(path.with_suffix(".jsonl.1"))
+
+    def close(self) -> None:
+        with self.lock or contextlib.nullcontext():
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+        super().close()
 
 
 def recent_lines(limit: int = 500) -> list[dict[str, Any]]:
