@@ -279,7 +279,9 @@ _REFUSALS_SHOWN: Final = 3
 
 
 def _describe_refusals(replies: Mapping[str, Reply]) -> str:
-    shown = [f"{addr}: {reply}" for addr, reply in list(replies.items())[:_REFUSALS_SHOWN]]
+    shown = [
+        f"{addr}: {reply}" if addr else str(reply) for addr, reply in list(replies.items())[:_REFUSALS_SHOWN]
+    ]
     more = len(replies) - len(shown)
     return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
 
