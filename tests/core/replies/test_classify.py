@@ -245,3 +245,24 @@ OWN_SESSION: list[tuple[SmtpStage, str, Code]] = [
 @pytest.mark.parametrize(("stage", "detail", "code"), OWN_SESSION)
 def test_it_understands_the_words_of_our_own_session(stage: SmtpStage, detail: str, code: Code) -> None:
     assert classify(stage=stage, reply=None, detail=detail).code == code
+
+
+@pytest.mark.parametrize(
+    ("stage", "text", "code"),
+    [
+        (SmtpStage.RCPT, "421 4.7.0 Try again later, closing connection.", Code.ENVELOPE_RATE_LIMITED),
+        (SmtpStage.MAIL, "454 4.7.0 Try again later", Code.ENVELOPE_RATE_LIMITED),
+        (SmtpStage.AUTH, "454 4.7.0 Temporary authentication failure", Code.AUTH_FAILED),
+        (
+            SmtpStage.STARTTLS,
+            "454 4.7.0 TLS not available due to local problem",
+            Code.TLS_STARTTLS_UNAVAILABLE,
+        ),
+        (SmtpStage.GREETING, "421 4.7.0 Try again later, closing connection.", Code.NETWORK_SERVICE_REFUSED),
+        (SmtpStage.DATA, "421 4.4.2 Connection dropped", Code.NETWORK_SERVICE_REFUSED),
+    ],
+)
+def test_it_reads_421_and_454_with_4_7_0_as_the_spec_lists_them(
+    stage: SmtpStage, text: str, code: Code
+) -> None:
+    assert at(stage, text).code == code

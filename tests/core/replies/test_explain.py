@@ -76,6 +76,12 @@ def test_it_renders_provider_advice_and_colour_on_request() -> None:
     assert "\x1b[1mGmail / Google Workspace:\x1b[0m" in text
 
 
+def test_it_labels_a_failure_without_a_reply_as_an_error() -> None:
+    text = render(explain_text("TimeoutError: timed out", stage="connect", port=25), color=False)
+    assert "Error:\n  TimeoutError: timed out\n" in text
+    assert "Server said:" not in text
+
+
 def test_it_renders_the_wait_the_server_asks_for() -> None:
     text = render(explain_text("451 4.7.1 Greylisted, please try again in 5 minutes"), color=False)
     assert "The server asks to wait 300 seconds before retrying." in text.splitlines()

@@ -122,7 +122,8 @@ def render(expl: Explanation, color: bool) -> str:
     head = f"{expl.code.value if expl.code else 'unknown'}  {expl.severity.value} · {kind}"
     lines = [paint(head, "1;" + _COLORS[expl.severity]), paint(expl.title, "1"), ""]
     if expl.evidence:
-        lines += [paint("Server said:", "1"), *_wrap(expl.evidence), ""]
+        label = "Server said:" if expl.reply is not None else "Error:"
+        lines += [paint(label, "1"), *_wrap(expl.evidence), ""]
     if expl.explanation:
         lines += [paint("What it means:", "1"), *_wrap(expl.explanation), ""]
     if expl.advice:

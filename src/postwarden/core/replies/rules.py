@@ -387,6 +387,22 @@ CODES: Final[tuple[Rule, ...]] = (
     rule(
         "code.greeting_refused", C.NETWORK_SERVICE_REFUSED, on=GREETING, reply=("421", "554"), severity=ERROR
     ),
+    # spec/doctor.md lists 421 4.7.0 and 454 4.7.0 among rate limits; at the greeting a bare
+    # 421 stays service_refused (above), and at AUTH 454 4.7.0 is RFC 4954's temporary failure
+    rule(
+        "code.421_policy",
+        C.ENVELOPE_RATE_LIMITED,
+        on=ENVELOPE_OR_UNKNOWN,
+        reply="421",
+        enhanced="X.7.0",
+    ),
+    rule(
+        "code.454_envelope",
+        C.ENVELOPE_RATE_LIMITED,
+        on=ENVELOPE_OR_UNKNOWN,
+        reply="454",
+        enhanced=("X.7.0", None),
+    ),
     rule(
         "code.421", C.NETWORK_SERVICE_REFUSED, reply="421", title="The server is closing the connection (421)"
     ),
