@@ -7,6 +7,7 @@ and whether the sender is verified; they never send mail.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -69,11 +70,12 @@ class Api:
                     str(exc),
                     (
                         f"Check the {self.name} API host name ({host}); if <PROVIDER>_API_URL is "
-                        f"set, check its spelling.",
+                        "set, check its spelling.",
                         f"Check that this machine can resolve names ({self.ctx.dns.description}).",
                     ),
                     title=f"The {self.name} API host does not resolve",
-                )
+                ),
+                blocking=True,  # reported under --only provider too: it is why the provider was not checked
             )
         else:
             self.rec.finding(
@@ -82,7 +84,7 @@ class Api:
                     str(exc),
                     (
                         f"Check that this machine can reach {host} over HTTPS (firewall, proxy, "
-                        f"egress rules).",
+                        "egress rules).",
                         f"Check {self.name}'s status page for an outage.",
                     ),
                 )
@@ -91,8 +93,11 @@ class Api:
         raise ProbeStop(url)
 
     def evidence(self, method: str, path: str, response: HttpResponse) -> str:
+        """``GET /v3/scopes: HTTP 401: {"errors": …}`` - JSON bodies compacted to one line."""
         shown = urlsplit(self.url(path)).path
-        return f"{method} {shown}: HTTP {response.status}: {response.text[:EVIDENCE_CHARS]}"
+        data = response.json()
+        body = " ".join(response.text.split()) if data is None else json.dumps(data, ensure_ascii=False)
+        return f"{method} {shown}: HTTP {response.status}: {body[:EVIDENCE_CHARS]}"
 
     def refuse_key(self, evidence: str, key_name: str, steps: Sequence[str] = ()) -> None:
         self.rec.finding(
@@ -101,7 +106,7 @@ class Api:
                 evidence,
                 (
                     f"Check {key_name}: copy the key again from the {self.name} dashboard (no "
-                    f"spaces or quotes around it).",
+                    "spaces or quotes around it).",
                     *steps,
                 ),
             )
@@ -116,7 +121,7 @@ class Api:
                 evidence,
                 (
                     f"{self.name}'s API answered with a server error: check its status page and try "
-                    f"again later.",
+                    "again later.",
                 ),
             )
         )

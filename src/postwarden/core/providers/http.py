@@ -53,25 +53,39 @@ class HttpResponse:
         return self.body.decode("utf-8", errors="replace").strip()
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """Connects to ``address`` but speaks TLS and HTTP to the URL's host name."""
+def _connect(addresses: list[str], port: int, timeout: float) -> socket.socket:
+    """The first of ``addresses`` that accepts, in order (as the OS resolver's caller would)."""
+    error: OSError | None = None
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            error = exc
+    assert error is not None
+    raise error
 
-    def __init__(self, host: str, port: int, address: str, timeout: float, context: ssl.SSLContext) -> None:
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """Connects to the resolved ``addresses`` but speaks TLS and HTTP to the URL's host name."""
+
+    def __init__(
+        self, host: str, port: int, addresses: list[str], timeout: float, context: ssl.SSLContext
+    ) -> None:
         super().__init__(host, port, timeout=timeout, context=context)
-        self._address = address
+        self._addresses = addresses
 
     def connect(self) -> None:
-        raw = socket.create_connection((self._address, self.port), self.timeout)
+        raw = _connect(self._addresses, self.port, self.timeout)  # type: ignore[arg-type]
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
 class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+    def __init__(self, host: str, port: int, addresses: list[str], timeout: float) -> None:
         super().__init__(host, port, timeout=timeout)
-        self._address = address
+        self._addresses = addresses
 
     def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = _connect(self._addresses, self.port, self.timeout)  # type: ignore[arg-type]
 
 
 async def request(
@@ -92,11 +106,13 @@ async def request(
     try:
         addresses = await dns.resolve_host(parts.hostname, port)
     except (OSError, TimeoutError) as exc:
-        raise HttpFailure("dns", f"{parts.hostname}: {exc}") from None
+        text = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+        raise HttpFailure("dns", text if parts.hostname in text else f"{parts.hostname}: {text}") from None
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     all_headers = {"User-Agent": "postwarden-doctor", "Accept": "application/json", **(headers or {})}
+    ips = [ip for ip, _ in addresses]
     return await asyncio.to_thread(
-        _send, parts.scheme, parts.hostname, port, addresses[0][0], method, path, all_headers, body, timeout
+        _send, parts.scheme, parts.hostname, port, ips, method, path, all_headers, body, timeout
     )
 
 
@@ -104,7 +120,7 @@ def _send(
     scheme: str,
     host: str,
     port: int,
-    address: str,
+    ips: list[str],
     method: str,
     path: str,
     headers: dict[str, str],
@@ -112,10 +128,11 @@ def _send(
     timeout: float,
 ) -> HttpResponse:
     conn: http.client.HTTPConnection
+    address = ", ".join(ips)
     if scheme == "https":
-        conn = _PinnedHTTPSConnection(host, port, address, timeout, ssl.create_default_context())
+        conn = _PinnedHTTPSConnection(host, port, ips, timeout, ssl.create_default_context())
     else:
-        conn = _PinnedHTTPConnection(host, port, address, timeout)
+        conn = _PinnedHTTPConnection(host, port, ips, timeout)
     try:
         conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()

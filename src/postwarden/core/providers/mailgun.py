@@ -46,7 +46,7 @@ async def probe(ctx: Context, rec: Recorder) -> None:
             evidence,
             (
                 f"Add {name} under Sending > Domains in Mailgun, or set MAILGUN_DOMAIN to a domain "
-                f"of this account "
+                "of this account "
                 "(an EU domain needs MAILGUN_API_URL=https://api.eu.mailgun.net/v3).",
             ),
         )
@@ -68,7 +68,7 @@ def _judge(rec: Recorder, name: str, domain: dict[str, object], evidence: str) -
                 evidence,
                 (
                     f"Mailgun has disabled {name}: see the domain's page and your account's billing "
-                    f"and compliance "
+                    "and compliance "
                     "notices, or contact Mailgun support.",
                 ),
             )
@@ -96,7 +96,7 @@ def _judge(rec: Recorder, name: str, domain: dict[str, object], evidence: str) -
             evidence,
             (
                 f"Publish the DNS records Mailgun lists for {name} (Sending > Domains > DNS "
-                f"records) and click Verify.",
+                "records) and click Verify.",
             ),
         )
         return

@@ -73,6 +73,6 @@ async def probe(ctx: Context, rec: Recorder) -> None:
         f"{domain}: {state} (POST /senders/domains.json)",
         (
             f"Add {domain} under Settings > Domains > Sending Domains, verify it, and publish its "
-            f"DKIM and SPF records.",
+            "DKIM and SPF records.",
         ),
     )

@@ -63,6 +63,6 @@ async def probe(ctx: Context, rec: Recorder) -> None:
         f"{domain} ({state}); {evidence}",
         (
             f"Add {domain} under Domains in Resend, publish the records it shows, and wait for "
-            f"status verified.",
+            "status verified.",
         ),
     )

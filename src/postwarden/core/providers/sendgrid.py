@@ -81,7 +81,7 @@ async def _sender(ctx: Context, rec: Recorder, api: Api) -> None:
         f"authenticated domain ({api.evidence('GET', 'whitelabel/domains', domains)})",
         (
             f"Authenticate {domain} in SendGrid (Settings > Sender Authentication > Authenticate a "
-            f"domain) and publish "
+            "domain) and publish "
             "the CNAME records it shows, or",
             f"verify {address} as a single sender (Settings > Sender Authentication).",
         ),

@@ -107,7 +107,7 @@ async def _account(ctx: Context, rec: Recorder, api: _SignedApi) -> bool:
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
             (
                 f"Use the IAM user's access key for region {api.region} (SES SMTP credentials are "
-                f"not API keys).",
+                "not API keys).",
             ),
         )
     if response.status == 200:
@@ -207,7 +207,7 @@ async def _identities(ctx: Context, rec: Recorder, api: _SignedApi, in_sandbox: 
         f"identity ({json.dumps(dict(zip(keys, statuses, strict=False)))})",
         (
             f"Verify {domain} (or {address}) in the SES console for region {region}: identities are "
-            f"per region.",
+            "per region.",
         ),
     )
 

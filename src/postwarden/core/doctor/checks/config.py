@@ -218,7 +218,7 @@ def _freemail(settings: Settings) -> Finding | None:
         f"MAIL_FROM is at {domain}, but mail is sent through {through}",
         (
             f"Receivers check {domain}'s DMARC policy, which only its own servers pass: use a From "
-            f"address at a "
+            "address at a "
             "domain you control and can publish SPF and DKIM for.",
             f"Or send through {domain}'s own server ({hosts[0]}) with that mailbox's credentials.",
         ),

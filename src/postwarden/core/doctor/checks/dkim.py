@@ -65,7 +65,7 @@ async def check_own_key(client: DnsClient, selector: str, domain: str, private_k
                 evidence,
                 (
                     f"Publish the TXT record at {name}: `postwarden dkim generate` prints it for a "
-                    f"new key; for the key "
+                    "new key; for the key "
                     "in DKIM_PRIVATE_KEY the value is v=DKIM1; k=rsa; p=<its public key>.",
                     "DNS changes can take up to the record's TTL to be seen everywhere.",
                 ),
@@ -100,7 +100,7 @@ async def check_own_key(client: DnsClient, selector: str, domain: str, private_k
                 evidence,
                 (
                     f"The key published at {name} is not the public half of DKIM_PRIVATE_KEY: "
-                    f"receivers will reject "
+                    "receivers will reject "
                     "the signature.",
                     "Publish the TXT record for the configured key (`postwarden dkim generate` "
                     "prints one for a new key), "
@@ -157,7 +157,7 @@ async def check_service_keys(
             evidence,
             (
                 f"Publish the {who}DKIM record(s) for {domain}: the provider's "
-                f"domain-authentication page lists them "
+                "domain-authentication page lists them "
                 "(usually CNAME records).",
                 GENERATE_STEP.format(domain=domain),
             ),

@@ -150,7 +150,7 @@ def _check_sources(
                 "; ".join(wrong[:5]),
                 (
                     f"Build links from APP_URL ({app_host or 'not set'}) instead of the request's "
-                    f"host or a fixed "
+                    "host or a fixed "
                     "address.",
                     "Behind a reverse proxy, set APP_URL to the public name so that links do not "
                     "point at localhost.",

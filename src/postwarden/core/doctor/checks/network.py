@@ -175,37 +175,35 @@ def _report_steps(
     failure: SmtpError | None,
     queue_note: str,
 ) -> None:
-    seen: set[str] = set()
+    rows: dict[str, tuple[Status, str, float]] = {}
     for step in session.steps:
         check_id = CHECK_IDS.get(step.stage)
         if check_id is None:
             continue
-        if check_id in seen:  # EHLO again after STARTTLS
+        if step.stage is S.EHLO and check_id in rows:  # EHLO again after STARTTLS (RFC 3207 §4.2)
             check_id += "_after_tls"
-        seen.add(check_id)
         status = Status.PASS if step.ok else Status.FAIL
-        detail = step.detail
         if step.ok and step.stage is S.STARTTLS and session.tls is None:
             status = Status.WARN  # opportunistic, and the server offers no STARTTLS
-        if step.ok and step.stage is S.DATA and queue_note:
-            detail = queue_note
-        rec.check(check_id, status, detail, duration_ms=round(step.duration_ms))
+        detail = queue_note if step.ok and step.stage is S.DATA and queue_note else step.detail
+        rows[check_id] = (status, detail, step.duration_ms)  # DATA: the end-of-data reply wins over 354
+    for check_id, (status, detail, ms) in rows.items():
+        rec.check(check_id, status, detail, duration_ms=round(ms))
     if endpoint.security is Security.NONE:
         rec.check("tls.handshake", Status.SKIP, "SMTP_SECURITY=none: the connection is not encrypted")
-    reached = {step.stage for step in session.steps}
     cause = f" (stopped at {failure.stage.value})" if failure is not None else ""
     for stage in expected_stages(endpoint, ctx.options.send):
-        if stage not in reached and CHECK_IDS[stage] not in seen:
+        if CHECK_IDS[stage] not in rows:
             rec.check(CHECK_IDS[stage], Status.SKIP, f"not reached{cause}")
 
 
 async def _report_failure(ctx: Context, rec: Recorder, endpoint: Endpoint, failure: SmtpError) -> None:
+    # Without a reply the session's words alone can be terse ("no connection within 5 s");
+    # the class summary ("the connection attempt timed out") names the fault for the
+    # knowledge base. The evidence stays the verbatim detail.
+    detail = failure.detail if failure.reply is not None else f"{failure.summary}: {failure.detail}"
     explanation = classify(
-        stage=failure.stage,
-        reply=failure.reply,
-        detail=failure.detail,
-        port=endpoint.port,
-        host=endpoint.host,
+        stage=failure.stage, reply=failure.reply, detail=detail, port=endpoint.port, host=endpoint.host
     )
     code = explanation.code or _STAGE_DEFAULT.get(failure.stage, Code.NETWORK_SERVICE_REFUSED)
     steps = list(explanation.steps)
@@ -226,7 +224,7 @@ async def _report_failure(ctx: Context, rec: Recorder, endpoint: Endpoint, failu
             if works:
                 steps.insert(0, works)
     severity = explanation.severity if explanation.severity is not Severity.INFO else None
-    evidence = explanation.evidence or str(failure)
+    evidence = (explanation.evidence if failure.reply is not None else failure.detail) or str(failure)
     rec.finding(
         Finding.of(
             code,

@@ -1,0 +1,153 @@
+"""The links stage (APP_URL, templates, recent messages) and the policy stage from settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from postwarden.core.doctor.model import Severity, Status
+from postwarden.core.doctor.service import ServiceFacts
+from tests.core.doctor.helpers import check, codes, doctor, finding, settings
+
+GOOD = {"SMTP_HOST": "smtp.example.com", "MAIL_FROM": "ops@example.com"}
+LINKS = frozenset({"links"})
+POLICY = frozenset({"policy"})
+
+
+def links(
+    tmp_path: Path,
+    app_url: str | None,
+    templates: dict[str, str] | None = None,
+    service: ServiceFacts | None = None,
+):  # type: ignore[no-untyped-def]
+    for name, text in (templates or {}).items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    env = {**GOOD, **({"APP_URL": app_url} if app_url else {})}
+    return doctor(settings(**env), only=LINKS, template_dirs=(tmp_path,), service=service)
+
+
+def test_it_accepts_a_public_https_app_url(tmp_path: Path) -> None:
+    report = links(
+        tmp_path, "https://app.example.com", {"welcome.html": '<a href="https://app.example.com/x">'}
+    )
+    assert codes(report) == []
+    assert check(report, "links.templates").detail == "1 template(s) checked"
+
+
+def test_it_warns_when_app_url_is_missing(tmp_path: Path) -> None:
+    found = finding(links(tmp_path, None), "links.app_url_missing")
+    assert (found.severity, found.evidence) == (Severity.WARNING, "APP_URL is not set")
+
+
+def test_it_warns_about_http(tmp_path: Path) -> None:
+    found = finding(links(tmp_path, "http://app.example.com"), "links.insecure")
+    assert (found.severity, found.evidence) == (
+        Severity.WARNING,
+        "APP_URL=http://app.example.com uses http://",
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://localhost:3000",
+        "http://172.31.39.136",
+        "https://127.0.0.1",
+        "https://[::1]/app",
+        "https://10.0.0.5",
+        "https://app.localhost",
+    ],
+)
+def test_it_refuses_an_app_url_recipients_cannot_reach(tmp_path: Path, url: str) -> None:
+    found = finding(links(tmp_path, url), "links.host_mismatch")
+    assert found.severity is Severity.ERROR
+    assert found.evidence.startswith(f"APP_URL={url} names ")
+
+
+def test_it_allows_an_intranet_name(tmp_path: Path) -> None:
+    # Metabase's over-strict check broke intranet installs (mission-anchors L4)
+    assert codes(links(tmp_path, "https://metabase.intranet")) == []
+
+
+def test_it_finds_template_links_to_another_host(tmp_path: Path) -> None:
+    report = links(
+        tmp_path,
+        "https://app.example.com",
+        {
+            "reset.txt": "Reset: http://localhost:8000/reset/{{ token }}\n",
+            "digest.html": '<a href="https://old.example.com/digest">see</a>',
+        },
+    )
+    found = finding(report, "links.host_mismatch")
+    assert (
+        found.evidence
+        == "digest.html: https://old.example.com/digest; reset.txt: http://localhost:8000/reset/"
+    )
+    assert check(report, "links.templates").status is Status.FAIL
+
+
+def test_it_finds_http_links_in_templates(tmp_path: Path) -> None:
+    report = links(tmp_path, "https://app.example.com", {"a.html": '<a href="http://app.example.com/x">'})
+    assert finding(report, "links.insecure").evidence == "a.html: http://app.example.com/x"
+
+
+def test_it_checks_recent_messages_only_for_links_that_cannot_work(tmp_path: Path) -> None:
+    facts = ServiceFacts(
+        recent_messages=(
+            ("m_1", "Docs: https://docs.python.org/3/ and your report: https://app.example.com/r/1"),
+            ("m_2", "Reset your password at http://172.31.39.136/auth/reset_password/abc"),
+        )
+    )
+    report = links(tmp_path, "https://app.example.com", service=facts)
+    assert (
+        finding(report, "links.host_mismatch").evidence == "m_2: http://172.31.39.136/auth/reset_password/abc"
+    )
+    assert check(report, "links.messages").detail.startswith("2 message(s) checked: m_2:")
+
+
+def test_it_skips_messages_without_a_database(tmp_path: Path) -> None:
+    report = links(tmp_path, "https://app.example.com")
+    assert (check(report, "links.messages").status, check(report, "links.templates").status) == (
+        Status.SKIP,
+        Status.SKIP,
+    )
+
+
+def test_it_allows_every_domain_when_none_is_listed() -> None:
+    report = doctor(settings(**GOOD), only=POLICY)
+    assert (
+        check(report, "policy.approved_domains").detail
+        == "MAIL_ALLOWED_DOMAINS is empty: every domain is allowed"
+    )
+
+
+def test_it_refuses_a_recipient_outside_the_approved_domains() -> None:
+    report = doctor(
+        settings(**GOOD, MAIL_ALLOWED_DOMAINS="example.org,example.net"),
+        only=POLICY,
+        to="someone@Example.COM",
+    )
+    found = finding(report, "policy.domain_not_approved")
+    assert found.evidence == (
+        "someone@Example.COM: example.com is not in MAIL_ALLOWED_DOMAINS=example.org,example.net"
+    )
+    assert report.exit_status == 1
+
+
+def test_it_accepts_an_approved_idn_domain() -> None:
+    report = doctor(
+        settings(**GOOD, MAIL_ALLOWED_DOMAINS="bücher.example"), only=POLICY, to="a@BÜCHER.example"
+    )
+    assert codes(report) == []
+
+
+def test_it_exempts_members() -> None:
+    facts = ServiceFacts(members=frozenset({"boss@example.com"}))
+    report = doctor(
+        settings(**GOOD, MAIL_ALLOWED_DOMAINS="example.org"),
+        only=POLICY,
+        to="boss@example.com",
+        service=facts,
+    )
+    assert check(report, "policy.approved_domains").detail == "boss@example.com is a member (exempt)"

@@ -1,0 +1,96 @@
+"""Queue, drift and suppression checks judging the service's facts (plain data from the
+Django adapter; tests/doctor/ covers gathering them from a real database)."""
+
+from __future__ import annotations
+
+from postwarden.core.doctor.model import Severity, Status
+from postwarden.core.doctor.service import QueueFacts, RecipientPolicy, ServiceFacts, WorkerFacts
+from tests.core.doctor.helpers import check, codes, doctor, finding, settings
+
+GOOD = {"SMTP_HOST": "smtp.example.com", "MAIL_FROM": "ops@example.com"}
+ONLY = frozenset({"queue", "config", "policy"})
+
+
+def run(facts: ServiceFacts):  # type: ignore[no-untyped-def]
+    return doctor(settings(**GOOD), only=ONLY, service=facts)
+
+
+def worker(age: float = 2.0, fingerprint: str = "f1", status: str = "running") -> WorkerFacts:
+    return WorkerFacts("w-1", "host-a", age, status, fingerprint, "smtp")
+
+
+def test_it_is_quiet_for_a_healthy_service() -> None:
+    report = run(ServiceFacts(QueueFacts(waiting=3, oldest_age=4.0), (worker(),), fingerprint="f1"))
+    assert codes(report) == []
+    assert check(report, "queue.worker").detail == "1 worker(s) running, last seen 2 s ago"
+    assert check(report, "config.process_drift").status is Status.PASS
+
+
+def test_it_reports_a_worker_down_while_mail_waits() -> None:
+    report = run(
+        ServiceFacts(QueueFacts(waiting=12, oldest_age=30.0), (worker(age=600.0),), fingerprint="f1")
+    )
+    found = finding(report, "queue.worker_down")
+    assert (found.severity, found.evidence) == (
+        Severity.ERROR,
+        "12 recipient(s) waiting; last heartbeat 600 s ago (w-1, running)",
+    )
+
+
+def test_it_reports_a_worker_that_never_ran() -> None:
+    found = finding(run(ServiceFacts(QueueFacts(waiting=1, oldest_age=1.0))), "queue.worker_down")
+    assert found.evidence == "1 recipient(s) waiting; no worker has ever reported"
+
+
+def test_it_does_not_call_an_idle_stopped_worker_a_fault() -> None:
+    report = run(ServiceFacts(QueueFacts(), (worker(status="stopped"),), fingerprint="f1"))
+    assert codes(report) == []
+    assert check(report, "queue.worker").status is Status.WARN
+
+
+def test_it_reports_a_backlog() -> None:
+    found = finding(
+        run(ServiceFacts(QueueFacts(waiting=40, oldest_age=1800.0), (worker(),), fingerprint="f1")),
+        "queue.backlog",
+    )
+    assert (found.severity, found.evidence) == (
+        Severity.WARNING,
+        "the oldest of 40 waiting recipient(s) has waited 30 min",
+    )
+
+
+def test_it_quotes_the_dominant_retry_error() -> None:
+    facts = ServiceFacts(
+        QueueFacts(retrying=7, dominant_error=("451 4.7.1 Greylisted, try again later", 5)),
+        (worker(),),
+        fingerprint="f1",
+    )
+    found = finding(run(facts), "queue.retrying")
+    assert found.evidence == (
+        "7 recipient(s) waiting for a retry; most often: 451 4.7.1 Greylisted, try again later (5x)"
+    )
+
+
+def test_it_reports_dead_letters() -> None:
+    facts = ServiceFacts(
+        QueueFacts(dead=2, dead_error=("550 5.1.1 User unknown", 2)), (worker(),), fingerprint="f1"
+    )
+    found = finding(run(facts), "queue.dead_letters")
+    assert (found.severity, found.evidence) == (
+        Severity.ERROR,
+        "2 recipient(s) gave up in the last 24 h; most often: 550 5.1.1 User unknown (2x)",
+    )
+
+
+def test_it_reports_a_worker_running_other_settings() -> None:
+    facts = ServiceFacts(QueueFacts(), (worker(fingerprint="0ld"),), fingerprint="n3w")
+    found = finding(run(facts), "config.process_drift")
+    assert found.evidence == "these settings have fingerprint n3w; running with others: w-1 on host-a (0ld)"
+
+
+def test_it_reports_a_suppressed_recipient() -> None:
+    facts = ServiceFacts(
+        recipient=RecipientPolicy("suppressed", "hard bounce on 2026-01-02: 550 5.1.1 unknown")
+    )
+    found = finding(run(facts), "policy.suppressed")
+    assert found.evidence == "ops@example.com: hard bounce on 2026-01-02: 550 5.1.1 unknown"
