@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+from email.header import decode_header
 from email.message import EmailMessage
 from email.parser import BytesParser, Parser
 from email.policy import default
@@ -433,3 +434,16 @@ def test_it_writes_only_crlf_line_ends_and_ends_with_one() -> None:
     assert raw.endswith(b"\r\n")
     assert b"\r" not in raw.replace(b"\r\n", b"")
     assert b"\n" not in raw.replace(b"\r\n", b"")
+
+
+def test_it_keeps_a_long_encoded_name_within_76_columns() -> None:
+    name = "Société Générale — Équipe Opérations Numériques"
+    composed = compose(draft(from_name=name))
+    lines = header_lines(composed.raw, "From")
+    assert len(lines) == 2
+    assert all(len(line) <= 76 for line in lines)
+    assert lines[-1].endswith(b"?= <ops@example.com>")
+    # RFC 2047 6.2: the blanks between adjacent encoded words are not part of the name
+    # (decode_header follows it; the modern parser of Python 3.11 does not, gh-128110)
+    words = b"".join(lines).removeprefix(b"From:").removesuffix(b" <ops@example.com>").decode()
+    assert "".join(part.decode(charset or "ascii") for part, charset in decode_header(words)) == name

@@ -133,10 +133,10 @@ def compose(draft: Draft) -> Composed:
     message_id = _message_id(draft.message_id, sender)
     head = [f"Date: {_format_date(draft.date)}\r\n", _from_line(sender)]
     if reply_to:
-        head.append(mime.field("Reply-To", mime.address_list_tokens(reply_to)))
-    head.append(_UNDISCLOSED if hide_to or not to else mime.field("To", mime.address_list_tokens(to)))
+        head.append(mime.field("Reply-To", mime.address_list_tokens(reply_to, "Reply-To")))
+    head.append(_UNDISCLOSED if hide_to or not to else mime.field("To", mime.address_list_tokens(to, "To")))
     if cc:
-        head.append(mime.field("Cc", mime.address_list_tokens(cc)))
+        head.append(mime.field("Cc", mime.address_list_tokens(cc, "Cc")))
     head.append(_header_line("Subject", draft.subject, "subject"))
     head.append(f"Message-ID: {message_id}\r\nMIME-Version: 1.0\r\n")
     head.extend(_custom_headers(draft.headers))
@@ -167,7 +167,7 @@ def _sender(from_address: str, from_name: str | None) -> Address:
 def _from_line(sender: Address) -> str:
     # the same sender signs a whole batch
     try:
-        return mime.field("From", mime.address_tokens(sender))
+        return mime.field("From", mime.address_tokens(sender, mime.first_word_room(len("From"))))
     except UnicodeEncodeError:
         raise InvalidMessage("from_name is not valid Unicode (it has a lone surrogate)") from None
 
@@ -213,9 +213,24 @@ def _check_text(field_name: str, value: str) -> str:
     return value
 
 
-@functools.lru_cache(maxsize=1024)
 def _header_line(header: str, value: str, field_name: str) -> str:
-    """One unstructured field, folded. Cached: subjects and custom headers repeat in a batch."""
+    """One unstructured field, folded. Short values are cached: subjects and custom headers
+    repeat across a batch, and long ones would only fill the cache."""
+    if len(value) <= _CACHED_VALUE:
+        return _cached_header_line(header, value, field_name)
+    return _make_header_line(header, value, field_name)
+
+
+#: longest header value kept in the line cache
+_CACHED_VALUE: Final = 500
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_header_line(header: str, value: str, field_name: str) -> str:
+    return _make_header_line(header, value, field_name)
+
+
+def _make_header_line(header: str, value: str, field_name: str) -> str:
     _check_text(field_name, value)
     try:
         return mime.field(header, mime.unstructured_tokens(value, len(header)))

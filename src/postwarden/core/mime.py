@@ -99,7 +99,7 @@ def unstructured_tokens(value: str, name_len: int) -> list[str]:
     return encoded_words(value, first_word_room(name_len))
 
 
-def phrase_tokens(name: str) -> list[str]:
+def phrase_tokens(name: str, first_room: int = _WORD_ROOM) -> list[str]:
     """Tokens for a display name: atoms literally, else a quoted string, else encoded words."""
     if _ATOM_PHRASE.fullmatch(name) and not _LOOKS_ENCODED.search(name):
         return name.split(" ")
@@ -107,22 +107,26 @@ def phrase_tokens(name: str) -> list[str]:
         # the ":" of "Ops: team" (mission-anchors E8) and commas need quoting
         escaped = name.replace("\\", "\\\\").replace('"', '\\"')
         return [f'"{escaped}"']
-    return encoded_words(name)
+    return encoded_words(name, first_room)
 
 
-def address_tokens(address: Address) -> list[str]:
-    """``Ops <ops@example.com>`` as foldable tokens."""
+def address_tokens(address: Address, first_room: int = _WORD_ROOM) -> list[str]:
+    """``Ops <ops@example.com>`` as foldable tokens; ``first_room`` is what an encoded
+    name may use on its first line (see :func:`first_word_room`)."""
     if not address.display_name:
         return [address.addr_spec]
-    return [*phrase_tokens(address.display_name), f"<{address.addr_spec}>"]
+    return [*phrase_tokens(address.display_name, first_room), f"<{address.addr_spec}>"]
 
 
-def address_list_tokens(addresses: Iterable[Address]) -> list[str]:
+def address_list_tokens(addresses: Iterable[Address], header: str) -> list[str]:
+    """Tokens for an address field named ``header``, the addresses separated by commas."""
     tokens: list[str] = []
     for address in addresses:
         if tokens:
             tokens[-1] += ","
-        tokens.extend(address_tokens(address))
+            tokens.extend(address_tokens(address))
+        else:
+            tokens.extend(address_tokens(address, first_word_room(len(header))))
     return tokens
 
 
