@@ -83,7 +83,7 @@ def expected_stages(endpoint: Endpoint, send: bool) -> list[SmtpStage]:
 
 async def run_smtp(ctx: Context, rec: Recorder) -> None:
     if ctx.settings.sending.provider is not Provider.SMTP:
-        return
+        return  # a provider's API host is checked by the provider stage
     if not ctx.settings.smtp.host:
         rec.check("network.connect", Status.SKIP, "SMTP_HOST is not set (config.missing)")
         rec.blocking.add(Code.CONFIG_MISSING)
@@ -191,6 +191,8 @@ def _report_steps(
         rec.check(check_id, status, detail, duration_ms=round(ms))
     if endpoint.security is Security.NONE:
         rec.check("tls.handshake", Status.SKIP, "SMTP_SECURITY=none: the connection is not encrypted")
+    if not endpoint.wants_auth:
+        rec.check("auth.login", Status.SKIP, "no credentials set (SMTP_USER, SMTP_PASSWORD): no AUTH")
     cause = f" (stopped at {failure.stage.value})" if failure is not None else ""
     for stage in expected_stages(endpoint, ctx.options.send):
         if CHECK_IDS[stage] not in rows:

@@ -25,7 +25,9 @@ async def run_provider(ctx: Context, rec: Recorder) -> None:
     provider = ctx.settings.sending.provider
     probe = probe_for(provider)
     if probe is None:
-        return  # SMTP and capture have no provider API
+        how = "through an SMTP server" if provider is Provider.SMTP else "nowhere (EMAIL_PROVIDER=capture)"
+        rec.check("provider.api", Status.SKIP, f"mail goes {how}: no provider API to ask")
+        return
     missing = [
         n
         for n in REQUIRED.get(provider, ())
