@@ -105,7 +105,6 @@ def test_it_reports_a_connection_timeout(blackhole_port: int, smtpd: SmtpServer)
     report = walk(smtpd, SMTP_PORT=str(blackhole_port), timeout=0.5)
     found = finding(report, "network.timeout")
     assert found.evidence == "no connection within 0.5 s"
-    assert report.duration_ms < 5000
 
 
 def test_it_reports_no_greeting_and_names_the_mode_that_works(

@@ -73,7 +73,7 @@ def summary(report: Report, *, color: bool = False) -> str:
     errors = sum(f.severity is Severity.ERROR for f in report.findings)
     warnings = sum(f.severity is Severity.WARNING for f in report.findings)
     counts = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
-    verdict = "Mail cannot go" if errors else "All clear"
+    verdict = "Problems found" if errors else "All clear"
     lines += ["", _paint(f"{verdict}: {counts} ({report.duration_ms} ms).", "bold", color)]
     return "\n".join(lines)
 

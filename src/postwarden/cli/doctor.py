@@ -1,0 +1,183 @@
+"""``postwarden doctor``: walk the delivery path and name the first broken stage.
+
+Runs from the framework-free core with no database. Only when the service's database is
+configured and reachable does it set Django up, to add what the database knows (queue,
+workers, suppressions, settings saved in the console); otherwise those checks say
+"skipped". Exit status (spec/doctor.md): 0 no error, 1 an error, 2 could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from postwarden.core.config.model import Origin, Settings
+from postwarden.core.config.resolve import ConfigError, Layer, env_layers, resolve
+from postwarden.core.dns import parse_server
+from postwarden.core.doctor import render
+from postwarden.core.doctor.model import STAGE_ORDER, Report
+from postwarden.core.doctor.runner import CheckCallback, Options, run_sync
+
+#: how long the doctor waits to learn whether a PostgreSQL server is there
+_DB_PROBE_SECONDS = 0.5
+
+
+class UsageError(Exception):
+    """Bad arguments or settings: exit 2 with the message."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="postwarden doctor",
+        description="Walk the delivery path (settings, queue, network, TLS, auth, envelope, policy, "
+        "provider, "
+        "DNS, links) and name the first broken stage with the evidence and the fix.",
+    )
+    parser.add_argument("--json", action="store_true", help="print only the JSON report on standard output")
+    parser.add_argument(
+        "--to", metavar="ADDRESS", help="recipient of the probe (default TEST_EMAIL, else From)"
+    )
+    parser.add_argument("--send", action="store_true", help="send a real test mail instead of MAIL/RCPT/RSET")
+    parser.add_argument(
+        "--from",
+        dest="source",
+        metavar="SOURCE",
+        default="env",
+        help="read settings written for another product: metabase-env, mattermost:PATH, "
+        "django:MODULE (default: env)",
+    )
+    parser.add_argument(
+        "--dns-server",
+        metavar="HOST[:PORT]",
+        help="ask this resolver every DNS question (default POSTWARDEN_DNS_SERVER)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="seconds per network step (default SMTP_TIMEOUT, at most 10)",
+    )
+    parser.add_argument(
+        "--only", metavar="STAGE[,STAGE]", help=f"check only these stages: {', '.join(STAGE_ORDER)}"
+    )
+    return parser
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """Settings layers (strongest first, stored values not yet added) and what the
+    importer noted."""
+
+    layers: tuple[Layer, ...]
+    notes: tuple[str, ...]
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    only = frozenset(s.strip() for s in (args.only or "").split(",") if s.strip())
+    unknown = sorted(only - set(STAGE_ORDER))
+    if unknown:
+        raise UsageError(f"--only: unknown stage {', '.join(unknown)} (stages: {', '.join(STAGE_ORDER)})")
+    if args.timeout is not None and not 0 < args.timeout <= 600:
+        raise UsageError("--timeout must be more than 0 and at most 600 seconds")
+    if args.dns_server:
+        try:
+            parse_server(args.dns_server)
+        except ValueError as exc:
+            raise UsageError(f"--dns-server: {exc}") from None
+    return Options(to=args.to, send=args.send, dns_server=args.dns_server, timeout=args.timeout, only=only)
+
+
+def load_layers(source: str, environ: Mapping[str, str], dotenv: Path | None = Path(".env")) -> Loaded:
+    """The environment (and .env), preceded by what ``--from`` imported. Raises UsageError."""
+    base = env_layers(environ, dotenv)
+    if source in ("", "env"):
+        return Loaded(tuple(base), ())
+    try:
+        from postwarden.core.config.importers import load
+    except ImportError as exc:  # pragma: no cover - the importers ship with the core
+        raise UsageError(f"--from {source}: the importers are not available ({exc})") from None
+    try:
+        imported = load(source, environ=environ)
+    except ValueError as exc:  # ImporterError: unreadable file, bad JSON, unknown source
+        raise UsageError(f"--from {source}: {exc}") from None
+    layer = Layer(Origin.IMPORT, dict(imported.values), dict(imported.origins))
+    notes = (f"settings imported from {source}", *imported.notes)
+    return Loaded((layer, *base), notes)
+
+
+def database_reachable(settings: Settings) -> bool:
+    """Whether the service's database is there, without importing Django: an SQLite file
+    that exists, or a PostgreSQL server that accepts a TCP connection."""
+    url = settings.service.database_url
+    if url.startswith("sqlite:"):
+        path = urlsplit(url).path
+        return bool(path) and path != "/:memory:" and Path(path).is_file() and Path(path).stat().st_size > 0
+    parts = urlsplit(url)
+    if not parts.hostname or parts.hostname.startswith("/"):
+        return bool(parts.scheme)  # a Unix socket: let Django try
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 5432), _DB_PROBE_SECONDS):
+            return True
+    except OSError:
+        return False
+
+
+def diagnose(loaded: Loaded, options: Options, *, on_check: CheckCallback | None = None) -> Report:
+    """Run the doctor: with the service's database when it is reachable, else core only.
+    Raises UsageError for settings that cannot be used."""
+    try:
+        settings = resolve(*loaded.layers)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    notes = loaded.notes
+    if database_reachable(settings):
+        try:
+            from postwarden.cli.django_setup import setup
+
+            setup("doctor")
+            from postwarden.doctor.report import run_doctor
+        except Exception as exc:  # the service's side is broken: still diagnose the path
+            notes = (
+                *notes,
+                f"the service's database could not be used ({type(exc).__name__}: {exc}); "
+                "queue, suppression and drift checks are skipped",
+            )
+        else:
+            return run_doctor(options, layers=loaded.layers, on_check=on_check, notes=notes)
+    return run_sync(settings, options, on_check=on_check, notes=notes)
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:  # argparse printed the usage; "bad usage" is 2
+        return 0 if exc.code == 0 else 2
+    try:
+        options = options_from(args)
+        loaded = load_layers(args.source, os.environ if environ is None else environ)
+        live = None if args.json else render.print_live(out)
+        report = diagnose(loaded, options, on_check=live)
+    except UsageError as exc:
+        err.write(f"postwarden doctor: {exc}\n")
+        return 2
+    if args.json:
+        out.write(render.to_json(report) + "\n")
+    else:
+        out.write(render.summary(report, color=render.use_color(out)) + "\n")
+    out.flush()
+    return report.exit_status
