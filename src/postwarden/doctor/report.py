@@ -1,0 +1,75 @@
+"""Run the doctor inside the service: the console's Doctor page, ``POST /api/v1/doctor``
+and ``postwarden doctor`` (when the database is reachable) all call these.
+
+Settings are resolved the way the worker resolves them (flags > environment > .env >
+saved in the console); the database's facts are gathered first, synchronously, then the
+core runs its checks concurrently. Nothing here sends mail unless ``--send`` is asked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from postwarden.configstore.runtime import current_settings, stored_values
+from postwarden.core.config.model import Origin, Settings
+from postwarden.core.config.resolve import Layer, resolve
+from postwarden.core.doctor import runner
+from postwarden.core.doctor.model import CheckResult, Report
+from postwarden.core.doctor.runner import CheckCallback, Options, recipient_of
+from postwarden.core.doctor.service import ServiceFacts
+from postwarden.doctor.facts import collect
+from postwarden.doctor.send import provider_sender
+
+
+def settings_for(
+    *, layers: Sequence[Layer] | None = None, overrides: Mapping[str, str] | None = None
+) -> Settings:
+    """``layers`` (an import, the environment) above the values saved in the console;
+    or, without layers, exactly what the worker resolves (``overrides``: unsaved form values)."""
+    if layers is None:
+        return current_settings(overrides=overrides)
+    return resolve(*layers, Layer(Origin.STORED, {**stored_values(), **(overrides or {})}))
+
+
+def facts_for(settings: Settings, options: Options) -> ServiceFacts:
+    facts = collect(settings, recipient_of(settings, options))
+    if options.send:
+        from dataclasses import replace
+
+        facts = replace(facts, provider_send=provider_sender(settings))
+    return facts
+
+
+def run_doctor(
+    options: Options | None = None,
+    *,
+    layers: Sequence[Layer] | None = None,
+    overrides: Mapping[str, str] | None = None,
+    on_check: CheckCallback | None = None,
+    notes: Iterable[str] = (),
+) -> Report:
+    """The doctor with the database's facts. Call it from synchronous code (a view, the CLI)."""
+    options = options or Options()
+    settings = settings_for(layers=layers, overrides=overrides)
+    facts = facts_for(settings, options)
+    return asyncio.run(runner.run(settings, options, service=facts, on_check=on_check, notes=notes))
+
+
+def report_json(options: Options | None = None, **kwargs: Any) -> dict[str, Any]:
+    """:func:`run_doctor`'s report as the JSON object of spec/doctor.md."""
+    return run_doctor(options, **kwargs).to_json()
+
+
+async def stream_doctor(
+    options: Options | None = None, *, overrides: Mapping[str, str] | None = None
+) -> AsyncIterator[CheckResult | Report]:
+    """For the console's live view (an async view): each check as it completes, then the report."""
+    options = options or Options()
+    settings = await sync_to_async(settings_for)(overrides=overrides)
+    facts = await sync_to_async(facts_for)(settings, options)
+    async for item in runner.stream(settings, options, service=facts):
+        yield item
