@@ -23,6 +23,7 @@ ROUTERS: dict[str, str] = {
     "postwarden.api.suppressions": "/suppressions",
     "postwarden.api.messages": "/messages",
     "postwarden.api.recipients": "/recipients",
+    "postwarden.api.doctor": "/doctor",
 }
 
 for module_name, prefix in ROUTERS.items():
