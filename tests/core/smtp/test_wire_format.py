@@ -3,7 +3,11 @@ preparation, queue ids. Pure functions, exact bytes."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp.envelope import (
@@ -68,6 +72,8 @@ def test_it_reads_size_zero_or_blank_as_no_fixed_limit(size: str, limit: int | N
         (b"a\r\n\r\nb", 8, b"a\r\n\r\nb\r\n.\r\n"),
         (b".a\r\n..b\r\n.\r\n", 12, b"..a\r\n...b\r\n..\r\n.\r\n"),
         (b"x\n.\n", 6, b"x\r\n..\r\n.\r\n"),
+        (b"a\rb\nc", 9, b"a\r\nb\r\nc\r\n.\r\n"),
+        (b"a\n\rb", 8, b"a\r\n\r\nb\r\n.\r\n"),
         (b"", 0, b".\r\n"),
         (b"caf\xc3\xa9\n", 7, b"caf\xc3\xa9\r\n.\r\n"),
     ],
@@ -134,3 +140,17 @@ def test_it_says_when_addresses_need_smtputf8() -> None:
 )  # fmt: skip
 def test_it_finds_the_queue_id_where_servers_say_it(line: str, queue_id: str | None) -> None:
     assert parse_queue_id(_reply(line)) == queue_id
+
+
+@given(st.binary(max_size=300) | st.lists(st.sampled_from([b"\r", b"\n", b".", b"a", b"\r\n"])).map(b"".join))
+def test_it_never_lets_a_bare_line_end_or_a_lone_dot_through(data: bytes) -> None:
+    size, wire = prepare_content(data)
+
+    assert wire.endswith(b".\r\n")
+    body = wire[:-3]
+    assert re.search(rb"\r(?!\n)|(?<!\r)\n", body) is None
+    lines = body.split(b"\r\n")
+    assert not any(line == b"." for line in lines[:-1])
+    unstuffed = b"\r\n".join(line[1:] if line.startswith(b".") else line for line in lines)
+    assert len(unstuffed) == size
+    assert unstuffed.replace(b"\r\n", b"") == re.sub(rb"\r\n|\r|\n", b"", data)

@@ -17,6 +17,20 @@ from postwarden.core.smtp.errors import MessageTooLarge, SmtpUtf8Unavailable
 from postwarden.core.smtp.stages import SmtpStage
 
 _ANY_EOL: Final = re.compile(rb"\r\n|\r|\n")
+#: every byte but CR and LF, for bytes.translate(None, …) to delete
+_NOT_CRLF: Final = bytes(b for b in range(256) if b not in b"\r\n")
+
+
+def _is_crlf_only(data: bytes) -> bool:
+    """Every CR and every LF in ``data`` belongs to a CRLF pair.
+
+    Two C passes: the line-end bytes alone must read CRLFCRLF…, and as many CRLF pairs
+    must be adjacent in ``data``. (Three bytes.count() calls cost a third more: count
+    scans without memchr. This runs once per message on the worker's hot path.)
+    """
+    ends = data.translate(None, _NOT_CRLF)
+    pairs = len(ends) // 2
+    return ends == b"\r\n" * pairs and data.count(b"\r\n") == pairs
 
 
 def parse_ehlo(reply: Reply) -> dict[str, str]:
@@ -121,7 +135,7 @@ def prepare_content(data: bytes) -> tuple[int, bytes]:
     if b"\r" not in data:
         if b"\n" in data:
             data = data.replace(b"\n", b"\r\n")
-    elif data.count(b"\r") != data.count(b"\r\n") or data.count(b"\n") != data.count(b"\r\n"):
+    elif not _is_crlf_only(data):
         data = _ANY_EOL.sub(b"\r\n", data)
     if data and not data.endswith(b"\r\n"):
         data += b"\r\n"  # the last line's end: part of the content (RFC 5321 §4.1.1.4)

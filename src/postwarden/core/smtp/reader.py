@@ -45,7 +45,8 @@ class ReplyReader(asyncio.Protocol):
         self._replies: deque[Reply] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._garbage: str | None = None
-        self._lost = False
+        #: the connection is gone (connection_lost was called)
+        self.is_lost = False
         self._lost_exc: BaseException | None = None
         self._closed_fut: asyncio.Future[None] = loop.create_future()
         self._write_paused = False
@@ -65,19 +66,22 @@ class ReplyReader(asyncio.Protocol):
         if self._buf:
             data = self._buf + data
         *lines, self._buf = data.split(b"\n")
+        cache, replies = _CACHE, self._replies
         for line in lines:
-            self._line(line[:-1] if line[-1:] == b"\r" else line)
+            # The hot path: a known single-line reply, looked up with its CR still on.
+            if not self._pending and self._garbage is None and (cached := cache.get(line)) is not None:
+                replies.append(cached)
+            else:
+                self._line(line)
         if len(self._buf) > MAX_LINE and self._garbage is None:
             self._garbage = f"a reply line longer than {MAX_LINE} bytes"
-        if self._replies or self._garbage is not None:
+        if replies or self._garbage is not None:
             self._wake()
 
-    def _line(self, line: bytes) -> None:
+    def _line(self, raw: bytes) -> None:
         if self._garbage is not None:
             return
-        if not self._pending and (cached := _CACHE.get(line)) is not None:
-            self._replies.append(cached)
-            return
+        line = raw[:-1] if raw[-1:] == b"\r" else raw
         if not _is_reply_line(line):
             self._garbage = line.decode("utf-8", "replace")
             return
@@ -86,7 +90,7 @@ class ReplyReader(asyncio.Protocol):
             lines, self._pending = self._pending, []
             reply = Reply.from_lines(int(line[:3]), lines)
             if len(lines) == 1 and len(_CACHE) < _CACHE_SIZE:
-                _CACHE[line] = reply
+                _CACHE[raw] = reply
             self._replies.append(reply)
 
     def eof_received(self) -> bool | None:
@@ -96,7 +100,7 @@ class ReplyReader(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._lost = True
+        self.is_lost = True
         self._lost_exc = exc
         self.transport = None
         if not self._closed_fut.done():
@@ -114,10 +118,6 @@ class ReplyReader(asyncio.Protocol):
             self._drain_waiter.set_result(None)
 
     # -- for the session -------------------------------------------------------------
-
-    @property
-    def is_lost(self) -> bool:
-        return self._lost
 
     @property
     def write_paused(self) -> bool:
@@ -142,7 +142,7 @@ class ReplyReader(asyncio.Protocol):
         """
         if self._replies:
             return self._replies.popleft()
-        if self._garbage is None and not self._lost:
+        if self._garbage is None and not self.is_lost:
             await self._wait(timeout)
         if self._replies:
             return self._replies.popleft()
@@ -163,10 +163,10 @@ class ReplyReader(asyncio.Protocol):
                 replies.append(queue.popleft())
             if len(replies) == wanted:
                 return replies, None
-            if self._garbage is not None or self._lost:
+            if self._garbage is not None or self.is_lost:
                 break
             await self._wait(timeout)
-            if not queue and self._garbage is None and not self._lost:
+            if not queue and self._garbage is None and not self.is_lost:
                 break  # the timer woke us: nothing came in time
         return replies, self._failure(stages[len(replies)], timeout)
 
@@ -203,7 +203,7 @@ class ReplyReader(asyncio.Protocol):
     def _failure(self, stage: SmtpStage, timeout: float) -> SmtpError:
         if self._garbage is not None:
             return ProtocolError(stage, detail=self._garbage)
-        if self._lost:
+        if self.is_lost:
             if self._lost_exc is not None:
                 return translate(self._lost_exc, stage) or closed(stage, self._lost_exc)
             return closed(stage)
@@ -212,16 +212,16 @@ class ReplyReader(asyncio.Protocol):
     async def drain(self, stage: SmtpStage, timeout: float) -> None:
         """Wait while the transport's buffer is over its high-water mark. Each wait is
         bounded by ``timeout``: progress, not the whole transfer, is what is timed."""
-        while self._write_paused and not self._lost:
+        while self._write_paused and not self.is_lost:
             self._drain_waiter = self._loop.create_future()
             timer = self._loop.call_later(timeout, _release, self._drain_waiter)
             try:
                 await self._drain_waiter
             finally:
                 timer.cancel()
-            if self._write_paused and not self._lost:
+            if self._write_paused and not self.is_lost:
                 raise timed_out(stage, f"no progress sending within {timeout:g} s")
-        if self._lost:
+        if self.is_lost:
             raise self._failure(stage, timeout)
 
     async def wait_closed(self, timeout: float) -> None:
