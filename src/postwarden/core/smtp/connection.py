@@ -163,12 +163,13 @@ class Connection:
         what is raised, after closing our side.
         """
         self._write(("\r\n".join(lines) + "\r\n").encode(), stages[0])
+        if self.transcript is not None:
+            for line in lines:
+                self.transcript.client(line)
         assert self._reader is not None
         started = time.perf_counter() if self._trace else 0.0
         replies, cut = await self._reader.read_many(stages, self._timeout)
         if self.transcript is not None:
-            for line in lines:
-                self.transcript.client(line)
             for reply in replies:
                 self.transcript.server(reply)
         if self._trace:
@@ -176,6 +177,8 @@ class Connection:
             self.steps += [
                 Step(st, r.is_positive, ms, str(r)) for st, r in zip(stages, replies, strict=False)
             ]
+            if cut is not None:
+                self.steps.append(Step(cut.stage, False, ms, cut.detail))
         if cut is not None:
             self.abort()
             explained = _explain_cut(stages, replies, recipients)
