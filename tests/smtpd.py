@@ -68,6 +68,10 @@ class _LoopThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(_THREAD_CALL_TIMEOUT)
 
     def stop(self) -> None:
+        """Cancel what still runs, stop the loop, join the thread. Idempotent."""
+        if self.loop.is_closed():
+            return
+
         async def cancel_all() -> None:
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
@@ -417,8 +421,9 @@ class SmtpServer:
                 if protocol.transport is not None:
                     protocol.transport.abort()
 
-        with contextlib.suppress(Exception):
-            self._thread.call(close())
+        if not self._thread.loop.is_closed():
+            with contextlib.suppress(Exception):
+                self._thread.call(close())
         self._thread.stop()
 
 
@@ -535,8 +540,9 @@ class RawServer:
             for writer in self._writers:
                 writer.transport.abort()
 
-        with contextlib.suppress(Exception):
-            self._thread.call(close())
+        if not self._thread.loop.is_closed():
+            with contextlib.suppress(Exception):
+                self._thread.call(close())
         self._thread.stop()
 
 
