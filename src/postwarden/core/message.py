@@ -121,7 +121,7 @@ def compose(draft: Draft) -> Composed:
     structural custom header name, no recipients, a naive ``date``, a malformed
     ``message_id``, text that is not valid Unicode.
     """
-    sender = _sender(draft.from_address, draft.from_name)
+    sender, from_line = _sender(draft.from_address, draft.from_name)
     to = _addresses("to", draft.to)
     cc = _addresses("cc", draft.cc)
     bcc = _addresses("bcc", draft.bcc)
@@ -131,7 +131,7 @@ def compose(draft: Draft) -> Composed:
     # bcc mode (Metabase's default) hides To recipients from each other; one alone is shown
     hide_to = len(to) > 1 and draft.recipient_mode is not RecipientMode.CC
     message_id = _message_id(draft.message_id, sender)
-    head = [f"Date: {_format_date(draft.date)}\r\n", _from_line(sender)]
+    head = [f"Date: {_format_date(draft.date)}\r\n", from_line]
     if reply_to:
         head.append(mime.field("Reply-To", mime.address_list_tokens(reply_to, "Reply-To")))
     head.append(_UNDISCLOSED if hide_to or not to else mime.field("To", mime.address_list_tokens(to, "To")))
@@ -150,24 +150,21 @@ def compose(draft: Draft) -> Composed:
 _UNDISCLOSED: Final = "To: undisclosed-recipients:;\r\n"
 
 
-def _sender(from_address: str, from_name: str | None) -> Address:
+@functools.lru_cache(maxsize=64)
+def _sender(from_address: str, from_name: str | None) -> tuple[Address, str]:
+    """The sender and its From line. Cached on the two strings: one sender signs a whole
+    batch, and strings hash once while an Address hashes all its fields every time."""
     try:
         sender = parse_address(from_address)
     except InvalidAddress as exc:
         raise InvalidAddress(f"from_address: {exc}") from None
-    if from_name is None:
-        return sender
-    name = clean_display_name(_check_text("from_name", from_name))
-    return Address(
-        sender.addr_spec, name, sender.local, sender.domain, sender.domain_unicode, sender.needs_smtputf8
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _from_line(sender: Address) -> str:
-    # the same sender signs a whole batch
+    if from_name is not None:
+        name = clean_display_name(_check_text("from_name", from_name))
+        sender = Address(
+            sender.addr_spec, name, sender.local, sender.domain, sender.domain_unicode, sender.needs_smtputf8
+        )
     try:
-        return mime.field("From", mime.address_tokens(sender, mime.first_word_room(len("From"))))
+        return sender, mime.field("From", mime.address_tokens(sender, mime.first_word_room(len("From"))))
     except UnicodeEncodeError:
         raise InvalidMessage("from_name is not valid Unicode (it has a lone surrogate)") from None
 
