@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, models
@@ -28,11 +29,7 @@ def insert(model: type[models.Model], columns: Sequence[str], rows: Iterable[Seq
     marks = ", ".join(["%s"] * len(fields))
     # identifiers come from the model, values travel as parameters
     sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
-    prepared = [_adapt(adapters, row) for row in rows]
-    if prepared:
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, prepared)
-    return len(prepared)
+    return _executemany(sql, adapters, rows)
 
 
 def update(
@@ -46,7 +43,11 @@ def update(
     sets = ", ".join(f"{quote(_column(f))} = %s" for f in fields[: len(columns)])
     conditions = " AND ".join(f"{quote(_column(f))} = %s" for f in fields[len(columns) :])
     sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {conditions}"  # noqa: S608
-    prepared = [_adapt(adapters, row) for row in rows]
+    return _executemany(sql, adapters, rows)
+
+
+def _executemany(sql: str, adapters: list[Adapter | None], rows: Iterable[Sequence[Any]]) -> int:
+    prepared = _adapt(adapters, rows)
     if prepared:
         with connection.cursor() as cursor:
             cursor.executemany(sql, prepared)
@@ -59,6 +60,8 @@ def _column(field: Any) -> str:
 
 def _adapter(field: Any) -> Adapter | None:
     if isinstance(field, models.DateTimeField):
+        if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
+            return _sqlite_utc
         return _last_value(connection.ops.adapt_datetimefield_value)
     if isinstance(field, models.JSONField):
         if connection.vendor == "postgresql":
@@ -69,6 +72,14 @@ def _adapter(field: Any) -> Adapter | None:
         # its per-value checks: these values are built from plain str/dict/list above
         return _compact_json
     return None
+
+
+def _sqlite_utc(value: datetime) -> str:
+    """What Django stores on SQLite for an aware datetime (naive UTC text), without its
+    generic conversion: every row the worker writes carries a timestamp or two."""
+    if value.tzinfo is UTC:
+        return str(value.replace(tzinfo=None))
+    return str(connection.ops.adapt_datetimefield_value(value))
 
 
 def _last_value(adapt: Adapter) -> Adapter:
@@ -89,8 +100,18 @@ def _compact_json(value: Any) -> str:
     return json.dumps(value)
 
 
-def _adapt(adapters: list[Adapter | None], row: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(
-        value if adapt is None or value is None else adapt(value)
-        for adapt, value in zip(adapters, row, strict=True)
-    )
+def _adapt(adapters: list[Adapter | None], rows: Iterable[Sequence[Any]]) -> list[Sequence[Any]]:
+    """Rows with the columns that need it adapted; the others are passed as they are."""
+    todo = [(index, adapt) for index, adapt in enumerate(adapters) if adapt is not None]
+    if not todo:
+        return list(rows)
+    prepared: list[Sequence[Any]] = []
+    for row in rows:
+        if len(row) != len(adapters):
+            raise ValueError(f"a row has {len(row)} values for {len(adapters)} columns")
+        values = list(row)
+        for index, adapt in todo:
+            if values[index] is not None:
+                values[index] = adapt(values[index])
+        prepared.append(values)
+    return prepared

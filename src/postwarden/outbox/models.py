@@ -271,6 +271,7 @@ class Suppression(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
+        indexes = (models.Index(fields=("reason",), name="suppression_reason"),)
 
     def __str__(self) -> str:
         return self.address

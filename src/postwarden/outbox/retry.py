@@ -96,6 +96,10 @@ class Verdict:
     reason: str = ""
 
 
+#: the verdict on every accepted recipient (one object: the hot path allocates none)
+SENT: Final = Verdict("sent")
+
+
 def judge(
     result: RecipientResult,
     *,
@@ -108,7 +112,7 @@ def judge(
 ) -> Verdict:
     """The verdict on ``result`` after ``tries`` attempts since the recipient was (re)queued."""
     if result.outcome is Outcome.SENT:
-        return Verdict("sent")
+        return SENT
     explanation = explain(result, port=port, host=host)
     evidence = explanation.evidence or result.detail or "no reply"
     finding = explanation.code.value if explanation.code is not None else ""

@@ -29,7 +29,17 @@ from postwarden.outbox.errors import Refused
 from postwarden.outbox.raw import RawMessage, prepare_raw
 from postwarden.outbox.store import Enqueued, Pending, RecipientState, store
 
-__all__ = ["Enqueued", "Outgoing", "RecipientState", "Refused", "enqueue", "enqueue_many", "enqueue_raw"]
+__all__ = [
+    "Enqueued",
+    "Outgoing",
+    "RawItem",
+    "RecipientState",
+    "Refused",
+    "enqueue",
+    "enqueue_many",
+    "enqueue_raw",
+    "enqueue_raw_many",
+]
 
 log = logging.getLogger("postwarden.outbox")
 
@@ -134,6 +144,40 @@ def enqueue_raw(
     enqueued = store({0: pending}, resolved, api_key.pk if api_key else None, now)[0]
     _after_commit([enqueued], source)
     return enqueued
+
+
+@dataclass(frozen=True, slots=True)
+class RawItem:
+    """One message for :func:`enqueue_raw_many` (the arguments of :func:`enqueue_raw`)."""
+
+    raw: bytes
+    envelope_from: str
+    recipients: Sequence[str]
+    api_key_id: int | None = None
+
+
+def enqueue_raw_many(
+    items: Sequence[RawItem], *, settings: Settings | None = None, source: str = "relay"
+) -> list[Enqueued | Refused]:
+    """:func:`enqueue_raw` for several messages at once, in the caller's transaction and a
+    fixed handful of statements (the relay's group commit); one result per item, in order."""
+    resolved = settings or _current_settings()
+    now = timezone.now()
+    results: list[Enqueued | Refused | None] = [None] * len(items)
+    pending: dict[int, Pending] = {}
+    for index, item in enumerate(items):
+        try:
+            prepared = prepare_raw(item.raw, item.envelope_from, item.recipients, now=now)
+            _check_size(prepared.size, resolved)
+            pending[index] = _raw_pending(prepared, source, None, now, (), {})
+            pending[index].api_key_id = item.api_key_id
+        except Refused as refused:
+            results[index] = refused
+    stored = store(pending, resolved, None, now)
+    for index, enqueued in stored.items():
+        results[index] = enqueued
+    _after_commit(list(stored.values()), source)
+    return [r for r in results if r is not None]
 
 
 def _current_settings() -> Settings:

@@ -84,11 +84,14 @@ def claim(
     with_parts: bool,
     now: datetime,
     message_pk: int | None = None,
+    done: Sequence[Done] = (),
 ) -> list[Job]:
     """Claim up to ``limit`` due recipients (only those of ``message_pk`` when given:
     ``send-test``) and group them into deliveries of at most ``cap`` recipients of one
-    message. One transaction."""
+    message. ``done``: results to record first, in the same transaction (one commit, one
+    fsync, instead of two). One transaction."""
     with transaction.atomic():
+        record(done, worker_id)
         reap_expired(now)
         rows = _claim_rows(worker_id, transport, limit, now + lease, now, message_pk)
         if not rows:

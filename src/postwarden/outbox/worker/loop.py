@@ -118,7 +118,8 @@ class Worker:
 
     async def claim_step(self, *, message_pk: int | None = None) -> bool:
         """Claim due recipients (only ``message_pk``'s, when given) and queue their
-        deliveries. True if any were due."""
+        deliveries, writing the results gathered so far in the same transaction. True if
+        any were due."""
         await self.start()
         if self.transport is None:
             return False  # misconfigured (see self.problem): nothing can go until the settings change
@@ -129,17 +130,23 @@ class Worker:
         if settings.delivery.max_recipients_per_message:
             cap = min(cap, settings.delivery.max_recipients_per_message)
         now = timezone.now()
-        jobs = await self.db(
-            db.claim,
-            self.worker_id,
-            transport.name,
-            limit=self.options.batch_size,
-            lease=timedelta(seconds=self.options.lease),
-            cap=cap,
-            with_parts=transport.name not in RAW_TRANSPORTS,
-            now=now,
-            message_pk=message_pk,
-        )
+        results, self.done = self.done, []
+        try:
+            jobs = await self.db(
+                db.claim,
+                self.worker_id,
+                transport.name,
+                limit=self.options.batch_size,
+                lease=timedelta(seconds=self.options.lease),
+                cap=cap,
+                with_parts=transport.name not in RAW_TRANSPORTS,
+                now=now,
+                message_pk=message_pk,
+                done=results,
+            )
+        except Exception:
+            self.done = results + self.done  # not written: the next flush or claim tries again
+            raise
         for job in jobs:
             self.stats.claimed += len(job.recipients)
             self.jobs.put_nowait(job)
@@ -265,7 +272,14 @@ class Worker:
             job = await self.jobs.get()
             if job is None:
                 return
-            await self.send_job(job)
+            try:
+                await self.send_job(job)
+            except Exception:  # a bug after the send: the lease expires and the reaper re-queues
+                self.stats.errors += 1
+                log.exception(
+                    "recording a delivery failed",
+                    extra={"worker": self.worker_id, "public_id": job.delivery.public_id},
+                )
 
     def _resize_senders(self) -> None:
         want = _concurrency(self.transport, self.settings)

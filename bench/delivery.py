@@ -1,0 +1,229 @@
+"""Delivery throughput: the outbox and one worker against Postfix's smtp-sink.
+
+    python -m bench.delivery [--messages 20000] [--connections 8] [--batch 500] [--profile FILE] [--json]
+
+1. A fresh SQLite database in a temporary data directory (WAL, synchronous=FULL: the
+   project's own settings), migrated.
+2. ``--messages`` ~2 KB messages enqueued through ``enqueue_many`` in batches of 500
+   (timed: the batch API's cost without HTTP).
+3. ``smtp-sink -c -u root 127.0.0.1:PORT 1000`` (bench/smtp_client.py starts and stops it).
+4. One worker in its own process (the worker's code: claim, send over pooled pipelining
+   sessions, batched results, one JSON log line per attempt) until every recipient is
+   sent; it reports its wall time from start to the last result written, its CPU time
+   and its peak RSS (``ru_maxrss``).
+5. Checks: the sink counted every message, the database says every recipient is sent.
+
+Targets (issue #7): >= 10k msg/s (0.4 x the 25k smtp-source ceiling) and < 150 MB RSS.
+Every loop is bounded by count and a deadline; the sink is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.smtp_client import counted, free_port, smtp_sink
+
+#: the worker must be done within this (20k messages at 1k msg/s take 20 s)
+WORKER_DEADLINE = 300.0
+BODY_LINE = "The quick brown fox jumps over the lazy dog, again and again and again.\n"
+
+
+def _django(data_dir: Path) -> None:
+    os.environ["POSTWARDEN_DATA_DIR"] = str(data_dir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "postwarden.settings"
+    os.environ.setdefault("POSTWARDEN_PROCESS", "bench")
+    import django
+
+    django.setup()
+
+
+def _settings(port: int, connections: int) -> Any:
+    from postwarden.core.config.model import (
+        DeliverySettings,
+        Provider,
+        Security,
+        SendingSettings,
+        Settings,
+        SmtpSettings,
+    )
+
+    return Settings(
+        sending=SendingSettings(
+            provider=Provider.SMTP, from_address="noreply@example.com", from_name="Bench"
+        ),
+        smtp=SmtpSettings(
+            host="127.0.0.1", port=port, security=Security.NONE, timeout=20, ehlo_name="bench.postwarden.test"
+        ),
+        delivery=DeliverySettings(smtp_connections=connections),
+    )
+
+
+def enqueue(count: int, port: int, connections: int) -> float:
+    """Enqueue ``count`` messages; returns msgs/s."""
+    from django.db import transaction
+
+    from postwarden.outbox.services import Outgoing, enqueue_many
+
+    settings = _settings(port, connections)
+    body = BODY_LINE * 26
+    started = time.perf_counter()
+    for start in range(0, count, 500):
+        batch = [
+            Outgoing(to=[f"user{i}@example.net"], subject=f"Benchmark {i}", text=body)
+            for i in range(start, min(count, start + 500))
+        ]
+        with transaction.atomic():
+            enqueue_many(batch, settings=settings, source="batch")
+    return count / (time.perf_counter() - started)
+
+
+def worker_main(port: int, connections: int, batch: int, profile: str | None) -> None:
+    """In the worker process: deliver until nothing is pending; print a JSON report."""
+    import asyncio
+
+    from postwarden.outbox.models import Recipient
+    from postwarden.outbox.worker.loop import Options, Worker
+
+    settings = _settings(port, connections)
+    worker = Worker(
+        Options(worker_id="bench", batch_size=batch, idle_sleep=0.05), settings_source=lambda: settings
+    )
+
+    def pending() -> int:
+        return Recipient.objects.filter(state__in=("queued", "deferred", "sending")).count()
+
+    async def watch() -> None:
+        deadline = time.monotonic() + WORKER_DEADLINE
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            if not worker.done and await worker.db(pending) == 0:
+                break
+        worker.stop()
+
+    async def main() -> float:
+        started = time.perf_counter()
+        watcher = asyncio.create_task(watch())
+        await worker.run()
+        await watcher
+        return time.perf_counter() - started
+
+    cpu0 = time.process_time()
+    if profile:
+        import cProfile
+
+        box: list[float] = []
+        cProfile.runctx(
+            "box.append(asyncio.run(main()))",
+            globals(),
+            {"box": box, "asyncio": asyncio, "main": main},
+            profile,
+        )
+        wall = box[0]
+    else:
+        wall = asyncio.run(main())
+    attempts = dict(worker.stats.attempts.get("smtp", {}))
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "cpu_s": time.process_time() - cpu0,
+                "attempts": attempts,
+                "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="pw-delivery-") as tmp:
+        data = Path(tmp)
+        _django(data)
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        port = free_port()
+        enqueue_rate = enqueue(args.messages, port, args.connections)
+        with smtp_sink(port) as (_sink, counters):
+            cmd = [
+                sys.executable,
+                "-m",
+                "bench.delivery",
+                "--worker",
+                "--port",
+                str(port),
+                "--connections",
+                str(args.connections),
+                "--batch",
+                str(args.batch),
+            ]
+            if args.profile:
+                cmd += ["--profile", args.profile]
+            log = data / "worker.log"
+            with log.open("wb") as err:
+                done = subprocess.run(
+                    cmd,
+                    stdout=subprocess.PIPE,
+                    stderr=err,
+                    env=dict(os.environ),
+                    timeout=WORKER_DEADLINE + 60,
+                    check=False,
+                )
+            if done.returncode != 0:
+                raise SystemExit(f"the worker failed ({done.returncode}):\n{log.read_text()[-3000:]}")
+            report = json.loads(done.stdout.decode().strip().splitlines()[-1])
+            time.sleep(0.5)  # the sink writes its counter line when it is idle
+            sink_count = counted(counters.read_bytes())
+        from postwarden.outbox.models import Recipient
+
+        sent = Recipient.objects.filter(state="sent").count()
+        log_lines = sum(1 for line in log.open("rb") if b'"attempt sent"' in line)
+    rate = args.messages / report["wall_s"]
+    return {
+        "messages": args.messages,
+        "connections": args.connections,
+        "enqueue_msgs_per_s": round(enqueue_rate),
+        "worker_wall_s": round(report["wall_s"], 3),
+        "worker_msgs_per_s": round(rate),
+        "worker_cpu_us_per_msg": round(report["cpu_s"] / args.messages * 1e6, 1),
+        "worker_peak_rss_mb": round(report["maxrss_mb"], 1),
+        "sink_counted": sink_count,
+        "db_sent": sent,
+        "attempt_log_lines": log_lines,
+        "ok": sink_count == args.messages == sent,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.delivery", description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=500, help="recipients per claim")
+    parser.add_argument("--profile", help="write a cProfile of the worker to this file")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        _django(Path(os.environ["POSTWARDEN_DATA_DIR"]))
+        worker_main(args.port, args.connections, args.batch, args.profile)
+        return 0
+    result = run(args)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>24}: {value}")
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
