@@ -162,9 +162,11 @@ def test_it_finds_the_organizational_domains_policy(dns_server: DnsTestServer) -
 @pytest.mark.parametrize(
     ("record", "why"),
     [
-        ("v=DMARC1; p=rejected", "Tag p must have one of the following values"),
-        ("v=DMARC1 p=reject", "Expected"),
-        ("v=DMARC1; p=reject; rua=dmarc@example.com", "is not a valid DMARC report URI"),
+        ("v=DMARC1; p=rejected", "p=rejected is not none, quarantine or reject"),
+        ("v=DMARC1 p=reject", "'v=DMARC1 p=reject' is not a tag=value pair"),
+        ("v=DMARC1; p=reject; rua=dmarc@example.com", "rua: 'dmarc@example.com' is not a URI"),
+        ("v=DMARC1; p=reject; pct=150", "pct=150 is not a whole number from 0 to 100"),
+        ("v=DMARC1; p=none; p=reject", "the p tag appears twice"),
     ],
 )
 def test_it_reports_a_malformed_dmarc_record(dns_server: DnsTestServer, record: str, why: str) -> None:
@@ -172,6 +174,14 @@ def test_it_reports_a_malformed_dmarc_record(dns_server: DnsTestServer, record: 
     found = finding(report, "dns.dmarc_invalid")
     assert found.evidence.startswith(f"_dmarc.example.com: {record} (")
     assert why in found.evidence
+
+
+def test_it_ignores_a_record_that_does_not_start_with_the_version(dns_server: DnsTestServer) -> None:
+    # RFC 7489 §6.6.3: receivers discard it, so the domain has no policy
+    report = run_dns(dns_server, healthy_zone(dmarc="p=reject; v=DMARC1"))
+    assert finding(report, "dns.dmarc_missing").evidence.startswith(
+        "TXT _dmarc.example.com: p=reject; v=DMARC1"
+    )
 
 
 def test_it_reports_two_dmarc_records(dns_server: DnsTestServer) -> None:

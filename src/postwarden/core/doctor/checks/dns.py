@@ -9,24 +9,18 @@ bounce domain unless a custom MAIL FROM is set up), DKIM through the signing d= 
 from __future__ import annotations
 
 import asyncio
-import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from checkdmarc.dmarc import DMARCError, parse_dmarc_record, parse_dmarc_report_uri
-from checkdmarc.utils import get_base_domain
-
 from postwarden.core.config.model import Provider
 from postwarden.core.dns import DnsError
-from postwarden.core.doctor import spf
+from postwarden.core.doctor import dmarc, spf
 from postwarden.core.doctor.checks.dkim import DkimResult, check_own_key, check_service_keys
 from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.senders import sender_for
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.runner import Context, Recorder
-
-_REPORT_TAG = re.compile(r"^\s*ru[af]\s*=", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,19 +170,19 @@ async def _dmarc(ctx: Context, rec: Recorder, domain: str, spf_result: SpfResult
         status = Status.WARN if found.code is Code.DNS_DMARC_MISSING else Status.FAIL
         rec.check("dns.dmarc", status, found.evidence, duration_ms=t.ms)
         return
-    where, record, tags = found
-    policy = tags["sp" if where != domain else "p"]["value"]
+    where, record, parsed = found
+    policy = parsed.sp if where != domain else parsed.p
     status, detail = Status.PASS, f"_dmarc.{where}: {record}"
     if policy in ("quarantine", "reject"):
-        status, detail = _alignment(ctx, rec, domain, tags, spf_result, dkim, f"_dmarc.{where}: {record}")
+        status, detail = _alignment(ctx, rec, domain, parsed, spf_result, dkim, f"_dmarc.{where}: {record}")
     rec.check("dns.dmarc", status, detail, duration_ms=t.ms)
 
 
-async def _dmarc_record(ctx: Context, domain: str) -> Finding | tuple[str, str, dict[str, dict[str, str]]]:
-    """(where, record, tags) of the policy that applies to ``domain`` (RFC 7489 §6.6.3:
+async def _dmarc_record(ctx: Context, domain: str) -> Finding | tuple[str, str, dmarc.Policy]:
+    """(where, record, policy) of the policy that applies to ``domain`` (RFC 7489 §6.6.3:
     the domain's own record, else its organizational domain's)."""
     tried = []
-    for where in dict.fromkeys((domain, get_base_domain(domain))):
+    for where in dict.fromkeys((domain, dmarc.organizational_domain(domain))):
         answer = await ctx.dns.txt(f"_dmarc.{where}")
         records = [r for r in answer.records if r.lower().replace(" ", "").startswith("v=dmarc1")]
         tried.append(f"TXT _dmarc.{where}: {answer.evidence}")
@@ -197,8 +191,8 @@ async def _dmarc_record(ctx: Context, domain: str) -> Finding | tuple[str, str, 
         if len(records) > 1:
             return _invalid(f"_dmarc.{where}: {' | '.join(records)} (several DMARC records: none applies)")
         try:
-            return where, records[0], _parse_dmarc(records[0], where)
-        except (DMARCError, ValueError) as exc:
+            return where, records[0], dmarc.parse(records[0])
+        except dmarc.DmarcError as exc:
             return _invalid(f"_dmarc.{where}: {records[0]} ({exc})")
     return Finding.of(
         Code.DNS_DMARC_MISSING,
@@ -221,25 +215,11 @@ def _invalid(evidence: str) -> Finding:
     )
 
 
-def _parse_dmarc(record: str, domain: str) -> dict[str, dict[str, str]]:
-    # checkdmarc verifies rua/ruf destinations with lookups through its own cached resolver;
-    # the URIs are validated here without DNS and the rest of the record is parsed as is
-    kept = []
-    for part in record.split(";"):
-        if _REPORT_TAG.match(part):
-            for uri in part.split("=", 1)[1].split(","):
-                parse_dmarc_report_uri(uri.strip())
-        else:
-            kept.append(part)
-    parsed = parse_dmarc_record(";".join(kept), domain)
-    return {tag: {"value": str(v["value"])} for tag, v in parsed["tags"].items()}
-
-
 def _alignment(
     ctx: Context,
     rec: Recorder,
     domain: str,
-    tags: dict[str, dict[str, str]],
+    parsed: dmarc.Policy,
     spf_result: SpfResult,
     dkim: DkimResult,
     record: str,
@@ -249,8 +229,8 @@ def _alignment(
         spf_aligned = None if spf_aligned else False  # the provider's own bounce domain, unless customised
     dkim_aligned: bool | None = None
     if dkim.known:
-        dkim_aligned = dkim.aligned_domain is not None and _aligned(
-            dkim.aligned_domain, domain, tags["adkim"]["value"]
+        dkim_aligned = dkim.aligned_domain is not None and dmarc.aligned(
+            dkim.aligned_domain, domain, parsed.adkim
         )
     if spf_aligned or dkim_aligned:
         how = "DKIM" if dkim_aligned else "SPF"
@@ -269,12 +249,6 @@ def _alignment(
         )
     )
     return Status.FAIL, record
-
-
-def _aligned(signing: str, domain: str, mode: str) -> bool:
-    if mode == "s":
-        return signing == domain
-    return bool(get_base_domain(signing) == get_base_domain(domain))
 
 
 async def _recipient(ctx: Context, rec: Recorder, domain: str | None) -> None:

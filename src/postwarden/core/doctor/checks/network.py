@@ -13,10 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from postwarden.core.config.model import Provider, Security
-from postwarden.core.dkim import DkimKeyError, Signer
 from postwarden.core.doctor import fallback
 from postwarden.core.doctor.model import Code, Finding, Severity, Status, TranscriptLine
-from postwarden.core.doctor.testmail import compose_test
 from postwarden.core.replies.classify import classify
 from postwarden.core.smtp.errors import SmtpError
 from postwarden.core.smtp.model import Endpoint
@@ -133,6 +131,10 @@ def _addr_spec(address: str) -> str:
 def _test_message(ctx: Context, recipient: str) -> tuple[bytes, str, bool]:
     """The test mail, composed and (when signing is on) DKIM-signed as the worker does.
     Invalid addresses are config.invalid_address, already reported."""
+    # only with --send: the composer and dkimpy are not worth loading for a probe
+    from postwarden.core.dkim import DkimKeyError, Signer
+    from postwarden.core.doctor.testmail import compose_test
+
     try:
         composed = compose_test(ctx.settings, recipient)
     except ValueError as exc:
