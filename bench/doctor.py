@@ -25,13 +25,12 @@ import time
 from pathlib import Path
 
 import trustme
-
 from tests.core.doctor.helpers import dkim_key, healthy_zone
 from tests.dnsd import running_dns_server
 from tests.smtpd import SmtpdOptions, SmtpServer
 
 RUN_TIMEOUT = 30.0
-PASSWORD = "bench-password-0123456789"
+PASSWORD = "bench-password-0123456789"  # noqa: S105 - a throwaway local server's
 
 
 def doctor_command() -> list[str]:
