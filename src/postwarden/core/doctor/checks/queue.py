@@ -165,6 +165,9 @@ async def run_suppressed(ctx: Context, rec: Recorder) -> None:
     if facts is None:
         rec.check("policy.suppressed", Status.SKIP, NO_DATABASE)
         return
+    if ctx.recipient is None:
+        rec.check("policy.suppressed", Status.SKIP, "no recipient (--to, TEST_EMAIL or MAIL_FROM)")
+        return
     decision = facts.recipient
     if decision is None or decision.state != "suppressed":
         rec.check("policy.suppressed", Status.PASS, f"{ctx.recipient} is not on the suppression list")
