@@ -166,8 +166,10 @@ def _validate(spec: str, name: str, original: str) -> Address:
 
 
 def _fast_address(spec: str, name: str) -> Address | None:
+    if len(spec) > _MAX_ADDRESS:
+        return None
     match = _FAST_ADDR.fullmatch(spec)
-    if match is None or len(spec) > _MAX_ADDRESS:
+    if match is None:
         return None
     local, domain = match.groups()
     domain = domain.lower()

@@ -42,7 +42,6 @@ _MIN_ROOM: Final = 16
 _ATOM_PHRASE: Final = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
 #: printable ASCII words separated by single spaces: safe to carry literally
 _PLAIN_TEXT: Final = re.compile(r"[!-~]+(?: [!-~]+)*")
-_LOOKS_ENCODED: Final = re.compile(r"=\?.*\?=", re.S)
 
 
 def encoded_words(text: str, first_room: int = _WORD_ROOM) -> list[str]:
@@ -71,6 +70,15 @@ def encoded_words(text: str, first_room: int = _WORD_ROOM) -> list[str]:
     return words
 
 
+def _looks_encoded(text: str) -> bool:
+    r"""An ``=?`` with a ``?=`` after it: a reader might take it for an encoded word.
+
+    (A regex ``=\?.*\?=`` says the same, in quadratic time on hostile input.)
+    """
+    start = text.find("=?")
+    return start >= 0 and text.find("?=", start + 2) >= 0
+
+
 def first_word_room(name_len: int) -> int:
     """Payload room for an encoded word right after ``Name: `` on a 76-column line."""
     return 76 - name_len - 2 - 12
@@ -91,7 +99,7 @@ def unstructured_tokens(value: str, name_len: int) -> list[str]:
     """
     if not value:
         return []
-    if _PLAIN_TEXT.fullmatch(value) and not _LOOKS_ENCODED.search(value):
+    if _PLAIN_TEXT.fullmatch(value) and not _looks_encoded(value):
         tokens = value.split(" ")
         # a word too long for one line (after "Name: ") cannot be folded: encode instead
         if max(map(len, tokens)) + name_len + 2 <= MAX_LINE:
@@ -101,9 +109,9 @@ def unstructured_tokens(value: str, name_len: int) -> list[str]:
 
 def phrase_tokens(name: str, first_room: int = _WORD_ROOM) -> list[str]:
     """Tokens for a display name: atoms literally, else a quoted string, else encoded words."""
-    if _ATOM_PHRASE.fullmatch(name) and not _LOOKS_ENCODED.search(name):
+    if _ATOM_PHRASE.fullmatch(name) and not _looks_encoded(name):
         return name.split(" ")
-    if _PLAIN_TEXT.fullmatch(name) and not _LOOKS_ENCODED.search(name) and len(name) <= 60:
+    if _PLAIN_TEXT.fullmatch(name) and not _looks_encoded(name) and len(name) <= 60:
         # the ":" of "Ops: team" (mission-anchors E8) and commas need quoting
         escaped = name.replace("\\", "\\\\").replace('"', '\\"')
         return [f'"{escaped}"']
