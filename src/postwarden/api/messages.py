@@ -15,7 +15,7 @@ from typing import Final
 
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
 from postwarden.accounts.models import ApiKey
@@ -87,18 +87,18 @@ def _accepted(done: Enqueued) -> AcceptedOut:
     auth=scope("send"),
     summary="Send a message",
 )
-def send_message(request: HttpRequest, body: MessageIn) -> tuple[int, AcceptedOut | ErrorOut]:
+def send_message(request: HttpRequest, body: MessageIn) -> Status[AcceptedOut | ErrorOut]:
     """Queue one message. The same ``idempotency_key`` within 24 hours answers with the
     first message (``duplicate: true``) instead of queueing another."""
     try:
         done = enqueue(_outgoing(body), source="api", api_key=_key(request))
     except Refused as refused:
-        return refused.status, ErrorOut(detail=refused.message, field=refused.field)
-    return 202, _accepted(done)
+        return Status(refused.status, ErrorOut(detail=refused.message, field=refused.field))
+    return Status(202, _accepted(done))
 
 
 @router.post("/batch", response={202: BatchOut}, auth=scope("send"), summary="Send up to 500 messages")
-def send_batch(request: HttpRequest, body: BatchIn) -> tuple[int, BatchOut]:
+def send_batch(request: HttpRequest, body: BatchIn) -> Status[BatchOut]:
     """One transaction for the whole batch; each message is accepted or refused on its own."""
     results = enqueue_many([_outgoing(m) for m in body.messages], source="batch", api_key=_key(request))
     items = []
@@ -117,12 +117,18 @@ def send_batch(request: HttpRequest, body: BatchIn) -> tuple[int, BatchOut]:
                 )
             )
     refused = sum(1 for item in items if item.error is not None)
-    return 202, BatchOut(accepted=len(items) - refused, refused=refused, results=items)
+    return Status(202, BatchOut(accepted=len(items) - refused, refused=refused, results=items))
 
 
 @router.get("", response=MessagePage, auth=scope("read"), summary="List messages")
 def list_messages(request: HttpRequest, query: Query[ListQuery]) -> MessagePage:
-    """Newest first. 400 for an unknown state, a ``limit`` outside 1…200 or a negative ``offset``."""
+    """Newest first. 400 for an unknown parameter or state, a ``limit`` outside 1…200 or a
+    negative ``offset``."""
+    unknown = sorted(set(request.GET) - set(ListQuery.model_fields))
+    if unknown:
+        raise HttpError(
+            400, f"unknown parameter {unknown[0]!r}; the filters are {', '.join(ListQuery.model_fields)}"
+        )
     if not 1 <= query.limit <= MAX_LIMIT or query.offset < 0:
         raise HttpError(400, f"limit must be 1…{MAX_LIMIT} and offset at least 0")
     if query.state is not None and query.state not in State.values:
@@ -174,7 +180,13 @@ def _message(public_id: str) -> Message:
     return found
 
 
-@router.get("/{public_id}", response=MessageOut, auth=scope("read"), summary="A message and its timeline")
+@router.get(
+    "/{public_id}",
+    response=MessageOut,
+    auth=scope("read"),
+    summary="A message and its timeline",
+    by_alias=True,
+)
 def get_message(request: HttpRequest, public_id: str) -> MessageOut:
     """404 for an unknown id."""
     message = _message(public_id)
