@@ -115,3 +115,17 @@ def test_it_caps_the_step_timeout_at_ten_seconds() -> None:
     assert effective_timeout(settings(SMTP_TIMEOUT="3"), Options()) == 3.0
     assert effective_timeout(settings(SMTP_TIMEOUT="60"), Options(timeout=30)) == 30
 
+
+def test_it_reports_the_missing_setting_that_stopped_a_selected_stage() -> None:
+    report = doctor(settings(EMAIL_PROVIDER="smtp", MAIL_FROM="ops@example.com"), only=frozenset({"network"}))
+    assert codes(report) == ["config.missing"]
+    assert report.exit_status == 1
+    assert check(report, "network.connect").detail == "SMTP_HOST is not set (config.missing)"
+
+
+def test_it_keeps_the_settings_quiet_when_they_stop_nothing() -> None:
+    report = doctor(
+        settings(SMTP_HOST="smtp.example.com", MAIL_FROM="me@gmail.com"), only=frozenset({"links"})
+    )
+    assert "config.freemail_from" not in codes(report)
+    assert {c.stage for c in report.checks} == {"links"}

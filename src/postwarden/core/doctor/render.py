@@ -78,12 +78,6 @@ def summary(report: Report, *, color: bool = False) -> str:
     return "\n".join(lines)
 
 
-def header(report_settings: dict[str, object]) -> str:
-    """One line on where the doctor looks, before the checks stream in."""
-    parts = [f"{k}={v}" for k, v in report_settings.items() if k != "sources" and v not in (None, "")]
-    return "postwarden doctor: " + ", ".join(parts)
-
-
 def to_json(report: Report) -> str:
     return json.dumps(report.to_json(), indent=2, ensure_ascii=False)
 

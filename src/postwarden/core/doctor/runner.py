@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,7 +118,7 @@ class Recorder:
         self.notes.append(text)
 
     @contextmanager
-    def timed(self) -> Any:
+    def timed(self) -> Iterator[_Timer]:
         """``with rec.timed() as t: …; t.ms`` - milliseconds spent inside the block."""
         timer = _Timer()
         try:
@@ -154,6 +154,9 @@ class Unit:
     run: UnitRun
     #: deadline in multiples of the per-step timeout (an SMTP walk has many steps)
     budget: float = 2.0
+    #: run even when its stages are not selected (--only): the settings' own faults are
+    #: why a selected stage may not be checkable, and cost nothing to find
+    always: bool = False
 
 
 def effective_timeout(settings: Settings, options: Options) -> float:
@@ -197,7 +200,9 @@ async def run(
         service,
     )
     chosen = [
-        u for u in [*(standard_units() if units is None else units), *extra_units] if ctx.wants(*u.stages)
+        u
+        for u in [*(standard_units() if units is None else units), *extra_units]
+        if u.always or ctx.wants(*u.stages)
     ]
     overall = timeout * max((u.budget for u in chosen), default=1.0) + 1.0
     tasks = [asyncio.ensure_future(_run_unit(unit, ctx, recorder)) for unit in chosen]
@@ -242,8 +247,11 @@ def _report(ctx: Context, rec: Recorder, redactor: Redactor, started: float, not
     from postwarden.core.doctor.checks.config import settings_block
 
     only = ctx.options.only
+    # --only: the selected stages, plus a stage whose fault stopped a selected one (the
+    # walk could not reach auth because the connection failed) with its checks for context
     findings = [f for f in rec.findings if not only or f.stage in only or f.code in rec.blocking]
-    checks = [c for c in rec.checks if not only or c.stage in only or c.status is Status.FAIL]
+    shown = set(only) | {f.stage for f in findings}
+    checks = [c for c in rec.checks if not only or c.stage in shown]
     order = {stage: i for i, stage in enumerate(STAGE_ORDER)}
     checks.sort(key=lambda c: order.get(c.stage, len(order)))  # stable: completion order within a stage
     report = Report(

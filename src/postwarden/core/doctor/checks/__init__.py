@@ -17,7 +17,7 @@ def standard_units() -> list[Unit]:
     from postwarden.core.doctor.checks.queue import run_drift, run_queue, run_suppressed
 
     return [
-        Unit("config.settings", frozenset({"config"}), run_config, budget=1.0),
+        Unit("config.settings", frozenset({"config"}), run_config, budget=1.0, always=True),
         Unit("config.process_drift", frozenset({"config"}), run_drift, budget=1.0),
         Unit("queue.outbox", frozenset({"queue"}), run_queue, budget=1.0),
         # resolve, connect, TLS, greeting, EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT, RSET each

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from postwarden.core.config.model import Provider
 from postwarden.core.doctor.checks.config import REQUIRED
-from postwarden.core.doctor.model import Status
+from postwarden.core.doctor.model import Code, Status
 from postwarden.core.providers import probe_for
 from postwarden.core.providers.base import ProbeStop
 
@@ -35,6 +35,7 @@ async def run_provider(ctx: Context, rec: Recorder) -> None:
     ]
     if missing:
         rec.check("provider.api", Status.SKIP, f"{', '.join(missing)} not set (config.missing)")
+        rec.blocking.add(Code.CONFIG_MISSING)
         return
     with contextlib.suppress(ProbeStop):  # the probe recorded why it stopped
         await probe(ctx, rec)
