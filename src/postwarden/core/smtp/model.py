@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from postwarden.core.config.model import Security, SmtpSettings
@@ -65,6 +65,16 @@ class SendResult:
     refused: dict[str, Reply] = field(default_factory=dict)
     data_reply: Reply | None = None
     queue_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for :meth:`SmtpSession.send_many`: the arguments of ``send``."""
+
+    sender: str
+    recipients: Sequence[str]
+    data: bytes
+    smtputf8: bool = False
 
 
 async def system_resolver(host: str, port: int) -> list[tuple[str, int]]:

@@ -25,6 +25,7 @@ from types import TracebackType
 
 from postwarden.core.config.model import Security
 from postwarden.core.smtp import auth
+from postwarden.core.smtp.batch import Batching
 from postwarden.core.smtp.connection import S
 from postwarden.core.smtp.envelope import Capabilities, parse_ehlo
 from postwarden.core.smtp.errors import (
@@ -35,13 +36,12 @@ from postwarden.core.smtp.errors import (
     exception_text,
     translate,
 )
-from postwarden.core.smtp.model import Endpoint, Resolver, SendResult, Step, system_resolver
+from postwarden.core.smtp.model import Endpoint, Outgoing, Resolver, SendResult, Step, system_resolver
 from postwarden.core.smtp.reader import ReplyReader
 from postwarden.core.smtp.stages import SmtpStage
 from postwarden.core.smtp.tls import How, client_context, tls_info
-from postwarden.core.smtp.transaction import Transacting
 
-__all__ = ["Endpoint", "Resolver", "SendResult", "SmtpSession", "Step", "system_resolver"]
+__all__ = ["Endpoint", "Outgoing", "Resolver", "SendResult", "SmtpSession", "Step", "system_resolver"]
 
 
 @functools.cache
@@ -62,12 +62,23 @@ def _ip_literal(host: str) -> str | None:
         return None
 
 
-class SmtpSession(Transacting):
-    """An SMTP client session; an async context manager (``open()`` … ``quit()``).
+class SmtpSession(Batching):
+    """An SMTP client session; an async context manager (``open()`` … ``quit()``)::
 
+        SmtpSession(endpoint, *, resolver=None, transcript=None, ssl_context=None,
+                    loopback=is_loopback, record_steps=None)
+
+    ``resolver`` replaces the system's (the doctor's ``--dns-server``); ``transcript``
+    records the conversation, AUTH redacted; ``ssl_context`` replaces the one built at
+    connect time from the system trust store (``SSL_CERT_FILE`` honoured);
+    ``loopback(ip)`` decides which peers may get credentials in clear (tests use it).
+
+    After :meth:`open`: ``extensions`` (last EHLO, upper-case keywords), ``tls``
+    (:class:`TlsInfo` or None), ``auth_mechanism``, ``peer``, ``greeting``,
+    ``opened_at`` (monotonic), ``is_connected``; ``messages_sent`` counts successes.
     ``steps`` lists the steps of ``open()`` always, and those of every transaction when
     a transcript is attached or ``record_steps=True`` (the worker's hot path records none).
-    ``loopback`` decides which peer addresses may receive credentials in clear.
+    One session is one connection: after ``quit()`` or an error, make a new one.
     """
 
     async def __aenter__(self) -> SmtpSession:
