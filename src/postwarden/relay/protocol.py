@@ -1,0 +1,366 @@
+"""The relay's SMTP session: aiosmtpd's SMTP with a strict command loop and a lean
+MAIL / RCPT / DATA path.
+
+Kept from aiosmtpd: EHLO/HELO, STARTTLS (and its buffer flush, RFC 3207 6), AUTH and
+its challenges, NOOP, RSET, VRFY, HELP, QUIT, timeouts. Replaced:
+
+* the command loop (:meth:`RelaySMTP._handle_client`), for strict framing
+  (:mod:`postwarden.relay.commands`), RFC 2920 synchronization (a client that sends
+  more after EHLO, DATA, STARTTLS or a challenging AUTH before the reply is refused
+  and disconnected, as Postfix's ``smtpd_forbid_unauth_pipelining`` does) and no
+  per-line logging (aiosmtpd logs every command at INFO, recipients included);
+* MAIL, RCPT and DATA, for enhanced status codes (RFC 3463), the null sender,
+  recipient policy at RCPT, the size limit with 552 5.3.4, and a DATA reader that
+  refuses smuggling (:mod:`postwarden.relay.data`).
+
+Which rules apply depends on the client's address (:class:`Rules`): trusted networks
+need no AUTH; everyone else must AUTH, and AUTH needs TLS except on loopback or on the
+implicit-TLS listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from aiosmtpd.smtp import SMTP, Envelope, TLSSetupException
+
+from postwarden.core.addresses import InvalidAddress, parse_address
+from postwarden.relay import commands, data
+from postwarden.relay.commands import Command, Framing
+from postwarden.relay.committer import Activity
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK: Final[tuple[IPNetwork, ...]] = (
+    ipaddress.ip_network("127.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+)
+#: unknown commands a client may send before it is disconnected (as aiosmtpd counts)
+BOGUS_LIMIT: Final = 5
+#: RFC 5321 4.5.3.1.8 asks for at least 100; more is a mailing list, not a notification
+MAX_RECIPIENTS: Final = 1000
+#: RFC 5321 4.5.3.2.7: the server waits at least five minutes for the next command
+IDLE_TIMEOUT: Final = 300.0
+
+BUSY: Final = "421 4.7.0 Error: too many connections; try again later"
+LOCAL_ERROR: Final = "451 4.3.0 Error: local problem; try again later"
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What a listener asks of its clients."""
+
+    #: networks that may send without AUTH (POSTWARDEN_RELAY_TRUSTED_NETWORKS)
+    trusted: tuple[IPNetwork, ...] = ()
+    #: networks that may AUTH without TLS
+    plain_auth: tuple[IPNetwork, ...] = LOOPBACK
+    #: the listener speaks TLS from the first byte (POSTWARDEN_SMTPS_LISTEN)
+    implicit_tls: bool = False
+
+
+class Handler(Protocol):
+    """What a session asks of the relay (see :class:`postwarden.relay.handler.RelayHandler`)."""
+
+    async def check_recipient(self, session: Any, address: str) -> str | None: ...
+
+    async def deliver(self, smtp: RelaySMTP, session: Any, envelope: Any) -> str: ...
+
+
+def peer_address(peer: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The client's IP from ``peername`` (IPv4-mapped IPv6 read as IPv4); None if unknown."""
+    try:
+        address = ipaddress.ip_address(str(peer[0]).partition("%")[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+class RelaySMTP(SMTP):
+    """One client connection. ``on_close`` is called once when it ends."""
+
+    #: the stream reader's limit: DATA is read in pieces of this size; command lines
+    #: have their own limits (commands.LIMITS)
+    line_length_limit = 64 * 1024
+
+    def __init__(
+        self,
+        handler: Handler,
+        *,
+        rules: Rules,
+        size_limit: int,
+        busy: bool = False,
+        on_close: Callable[[], None] | None = None,
+        activity: Activity | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._activity = activity or Activity()
+        self._size_limit = size_limit
+        self._in_transaction = False
+        super().__init__(
+            handler,
+            data_size_limit=size_limit,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            auth_required=True,
+            auth_require_tls=True,
+            timeout=kwargs.pop("timeout", IDLE_TIMEOUT),
+            **kwargs,
+        )
+        self.rules = rules
+        self.relay_handler = handler
+        self.client_ip = ""
+        self._busy = busy
+        self._on_close = on_close
+        #: set when the session is being closed: nothing more that was buffered may be
+        #: read as a command (the point of refusing a smuggled line)
+        self._closing = False
+
+    # --------------------------------------------------------------- connection
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self.transport is None and self._original_transport is None
+        super().connection_made(transport)
+        if first:
+            self._apply_rules(transport.get_extra_info("peername"))
+
+    def connection_lost(self, error: Exception | None) -> None:
+        super().connection_lost(error)
+        self._leave_transaction()
+        if self._on_close is not None:
+            callback, self._on_close = self._on_close, None
+            callback()
+
+    def _apply_rules(self, peer: Any) -> None:
+        address = peer_address(peer)
+        self.client_ip = str(address) if address is not None else ""
+        trusted = address is not None and any(address in net for net in self.rules.trusted)
+        local = address is not None and any(address in net for net in self.rules.plain_auth)
+        self._auth_required = not trusted
+        self._auth_require_tls = not (local or self.rules.implicit_tls)
+
+    def _set_post_data_state(self) -> None:
+        # aiosmtpd's one place where a transaction ends: RSET, HELO/EHLO, end of DATA
+        self._leave_transaction()
+        super()._set_post_data_state()  # type: ignore[no-untyped-call]
+
+    def _leave_transaction(self) -> None:
+        if self._in_transaction:
+            self._in_transaction = False
+            self._activity.end()
+
+    @property
+    def mail(self) -> Envelope:
+        """The current transaction (aiosmtpd keeps one from connection_made on)."""
+        assert self.envelope is not None
+        return self.envelope
+
+    @property
+    def tls(self) -> bool:
+        """Whether this session is encrypted (STARTTLS done or implicit TLS)."""
+        return self.rules.implicit_tls or self._tls_protocol is not None
+
+    # ------------------------------------------------------------- command loop
+
+    async def _handle_client(self) -> None:
+        if self._busy:
+            await self.push(BUSY)
+            self._close()
+            return
+        await self.push(f"220 {self.hostname} ESMTP Postwarden")
+        bogus = BOGUS_LIMIT
+        while self.transport is not None and not self._closing:
+            try:
+                command = await self._next_command()
+                if command is None:
+                    continue
+                method = self._smtp_methods.get(command.verb)
+                if method is None:
+                    bogus -= 1
+                    await self._unknown(command.verb, bogus)
+                    continue
+                if commands.must_wait(command) and data.buffered(self._reader):
+                    await self.push(commands.OUT_OF_STEP.format(verb=command.verb))
+                    self._close()
+                    continue
+                self._reset_timeout()
+                await method(command.arg)
+            except (asyncio.CancelledError, ConnectionResetError):
+                self._writer.close()
+                raise
+            except asyncio.IncompleteReadError:
+                self._close()
+            except Exception as error:
+                await self._failed(error)
+
+    async def _next_command(self) -> Command | None:
+        try:
+            line = await self._reader.readuntil(b"\n")
+        except asyncio.LimitOverrunError as overrun:
+            await self._skip_line(overrun.consumed)
+            await self.push(commands.TOO_LONG)
+            return None
+        parsed = commands.parse_line(line)
+        if isinstance(parsed, Framing):
+            await self.push(parsed.reply)
+            if parsed.close:
+                self._close()
+            return None
+        if not self._tls_handshake_okay and parsed.verb != "QUIT":
+            await self.push("554 5.7.0 Error: command refused due to lack of security")
+            return None
+        return parsed
+
+    async def _skip_line(self, consumed: int) -> None:
+        """Throw away a line longer than the reader's limit, up to its LF."""
+        await self._reader.read(consumed)
+        while True:
+            try:
+                await self._reader.readuntil(b"\n")
+                return
+            except asyncio.LimitOverrunError as overrun:
+                await self._reader.read(overrun.consumed)
+
+    async def _unknown(self, verb: str, budget: int) -> None:
+        if budget < 1:
+            await self.push("502 5.5.1 Error: too many unrecognized commands; goodbye")
+            self._close()
+        else:
+            await self.push(f'500 5.5.1 Error: command "{verb[:20]}" not recognized')
+
+    async def _failed(self, error: Exception) -> None:
+        status = await self.handle_exception(error)
+        if isinstance(error, TLSSetupException):
+            self._close()
+            return
+        await self.push(status)
+
+    def _close(self) -> None:
+        self._closing = True
+        if self.transport is not None:
+            self.transport.close()
+
+    # ------------------------------------------------------------------ MAIL/RCPT
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("MAIL"):
+            return
+        if self.mail.mail_from is not None:
+            await self.push("503 5.5.1 Error: nested MAIL command")
+            return
+        parsed = self._path("FROM:", arg)
+        if parsed is None:
+            await self.push("501 5.5.4 Syntax: MAIL FROM:<address> [parameters]")
+            return
+        address, params = parsed
+        problem = self._mail_params(params)
+        if problem is not None:
+            await self.push(problem)
+            return
+        try:
+            sender = parse_address(address, allow_display_name=False).addr_spec if address else ""
+        except InvalidAddress:
+            await self.push("553 5.1.7 Error: bad sender address syntax")
+            return
+        self.mail.mail_from = sender
+        self.mail.mail_options = params.split()
+        self._in_transaction = True
+        self._activity.begin()
+        await self.push("250 2.1.0 Ok")
+
+    def _mail_params(self, text: str) -> str | None:
+        params = commands.parse_params(text)
+        if params is None:
+            return "501 5.5.4 Error: malformed MAIL parameters"
+        body = params.pop("BODY", "7BIT")
+        if not isinstance(body, str) or body.upper() not in ("7BIT", "8BITMIME"):
+            return "501 5.5.4 Error: BODY is 7BIT or 8BITMIME"
+        smtputf8 = params.pop("SMTPUTF8", False)
+        if smtputf8 is not False and smtputf8 is not True:
+            return "501 5.5.4 Error: SMTPUTF8 takes no value"
+        self.mail.smtp_utf8 = smtputf8
+        size = params.pop("SIZE", None)
+        if size is not None and (not isinstance(size, str) or not size.isdigit()):
+            return "501 5.5.4 Error: SIZE takes a number"
+        if size is not None and int(size) > self._size_limit:
+            return data.TOO_BIG
+        params.pop("AUTH", None)  # RFC 4954 5: may be ignored by a submission server
+        if params:
+            return "555 5.5.4 Error: MAIL parameter not recognized: " + ", ".join(sorted(params))[:60]
+        return None
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("RCPT"):
+            return
+        if self.mail.mail_from is None:
+            await self.push("503 5.5.1 Error: need MAIL command")
+            return
+        if len(self.mail.rcpt_tos) >= MAX_RECIPIENTS:
+            await self.push(f"452 4.5.3 Error: too many recipients (at most {MAX_RECIPIENTS} per message)")
+            return
+        parsed = self._path("TO:", arg)
+        if parsed is None or not parsed[0]:
+            await self.push("501 5.5.4 Syntax: RCPT TO:<address>")
+            return
+        address, params = parsed
+        if params:
+            await self.push("555 5.5.4 Error: RCPT parameters are not supported")
+            return
+        try:
+            recipient = parse_address(address, allow_display_name=False).addr_spec
+        except InvalidAddress:
+            await self.push("553 5.1.3 Error: bad recipient address syntax")
+            return
+        refusal = await self.relay_handler.check_recipient(self.session, recipient)
+        if refusal is not None:
+            await self.push(refusal)
+            return
+        self.mail.rcpt_tos.append(recipient)
+        await self.push("250 2.1.5 Ok")
+
+    def _path(self, keyword: str, arg: str | None) -> tuple[str, str] | None:
+        rest = self._strip_command_keyword(keyword, arg) if arg else None
+        if rest is None:
+            return None
+        found = commands.split_path(rest)
+        if found is not None:
+            return found
+        address, params = self._getaddr(rest)
+        return None if address is None else (address, (params or "").strip())
+
+    # ----------------------------------------------------------------------- DATA
+
+    async def smtp_DATA(self, arg: str | None) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if not self.mail.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        received = await data.read_data(self._reader, self._size_limit, self._reset_timeout)
+        if received.content is None:
+            self._set_post_data_state()
+            await self.push(received.refusal or LOCAL_ERROR)
+            return
+        self.mail.content = self.mail.original_content = received.content
+        try:
+            status = await self.relay_handler.deliver(self, self.session, self.envelope)
+        finally:
+            self._set_post_data_state()
+        await self.push(status)
+
+    # ----------------------------------------------------------------------- AUTH
+
+    async def smtp_AUTH(self, arg: str | None) -> None:
+        if self.mail.mail_from is not None:
+            # RFC 4954 4: not during a mail transaction
+            await self.push("503 5.5.1 Error: AUTH is not allowed during a mail transaction")
+            return
+        await super().smtp_AUTH(arg)

@@ -1,0 +1,81 @@
+"""Command lines and MAIL/RCPT arguments (postwarden.relay.commands)."""
+
+from __future__ import annotations
+
+import pytest
+
+from postwarden.relay import commands
+from postwarden.relay.commands import Command, Framing
+
+
+@pytest.mark.parametrize(
+    ("line", "parsed"),
+    [
+        (b"EHLO client.test\r\n", Command("EHLO", "client.test")),
+        (b"mail FROM:<a@b.test>  \r\n", Command("MAIL", "FROM:<a@b.test>")),
+        (b"QUIT\r\n", Command("QUIT", None)),
+        ("RCPT TO:<jürgen@b.test>\r\n".encode(), Command("RCPT", "TO:<jürgen@b.test>")),
+        (b"MAIL FROM:<a@b.test>\n", Framing(commands.BARE_LF)),
+        (b"MAIL FROM:<a@b.test>\rRCPT TO:<c@d.test>\r\n", Framing(commands.BARE_CR)),
+        (b"NOOP \x00\r\n", Framing(commands.NUL)),
+        (b"\r\n", Framing(commands.BAD_SYNTAX, close=False)),
+        ("ÉHLO x\r\n".encode(), Framing(commands.BAD_SYNTAX, close=False)),
+        (b"NOOP " + b"x" * 600 + b"\r\n", Framing(commands.TOO_LONG, close=False)),
+        (b"GET / HTTP/1.1\r\n", Framing(commands.NOT_SMTP)),
+    ],
+)
+def test_it_reads_a_command_line_strictly(line: bytes, parsed: Command | Framing) -> None:
+    assert commands.parse_line(line) == parsed
+
+
+def test_it_allows_long_mail_and_auth_lines_up_to_their_extension_limits() -> None:
+    mail = b"MAIL FROM:<a@b.test> " + b"X" * 1500 + b"\r\n"
+    assert isinstance(commands.parse_line(mail), Command)
+    assert commands.parse_line(b"AUTH PLAIN " + b"A" * 12300 + b"\r\n") == Framing(
+        commands.TOO_LONG, close=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "waits"),
+    [
+        (Command("EHLO", "x"), True),
+        (Command("DATA", None), True),
+        (Command("STARTTLS", None), True),
+        (Command("AUTH", "LOGIN"), True),
+        (Command("AUTH", "PLAIN"), True),
+        (Command("AUTH", "PLAIN AGFwcABwdw=="), False),
+        (Command("MAIL", "FROM:<a@b.test>"), False),
+        (Command("RCPT", "TO:<a@b.test>"), False),
+        (Command("RSET", None), False),
+    ],
+)
+def test_it_knows_which_commands_end_a_pipelined_group(command: Command, waits: bool) -> None:
+    assert commands.must_wait(command) is waits
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        ("<a@b.test>", ("a@b.test", "")),
+        ("<a@b.test> SIZE=100 BODY=8BITMIME", ("a@b.test", "SIZE=100 BODY=8BITMIME")),
+        ("<>", ("", "")),
+        ("a@b.test SIZE=5", ("a@b.test", "SIZE=5")),
+        ('<"a b"@c.test>', None),
+        ("<a@b.test", None),
+    ],
+)
+def test_it_splits_paths_fast_and_leaves_odd_ones_to_the_full_parser(
+    text: str, path: tuple[str, str] | None
+) -> None:
+    assert commands.split_path(text) == path
+
+
+def test_it_parses_esmtp_parameters() -> None:
+    assert commands.parse_params("size=10 SMTPUTF8 body=8BITMIME") == {
+        "SIZE": "10",
+        "SMTPUTF8": True,
+        "BODY": "8BITMIME",
+    }
+    assert commands.parse_params("SIZE=") is None
+    assert commands.parse_params("=5") is None
