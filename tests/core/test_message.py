@@ -411,6 +411,7 @@ def test_it_refuses_a_header_given_twice_in_different_case() -> None:
         ),
         ({"message_id": "no-at-sign"}, "message_id 'no-at-sign' is not a Message-ID: expected <left@right>"),
         ({"message_id": "<a@b"}, "message_id '<a@b' is not a Message-ID: expected <left@right>"),
+        ({"message_id": "x" * 901 + "@b"}, "message_id is 903 characters long; at most 900 fit"),
         ({"subject": "bad \ud800"}, "subject is not valid Unicode (it has a lone surrogate)"),
         ({"text": "bad \udfff"}, "text is not valid Unicode (it has a lone surrogate)"),
         ({"html": "bad \udfff"}, "html is not valid Unicode (it has a lone surrogate)"),

@@ -72,6 +72,8 @@ class Recipient:
 
 @dataclass(frozen=True, slots=True)
 class Composed:
+    """The message as it will be stored and sent, byte for byte, on every attempt."""
+
     #: CRLF line endings, ready for DATA (no dot-stuffing: the session does that)
     raw: bytes
     #: with angle brackets
@@ -109,6 +111,7 @@ _FIELD_NAME: Final = re.compile(r"[!-9;-~]{1,76}")
 #: RFC 5322 3.6.4 msg-id, dot-atom-text on both sides (no obsolete forms)
 _ATOM: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 _MSG_ID: Final = re.compile(rf"<?({_ATOM}@(?:{_ATOM}|\[[!-Z^-~]*\]))>?")
+_MAX_MSG_ID: Final = 900
 _DAYS: Final = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -269,6 +272,9 @@ def _message_id(given: str | None, sender: Address) -> str:
         # 128 random bits: unique without coordination between workers
         return f"<{secrets.token_hex(16)}@{sender.domain}>"
     _check_text("message_id", given)
+    if len(given) > _MAX_MSG_ID:
+        # a Message-ID cannot be folded, and its line may not pass 998 octets
+        raise InvalidMessage(f"message_id is {len(given)} characters long; at most {_MAX_MSG_ID} fit")
     match = _MSG_ID.fullmatch(given.strip())
     if match is None or given.strip().startswith("<") != given.strip().endswith(">"):
         raise InvalidMessage(
