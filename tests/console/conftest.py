@@ -69,3 +69,17 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> Iterator[Non
     monkeypatch.chdir(str(tmp_path))  # no .env here
     assert not os.path.exists(".env")
     return
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings_cache() -> Iterator[None]:
+    """current_settings() caches by the stored rows' version; tests change the
+    environment too, which the cache (rightly, in production) does not watch."""
+    from django.core.cache import cache
+
+    from postwarden.configstore import runtime
+
+    runtime._cache.clear()
+    cache.clear()  # the overview's chart is cached for a few seconds
+    yield
+    runtime._cache.clear()

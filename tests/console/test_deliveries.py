@@ -163,6 +163,7 @@ def test_it_shows_the_timeline_with_the_servers_words_and_the_explanation(viewer
     assert "envelope.greylisted" in html
     assert html.index("Attempt 1") < html.index("Attempt 2") < html.index("<strong>delivered</strong>")
     assert "queue id 4BxYz" in html
+    assert "raw event" in html
     assert f'src="/deliveries/{message.public_id}/html/"' in html
     assert 'sandbox=""' in html
 

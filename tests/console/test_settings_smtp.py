@@ -1,11 +1,11 @@
-""""Test connection" and "Send test email" against a real SMTP server on loopback
+""" "Test connection" and "Send test email" against a real SMTP server on loopback
 (aiosmtpd with STARTTLS from a trustme CA and AUTH), with the values in the form,
 saved or not; and saving, which probes and warns without refusing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import re
+from collections.abc import Callable
 
 import pytest
 from django.test import Client
@@ -26,15 +26,26 @@ def server(smtpd_factory: Callable[..., SmtpServer]) -> SmtpServer:
 
 
 def form(server: SmtpServer, password: str, **extra: str) -> dict[str, str]:
-    return {"EMAIL_PROVIDER": "smtp", "EMAIL_ENABLED": "on", "SMTP_TLS_VERIFY": "on", "SMTP_HOST": "localhost",
-            "SMTP_PORT": str(server.port), "SMTP_SECURITY": "starttls", "SMTP_USER": "ops",
-            "SMTP_PASSWORD": password, "SMTP_TIMEOUT": "5", "SMTP_EHLO_NAME": "client.test",
-            "MAIL_FROM": "ops@example.com", **extra}
+    return {
+        "EMAIL_PROVIDER": "smtp",
+        "EMAIL_ENABLED": "on",
+        "SMTP_TLS_VERIFY": "on",
+        "SMTP_HOST": "localhost",
+        "SMTP_PORT": str(server.port),
+        "SMTP_SECURITY": "starttls",
+        "SMTP_USER": "ops",
+        "SMTP_PASSWORD": password,
+        "SMTP_TIMEOUT": "5",
+        "SMTP_EHLO_NAME": "client.test",
+        "MAIL_FROM": "ops@example.com",
+        **extra,
+    }
 
 
 @pytest.mark.django_db
 def test_a_wrong_password_shows_the_humanized_error_and_the_raw_reply(
-        settings_client: Client, server: SmtpServer) -> None:
+    settings_client: Client, server: SmtpServer
+) -> None:
     response = settings_client.post("/settings/test-connection/", form(server, WRONG), HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert response.status_code == 200
@@ -51,10 +62,15 @@ def test_a_wrong_password_shows_the_humanized_error_and_the_raw_reply(
 
 @pytest.mark.django_db
 def test_the_right_password_connects_with_tls_and_auth_and_sends_no_mail(
-        settings_client: Client, server: SmtpServer) -> None:
-    html = settings_client.post("/settings/test-connection/", form(server, DISTINCT_SMTP_PASSWORD),
-                                HTTP_HX_REQUEST="true").content.decode()
-    assert '<span class="badge pass">OK</span> Connected: the server accepted the connection, TLS and the credentials' in html
+    settings_client: Client, server: SmtpServer
+) -> None:
+    html = settings_client.post(
+        "/settings/test-connection/", form(server, DISTINCT_SMTP_PASSWORD), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert (
+        '<span class="badge pass">OK</span> Connected: the server accepted the connection, TLS and the '
+        "credentials" in html
+    )
     assert "AUTH PLAIN accepted" in html
     assert "TLS (starttls): TLSv1." in html
     assert DISTINCT_SMTP_PASSWORD not in html
@@ -63,15 +79,20 @@ def test_the_right_password_connects_with_tls_and_auth_and_sends_no_mail(
 
 
 @pytest.mark.django_db
-def test_an_empty_password_field_tests_with_the_stored_password(settings_client: Client, server: SmtpServer) -> None:
+def test_an_empty_password_field_tests_with_the_stored_password(
+    settings_client: Client, server: SmtpServer
+) -> None:
     save({"SMTP_PASSWORD": DISTINCT_SMTP_PASSWORD}, None)
-    html = settings_client.post("/settings/test-connection/", form(server, ""), HTTP_HX_REQUEST="true").content.decode()
+    html = settings_client.post(
+        "/settings/test-connection/", form(server, ""), HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert '<span class="badge pass">OK</span>' in html
 
 
 @pytest.mark.django_db
 def test_without_javascript_the_whole_page_comes_back_with_the_result(
-        settings_client: Client, server: SmtpServer) -> None:
+    settings_client: Client, server: SmtpServer
+) -> None:
     html = settings_client.post("/settings/test-connection/", form(server, WRONG)).content.decode()
     assert "<html" in html
     assert "535 5.7.8 Authentication credentials invalid" in html
@@ -91,17 +112,22 @@ def test_saving_with_a_failing_probe_saves_and_warns(settings_client: Client, se
 
 @pytest.mark.django_db
 def test_saving_with_a_good_probe_does_not_warn(settings_client: Client, server: SmtpServer) -> None:
-    html = settings_client.post("/settings/", {**form(server, DISTINCT_SMTP_PASSWORD), "action": "save"},
-                                follow=True).content.decode()
+    html = settings_client.post(
+        "/settings/", {**form(server, DISTINCT_SMTP_PASSWORD), "action": "save"}, follow=True
+    ).content.decode()
     assert "Email settings saved." in html
     assert "connection test failed" not in html
 
 
 @pytest.mark.django_db(transaction=True)
 def test_send_test_email_arrives_at_the_server_through_the_outbox(
-        settings_client: Client, server: SmtpServer) -> None:
-    html = settings_client.post("/settings/send-test/", form(server, DISTINCT_SMTP_PASSWORD, test_to="dest@example.com"),
-                                HTTP_HX_REQUEST="true").content.decode()
+    settings_client: Client, server: SmtpServer
+) -> None:
+    html = settings_client.post(
+        "/settings/send-test/",
+        form(server, DISTINCT_SMTP_PASSWORD, test_to="dest@example.com"),
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
     assert "Accepted by the server for dest@example.com" in html, html
     assert [m.rcpt_tos for m in server.delivered] == [["dest@example.com"]]
     assert server.delivered[0].login == "ops"
@@ -115,10 +141,14 @@ def test_send_test_email_arrives_at_the_server_through_the_outbox(
 
 @pytest.mark.django_db(transaction=True)
 def test_send_test_email_with_a_refused_recipient_explains_and_cancels(
-        settings_client: Client, server: SmtpServer) -> None:
+    settings_client: Client, server: SmtpServer
+) -> None:
     server.inject("RCPT", "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown")
-    html = settings_client.post("/settings/send-test/", form(server, DISTINCT_SMTP_PASSWORD, test_to="nobody@example.com"),
-                                HTTP_HX_REQUEST="true").content.decode()
+    html = settings_client.post(
+        "/settings/send-test/",
+        form(server, DISTINCT_SMTP_PASSWORD, test_to="nobody@example.com"),
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
     assert "550 5.1.1 &lt;nobody@example.com&gt;: Recipient address rejected: User unknown" in html
     assert "envelope.recipient_rejected" in html
     assert Recipient.objects.get(address="nobody@example.com").state in ("cancelled", "failed")
@@ -133,8 +163,13 @@ def test_send_test_defaults_to_the_users_own_address(settings_client: Client) ->
 
 @pytest.mark.django_db(transaction=True)
 def test_send_test_to_capture_lands_in_the_captured_inbox(settings_client: Client) -> None:
-    data = {"EMAIL_PROVIDER": "capture", "EMAIL_ENABLED": "on", "SMTP_TLS_VERIFY": "on", "MAIL_FROM": "ops@example.com",
-            "test_to": "me@example.com"}
+    data = {
+        "EMAIL_PROVIDER": "capture",
+        "EMAIL_ENABLED": "on",
+        "SMTP_TLS_VERIFY": "on",
+        "MAIL_FROM": "ops@example.com",
+        "test_to": "me@example.com",
+    }
     html = settings_client.post("/settings/send-test/", data, HTTP_HX_REQUEST="true").content.decode()
     assert "Captured: see Captured mail" in html
     captured_id = re.search(r"captured as ([0-9T]+-m_[A-Za-z0-9_]+-[0-9a-f]{6})", html).group(1)  # type: ignore[union-attr]

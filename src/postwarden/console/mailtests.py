@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from postwarden.core.config.model import Provider, Settings
 from postwarden.core.replies.classify import Explanation, classify
@@ -163,39 +163,24 @@ def send_test(settings: Settings, to: str, user: object) -> Outcome:
     """Queue a test mail to ``to`` and deliver it now through the worker's own steps
     (claim, transport, retry policy, results), as ``postwarden send-test`` does.
 
-    The orchestration mirrors cli/send_test.py, which the console may not import (the
-    cli layer sits above it); both drive the same outbox and transport code. A failed
-    test mail is cancelled, not retried: the point was to see what happens now.
+    The message is claimed in the transaction that stores it, so a running worker —
+    which sends with the SAVED settings — never takes a test of the form's unsaved
+    values. The orchestration mirrors cli/send_test.py, which the console may not
+    import (the cli layer sits above it); both drive the same outbox and transport
+    code. A failed test mail is cancelled, not retried: the point was to see what
+    happens now.
     """
-    from django.urls import reverse
-
-    from postwarden.outbox.errors import Refused
-    from postwarden.outbox.services import Outgoing, enqueue
-
     if not to:
         return Outcome(ok=False, title="No recipient: type an address, or set TEST_EMAIL or MAIL_FROM")
-    try:
-        queued = enqueue(
-            Outgoing(
-                to=[to],
-                subject="Postwarden test email",
-                text=_test_text(settings, to, user),
-                tags=["send-test"],
-            ),
-            settings=settings,
-            source="console",
-        )
-    except Refused as refused:
-        return Outcome(ok=False, title=f"Refused ({refused.field}): {refused.message}", stage="config")
-    url = reverse("console:message", args=[queued.public_id])
-    state = queued.recipients[0]
-    if state.state != "queued":
-        return Outcome(ok=False, title=f"Not sent: {state.state}", explanation=state.reason, message_url=url)
     transcript = Transcript()
-    problem = asyncio.run(_bounded_deliver(settings, queued.pk, transcript))
-    if problem:
-        return Outcome(ok=False, title=problem, transcript=lines_of(transcript), message_url=url)
-    return _delivered(settings, queued.pk, transcript, url)
+    try:
+        return asyncio.run(asyncio.wait_for(_send_test(settings, to, user, transcript), OVERALL_LIMIT))
+    except TimeoutError:
+        return Outcome(
+            ok=False,
+            title=f"The test took longer than {OVERALL_LIMIT:.0f} seconds and was stopped",
+            transcript=lines_of(transcript),
+        )
 
 
 def _test_text(settings: Settings, to: str, user: object) -> str:
@@ -206,15 +191,10 @@ def _test_text(settings: Settings, to: str, user: object) -> str:
     )
 
 
-async def _bounded_deliver(settings: Settings, message_pk: int, transcript: Transcript) -> str:
-    try:
-        return await asyncio.wait_for(_deliver(settings, message_pk, transcript), OVERALL_LIMIT)
-    except TimeoutError:
-        return f"The test took longer than {OVERALL_LIMIT:.0f} seconds and was stopped"
+async def _send_test(settings: Settings, to: str, user: object, transcript: Transcript) -> Outcome:
+    from django.urls import reverse
 
-
-async def _deliver(settings: Settings, message_pk: int, transcript: Transcript) -> str:
-    """Deliver one queued message as the worker does; "" when it was tried, else why not."""
+    from postwarden.outbox.errors import Refused
     from postwarden.outbox.worker.loop import Options, Worker
     from postwarden.transports.base import Transport
     from postwarden.transports.registry import build_transport
@@ -233,16 +213,58 @@ async def _deliver(settings: Settings, message_pk: int, transcript: Transcript) 
     try:
         await worker.start()
         if worker.transport is None:
-            return f"Cannot send with these settings: {worker.problem}"
-        await worker.claim_step(message_pk=message_pk)
-        job = worker.jobs.get_nowait() if not worker.jobs.empty() else None
-        if job is None:
-            return "A running worker took the message first: see its timeline"
-        await worker.send_job(job)
+            return Outcome(ok=False, title=f"Cannot send with these settings: {worker.problem}")
+        try:
+            queued, jobs = await worker.db(
+                _enqueue_and_claim, worker, settings, to, _test_text(settings, to, user)
+            )
+        except Refused as refused:
+            return Outcome(ok=False, title=f"Refused ({refused.field}): {refused.message}", stage="config")
+        url = reverse("console:message", args=[queued.public_id])
+        if not jobs:
+            state = queued.recipients[0]
+            return Outcome(
+                ok=False, title=f"Not sent: {state.state}", explanation=state.reason, message_url=url
+            )
+        for job in jobs:
+            await worker.send_job(job)
         await worker.flush_step()
+        return await worker.db(_delivered, settings, queued.pk, transcript, url)
     finally:
         await worker.close()
-    return ""
+
+
+def _enqueue_and_claim(worker: Any, settings: Settings, to: str, text: str) -> tuple[Any, list[Any]]:
+    """Store the test mail and claim it for ``worker`` in one transaction (database thread)."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from postwarden.outbox.services import Outgoing, enqueue
+    from postwarden.outbox.worker import db
+    from postwarden.outbox.worker.loop import RAW_TRANSPORTS
+
+    transport = worker.transport
+    with transaction.atomic():
+        queued = enqueue(
+            Outgoing(to=[to], subject="Postwarden test email", text=text, tags=["send-test"]),
+            settings=settings,
+            source="console",
+        )
+        if queued.recipients[0].state != "queued":
+            return queued, []
+        jobs = db.claim(
+            worker.worker_id,
+            transport.name,
+            limit=10,
+            lease=timedelta(minutes=5),
+            cap=transport.max_recipients,
+            with_parts=transport.name not in RAW_TRANSPORTS,
+            now=timezone.now(),
+            message_pk=queued.pk,
+        )
+    return queued, jobs
 
 
 def _delivered(settings: Settings, message_pk: int, transcript: Transcript, url: str) -> Outcome:

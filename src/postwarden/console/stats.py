@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
-from django.db.models import Count, Min
-from django.db.models.functions import TruncHour
+from django.core.cache import cache
+from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
-from postwarden.outbox.models import PENDING_STATES, Recipient, State, WorkerHeartbeat
+from postwarden.outbox.models import PENDING_STATES, Message, Recipient, State, WorkerHeartbeat
 
 #: chart series -> the recipient states counted in it
 SERIES: Final[dict[str, tuple[str, ...]]] = {
@@ -22,6 +22,7 @@ SERIES: Final[dict[str, tuple[str, ...]]] = {
 }
 #: a worker not seen for this long is shown as down (it beats every few seconds)
 STALE_AFTER: Final = timedelta(seconds=60)
+HOUR: Final = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,9 @@ class Queue:
 
 def queue() -> Queue:
     pending = Recipient.objects.filter(state__in=PENDING_STATES)
-    waiting_since = pending.aggregate(oldest=Min("message__created_at"))["oldest"]
+    # queued_at, not the message's created_at: MIN over a join cannot stop early and reads
+    # every message (1.6 s on a million); the pending rows are few and found by index
+    waiting_since = pending.aggregate(oldest=Min("queued_at"))["oldest"]
     counts = dict(
         Recipient.objects.filter(state__in=(State.SENDING, State.HELD, State.DEAD))
         .values_list("state")
@@ -51,28 +54,55 @@ def queue() -> Queue:
     )
 
 
-def last_day(
-    now: datetime | None = None,
-) -> tuple[list[datetime], dict[datetime, dict[str, int]], dict[str, int]]:
-    """Hourly slots of the last 24 h, counts per slot and series, and totals per series."""
+Day = tuple[list[datetime], dict[datetime, dict[str, int]], dict[str, int]]
+#: the chart reads a day of messages (0.4 s for 43k on SQLite): the overview reuses it briefly
+DAY_CACHE_SECONDS: Final = 30
+
+
+def last_day_cached() -> Day:
+    cached: Day | None = cache.get("console:last_day")
+    if cached is None:
+        cached = last_day()
+        cache.set("console:last_day", cached, DAY_CACHE_SECONDS)
+    return cached
+
+
+def last_day(now: datetime | None = None) -> Day:
+    """Hourly slots of the last 24 h (by enqueue time), recipients per slot and series (by
+    their state now), and totals per series."""
     now = now or timezone.now()
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
     slots = [start + timedelta(hours=i) for i in range(24)]
     by_state = {state: name for name, states in SERIES.items() for state in states}
+    # Recipients of the messages enqueued in the last 24 h, by their state now: a range
+    # of the messages' created_at index, then each message's recipients by their index.
+    # (Recipient.updated_at has no index: every result write touches it.) One filtered
+    # COUNT per hour, compared in the database, instead of truncating every row's
+    # timestamp (a Python function per row on SQLite: 1.4 s on a day of 43k messages).
+    # Driven from Message: grouping Recipient by state makes SQLite walk the whole state index.
+    buckets = {
+        f"h{i}": Count("recipients__id", filter=Q(created_at__gte=slot, created_at__lt=slot + HOUR))
+        for i, slot in enumerate(slots)
+    }
     rows = (
-        Recipient.objects.filter(state__in=list(by_state), updated_at__gte=start)
-        .annotate(hour=TruncHour("updated_at"))
-        .values_list("hour", "state")
-        .annotate(n=Count("id"))
+        Message.objects.filter(created_at__gte=start)
+        .values(state=F("recipients__state"))
+        .annotate(**buckets)
         .order_by()
     )
     counts: dict[datetime, dict[str, int]] = {}
     totals = dict.fromkeys(SERIES, 0)
-    for hour, state, n in rows:
-        name = by_state[state]
-        slot = counts.setdefault(hour, {})
-        slot[name] = slot.get(name, 0) + n
-        totals[name] += n
+    row: dict[str, Any]
+    for row in rows:  # type: ignore[assignment]  # the annotations are dynamic (h0…h23)
+        name = by_state.get(row["state"])
+        if name is None:
+            continue
+        for i, slot in enumerate(slots):
+            n = int(row[f"h{i}"])
+            if n:
+                hour = counts.setdefault(slot, {})
+                hour[name] = hour.get(name, 0) + n
+                totals[name] += n
     return slots, counts, totals
 
 

@@ -4,8 +4,6 @@ events) and the rendered message."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
 from django.http import HttpRequest, HttpResponse
@@ -14,7 +12,8 @@ from django.utils import timezone
 
 from postwarden.console import keyset, mailview
 from postwarden.console.deliveries import Filters, matching, summary
-from postwarden.outbox.models import Attempt, Content, Event, Message, State
+from postwarden.outbox.models import Content, Event, Message, State
+from postwarden.outbox.timeline import timeline
 
 PAGE_SIZE: Final = 50
 
@@ -36,24 +35,10 @@ def deliveries(request: HttpRequest) -> HttpResponse:
     return render(request, "console/deliveries.html", context)
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One line of a message's timeline."""
-
-    at: datetime
-    kind: str
-    css: str
-    attempt: Attempt | None = None
-    event: Event | None = None
-
-
-def timeline(message: Message) -> list[Entry]:
-    attempts = Attempt.objects.filter(recipient__message=message).select_related("recipient")
-    events = Event.objects.filter(message=message).select_related("recipient")
-    entries = [Entry(message.created_at, "enqueued", "queued")]
-    entries += [Entry(a.started_at, "attempt", a.outcome, attempt=a) for a in attempts]
-    entries += [Entry(e.at, e.kind, e.kind, event=e) for e in events]
-    return sorted(entries, key=lambda e: e.at)
+def raw_events(message: Message) -> dict[str, Any]:
+    """Provider events' raw payloads by event id: the evidence beside the normalized event."""
+    rows = Event.objects.filter(message=message, raw__isnull=False).exclude(event_id=None)
+    return {str(event_id): raw for event_id, raw in rows.values_list("event_id", "raw")}
 
 
 def message(request: HttpRequest, public_id: str) -> HttpResponse:
@@ -63,6 +48,7 @@ def message(request: HttpRequest, public_id: str) -> HttpResponse:
         "message": row,
         "recipients": row.recipients.order_by("id"),
         "timeline": timeline(row),
+        "raw_events": raw_events(row),
         "mail": mailview.parse(bytes(content.raw)) if content else None,
         "tags": list(row.tag_rows.values_list("tag", flat=True)),
         "now": timezone.now(),

@@ -22,7 +22,7 @@ def web_fingerprint() -> str:
 
 
 def overview(request: HttpRequest) -> HttpResponse:
-    slots, counts, totals = stats.last_day()
+    slots, counts, totals = stats.last_day_cached()
     context = {
         "workers": stats.workers(web_fingerprint()),
         "queue": stats.queue(),

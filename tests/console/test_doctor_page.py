@@ -1,0 +1,77 @@
+"""The Doctor page: run it, see the stages as a pipeline, the root cause with the
+server's words and the steps, the transcript; runs are kept for the overview."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from postwarden.configstore.runtime import save
+from postwarden.console.models import DoctorRun
+from tests.console.conftest import DISTINCT_SMTP_PASSWORD
+from tests.smtpd import SmtpServer
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_env")]
+
+
+def test_with_nothing_configured_the_root_cause_is_config_missing(settings_client: Client) -> None:
+    response = settings_client.post("/doctor/run/")
+    run = DoctorRun.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/doctor/?run={run.pk}"
+    assert not run.ok
+    assert run.root_cause == "config.missing"
+    html = settings_client.get(response["Location"]).content.decode()
+    assert "Root cause:" in html
+    assert "config.missing" in html
+    assert '<li class="fail" title=' in html
+
+
+def test_a_wrong_password_is_the_root_cause_with_the_servers_words(
+    settings_client: Client, smtpd_factory: Callable[..., SmtpServer], ssl_cert_file: object
+) -> None:
+    server = smtpd_factory(tls="starttls", users={"ops": "the-right-one"})
+    save(
+        {
+            "EMAIL_PROVIDER": "smtp",
+            "SMTP_HOST": "localhost",
+            "SMTP_PORT": str(server.port),
+            "SMTP_SECURITY": "starttls",
+            "SMTP_USER": "ops",
+            "SMTP_PASSWORD": DISTINCT_SMTP_PASSWORD,
+            "MAIL_FROM": "ops@example.com",
+            "SMTP_TIMEOUT": "5",
+        },
+        None,
+    )
+    html = settings_client.post(
+        "/doctor/run/", {"to": "dest@example.com"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    run = DoctorRun.objects.get()
+    assert run.root_cause == "auth.failed"
+    assert "Root cause:" in html
+    assert "535 5.7.8 Authentication credentials invalid" in html
+    assert "AUTH PLAIN ••••" in html
+    assert DISTINCT_SMTP_PASSWORD not in html
+    assert server.delivered == []
+    overview = settings_client.get("/").content.decode()
+    assert "auth.failed" in overview
+
+
+def test_a_viewer_sees_reports_but_cannot_run(viewer_client: Client) -> None:
+    DoctorRun.objects.create(
+        ok=True,
+        report={
+            "ok": True,
+            "root_cause": None,
+            "findings": [],
+            "checks": [{"id": "network.connect", "status": "pass", "duration_ms": 3, "detail": "connected"}],
+        },
+    )
+    html = viewer_client.get("/doctor/").content.decode()
+    assert "No error found" in html
+    assert "network.connect" in html
+    assert "Run the doctor</button>" not in html
+    assert viewer_client.post("/doctor/run/").status_code == 403
