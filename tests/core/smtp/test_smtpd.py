@@ -1,4 +1,4 @@
-"""The shared test servers of tests/smtpd.py, checked with the stdlib's smtplib (a client
+"""The shared test servers of tests/smtpd/, checked with the stdlib's smtplib (a client
 that is not ours), so other suites can rely on what they promise."""
 
 from __future__ import annotations
