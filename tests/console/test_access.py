@@ -130,3 +130,27 @@ def test_it_hides_the_menu_entries_a_viewer_cannot_open(viewer_client: Client) -
     assert 'href="/settings/"' not in html
     assert 'href="/api-keys/"' not in html
     assert 'href="/users/"' not in html
+
+
+def test_every_write_needs_the_csrf_token(admin: User, url_args: dict[str, dict[str, object]]) -> None:
+    client = logged_in(admin, csrf=True)
+    for name, rule in ACCESS.items():
+        if rule.write is None and not rule.public:
+            continue
+        response = client.post(reverse(f"console:{name}", kwargs=url_args.get(name)), {"action": "delete"})
+        assert response.status_code == 403, name
+        assert b"CSRF" in response.content, name
+    assert ApiKey.objects.filter(revoked_at__isnull=False).count() == 0
+
+
+def test_cookies_are_secure_behind_https(admin: User, settings: object) -> None:
+    settings.SESSION_COOKIE_SECURE = True  # type: ignore[attr-defined]  # what POSTWARDEN_HTTPS=true sets
+    settings.CSRF_COOKIE_SECURE = True  # type: ignore[attr-defined]
+    client = Client()
+    client.get("/login/")
+    assert client.cookies["csrftoken"]["secure"] is True
+    client.post("/login/", {"username": "alice@example.com", "password": "correct horse battery staple"})
+    session = client.cookies["sessionid"]
+    assert session["secure"] is True
+    assert session["httponly"] is True
+    assert session["samesite"] == "Lax"

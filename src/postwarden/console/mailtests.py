@@ -152,10 +152,26 @@ def _facts(session: SmtpSession) -> tuple[str, ...]:
 
 
 def _provider_probe(settings: Settings) -> Outcome:
+    """An API provider has no connection to open: ask its API, read-only, with the
+    doctor's own provider probes (key valid? sandbox? suspended? sender verified?)."""
+    from postwarden.core.doctor.runner import Options, run_sync
+
+    report = run_sync(settings, Options(only=frozenset({"config", "provider"})))
+    name = settings.sending.provider.value
+    facts = tuple(f"{c.id}: {c.status.value} {c.detail}".strip() for c in report.checks)
+    errors = [f for f in report.findings if f.severity.value == "error"]
+    if not errors:
+        return Outcome(ok=True, title=f"{name}: the API accepted the key", facts=facts)
+    first = errors[0]
     return Outcome(
         ok=False,
-        title=f"Test connection checks SMTP servers; {settings.sending.provider} is an API",
-        steps=("Use “Send test email”, or run the doctor, which checks the provider's key and sender.",),
+        title=first.title,
+        stage=first.stage,
+        reply=first.evidence,
+        code=first.code.value,
+        explanation=first.explanation,
+        steps=first.steps,
+        facts=facts,
     )
 
 
