@@ -504,3 +504,11 @@ def test_it_keeps_the_transcript_without_the_password(smtpd_factory: Smtpd, ssl_
     import base64
 
     assert base64.b64encode(PASSWORD.encode()).decode() not in text
+
+
+def test_it_does_not_probe_with_an_invalid_address(smtpd: SmtpServer) -> None:
+    report = walk(smtpd, only=frozenset({"config", "network", "envelope"}), MAIL_FROM="ops@")
+    assert codes(report) == ["config.invalid_address"]
+    assert check(report, "envelope.mail_from").status is Status.SKIP
+    assert smtpd.commands[-1] == "QUIT"
+    assert not any(c.startswith("MAIL") for c in smtpd.commands)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from postwarden.core.addresses import InvalidAddress, domain_of
 from postwarden.core.config.model import Provider, Settings
 
 
@@ -68,3 +69,14 @@ def sender_for(settings: Settings) -> Sender | None:
         if host == suffix or host.endswith("." + suffix):
             return sender
     return None
+
+
+def mail_domain(address: str | None) -> str:
+    """The lower-case IDNA domain of ``address`` ("Ops <ops@Example.com>" -> "example.com"),
+    or "" when there is none or it is not an address (config.invalid_address says so)."""
+    if not address:
+        return ""
+    try:
+        return domain_of(address)
+    except InvalidAddress:
+        return ""

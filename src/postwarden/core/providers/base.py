@@ -129,10 +129,6 @@ class Api:
         raise ProbeStop(evidence)
 
 
-def from_domain(address: str | None) -> str:
-    return (address or "").rpartition("@")[2].strip(" >").rstrip(".").lower()
-
-
 def domain_covers(verified: str, domain: str) -> bool:
     """A verified domain covers itself and its subdomains."""
     verified = verified.lower().rstrip(".")

@@ -12,7 +12,8 @@ import json
 from typing import TYPE_CHECKING, Any, Final
 
 from postwarden.core.doctor.model import Code, Finding, Status
-from postwarden.core.providers.base import Api, domain_covers, from_domain, sender_unverified
+from postwarden.core.doctor.senders import mail_domain
+from postwarden.core.providers.base import Api, domain_covers, sender_unverified
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.runner import Context, Recorder
@@ -57,7 +58,7 @@ async def probe(ctx: Context, rec: Recorder) -> None:
         api.server_error(evidence)
     rec.check("provider.api", Status.PASS, "the API key is accepted")
     response = await api.call("POST", "senders/domains.json", body=body)
-    domain = from_domain(ctx.settings.sending.from_address)
+    domain = mail_domain(ctx.settings.sending.from_address)
     domains = response.json() if response.status == 200 else None
     if not isinstance(domains, list):
         rec.check("provider.sender", Status.SKIP, api.evidence("POST", "senders/domains.json", response))

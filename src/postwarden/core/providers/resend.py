@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from postwarden.core.doctor.model import Code, Finding, Status
-from postwarden.core.providers.base import Api, domain_covers, from_domain, sender_unverified
+from postwarden.core.doctor.senders import mail_domain
+from postwarden.core.providers.base import Api, domain_covers, sender_unverified
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.runner import Context, Recorder
@@ -37,7 +38,7 @@ async def probe(ctx: Context, rec: Recorder) -> None:
     if response.status >= 400:
         api.server_error(evidence)
     rec.check("provider.api", Status.PASS, "the API key is accepted")
-    domain = from_domain(ctx.settings.sending.from_address)
+    domain = mail_domain(ctx.settings.sending.from_address)
     if domain == TEST_DOMAIN:
         rec.finding(
             Finding.of(

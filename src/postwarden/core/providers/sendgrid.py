@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from postwarden.core.doctor.model import Status
-from postwarden.core.providers.base import Api, domain_covers, from_domain, sender_unverified
+from postwarden.core.doctor.senders import mail_domain
+from postwarden.core.providers.base import Api, domain_covers, sender_unverified
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.runner import Context, Recorder
@@ -53,7 +54,7 @@ async def probe(ctx: Context, rec: Recorder) -> None:
 
 async def _sender(ctx: Context, rec: Recorder, api: Api) -> None:
     address = (ctx.settings.sending.from_address or "").lower()
-    domain = from_domain(address)
+    domain = mail_domain(address)
     domains = await api.call("GET", "whitelabel/domains")
     senders = await api.call("GET", "verified_senders")
     authenticated = [

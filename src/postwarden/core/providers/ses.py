@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
 from postwarden.core.doctor.model import Code, Finding, Status
-from postwarden.core.providers.base import Api, ProbeStop, from_domain, sender_unverified
+from postwarden.core.doctor.senders import mail_domain
+from postwarden.core.providers.base import Api, ProbeStop, sender_unverified
 from postwarden.core.providers.http import HttpResponse
 
 if TYPE_CHECKING:
@@ -164,7 +165,7 @@ async def _quota(rec: Recorder, api: _SignedApi) -> bool:
 
 async def _identities(ctx: Context, rec: Recorder, api: _SignedApi, in_sandbox: bool) -> None:
     address = (ctx.settings.sending.from_address or "").lower()
-    domain = from_domain(address)
+    domain = mail_domain(address)
     recipient = (ctx.recipient or "").lower()
     wanted = list(dict.fromkeys(i for i in (address, domain, *_parents(domain), recipient) if i))
     params = {f"Identities.member.{n}": identity for n, identity in enumerate(wanted, 1)}
@@ -173,7 +174,7 @@ async def _identities(ctx: Context, rec: Recorder, api: _SignedApi, in_sandbox: 
     verified = {k.lower() for k, s in zip(keys, statuses, strict=False) if s == "Success"}
     region = api.region
     if in_sandbox:
-        rcpt_ok = recipient in verified or from_domain(recipient) in verified
+        rcpt_ok = recipient in verified or mail_domain(recipient) in verified
         rec.finding(
             Finding.of(
                 Code.PROVIDER_SANDBOX,

@@ -17,7 +17,7 @@ from postwarden.core.dns import DnsError
 from postwarden.core.doctor import dmarc, spf
 from postwarden.core.doctor.checks.dkim import DkimResult, check_own_key, check_service_keys
 from postwarden.core.doctor.model import Code, Finding, Status
-from postwarden.core.doctor.senders import sender_for
+from postwarden.core.doctor.senders import mail_domain, sender_for
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.runner import Context, Recorder
@@ -30,22 +30,15 @@ class SpfResult:
 
 
 async def run_dns(ctx: Context, rec: Recorder) -> None:
-    domain = _domain(ctx.settings.sending.from_address)
-    recipient_domain = _domain(ctx.recipient)
-    jobs = [_recipient(ctx, rec, recipient_domain)]
-    if domain is None:
+    domain = mail_domain(ctx.settings.sending.from_address)
+    jobs = [_recipient(ctx, rec, mail_domain(ctx.recipient))]
+    if not domain:
         rec.check("dns.from_domain", Status.SKIP, "MAIL_FROM is not set")
     elif ctx.settings.sending.provider is Provider.CAPTURE:
         rec.check("dns.from_domain", Status.SKIP, "nothing is sent (EMAIL_PROVIDER=capture)")
     else:
         jobs.append(_from_domain(ctx, rec, domain))
     await asyncio.gather(*jobs)
-
-
-def _domain(address: str | None) -> str | None:
-    if not address or "@" not in address:
-        return None
-    return address.rpartition("@")[2].strip(" >").rstrip(".").lower() or None
 
 
 async def _from_domain(ctx: Context, rec: Recorder, domain: str) -> None:
@@ -251,8 +244,8 @@ def _alignment(
     return Status.FAIL, record
 
 
-async def _recipient(ctx: Context, rec: Recorder, domain: str | None) -> None:
-    if domain is None:
+async def _recipient(ctx: Context, rec: Recorder, domain: str) -> None:
+    if not domain:
         rec.check("dns.recipient", Status.SKIP, "no recipient (--to, TEST_EMAIL or MAIL_FROM)")
         return
     with rec.timed() as t:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from postwarden.core.addresses import InvalidAddress, parse_address
 from postwarden.core.config.model import Provider, Security
 from postwarden.core.doctor import fallback
 from postwarden.core.doctor.model import Code, Finding, Severity, Status, TranscriptLine
@@ -109,23 +110,26 @@ async def run_smtp(ctx: Context, rec: Recorder) -> None:
 
 
 async def _envelope(ctx: Context, session: SmtpSession) -> str:
-    sender = ctx.settings.sending.from_address or ""
-    recipient = ctx.recipient or sender
-    if not sender or not recipient:
+    """MAIL+RCPT+RSET (or a real send with ``--send``); a note for the DATA check.
+    Addresses the composer would refuse are config.invalid_address: not probed."""
+    sender, recipient = _addr_spec(ctx.settings.sending.from_address), _addr_spec(ctx.recipient)
+    if sender is None or recipient is None:
         return ""
     if not ctx.options.send:
-        await session.probe(_addr_spec(sender), [_addr_spec(recipient)])
+        await session.probe(sender, [recipient])
         return ""
     raw, envelope_from, utf8 = _test_message(ctx, recipient)
-    result = await session.send(envelope_from, [_addr_spec(recipient)], raw, smtputf8=utf8)
+    result = await session.send(envelope_from, [recipient], raw, smtputf8=utf8)
     return f"queued as {result.queue_id}" if result.queue_id else f"accepted: {result.data_reply}"
 
 
-def _addr_spec(address: str) -> str:
-    address = address.strip()
-    if address.endswith(">") and "<" in address:
-        return address[address.rindex("<") + 1 : -1]
-    return address
+def _addr_spec(address: str | None) -> str | None:
+    if not address:
+        return None
+    try:
+        return parse_address(address).addr_spec
+    except InvalidAddress:
+        return None
 
 
 def _test_message(ctx: Context, recipient: str) -> tuple[bytes, str, bool]:

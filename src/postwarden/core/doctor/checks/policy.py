@@ -10,18 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from postwarden.core.doctor.model import Code, Finding, Status
+from postwarden.core.doctor.senders import mail_domain
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.runner import Context, Recorder
-
-
-def recipient_domain(address: str) -> str:
-    """Lower-case IDNA domain, the form MAIL_ALLOWED_DOMAINS holds."""
-    part = address.rpartition("@")[2].strip(" >").rstrip(".").lower()
-    try:
-        return part if part.isascii() else part.encode("idna").decode("ascii")
-    except UnicodeError:
-        return part
 
 
 async def run_policy(ctx: Context, rec: Recorder) -> None:
@@ -34,7 +26,7 @@ async def run_policy(ctx: Context, rec: Recorder) -> None:
             "policy.approved_domains", Status.PASS, "MAIL_ALLOWED_DOMAINS is empty: every domain is allowed"
         )
         return
-    domain = recipient_domain(ctx.recipient)
+    domain = mail_domain(ctx.recipient)
     if domain in allowed:
         rec.check("policy.approved_domains", Status.PASS, f"{domain} is approved")
         return
