@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip -q --disable-pip-version-check
 # Debian packages the tests drive: chromium (console in a real browser), swaks (relay
 # client), postgresql (throwaway clusters), postfix (smtp-sink/smtp-source; daemon never started)
-TEST_DEBS := chromium swaks postgresql postfix
+TEST_DEBS := chromium swaks postgresql postfix libnet-ssleay-perl
 export DEBIAN_FRONTEND := noninteractive
 
 .PHONY: run test lint typecheck unit bench soak clean system-deps
@@ -30,6 +30,7 @@ system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v swaks >/dev/null || missing="$$missing swaks"; \
+	perl -MNet::SSLeay -e1 2>/dev/null || missing="$$missing libnet-ssleay-perl"; \
 	command -v smtp-sink >/dev/null || missing="$$missing postfix"; \
 	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
