@@ -101,6 +101,7 @@ class RelaySMTP(SMTP):
         self._activity = activity or Activity()
         self._size_limit = size_limit
         self._in_transaction = False
+        self.rules = rules
         super().__init__(
             handler,
             data_size_limit=size_limit,
@@ -111,7 +112,6 @@ class RelaySMTP(SMTP):
             timeout=kwargs.pop("timeout", IDLE_TIMEOUT),
             **kwargs,
         )
-        self.rules = rules
         self.relay_handler = handler
         self.client_ip = ""
         self._busy = busy
@@ -153,9 +153,9 @@ class RelaySMTP(SMTP):
             self._in_transaction = False
             self._activity.end()
 
-    @property
     def mail(self) -> Envelope:
-        """The current transaction (aiosmtpd keeps one from connection_made on)."""
+        """The current transaction (aiosmtpd keeps one from connection_made on). A method,
+        not a property: aiosmtpd's __init__ reads every attribute (inspect.getmembers)."""
         assert self.envelope is not None
         return self.envelope
 
@@ -249,7 +249,7 @@ class RelaySMTP(SMTP):
     async def smtp_MAIL(self, arg: str | None) -> None:
         if await self.check_helo_needed() or await self.check_auth_needed("MAIL"):
             return
-        if self.mail.mail_from is not None:
+        if self.mail().mail_from is not None:
             await self.push("503 5.5.1 Error: nested MAIL command")
             return
         parsed = self._path("FROM:", arg)
@@ -266,8 +266,8 @@ class RelaySMTP(SMTP):
         except InvalidAddress:
             await self.push("553 5.1.7 Error: bad sender address syntax")
             return
-        self.mail.mail_from = sender
-        self.mail.mail_options = params.split()
+        self.mail().mail_from = sender
+        self.mail().mail_options = params.split()
         self._in_transaction = True
         self._activity.begin()
         await self.push("250 2.1.0 Ok")
@@ -282,7 +282,7 @@ class RelaySMTP(SMTP):
         smtputf8 = params.pop("SMTPUTF8", False)
         if smtputf8 is not False and smtputf8 is not True:
             return "501 5.5.4 Error: SMTPUTF8 takes no value"
-        self.mail.smtp_utf8 = smtputf8
+        self.mail().smtp_utf8 = smtputf8
         size = params.pop("SIZE", None)
         if size is not None and (not isinstance(size, str) or not size.isdigit()):
             return "501 5.5.4 Error: SIZE takes a number"
@@ -296,10 +296,10 @@ class RelaySMTP(SMTP):
     async def smtp_RCPT(self, arg: str | None) -> None:
         if await self.check_helo_needed() or await self.check_auth_needed("RCPT"):
             return
-        if self.mail.mail_from is None:
+        if self.mail().mail_from is None:
             await self.push("503 5.5.1 Error: need MAIL command")
             return
-        if len(self.mail.rcpt_tos) >= MAX_RECIPIENTS:
+        if len(self.mail().rcpt_tos) >= MAX_RECIPIENTS:
             await self.push(f"452 4.5.3 Error: too many recipients (at most {MAX_RECIPIENTS} per message)")
             return
         parsed = self._path("TO:", arg)
@@ -319,7 +319,7 @@ class RelaySMTP(SMTP):
         if refusal is not None:
             await self.push(refusal)
             return
-        self.mail.rcpt_tos.append(recipient)
+        self.mail().rcpt_tos.append(recipient)
         await self.push("250 2.1.5 Ok")
 
     def _path(self, keyword: str, arg: str | None) -> tuple[str, str] | None:
@@ -337,7 +337,7 @@ class RelaySMTP(SMTP):
     async def smtp_DATA(self, arg: str | None) -> None:
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
-        if not self.mail.rcpt_tos:
+        if not self.mail().rcpt_tos:
             await self.push("503 5.5.1 Error: need RCPT command")
             return
         if arg:
@@ -349,7 +349,7 @@ class RelaySMTP(SMTP):
             self._set_post_data_state()
             await self.push(received.refusal or LOCAL_ERROR)
             return
-        self.mail.content = self.mail.original_content = received.content
+        self.mail().content = self.mail().original_content = received.content
         try:
             status = await self.relay_handler.deliver(self, self.session, self.envelope)
         finally:
@@ -359,7 +359,7 @@ class RelaySMTP(SMTP):
     # ----------------------------------------------------------------------- AUTH
 
     async def smtp_AUTH(self, arg: str | None) -> None:
-        if self.mail.mail_from is not None:
+        if self.mail().mail_from is not None:
             # RFC 4954 4: not during a mail transaction
             await self.push("503 5.5.1 Error: AUTH is not allowed during a mail transaction")
             return
