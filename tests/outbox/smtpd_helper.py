@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,8 @@ class Received:
     rcpt_tos: tuple[str, ...]
     data: bytes
     peer: str
+    #: time.time() when the end of data was answered
+    at: float = 0.0
 
     @property
     def message_id(self) -> str:
@@ -96,6 +99,7 @@ class Handler:
                     tuple(envelope.rcpt_tos),
                     bytes(envelope.content),
                     str(session.peer[0]),
+                    time.time(),
                 )
             )
             return f"250 2.0.0 Ok: queued as Q{len(self.received):05d}"

@@ -299,14 +299,22 @@ class Worker:
                 await asyncio.sleep(1.0)
 
     async def _beat_loop(self) -> None:
+        # the heartbeat also extends the leases of what is being sent, so it comes at least
+        # three times per lease: a live worker's rows must never look abandoned
+        beat_every = min(self.options.heartbeat_interval, self.options.lease / 3)
+        tick = min(beat_every, self.options.settings_interval)
+        last_beat = time.monotonic()
         while True:
-            await asyncio.sleep(min(self.options.heartbeat_interval, self.options.settings_interval))
+            await asyncio.sleep(tick)
             try:
-                if time.monotonic() - self._last_settings_check >= self.options.settings_interval:
-                    self._last_settings_check = time.monotonic()
+                now = time.monotonic()
+                if now - self._last_settings_check >= self.options.settings_interval:
+                    self._last_settings_check = now
                     if await self.settings_step():
                         self._resize_senders()
-                await self.heartbeat_step()
+                if now - last_beat >= beat_every:
+                    last_beat = now
+                    await self.heartbeat_step()
             except Exception:
                 log.exception("heartbeat failed", extra={"worker": self.worker_id})
 
