@@ -53,7 +53,6 @@ class ReplyReader(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._deadline = 0.0
-        self.bytes_received = 0
 
     # -- asyncio.Protocol -----------------------------------------------------------
 
@@ -62,7 +61,6 @@ class ReplyReader(asyncio.Protocol):
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        self.bytes_received += len(data)
         if self._buf:
             data = self._buf + data
         *lines, self._buf = data.split(b"\n")
@@ -73,7 +71,7 @@ class ReplyReader(asyncio.Protocol):
                 replies.append(cached)
             else:
                 self._line(line)
-        if len(self._buf) > MAX_LINE and self._garbage is None:
+        if self._buf and len(self._buf) > MAX_LINE and self._garbage is None:
             self._garbage = f"a reply line longer than {MAX_LINE} bytes"
         if replies or self._garbage is not None:
             self._wake()
@@ -155,13 +153,14 @@ class ReplyReader(asyncio.Protocol):
         replies and None, or the replies that came and the error that stopped the rest
         (as :meth:`next_reply` would raise it) so the caller can quote a 421 that
         preceded a close."""
-        wanted = len(stages)
+        missing = len(stages)
         replies: list[Reply] = []
         queue = self._replies
         while True:
-            while queue and len(replies) < wanted:
+            while queue and missing:
                 replies.append(queue.popleft())
-            if len(replies) == wanted:
+                missing -= 1
+            if not missing:
                 return replies, None
             if self._garbage is not None or self.is_lost:
                 break
