@@ -100,31 +100,26 @@ class Api:
         return f"{method} {shown}: HTTP {response.status}: {body[:EVIDENCE_CHARS]}"
 
     def refuse_key(self, evidence: str, key_name: str, steps: Sequence[str] = ()) -> None:
-        self.rec.finding(
-            Finding.of(
-                Code.PROVIDER_INVALID_CREDENTIALS,
-                evidence,
-                (
-                    f"Check {key_name}: copy the key again from the {self.name} dashboard (no "
-                    "spaces or quotes around it).",
-                    *steps,
-                ),
-            )
+        self.stop(
+            Code.PROVIDER_INVALID_CREDENTIALS,
+            evidence,
+            (
+                f"Check {key_name}: copy the key again from the {self.name} dashboard (no spaces or quotes "
+                "around it).",
+                *steps,
+            ),
         )
-        self.rec.check("provider.api", Status.FAIL, evidence)
-        raise ProbeStop(evidence)
 
     def server_error(self, evidence: str) -> None:
-        self.rec.finding(
-            Finding.of(
-                Code.PROVIDER_UNREACHABLE,
-                evidence,
-                (
-                    f"{self.name}'s API answered with a server error: check its status page and try "
-                    "again later.",
-                ),
-            )
+        self.stop(
+            Code.PROVIDER_UNREACHABLE,
+            evidence,
+            (f"{self.name}'s API answered with a server error: check its status page and try again later.",),
         )
+
+    def stop(self, code: Code, evidence: str, steps: Sequence[str]) -> None:
+        """Record ``code`` as why the API check failed, and end the probe."""
+        self.rec.finding(Finding.of(code, evidence, steps))
         self.rec.check("provider.api", Status.FAIL, evidence)
         raise ProbeStop(evidence)
 

@@ -87,46 +87,60 @@ def _backlog(rec: Recorder, facts: ServiceFacts) -> None:
 
 def _retrying(rec: Recorder, facts: ServiceFacts) -> None:
     queue = facts.queue
-    if not queue.retrying:
-        rec.check("queue.retrying", Status.PASS, "no recipient is waiting for a retry")
-        return
-    error = (
-        f"; most often: {queue.dominant_error[0]} ({queue.dominant_error[1]}x)"
-        if queue.dominant_error
-        else ""
+    _counted(
+        rec,
+        "queue.retrying",
+        Code.QUEUE_RETRYING,
+        Status.WARN,
+        queue.retrying,
+        queue.dominant_error,
+        "waiting for a retry",
+        "no recipient is waiting for a retry",
+        (
+            "Run `postwarden explain` on the quoted reply to see what it means.",
+            "Temporary refusals clear by themselves; if they persist, fix what the reply names.",
+        ),
     )
-    evidence = f"{queue.retrying} recipient(s) waiting for a retry{error}"
-    rec.finding(
-        Finding.of(
-            Code.QUEUE_RETRYING,
-            evidence,
-            (
-                "Run `postwarden explain` on the quoted reply to see what it means.",
-                "Temporary refusals clear by themselves; if they persist, fix what the reply names.",
-            ),
-        )
-    )
-    rec.check("queue.retrying", Status.WARN, evidence)
 
 
 def _dead(rec: Recorder, facts: ServiceFacts) -> None:
     queue = facts.queue
-    if not queue.dead:
-        rec.check("queue.dead_letters", Status.PASS, f"none in the last {queue.dead_window_hours} h")
-        return
-    error = f"; most often: {queue.dead_error[0]} ({queue.dead_error[1]}x)" if queue.dead_error else ""
-    evidence = f"{queue.dead} recipient(s) gave up in the last {queue.dead_window_hours} h{error}"
-    rec.finding(
-        Finding.of(
-            Code.QUEUE_DEAD_LETTERS,
-            evidence,
-            (
-                'Fix the cause the reply names (`postwarden explain "<reply>"`).',
-                "Then re-queue them in the console (Held and dead) or through the API.",
-            ),
-        )
+    window = f"in the last {queue.dead_window_hours} h"
+    _counted(
+        rec,
+        "queue.dead_letters",
+        Code.QUEUE_DEAD_LETTERS,
+        Status.FAIL,
+        queue.dead,
+        queue.dead_error,
+        f"gave up {window}",
+        f"none {window}",
+        (
+            'Fix the cause the reply names (`postwarden explain "<reply>"`).',
+            "Then re-queue them in the console (Held and dead) or through the API.",
+        ),
     )
-    rec.check("queue.dead_letters", Status.FAIL, evidence)
+
+
+def _counted(
+    rec: Recorder,
+    check_id: str,
+    code: Code,
+    status: Status,
+    count: int,
+    error: tuple[str, int] | None,
+    what: str,
+    none: str,
+    steps: tuple[str, ...],
+) -> None:
+    """``count`` recipients that ``what``, quoting the most common reply among them."""
+    if not count:
+        rec.check(check_id, Status.PASS, none)
+        return
+    quoted = f"; most often: {error[0]} ({error[1]}x)" if error else ""
+    evidence = f"{count} recipient(s) {what}{quoted}"
+    rec.finding(Finding.of(code, evidence, steps))
+    rec.check(check_id, status, evidence)
 
 
 async def run_drift(ctx: Context, rec: Recorder) -> None:
