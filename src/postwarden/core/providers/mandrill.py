@@ -57,6 +57,10 @@ async def probe(ctx: Context, rec: Recorder) -> None:
     if ping.status >= 400:
         api.server_error(evidence)
     rec.check("provider.api", Status.PASS, "the API key is accepted")
+    await _sender(ctx, rec, api, body)
+
+
+async def _sender(ctx: Context, rec: Recorder, api: Api, body: bytes) -> None:
     response = await api.call("POST", "senders/domains.json", body=body)
     domain = mail_domain(ctx.settings.sending.from_address)
     domains = response.json() if response.status == 200 else None

@@ -52,6 +52,19 @@ def _dkim_records(answer: Answer) -> list[str]:
     return [r for r in answer.records if "p=" in r.replace(" ", "")]
 
 
+PUBLISH_STEPS = (
+    "Publish the TXT record at {name}: `postwarden dkim generate` prints it for a new key; for the key in "
+    "DKIM_PRIVATE_KEY the value is v=DKIM1; k=rsa; p=<its public key>.",
+    "DNS changes can take up to the record's TTL to be seen everywhere.",
+)
+MISMATCH_STEPS = (
+    "The key published at {name} is not the public half of DKIM_PRIVATE_KEY: receivers will reject the "
+    "signature.",
+    "Publish the TXT record for the configured key (`postwarden dkim generate` prints one for a new key), "
+    "or set DKIM_PRIVATE_KEY to the private key that belongs to the published record.",
+)
+
+
 async def check_own_key(client: DnsClient, selector: str, domain: str, private_key: Secret) -> DkimResult:
     """Postwarden signs (DKIM_PRIVATE_KEY): the key at ``selector._domainkey.domain`` must match."""
     name = f"{selector}._domainkey.{domain}"
@@ -59,56 +72,32 @@ async def check_own_key(client: DnsClient, selector: str, domain: str, private_k
     records = _dkim_records(answer)
     if not records:
         evidence = f"TXT {name}: {answer.evidence}"
-        return DkimResult(
-            Finding.of(
-                Code.DNS_DKIM_MISSING,
-                evidence,
-                (
-                    f"Publish the TXT record at {name}: `postwarden dkim generate` prints it for a "
-                    "new key; for the key "
-                    "in DKIM_PRIVATE_KEY the value is v=DKIM1; k=rsa; p=<its public key>.",
-                    "DNS changes can take up to the record's TTL to be seen everywhere.",
-                ),
-            ),
-            evidence,
-        )
-    record = records[0]
-    published = tags(record).get("p", "")
+        steps = tuple(step.format(name=name) for step in PUBLISH_STEPS)
+        return DkimResult(Finding.of(Code.DNS_DKIM_MISSING, evidence, steps), evidence)
+    published = tags(records[0]).get("p", "")
     if not published:
-        evidence = f"TXT {name}: {record} (p= is empty: the key is revoked, RFC 6376 §3.6.1)"
-        return DkimResult(
-            Finding.of(Code.DNS_DKIM_MISSING, evidence, (GENERATE_STEP.format(domain=domain),)), evidence
-        )
+        evidence = f"TXT {name}: {records[0]} (p= is empty: the key is revoked, RFC 6376 §3.6.1)"
+        steps = (GENERATE_STEP.format(domain=domain),)
+        return DkimResult(Finding.of(Code.DNS_DKIM_MISSING, evidence, steps), evidence)
+    return _compare(name, records[0], published, private_key, domain)
+
+
+def _compare(name: str, record: str, published: str, private_key: Secret, domain: str) -> DkimResult:
     try:
         same = _same_key(private_key, published)
     except ValueError as exc:
         evidence = f"DKIM_PRIVATE_KEY cannot be used: {exc}"
-        return DkimResult(
-            Finding.of(
-                Code.DNS_DKIM_MISMATCH,
-                evidence,
-                (GENERATE_STEP.format(domain=domain),),
-                title="The DKIM private key cannot be read",
-            ),
+        finding = Finding.of(
+            Code.DNS_DKIM_MISMATCH,
             evidence,
+            (GENERATE_STEP.format(domain=domain),),
+            title="The DKIM private key cannot be read",
         )
+        return DkimResult(finding, evidence)
     if not same:
         evidence = f"TXT {name}: {record}"
-        return DkimResult(
-            Finding.of(
-                Code.DNS_DKIM_MISMATCH,
-                evidence,
-                (
-                    f"The key published at {name} is not the public half of DKIM_PRIVATE_KEY: "
-                    "receivers will reject "
-                    "the signature.",
-                    "Publish the TXT record for the configured key (`postwarden dkim generate` "
-                    "prints one for a new key), "
-                    "or set DKIM_PRIVATE_KEY to the private key that belongs to the published record.",
-                ),
-            ),
-            evidence,
-        )
+        steps = tuple(step.format(name=name) for step in MISMATCH_STEPS)
+        return DkimResult(Finding.of(Code.DNS_DKIM_MISMATCH, evidence, steps), evidence)
     return DkimResult(None, f"the key at {name} matches DKIM_PRIVATE_KEY", aligned_domain=domain)
 
 
