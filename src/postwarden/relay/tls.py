@@ -66,14 +66,16 @@ def default_names(listen_host: str) -> list[str]:
 def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
     """A server-side context for STARTTLS and implicit TLS (TLS 1.2 or newer).
     Raises :class:`TlsConfigError`."""
+    for path, variable in (
+        (cert_file, "POSTWARDEN_RELAY_CERT_FILE"),
+        (key_file, "POSTWARDEN_RELAY_KEY_FILE"),
+    ):
+        if not path.is_file():
+            raise TlsConfigError(f"{path}: no such file ({variable})")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(str(cert_file), str(key_file))
-    except FileNotFoundError as exc:
-        raise TlsConfigError(
-            f"{exc.filename}: no such file (POSTWARDEN_RELAY_CERT_FILE / POSTWARDEN_RELAY_KEY_FILE)"
-        ) from None
     except (ssl.SSLError, OSError) as exc:
         raise TlsConfigError(
             f"{cert_file} and {key_file} are not a PEM certificate and its private key "
