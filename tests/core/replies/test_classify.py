@@ -213,6 +213,9 @@ OWN_SESSION: list[tuple[SmtpStage, str, Code]] = [
         Code.AUTH_ENCRYPTION_REQUIRED,
     ),
     (SmtpStage.AUTH, "the server offers no AUTH", Code.AUTH_UNAVAILABLE),
+    (SmtpStage.CONNECT, "no connection within 5 s", Code.NETWORK_TIMEOUT),
+    (SmtpStage.GREETING, "no reply within 3 s", Code.NETWORK_NO_GREETING),
+    (SmtpStage.DATA, "no progress sending within 20 s", Code.NETWORK_TIMEOUT),
     (
         SmtpStage.AUTH,
         "the connection to 192.0.2.7 is not encrypted and not loopback; use security starttls or ssl",

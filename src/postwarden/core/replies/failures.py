@@ -19,6 +19,8 @@ from postwarden.core.smtp.stages import SmtpStage as S
 _TIMEOUT = (
     r"timed? ?out|timeout|execution expired|ETIMEDOUT|errno 110\b|errno 60\b|WinError 10060|deadline exceeded"
     r"|took too long|did not (?:respond|answer)|not responding"
+    # our own session's wording ("no connection within 5 s", "no reply within 20 s")
+    r"|\bno (?:connection|reply|response|answer|greeting|progress sending) within\b"
 )
 _CLOSED = (
     r"connection (?:was )?(?:unexpectedly )?closed|closed (?:the )?connection|Server disconnected"
