@@ -54,6 +54,7 @@ def test_a_wrong_password_is_the_root_cause_with_the_servers_words(
     assert "Root cause:" in html
     assert "535 5.7.8 Authentication credentials invalid" in html
     assert "AUTH PLAIN ••••" in html
+    assert "SMTP_HOST: saved in the console" in html  # the settings block, sources one per line
     assert DISTINCT_SMTP_PASSWORD not in html
     assert server.delivered == []
     overview = settings_client.get("/").content.decode()

@@ -62,3 +62,15 @@ def root_cause(report: Mapping[str, Any]) -> Mapping[str, Any] | None:
 def others(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     code = report.get("root_cause")
     return [f for f in report.get("findings", []) if f.get("code") != code]
+
+
+def settings_rows(report: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
+    """The report's settings block as rows of lines (a nested mapping, such as the
+    sources, becomes one ``name: value`` line each)."""
+    rows = []
+    for key, value in dict(report.get("settings", {})).items():
+        if isinstance(value, Mapping):
+            rows.append((str(key), [f"{k}: {v}" for k, v in value.items()]))
+        else:
+            rows.append((str(key), [str(value)]))
+    return rows

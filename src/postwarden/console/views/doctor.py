@@ -30,6 +30,7 @@ def _context(run: DoctorRun | None) -> dict[str, Any]:
         "stages": doctorview.pipeline(report),
         "cause": doctorview.root_cause(report),
         "others": doctorview.others(report),
+        "settings_rows": doctorview.settings_rows(report),
         "history": DoctorRun.objects.select_related("started_by").only(
             "started_at", "ok", "root_cause", "started_by__email"
         )[:HISTORY],
