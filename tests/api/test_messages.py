@@ -213,8 +213,17 @@ def test_it_requeues_a_dead_message_and_records_who_asked(client: Client) -> Non
     assert Event.objects.get(kind="requeued").detail == "alice@example.com: re-queued by api key billing-app"
 
 
-@pytest.mark.parametrize("raw", ["{", "[]", '"text"', '{"to": [123], "text": "x"}', '{"messages": "x"}',
-                                 '{"to": ["a@example.com"], "metadata": {"k": {"nested": 1}}}'])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "{",
+        "[]",
+        '"text"',
+        '{"to": [123], "text": "x"}',
+        '{"messages": "x"}',
+        '{"to": ["a@example.com"], "metadata": {"k": {"nested": 1}}}',
+    ],
+)
 def test_it_answers_malformed_bodies_with_4xx_never_500(client: Client, raw: str) -> None:
     for url in (URL, f"{URL}/batch"):
         response = client.post(url, raw, content_type="application/json", headers=key("send"))

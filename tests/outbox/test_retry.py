@@ -1,0 +1,140 @@
+"""The retry policy: one classifier decides transient or permanent; waits grow with
+jitter, honour the server's "try again in N", and stop at the attempts or age limit."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from postwarden.core.replies.reply import Reply
+from postwarden.outbox.retry import RetryPolicy, judge
+from postwarden.transports.base import Outcome, RecipientResult
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+POLICY = RetryPolicy(max_attempts=5, max_age=86400, base=60, cap=3600)
+
+
+def failed(
+    stage: str, line: str | None = None, detail: str = "", http_status: int | None = None
+) -> RecipientResult:
+    reply = None
+    if line is not None:
+        code, _rest = line.split(" ", 1)
+        reply = Reply.from_lines(int(code), [line])
+    return RecipientResult(
+        "a@example.com",
+        Outcome.FAILED,
+        stage,
+        reply=reply,
+        detail=detail or line or "",
+        http_status=http_status,
+    )
+
+
+@pytest.mark.parametrize(
+    ("result", "state", "finding"),
+    [
+        (
+            failed("rcpt", "550 5.1.1 <a@example.com>: Recipient address rejected: User unknown"),
+            "failed",
+            "envelope.recipient_rejected",
+        ),
+        (
+            failed("rcpt", "450 4.7.1 <a@example.com>: Recipient address rejected: Greylisted"),
+            "deferred",
+            "envelope.greylisted",
+        ),
+        (
+            failed("data", "552 5.3.4 Message size exceeds fixed limit"),
+            "failed",
+            "envelope.message_too_large",
+        ),
+        (
+            failed("data", "421 4.7.0 Too many connections, try again later"),
+            "deferred",
+            "envelope.rate_limited",
+        ),
+        (
+            failed("mail", "553 5.7.1 <ops@example.com>: Sender address rejected: not owned by user ops"),
+            "failed",
+            "envelope.sender_rejected",
+        ),
+        # the path to the server, not the message: retried even when the reply is 5xx
+        (failed("auth", "535 5.7.8 Username and Password not accepted"), "deferred", "auth.failed"),
+        (
+            failed("connect", detail="[Errno 111] Connection refused"),
+            "deferred",
+            "network.connection_refused",
+        ),
+        (
+            failed("tls", detail="[SSL: WRONG_VERSION_NUMBER] wrong version number"),
+            "deferred",
+            "tls.handshake_failed",
+        ),
+        (failed("internal", detail="KeyError: 'x'"), "deferred", ""),
+    ],
+)
+def test_it_asks_the_classifier_and_keeps_its_finding(
+    result: RecipientResult, state: str, finding: str
+) -> None:
+    verdict = judge(result, tries=1, queued_at=NOW, now=NOW, policy=POLICY)
+    assert (verdict.state, verdict.finding) == (state, finding)
+    assert verdict.permanent == (state == "failed")
+    assert (verdict.retry_at is not None) == (state == "deferred")
+
+
+@pytest.mark.parametrize(
+    ("status", "detail", "state"),
+    [
+        (None, "ConnectionError: Connection refused", "deferred"),
+        (None, "not sent: an address anymail cannot encode", "failed"),
+        (429, '{"message": "rate limited"}', "deferred"),
+        (503, "Service Unavailable", "deferred"),
+        (401, '{"errors": [{"message": "The provided authorization grant is invalid"}]}', "deferred"),
+        (
+            400,
+            '{"errors": [{"field": "from", "message": "does not match a verified Sender Identity"}]}',
+            "failed",
+        ),
+        (422, '{"ErrorCode": 300, "Message": "Invalid email request"}', "failed"),
+        (200, "rejected: invalid", "failed"),
+    ],
+)
+def test_it_reads_provider_answers_in_http_terms(status: int | None, detail: str, state: str) -> None:
+    verdict = judge(
+        failed("api", detail=detail, http_status=status), tries=1, queued_at=NOW, now=NOW, policy=POLICY
+    )
+    assert verdict.state == state
+
+
+def test_its_waits_grow_exponentially_within_jittered_bounds() -> None:
+    rng = random.Random(7)
+    for tries, low, high in [(1, 30, 60), (2, 60, 120), (3, 120, 240), (7, 1800, 3600), (12, 1800, 3600)]:
+        waits = [POLICY.delay(tries, None, rng) for _ in range(50)]
+        assert all(low <= w <= high for w in waits), (tries, min(waits), max(waits))
+        assert max(waits) - min(waits) > (high - low) / 4  # jitter spreads retries out
+
+
+def test_it_honours_the_servers_try_again_in() -> None:
+    result = failed("rcpt", "450 4.2.1 Too much mail from you: please try again in 10 minutes")
+    verdict = judge(result, tries=1, queued_at=NOW, now=NOW, policy=POLICY)
+    assert verdict.retry_at is not None
+    assert timedelta(minutes=10) <= verdict.retry_at - NOW <= timedelta(minutes=11)
+
+
+def test_it_gives_up_after_the_last_attempt_or_the_maximum_age() -> None:
+    greylisted = failed("rcpt", "451 4.7.1 Greylisted")
+    assert judge(greylisted, tries=4, queued_at=NOW, now=NOW, policy=POLICY).state == "deferred"
+    dead = judge(greylisted, tries=5, queued_at=NOW, now=NOW, policy=POLICY)
+    assert (dead.state, dead.reason) == ("dead", "dead after 5 attempts; last at rcpt: 451 4.7.1 Greylisted")
+    old = judge(greylisted, tries=1, queued_at=NOW - timedelta(days=1), now=NOW, policy=POLICY)
+    assert old.state == "dead"
+    assert old.reason.startswith("dead after 24.0 hours")
+
+
+def test_it_never_schedules_a_retry_past_the_maximum_age() -> None:
+    queued = NOW - timedelta(seconds=86400 - 30)
+    verdict = judge(failed("rcpt", "451 4.7.1 Greylisted"), tries=3, queued_at=queued, now=NOW, policy=POLICY)
+    assert verdict.retry_at == queued + timedelta(seconds=86400)
