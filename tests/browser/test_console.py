@@ -19,7 +19,8 @@ import trustme
 from tests.browser.conftest import ADMIN_EMAIL, SCREENSHOTS, Service, log_in
 from tests.smtpd import SmtpdOptions, SmtpServer
 
-pytestmark = pytest.mark.browser
+# one service per module: keep the module on one xdist worker, in file order
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 SMTP_USER = "ops"
 SMTP_PASSWORD = "Right-Zq9XkVbN-smtp-password"
 WRONG_PASSWORD = "Wrong-Zq9XkVbN-smtp-password"
@@ -42,7 +43,7 @@ def smtp_server(server_cert: trustme.LeafCert) -> Iterator[SmtpServer]:
 
 
 def fill_smtp(page: Any, server: SmtpServer, password: str) -> None:
-    page.goto(page.url.split("/settings")[0] + "/settings/" if "/settings" in page.url else page.url)
+    """Type the local server's settings into the Email settings form (which must be open)."""
     page.fill("#id_SMTP_HOST", "localhost")
     page.fill("#id_SMTP_PORT", str(server.port))
     page.select_option("#id_SMTP_SECURITY", "starttls")
@@ -125,6 +126,14 @@ def test_fixed_password_send_test_email_arrives(page: Any, service: Service, smt
     assert "connection test failed" not in page.inner_text("main")
 
 
+def save_smtp(page: Any, service: Service, server: SmtpServer) -> None:
+    open_settings(page, service)
+    fill_smtp(page, server, SMTP_PASSWORD)
+    page.click("button[value=save]")
+    assert "Email settings saved." in page.inner_text("main")
+    wait_for_worker_to_follow(page, service)
+
+
 def _new_api_key(page: Any, service: Service) -> str:
     page.goto(service.url + "/api-keys/")
     page.fill("#id_name", "browser test app")
@@ -137,6 +146,7 @@ def test_a_message_sent_over_the_api_reaches_sent_on_its_timeline(
     page: Any, service: Service, smtp_server: SmtpServer
 ) -> None:
     log_in(page, service)
+    save_smtp(page, service, smtp_server)
     key = _new_api_key(page, service)
     body = json.dumps({"to": ["api-dest@example.com"], "subject": "Over the API", "text": "hi"}).encode()
     request = urllib.request.Request(
@@ -187,9 +197,7 @@ def test_the_doctor_names_the_root_cause(page: Any, service: Service, smtp_serve
     assert "535 5.7.8 Authentication credentials invalid" in cause
     assert page.locator("ol.pipeline li.fail").count() >= 1
     page.screenshot(path=str(SCREENSHOTS / "doctor-root-cause.png"), full_page=True)
-    open_settings(page, service)  # put the right password back for the tests after this one
-    fill_smtp(page, smtp_server, SMTP_PASSWORD)
-    page.click("button[value=save]")
+    save_smtp(page, service, smtp_server)  # the right password again, for what runs next
 
 
 def test_a_suppression_is_added_and_removed(page: Any, service: Service) -> None:
