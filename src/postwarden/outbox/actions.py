@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from postwarden.configstore.runtime import current_settings
 from postwarden.core.config.model import Settings
 from postwarden.outbox import bulk, policy
 from postwarden.outbox.models import Event, Recipient, State
@@ -39,7 +40,7 @@ def requeue(recipient_ids: Iterable[int], *, by: str = "", settings: Settings | 
     """Queue dead, failed or held recipients again. ``by`` names who asked ("console:
     ops@example.com", "api key deploy-bot")."""
     ids = sorted(set(recipient_ids))
-    resolved = settings or _current_settings()
+    resolved = settings or current_settings()
     now = timezone.now()
     with transaction.atomic():
         rows = list(
@@ -88,9 +89,3 @@ def cancel(recipient_ids: Iterable[int], *, by: str = "") -> ActionResult:
             [(message_pk, pk, "cancelled", now, f"{address}: {why}", "") for pk, message_pk, address in rows],
         )
     return ActionResult(len(rows), len(ids) - len(rows))
-
-
-def _current_settings() -> Settings:
-    from postwarden.configstore.runtime import current_settings  # the console's current values
-
-    return current_settings()

@@ -22,6 +22,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from postwarden.accounts.models import ApiKey
+from postwarden.configstore.runtime import current_settings
 from postwarden.core.addresses import InvalidAddress
 from postwarden.core.config.model import Settings
 from postwarden.core.message import Composed, Draft, InvalidMessage, compose
@@ -107,7 +108,7 @@ def enqueue_many(
 ) -> list[Enqueued | Refused]:
     """Validate, compose and store several messages in one transaction; one result per
     item, in order: the stored message, or the :class:`Refused` that kept it out."""
-    resolved = settings or _current_settings()
+    resolved = settings or current_settings()
     now = timezone.now()
     results: list[Enqueued | Refused | None] = [None] * len(items)
     pending: dict[int, Pending] = {}
@@ -136,7 +137,7 @@ def enqueue_raw(
 ) -> Enqueued:
     """Store a message the application composed itself (the SMTP relay). Its headers are
     kept; Message-ID and Date are added only when absent, Bcc is removed. Raises :class:`Refused`."""
-    resolved = settings or _current_settings()
+    resolved = settings or current_settings()
     now = timezone.now()
     prepared = prepare_raw(raw, envelope_from, recipients, now=now)
     _check_size(prepared.size, resolved)
@@ -161,7 +162,7 @@ def enqueue_raw_many(
 ) -> list[Enqueued | Refused]:
     """:func:`enqueue_raw` for several messages at once, in the caller's transaction and a
     fixed handful of statements (the relay's group commit); one result per item, in order."""
-    resolved = settings or _current_settings()
+    resolved = settings or current_settings()
     now = timezone.now()
     results: list[Enqueued | Refused | None] = [None] * len(items)
     pending: dict[int, Pending] = {}
@@ -178,12 +179,6 @@ def enqueue_raw_many(
         results[index] = enqueued
     _after_commit(list(stored.values()), source)
     return [r for r in results if r is not None]
-
-
-def _current_settings() -> Settings:
-    from postwarden.configstore.runtime import current_settings
-
-    return current_settings()
 
 
 def _prepare(

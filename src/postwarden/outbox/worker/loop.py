@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 from django.db import close_old_connections
 from django.utils import timezone
 
+from postwarden.configstore.runtime import current_settings
 from postwarden.core.addresses import redact
 from postwarden.core.config.model import Settings
 from postwarden.outbox import heartbeat
@@ -83,7 +84,7 @@ class Worker:
     ) -> None:
         self.options = options or Options()
         self.worker_id = self.options.worker_id or _new_worker_id()
-        self._settings_source = settings_source or _current_settings
+        self._settings_source = settings_source or current_settings
         self._factory = transport_factory
         self._db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-db")
         self.stats = Stats()
@@ -477,12 +478,6 @@ def _concurrency(transport: Transport | None, settings: Settings | None) -> int:
 def _in_db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     close_old_connections()
     return fn(*args, **kwargs)
-
-
-def _current_settings() -> Settings:
-    from postwarden.configstore.runtime import current_settings
-
-    return current_settings()
 
 
 def run_worker(options: Options | None = None) -> int:
