@@ -135,3 +135,25 @@ def test_it_writes_the_transcript_in_wire_order(smtpd: SmtpServer) -> None:
         "C: RCPT TO:<a@example.test>",
         "C: DATA",
     ]
+
+
+def _from(i: int) -> Outgoing:
+    return Outgoing(f"from{i}@example.test", ["a@example.test"], b"Subject: n%d\r\n\r\nbody\r\n" % i)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [("421 4.7.0 Closing: too many connections", SenderRefused), (None, ServerDisconnected)],
+)
+def test_it_keeps_the_message_before_a_hang_up_and_reports_the_rest(
+    smtpd: SmtpServer, reply: str | None, expected: type[Exception]
+) -> None:
+    smtpd.inject("MAIL", reply, match="from2@", close=True)
+    messages = [_from(i) for i in range(5)]
+
+    outcomes = run(_send_many(Endpoint(**smtpd.endpoint_args()), messages))
+
+    assert [type(o) for o in outcomes[:2]] == [SendResult, SendResult]
+    assert type(outcomes[2]) is expected
+    assert all(isinstance(o, ServerDisconnected) for o in outcomes[3:])
+    assert [m.mail_from for m in smtpd.delivered] == ["from0@example.test", "from1@example.test"]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from postwarden.core.replies.reply import Reply
-from postwarden.core.smtp.connection import S, _ok, error_for_closed
+from postwarden.core.smtp.connection import S, _explain_cut, _ok, error_for_closed
 from postwarden.core.smtp.envelope import check_addresses, mail_parameters, prepare_content
 from postwarden.core.smtp.errors import RecipientsRefused, SmtpError
 from postwarden.core.smtp.model import Outgoing, SendResult
@@ -132,8 +132,8 @@ class Batching(Transacting):
             results[carry.index] = self._finish(carry, replies[0]) if replies else cut
         own = replies[len(lead) :]
         if cut is not None or len(own) < len(stages):
-            self.abort()
-            results[index] = cut if cut is not None else error_for_closed(S.MAIL)
+            self.abort()  # the server's last refusal (a 421) says more than the close after it
+            results[index] = _explain_cut(stages, own, recipients) or cut or error_for_closed(S.MAIL)
             return None, False
         return self._judge(index, own, recipients, prep, results)
 
