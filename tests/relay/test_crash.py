@@ -127,3 +127,31 @@ def test_it_delivers_what_it_answered_250_for_even_when_killed_right_after(
             " ORDER BY m.id"
         ).fetchall()
     assert rows == [(message(reply), "sent") for reply in replies]
+
+
+def test_it_stops_cleanly_on_sigterm_after_storing_what_it_accepted(
+    smtpd: SmtpServer, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    env = environment(data_dir, free_port(), smtpd.port)
+    migrated = subprocess.run(
+        [sys.executable, "-m", "postwarden", "migrate"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    relay = postwarden("relay", env=env, cwd=tmp_path)
+    try:
+        wait_for_line(relay, "postwarden relay: listening on")
+        port = int(env["POSTWARDEN_SMTP_LISTEN"].rpartition(":")[2])
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+            client.sendmail("app@example.com", ["user@example.net"], b"Subject: before stop\r\n\r\nx\r\n")
+        relay.send_signal(signal.SIGTERM)
+        output, _ = relay.communicate(timeout=60)
+    finally:
+        stop(relay, signal.SIGKILL)
+    assert relay.returncode == 0
+    stopped = [line for line in output.splitlines() if '"relay stopped"' in line]
+    assert len(stopped) == 1
+    assert '"committed": 1' in stopped[0]
+    with sqlite3.connect(data_dir / "postwarden.sqlite3") as db:
+        assert db.execute("SELECT subject FROM outbox_message").fetchall() == [("before stop",)]

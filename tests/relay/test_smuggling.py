@@ -205,3 +205,16 @@ def test_it_wants_the_transaction_in_order(relay_factory: Factory) -> None:
     assert wire.command("MAIL FROM:<app@example.com> BODY=BINARYMIME") == (
         "501 5.5.4 Error: BODY is 7BIT or 8BITMIME"
     )
+
+
+def test_it_turns_away_connections_beyond_its_limit_and_serves_the_rest(relay_factory: Factory) -> None:
+    relay = relay_factory(max_connections=2)
+    first, second = Wire("127.0.0.1", relay.port), Wire("127.0.0.1", relay.port)
+    third = Wire("127.0.0.1", relay.port)
+    assert third.greeting == "421 4.7.0 Error: too many connections; try again later"
+    assert third.closed()
+    assert first.command("NOOP") == second.command("NOOP") == "250 OK"
+    first.command("QUIT")
+    assert first.closed()
+    fourth = Wire("127.0.0.1", relay.port)
+    assert fourth.greeting == "220 relay.test ESMTP Postwarden"

@@ -128,7 +128,8 @@ def _note_senders(results: Sequence[Enqueued | Refused], senders: Sequence[Sende
         for result, sender in zip(results, senders, strict=True)
         if sender.note and isinstance(result, Enqueued)
     ]
-    bulk.insert(Event, ("message", "kind", "at", "detail", "provider"), rows)
+    if rows:
+        bulk.insert(Event, ("message", "kind", "at", "detail", "provider"), rows)
 
 
 def refusal_reply(refused: Refused) -> str:
