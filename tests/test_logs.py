@@ -78,3 +78,40 @@ def test_it_masks_a_registered_secret_that_slips_into_a_line() -> None:
     line = logs.JsonFormatter().format(record("password was s3cr3t-distinctive-value"))
     assert "s3cr3t-distinctive-value" not in line
     assert json.loads(line)["msg"] == "password was ••••"
+
+
+def test_it_writes_info_lines_within_a_moment_and_warnings_at_once(
+    recent: logs.RecentHandler, tmp_path: Path
+) -> None:
+    recent.emit(record("an attempt"))
+    warning = record("a problem")
+    warning.levelno, warning.levelname = logging.WARNING, "WARNING"
+    recent.emit(warning)  # flushes what came before it too
+    [path] = tmp_path.glob("worker-*.jsonl")
+    assert [json.loads(line)["msg"] for line in path.read_text().splitlines()] == ["an attempt", "a problem"]
+    recent.emit(record("later"))
+    recent.flush()
+    assert path.read_text().splitlines()[-1].endswith('"msg": "later"}')
+    recent.close()
+
+
+def test_the_stderr_handler_buffers_info_and_flushes_errors() -> None:
+    import io
+
+    class Counting(io.StringIO):
+        flushes = 0
+
+        def flush(self) -> None:
+            self.flushes += 1
+            super().flush()
+
+    stream = Counting()
+    handler = logs.BufferedStreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    handler.emit(record("quiet"))
+    assert stream.flushes == 0
+    error = record("loud")
+    error.levelno, error.levelname = logging.ERROR, "ERROR"
+    handler.emit(error)
+    assert stream.flushes == 1
+    assert [json.loads(line)["msg"] for line in stream.getvalue().splitlines()] == ["quiet", "loud"]

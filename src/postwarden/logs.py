@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,18 +74,75 @@ def log_dir() -> Path:
     return Path(settings.DATA_DIR) / "logs"
 
 
+#: seconds a log line may wait in a buffer before it is written out (a warning or an error
+#: is written at once)
+FLUSH_EVERY: Final = 0.25
+
+
+class _Flusher:
+    """One daemon thread that flushes the buffered handlers a few times a second.
+
+    The worker writes a line per attempt, thousands a second; a write system call per
+    line (twice: stderr and the recent file) cost more than sending the mail. Lines are
+    buffered instead and written within :data:`FLUSH_EVERY`; ``logging.shutdown`` flushes
+    the rest at exit. A SIGKILL may lose the last quarter second of info lines."""
+
+    def __init__(self) -> None:
+        self._handlers: list[logging.Handler] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def register(self, handler: logging.Handler) -> None:
+        with self._lock:
+            self._handlers.append(handler)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="log-flusher", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(FLUSH_EVERY)
+            with self._lock:
+                handlers = list(self._handlers)
+            for handler in handlers:
+                with contextlib.suppress(Exception):
+                    handler.flush()
+
+
+_flusher = _Flusher()
+
+
+class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """stderr, written a few times a second instead of once per line; warnings and
+    errors at once."""
+
+    def __init__(self, stream: Any = None) -> None:
+        super().__init__(stream)
+        _flusher.register(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+            with self.lock or contextlib.nullcontext():
+                self.stream.write(line)
+                if record.levelno >= logging.WARNING:
+                    self.stream.flush()
+        except Exception:  # logging must never take the process down
+            self.handleError(record)
+
+
 class RecentHandler(logging.Handler):
     """Appends to ``<data>/logs/<process>-<pid>.jsonl``, keeping one rotated file.
 
-    The file stays open between records (the worker logs a line per attempt, thousands a
-    second: opening the file for each cost more than sending the mail) and is flushed
-    after each line, so the console's tail sees it at once."""
+    The file stays open between records and is flushed a few times a second (warnings
+    and errors at once), for the reason :class:`_Flusher` gives."""
 
     def __init__(self) -> None:
         super().__init__()
         self._path: Path | None = None
         self._handle: TextIO | None = None
         self._size = 0
+        _flusher.register(self)
 
     def _file(self) -> Path:
         if self._path is None:
@@ -103,12 +161,18 @@ class RecentHandler(logging.Handler):
                     self._handle = path.open("a", encoding="utf-8")
                     self._size = self._handle.tell()
                 self._handle.write(line)
-                self._handle.flush()
+                if record.levelno >= logging.WARNING:
+                    self._handle.flush()
                 self._size += len(line)
                 if self._size > _MAX_BYTES:
                     self._rotate(self._handle)
         except Exception:  # logging must never take the process down
             self.handleError(record)
+
+    def flush(self) -> None:
+        with self.lock or contextlib.nullcontext():
+            if self._handle is not None:
+                self._handle.flush()
 
     def _rotate(self, handle: TextIO) -> None:
         handle.close()
