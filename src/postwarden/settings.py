@@ -154,7 +154,7 @@ LOGGING: dict[str, Any] = {
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "postwarden.logs.JsonFormatter"}},
     "handlers": {
-        "stderr": {"class": "logging.StreamHandler", "formatter": "json"},
+        "stderr": {"class": "postwarden.logs.BufferedStreamHandler", "formatter": "json"},
         "recent": {"class": "postwarden.logs.RecentHandler", "formatter": "json"},
     },
     "root": {"handlers": ["stderr", "recent"], "level": "INFO"},
