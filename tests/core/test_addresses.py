@@ -86,8 +86,8 @@ def test_it_refuses_a_line_break_or_nul_anywhere(text: str) -> None:
         ("no-at-sign", "An email address must have an @-sign."),
         ("a@b..com", "An email address cannot have two periods in a row."),
         ("@example.com", "There must be something before the @-sign."),
-        ("a@localhost", "The part after the @-sign is a special-use or reserved name"),
-        ("a@printer.local", "The part after the @-sign is a special-use or reserved name"),
+        ("a@host.invalid", "The part after the @-sign is a special-use or reserved name"),
+        ("a@hidden.onion", "The part after the @-sign is a special-use or reserved name"),
         ("a b@example.com", "The email address contains invalid characters before the @-sign"),
     ],
 )
@@ -95,6 +95,11 @@ def test_it_says_what_is_wrong_and_quotes_the_input(text: str, reason: str) -> N
     with pytest.raises(InvalidAddress) as info:
         parse_address(text)
     assert str(info.value).startswith(f"{text!r} is not a valid email address: {reason}")
+
+
+@pytest.mark.parametrize("text", ["root@localhost", "ops@corp.local", "Ops <ops@mailhub.local>"])
+def test_it_accepts_local_mail_domains_of_self_hosted_installs(text: str) -> None:
+    assert parse_address(text).domain in ("localhost", "corp.local", "mailhub.local")
 
 
 def test_it_refuses_a_display_name_where_only_an_address_is_allowed() -> None:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+import email_validator
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -56,8 +57,15 @@ _LABEL: Final = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _FAST_ADDR: Final = re.compile(rf"({_ATEXT}+(?:\.{_ATEXT}+)*)@({_LABEL}(?:\.{_LABEL})*)")
 #: RFC 5890 reserves "??--" labels for IDNA; only email-validator judges those ("xn--" too)
 _RESERVED_LABEL: Final = re.compile(r"(?:^|\.)..--")
-#: email-validator refuses these (and their subdomains) even without DNS checks
-_SPECIAL_USE: Final = frozenset({"arpa", "invalid", "local", "localhost", "onion"})
+#: Self-hosted installs really do mail ``root@localhost`` through a local Postfix and
+#: ``ops@corp.local`` inside Active Directory shops, so those two special-use names are
+#: allowed; email-validator documents SPECIAL_USE_DOMAIN_NAMES as the list to edit.
+_ALLOWED_SPECIAL: Final = frozenset({"local", "localhost"})
+email_validator.SPECIAL_USE_DOMAIN_NAMES[:] = [
+    name for name in email_validator.SPECIAL_USE_DOMAIN_NAMES if name not in _ALLOWED_SPECIAL
+]
+#: refused (with their subdomains) even without DNS checks: they can never receive mail
+_SPECIAL_USE: Final = frozenset({"arpa", "invalid", "onion"})
 _BAD_CHARS: Final = ("\r", "\n", "\x00")
 #: RFC 5321 4.5.3.1.1 and 4.5.3.1.3
 _MAX_LOCAL, _MAX_ADDRESS = 64, 254

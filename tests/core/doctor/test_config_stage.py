@@ -66,8 +66,8 @@ def test_it_names_the_missing_setting(env: dict[str, str], missing: str) -> None
             "MAIL_REPLY_TO: 'reply at example.com' is not a valid email",
         ),
         (
-            {"TEST_EMAIL": "someone@localhost"},
-            "the test recipient (--to or TEST_EMAIL): 'someone@localhost' is not",
+            {"TEST_EMAIL": "someone@host.invalid"},
+            "the test recipient (--to or TEST_EMAIL): 'someone@host.invalid' is not",
         ),
     ],
 )
