@@ -62,7 +62,7 @@ def _adapter(field: Any) -> Adapter | None:
     if isinstance(field, models.DateTimeField):
         if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
             return _sqlite_utc
-        return _last_value(connection.ops.adapt_datetimefield_value)
+        return connection.ops.adapt_datetimefield_value
     if isinstance(field, models.JSONField):
         if connection.vendor == "postgresql":
             from psycopg.types.json import Jsonb
@@ -82,18 +82,6 @@ def _sqlite_utc(value: datetime) -> str:
     return str(connection.ops.adapt_datetimefield_value(value))
 
 
-def _last_value(adapt: Adapter) -> Adapter:
-    """``adapt`` remembering its last answer: a batch's rows mostly share one timestamp."""
-    memo: list[Any] = [object(), None]
-
-    def cached(value: Any) -> Any:
-        if value is not memo[0]:
-            memo[0], memo[1] = value, adapt(value)
-        return memo[1]
-
-    return cached
-
-
 def _compact_json(value: Any) -> str:
     if not value:
         return "[]" if isinstance(value, list) else "{}" if isinstance(value, dict) else json.dumps(value)
@@ -101,8 +89,11 @@ def _compact_json(value: Any) -> str:
 
 
 def _adapt(adapters: list[Adapter | None], rows: Iterable[Sequence[Any]]) -> list[Sequence[Any]]:
-    """Rows with the columns that need it adapted; the others are passed as they are."""
-    todo = [(index, adapt) for index, adapt in enumerate(adapters) if adapt is not None]
+    """Rows with the columns that need it adapted; the others are passed as they are.
+    Each distinct value is adapted once per call: a batch's rows share their timestamps."""
+    todo: list[tuple[int, Adapter, dict[Any, Any]]] = [
+        (index, adapt, {}) for index, adapt in enumerate(adapters) if adapt is not None
+    ]
     if not todo:
         return list(rows)
     prepared: list[Sequence[Any]] = []
@@ -110,8 +101,15 @@ def _adapt(adapters: list[Adapter | None], rows: Iterable[Sequence[Any]]) -> lis
         if len(row) != len(adapters):
             raise ValueError(f"a row has {len(row)} values for {len(adapters)} columns")
         values = list(row)
-        for index, adapt in todo:
-            if values[index] is not None:
-                values[index] = adapt(values[index])
+        for index, adapt, seen in todo:
+            value = values[index]
+            if value is None:
+                continue
+            try:
+                values[index] = seen[value]
+            except (KeyError, TypeError):  # TypeError: an unhashable value (a JSON list or dict)
+                values[index] = adapted = adapt(value)
+                if isinstance(value, datetime):
+                    seen[value] = adapted
         prepared.append(values)
     return prepared

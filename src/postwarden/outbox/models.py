@@ -187,7 +187,11 @@ class Attempt(models.Model):
     """One try at one recipient. Saved as "sending" before the network call and completed
     after (STYLE.md §4), so a crash leaves evidence."""
 
-    recipient = models.ForeignKey(Recipient, on_delete=models.CASCADE, related_name="attempts_log")
+    # no index of its own: the unique (recipient, number) constraint below serves every
+    # lookup by recipient, and each index is one more write per attempt
+    recipient = models.ForeignKey(
+        Recipient, on_delete=models.CASCADE, related_name="attempts_log", db_index=False
+    )
     number = models.PositiveIntegerField(default=1)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
