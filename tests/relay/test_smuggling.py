@@ -5,6 +5,7 @@ command, and the relay keeps serving."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -218,3 +219,26 @@ def test_it_turns_away_connections_beyond_its_limit_and_serves_the_rest(relay_fa
     assert first.closed()
     fourth = Wire("127.0.0.1", relay.port)
     assert fourth.greeting == "220 relay.test ESMTP Postwarden"
+
+
+def test_it_takes_esmtp_parameters_only_after_ehlo(relay_factory: Factory) -> None:
+    relay = relay_factory()
+    wire = Wire("127.0.0.1", relay.port)
+    assert wire.command("HELO old.client.test") == "250 relay.test"
+    assert wire.command("MAIL FROM:<app@example.com> SIZE=10") == (
+        "501 5.5.4 Error: parameters need EHLO, not HELO"
+    )
+    assert wire.command("MAIL FROM:<app@example.com>") == "250 2.1.0 Ok"
+
+
+def test_it_closes_quietly_when_a_client_cannot_finish_the_tls_handshake(
+    relay_factory: Factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    relay = relay_factory()
+    wire = Wire("127.0.0.1", relay.port)
+    wire.command("EHLO client.test")
+    assert wire.command("STARTTLS") == "220 Ready to start TLS"
+    wire.send(b"this is not a TLS ClientHello\r\n" * 4)
+    assert wire.closed()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    still_serving(relay)

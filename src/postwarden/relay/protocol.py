@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
@@ -32,6 +33,8 @@ from postwarden.core.addresses import InvalidAddress, parse_address
 from postwarden.relay import commands, data
 from postwarden.relay.commands import Command, Framing
 from postwarden.relay.committer import Activity
+
+log = logging.getLogger("postwarden.relay")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: Final[tuple[IPNetwork, ...]] = (
@@ -233,11 +236,13 @@ class RelaySMTP(SMTP):
             await self.push(f'500 5.5.1 Error: command "{verb[:20]}" not recognized')
 
     async def _failed(self, error: Exception) -> None:
-        status = await self.handle_exception(error)
         if isinstance(error, TLSSetupException):
+            # a client that cannot finish the handshake (old TLS, a port scanner) is
+            # common and not our failure: no traceback, just the connection closed
+            log.info("relay TLS handshake failed", extra={"client": self.client_ip})
             self._close()
             return
-        await self.push(status)
+        await self.push(await self.handle_exception(error))
 
     def _close(self) -> None:
         self._closing = True
@@ -257,6 +262,9 @@ class RelaySMTP(SMTP):
             await self.push("501 5.5.4 Syntax: MAIL FROM:<address> [parameters]")
             return
         address, params = parsed
+        if params and not (self.session is not None and self.session.extended_smtp):
+            await self.push("501 5.5.4 Error: parameters need EHLO, not HELO")
+            return
         problem = self._mail_params(params)
         if problem is not None:
             await self.push(problem)
