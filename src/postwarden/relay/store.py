@@ -9,6 +9,7 @@ and SPF/DMARC align; otherwise it is MAIL_FROM, and the message's timeline says 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,9 +109,13 @@ def _store(items: Sequence[Submission], settings: Settings) -> list[Stored]:
         )
         for item, sender in zip(items, senders, strict=True)
     ]
-    with transaction.atomic():
+    # the outbox writes in one transaction of its own; only when a timeline note must go
+    # with the messages is an outer one needed (it would cost a savepoint per batch)
+    noted = any(sender.note for sender in senders)
+    with transaction.atomic() if noted else contextlib.nullcontext():
         results = enqueue_raw_many(raws, settings=settings, source="relay")
-        _note_senders(results, senders)
+        if noted:
+            _note_senders(results, senders)
     replies = []
     for item, result in zip(items, results, strict=True):
         if isinstance(result, Refused):
