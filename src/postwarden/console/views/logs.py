@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Final
 
 from django.http import HttpRequest, HttpResponse
@@ -21,6 +22,10 @@ def logs(request: HttpRequest) -> HttpResponse:
     logger = request.GET.get("logger", "").strip()
     text = request.GET.get("q", "").strip().lower()
     minimum = LEVELS.index(level) if level in LEVELS else 0
+    # info lines are buffered for a fraction of a second (postwarden.logs); this
+    # process's own are written out now so the page shows what just happened
+    for handler in logging.getLogger().handlers:
+        handler.flush()
     lines = []
     for entry in recent_lines(LIMIT):
         if _rank(entry) < minimum:
