@@ -65,6 +65,7 @@ def test_first_login(page: Any, service: Service) -> None:
     page.fill("#id_password", "not the password")
     page.click("button[type=submit]")
     assert "The email address or the password is wrong." in page.inner_text("main")
+    page.screenshot(path=str(SCREENSHOTS / "login.png"), full_page=True)
     log_in(page, service)
     assert page.inner_text("h1") == "Overview"
     nav = page.inner_text("nav.nav")
