@@ -43,6 +43,7 @@ system-deps:
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.test-deps

@@ -72,8 +72,13 @@ class ApiKey(models.Model):
         """Create a key; returns the row and the plain key, which is never stored."""
         prefix = secrets.token_hex(4)
         plain = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
-        row = cls.objects.create(name=name, prefix=prefix, key_hash=hash_key(plain),
-                                 scopes=sorted(set(scopes)), created_by=created_by)
+        row = cls.objects.create(
+            name=name,
+            prefix=prefix,
+            key_hash=hash_key(plain),
+            scopes=sorted(set(scopes)),
+            created_by=created_by,
+        )
         return row, plain
 
     @property

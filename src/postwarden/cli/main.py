@@ -18,7 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "web": ("postwarden.cli.web", "run only the web console and API"),
     "worker": ("postwarden.cli.worker", "run only a delivery worker"),
     "relay": ("postwarden.cli.relay", "run only the SMTP relay that apps submit mail to"),
-    "send-test": ("postwarden.cli.send_test", "send a test mail the way real mail goes, showing the transcript"),
+    "send-test": (
+        "postwarden.cli.send_test",
+        "send a test mail the way real mail goes, showing the transcript",
+    ),
     "doctor": ("postwarden.cli.doctor", "walk the delivery path and name the first broken stage"),
     "explain": ("postwarden.cli.explain", "explain an SMTP reply or error and what to do about it"),
     "migrate": ("postwarden.cli.manage", "create or upgrade the database"),

@@ -14,7 +14,9 @@ def run(argv: list[str]) -> int:
     from django.core.management import call_command, execute_from_command_line
 
     if command == "migrate":
-        parser = argparse.ArgumentParser(prog="postwarden migrate", description="Create or upgrade the database.")
+        parser = argparse.ArgumentParser(
+            prog="postwarden migrate", description="Create or upgrade the database."
+        )
         parser.parse_args(rest)
         call_command("migrate", interactive=False, verbosity=1)
         return 0

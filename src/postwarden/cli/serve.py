@@ -68,9 +68,11 @@ def prepare() -> str:
     where = sending.sending.provider.value
     if where == "capture":
         where += " (nothing configured yet: mails are kept and shown in the console's Captured mail)"
-    return (f"Postwarden is running.\n  console and API: http://{service.host}:{service.port}/\n"
-            f"  SMTP relay:      {service.smtp_listen_host}:{service.smtp_listen_port}\n"
-            f"  mail goes to:    {where}\n  data:            {service.data_dir}")
+    return (
+        f"Postwarden is running.\n  console and API: http://{service.host}:{service.port}/\n"
+        f"  SMTP relay:      {service.smtp_listen_host}:{service.smtp_listen_port}\n"
+        f"  mail goes to:    {where}\n  data:            {service.data_dir}"
+    )
 
 
 def run(argv: list[str]) -> int:
@@ -114,11 +116,18 @@ def _reap(kids: list[Child]) -> int:
         if kid.restart_at == 0.0:
             kid.fast_exits = kid.fast_exits + 1 if now - kid.started < FAST_EXIT else 1
             if kid.fast_exits >= MAX_FAST_EXITS:
-                print(f"postwarden: {kid.name} keeps exiting (status {code}); stopping", file=sys.stderr, flush=True)
+                print(
+                    f"postwarden: {kid.name} keeps exiting (status {code}); stopping",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 return code or 1
-            delay = min(30.0, 2.0 ** kid.fast_exits)
-            print(f"postwarden: {kid.name} exited with status {code}; restarting in {delay:.0f}s",
-                  file=sys.stderr, flush=True)
+            delay = min(30.0, 2.0**kid.fast_exits)
+            print(
+                f"postwarden: {kid.name} exited with status {code}; restarting in {delay:.0f}s",
+                file=sys.stderr,
+                flush=True,
+            )
             kid.restart_at = now + delay
         elif now >= kid.restart_at:
             kid.restart_at = 0.0

@@ -27,6 +27,14 @@ def run(argv: list[str]) -> int:
     log.info("web console listening", extra={"url": f"http://{host}:{port}/"})
     # waitress: pure Python, threaded, no C build; enough for a console and an API that
     # writes rows (the worker does the heavy lifting in its own process).
-    serve(application, host=host, port=port, threads=args.threads, ident="postwarden",
-          connection_limit=1000, channel_timeout=120, clear_untrusted_proxy_headers=True)
+    serve(
+        application,
+        host=host,
+        port=port,
+        threads=args.threads,
+        ident="postwarden",
+        connection_limit=1000,
+        channel_timeout=120,
+        clear_untrusted_proxy_headers=True,
+    )
     return 0

@@ -51,8 +51,9 @@ def _version() -> tuple[object, ...]:
     return (agg["n"], agg["last"])
 
 
-def current_settings(*, flags: Mapping[str, str] | None = None,
-                     overrides: Mapping[str, str] | None = None) -> Settings:
+def current_settings(
+    *, flags: Mapping[str, str] | None = None, overrides: Mapping[str, str] | None = None
+) -> Settings:
     """Resolve now. ``overrides`` replace saved values (the console tests unsaved form
     values this way; the environment still wins, as the form shows it read-only)."""
     if flags or overrides is not None:
@@ -91,5 +92,11 @@ def save(values: Mapping[str, str], user: object | None = None) -> None:
             continue
         stored = box.seal(value) if var.secret else value
         StoredSetting.objects.update_or_create(
-            name=name, defaults={"value": stored, "sealed": var.secret, "updated_at": now,
-                                 "updated_by": user if getattr(user, "pk", None) else None})
+            name=name,
+            defaults={
+                "value": stored,
+                "sealed": var.secret,
+                "updated_at": now,
+                "updated_by_id": getattr(user, "pk", None),
+            },
+        )

@@ -21,6 +21,7 @@ class Secret:
     """An immutable secret string with a redacted representation."""
 
     __slots__ = ("_value",)
+    _value: str
 
     def __init__(self, value: str | None = None, /) -> None:
         object.__setattr__(self, "_value", value or "")
@@ -30,7 +31,7 @@ class Secret:
 
     def reveal(self) -> str:
         """Return the real value. Call it only where the value leaves for its destination."""
-        return self._value  # type: ignore[no-any-return]
+        return self._value
 
     @property
     def is_set(self) -> bool:

@@ -46,14 +46,21 @@ def test_it_refuses_to_guess_between_several_provider_keys() -> None:
 def test_it_reads_a_bare_tls_by_the_port(port: str, expected: Security) -> None:
     s = settings({"SMTP_HOST": "h", "SMTP_SECURITY": "TLS", "SMTP_PORT": port})
     assert s.smtp.security is expected
-    assert s.notes == (f"SMTP_SECURITY=tls on port {port} was read as {expected.value}"
-                       f" ({'implicit TLS' if expected is Security.SSL else 'STARTTLS, required'})",)
+    assert s.notes == (
+        f"SMTP_SECURITY=tls on port {port} was read as {expected.value}"
+        f" ({'implicit TLS' if expected is Security.SSL else 'STARTTLS, required'})",
+    )
 
 
 @pytest.mark.parametrize(
     ("word", "expected"),
-    [("implicit", Security.SSL), ("ssl/tls", Security.SSL), ("start_tls", Security.STARTTLS),
-     ("none", Security.NONE), ("opportunistic", Security.OPPORTUNISTIC)],
+    [
+        ("implicit", Security.SSL),
+        ("ssl/tls", Security.SSL),
+        ("start_tls", Security.STARTTLS),
+        ("none", Security.NONE),
+        ("opportunistic", Security.OPPORTUNISTIC),
+    ],
 )
 def test_it_accepts_the_documented_security_synonyms(word: str, expected: Security) -> None:
     assert settings({"SMTP_SECURITY": word}).smtp.security is expected
@@ -79,13 +86,22 @@ def test_it_lets_flags_beat_the_environment_beat_dotenv_beat_stored(tmp_path: Pa
         flags={"SMTP_HOST": "from-flag"},
         environ={"SMTP_HOST": "from-env", "SMTP_PORT": "465"},
         dotenv=dotenv,
-        stored={"SMTP_HOST": "from-db", "SMTP_PORT": "25", "MAIL_FROM": "db@example.com", "MAIL_FROM_NAME": "DB"},
+        stored={
+            "SMTP_HOST": "from-db",
+            "SMTP_PORT": "25",
+            "MAIL_FROM": "db@example.com",
+            "MAIL_FROM_NAME": "DB",
+        },
     )
     assert (s.smtp.host, s.smtp.port) == ("from-flag", 465)
     assert s.sending.from_address == "dot@example.com"
     assert s.sending.from_name == "DB"
     assert [s.source(n).origin for n in ("SMTP_HOST", "SMTP_PORT", "MAIL_FROM", "MAIL_FROM_NAME")] == [
-        Origin.FLAG, Origin.ENV, Origin.DOTENV, Origin.STORED]
+        Origin.FLAG,
+        Origin.ENV,
+        Origin.DOTENV,
+        Origin.STORED,
+    ]
     assert s.source("SMTP_PORT").locks_console_field
     assert not s.source("MAIL_FROM_NAME").locks_console_field
 
@@ -101,7 +117,9 @@ def test_it_lists_every_bad_value_with_what_to_set() -> None:
         settings({"SMTP_PORT": "abc", "SMTP_SECURITY": "tsl", "EMAIL_ENABLED": "maybe", "SMTP_TIMEOUT": "-1"})
     text = str(info.value)
     assert "SMTP_PORT='abc' must be a whole number from 1 to 65535" in text
-    assert "SMTP_SECURITY='tsl' must be one of none, ssl, starttls, opportunistic; did you mean 'ssl'?" in text
+    assert (
+        "SMTP_SECURITY='tsl' must be one of none, ssl, starttls, opportunistic; did you mean 'ssl'?" in text
+    )
     assert "EMAIL_ENABLED='maybe' must be true or false" in text
     assert "SMTP_TIMEOUT='-1' must be from 0.1 to 600" in text
     assert len(info.value.problems) == 4
@@ -120,7 +138,9 @@ def test_it_never_quotes_a_bad_secret_value() -> None:
 
 
 def test_it_masks_secrets_in_display_values() -> None:
-    s = settings({"SMTP_PASSWORD": "correct-horse-battery-staple", "DATABASE_URL": "postgres://pw:s3cr3tpass@db/pw"})
+    s = settings(
+        {"SMTP_PASSWORD": "correct-horse-battery-staple", "DATABASE_URL": "postgres://pw:s3cr3tpass@db/pw"}
+    )
     assert s.values["SMTP_PASSWORD"] == "••••aple"
     assert s.values["DATABASE_URL"] == "postgres://pw:••••@db/pw"
     assert "correct-horse" not in repr(s)

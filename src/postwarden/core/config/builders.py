@@ -39,7 +39,7 @@ PROVIDER_FIELDS: Final[dict[Provider, tuple[tuple[str, ...], tuple[str, ...], st
     Provider.RESEND: (("RESEND_API_KEY",), (), "RESEND_API_URL"),
     Provider.MANDRILL: (("MANDRILL_API_KEY",), (), "MANDRILL_API_URL"),
 }
-SECRET_KEY_FILE: Final = "secret_key"
+SECRET_KEY_FILE: Final = "secret_key"  # noqa: S105 - a file name, not a secret
 _AMBIGUOUS: Final = object()
 
 
@@ -73,15 +73,18 @@ def _provider_name(r: Reader) -> Provider:
         return with_keys[0]
     if len(with_keys) > 1:
         names = ", ".join(sorted(str(n) for n in with_keys))
-        r.problem("EMAIL_PROVIDER", f"keys for several providers are set ({names}): set EMAIL_PROVIDER "
-                  "to the one to send with")
+        r.problem(
+            "EMAIL_PROVIDER",
+            f"keys for several providers are set ({names}): set EMAIL_PROVIDER to the one to send with",
+        )
     return Provider.CAPTURE
 
 
 def _sending(r: Reader, provider: Provider) -> SendingSettings:
     from_address = r.text("MAIL_FROM")
-    mode = r.get("MAIL_RECIPIENT_MODE", lambda v: RecipientMode(p.parse_choice(v, ("bcc", "cc"))),
-                 RecipientMode.BCC)
+    mode = r.get(
+        "MAIL_RECIPIENT_MODE", lambda v: RecipientMode(p.parse_choice(v, ("bcc", "cc"))), RecipientMode.BCC
+    )
     return SendingSettings(
         provider=provider,
         enabled=r.get("EMAIL_ENABLED", p.parse_bool, True),
@@ -110,8 +113,11 @@ def _smtp(r: Reader) -> SmtpSettings:
     security = _settle_security(r, chosen, port)
     require = r.get("SMTP_REQUIRE_ENCRYPTION", p.parse_bool, False)
     if require and security is Security.NONE:
-        r.problem("SMTP_SECURITY", "SMTP_REQUIRE_ENCRYPTION=true refuses SMTP_SECURITY=none: set "
-                  "SMTP_SECURITY=starttls (port 587) or SMTP_SECURITY=ssl (port 465)")
+        r.problem(
+            "SMTP_SECURITY",
+            "SMTP_REQUIRE_ENCRYPTION=true refuses SMTP_SECURITY=none: set "
+            "SMTP_SECURITY=starttls (port 587) or SMTP_SECURITY=ssl (port 465)",
+        )
     if port is None:
         port = DEFAULT_PORTS[security]
     return SmtpSettings(
@@ -128,7 +134,7 @@ def _smtp(r: Reader) -> SmtpSettings:
 
 
 def _settle_security(r: Reader, chosen: Security | object | None, port: int | None) -> Security:
-    """"TLS" means three things in the products our users come from; decide by the port
+    """ "TLS" means three things in the products our users come from; decide by the port
     and say so (spec/config.md)."""
     if isinstance(chosen, Security):
         return chosen
@@ -169,8 +175,9 @@ def _signing(r: Reader, from_address: str | None) -> SigningSettings:
     domain = r.get("DKIM_DOMAIN", p.parse_domain, None)
     if domain is None and from_address and "@" in from_address:
         domain = from_address.rsplit("@", 1)[1].strip(" >").lower() or None
-    return SigningSettings(domain=domain, selector=r.text("DKIM_SELECTOR"),
-                           private_key=r.secret("DKIM_PRIVATE_KEY"))
+    return SigningSettings(
+        domain=domain, selector=r.text("DKIM_SELECTOR"), private_key=r.secret("DKIM_PRIVATE_KEY")
+    )
 
 
 def _service(r: Reader) -> ServiceSettings:
@@ -215,17 +222,24 @@ def _secret_key(r: Reader, data_dir: Path) -> Secret:
 def _delivery(r: Reader) -> DeliverySettings:
     d = DeliverySettings()
     return DeliverySettings(
-        max_message_bytes=r.get("POSTWARDEN_MAX_MESSAGE_BYTES", _bounded_int("POSTWARDEN_MAX_MESSAGE_BYTES"),
-                                d.max_message_bytes),
-        max_attempts=r.get("POSTWARDEN_MAX_ATTEMPTS", _bounded_int("POSTWARDEN_MAX_ATTEMPTS"), d.max_attempts),
+        max_message_bytes=r.get(
+            "POSTWARDEN_MAX_MESSAGE_BYTES", _bounded_int("POSTWARDEN_MAX_MESSAGE_BYTES"), d.max_message_bytes
+        ),
+        max_attempts=r.get(
+            "POSTWARDEN_MAX_ATTEMPTS", _bounded_int("POSTWARDEN_MAX_ATTEMPTS"), d.max_attempts
+        ),
         max_age_seconds=r.get("POSTWARDEN_MAX_AGE", _bounded_float("POSTWARDEN_MAX_AGE"), d.max_age_seconds),
-        rate_per_second=r.get("POSTWARDEN_SEND_RATE", _bounded_float("POSTWARDEN_SEND_RATE"),
-                              d.rate_per_second),
-        smtp_connections=r.get("POSTWARDEN_SMTP_CONNECTIONS", _bounded_int("POSTWARDEN_SMTP_CONNECTIONS"),
-                               d.smtp_connections),
-        max_recipients_per_message=r.get("MAIL_MAX_RECIPIENTS_PER_MESSAGE",
-                                         _bounded_int("MAIL_MAX_RECIPIENTS_PER_MESSAGE"),
-                                         d.max_recipients_per_message),
+        rate_per_second=r.get(
+            "POSTWARDEN_SEND_RATE", _bounded_float("POSTWARDEN_SEND_RATE"), d.rate_per_second
+        ),
+        smtp_connections=r.get(
+            "POSTWARDEN_SMTP_CONNECTIONS", _bounded_int("POSTWARDEN_SMTP_CONNECTIONS"), d.smtp_connections
+        ),
+        max_recipients_per_message=r.get(
+            "MAIL_MAX_RECIPIENTS_PER_MESSAGE",
+            _bounded_int("MAIL_MAX_RECIPIENTS_PER_MESSAGE"),
+            d.max_recipients_per_message,
+        ),
     )
 
 
@@ -233,12 +247,22 @@ def _relay(r: Reader) -> RelaySettings:
     smtps = r.get("POSTWARDEN_SMTPS_LISTEN", lambda v: _host_port_text(v, 465), None)
     cert, key = r.text("POSTWARDEN_RELAY_CERT_FILE"), r.text("POSTWARDEN_RELAY_KEY_FILE")
     if bool(cert) != bool(key):
-        r.problem("POSTWARDEN_RELAY_CERT_FILE", "set both POSTWARDEN_RELAY_CERT_FILE and "
-                  "POSTWARDEN_RELAY_KEY_FILE, or neither (a self-signed pair is generated)")
-    networks = r.get("POSTWARDEN_RELAY_TRUSTED_NETWORKS",
-                     lambda v: tuple(p.parse_network(n) for n in p.parse_list(v)), ())
-    return RelaySettings(smtps_listen=smtps, cert_file=Path(cert) if cert else None,
-                         key_file=Path(key) if key else None, trusted_networks=networks)
+        r.problem(
+            "POSTWARDEN_RELAY_CERT_FILE",
+            "set both POSTWARDEN_RELAY_CERT_FILE and "
+            "POSTWARDEN_RELAY_KEY_FILE, or neither (a self-signed pair is generated)",
+        )
+    networks: tuple[str, ...] = r.get("POSTWARDEN_RELAY_TRUSTED_NETWORKS", _networks, ())
+    return RelaySettings(
+        smtps_listen=smtps,
+        cert_file=Path(cert) if cert else None,
+        key_file=Path(key) if key else None,
+        trusted_networks=networks,
+    )
+
+
+def _networks(raw: str) -> tuple[str, ...]:
+    return tuple(p.parse_network(n) for n in p.parse_list(raw))
 
 
 def _basic_auth(raw: str) -> tuple[Secret, ...]:

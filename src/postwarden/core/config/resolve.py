@@ -94,8 +94,11 @@ def resolve(*layers: Layer) -> Settings:
 
 
 def resolve_environment(
-    *, flags: Mapping[str, str] | None = None, stored: Mapping[str, str] | None = None,
-    environ: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env"),
+    *,
+    flags: Mapping[str, str] | None = None,
+    stored: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    dotenv: Path | None = Path(".env"),
 ) -> Settings:
     """The usual stack: flags > environment > .env > stored (console) > defaults."""
     layers = [Layer(Origin.FLAG, flags or {})]

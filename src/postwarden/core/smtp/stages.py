@@ -6,16 +6,16 @@ import enum
 
 
 class SmtpStage(enum.StrEnum):
-    RESOLVE = "resolve"      # the host name to addresses
-    CONNECT = "connect"      # TCP connect
-    TLS = "tls"              # implicit TLS handshake (security=ssl)
-    GREETING = "greeting"    # the server's 220 banner
-    EHLO = "ehlo"            # EHLO (and HELO fallback), before and after STARTTLS
-    STARTTLS = "starttls"    # the STARTTLS command and its handshake
+    RESOLVE = "resolve"  # the host name to addresses
+    CONNECT = "connect"  # TCP connect
+    TLS = "tls"  # implicit TLS handshake (security=ssl)
+    GREETING = "greeting"  # the server's 220 banner
+    EHLO = "ehlo"  # EHLO (and HELO fallback), before and after STARTTLS
+    STARTTLS = "starttls"  # the STARTTLS command and its handshake
     AUTH = "auth"
-    MAIL = "mail"            # MAIL FROM
-    RCPT = "rcpt"            # RCPT TO
-    DATA = "data"            # DATA, the content and the final reply
+    MAIL = "mail"  # MAIL FROM
+    RCPT = "rcpt"  # RCPT TO
+    DATA = "data"  # DATA, the content and the final reply
     RSET = "rset"
     NOOP = "noop"
     QUIT = "quit"
