@@ -6,6 +6,7 @@ command, and the relay keeps serving."""
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -242,3 +243,18 @@ def test_it_closes_quietly_when_a_client_cannot_finish_the_tls_handshake(
     assert wire.closed()
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     still_serving(relay)
+
+
+def test_it_refuses_a_client_that_talks_before_the_greeting(relay_factory: Factory) -> None:
+    relay = relay_factory()
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=10) as sock:
+        sock.sendall(b"EHLO eager.test\r\nMAIL FROM:<app@example.com>\r\nRCPT TO:<a@example.net>\r\nDATA\r\n")
+        answered = b""
+        while chunk := sock.recv(65536):
+            answered += chunk
+    assert answered.decode().split("\r\n") == [
+        "220 relay.test ESMTP Postwarden",
+        commands.OUT_OF_STEP.format(verb="EHLO"),
+        "",
+    ]
+    assert Message.objects.count() == 0
