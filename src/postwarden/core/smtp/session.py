@@ -79,6 +79,10 @@ class SmtpSession(Batching):
     ``steps`` lists the steps of ``open()`` always, and those of every transaction when
     a transcript is attached or ``record_steps=True`` (the worker's hot path records none).
     One session is one connection: after ``quit()`` or an error, make a new one.
+
+    Transactions: :meth:`send` (two round trips with PIPELINING), :meth:`send_many`
+    (one round trip a message: prefer it for batches), :meth:`probe` (MAIL, RCPT, RSET);
+    and :meth:`rset`, :meth:`noop`, :meth:`quit`, :meth:`abort`.
     """
 
     async def __aenter__(self) -> SmtpSession:
