@@ -26,7 +26,8 @@ log = logging.getLogger("postwarden.relay")
 
 INVALID: Final = "535 5.7.8 Authentication credentials invalid"
 THROTTLED: Final = "421 4.7.0 Error: too many failed authentication attempts; try again later"
-#: RFC 4616 / draft-murchison-sasl-login: what LOGIN asks, base64-encoded on the wire
+#: what LOGIN asks (draft-murchison-sasl-login), base64-encoded on the wire: the usual
+#: words, rather than aiosmtpd's "User Name\0" with its trailing NUL
 _USERNAME, _PASSWORD = "Username:", "Password:"
 #: the policy state -> the RCPT reply code
 _REFUSALS: Final[dict[str, str]] = {State.REFUSED: "550 5.7.1", State.SUPPRESSED: "550 5.1.1"}
@@ -85,7 +86,7 @@ class RelayHandler:
         client = server.client_ip
         if self.throttle.blocked(client):
             await server.push(THROTTLED)
-            server._close()
+            server.hang_up()
             return AuthResult(success=False, handled=True)
         try:
             text = password.decode("utf-8")

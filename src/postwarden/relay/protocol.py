@@ -172,7 +172,7 @@ class RelaySMTP(SMTP):
     async def _handle_client(self) -> None:
         if self._busy:
             await self.push(BUSY)
-            self._close()
+            self.hang_up()
             return
         await self.push(f"220 {self.hostname} ESMTP Postwarden")
         bogus = BOGUS_LIMIT
@@ -188,7 +188,7 @@ class RelaySMTP(SMTP):
                     continue
                 if commands.must_wait(command) and data.buffered(self._reader):
                     await self.push(commands.OUT_OF_STEP.format(verb=command.verb))
-                    self._close()
+                    self.hang_up()
                     continue
                 self._reset_timeout()
                 await method(command.arg)
@@ -196,7 +196,7 @@ class RelaySMTP(SMTP):
                 self._writer.close()
                 raise
             except asyncio.IncompleteReadError:
-                self._close()
+                self.hang_up()
             except Exception as error:
                 await self._failed(error)
 
@@ -211,7 +211,7 @@ class RelaySMTP(SMTP):
         if isinstance(parsed, Framing):
             await self.push(parsed.reply)
             if parsed.close:
-                self._close()
+                self.hang_up()
             return None
         if not self._tls_handshake_okay and parsed.verb != "QUIT":
             await self.push("554 5.7.0 Error: command refused due to lack of security")
@@ -231,7 +231,7 @@ class RelaySMTP(SMTP):
     async def _unknown(self, verb: str, budget: int) -> None:
         if budget < 1:
             await self.push("502 5.5.1 Error: too many unrecognized commands; goodbye")
-            self._close()
+            self.hang_up()
         else:
             await self.push(f'500 5.5.1 Error: command "{verb[:20]}" not recognized')
 
@@ -240,11 +240,12 @@ class RelaySMTP(SMTP):
             # a client that cannot finish the handshake (old TLS, a port scanner) is
             # common and not our failure: no traceback, just the connection closed
             log.info("relay TLS handshake failed", extra={"client": self.client_ip})
-            self._close()
+            self.hang_up()
             return
         await self.push(await self.handle_exception(error))
 
-    def _close(self) -> None:
+    def hang_up(self) -> None:
+        """Close the connection; nothing already received is read as a command."""
         self._closing = True
         if self.transport is not None:
             self.transport.close()
