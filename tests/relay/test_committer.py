@@ -55,10 +55,11 @@ def test_it_does_not_linger_when_no_other_session_is_in_a_transaction() -> None:
         committer: GroupCommitter[str, str] = GroupCommitter(ledger.write, linger=30.0)
         committer.start(asyncio.get_running_loop())
         for i in range(3):
-            assert await committer.commit(f"m{i}") == f"stored m{i}"
+            # a 30 s linger against a 10 s bound: waiting for nobody would fail here
+            assert await asyncio.wait_for(committer.commit(f"m{i}"), 10) == f"stored m{i}"
         await asyncio.to_thread(committer.stop)
 
-    asyncio.run(run())  # would take 90 s if it waited out the linger
+    asyncio.run(run())
     assert ledger.batches == [["m0"], ["m1"], ["m2"]]
 
 
@@ -96,7 +97,7 @@ def test_it_answers_reads_while_a_batch_waits_for_the_reader() -> None:
         activity.begin()
         first = asyncio.ensure_future(committer.commit("m0"))
         await asyncio.sleep(0.05)  # the batch is now gathering, waiting for a second item
-        policy = await committer.call(lambda: "queued")
+        policy = await asyncio.wait_for(committer.call(lambda: "queued"), 10)  # not after the 30 s linger
         second = await asyncio.gather(first, committer.commit("m1"))
         await asyncio.to_thread(committer.stop)
         return policy, second[0], second[1]
