@@ -52,6 +52,9 @@ class Handler:
     data_delay: float = 0.0
     #: messages whose content arrived (answered or not)
     data_started: int = 0
+    #: close the connection just after answering this many messages (a server's idle
+    #: timeout, as the client sees it on its next write)
+    hang_up_after: int | None = None
     sessions: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -102,6 +105,8 @@ class Handler:
                     time.time(),
                 )
             )
+            if self.hang_up_after is not None and len(self.received) == self.hang_up_after:
+                asyncio.get_running_loop().call_later(0.05, server.transport.close)
             return f"250 2.0.0 Ok: queued as Q{len(self.received):05d}"
 
     def message_ids(self) -> list[str]:

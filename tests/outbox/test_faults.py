@@ -38,10 +38,10 @@ def test_it_finishes_in_flight_mail_on_sigterm_and_exits_0(
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=BOUND) == 0
     states = place.script("states")["states"]
-    assert states == {
-        "sent": len(smtp_server.handler.received),
-        "queued": 20 - len(smtp_server.handler.received),
-    }
+    # what the two connections had taken (at most 8 each) was finished; the rest is back
+    received = len(smtp_server.handler.received)
+    assert states == {"sent": received, "queued": 20 - received}
+    assert 2 <= received <= 16
     assert '"msg": "worker stopped"' in place.log("worker")
 
 

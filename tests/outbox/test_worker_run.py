@@ -36,7 +36,7 @@ def test_it_finishes_what_is_in_flight_and_gives_back_the_rest_when_stopped(smtp
 
     async def scenario() -> int:
         worker = Worker(
-            Options(worker_id="w-stop", batch_size=20, heartbeat_interval=0.2),
+            Options(worker_id="w-stop", batch_size=20, heartbeat_interval=0.2, deliveries_per_send=1),
             settings_source=lambda: settings,
         )
         running = asyncio.create_task(worker.run())
@@ -73,7 +73,9 @@ def test_it_delivers_everything_and_rebuilds_the_transport_when_the_settings_cha
         await wait_until(
             lambda: worker.transport is not None and worker.transport.name == "smtp", "the switch"
         )
-        await asyncio.to_thread(
+        # through the worker's own database thread: the test database is an in-memory SQLite
+        # whose shared cache refuses (instead of waiting for) a second concurrent writer
+        await worker.db(
             enqueue_many,
             [Outgoing(to=[f"b{i}@example.com"], text="x") for i in range(3)],
             settings=settings["now"],

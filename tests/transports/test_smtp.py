@@ -169,3 +169,47 @@ def test_it_signs_with_dkim_and_the_signature_verifies(
 
     assert dkim.verify(received.data, dnsfunc=dns)
     assert lookups == [b"sel._domainkey.example.com."]
+
+
+def test_it_sends_several_deliveries_on_one_connection_each_with_its_own_results(smtp_server: Server) -> None:
+    smtp_server.handler.rcpt["bad@example.com"] = ["550 5.1.1 No such user"]
+    transport = SmtpTransport(make_settings(smtp_port=smtp_server.port))
+
+    async def go() -> list[list[tuple[str, str]]]:
+        try:
+            answers = await transport.send_many(
+                [delivery("a@example.com"), delivery("bad@example.com"), delivery("c@example.com")]
+            )
+        finally:
+            await transport.close()
+        return [[(r.address, r.outcome.value) for r in results] for results in answers]
+
+    assert asyncio.run(go()) == [
+        [("a@example.com", "sent")],
+        [("bad@example.com", "failed")],
+        [("c@example.com", "sent")],
+    ]
+    assert smtp_server.handler.sessions == 1
+    assert [r.rcpt_tos for r in smtp_server.handler.received] == [("a@example.com",), ("c@example.com",)]
+
+
+def test_it_replaces_a_connection_the_server_dropped_while_it_idled(smtp_server: Server) -> None:
+    smtp_server.handler.hang_up_after = 1
+    transport = SmtpTransport(make_settings(smtp_port=smtp_server.port))
+
+    async def go() -> list[str]:
+        try:
+            first = await transport.send(delivery("a@example.com"))
+            await asyncio.sleep(0.2)  # the server has hung up; the pooled connection does not know yet
+            second = await transport.send_many([delivery("b@example.com"), delivery("c@example.com")])
+        finally:
+            await transport.close()
+        return [first[0].outcome.value] + [results[0].outcome.value for results in second]
+
+    assert asyncio.run(go()) == ["sent", "sent", "sent"]
+    assert smtp_server.handler.sessions == 2
+    assert [r.rcpt_tos[0] for r in smtp_server.handler.received] == [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+    ]

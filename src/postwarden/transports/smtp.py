@@ -8,6 +8,9 @@ and certificate changes), and after a failed connect the transport does not hamm
 server: for a backoff window it answers at once with the same failure, which the retry
 policy defers like the original.
 
+Several deliveries go in one ``send_many`` call on one connection, each message's content
+written together with the next one's envelope (RFC 2920 §3.1: one round trip a message).
+
 Results, per recipient: the RCPT reply for refusals, the end-of-data reply (with the
 server's queue id) for acceptances, and a DATA refusal for every accepted recipient.
 A failure before the envelope (connect, TLS, AUTH) applies to all recipients.
@@ -25,7 +28,7 @@ from postwarden.core.config.model import Settings
 from postwarden.core.dkim import Signer
 from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp.errors import DataRefused, NetworkError, RecipientsRefused, SmtpError
-from postwarden.core.smtp.model import Endpoint, SendResult
+from postwarden.core.smtp.model import Endpoint, Outgoing, SendResult
 from postwarden.core.smtp.session import SmtpSession
 from postwarden.core.smtp.stages import SmtpStage
 from postwarden.core.smtp.transcript import Transcript
@@ -44,6 +47,8 @@ BACKOFF_FIRST, BACKOFF_MAX = 1.0, 30.0
 DEFAULT_MAX_RECIPIENTS: Final = 100
 
 SessionFactory = Callable[[Endpoint], SmtpSession]
+#: what the session says about one message
+SessionOutcome = SendResult | SmtpError
 
 
 @dataclass(slots=True)
@@ -81,37 +86,52 @@ class SmtpTransport:
         self._closed = False
 
     async def send(self, delivery: Delivery) -> Sequence[RecipientResult]:
-        started = time.perf_counter()
-        raw = delivery.raw
-        if self.signer is not None:
-            # dkimpy signs in pure Python (~10 ms for RSA-2048): off the event loop
-            raw = await asyncio.to_thread(self.signer.sign, raw)
-        async with self._slots:
-            try:
-                outcome = await self._send_on_pool(delivery, raw)
-            except SmtpError as exc:
-                return _all_failed(delivery.recipients, exc, started)
-        return _results(delivery.recipients, outcome, started)
+        return (await self.send_many([delivery]))[0]
 
-    async def _send_on_pool(self, delivery: Delivery, raw: bytes) -> SendResult | SmtpError:
-        for fresh_try in (False, True):
-            pooled, reused = await self._checkout(fresh=fresh_try)
+    async def send_many(self, deliveries: Sequence[Delivery]) -> list[list[RecipientResult]]:
+        """Send ``deliveries`` in order on one connection of the pool, one round trip each
+        (``SmtpSession.send_many``); one list of results per delivery."""
+        started = time.perf_counter()
+        raws = [d.raw for d in deliveries]
+        signer = self.signer
+        if signer is not None:
+            # dkimpy signs in pure Python (~10 ms for RSA-2048): off the event loop
+            raws = await asyncio.to_thread(lambda: [signer.sign(raw) for raw in raws])
+        outgoing = [
+            Outgoing(d.envelope_from, d.recipients, raw, smtputf8=d.needs_smtputf8)
+            for d, raw in zip(deliveries, raws, strict=True)
+        ]
+        async with self._slots:
+            outcomes = await self._on_pool(outgoing)
+        return [_results(d.recipients, o, started) for d, o in zip(deliveries, outcomes, strict=True)]
+
+    async def _on_pool(self, outgoing: list[Outgoing]) -> list[SessionOutcome]:
+        try:
+            pooled, reused = await self._checkout(fresh=False)
+        except SmtpError as exc:
+            return [exc] * len(outgoing)
+        outcomes = await self._batch(pooled, outgoing)
+        # A reused connection the server dropped while it idled fails at the first write;
+        # what never got as far as the server (cut at MAIL: nothing of it was accepted)
+        # goes once more, on a new connection.
+        again = [
+            i for i, o in enumerate(outcomes) if isinstance(o, NetworkError) and o.stage is SmtpStage.MAIL
+        ]
+        if reused and again:
             try:
-                result = await pooled.session.send(
-                    delivery.envelope_from, delivery.recipients, raw, smtputf8=delivery.needs_smtputf8
-                )
-            except NetworkError as exc:
-                # a reused connection the server dropped while idle fails at the first write:
-                # nothing was accepted, so one more try on a new connection is safe
-                if reused and not fresh_try and exc.stage is SmtpStage.MAIL:
-                    continue
-                return exc
+                fresh, _ = await self._checkout(fresh=True)
             except SmtpError as exc:
-                return exc
-            finally:
-                self._checkin(pooled)
-            return result
-        raise AssertionError("unreachable")
+                return [exc if i in again else o for i, o in enumerate(outcomes)]
+            retried = await self._batch(fresh, [outgoing[i] for i in again])
+            for i, outcome in zip(again, retried, strict=True):
+                outcomes[i] = outcome
+        return outcomes
+
+    async def _batch(self, pooled: _Pooled, outgoing: list[Outgoing]) -> list[SessionOutcome]:
+        try:
+            return await pooled.session.send_many(outgoing)
+        finally:
+            self._checkin(pooled)
 
     async def _checkout(self, *, fresh: bool) -> tuple[_Pooled, bool]:
         """A ready session and whether it was reused. Raises SmtpError when one cannot be opened."""

@@ -57,6 +57,9 @@ class Options:
     batch_size: int = 200
     #: seconds a claim is held before another worker may take it back
     lease: float = 300.0
+    #: deliveries a sender takes from the queue for one connection at a time (one write
+    #: and one round trip each with send_many); a stop waits for those it has taken
+    deliveries_per_send: int = 8
     flush_interval: float = 0.1
     flush_rows: int = 500
     #: seconds to wait when nothing was due
@@ -202,20 +205,35 @@ class Worker:
 
     async def send_job(self, job: Job) -> None:
         """Send one delivery and queue its results for the next flush."""
+        await self.send_jobs([job])
+
+    async def send_jobs(self, jobs: list[Job]) -> None:
+        """Send deliveries on one connection when the transport can (``send_many``: one
+        round trip a message), else one by one, and queue the results for the next flush."""
         _, transport = self._current()
         if self.limiter is not None:
-            await self.limiter.acquire(len(job.recipients))
+            await self.limiter.acquire(sum(len(job.recipients) for job in jobs))
         key = id(transport)
         self._inflight[key] = self._inflight.get(key, 0) + 1
         started = time.perf_counter()
         try:
-            results = await transport.send(job.delivery)
+            many = getattr(transport, "send_many", None)
+            if many is not None and len(jobs) > 1:
+                answers = await many([job.delivery for job in jobs])
+            else:
+                answers = [await transport.send(job.delivery) for job in jobs]
         except Exception as exc:  # a poison message or a transport bug: never a crash loop
-            await self._poisoned(job, transport, exc, time.perf_counter() - started)
+            if len(jobs) > 1:  # find the one that chokes; the others go as usual
+                for job in jobs:
+                    await self.send_jobs([job])
+            else:
+                await self._poisoned(jobs[0], transport, exc, time.perf_counter() - started)
             return
         finally:
             self._inflight[key] -= 1
-        self._finish(job, transport, results, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        for job, results in zip(jobs, answers, strict=True):
+            self._finish(job, transport, results, seconds)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -273,13 +291,23 @@ class Worker:
             job = await self.jobs.get()
             if job is None:
                 return
+            jobs = [job]
+            # a fair share of what is waiting, so every connection gets some, and few enough
+            # that a graceful stop (which lets taken deliveries finish) comes soon
+            share = min(self.options.deliveries_per_send, 1 + self.jobs.qsize() // max(1, len(self._senders)))
+            while len(jobs) < share and not self.jobs.empty():
+                more = self.jobs.get_nowait()
+                if more is None:  # shutting down: send what was taken, then stop
+                    self.jobs.put_nowait(None)
+                    break
+                jobs.append(more)
             try:
-                await self.send_job(job)
+                await self.send_jobs(jobs)
             except Exception:  # a bug after the send: the lease expires and the reaper re-queues
                 self.stats.errors += 1
                 log.exception(
-                    "recording a delivery failed",
-                    extra={"worker": self.worker_id, "public_id": job.delivery.public_id},
+                    "recording deliveries failed",
+                    extra={"worker": self.worker_id, "public_id": jobs[0].delivery.public_id},
                 )
 
     def _resize_senders(self) -> None:
