@@ -91,8 +91,9 @@ def worker_main(port: int, connections: int, batch: int, profile: str | None) ->
     import asyncio
 
     from postwarden.outbox.models import Recipient
-    from postwarden.outbox.worker.loop import Options, Worker
+    from postwarden.outbox.worker.loop import Options, Worker, lighten_logging
 
+    lighten_logging()  # as run_worker does
     settings = _settings(port, connections)
     worker = Worker(
         Options(worker_id="bench", batch_size=batch, idle_sleep=0.05), settings_source=lambda: settings
