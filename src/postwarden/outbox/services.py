@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import transaction
 from django.dispatch import Signal
@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("postwarden.outbox")
+T = TypeVar("T")
 
 #: recipients one message may have (to + cc + bcc); more is a mailing list, not a notification
 MAX_RECIPIENTS = 1000
@@ -109,19 +110,25 @@ def enqueue_many(
     """Validate, compose and store several messages in one transaction; one result per
     item, in order: the stored message, or the :class:`Refused` that kept it out."""
     resolved = settings or current_settings()
-    now = timezone.now()
-    results: list[Enqueued | Refused | None] = [None] * len(items)
-    pending: dict[int, Pending] = {}
-    for index, outgoing in enumerate(items):
-        try:
-            pending[index] = _prepare(outgoing, resolved, source, api_key, now)
-        except Refused as refused:
-            results[index] = refused
-    stored = store(pending, resolved, api_key.pk if api_key else None, now)
-    for index, enqueued in stored.items():
-        results[index] = enqueued
-    _after_commit(list(stored.values()), source)
-    return [r for r in results if r is not None]
+    return _enqueue(
+        items,
+        lambda item, now: _prepare(item, resolved, source, api_key, now),
+        resolved,
+        api_key.pk if api_key else None,
+        source,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RawItem:
+    """One message for :func:`enqueue_raw_many` (the arguments of :func:`enqueue_raw`)."""
+
+    raw: bytes
+    envelope_from: str
+    recipients: Sequence[str]
+    api_key_id: int | None = None
+    tags: Sequence[str] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
 
 
 def enqueue_raw(
@@ -137,24 +144,11 @@ def enqueue_raw(
 ) -> Enqueued:
     """Store a message the application composed itself (the SMTP relay). Its headers are
     kept; Message-ID and Date are added only when absent, Bcc is removed. Raises :class:`Refused`."""
-    resolved = settings or current_settings()
-    now = timezone.now()
-    prepared = prepare_raw(raw, envelope_from, recipients, now=now)
-    _check_size(prepared.size, resolved)
-    pending = _raw_pending(prepared, source, api_key, now, tags, metadata or {})
-    enqueued = store({0: pending}, resolved, api_key.pk if api_key else None, now)[0]
-    _after_commit([enqueued], source)
-    return enqueued
-
-
-@dataclass(frozen=True, slots=True)
-class RawItem:
-    """One message for :func:`enqueue_raw_many` (the arguments of :func:`enqueue_raw`)."""
-
-    raw: bytes
-    envelope_from: str
-    recipients: Sequence[str]
-    api_key_id: int | None = None
+    item = RawItem(raw, envelope_from, recipients, api_key.pk if api_key else None, tags, metadata or {})
+    result = enqueue_raw_many([item], settings=settings, source=source)[0]
+    if isinstance(result, Refused):
+        raise result
+    return result
 
 
 def enqueue_raw_many(
@@ -163,18 +157,33 @@ def enqueue_raw_many(
     """:func:`enqueue_raw` for several messages at once, in the caller's transaction and a
     fixed handful of statements (the relay's group commit); one result per item, in order."""
     resolved = settings or current_settings()
+
+    def prepare(item: RawItem, now: datetime) -> Pending:
+        prepared = prepare_raw(item.raw, item.envelope_from, item.recipients, now=now)
+        _check_size(prepared.size, resolved)
+        return _raw_pending(prepared, source, item.api_key_id, now, item.tags, item.metadata)
+
+    return _enqueue(items, prepare, resolved, None, source)
+
+
+def _enqueue(
+    items: Sequence[T],
+    prepare: Callable[[T, datetime], Pending],
+    settings: Settings,
+    api_key_id: int | None,
+    source: str,
+) -> list[Enqueued | Refused]:
+    """Prepare each item (a :class:`Refused` keeps it out), store the rest in one go, and
+    announce them after commit; one result per item, in order."""
     now = timezone.now()
     results: list[Enqueued | Refused | None] = [None] * len(items)
     pending: dict[int, Pending] = {}
     for index, item in enumerate(items):
         try:
-            prepared = prepare_raw(item.raw, item.envelope_from, item.recipients, now=now)
-            _check_size(prepared.size, resolved)
-            pending[index] = _raw_pending(prepared, source, None, now, (), {})
-            pending[index].api_key_id = item.api_key_id
+            pending[index] = prepare(item, now)
         except Refused as refused:
             results[index] = refused
-    stored = store(pending, resolved, None, now)
+    stored = store(pending, settings, api_key_id, now)
     for index, enqueued in stored.items():
         results[index] = enqueued
     _after_commit(list(stored.values()), source)
@@ -300,7 +309,7 @@ def _clean_key(key: str | None) -> str | None:
 def _raw_pending(
     prepared: RawMessage,
     source: str,
-    api_key: ApiKey | None,
+    api_key_id: int | None,
     now: datetime,
     tags: Sequence[str],
     metadata: Mapping[str, str],
@@ -310,7 +319,7 @@ def _raw_pending(
         message_id=prepared.message_id,
         created_at=now,
         source=source,
-        api_key_id=api_key.pk if api_key else None,
+        api_key_id=api_key_id,
         from_address=prepared.from_address,
         envelope_from=prepared.envelope_from,
         subject=prepared.subject[:998],
