@@ -91,7 +91,8 @@ def worker_main(port: int, connections: int, batch: int, profile: str | None) ->
     import asyncio
 
     from postwarden.outbox.models import Recipient
-    from postwarden.outbox.worker.loop import Options, Worker, lighten_logging
+    from postwarden.outbox.worker.loop import Options, Worker
+    from postwarden.outbox.worker.options import lighten_logging
 
     lighten_logging()  # as run_worker does
     settings = _settings(port, connections)

@@ -3,7 +3,8 @@
 * The database is touched only on one dedicated thread (Django connections belong to a
   thread); the event loop never blocks on it.
 * Claimed deliveries go into a queue drained by as many sender tasks as the transport
-  has connections; each task sends one delivery at a time on its own SMTP connection.
+  has connections; each task takes a fair share of what waits (a few deliveries) and
+  sends them on one connection, one round trip each where the transport can.
 * Results are collected and written in batches (every ``flush_interval`` seconds or
   ``flush_rows`` results), one transaction each.
 * Each step (:meth:`Worker.claim_step`, :meth:`Worker.flush_step`,
@@ -18,28 +19,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
-import socket
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from django.db import close_old_connections
 from django.utils import timezone
 
 from postwarden.configstore.runtime import current_settings
-from postwarden.core.addresses import redact
 from postwarden.core.config.model import Settings
 from postwarden.outbox import heartbeat
 from postwarden.outbox.ratelimit import RateLimiter, reserve
-from postwarden.outbox.retry import RetryPolicy, explain, judge
-from postwarden.outbox.worker import db
+from postwarden.outbox.retry import RetryPolicy
+from postwarden.outbox.worker import attempts, db
 from postwarden.outbox.worker.db import Claimed, Done, Job
+from postwarden.outbox.worker.options import Options, concurrency, in_db, lighten_logging, new_worker_id
 from postwarden.outbox.worker.stats import Stats
 from postwarden.transports.base import Outcome, RecipientResult, Transport
 from postwarden.transports.registry import build_transport
@@ -53,30 +50,6 @@ REAP_EVERY = 5.0
 RAW_TRANSPORTS = frozenset({"smtp", "capture"})
 
 
-@dataclass(frozen=True, slots=True)
-class Options:
-    #: recipients per claim
-    batch_size: int = 200
-    #: seconds a claim is held before another worker may take it back
-    lease: float = 300.0
-    #: deliveries a sender takes from the queue for one connection at a time (one write
-    #: and one round trip each with send_many); a stop waits for those it has taken
-    deliveries_per_send: int = 8
-    flush_interval: float = 0.1
-    flush_rows: int = 500
-    #: seconds to wait when nothing was due
-    idle_sleep: float = 0.5
-    heartbeat_interval: float = 5.0
-    settings_interval: float = 2.0
-    #: first retry wait in seconds (None: the policy's default, one minute)
-    retry_base: float | None = None
-    worker_id: str | None = None
-
-
-def _new_worker_id() -> str:
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{os.urandom(2).hex()}"
-
-
 class Worker:
     """Delivers the outbox. ``settings_source`` is called on the database thread."""
 
@@ -88,7 +61,7 @@ class Worker:
         transport_factory: Callable[[Settings], Transport] = build_transport,
     ) -> None:
         self.options = options or Options()
-        self.worker_id = self.options.worker_id or _new_worker_id()
+        self.worker_id = self.options.worker_id or new_worker_id()
         self._settings_source = settings_source or current_settings
         self._factory = transport_factory
         self._db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-db")
@@ -114,7 +87,7 @@ class Worker:
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the database thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db_pool, partial(_in_db, fn, *args, **kwargs))
+        return await loop.run_in_executor(self._db_pool, partial(in_db, fn, *args, **kwargs))
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -315,7 +288,7 @@ class Worker:
                 )
 
     def _resize_senders(self) -> None:
-        want = _concurrency(self.transport, self.settings)
+        want = concurrency(self.transport, self.settings)
         self._senders = [t for t in self._senders if not t.done()]
         for index in range(len(self._senders), want):
             self._senders.append(asyncio.create_task(self._sender(index)))
@@ -430,12 +403,7 @@ class Worker:
         by_address = {r.address: r for r in results}
         now = timezone.now()
         for claimed in job.recipients:
-            result = by_address.get(claimed.address) or RecipientResult(
-                claimed.address,
-                Outcome.FAILED,
-                stage="internal",
-                detail=f"the {transport.name} transport gave no result for this recipient",
-            )
+            result = by_address.get(claimed.address) or attempts.missing(claimed.address, transport.name)
             self._judge(job, claimed, result, transport, now, seconds)
         if len(self.done) >= self.options.flush_rows:
             self._flush_now.set()
@@ -450,42 +418,18 @@ class Worker:
         seconds: float,
     ) -> None:
         settings, _ = self._current()
-        smtp = settings.smtp if transport.name == "smtp" else None
-        port, host = (smtp.port, smtp.host) if smtp else (None, None)
-        verdict = judge(
+        done = attempts.conclude(
+            claimed,
             result,
-            tries=claimed.attempt - claimed.attempts_base,
-            queued_at=claimed.queued_at,
-            now=now,
+            transport=transport.name,
+            settings=settings,
             policy=self.policy,
-            port=port,
-            host=host,
+            now=now,
+            seconds=seconds,
         )
-        explanation = (
-            "" if result.outcome is Outcome.SENT else explain(result, port=port, host=host).explanation
-        )
-        if not result.duration_ms:
-            result = replace(result, duration_ms=int(seconds * 1000))
-        self.done.append(Done(claimed, result, verdict, now, explanation))
-        self.stats.attempt(transport.name, verdict.state, seconds)
-        reply = result.reply
-        log.info(
-            "attempt %s",
-            verdict.state,
-            extra={
-                "public_id": job.delivery.public_id,
-                "message_id": job.delivery.message_id,
-                "recipient": redact(claimed.address),
-                "transport": transport.name,
-                "outcome": verdict.state,
-                "attempt": claimed.attempt,
-                "stage": result.stage,
-                "code": reply.code if reply else None,
-                "enhanced": reply.enhanced if reply else None,
-                "finding": verdict.finding or None,
-                "duration_ms": result.duration_ms,
-            },
-        )
+        self.done.append(done)
+        self.stats.attempt(transport.name, done.verdict.state, seconds)
+        attempts.log_attempt(done, job.delivery, transport.name)
 
     async def _poisoned(self, job: Job, transport: Transport, exc: Exception, seconds: float) -> None:
         self.stats.errors += 1
@@ -505,30 +449,6 @@ class Worker:
                 "transport": transport.name,
             },
         )
-
-
-def _concurrency(transport: Transport | None, settings: Settings | None) -> int:
-    """Sender tasks: the transport's own figure, else the SMTP connection count."""
-    declared = getattr(transport, "concurrency", None)
-    if isinstance(declared, int) and declared > 0:
-        return declared
-    return settings.delivery.smtp_connections if settings is not None else 4
-
-
-def _in_db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    close_old_connections()
-    return fn(*args, **kwargs)
-
-
-def lighten_logging() -> None:
-    """Skip what every log record gathers and our JSON lines never show: the caller's file
-    and line (a stack walk), the thread, process and multiprocessing names. The logging
-    documentation's "Optimization" section names these switches; at a line per attempt
-    they are a tenth of the worker's time."""
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
 
 
 def run_worker(options: Options | None = None) -> int:

@@ -1,0 +1,76 @@
+"""One finished attempt: the retry policy's verdict on what the transport said, and the
+one structured log line per attempt (redacted recipient, no secret)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import datetime
+
+from postwarden.core.addresses import redact
+from postwarden.core.config.model import Settings
+from postwarden.outbox.retry import RetryPolicy, explain, judge
+from postwarden.outbox.worker.db import Claimed, Done
+from postwarden.transports.base import Delivery, Outcome, RecipientResult
+
+log = logging.getLogger("postwarden.worker")
+
+
+def conclude(
+    claimed: Claimed,
+    result: RecipientResult,
+    *,
+    transport: str,
+    settings: Settings,
+    policy: RetryPolicy,
+    now: datetime,
+    seconds: float,
+) -> Done:
+    """The :class:`Done` to record for ``claimed``. The SMTP server's host and port go to
+    the classifier, which words its advice by them."""
+    smtp = settings.smtp if transport == "smtp" else None
+    port, host = (smtp.port, smtp.host) if smtp else (None, None)
+    verdict = judge(
+        result,
+        tries=claimed.attempt - claimed.attempts_base,
+        queued_at=claimed.queued_at,
+        now=now,
+        policy=policy,
+        port=port,
+        host=host,
+    )
+    explanation = "" if result.outcome is Outcome.SENT else explain(result, port=port, host=host).explanation
+    if not result.duration_ms:
+        result = replace(result, duration_ms=int(seconds * 1000))
+    return Done(claimed, result, verdict, now, explanation)
+
+
+def missing(address: str, transport: str) -> RecipientResult:
+    """What stands in for a result a transport failed to give."""
+    return RecipientResult(
+        address,
+        Outcome.FAILED,
+        stage="internal",
+        detail=f"the {transport} transport gave no result for this recipient",
+    )
+
+
+def log_attempt(done: Done, delivery: Delivery, transport: str) -> None:
+    reply = done.result.reply
+    log.info(
+        "attempt %s",
+        done.verdict.state,
+        extra={
+            "public_id": delivery.public_id,
+            "message_id": delivery.message_id,
+            "recipient": redact(done.claimed.address),
+            "transport": transport,
+            "outcome": done.verdict.state,
+            "attempt": done.claimed.attempt,
+            "stage": done.result.stage,
+            "code": reply.code if reply else None,
+            "enhanced": reply.enhanced if reply else None,
+            "finding": done.verdict.finding or None,
+            "duration_ms": done.result.duration_ms,
+        },
+    )
