@@ -47,12 +47,7 @@ def test_it_pushes_a_poison_message_back_and_carries_on(
             settings_source=lambda: settings,
             transport_factory=lambda s: transport,
         )
-        await worker.claim_step()
-        while not worker.jobs.empty():
-            job = worker.jobs.get_nowait()
-            assert job is not None
-            await worker.send_job(job)
-        await worker.flush_step()
+        await worker.deliver_step()
         again = await worker.claim_step()
         await worker.close()
         return worker.stats.errors, again

@@ -30,12 +30,7 @@ def run_worker_steps(settings_port: int, rounds: int = 1, **delivery: int) -> Wo
     async def steps() -> Worker:
         worker = Worker(Options(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
         for _ in range(rounds):
-            await worker.claim_step()
-            while not worker.jobs.empty():
-                job = worker.jobs.get_nowait()
-                assert job is not None
-                await worker.send_job(job)
-            await worker.flush_step()
+            await worker.deliver_step()
         await worker.close()
         return worker
 

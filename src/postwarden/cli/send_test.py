@@ -112,13 +112,9 @@ async def _deliver(settings: Settings, queued: Enqueued, say: Callable[[str], No
         if worker.transport is None:
             say(f"cannot send with these settings: {worker.problem}")
             return 2
-        await worker.claim_step(message_pk=queued.pk)
-        job = worker.jobs.get_nowait() if not worker.jobs.empty() else None
-        if job is None:
+        if not await worker.deliver_step(message_pk=queued.pk):
             say("nothing to send: the message was taken by a running worker (see the console)")
             return 1
-        await worker.send_job(job)
-        await worker.flush_step()
     finally:
         await worker.close()
     return None

@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from django.utils import timezone
 
@@ -38,11 +38,19 @@ from postwarden.outbox.worker import attempts, db
 from postwarden.outbox.worker.db import Claimed, Done, Job
 from postwarden.outbox.worker.options import Options, concurrency, in_db, lighten_logging, new_worker_id
 from postwarden.outbox.worker.stats import Stats
-from postwarden.transports.base import Outcome, RecipientResult, Transport
+from postwarden.transports.base import Delivery, Outcome, RecipientResult, Transport
 from postwarden.transports.registry import build_transport
 
 log = logging.getLogger("postwarden.worker")
 T = TypeVar("T")
+
+
+@runtime_checkable
+class Batching(Protocol):
+    """A transport that sends several deliveries on one connection (the SMTP transport)."""
+
+    async def send_many(self, deliveries: Sequence[Delivery]) -> Sequence[Sequence[RecipientResult]]: ...
+
 
 #: seconds between looks for expired leases (at most; a third of the lease when shorter)
 REAP_EVERY = 5.0
@@ -180,31 +188,50 @@ class Worker:
         )
         return True
 
+    async def deliver_step(self, *, message_pk: int | None = None) -> bool:
+        """Claim, send everything claimed and write the results, in this task: one round of
+        the worker's work without its loops (``send-test``, tests). True if any were due."""
+        found = await self.claim_step(message_pk=message_pk)
+        while not self.jobs.empty():
+            jobs = [
+                self.jobs.get_nowait()
+                for _ in range(min(self.jobs.qsize(), self.options.deliveries_per_send))
+            ]
+            await self.send_jobs([job for job in jobs if job is not None])
+        await self.flush_step()
+        return found
+
     async def send_job(self, job: Job) -> None:
         """Send one delivery and queue its results for the next flush."""
         await self.send_jobs([job])
 
     async def send_jobs(self, jobs: list[Job]) -> None:
-        """Send deliveries on one connection when the transport can (``send_many``: one
-        round trip a message), else one by one, and queue the results for the next flush."""
+        """Send deliveries, several on one connection when the transport can (``send_many``:
+        one round trip a message), else one by one; queue the results for the next flush."""
         _, transport = self._current()
+        if len(jobs) > 1 and isinstance(transport, Batching):
+            await self._send(transport, jobs)
+        else:
+            for job in jobs:
+                await self._send(transport, [job])
+
+    async def _send(self, transport: Transport, jobs: list[Job]) -> None:
         if self.limiter is not None:
             await self.limiter.acquire(sum(len(job.recipients) for job in jobs))
         key = id(transport)
         self._inflight[key] = self._inflight.get(key, 0) + 1
         started = time.perf_counter()
         try:
-            many = getattr(transport, "send_many", None)
-            if many is not None and len(jobs) > 1:
-                answers = await many([job.delivery for job in jobs])
+            if isinstance(transport, Batching) and len(jobs) > 1:
+                answers = await transport.send_many([job.delivery for job in jobs])
             else:
                 answers = [await transport.send(job.delivery) for job in jobs]
         except Exception as exc:  # a poison message or a transport bug: never a crash loop
-            if len(jobs) > 1:  # find the one that chokes; the others go as usual
-                for job in jobs:
-                    await self.send_jobs([job])
-            else:
+            if len(jobs) == 1:
                 await self._poisoned(jobs[0], transport, exc, time.perf_counter() - started)
+            else:  # send_many refuses a batch before sending (an unusable address): find the one
+                for job in jobs:
+                    await self._send(transport, [job])
             return
         finally:
             self._inflight[key] -= 1
