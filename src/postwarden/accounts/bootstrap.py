@@ -32,7 +32,10 @@ def ensure_first_admin() -> str | None:
         password = secrets.token_urlsafe(12)
     create_admin(email, password)
     if generated:
-        return f"Created the first admin: {email} with password {password} (shown once; change it in the console)"
+        return (
+            f"Created the first admin: {email} with password {password} "
+            "(shown once; change it in the console)"
+        )
     return f"Created the first admin: {email} (password from POSTWARDEN_ADMIN_PASSWORD)"
 
 

@@ -97,6 +97,10 @@ def supervise(kids: list[Child]) -> int:
     status = 0
     while not stopping:
         time.sleep(0.2)
+        # Ctrl-C reaches the whole process group: the children may die of the same signal
+        # before the flag is seen here, and must not be "restarted" then.
+        if stopping:
+            break
         status = _reap(kids)
         if status:
             break
