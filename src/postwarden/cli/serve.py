@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from types import FrameType
@@ -84,23 +85,19 @@ def run(argv: list[str]) -> int:
 
 
 def supervise(kids: list[Child]) -> int:
-    stopping = False
+    stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+        stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     for kid in kids:
         kid.start()
     status = 0
-    while not stopping:
-        time.sleep(0.2)
-        # Ctrl-C reaches the whole process group: the children may die of the same signal
-        # before the flag is seen here, and must not be "restarted" then.
-        if stopping:
-            break
+    # Ctrl-C reaches the whole process group: children may die of the same signal before
+    # the event is seen, so reaping happens only while not stopping (no false "restarting").
+    while not stop.wait(0.2):
         status = _reap(kids)
         if status:
             break
