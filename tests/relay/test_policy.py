@@ -52,7 +52,7 @@ def test_it_refuses_an_unapproved_domain_at_rcpt_with_the_apis_reason(
         "refused: other.test is not an approved domain (MAIL_ALLOWED_DOMAINS=example.net)"
     )
     explanation = classify(stage="rcpt", reply=parse_reply(reply))
-    assert (explanation.code, explanation.permanent) == ("envelope.relay_denied", True)
+    assert (explanation.code, explanation.permanent) == ("policy.domain_not_approved", True)
     assert wire.command("RCPT TO:<alice@example.net>") == "250 2.1.5 Ok"
 
 
@@ -77,7 +77,7 @@ def test_it_refuses_a_suppressed_recipient_with_550_5_1_1_and_the_reason(
     assert reply == f"550 5.1.1 <carol@example.net>: {reason}"
     assert reason == "suppressed: hard bounce (sendgrid)"
     explanation = classify(stage="rcpt", reply=parse_reply(reply))
-    assert (explanation.code, explanation.permanent) == ("envelope.recipient_rejected", True)
+    assert (explanation.code, explanation.permanent) == ("policy.suppressed", True)
 
 
 def test_it_accepts_and_holds_mail_while_sending_is_switched_off(

@@ -3,8 +3,8 @@ recipient policy at RCPT, and storing the message at the end of DATA.
 
 Policy refusals come at RCPT with the outbox's own reasons (the API's words), with codes
 that the reply knowledge base reads as what they are (core.replies.classify):
-an address outside the approved domains gets ``550 5.7.1`` (envelope.relay_denied),
-a suppressed one ``550 5.1.1`` (envelope.recipient_rejected). A held recipient (the
+an address outside the approved domains gets ``550 5.7.1`` (policy.domain_not_approved),
+a suppressed one ``550 5.1.1`` (policy.suppressed). A held recipient (the
 kill switch, EMAIL_ENABLED=false) is accepted and held, as the API does.
 """
 

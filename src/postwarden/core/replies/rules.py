@@ -28,6 +28,39 @@ ERROR = Severity.ERROR
 #: wordings that name a cause, whoever the server is
 WORDINGS: Final[tuple[Rule, ...]] = (
     rule(
+        "policy.domain_not_approved",
+        C.POLICY_DOMAIN_NOT_APPROVED,
+        on=ENVELOPE_OR_UNKNOWN,
+        text=r"not an? (?:approved|allowed|permitted) (?:recipient )?domain"
+        r"|domain (?:is )?not (?:in the )?(?:approved|allowed|permitted)(?: domains| list)?"
+        r"|MAIL_ALLOWED_DOMAINS"
+        r"|(?:approved|allowed) domains? (?:list )?(?:does not|doesn't) (?:include|contain)",
+        title="The recipient's domain is not an approved domain",
+        explanation="The sending service only mails recipients in its approved domains (an allow "
+        "list such as Postwarden's MAIL_ALLOWED_DOMAINS or Metabase's approved domains). The server "
+        "did not try to deliver.",
+        steps=(
+            "Add the domain to the approved domains (MAIL_ALLOWED_DOMAINS), or",
+            "register the recipient as a member (people with accounts are exempt), or",
+            "send to an address in an approved domain.",
+        ),
+    ),
+    rule(
+        "policy.suppressed",
+        C.POLICY_SUPPRESSED,
+        on=ENVELOPE_OR_UNKNOWN,
+        text=r"\bsuppress(?:ed|ion list)\b|on (?:the|our|a) (?:suppression|do[- ]not[- ](?:send|mail)) list",
+        title="The recipient is on the suppression list",
+        explanation="Mail to this address is not sent because of an earlier hard bounce, a spam "
+        "complaint, an unsubscribe or a manual entry on the sender's suppression list.",
+        steps=(
+            "Check why the address is suppressed (the console's Suppressions page shows the reason "
+            "and the event).",
+            "Remove it from the list only if the cause is fixed (mailbox exists again, the person asked "
+            "for mail): re-sending to bouncing or complaining addresses harms the sender's reputation.",
+        ),
+    ),
+    rule(
         "exim.sender_verify",
         C.ENVELOPE_SENDER_REJECTED,
         provider="Exim",
