@@ -121,7 +121,6 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
 # whitenoise serves straight from the apps' static folders: no collectstatic step for
 # `make run`; the finders are enough for a console this size.
 WHITENOISE_USE_FINDERS = True

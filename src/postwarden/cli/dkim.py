@@ -69,8 +69,6 @@ def _defaults(selector: str | None, domain: str | None) -> tuple[str, str | None
         settings = resolve(*env_layers())
     except ConfigError:
         return selector or DEFAULT_SELECTOR, domain
-    signing, sender = settings.signing, settings.sending.from_address or ""
-    return (
-        selector or signing.selector or DEFAULT_SELECTOR,
-        domain or signing.domain or (sender.rpartition("@")[2] or None),
-    )
+    # signing.domain is DKIM_DOMAIN, else the MAIL_FROM domain (the resolver decides)
+    signing = settings.signing
+    return selector or signing.selector or DEFAULT_SELECTOR, domain or signing.domain

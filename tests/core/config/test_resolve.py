@@ -23,6 +23,13 @@ def test_it_uses_capture_when_nothing_is_configured() -> None:
     assert s.source("EMAIL_PROVIDER").origin is Origin.DEFAULT
 
 
+def test_it_gives_captured_mail_a_placeholder_sender_only() -> None:
+    captured = settings({})
+    assert captured.sending.from_address == "postwarden@localhost"
+    assert captured.source("MAIL_FROM").describe() == "default (capture only)"
+    assert settings({"SMTP_HOST": "mail.example.com"}).sending.from_address is None
+
+
 def test_it_uses_smtp_when_a_host_is_set() -> None:
     assert settings({"SMTP_HOST": "mail.example.com"}).sending.provider is Provider.SMTP
 

@@ -39,6 +39,8 @@ PROVIDER_FIELDS: Final[dict[Provider, tuple[tuple[str, ...], tuple[str, ...], st
     Provider.RESEND: (("RESEND_API_KEY",), (), "RESEND_API_URL"),
     Provider.MANDRILL: (("MANDRILL_API_KEY",), (), "MANDRILL_API_URL"),
 }
+#: the From address of captured mail when MAIL_FROM is not set
+CAPTURE_FROM: Final = "postwarden@localhost"
 SECRET_KEY_FILE: Final = "secret_key"  # noqa: S105 - a file name, not a secret
 _AMBIGUOUS: Final = object()
 
@@ -50,7 +52,10 @@ def build(r: Reader) -> Settings:
         sending=sending,
         smtp=_smtp(r),
         provider=_provider(r, provider),
-        signing=_signing(r, sending.from_address),
+        # the placeholder sender of captured mail is no domain to sign for
+        signing=_signing(
+            r, None if r.sources["MAIL_FROM"].origin is Origin.DEFAULT else sending.from_address
+        ),
         service=_service(r),
         delivery=_delivery(r),
         relay=_relay(r),
@@ -82,6 +87,12 @@ def _provider_name(r: Reader) -> Provider:
 
 def _sending(r: Reader, provider: Provider) -> SendingSettings:
     from_address = r.text("MAIL_FROM")
+    if from_address is None and provider is Provider.CAPTURE:
+        # Captured mail goes nowhere, so a placeholder sender lets a newcomer watch the whole
+        # path work before configuring anything; any real transport still requires MAIL_FROM.
+        from_address = CAPTURE_FROM
+        r.sources["MAIL_FROM"] = Source(Origin.DEFAULT, "capture only")
+        r.display["MAIL_FROM"] = CAPTURE_FROM
     mode = r.get(
         "MAIL_RECIPIENT_MODE", lambda v: RecipientMode(p.parse_choice(v, ("bcc", "cc"))), RecipientMode.BCC
     )
