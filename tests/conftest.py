@@ -4,4 +4,4 @@ reason, but fails under CI=true (issue #2)."""
 
 from __future__ import annotations
 
-pytest_plugins: list[str] = ["tests.dnsd", "tests.smtpd"]
+pytest_plugins: list[str] = ["tests.dnsd", "tests.smtpd", "tests.reliability.figures"]

@@ -92,27 +92,40 @@ def start_cluster() -> Cluster:
     data = directory / "data"
     _run(None, [str(initdb), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"])
     cluster = Cluster(directory, free_port(), bin_dir)
+    _start_server(cluster)
+    return cluster
+
+
+def _start_server(cluster: Cluster) -> None:
     options = (
-        f"-c listen_addresses=127.0.0.1 -c port={cluster.port} -c unix_socket_directories={directory} "
-        "-c max_connections=100 -c fsync=off"
+        f"-c listen_addresses=127.0.0.1 -c port={cluster.port} "
+        f"-c unix_socket_directories={cluster.directory} -c max_connections=100 -c fsync=off"
     )
     _run(
         cluster,
         [
-            str(bin_dir / "pg_ctl"),
+            str(cluster.bin_dir / "pg_ctl"),
             "-D",
-            str(data),
+            str(cluster.directory / "data"),
             "-o",
             options,
             "-l",
-            str(directory / "log"),
+            str(cluster.directory / "log"),
             "-w",
             "-t",
             str(PG_TIMEOUT),
             "start",
         ],
     )
-    return cluster
+
+
+def restart_cluster(cluster: Cluster, down_for: float) -> None:
+    """Stop the server (fast: clients are disconnected), leave it down ``down_for``
+    seconds, start it again on the same port with the same data."""
+    data = cluster.directory / "data"
+    _run(cluster, [str(cluster.bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
+    time.sleep(down_for)
+    _start_server(cluster)
 
 
 def stop_cluster(cluster: Cluster) -> None:
