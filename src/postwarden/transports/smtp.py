@@ -107,17 +107,19 @@ class SmtpTransport:
 
     async def _on_pool(self, outgoing: list[Outgoing]) -> list[SessionOutcome]:
         try:
-            pooled, reused = await self._checkout(fresh=False)
+            pooled, _ = await self._checkout(fresh=False)
         except SmtpError as exc:
             return [exc] * len(outgoing)
         outcomes = await self._batch(pooled, outgoing)
-        # A reused connection the server dropped while it idled fails at the first write;
-        # what never got as far as the server (cut at MAIL: nothing of it was accepted)
-        # goes once more, on a new connection.
+        # What never got as far as the server (cut at MAIL: nothing of it was accepted)
+        # goes once more, on a new connection: a reused connection the server dropped while
+        # it idled fails at the first write, and a batch cut short by one message's trouble
+        # (a reply that never came, a hang-up) leaves the messages behind it unsent, which
+        # must not pay for it with an attempt and a retry wait (tests/reliability).
         again = [
             i for i, o in enumerate(outcomes) if isinstance(o, NetworkError) and o.stage is SmtpStage.MAIL
         ]
-        if reused and again:
+        if again:
             try:
                 fresh, _ = await self._checkout(fresh=True)
             except SmtpError as exc:
