@@ -54,8 +54,9 @@ unit: $(VENV)/.test-deps system-deps
 
 test: lint typecheck unit
 
+# make bench BENCH_ARGS="--quick" for a smoke run; --n, --rounds: python -m bench.run --help
 bench: $(VENV)/.test-deps system-deps
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 soak: $(VENV)/.test-deps system-deps
 	$(BIN)/pytest -m soak -p no:xdist
