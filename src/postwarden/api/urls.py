@@ -17,7 +17,10 @@ def _key_authenticated(patterns: list[URLPattern | URLResolver]) -> list[URLPatt
     return patterns
 
 
-api_patterns, app_name, namespace = api.urls
+# Not ``app_name`` at module level: include("postwarden.api.urls") would read it and nest
+# ninja's own "api" namespace inside a "ninja" one, and ninja reverses "api:…" to find the
+# schema's root (/api/openapi.json and /api/docs answered 500 under the project's URL map).
+_patterns, _app_name, _namespace = api.urls
 urlpatterns: list[URLPattern | URLResolver] = [
-    path("api/", (_key_authenticated(api_patterns), app_name, namespace))
+    path("api/", (_key_authenticated(_patterns), _app_name, _namespace))
 ]
