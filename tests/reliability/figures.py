@@ -27,10 +27,31 @@ def _collected(terminalreporter: Any) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for reports in terminalreporter.stats.values():
         for rep in reports:
-            if getattr(rep, "when", None) != "call":
+            # a test's teardown report carries every property it gathered, fixtures' included
+            if getattr(rep, "when", None) != "teardown":
                 continue
             found += [value for key, value in getattr(rep, "user_properties", ()) if key == KEY]
     return found
+
+
+def summed(figures: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per ``what``: the only one as it is; several (one per operation or
+    parameter) with their whole numbers added up and ``tests`` counting them."""
+    by_what: dict[str, list[dict[str, Any]]] = {}
+    for entry in figures:
+        by_what.setdefault(str(entry["what"]), []).append(entry)
+    lines = []
+    for what, entries in sorted(by_what.items()):
+        if len(entries) == 1:
+            lines.append(entries[0])
+            continue
+        total: dict[str, Any] = {"what": what, "tests": len(entries)}
+        for entry in entries:
+            for key, value in entry.items():
+                if isinstance(value, int) and not isinstance(value, bool):
+                    total[key] = total.get(key, 0) + value
+        lines.append(total)
+    return lines
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -38,7 +59,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not figures:
         return
     terminalreporter.section("figures (issue #8)")
-    for entry in sorted(figures, key=lambda e: str(e["what"])):
+    for entry in summed(figures):
         rest = ", ".join(f"{k}={v}" for k, v in entry.items() if k != "what")
         terminalreporter.write_line(f"{entry['what']}: {rest}")
     path = os.environ.get("PW_FIGURES_FILE")

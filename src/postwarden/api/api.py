@@ -5,12 +5,27 @@ Each resource lives in its own module with its own Router; they are mounted here
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from ninja import NinjaAPI
+from ninja.openapi.schema import OpenAPISchema
 
 import postwarden
+from postwarden.api.errors import document_framework_errors
 
-api = NinjaAPI(
+
+class PostwardenAPI(NinjaAPI):
+    """NinjaAPI whose schema lists the framework's own errors too (api/errors.py)."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        document_framework_errors(schema)
+        return schema
+
+
+api = PostwardenAPI(
     title="Postwarden API",
     version=postwarden.__version__,
     urls_namespace="api",

@@ -18,6 +18,7 @@ from pydantic import ConfigDict, Field
 
 from postwarden.accounts.models import ApiKey, Scope
 from postwarden.api.auth import scope
+from postwarden.api.errors import errors
 from postwarden.core.doctor.model import STAGE_ORDER
 from postwarden.core.doctor.runner import MAX_TIMEOUT, Options
 from postwarden.doctor.report import report_json
@@ -31,8 +32,14 @@ class DoctorIn(Schema):
     to: str | None = Field(
         None, description="probe recipient (default TEST_EMAIL, else From); needs scope send"
     )
-    send: bool = Field(False, description="send a real test mail; needs scope send")
-    only: list[str] = Field(default_factory=list, description=f"stages to check: {', '.join(STAGE_ORDER)}")
+    # strict: JSON true or false, not 0/1 or "yes" (the schema says boolean, and this one mails)
+    send: bool = Field(False, strict=True, description="send a real test mail; needs scope send")
+    only: list[str] = Field(
+        default_factory=list,
+        description=f"stages to check: {', '.join(STAGE_ORDER)}",
+        # the schema names the stages; run_doctor answers 422 for any other word
+        json_schema_extra={"items": {"type": "string", "enum": list(STAGE_ORDER)}},
+    )
     timeout: float | None = Field(None, gt=0, le=MAX_TIMEOUT, description="seconds per network step")
 
 
@@ -69,7 +76,7 @@ class DoctorOut(Schema):
     notes: list[str] = Field(default_factory=list)
 
 
-@router.post("", response=DoctorOut, auth=scope(Scope.READ), summary="Run the doctor")
+@router.post("", response={200: DoctorOut, **errors(403)}, auth=scope(Scope.READ), summary="Run the doctor")
 def run_doctor(request: HttpRequest, body: DoctorIn) -> dict[str, Any]:
     key: ApiKey = request.api_key  # type: ignore[attr-defined]  # set by api.auth
     if (body.to or body.send) and not key.allows(Scope.SEND):

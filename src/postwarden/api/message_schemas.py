@@ -7,10 +7,11 @@ than the outbox's own work for a batch of 500 (bench/enqueue.py)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 #: messages per POST /batch
 MAX_BATCH = 500
@@ -23,15 +24,38 @@ def _listed(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+#: what the schema says of an address list: _listed takes one string too
+Addresses = Annotated[
+    list[str],
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "array", "items": {"type": "string"}},
+                {"type": "string", "description": "one address, or several separated by commas"},
+            ]
+        }
+    ),
+]
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _moment(value: Any) -> Any:
+    """``since``/``until`` are ISO 8601 date-times. A bare number is refused, not guessed:
+    pydantic would read it as seconds or as milliseconds since 1970 depending on its size."""
+    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value.strip())):
+        raise ValueError("give an ISO 8601 date-time, e.g. 2026-01-31T09:00:00Z")
+    return value
+
+
 class MessageIn(BaseModel):
     model_config = _STRICT
 
     #: omitted: MAIL_FROM (with MAIL_FROM_NAME)
     from_: str | None = Field(None, alias="from")
-    to: list[str] = Field(default_factory=list)
-    cc: list[str] = Field(default_factory=list)
-    bcc: list[str] = Field(default_factory=list)
-    reply_to: list[str] = Field(default_factory=list)
+    to: Addresses = Field(default_factory=list)
+    cc: Addresses = Field(default_factory=list)
+    bcc: Addresses = Field(default_factory=list)
+    reply_to: Addresses = Field(default_factory=list)
     subject: str = ""
     text: str | None = None
     html: str | None = None
@@ -70,8 +94,9 @@ class AcceptedOut(BaseModel):
 class ErrorOut(BaseModel):
     #: what is wrong, in words
     detail: str
-    #: the field to blame ("to", "headers", "size" …)
-    field: str
+    #: the field to blame ("to", "headers", "size" …); absent when the body is not JSON at all
+    #: (the framework's own 400 says only that)
+    field: str = ""
 
 
 class BatchItemOut(BaseModel):
@@ -156,6 +181,8 @@ class ListQuery(BaseModel):
     until: datetime | None = None
     limit: int = 50
     offset: int = 0
+
+    _moments = field_validator("since", "until", mode="before")(_moment)
 
 
 class ActionOut(BaseModel):

@@ -20,6 +20,7 @@ from ninja.errors import HttpError
 
 from postwarden.accounts.models import ApiKey
 from postwarden.api.auth import scope
+from postwarden.api.errors import errors
 from postwarden.api.message_schemas import (
     AcceptedOut,
     ActionOut,
@@ -112,7 +113,7 @@ def send_batch(request: HttpRequest, body: BatchIn) -> Status[dict[str, Any]]:
     return Status(202, {"accepted": len(items) - refused, "refused": refused, "results": items})
 
 
-@router.get("", response=MessagePage, auth=scope("read"), summary="List messages")
+@router.get("", response={200: MessagePage, **errors(400)}, auth=scope("read"), summary="List messages")
 def list_messages(request: HttpRequest, query: Query[ListQuery]) -> MessagePage:
     """Newest first. 400 for an unknown parameter or state, a ``limit`` outside 1…200 or a
     negative ``offset``."""
@@ -174,7 +175,7 @@ def _message(public_id: str) -> Message:
 
 @router.get(
     "/{public_id}",
-    response=MessageOut,
+    response={200: MessageOut, **errors(404)},
     auth=scope("read"),
     summary="A message and its timeline",
     by_alias=True,
@@ -221,7 +222,7 @@ def get_message(request: HttpRequest, public_id: str) -> MessageOut:
 
 @router.post(
     "/{public_id}/requeue",
-    response=ActionOut,
+    response={200: ActionOut, **errors(404)},
     auth=scope("send"),
     summary="Send dead, failed or held recipients again",
 )
@@ -232,7 +233,10 @@ def requeue_message(request: HttpRequest, public_id: str) -> ActionOut:
 
 
 @router.post(
-    "/{public_id}/cancel", response=ActionOut, auth=scope("send"), summary="Cancel what has not been sent"
+    "/{public_id}/cancel",
+    response={200: ActionOut, **errors(404)},
+    auth=scope("send"),
+    summary="Cancel what has not been sent",
 )
 def cancel_message(request: HttpRequest, public_id: str) -> ActionOut:
     ids = Recipient.objects.filter(message=_message(public_id)).values_list("pk", flat=True)

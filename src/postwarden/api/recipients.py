@@ -19,6 +19,7 @@ from pydantic import ConfigDict
 
 from postwarden.accounts.models import Member
 from postwarden.api.auth import scope
+from postwarden.api.errors import errors
 from postwarden.console.prefs import suggestion_mode
 
 router = Router(tags=["recipients"])
@@ -54,7 +55,9 @@ def _matching(q: str) -> QuerySet[Member]:
     return rows
 
 
-@router.get("/suggest", response=Suggestions, auth=scope("read"), summary="Suggest recipients")
+@router.get(
+    "/suggest", response={200: Suggestions, **errors(400)}, auth=scope("read"), summary="Suggest recipients"
+)
 def suggest(request: HttpRequest, query: Query[SuggestQuery]) -> Suggestions:
     """Members matching ``q``, at most ``limit``. Mode ``none`` answers an empty list;
     mode ``groups`` only members sharing a group with ``for`` (and 400 without ``for``)."""

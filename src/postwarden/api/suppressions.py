@@ -22,6 +22,7 @@ from pydantic import ConfigDict
 
 from postwarden.accounts.models import ApiKey, Scope
 from postwarden.api.auth import scope
+from postwarden.api.errors import errors
 from postwarden.outbox import suppressions
 from postwarden.outbox.models import Suppression
 
@@ -92,7 +93,9 @@ def _address(text: str) -> str:
         raise HttpError(400, f"invalid address {text!r}: {exc}") from None
 
 
-@router.get("", response=SuppressionPage, auth=scope("read"), summary="List suppressions")
+@router.get(
+    "", response={200: SuppressionPage, **errors(400)}, auth=scope("read"), summary="List suppressions"
+)
 def list_suppressions(request: HttpRequest, query: Query[ListQuery]) -> SuppressionPage:
     """Newest first. 400 for a ``limit`` outside 1…500, a negative ``offset`` or an unknown reason."""
     if not 1 <= query.limit <= MAX_LIMIT or query.offset < 0:
@@ -107,7 +110,10 @@ def list_suppressions(request: HttpRequest, query: Query[ListQuery]) -> Suppress
 
 
 @router.post(
-    "", response={200: SuppressionOut, 201: SuppressionOut}, auth=scope("send"), summary="Suppress an address"
+    "",
+    response={200: SuppressionOut, 201: SuppressionOut, **errors(400)},
+    auth=scope("send"),
+    summary="Suppress an address",
 )
 def add_suppression(request: HttpRequest, body: SuppressionIn) -> Status[SuppressionOut]:
     """201 with the new entry; 200 with the existing one when the address was already
@@ -124,7 +130,9 @@ def add_suppression(request: HttpRequest, body: SuppressionIn) -> Status[Suppres
     return Status(200 if existed else 201, _out(row))
 
 
-@router.delete("/{address}", response={204: None}, auth=scope("send"), summary="Remove a suppression")
+@router.delete(
+    "/{address}", response={204: None, **errors(403, 404)}, auth=scope("send"), summary="Remove a suppression"
+)
 def delete_suppression(request: HttpRequest, address: str) -> Status[None]:
     """204 when removed; 404 when the address is not suppressed; 403 for a complaint
     without the ``admin`` scope."""
