@@ -130,8 +130,13 @@ def _fmt(value: Any) -> str:
     return f"{int(value):,}"
 
 
-def _run_values(runs: Runs, key: str) -> str:
+def _run_values(results: dict[str, Any], key: str) -> str:
     """Each round's raw figure behind a key, for the table's last column."""
+    runs: Runs = results["runs"]
+    if key == "relay_msgs_s":
+        return ", ".join(_fmt(v) for v in results["relay"].get("relay_runs_msgs_s", []))
+    if key == "doctor_ms" and results["doctor"].get("ok"):
+        return f"min {_fmt(results['doctor']['min_ms'])}, max {_fmt(results['doctor']['max_ms'])}"
     if key in ("delivery_vs_ceiling", "delivery_vs_django"):
         return ", ".join(f"{v:.3f}" for v in ratios(runs, "delivery", key.rsplit("_", 1)[1]))
     if key not in SOURCES:
@@ -144,7 +149,6 @@ def table(results: dict[str, Any]) -> str:
     """The Markdown that ``make bench`` prints and writes to bench/results.md."""
     values = {key: results[key] for key, _ in KEYS}
     targets, machine = results["targets"], results["machine"]
-    runs = results["runs"]
     lines = [
         f"Measured {results['started_at']} (took {results['duration_s'] / 60:.1f} min): n = {values['n']} "
         f"messages of ~{results['bytes_per_msg'] or '?'} B per measurement, "
@@ -162,7 +166,7 @@ def table(results: dict[str, Any]) -> str:
         mark = "" if verdict is None else ("pass" if verdict["pass"] else "**FAIL**")
         target = verdict["target"] if verdict else ""
         lines.append(
-            f"| `{key}` | {_fmt(values[key])} | {target} | {mark} | {what} | {_run_values(runs, key)} |"
+            f"| `{key}` | {_fmt(values[key])} | {target} | {mark} | {what} | {_run_values(results, key)} |"
         )
     lines.append(
         f"\n(†) {results['anchor_n']} messages a run: their cost per message does not depend on the count."

@@ -48,6 +48,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, help="messages per measurement (default 20000; --quick: 300)")
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 3; --quick: 1)")
     parser.add_argument("--quick", action="store_true", help="a small smoke run: every key, little time")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=780.0,
+        help="seconds after which no new measurement starts (default 13 min)",
+    )
     parser.add_argument("--out", type=Path, default=OUT, help="where results.json and results.md go")
     args = parser.parse_args(argv)
     args.n = args.n or (300 if args.quick else 20_000)
@@ -64,16 +70,28 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 class Progress:
     """One line per measurement, with the time since the start."""
 
-    def __init__(self) -> None:
+    def __init__(self, budget: float) -> None:
         self.started = time.monotonic()
+        #: seconds after which no new measurement starts (each one has its own deadlines)
+        self.budget = budget
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
 
     def say(self, text: str) -> None:
-        elapsed = int(time.monotonic() - self.started)
+        elapsed = int(self.elapsed())
         print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}", flush=True)
 
 
 def attempt(progress: Progress, label: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Run one measurement; a failure is recorded (with its reason) and the run goes on."""
+    if progress.elapsed() > progress.budget:
+        result = {
+            "ok": False,
+            "error": f"skipped: the run's budget of {progress.budget / 60:.0f} min was spent",
+        }
+        progress.say(f"{label}: {result['error']}")
+        return result
     progress.say(f"{label} …")
     try:
         result = fn()
@@ -190,7 +208,7 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    progress, started_at, load_start = Progress(), datetime.now(UTC), machine.load_average()
+    progress, started_at, load_start = Progress(args.budget), datetime.now(UTC), machine.load_average()
     progress.say(f"bench: n={args.n}, {args.rounds} round(s), load average {load_start}")
     runs, extra, pg_bin = measure_all(args, progress)
     values = report.summarize(args.n, runs, extra["relay"], extra["doctor"])
@@ -205,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "bytes_per_msg": sizes[0] if sizes else None,
         "started_at": started_at.strftime("%Y-%m-%d %H:%M UTC"),
-        "duration_s": round(time.monotonic() - progress.started, 1),
+        "duration_s": round(progress.elapsed(), 1),
         "machine": {**machine.facts(pg_bin), "load_start": load_start, "load_end": machine.load_average()},
         "runs": runs,
         **extra,
