@@ -237,4 +237,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except KeyboardInterrupt as stopped:
+        print(
+            f"bench: interrupted ({stopped or 'Ctrl-C'}); every process it started was stopped",
+            file=sys.stderr,
+        )
+        raise SystemExit(130) from None
