@@ -26,7 +26,8 @@ KEYS = (
 )  # fmt: skip
 SMTP_MEASUREMENTS = ("ceiling", "naive", "django", "delivery", "e2e", "pg_delivery")
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+#: one group: the module's run is shared, and two at once would only slow each other down
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("bench")]
 
 
 @pytest.fixture(scope="module")
