@@ -32,6 +32,9 @@ BAD_SYNTAX: Final = "500 5.5.2 Error: bad syntax"
 NOT_SMTP: Final = "554 5.5.0 Error: this is an SMTP server, not a web server"
 OUT_OF_STEP: Final = "554 5.5.0 Error: SMTP protocol synchronization: {verb} must wait for its reply"
 
+#: RFC 5321 4.2: reply text is printable US-ASCII
+_UNPRINTABLE: Final = re.compile(r"[^\x20-\x7e]")
+
 _PATH: Final = re.compile(r"<([^<>\s\"]*)>(?:\s+(.*))?\Z", re.DOTALL)
 _PARAM_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\Z")
 
@@ -94,6 +97,14 @@ def split_path(text: str) -> tuple[str, str] | None:
         address, _, rest = text.partition(" ")
         return address, rest.strip()
     return None
+
+
+def printable(text: str, limit: int) -> str:
+    """At most ``limit`` characters of ``text`` (something a client sent) fit to be shown in
+    a reply: every character outside printable US-ASCII becomes "?", so no control
+    character, terminal escape or undecodable byte travels back (and a surrogate from a
+    broken UTF-8 byte cannot make the reply unencodable)."""
+    return _UNPRINTABLE.sub("?", text[:limit])
 
 
 def parse_params(text: str) -> dict[str, str | bool] | None:

@@ -233,7 +233,7 @@ class RelaySMTP(SMTP):
             await self.push("502 5.5.1 Error: too many unrecognized commands; goodbye")
             self.hang_up()
         else:
-            await self.push(f'500 5.5.1 Error: command "{verb[:20]}" not recognized')
+            await self.push(f'500 5.5.1 Error: command "{commands.printable(verb, 20)}" not recognized')
 
     async def _failed(self, error: Exception) -> None:
         if isinstance(error, TLSSetupException):

@@ -24,6 +24,7 @@ from postwarden.outbox.models import Event
 from postwarden.outbox.policy import domain
 from postwarden.outbox.services import Enqueued, RawItem, Refused, enqueue_raw_many
 from postwarden.relay.auth import Identity
+from postwarden.relay.commands import printable
 
 log = logging.getLogger("postwarden.relay")
 
@@ -139,7 +140,7 @@ def _note_senders(results: Sequence[Enqueued | Refused], senders: Sequence[Sende
 
 def refusal_reply(refused: Refused) -> str:
     """The SMTP reply for what the outbox refused (RFC 3463 codes by the field it names)."""
-    text = " ".join(refused.message.split())[:MAX_REPLY_TEXT]
+    text = printable(" ".join(refused.message.split()), MAX_REPLY_TEXT)
     if refused.field == "size":
         return f"552 5.3.4 Error: {text}"
     if refused.field == "envelope_from":
