@@ -22,21 +22,18 @@ class Problem(Schema):
 
 
 #: the body of the framework's 401 and 422 answers
+_DETAIL_SCHEMA: Final = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
 _UNAUTHORIZED: Final = {
     "description": "No API key, an unknown or revoked one, or one without this route's scope",
-    "content": {
-        "application/json": {
-            "schema": {
-                "type": "object",
-                "properties": {"detail": {"type": "string"}},
-                "required": ["detail"],
-            }
-        }
-    },
+    "content": {"application/json": {"schema": _DETAIL_SCHEMA}},
 }
 _NOT_JSON: Final = {
     "description": "The body is not JSON",
-    "content": {"application/json": {"schema": _UNAUTHORIZED["content"]["application/json"]["schema"]}},
+    "content": {"application/json": {"schema": _DETAIL_SCHEMA}},
 }
 _INVALID: Final = {
     "description": "A body or parameter the schema refuses: detail lists each field and why",
