@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import schemathesis
@@ -63,7 +64,7 @@ BOUNDED = settings(
 @schema.parametrize()
 @BOUNDED
 def test_it_answers_every_generated_request_of_an_admin_key_within_the_schema(
-    case: schemathesis.Case, admin_key: str
+    case: schemathesis.Case[Any], admin_key: str
 ) -> None:
     SENT[case.operation.label] = SENT.get(case.operation.label, 0) + 1
     case.call_and_validate(headers={"Authorization": f"Bearer {admin_key}"})
@@ -72,7 +73,7 @@ def test_it_answers_every_generated_request_of_an_admin_key_within_the_schema(
 @schema.parametrize()
 @BOUNDED
 def test_it_answers_every_generated_request_without_credentials_within_the_schema(
-    case: schemathesis.Case,
+    case: schemathesis.Case[Any],
 ) -> None:
     SENT[case.operation.label] = SENT.get(case.operation.label, 0) + 1
     response = case.call_and_validate()
