@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Final
 
 from postwarden.core.config.model import Provider, Settings
 from postwarden.core.replies.classify import Explanation, classify
-from postwarden.core.replies.parse import parse_reply
-from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp.errors import SmtpError
 from postwarden.core.smtp.session import Endpoint, SmtpSession
 from postwarden.core.smtp.transcript import Transcript
+
+if TYPE_CHECKING:  # needs Django set up; imported where used
+    from postwarden.outbox.testsend import TestSend
 
 #: the whole test is bounded whatever SMTP_TIMEOUT says, so a page never hangs a worker
 #: thread of the web server for minutes (each step still has SMTP_TIMEOUT)
@@ -176,27 +177,41 @@ def _provider_probe(settings: Settings) -> Outcome:
 
 
 def send_test(settings: Settings, to: str, user: object) -> Outcome:
-    """Queue a test mail to ``to`` and deliver it now through the worker's own steps
-    (claim, transport, retry policy, results), as ``postwarden send-test`` does.
+    """Queue a test mail to ``to`` and deliver it now through the worker's own steps, as
+    ``postwarden send-test`` does (both call :func:`postwarden.outbox.testsend.send_test`).
 
     The message is claimed in the transaction that stores it, so a running worker —
     which sends with the SAVED settings — never takes a test of the form's unsaved
-    values. The orchestration mirrors cli/send_test.py, which the console may not
-    import (the cli layer sits above it); both drive the same outbox and transport
-    code. A failed test mail is cancelled, not retried: the point was to see what
-    happens now.
+    values. A failed test mail is cancelled, not retried: the point was to see what
+    happens now. The send is bounded by :data:`OVERALL_LIMIT`.
     """
+    from django.urls import reverse
+
+    from postwarden.outbox.testsend import send_test as send_now
+    from postwarden.transports.base import Transport
+    from postwarden.transports.registry import build_transport
+    from postwarden.transports.smtp import SmtpTransport
+
     if not to:
         return Outcome(ok=False, title="No recipient: type an address, or set TEST_EMAIL or MAIL_FROM")
     transcript = Transcript()
-    try:
-        return asyncio.run(asyncio.wait_for(_send_test(settings, to, user, transcript), OVERALL_LIMIT))
-    except TimeoutError:
-        return Outcome(
-            ok=False,
-            title=f"The test took longer than {OVERALL_LIMIT:.0f} seconds and was stopped",
-            transcript=lines_of(transcript),
-        )
+
+    def transport_for(resolved: Settings) -> Transport:
+        if resolved.sending.provider is Provider.SMTP:
+            return SmtpTransport(resolved, transcript=transcript)
+        return build_transport(resolved)
+
+    result = send_now(
+        settings,
+        to,
+        text=_test_text(settings, to, user),
+        source="console",
+        cancelled_by="the console's send-test (a test mail is not retried)",
+        transport_factory=transport_for,
+        timeout=OVERALL_LIMIT,
+    )
+    url = reverse("console:message", args=[result.public_id]) if result.public_id else ""
+    return _outcome(result, settings, lines_of(transcript), url)
 
 
 def _test_text(settings: Settings, to: str, user: object) -> str:
@@ -207,133 +222,41 @@ def _test_text(settings: Settings, to: str, user: object) -> str:
     )
 
 
-async def _send_test(settings: Settings, to: str, user: object, transcript: Transcript) -> Outcome:
-    from django.urls import reverse
-
-    from postwarden.outbox.errors import Refused
-    from postwarden.outbox.worker.loop import Options, Worker
-    from postwarden.transports.base import Transport
-    from postwarden.transports.registry import build_transport
-    from postwarden.transports.smtp import SmtpTransport
-
-    def transport_for(resolved: Settings) -> Transport:
-        if resolved.sending.provider is Provider.SMTP:
-            return SmtpTransport(resolved, transcript=transcript)
-        return build_transport(resolved)
-
-    worker = Worker(
-        Options(worker_id="console-send-test"),
-        settings_source=lambda: settings,
-        transport_factory=transport_for,
-    )
-    try:
-        await worker.start()
-        if worker.transport is None:
-            return Outcome(ok=False, title=f"Cannot send with these settings: {worker.problem}")
-        try:
-            queued, jobs = await worker.db(
-                _enqueue_and_claim, worker, settings, to, _test_text(settings, to, user)
-            )
-        except Refused as refused:
-            return Outcome(ok=False, title=f"Refused ({refused.field}): {refused.message}", stage="config")
-        url = reverse("console:message", args=[queued.public_id])
-        if not jobs:
-            state = queued.recipients[0]
-            return Outcome(
-                ok=False, title=f"Not sent: {state.state}", explanation=state.reason, message_url=url
-            )
-        for job in jobs:
-            await worker.send_job(job)
-        await worker.flush_step()
-        return await worker.db(_delivered, settings, queued.pk, transcript, url)
-    finally:
-        await worker.close()
-
-
-def _enqueue_and_claim(worker: Any, settings: Settings, to: str, text: str) -> tuple[Any, list[Any]]:
-    """Store the test mail and claim it for ``worker`` in one transaction (database thread)."""
-    from datetime import timedelta
-
-    from django.db import transaction
-    from django.utils import timezone
-
-    from postwarden.outbox.services import Outgoing, enqueue
-    from postwarden.outbox.worker import db
-    from postwarden.outbox.worker.loop import RAW_TRANSPORTS
-
-    transport = worker.transport
-    with transaction.atomic():
-        queued = enqueue(
-            Outgoing(to=[to], subject="Postwarden test email", text=text, tags=["send-test"]),
-            settings=settings,
-            source="console",
-        )
-        if queued.recipients[0].state != "queued":
-            return queued, []
-        jobs = db.claim(
-            worker.worker_id,
-            transport.name,
-            limit=10,
-            lease=timedelta(minutes=5),
-            cap=transport.max_recipients,
-            with_parts=transport.name not in RAW_TRANSPORTS,
-            now=timezone.now(),
-            message_pk=queued.pk,
-        )
-    return queued, jobs
-
-
-def _delivered(settings: Settings, message_pk: int, transcript: Transcript, url: str) -> Outcome:
-    from postwarden.outbox.actions import cancel
-    from postwarden.outbox.models import Attempt, Recipient
-
-    recipient = Recipient.objects.get(message_id=message_pk)
-    attempt = Attempt.objects.filter(recipient=recipient).order_by("-number").first()
-    lines = lines_of(transcript)
-    if recipient.state == "sent":
-        queue_id = attempt.queue_id if attempt else ""
-        if recipient.transport == "capture":
-            return Outcome(
-                ok=True,
-                title="Captured: see Captured mail",
-                facts=(f"captured as {queue_id}",),
-                message_url=url,
-            )
-        facts = (f"queue id {queue_id}",) if queue_id else ()
+def _outcome(result: TestSend, settings: Settings, lines: tuple[Line, ...], url: str) -> Outcome:
+    if result.state == "unusable":
+        return Outcome(ok=False, title=f"Cannot send with these settings: {result.reason}")
+    if result.state == "refused":
+        return Outcome(ok=False, title=f"Refused ({result.field}): {result.reason}", stage="config")
+    if result.state == "not_queued":
+        state, _, why = result.reason.partition(": ")
+        return Outcome(ok=False, title=f"Not sent: {state}", explanation=why, message_url=url)
+    if result.ok and result.transport == "capture":
+        facts = (f"captured as {result.queue_id}",)
+        return Outcome(ok=True, title="Captured: see Captured mail", facts=facts, message_url=url)
+    if result.ok:
         return Outcome(
             ok=True,
-            title=f"Accepted by the server for {recipient.address}",
-            reply=_said(recipient),
-            facts=facts,
+            title=f"Accepted by the server for {result.to}",
+            reply=result.said,
+            facts=(f"queue id {result.queue_id}",) if result.queue_id else (),
             transcript=lines,
             message_url=url,
         )
-    cancel([recipient.pk], by="the console's send-test (a test mail is not retried)")
-    stage = attempt.stage if attempt else ""
     expl = classify(
-        stage=stage,
-        reply=_reply_of(recipient),
-        detail=recipient.last_reply,
+        stage=result.stage,
+        reply=result.reply,
+        detail=result.said,
         port=settings.smtp.port,
         host=settings.smtp.host,
     )
     return Outcome(
         ok=False,
         title=expl.title or "Not accepted",
-        stage=stage,
-        reply=_said(recipient),
-        code=recipient.finding or (expl.code.value if expl.code else ""),
-        explanation=(attempt.explanation if attempt else "") or expl.explanation,
+        stage=result.stage,
+        reply=result.said,
+        code=result.finding or (expl.code.value if expl.code else ""),
+        explanation=result.explanation or expl.explanation,
         steps=expl.steps + ((expl.advice,) if expl.advice else ()),
         transcript=lines,
         message_url=url,
     )
-
-
-def _said(recipient: object) -> str:
-    # the worker stores the reply as the server sent it ("535 5.7.8 …"), or the failure text
-    return str(getattr(recipient, "last_reply", ""))
-
-
-def _reply_of(recipient: object) -> Reply | None:
-    return parse_reply(_said(recipient)) if getattr(recipient, "last_code", None) else None
