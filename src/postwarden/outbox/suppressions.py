@@ -14,9 +14,9 @@ import csv
 import io
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -49,14 +49,62 @@ def _active(now: datetime) -> Q:
     return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
 
 
+#: addresses per query: under SQLite's limit of host parameters (32,766 since 3.32)
+_CHUNK: Final = 10_000
+
+
 def is_suppressed(addresses: Iterable[str], *, now: datetime | None = None) -> dict[str, Suppression]:
     """The active (unexpired) suppressions among ``addresses``, keyed by normalized address.
-    One query whatever the number of addresses."""
-    wanted = {normalize(a) for a in addresses if a}
+    One query per 10,000 addresses.
+
+    Every message enqueued asks this (the relay once per group commit, the API once per
+    batch), and nearly always the answer is "none": so it is one plain statement, not the
+    ORM's (which compiled the query anew each time, ~1 ms against ~0.1 ms), and model
+    instances are built only for the rows found."""
+    wanted = sorted({normalize(a) for a in addresses if a})
     if not wanted:
         return {}
-    rows = Suppression.objects.filter(_active(now or timezone.now()), address__in=wanted)
-    return {row.address: row for row in rows}
+    moment = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    found: dict[str, Suppression] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            cursor.execute(_active_sql(len(chunk)), [*chunk, moment])
+            for row in _instances(cursor.fetchall()):
+                found[row.address] = row
+    return found
+
+
+def _active_sql(count: int) -> str:
+    meta, quote = Suppression._meta, connection.ops.quote_name
+    columns = {f.name: quote(str(f.column)) for f in meta.concrete_fields}
+    names, address, expires = ", ".join(columns.values()), columns["address"], columns["expires_at"]
+    marks = ", ".join(["%s"] * count)
+    # identifiers come from the model, values travel as parameters
+    return (
+        f"SELECT {names} FROM {quote(meta.db_table)} "  # noqa: S608
+        f"WHERE {address} IN ({marks}) AND ({expires} IS NULL OR {expires} > %s)"
+    )
+
+
+def _instances(rows: list[tuple[Any, ...]]) -> list[Suppression]:
+    """Model instances from rows of :func:`_active_sql`, with the values converted as the
+    ORM converts them (SQLite returns datetimes as text)."""
+    if not rows:
+        return []
+    fields = Suppression._meta.concrete_fields
+    columns = [field.get_col(Suppression._meta.db_table) for field in fields]
+    converters = [
+        (connection.ops.get_db_converters(col) + col.get_db_converters(connection), col) for col in columns
+    ]
+    instances = []
+    for row in rows:
+        values = list(row)
+        for index, (funcs, col) in enumerate(converters):
+            for convert in funcs:
+                values[index] = convert(values[index], col, connection)
+        instances.append(Suppression.from_db(connection.alias, [f.attname for f in fields], values))
+    return instances
 
 
 def add(
