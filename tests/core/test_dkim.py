@@ -1,4 +1,4 @@
-"""core/dkim.py: signing with dkimpy, keys as people paste them, the TXT record."""
+"""core/dkim.py: signing (verified with dkimpy), keys as people paste them, the TXT record."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_it_refuses_an_unusable_key_without_showing_it() -> None:
         )
         .decode()
     )
-    with pytest.raises(DkimKeyError, match="Ed25519PrivateKey; dkimpy signs with RSA keys"):
+    with pytest.raises(DkimKeyError, match="Ed25519PrivateKey; DKIM here signs with RSA keys"):
         public_key_of(Secret(other))
 
 
@@ -74,3 +74,62 @@ def test_it_splits_the_record_into_strings_of_at_most_255_octets() -> None:
     assert [len(s) for s in record.strings] == [255, 255, 108]
     assert "".join(record.strings) == record.value == "v=DKIM1; k=rsa; p=" + "A" * 600
     assert record.zone_line().startswith('sel._domainkey.example.com. IN TXT ( "v=DKIM1; k=rsa; p=AAA')
+
+
+KEY_2048 = generate_key(2048)
+AWKWARD = (
+    b"From: Ops <ops@example.com>\r\nTo: alice@example.org,\r\n\t  bob@example.org\r\n"
+    b"Subject:   Many    spaces \t here  \r\nX-Trace: not signed\r\nTo: carol@example.org\r\n"
+    b"Message-ID: <2@example.com>\r\nDATE: Mon, 2 Mar 2026 10:00:00 +0000\r\n\r\n"
+    b"Line with trailing space   \r\n\tTabbed  \t words\r\n\r\n\r\n\r\n"
+)
+
+
+def signer_2048() -> Signer:
+    signer = Signer.from_settings(SigningSettings(selector="s2", private_key=KEY_2048), "example.com")
+    assert signer is not None
+    return signer
+
+
+def record_2048() -> str:
+    return txt_record("s2", "example.com", public_key_of(KEY_2048)).value
+
+
+def test_it_signs_a_2048_bit_key_with_a_folded_signature_that_dkimpy_verifies() -> None:
+    signed = signer_2048().sign(MESSAGE)
+    header = signed[: -len(MESSAGE)]
+    assert header.startswith(b"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.com; s=s2;")
+    assert header.endswith(b"\r\n")
+    assert header.count(b"\r\n") >= 5
+    assert max(len(line) for line in header.split(b"\r\n")) < 78  # RFC 5322 2.1.1
+    assert verify(signed, record_2048())
+    assert not verify(signed, txt_record("s2", "example.com", public_key_of(KEY)).value)
+
+
+def test_it_canonicalizes_folds_spaces_case_repeats_and_trailing_blank_lines_as_dkimpy_does() -> None:
+    signed = signer_2048().sign(AWKWARD)
+    assert verify(signed, record_2048())
+    # relaxed/relaxed: whitespace inside a line and blank lines at the end do not matter...
+    assert verify(signed.replace(b"Many    spaces", b"Many spaces").removesuffix(b"\r\n\r\n"), record_2048())
+    # ...an unsigned header may be added or changed...
+    assert verify(signed.replace(b"X-Trace: not signed", b"X-Trace: changed by a relay"), record_2048())
+
+
+def test_it_fails_verification_when_a_signed_or_oversigned_header_changes() -> None:
+    signed = signer_2048().sign(AWKWARD)
+    record = record_2048()
+    # the second To (the bottom one is signed first, RFC 6376 5.4.2) and the body
+    assert not verify(signed.replace(b"carol@", b"mallory@"), record)
+    assert not verify(signed.replace(b"Tabbed", b"Tapped"), record)
+    # Cc is listed in h= though absent: adding one later breaks the signature
+    assert not verify(signed.replace(b"X-Trace:", b"Cc: eve@example.net\r\nX-Trace:"), record)
+
+
+def test_it_keeps_the_parsed_key_out_of_repr_and_comparisons() -> None:
+    first, second = signer_2048(), signer_2048()
+    first.sign(MESSAGE)  # loads and caches the key in the first only
+    assert first == second
+    text = repr(first)
+    assert "BEGIN" not in text
+    assert "RSAPrivateKey" not in text
+    assert KEY_2048.reveal()[40:80] not in text
