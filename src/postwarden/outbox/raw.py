@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from postwarden.core.addresses import Address, InvalidAddress, parse_address
+from postwarden.outbox import headerscan
 from postwarden.outbox.errors import Refused
 
 
@@ -47,24 +48,24 @@ def prepare_raw(raw: bytes, envelope_from: str, recipients: Sequence[str], *, no
     if not rcpts:
         raise Refused("recipients", "the message has no recipients")
     head, body = _split(_crlf(raw))
-    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n")
+    fields = _fields(head)
     added: list[bytes] = []
-    message_id = str(parsed.get("Message-ID", "")).strip()
+    message_id = _first(fields, "message-id").strip()
     if not message_id:
         message_id = f"<{secrets.token_hex(16)}@{sender.domain}>"
         added.append(f"Message-ID: {message_id}\r\n".encode("ascii"))
-    if not parsed.get("Date"):
+    if not _first(fields, "date"):
         added.append(f"Date: {email.utils.format_datetime(now)}\r\n".encode("ascii"))
-    to = _listed(parsed.get_all("To", []))
-    cc = _listed(parsed.get_all("Cc", []))
+    to = _listed(fields.get("to", []))
+    cc = _listed(fields.get("cc", []))
     kinds = tuple((r, "to" if r.lower() in to else "cc" if r.lower() in cc else "bcc") for r in rcpts)
     final = b"".join(added) + _without_bcc(head) + b"\r\n" + body
     return RawMessage(
         final,
         message_id,
         sender.addr_spec,
-        _from(parsed.get("From", "")),
-        str(parsed.get("Subject", "")),
+        _from(_first(fields, "from")),
+        _first(fields, "subject"),
         kinds,
         tuple(to),
         tuple(cc),
@@ -107,10 +108,34 @@ def _without_bcc(head: bytes) -> bytes:
     return b"".join(line + b"\r\n" for line in kept)
 
 
+def _fields(head: bytes) -> dict[str, list[str]]:
+    """The needed fields (headerscan.WANTED) as compat32 reads them: scanned, or parsed
+    when the scan cannot decide (8-bit bytes, odd lines)."""
+    scanned = headerscan.scan(head)
+    if scanned is not None:
+        return scanned
+    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n")
+    return {
+        name.decode("ascii"): [str(v) for v in parsed.get_all(name.decode("ascii"), [])]
+        for name in headerscan.WANTED
+    }
+
+
+def _first(fields: dict[str, list[str]], name: str) -> str:
+    values = fields.get(name)
+    return values[0] if values else ""
+
+
 def _listed(values: list[str]) -> list[str]:
-    return [addr.lower() for _, addr in email.utils.getaddresses([str(v) for v in values]) if addr]
+    simple = headerscan.simple_addresses(", ".join(values)) if values else []
+    if simple is not None:
+        return [addr.lower() for addr in simple]
+    return [addr.lower() for _, addr in email.utils.getaddresses(values) if addr]
 
 
-def _from(value: object) -> str:
-    found = email.utils.getaddresses([str(value)])
+def _from(value: str) -> str:
+    simple = headerscan.simple_addresses(value)
+    if simple is not None:
+        return simple[0]
+    found = email.utils.getaddresses([value])
     return found[0][1] if found and found[0][1] else ""
