@@ -15,10 +15,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final, Protocol, TextIO
 
 _RESERVED: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 _MAX_BYTES: Final = 4 * 1024 * 1024
@@ -39,6 +39,10 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, "••••")
     return text
+
+
+#: one encoder for every line: ``json.dumps`` with arguments builds a new one per call
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 class JsonFormatter(logging.Formatter):
@@ -65,7 +69,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return redact(json.dumps(entry, default=str, ensure_ascii=False))
+        return redact(_ENCODER.encode(entry))
 
 
 def log_dir() -> Path:
@@ -122,13 +126,19 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record) + self.terminator
-            with self.lock or contextlib.nullcontext():
-                self.stream.write(line)
-                if record.levelno >= logging.WARNING:
-                    self.stream.flush()
+            self._write(self.format(record) + self.terminator, record.levelno >= logging.WARNING)
         except Exception:  # logging must never take the process down
             self.handleError(record)
+
+    def write_lines(self, text: str) -> None:
+        """Append rendered lines (``text`` ends with a newline); see :func:`info_lines`."""
+        self._write(text, False)
+
+    def _write(self, text: str, flush: bool) -> None:
+        with self.lock or contextlib.nullcontext():
+            self.stream.write(text)
+            if flush:
+                self.stream.flush()
 
 
 class RecentHandler(logging.Handler):
@@ -154,20 +164,26 @@ class RecentHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record) + "\n"
-            with self.lock or contextlib.nullcontext():
-                if self._handle is None:
-                    path = self._file()
-                    self._handle = path.open("a", encoding="utf-8")
-                    self._size = self._handle.tell()
-                self._handle.write(line)
-                if record.levelno >= logging.WARNING:
-                    self._handle.flush()
-                self._size += len(line)
-                if self._size > _MAX_BYTES:
-                    self._rotate(self._handle)
+            self._write(self.format(record) + "\n", record.levelno >= logging.WARNING)
         except Exception:  # logging must never take the process down
             self.handleError(record)
+
+    def write_lines(self, text: str) -> None:
+        """Append rendered lines (``text`` ends with a newline); see :func:`info_lines`."""
+        self._write(text, False)
+
+    def _write(self, text: str, flush: bool) -> None:
+        with self.lock or contextlib.nullcontext():
+            if self._handle is None:
+                path = self._file()
+                self._handle = path.open("a", encoding="utf-8")
+                self._size = self._handle.tell()
+            self._handle.write(text)
+            if flush:
+                self._handle.flush()
+            self._size += len(text)
+            if self._size > _MAX_BYTES:
+                self._rotate(self._handle)
 
     def flush(self) -> None:
         with self.lock or contextlib.nullcontext():
@@ -186,6 +202,64 @@ class RecentHandler(logging.Handler):
                 self._handle.close()
                 self._handle = None
         super().close()
+
+
+class _LineSink(Protocol):
+    def write_lines(self, text: str) -> None: ...
+
+
+def info_lines(logger: logging.Logger, entries: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+    """Log ``(msg, fields)`` entries at INFO, exactly as ``logger.info(msg, extra=fields)``
+    would print them, without the logging machinery when it adds nothing.
+
+    The worker logs a line per attempt, ten thousand a second; a LogRecord, the handler
+    chain and a ``json.dumps`` per line cost more than delivering the message. When
+    every handler the records would reach is one of ours with our formatter and no
+    filter (the configured case), the lines are rendered here with one timestamp for
+    the batch and handed to each handler's buffer in one write; otherwise (a test's
+    ``caplog``, an operator's own handler) each entry goes through ``logger.info``."""
+    if not entries or not logger.isEnabledFor(logging.INFO):
+        return
+    sinks = _direct_sinks(logger)
+    if sinks is None:
+        for msg, fields in entries:
+            logger.info(msg, extra=dict(fields))
+        return
+    head = {"ts": _now_ms(), "level": "info", "logger": logger.name}
+    text = "".join(redact(_ENCODER.encode({**head, "msg": msg, **fields})) + "\n" for msg, fields in entries)
+    for sink in sinks:
+        sink.write_lines(text)
+
+
+def _direct_sinks(logger: logging.Logger) -> list[_LineSink] | None:
+    """The handlers ``logger``'s INFO records reach, when all of them can take rendered
+    lines; None when any cannot (or a filter is in the way)."""
+    sinks: list[_LineSink] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        for handler in current.handlers:
+            if not isinstance(handler, BufferedStreamHandler | RecentHandler):
+                return None
+            if type(handler.formatter) is not JsonFormatter or handler.filters:
+                return None
+            if handler.level <= logging.INFO:
+                sinks.append(handler)
+        current = current.parent if current.propagate else None
+    return sinks
+
+
+_last_ms: list[Any] = [-1, ""]
+
+
+def _now_ms() -> str:
+    """The JSON lines' ``ts`` for now, rendered once per millisecond."""
+    now = time.time()
+    ms = int(now * 1000)
+    if ms != _last_ms[0]:
+        _last_ms[:] = [ms, datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds")]
+    return str(_last_ms[1])
 
 
 def recent_lines(limit: int = 500) -> list[dict[str, Any]]:

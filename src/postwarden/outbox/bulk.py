@@ -20,34 +20,79 @@ from django.db import connection, models
 Adapter = Callable[[Any], Any]
 
 
-def insert(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """``INSERT`` one row per tuple (values in ``columns`` order, field names); returns the count."""
-    fields = [model._meta.get_field(name) for name in columns]
-    adapters = [_adapter(field) for field in fields]
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(_column(field)) for field in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    # identifiers come from the model, values travel as parameters
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES ({marks})"  # noqa: S608
-    return _executemany(sql, adapters, rows)
+def insert(
+    model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]], *, adapted: bool = False
+) -> int:
+    """``INSERT`` one row per tuple (values in ``columns`` order, field names); returns the
+    count. ``adapted``: the values are in the driver's form already (see
+    :func:`datetime_adapter`). Nothing is done for no rows."""
+    batch = rows if isinstance(rows, list) else list(rows)
+    if not batch:
+        return 0
+    sql, adapters = _statement("insert", model, tuple(columns), ())
+    return _executemany(sql, None if adapted else adapters, batch)
 
 
 def update(
-    model: type[models.Model], columns: Sequence[str], where: Sequence[str], rows: Iterable[Sequence[Any]]
+    model: type[models.Model],
+    columns: Sequence[str],
+    where: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    adapted: bool = False,
 ) -> int:
     """``UPDATE … SET columns WHERE where`` once per tuple (``columns`` values, then ``where``
-    values); returns the number of tuples."""
+    values); returns the number of tuples. ``adapted`` as for :func:`insert`."""
+    batch = rows if isinstance(rows, list) else list(rows)
+    if not batch:
+        return 0
+    sql, adapters = _statement("update", model, tuple(columns), tuple(where))
+    return _executemany(sql, None if adapted else adapters, batch)
+
+
+def datetime_adapter() -> Adapter:
+    """The connection's own conversion of an aware datetime, for callers that adapt their
+    rows themselves (once per distinct value)."""
+    if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
+        return _sqlite_utc
+    return connection.ops.adapt_datetimefield_value
+
+
+#: (vendor, kind, model, columns, where) -> (sql, fields): the hot paths run the same few
+#: statements thousands of times a minute
+_statements: dict[tuple[Any, ...], tuple[str, list[Any]]] = {}
+
+
+def _statement(
+    kind: str, model: type[models.Model], columns: tuple[str, ...], where: tuple[str, ...]
+) -> tuple[str, list[Adapter | None]]:
+    key = (connection.vendor, kind, model, columns, where)
+    found = _statements.get(key)
+    if found is None:
+        found = _statements[key] = _build(kind, model, columns, where)
+    sql, fields = found
+    # adapters belong to this connection: looked up per statement, not cached
+    return sql, [_adapter(field) for field in fields]
+
+
+def _build(
+    kind: str, model: type[models.Model], columns: tuple[str, ...], where: tuple[str, ...]
+) -> tuple[str, list[Any]]:
     fields = [model._meta.get_field(name) for name in (*columns, *where)]
-    adapters = [_adapter(field) for field in fields]
     quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    # identifiers come from the model, values travel as parameters
+    if kind == "insert":
+        names = ", ".join(quote(_column(field)) for field in fields)
+        marks = ", ".join(["%s"] * len(fields))
+        return f"INSERT INTO {table} ({names}) VALUES ({marks})", fields  # noqa: S608
     sets = ", ".join(f"{quote(_column(f))} = %s" for f in fields[: len(columns)])
     conditions = " AND ".join(f"{quote(_column(f))} = %s" for f in fields[len(columns) :])
-    sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {conditions}"  # noqa: S608
-    return _executemany(sql, adapters, rows)
+    return f"UPDATE {table} SET {sets} WHERE {conditions}", fields  # noqa: S608
 
 
-def _executemany(sql: str, adapters: list[Adapter | None], rows: Iterable[Sequence[Any]]) -> int:
-    prepared = _adapt(adapters, rows)
+def _executemany(sql: str, adapters: list[Adapter | None] | None, rows: list[Sequence[Any]]) -> int:
+    prepared = rows if adapters is None else _adapt(adapters, rows)
     if prepared:
         with connection.cursor() as cursor:
             cursor.executemany(sql, prepared)
@@ -60,9 +105,7 @@ def _column(field: Any) -> str:
 
 def _adapter(field: Any) -> Adapter | None:
     if isinstance(field, models.DateTimeField):
-        if connection.vendor == "sqlite" and connection.timezone_name == "UTC":
-            return _sqlite_utc
-        return connection.ops.adapt_datetimefield_value
+        return datetime_adapter()
     if isinstance(field, models.JSONField):
         if connection.vendor == "postgresql":
             from psycopg.types.json import Jsonb

@@ -103,7 +103,10 @@ class SmtpTransport:
         ]
         async with self._slots:
             outcomes = await self._on_pool(outgoing)
-        return [_results(d.recipients, o, started) for d, o in zip(deliveries, outcomes, strict=True)]
+        # one duration for the batch (the messages shared the connection and its round
+        # trips); one rendering of a reply that many messages got
+        ms, words = _ms(started), _Words()
+        return [_results(d.recipients, o, ms, words) for d, o in zip(deliveries, outcomes, strict=True)]
 
     async def _on_pool(self, outgoing: list[Outgoing]) -> list[SessionOutcome]:
         try:
@@ -194,59 +197,63 @@ def _ms(started: float) -> int:
     return int((time.perf_counter() - started) * 1000)
 
 
+class _Words:
+    """``str(reply)``, rendered once per reply object: a server answers a batch with
+    replies the session's reader shares (``250 2.0.0 Ok``), and a result needs their words."""
+
+    __slots__ = ("_reply", "_text")
+
+    def __init__(self) -> None:
+        self._reply: Reply | None = None
+        self._text = ""
+
+    def __call__(self, reply: Reply | None) -> str:
+        if reply is None:
+            return ""
+        if reply is not self._reply:
+            self._reply, self._text = reply, str(reply)
+        return self._text
+
+
 def _results(
-    recipients: Sequence[str], outcome: SendResult | SmtpError, started: float
+    recipients: Sequence[str], outcome: SendResult | SmtpError, ms: int, words: _Words
 ) -> list[RecipientResult]:
     if isinstance(outcome, RecipientsRefused):
-        return [_refused(a, outcome.replies.get(a), outcome, started) for a in recipients]
+        return [_refused(a, outcome.replies.get(a), outcome, ms) for a in recipients]
     if isinstance(outcome, DataRefused):
         return [
-            _refused(a, outcome.refused[a], None, started)
-            if a in outcome.refused
-            else _failed(a, outcome, started)
+            _refused(a, outcome.refused[a], None, ms) if a in outcome.refused else _failed(a, outcome, ms)
             for a in recipients
         ]
     if isinstance(outcome, SmtpError):
-        return _all_failed(recipients, outcome, started)
-    found = []
-    for address in recipients:
-        if address in outcome.accepted:
-            found.append(
-                RecipientResult(
-                    address,
-                    Outcome.SENT,
-                    SmtpStage.DATA.value,
-                    reply=outcome.data_reply,
-                    detail=str(outcome.data_reply or ""),
-                    queue_id=outcome.queue_id or "",
-                    duration_ms=_ms(started),
-                )
-            )
-        else:
-            found.append(_refused(address, outcome.refused.get(address), None, started))
-    return found
+        return [_failed(a, outcome, ms) for a in recipients]
+    reply, queue_id = outcome.data_reply, outcome.queue_id or ""
+    detail = words(reply)
+    accepted = outcome.accepted
+    return [
+        RecipientResult(
+            address, Outcome.SENT, _DATA, reply=reply, detail=detail, queue_id=queue_id, duration_ms=ms
+        )
+        if address in accepted
+        else _refused(address, outcome.refused.get(address), None, ms)
+        for address in recipients
+    ]
 
 
-def _refused(address: str, reply: Reply | None, error: SmtpError | None, started: float) -> RecipientResult:
+_DATA: Final = SmtpStage.DATA.value
+
+
+def _refused(address: str, reply: Reply | None, error: SmtpError | None, ms: int) -> RecipientResult:
     detail = str(reply) if reply is not None else (error.detail if error else "refused at RCPT")
     return RecipientResult(
-        address, Outcome.FAILED, SmtpStage.RCPT.value, reply=reply, detail=detail, duration_ms=_ms(started)
+        address, Outcome.FAILED, SmtpStage.RCPT.value, reply=reply, detail=detail, duration_ms=ms
     )
 
 
-def _failed(address: str, error: SmtpError, started: float) -> RecipientResult:
+def _failed(address: str, error: SmtpError, ms: int) -> RecipientResult:
     return RecipientResult(
-        address,
-        Outcome.FAILED,
-        error.stage.value,
-        reply=error.reply,
-        detail=error.detail,
-        duration_ms=_ms(started),
+        address, Outcome.FAILED, error.stage.value, reply=error.reply, detail=error.detail, duration_ms=ms
     )
-
-
-def _all_failed(recipients: Sequence[str], error: SmtpError, started: float) -> list[RecipientResult]:
-    return [_failed(a, error, started) for a in recipients]
 
 
 def build(settings: Settings) -> SmtpTransport:

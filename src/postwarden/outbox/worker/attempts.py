@@ -4,9 +4,12 @@ one structured log line per attempt (redacted recipient, no secret)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
+from postwarden import logs
 from postwarden.core.addresses import redact
 from postwarden.core.config.model import Settings
 from postwarden.outbox.retry import RetryPolicy, explain, judge
@@ -55,17 +58,21 @@ def missing(address: str, transport: str) -> RecipientResult:
     )
 
 
-def log_attempt(done: Done, delivery: Delivery, transport: str) -> None:
+LogEntry = tuple[str, dict[str, Any]]
+
+
+def log_line(done: Done, delivery: Delivery, transport: str) -> LogEntry:
+    """The attempt's log line as ``(msg, fields)`` for :func:`postwarden.logs.info_lines`."""
     reply = done.result.reply
-    log.info(
-        "attempt %s",
-        done.verdict.state,
-        extra={
+    state = done.verdict.state
+    return (
+        f"attempt {state}",
+        {
             "public_id": delivery.public_id,
             "message_id": delivery.message_id,
             "recipient": redact(done.claimed.address),
             "transport": transport,
-            "outcome": done.verdict.state,
+            "outcome": state,
             "attempt": done.claimed.attempt,
             "stage": done.result.stage,
             "code": reply.code if reply else None,
@@ -74,3 +81,12 @@ def log_attempt(done: Done, delivery: Delivery, transport: str) -> None:
             "duration_ms": done.result.duration_ms,
         },
     )
+
+
+def log_attempts(entries: Sequence[LogEntry]) -> None:
+    """One line per attempt, written together (see :func:`postwarden.logs.info_lines`)."""
+    logs.info_lines(log, entries)
+
+
+def log_attempt(done: Done, delivery: Delivery, transport: str) -> None:
+    log_attempts([log_line(done, delivery, transport)])

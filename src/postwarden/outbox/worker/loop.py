@@ -1,17 +1,22 @@
-"""The delivery worker: one asyncio process (STYLE.md §3).
+"""The delivery worker: one asyncio process (STYLE.md §3), and for SMTP a child process
+that holds the connections (transports/offload.py), so the worker uses two cores.
 
-* The database is touched only on one dedicated thread (Django connections belong to a
-  thread); the event loop never blocks on it.
+* The database is called between awaits, in short batched statements on the loop's own
+  thread (:meth:`Worker.db`): a few milliseconds per batch of hundreds of recipients.
+  A database thread cost more than it saved: every row's statement released and took
+  back the GIL the sending loop needed, and each hand-over was a context switch.
 * Claimed deliveries go into a queue drained by as many sender tasks as the transport
-  has connections; each task takes a fair share of what waits (a few deliveries) and
-  sends them on one connection, one round trip each where the transport can.
+  asks for (its connections, or a few per connection when it sends from a child
+  process); each task takes a fair share of what waits (a few deliveries) and sends them
+  on one connection, one round trip each where the transport can.
 * Results are collected and written in batches (every ``flush_interval`` seconds or
-  ``flush_rows`` results), one transaction each.
+  ``flush_rows`` results, or with the next claim), one transaction each.
 * Each step (:meth:`Worker.claim_step`, :meth:`Worker.flush_step`,
   :meth:`Worker.heartbeat_step`, :meth:`Worker.settings_step`) returns whether it found
   work and can be called alone in tests, as healthchecks' sendalerts does.
 * SIGTERM/SIGINT: stop claiming, finish what is being sent, give back what was claimed
-  but not started, write the last results, exit 0.
+  but not started (a transport that can be held gives back what it had not started
+  either), write the last results, exit 0.
 """
 
 from __future__ import annotations
@@ -19,12 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from django.utils import timezone
@@ -36,9 +40,10 @@ from postwarden.outbox.ratelimit import RateLimiter, reserve
 from postwarden.outbox.retry import RetryPolicy
 from postwarden.outbox.worker import attempts, db
 from postwarden.outbox.worker.db import Claimed, Done, Job
-from postwarden.outbox.worker.options import Options, concurrency, in_db, lighten_logging, new_worker_id
+from postwarden.outbox.worker.options import Options, concurrency, in_db, new_worker_id, prepare_process
 from postwarden.outbox.worker.stats import Stats
 from postwarden.transports.base import Delivery, Outcome, RecipientResult, Transport
+from postwarden.transports.offload import ChildGone, NotStarted, OffloadedSmtp, run_loop
 from postwarden.transports.registry import build_transport
 
 log = logging.getLogger("postwarden.worker")
@@ -59,7 +64,7 @@ RAW_TRANSPORTS = frozenset({"smtp", "capture"})
 
 
 class Worker:
-    """Delivers the outbox. ``settings_source`` is called on the database thread."""
+    """Delivers the outbox. ``settings_source`` is called like the database work (:meth:`db`)."""
 
     def __init__(
         self,
@@ -72,7 +77,6 @@ class Worker:
         self.worker_id = self.options.worker_id or new_worker_id()
         self._settings_source = settings_source or current_settings
         self._factory = transport_factory
-        self._db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-db")
         self.stats = Stats()
         self.jobs: asyncio.Queue[Job | None] = asyncio.Queue()
         self.done: list[Done] = []
@@ -85,24 +89,36 @@ class Worker:
         self.problem: str | None = None
         self.stopping = asyncio.Event()
         self._inflight: dict[int, int] = {}
+        #: deliveries a held transport gave back unsent (released at shutdown)
+        self._returned: list[Job] = []
         self._senders: list[asyncio.Task[None]] = []
         self._flush_now = asyncio.Event()
         self._last_settings_check = 0.0
         self._last_reap = float("-inf")
 
-    # -- the database thread -------------------------------------------------------------
+    # -- the database -------------------------------------------------------------------
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn`` on the database thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db_pool, partial(in_db, fn, *args, **kwargs))
+        """Run ``fn`` (synchronous database work) now, on this thread, while the loop
+        waits. Django refuses database calls while an event loop runs in the thread, to
+        catch an async view that blocks by mistake; here blocking for a batch's few
+        milliseconds is the design, and nothing else runs meanwhile, so the loop is set
+        aside for the call (asyncio's own hook for loop implementations)."""
+        loop = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(None)
+        try:
+            return in_db(fn, *args, **kwargs)
+        finally:
+            asyncio.events._set_running_loop(loop)
 
     # -- steps ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Resolve the settings and build the transport."""
+        """Resolve the settings and build the transport (and let it get ready, if it
+        needs a moment: a child process)."""
         if self.settings is None:
             self._apply(await self.db(self._settings_source))
+            await self._ready()
 
     async def claim_step(self, *, message_pk: int | None = None) -> bool:
         """Claim due recipients (only ``message_pk``'s, when given) and queue their
@@ -182,6 +198,7 @@ class Worker:
         if fresh == self.settings:
             return False
         self._apply(fresh)
+        await self._ready()
         log.info(
             "settings changed; transport rebuilt",
             extra={"worker": self.worker_id, "transport": fresh.sending.provider.value},
@@ -209,7 +226,7 @@ class Worker:
         """Send deliveries, several on one connection when the transport can (``send_many``:
         one round trip a message), else one by one; queue the results for the next flush."""
         _, transport = self._current()
-        if len(jobs) > 1 and isinstance(transport, Batching):
+        if len(jobs) > 1 and _batching(transport) is not None:
             await self._send(transport, jobs)
         else:
             for job in jobs:
@@ -221,14 +238,19 @@ class Worker:
         key = id(transport)
         self._inflight[key] = self._inflight.get(key, 0) + 1
         started = time.perf_counter()
+        send_many = _batching(transport) if len(jobs) > 1 else None
         try:
-            if isinstance(transport, Batching) and len(jobs) > 1:
-                answers = await transport.send_many([job.delivery for job in jobs])
+            if send_many is not None:
+                answers = await send_many([job.delivery for job in jobs])
             else:
                 answers = [await transport.send(job.delivery) for job in jobs]
+        except NotStarted:  # the transport was held (stopping): nothing of these was sent
+            self._returned.extend(jobs)
+            return
         except Exception as exc:  # a poison message or a transport bug: never a crash loop
-            if len(jobs) == 1:
-                await self._poisoned(jobs[0], transport, exc, time.perf_counter() - started)
+            if len(jobs) == 1 or isinstance(exc, ChildGone):  # ChildGone: maybe sent, not again now
+                for job in jobs:
+                    await self._poisoned(job, transport, exc, time.perf_counter() - started)
             else:  # send_many refuses a batch before sending (an unusable address): find the one
                 for job in jobs:
                     await self._send(transport, [job])
@@ -236,8 +258,11 @@ class Worker:
         finally:
             self._inflight[key] -= 1
         seconds = time.perf_counter() - started
+        lines: list[attempts.LogEntry] = []
+        now = timezone.now()
         for job, results in zip(jobs, answers, strict=True):
-            self._finish(job, transport, results, seconds)
+            self._finish(job, transport, results, seconds, now, lines)
+        attempts.log_attempts(lines)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -259,14 +284,16 @@ class Worker:
         return 0
 
     async def close(self) -> None:
-        """Close the transport and the database thread (for one-off use: send-test)."""
+        """Close the transport (for one-off use: send-test)."""
         if self.transport is not None:
             await self.transport.close()
-        self._db_pool.shutdown(wait=True)
 
     def stop(self) -> None:
         if not self.stopping.is_set():
             log.info("worker stopping: finishing what is in flight", extra={"worker": self.worker_id})
+            hold = getattr(self.transport, "hold", None)
+            if hold is not None:
+                hold()  # what the transport has not started comes back, to be released
         self.stopping.set()
 
     async def _claim_loop(self) -> None:
@@ -360,6 +387,8 @@ class Worker:
         for _ in self._senders:
             self.jobs.put_nowait(None)
         await asyncio.gather(*self._senders, return_exceptions=True)
+        unstarted += self._returned
+        self._returned = []
         if unstarted:
             self.stats.released += await self.db(db.release, unstarted, self.worker_id, timezone.now())
         for task in background:
@@ -369,7 +398,6 @@ class Worker:
         if self.transport is not None:
             await self.transport.close()
         await self.heartbeat_step(status="stopped")
-        self._db_pool.shutdown(wait=True)
         log.info(
             "worker stopped",
             extra={
@@ -399,6 +427,11 @@ class Worker:
         if old is not None:
             asyncio.get_running_loop().create_task(self._retire(old))
 
+    async def _ready(self) -> None:
+        ready = getattr(self.transport, "ready", None)
+        if ready is not None:
+            await ready()
+
     async def _reserve(self, key: str, count: int, rate: float) -> float:
         return await self.db(reserve, key, count, rate)
 
@@ -425,13 +458,19 @@ class Worker:
         return self.transport.name if self.transport is not None else ""
 
     def _finish(
-        self, job: Job, transport: Transport, results: Sequence[RecipientResult], seconds: float
+        self,
+        job: Job,
+        transport: Transport,
+        results: Sequence[RecipientResult],
+        seconds: float,
+        now: datetime,
+        lines: list[attempts.LogEntry],
     ) -> None:
+        """Judge each recipient's result, queue it for the next write and its log line."""
         by_address = {r.address: r for r in results}
-        now = timezone.now()
         for claimed in job.recipients:
             result = by_address.get(claimed.address) or attempts.missing(claimed.address, transport.name)
-            self._judge(job, claimed, result, transport, now, seconds)
+            lines.append(self._judge(job, claimed, result, transport, now, seconds))
         if len(self.done) >= self.options.flush_rows:
             self._flush_now.set()
 
@@ -443,7 +482,7 @@ class Worker:
         transport: Transport,
         now: datetime,
         seconds: float,
-    ) -> None:
+    ) -> attempts.LogEntry:
         settings, _ = self._current()
         done = attempts.conclude(
             claimed,
@@ -456,15 +495,17 @@ class Worker:
         )
         self.done.append(done)
         self.stats.attempt(transport.name, done.verdict.state, seconds)
-        attempts.log_attempt(done, job.delivery, transport.name)
+        return attempts.log_line(done, job.delivery, transport.name)
 
     async def _poisoned(self, job: Job, transport: Transport, exc: Exception, seconds: float) -> None:
         self.stats.errors += 1
         now = timezone.now()
         detail = f"{type(exc).__name__}: {exc}"
+        lines = []
         for claimed in job.recipients:
             failure = RecipientResult(claimed.address, Outcome.FAILED, stage="internal", detail=detail)
-            self._judge(job, claimed, failure, transport, now, seconds)
+            lines.append(self._judge(job, claimed, failure, transport, now, seconds))
+        attempts.log_attempts(lines)
         # the next attempt is pushed back (written) before anything else can go wrong
         await self.flush_step()
         log.error(
@@ -478,10 +519,26 @@ class Worker:
         )
 
 
+def _batching(transport: Transport) -> Callable[[Sequence[Delivery]], Any] | None:
+    """The transport's ``send_many``, if it has one (:class:`Batching`). A plain attribute
+    look-up: ``isinstance`` against a runtime-checkable Protocol inspects every member
+    each time, and this is asked once per batch."""
+    send_many: Callable[[Sequence[Delivery]], Any] | None = getattr(transport, "send_many", None)
+    return send_many
+
+
 def run_worker(options: Options | None = None) -> int:
     """Run a worker until it is told to stop (``postwarden worker``)."""
-    lighten_logging()
-    return asyncio.run(Worker(options).run())
+    prepare_process()
+    return run_loop(Worker(options, transport_factory=offloading).run())
 
 
-__all__ = ["Options", "Worker", "run_worker"]
+def offloading(settings: Settings) -> Transport:
+    """The transport for ``postwarden worker``: SMTP from a child process when there is a
+    second core for it (see transports/offload.py), anything else as registered."""
+    if settings.sending.provider.value == "smtp" and (os.cpu_count() or 1) > 1:
+        return OffloadedSmtp(settings)
+    return build_transport(settings)
+
+
+__all__ = ["Options", "Worker", "prepare_process", "run_loop", "run_worker"]
