@@ -30,7 +30,7 @@ specific wordings before generic ones.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from postwarden.core.doctor.codes import Code, Severity
@@ -46,6 +46,45 @@ SESSION = frozenset(
 #: ``None`` in a stage set: also when the stage is unknown (a pasted reply)
 ENVELOPE_OR_UNKNOWN = frozenset({SmtpStage.MAIL, SmtpStage.RCPT, SmtpStage.DATA, SmtpStage.RSET, None})
 NOT_AT_RCPT = frozenset({SmtpStage.MAIL, SmtpStage.DATA, None})
+
+
+class LazyPattern:
+    """A case-insensitive pattern compiled on its first search, not at import: the
+    knowledge base has some 170 patterns, and compiling them all cost a third of the
+    doctor's start-up while most runs search none or a few (a match tries the cheap
+    criteria first, so only rules whose code, stage and enhanced code fit compile)."""
+
+    __slots__ = ("_compiled", "flags", "pattern")
+
+    def __init__(self, pattern: str, flags: int = re.IGNORECASE) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        self._compiled: re.Pattern[str] | None = None
+
+    @property
+    def compiled(self) -> re.Pattern[str]:
+        """The compiled pattern (compiled now if it was not yet). Raises re.error."""
+        if self._compiled is None:
+            self._compiled = re.compile(self.pattern, self.flags)
+        return self._compiled
+
+    @property
+    def groupindex(self) -> Mapping[str, int]:
+        return self.compiled.groupindex
+
+    def search(self, text: str) -> re.Match[str] | None:
+        return self.compiled.search(text)
+
+    def __repr__(self) -> str:
+        return f"LazyPattern({self.pattern!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LazyPattern):
+            return NotImplemented
+        return (self.pattern, self.flags) == (other.pattern, other.flags)
+
+    def __hash__(self) -> int:
+        return hash((self.pattern, self.flags))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +109,8 @@ class Rule:
     stages: frozenset[SmtpStage | None] | None = None
     reply: tuple[str, ...] = ()
     enhanced: tuple[str | None, ...] = ()
-    text: re.Pattern[str] | None = None
-    host: re.Pattern[str] | None = None
+    text: LazyPattern | None = None
+    host: LazyPattern | None = None
     ports: frozenset[int] = field(default_factory=frozenset)
     title: str = ""
     explanation: str = ""
@@ -82,7 +121,15 @@ class Rule:
     permanent: bool | None = None
 
     def match(self, facts: Facts) -> tuple[Specificity, dict[str, str]] | None:
-        """The specificity of this rule for ``facts`` and the text's named groups, or ``None``."""
+        """The specificity of this rule for ``facts`` and the text's named groups, or ``None``.
+        Every criterion must hold; the cheap ones are tried first, so a pattern is compiled
+        and searched only when the rest fits."""
+        stage = self._stage(facts)
+        code = self._code(facts) if stage is not None else None
+        enhanced = self._enhanced(facts) if code is not None else None
+        place = self._place(facts) if enhanced is not None else None
+        if place is None or enhanced is None or code is None or stage is None:
+            return None
         groups: dict[str, str] = {}
         text_score = 0
         if self.text is not None:
@@ -91,12 +138,6 @@ class Rule:
                 return None
             groups = {k: v for k, v in found.groupdict().items() if v}
             text_score = 1
-        place = self._place(facts)
-        enhanced = self._enhanced(facts)
-        code = self._code(facts)
-        stage = self._stage(facts)
-        if place is None or enhanced is None or code is None or stage is None:
-            return None
         return (text_score, place, enhanced, code, stage), groups
 
     def _place(self, facts: Facts) -> int | None:
@@ -176,8 +217,8 @@ def rule(
         stages=stages,
         reply=(reply,) if isinstance(reply, str) else reply,
         enhanced=(enhanced,) if isinstance(enhanced, str) else enhanced,
-        text=re.compile(text, re.IGNORECASE | re.DOTALL) if text else None,
-        host=re.compile(host, re.IGNORECASE) if host else None,
+        text=LazyPattern(text, re.IGNORECASE | re.DOTALL) if text else None,
+        host=LazyPattern(host) if host else None,
         ports=frozenset(ports),
         title=title,
         explanation=explanation,
