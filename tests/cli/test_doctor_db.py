@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,43 @@ def test_it_adds_the_database_checks_when_the_database_is_there(tmp_path: Path) 
         "policy.approved_domains": "pass",
         "policy.suppressed": "pass",
     }
+
+
+NO_DJANGO = (
+    "import sys; sys.modules['django'] = None; from postwarden.cli.main import main; "
+    "sys.exit(main(sys.argv[1:]))"
+)
+
+
+def test_it_reads_the_database_without_setting_django_up(tmp_path: Path) -> None:
+    """The database's facts, the settings saved in the console among them, come by plain
+    SQL (doctor/lean.py): Django cannot even be imported here, and the run still has them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "MAIL_", "EMAIL_", "DJANGO_"))}
+    env.update(
+        POSTWARDEN_DATA_DIR=str(tmp_path / "data"),
+        MAIL_FROM="ops@example.com",
+        TEST_EMAIL="dest@example.com",
+        POSTWARDEN_SECRET_KEY="doctor-db-test-secret-key-0123456789abcdef",
+    )
+    assert postwarden(["migrate"], env, tmp_path).returncode == 0
+    with closing(sqlite3.connect(tmp_path / "data" / "postwarden.sqlite3")) as db, db:
+        db.execute(
+            "INSERT INTO configstore_storedsetting (name, value, sealed, updated_at) "
+            "VALUES ('MAIL_ALLOWED_DOMAINS', 'example.net', 0, '2026-01-01 00:00:00')"
+        )
+    done = subprocess.run(
+        [sys.executable, "-c", NO_DJANGO, "doctor", "--json", "--only", "queue,policy"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["root_cause"] == "policy.domain_not_approved"
+    assert "notes" not in report or not any("could not be used" in n for n in report["notes"])
+    statuses = {c["id"]: c["status"] for c in report["checks"]}
+    assert statuses["queue.worker"] == "warn"
+    assert statuses["policy.approved_domains"] == "fail"

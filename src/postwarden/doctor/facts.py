@@ -2,33 +2,27 @@
 (:class:`~postwarden.core.doctor.service.ServiceFacts`): queue figures, worker heartbeats,
 the outbox's own policy decision for the test recipient, and recent messages' links.
 
-A handful of indexed, bounded queries: the doctor must stay fast on a million rows.
+A handful of indexed, bounded queries: the doctor must stay fast on a million rows. The
+command line reads the same facts without Django (:mod:`postwarden.doctor.lean`).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Final
+from datetime import datetime
 
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from postwarden.core.config.model import Settings
 from postwarden.core.doctor.service import QueueFacts, RecipientPolicy, ServiceFacts, WorkerFacts
+from postwarden.doctor.lean import DEAD_WINDOW, ERROR_SAMPLE, RECENT_MESSAGES, WORKERS
 from postwarden.outbox import policy
 from postwarden.outbox.heartbeat import settings_fingerprint
 from postwarden.outbox.models import Content, Recipient, State, WorkerHeartbeat
 
-#: dead letters older than this are history, not a current fault
-DEAD_WINDOW: Final = timedelta(hours=24)
-#: recent messages whose links the links stage reads
-RECENT_MESSAGES: Final = 20
-#: only so many rows are grouped to find the most common error (an indexed slice)
-_ERROR_SAMPLE: Final = 2000
-
 
 def _most_common(rows: QuerySet[Recipient]) -> tuple[str, int] | None:
-    sample = rows.exclude(last_reply="").order_by("-updated_at").values_list("pk", flat=True)[:_ERROR_SAMPLE]
+    sample = rows.exclude(last_reply="").order_by("-updated_at").values_list("pk", flat=True)[:ERROR_SAMPLE]
     top = (
         Recipient.objects.filter(pk__in=list(sample))
         .values("last_reply")
@@ -60,7 +54,7 @@ def queue_facts(now: datetime) -> QueueFacts:
 
 
 def worker_facts(now: datetime) -> tuple[WorkerFacts, ...]:
-    rows = WorkerHeartbeat.objects.order_by("-last_seen")[:50]
+    rows = WorkerHeartbeat.objects.order_by("-last_seen")[:WORKERS]
     return tuple(
         WorkerFacts(
             w.worker_id, w.host, (now - w.last_seen).total_seconds(), w.status, w.fingerprint, w.transport

@@ -1,0 +1,235 @@
+"""The doctor's few database reads in plain SQL, for ``postwarden doctor`` on the command
+line: the settings saved in the console, queue figures, worker heartbeats, the policy
+decision for the test recipient and recent messages' text, read with the standard
+library's sqlite3 (or psycopg) and no Django.
+
+Why: setting Django up (every app, model, admin and system check) cost the doctor some
+0.8 s of CPU, twice what the rest of a healthy run costs, to read a dozen rows. The
+console and the API, where Django is running anyway, read the same facts through the ORM
+(:mod:`postwarden.doctor.facts`, which shares this module's constants); a parity test
+(tests/doctor/test_lean.py) holds the two to the same answers, the policy decision
+against :func:`postwarden.outbox.policy.decide` itself.
+
+Only reads; never creates or migrates anything. Table and column names are Django's
+defaults for the models named in each query's comment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from postwarden.core.config.model import Settings
+from postwarden.core.config.service import fingerprint
+from postwarden.core.doctor.service import QueueFacts, RecipientPolicy, ServiceFacts, WorkerFacts
+from postwarden.core.sealing import Sealer
+from postwarden.core.secrets import Secret
+
+#: dead letters older than this are history, not a current fault
+DEAD_WINDOW: Final = timedelta(hours=24)
+#: recent messages whose links the links stage reads
+RECENT_MESSAGES: Final = 20
+#: only so many rows are grouped to find the most common error (an indexed slice)
+ERROR_SAMPLE: Final = 2000
+#: heartbeats read (the newest first)
+WORKERS: Final = 50
+#: seconds to wait for a database lock or a PostgreSQL connection
+_WAIT: Final = 5
+
+
+class Unsupported(Exception):
+    """A database this reader does not read (another engine, psycopg not installed)."""
+
+
+class Db:
+    """A DB-API connection and how to talk to it: ``?`` placeholders in the queries
+    below become ``%s`` for psycopg; SQLite keeps datetimes as naive UTC text (as Django
+    writes them), PostgreSQL as aware timestamps."""
+
+    def __init__(self, connection: Any, *, sqlite: bool) -> None:
+        self.connection = connection
+        self.sqlite = sqlite
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(sql if self.sqlite else sql.replace("?", "%s"), list(params))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def moment(self, value: datetime) -> Any:
+        """``value`` as a query parameter compared with a datetime column."""
+        if self.sqlite:  # what Django's SQLite backend writes: str() of the naive UTC time
+            return str(value.astimezone(UTC).replace(tzinfo=None))
+        return value
+
+
+def aware(value: Any) -> datetime | None:
+    """A datetime column's value as an aware UTC datetime (None stays None)."""
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@contextmanager
+def connect(database_url: str) -> Iterator[Db]:
+    """A read-only connection to the service's database. Raises :class:`Unsupported`
+    for an engine it does not read, else the driver's errors."""
+    scheme = urlsplit(database_url).scheme
+    if scheme == "sqlite":
+        import sqlite3
+
+        path = urlsplit(database_url).path
+        connection: Any = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True, timeout=_WAIT)
+        sqlite = True
+    elif scheme in ("postgres", "postgresql"):
+        try:
+            import psycopg
+        except ImportError as exc:
+            raise Unsupported(f"psycopg is not installed ({exc})") from None
+        connection = psycopg.connect(database_url, connect_timeout=_WAIT, autocommit=True)
+        sqlite = False
+    else:
+        raise Unsupported(f"no plain reader for {scheme or 'this'} databases")
+    try:
+        yield Db(connection, sqlite=sqlite)
+    finally:
+        connection.close()
+
+
+def stored_values(db: Db, key: Secret) -> dict[str, str]:
+    """The settings saved in the console (configstore.StoredSetting), secrets unsealed."""
+    box = Sealer(key)
+    rows = db.rows("SELECT name, value, sealed FROM configstore_storedsetting")
+    return {str(name): box.unseal(value).reveal() if sealed else str(value) for name, value, sealed in rows}
+
+
+def collect(db: Db, settings: Settings, recipient: str | None, key: Secret, now: datetime) -> ServiceFacts:
+    """Everything the core doctor needs from the database (as facts.collect gathers it)."""
+    decision, members = None, frozenset[str]()
+    if recipient:
+        members = frozenset(_members(db, [recipient.strip().lower()]))
+        decision = decide(db, recipient, settings, members, now)
+    return ServiceFacts(
+        queue=queue_facts(db, now),
+        workers=worker_facts(db, now),
+        fingerprint=fingerprint(settings, key),
+        recipient=decision,
+        members=members,
+        recent_messages=recent_messages(db),
+    )
+
+
+def queue_facts(db: Db, now: datetime) -> QueueFacts:
+    # outbox.Recipient; "due" is what the worker would claim now
+    [(waiting, oldest)] = db.rows(
+        "SELECT COUNT(*), MIN(queued_at) FROM outbox_recipient WHERE state IN ('queued', 'deferred') "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+        [db.moment(now)],
+    )
+    [(retrying,)] = db.rows("SELECT COUNT(*) FROM outbox_recipient WHERE state = 'deferred'")
+    dead_since = db.moment(now - DEAD_WINDOW)
+    [(dead,)] = db.rows(
+        "SELECT COUNT(*) FROM outbox_recipient WHERE state = 'dead' AND updated_at >= ?", [dead_since]
+    )
+    oldest_at = aware(oldest)
+    return QueueFacts(
+        waiting=int(waiting),
+        oldest_age=(now - oldest_at).total_seconds() if oldest_at else None,
+        retrying=int(retrying),
+        dominant_error=_most_common(db, "state = 'deferred'", []) if retrying else None,
+        dead=int(dead),
+        dead_error=_most_common(db, "state = 'dead' AND updated_at >= ?", [dead_since]) if dead else None,
+        dead_window_hours=int(DEAD_WINDOW.total_seconds() // 3600),
+    )
+
+
+def _most_common(db: Db, where: str, params: list[Any]) -> tuple[str, int] | None:
+    """The most frequent reply among the latest ERROR_SAMPLE rows matching ``where``."""
+    found = db.rows(
+        "SELECT last_reply, COUNT(*) AS n FROM (SELECT last_reply FROM outbox_recipient "  # noqa: S608
+        f"WHERE {where} AND last_reply <> '' ORDER BY updated_at DESC LIMIT ?) AS sample "
+        "GROUP BY last_reply ORDER BY n DESC, last_reply LIMIT 1",
+        [*params, ERROR_SAMPLE],
+    )
+    return (str(found[0][0]), int(found[0][1])) if found else None
+
+
+def worker_facts(db: Db, now: datetime) -> tuple[WorkerFacts, ...]:
+    # outbox.WorkerHeartbeat
+    rows = db.rows(
+        "SELECT worker_id, host, last_seen, status, fingerprint, transport FROM outbox_workerheartbeat "
+        "ORDER BY last_seen DESC LIMIT ?",
+        [WORKERS],
+    )
+    facts = []
+    for worker_id, host, last_seen, status, digest, transport in rows:
+        seen = aware(last_seen) or now
+        facts.append(WorkerFacts(worker_id, host, (now - seen).total_seconds(), status, digest, transport))
+    return tuple(facts)
+
+
+def recent_messages(db: Db) -> tuple[tuple[str, str], ...]:
+    # outbox.Content joined to outbox.Message, the newest first
+    rows = db.rows(
+        "SELECT m.public_id, c.text, c.html FROM outbox_content c "
+        "JOIN outbox_message m ON m.id = c.message_id ORDER BY m.created_at DESC LIMIT ?",
+        [RECENT_MESSAGES],
+    )
+    return tuple((str(pid), f"{text or ''}\n{html or ''}") for pid, text, html in rows)
+
+
+def decide(
+    db: Db, address: str, settings: Settings, members: frozenset[str], now: datetime
+) -> RecipientPolicy:
+    """What outbox.policy.decide answers for one address (the same order, the same words)."""
+    wanted = address.strip().lower()
+    allowed = settings.sending.allowed_domains
+    if allowed and _domain(wanted) not in allowed and wanted not in members:
+        why = (
+            f"refused: {_domain(wanted)} is not an approved domain "
+            f"(MAIL_ALLOWED_DOMAINS={','.join(allowed)}) and the address is not a member's"
+        )
+        return RecipientPolicy("refused", why)
+    # outbox.Suppression, active ones only
+    found = db.rows(
+        "SELECT reason, source, expires_at FROM outbox_suppression WHERE address = ? "
+        "AND (expires_at IS NULL OR expires_at > ?)",
+        [wanted, db.moment(now)],
+    )
+    if found:
+        reason, source, expires = found[0]
+        expires_at = aware(expires)
+        until = f" until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
+        return RecipientPolicy(
+            "suppressed", f"suppressed: {reason.replace('_', ' ')}{f' ({source})' if source else ''}{until}"
+        )
+    if not settings.sending.enabled:
+        return RecipientPolicy(
+            "held", "held: sending is switched off (EMAIL_ENABLED=false); release it once sending is on again"
+        )
+    return RecipientPolicy("queued", "")
+
+
+def _members(db: Db, addresses: list[str]) -> set[str]:
+    # accounts.Member: members are exempt from the approved domains
+    marks = ", ".join("?" for _ in addresses)
+    rows = db.rows(f"SELECT LOWER(email) FROM accounts_member WHERE LOWER(email) IN ({marks})", addresses)  # noqa: S608
+    return {str(r[0]) for r in rows}
+
+
+def _domain(address: str) -> str:
+    """The lower-case ASCII (IDNA) domain, as MAIL_ALLOWED_DOMAINS holds them (policy.domain)."""
+    part = address.rpartition("@")[2].strip().rstrip(".").lower()
+    if part.isascii():
+        return part
+    try:
+        return part.encode("idna").decode("ascii")
+    except UnicodeError:
+        return part

@@ -1,0 +1,138 @@
+"""The command line's plain-SQL reads (doctor/lean.py) give the same facts as the ORM
+adapter (doctor/facts.py) and the outbox's own policy, on the same database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.db import connection
+from django.utils import timezone
+
+from postwarden.accounts.models import Member
+from postwarden.configstore import runtime
+from postwarden.core.secrets import Secret
+from postwarden.doctor import facts, lean
+from postwarden.outbox import heartbeat, policy, suppressions
+from postwarden.outbox.models import Recipient, State, Suppression
+from postwarden.outbox.services import Outgoing, enqueue
+from tests.outbox.helpers import make_settings
+
+pytestmark = pytest.mark.django_db
+
+SEALED = "Lean-sealed-secret-7Hq!distinct"
+
+
+@pytest.fixture
+def db() -> lean.Db:
+    """The test database through Django's own DB-API connection (it sees this test's rows)."""
+    connection.ensure_connection()
+    return lean.Db(connection.connection, sqlite=connection.vendor == "sqlite")
+
+
+def key() -> Secret:
+    return Secret(django_settings.SECRET_KEY)
+
+
+def fill(tmp_path: Path) -> None:
+    """A queue with something in every state the doctor counts, heartbeats, policy rows."""
+    now = timezone.now()
+    cases = [
+        ("a@example.com", State.QUEUED, "", now - timedelta(minutes=9), None),
+        ("b@example.com", State.QUEUED, "", now - timedelta(minutes=1), None),
+        ("c@example.com", State.DEFERRED, "451 4.7.1 Greylisted", now, now + timedelta(minutes=5)),
+        ("d@example.com", State.DEFERRED, "451 4.7.1 Greylisted", now, now - timedelta(minutes=5)),
+        ("e@example.com", State.DEFERRED, "421 4.7.0 Try later", now, now + timedelta(minutes=5)),
+        ("f@example.com", State.DEAD, "550 5.1.1 User unknown", now - timedelta(hours=2), None),
+        ("g@example.com", State.DEAD, "550 5.1.1 old", now - timedelta(days=3), None),
+    ]
+    for address, state, reply, at, next_at in cases:
+        sent = enqueue(
+            Outgoing(to=[address], subject="s", text=f"see http://localhost/{address}"),
+            settings=make_settings(data_dir=tmp_path),
+        )
+        Recipient.objects.filter(message__public_id=sent.public_id).update(
+            state=state, last_reply=reply, updated_at=at, queued_at=at, next_attempt_at=next_at
+        )
+    for worker, age in (("w-1", 5), ("w-2", 400)):
+        heartbeat.beat(
+            worker,
+            settings=make_settings(),
+            transport="smtp",
+            status="running",
+            counters={},
+            started_at=now - timedelta(hours=1),
+            now=now - timedelta(seconds=age),
+        )
+    suppressions.add_bounce("gone@example.com", detail="550 5.1.1 unknown", source="sendgrid event e1")
+    Suppression.objects.create(address="old@example.com", reason="manual", expires_at=now - timedelta(days=1))
+    Suppression.objects.create(address="never@example.com", reason="complaint")
+    Member.objects.create(email="Boss@Example.org", name="Boss")
+
+
+@pytest.mark.parametrize(
+    ("recipient", "sending"),
+    [
+        ("gone@example.com", {}),
+        ("Gone@Example.com", {}),
+        ("never@example.com", {}),
+        ("old@example.com", {}),
+        ("old@example.com", {"enabled": False}),
+        ("someone@example.com", {"allowed_domains": ("example.net",)}),
+        ("boss@example.org", {"allowed_domains": ("example.net",)}),
+        ("gone@example.com", {"allowed_domains": ("example.com",)}),
+        (None, {}),
+    ],
+)
+def test_it_reads_what_the_orm_adapter_reads(
+    db: lean.Db, tmp_path: Path, recipient: str | None, sending: dict[str, object]
+) -> None:
+    fill(tmp_path)
+    settings = make_settings(**sending)
+    now = timezone.now()
+    plain = lean.collect(db, settings, recipient, key(), now)
+    assert plain == facts.collect(settings, recipient, now=now)
+    if recipient:
+        state, reason = policy.decide([recipient], settings, now=now)[recipient.lower()]
+        assert plain.recipient == facts.RecipientPolicy(str(state), reason)
+
+
+def test_it_counts_the_queue_as_the_doctor_expects(db: lean.Db, tmp_path: Path) -> None:
+    fill(tmp_path)
+    queue = lean.queue_facts(db, timezone.now())
+    assert (queue.waiting, queue.retrying, queue.dead) == (3, 3, 1)
+    assert queue.oldest_age == pytest.approx(540, abs=5)
+    assert queue.dominant_error == ("451 4.7.1 Greylisted", 2)
+    assert queue.dead_error == ("550 5.1.1 User unknown", 1)
+    assert [w.worker_id for w in lean.worker_facts(db, timezone.now())] == ["w-1", "w-2"]
+    assert len(lean.recent_messages(db)) == 7
+
+
+def test_it_unseals_the_settings_saved_in_the_console(db: lean.Db) -> None:
+    runtime.save({"SMTP_HOST": "smtp.example.com", "SMTP_PASSWORD": SEALED, "MAIL_FROM": "ops@example.com"})
+    assert lean.stored_values(db, key()) == runtime.stored_values()
+    assert lean.stored_values(db, key())["SMTP_PASSWORD"] == SEALED
+
+
+def test_it_refuses_an_engine_it_does_not_read() -> None:
+    with (
+        pytest.raises(lean.Unsupported, match="no plain reader for mysql databases"),
+        lean.connect("mysql://h/db"),
+    ):
+        pass
+
+
+def test_it_opens_an_sqlite_file_read_only(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "pw.sqlite3"
+    with sqlite3.connect(path) as made:
+        made.execute("CREATE TABLE configstore_storedsetting (name TEXT, value TEXT, sealed BOOL)")
+        made.execute("INSERT INTO configstore_storedsetting VALUES ('MAIL_FROM', 'ops@example.com', 0)")
+    made.close()
+    with lean.connect(f"sqlite:///{path}") as opened:
+        assert lean.stored_values(opened, key()) == {"MAIL_FROM": "ops@example.com"}
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            opened.rows("DELETE FROM configstore_storedsetting")
