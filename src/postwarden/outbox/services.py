@@ -5,6 +5,11 @@ Every function writes in the CALLER's transaction (``transaction.atomic`` is a s
 when one is open), with bulk inserts only, so a batch of 500 costs a handful of
 statements; what leaves the process (the log line, the ``message_enqueued`` signal) runs
 after commit. Bad input raises :class:`~postwarden.outbox.errors.Refused`, which names the field.
+
+:func:`enqueue` and :func:`enqueue_many` called with no transaction open (the API's
+request threads) do not commit on their own: their rows join a group commit
+(outbox/groupcommit.py), one transaction and one fsync for every request waiting, and
+they return once that transaction committed.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -27,6 +32,7 @@ from postwarden.core.addresses import InvalidAddress
 from postwarden.core.config.model import Settings
 from postwarden.core.message import Composed, Draft, InvalidMessage, compose
 from postwarden.outbox.errors import Refused
+from postwarden.outbox.groupcommit import GroupCommitter
 from postwarden.outbox.raw import RawMessage, prepare_raw
 from postwarden.outbox.store import Enqueued, Pending, RecipientState, store
 
@@ -116,6 +122,7 @@ def enqueue_many(
         resolved,
         api_key.pk if api_key else None,
         source,
+        grouped=True,
     )
 
 
@@ -172,9 +179,12 @@ def _enqueue(
     settings: Settings,
     api_key_id: int | None,
     source: str,
+    *,
+    grouped: bool = False,
 ) -> list[Enqueued | Refused]:
     """Prepare each item (a :class:`Refused` keeps it out), store the rest in one go, and
-    announce them after commit; one result per item, in order."""
+    announce them after commit; one result per item, in order. ``grouped``: outside a
+    transaction, the rows go through the group commit (committed on return)."""
     now = timezone.now()
     results: list[Enqueued | Refused | None] = [None] * len(items)
     pending: dict[int, Pending] = {}
@@ -183,11 +193,78 @@ def _enqueue(
             pending[index] = prepare(item, now)
         except Refused as refused:
             results[index] = refused
-    stored = store(pending, settings, api_key_id, now)
+    if grouped and pending and not connection.in_atomic_block:
+        stored = _committer.submit(_StoreJob(pending, settings, api_key_id, now))
+    else:
+        stored = store(pending, settings, api_key_id, now)
     for index, enqueued in stored.items():
         results[index] = enqueued
     _after_commit(list(stored.values()), source)
     return [r for r in results if r is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class _StoreJob:
+    """One caller's validated messages, waiting for the group commit."""
+
+    pending: dict[int, Pending]
+    settings: Settings
+    api_key_id: int | None
+    now: datetime
+
+
+def _write_jobs(jobs: Sequence[_StoreJob]) -> list[dict[int, Enqueued] | BaseException]:
+    """The group commit's transaction: every job's rows, then one commit. Raises when
+    the commit fails (then nothing of any job was stored)."""
+    with transaction.atomic():
+        return _store_jobs(jobs)
+
+
+def _store_jobs(jobs: Sequence[_StoreJob]) -> list[dict[int, Enqueued] | BaseException]:
+    """Jobs with the same settings and API key are stored with ONE :func:`store` call
+    (one set of bulk statements and policy queries for all). Should that fail, each job
+    is stored again on its own, in its own savepoint, so that a job that cannot be
+    stored fails alone (its exception is its result) and the others still commit."""
+    results: list[dict[int, Enqueued] | BaseException | None] = [None] * len(jobs)
+    groups: dict[tuple[int, int | None], list[int]] = {}
+    for number, job in enumerate(jobs):
+        groups.setdefault((id(job.settings), job.api_key_id), []).append(number)
+    for numbers in groups.values():
+        merged: dict[int, Pending] = {}
+        owner: dict[int, tuple[int, int]] = {}
+        for number in numbers:
+            for index, item in jobs[number].pending.items():
+                owner[len(merged)] = (number, index)
+                merged[len(merged)] = item
+        first = jobs[numbers[0]]
+        try:
+            stored = store(merged, first.settings, first.api_key_id, max(jobs[n].now for n in numbers))
+        except Exception:
+            for number in numbers:
+                results[number] = _store_alone(jobs[number])
+            continue
+        split: dict[int, dict[int, Enqueued]] = {number: {} for number in numbers}
+        for key, enqueued in stored.items():
+            number, index = owner[key]
+            split[number][index] = enqueued
+        for number in numbers:
+            results[number] = split[number]
+    return [r if r is not None else {} for r in results]
+
+
+def _store_alone(job: _StoreJob) -> dict[int, Enqueued] | BaseException:
+    try:
+        with transaction.atomic():
+            return store(job.pending, job.settings, job.api_key_id, job.now)
+    except Exception as error:
+        log.exception("enqueue of %d messages failed in a group commit", len(job.pending))
+        return error
+
+
+#: the web server's request threads meet here (outbox/groupcommit.py)
+_committer: GroupCommitter[_StoreJob, dict[int, Enqueued]] = GroupCommitter(
+    _write_jobs, size=lambda job: len(job.pending)
+)
 
 
 def _prepare(
