@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import socket
@@ -67,17 +66,7 @@ def lighten_logging() -> None:
 
 
 def prepare_process() -> None:
-    """What a worker process sets once, before its loop: lighter log records, and a
-    garbage collector that leaves the start-up's objects alone."""
+    """What a worker process sets once, before its loop: lighter log records. (Freezing
+    the start-up's objects out of the garbage collector and raising its thresholds were
+    measured and did not pay: 152 against 146 µs of worker CPU a message.)"""
     lighten_logging()
-    tune_gc()
-
-
-def tune_gc() -> None:
-    """EXPERIMENT"""
-    mode = os.environ.get("PW_GC", "")
-    if "freeze" in mode:
-        gc.collect()
-        gc.freeze()
-    if "thresh" in mode:
-        gc.set_threshold(20_000, 20, 20)
