@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -214,10 +214,18 @@ class _StoreJob:
 
 
 def _write_jobs(jobs: Sequence[_StoreJob]) -> list[dict[int, Enqueued] | BaseException]:
-    """The group commit's transaction: every job's rows, then one commit. Raises when
-    the commit fails (then nothing of any job was stored)."""
-    with transaction.atomic():
-        return _store_jobs(jobs)
+    """The group commit's transaction: every job's rows, then one commit. When the
+    commit itself fails (e.g. a foreign key checked at commit: an API key deleted
+    meanwhile), nothing was stored and each job gets a transaction of its own, so only
+    the job at fault fails. Raises when a lone job's commit fails."""
+    try:
+        with transaction.atomic():
+            return _store_jobs(jobs)
+    except DatabaseError:
+        if len(jobs) == 1:
+            raise
+        log.warning("a group commit of %d requests failed; committing each on its own", len(jobs))
+    return [_store_alone(job) for job in jobs]
 
 
 def _store_jobs(jobs: Sequence[_StoreJob]) -> list[dict[int, Enqueued] | BaseException]:
