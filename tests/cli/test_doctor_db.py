@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg import pg_cluster  # noqa: F401 - a session fixture, for the PostgreSQL case
+
 pytestmark = pytest.mark.slow
 
 
@@ -57,7 +59,10 @@ NO_DJANGO = (
 )
 
 
-def test_it_reads_the_database_without_setting_django_up(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_it_reads_the_database_without_setting_django_up(
+    tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> None:
     """The database's facts, the settings saved in the console among them, come by plain
     SQL (doctor/lean.py): Django cannot even be imported here, and the run still has them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "MAIL_", "EMAIL_", "DJANGO_"))}
@@ -67,12 +72,11 @@ def test_it_reads_the_database_without_setting_django_up(tmp_path: Path) -> None
         TEST_EMAIL="dest@example.com",
         POSTWARDEN_SECRET_KEY="doctor-db-test-secret-key-0123456789abcdef",
     )
-    assert postwarden(["migrate"], env, tmp_path).returncode == 0
-    with closing(sqlite3.connect(tmp_path / "data" / "postwarden.sqlite3")) as db, db:
-        db.execute(
-            "INSERT INTO configstore_storedsetting (name, value, sealed, updated_at) "
-            "VALUES ('MAIL_ALLOWED_DOMAINS', 'example.net', 0, '2026-01-01 00:00:00')"
-        )
+    if engine == "postgresql":
+        env["DATABASE_URL"] = request.getfixturevalue("pg_cluster").createdb("doctor_lean")
+    migrated = postwarden(["migrate"], env, tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    save_setting(env, tmp_path / "data" / "postwarden.sqlite3", "MAIL_ALLOWED_DOMAINS", "example.net")
     done = subprocess.run(
         [sys.executable, "-c", NO_DJANGO, "doctor", "--json", "--only", "queue,policy"],
         env=env,
@@ -85,7 +89,20 @@ def test_it_reads_the_database_without_setting_django_up(tmp_path: Path) -> None
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     assert report["root_cause"] == "policy.domain_not_approved"
-    assert "notes" not in report or not any("could not be used" in n for n in report["notes"])
+    assert not any("could not be used" in note for note in report.get("notes", []))
     statuses = {c["id"]: c["status"] for c in report["checks"]}
     assert statuses["queue.worker"] == "warn"
     assert statuses["policy.approved_domains"] == "fail"
+
+
+def save_setting(env: dict[str, str], sqlite_file: Path, name: str, value: str) -> None:
+    """A plain (unsealed) setting saved as the console saves it, written by the engine's driver."""
+    sql = "INSERT INTO configstore_storedsetting (name, value, sealed, updated_at) VALUES (?, ?, false, ?)"
+    if "DATABASE_URL" in env:
+        import psycopg
+
+        with psycopg.connect(env["DATABASE_URL"], autocommit=True) as pg:
+            pg.execute(sql.replace("?", "%s"), (name, value, "2026-01-01 00:00:00+00:00"))
+        return
+    with closing(sqlite3.connect(sqlite_file)) as db, db:
+        db.execute(sql, (name, value, "2026-01-01 00:00:00"))

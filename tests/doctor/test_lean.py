@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from postwarden.accounts.models import Member
 from postwarden.configstore import runtime
+from postwarden.core.doctor.service import RecipientPolicy
 from postwarden.core.secrets import Secret
 from postwarden.doctor import facts, lean
 from postwarden.outbox import heartbeat, policy, suppressions
@@ -87,7 +89,7 @@ def fill(tmp_path: Path) -> None:
     ],
 )
 def test_it_reads_what_the_orm_adapter_reads(
-    db: lean.Db, tmp_path: Path, recipient: str | None, sending: dict[str, object]
+    db: lean.Db, tmp_path: Path, recipient: str | None, sending: dict[str, Any]
 ) -> None:
     fill(tmp_path)
     settings = make_settings(**sending)
@@ -96,7 +98,7 @@ def test_it_reads_what_the_orm_adapter_reads(
     assert plain == facts.collect(settings, recipient, now=now)
     if recipient:
         state, reason = policy.decide([recipient], settings, now=now)[recipient.lower()]
-        assert plain.recipient == facts.RecipientPolicy(str(state), reason)
+        assert plain.recipient == RecipientPolicy(str(state), reason)
 
 
 def test_it_counts_the_queue_as_the_doctor_expects(db: lean.Db, tmp_path: Path) -> None:

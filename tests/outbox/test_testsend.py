@@ -60,7 +60,7 @@ def test_it_sends_with_a_worker_running_and_the_worker_never_attempts_it(
         assert done.returncode == 0, done.stdout + done.stderr
         last = done.stdout.strip().splitlines()[-1]
         assert last.startswith("accepted by the server (queue id "), done.stdout
-        assert last.endswith(": 250 2.0.0 Ok: queued as " + server.delivered[-1].queue_id)
+        assert last.endswith(f": 250 2.0.0 Ok: queued as {server.delivered[-1].queue_id}")
     tests = attempts_of_test_mails(place)
     assert len(tests) == ROUNDS
     assert all(worker.startswith("send-test:cli:") for worker, _, _ in tests), tests
