@@ -26,7 +26,6 @@ from urllib.parse import urlsplit
 from postwarden.core.config.model import Settings
 from postwarden.core.config.service import fingerprint
 from postwarden.core.doctor.service import QueueFacts, RecipientPolicy, ServiceFacts, WorkerFacts
-from postwarden.core.sealing import Sealer
 from postwarden.core.secrets import Secret
 
 #: dead letters older than this are history, not a current fault
@@ -105,8 +104,12 @@ def connect(database_url: str) -> Iterator[Db]:
 
 def stored_values(db: Db, key: Secret) -> dict[str, str]:
     """The settings saved in the console (configstore.StoredSetting), secrets unsealed."""
-    box = Sealer(key)
     rows = db.rows("SELECT name, value, sealed FROM configstore_storedsetting")
+    if not any(sealed for _, _, sealed in rows):
+        return {str(name): str(value) for name, value, _ in rows}
+    from postwarden.core.sealing import Sealer  # cryptography's Fernet: only when there is a secret
+
+    box = Sealer(key)
     return {str(name): box.unseal(value).reveal() if sealed else str(value) for name, value, sealed in rows}
 
 
