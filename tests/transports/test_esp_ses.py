@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import email
-from collections.abc import Iterator
 
 import boto3
-import pytest
-from moto.server import ThreadedMotoServer
 
 from postwarden.core.config.model import Provider, ProviderSettings
 from postwarden.core.secrets import Secret
@@ -25,17 +22,6 @@ RAW = (
     b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 7bit\r\n"
     b"Bcc: hidden@example.org\r\n\r\nThe disk is full.\r\n"
 )
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def settings(url: str) -> ProviderSettings:

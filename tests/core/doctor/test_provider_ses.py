@@ -5,12 +5,8 @@ local server answering as SES v2's documented GetAccount does where moto has no 
 from __future__ import annotations
 
 import json
-import urllib.request
-from collections.abc import Iterator
 
 import boto3
-import pytest
-from moto.server import ThreadedMotoServer
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
@@ -24,25 +20,6 @@ IDENTITIES_XML = """<GetIdentityVerificationAttributesResponse xmlns="http://ses
 <GetIdentityVerificationAttributesResult><VerificationAttributes>{entries}</VerificationAttributes>
 </GetIdentityVerificationAttributesResult></GetIdentityVerificationAttributesResponse>"""
 ENTRY = "<entry><key>{key}</key><value><VerificationStatus>{status}</VerificationStatus></value></entry>"
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def moto_url(moto_server: str) -> str:
-    """The shared moto server, with every identity of the previous test forgotten."""
-    reset = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset, timeout=5).close()
-    return moto_server
 
 
 def ses_env(url: str, **extra: str) -> dict[str, str]:
