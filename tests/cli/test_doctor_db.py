@@ -17,10 +17,20 @@ from tests.pg import pg_cluster  # noqa: F401 - a session fixture, for the Postg
 
 pytestmark = pytest.mark.slow
 
+#: the CLI in a process where importing Django fails
+NO_DJANGO = (
+    "import sys; sys.modules['django'] = None; from postwarden.cli.main import main; "
+    "sys.exit(main(sys.argv[1:]))"
+)
 
-def postwarden(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+
+def postwarden(
+    args: list[str], env: dict[str, str], cwd: Path, *, django: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``postwarden ARGS``; with ``django=False`` in a process where Django cannot be imported."""
+    start = ["-m", "postwarden"] if django else ["-c", NO_DJANGO]
     return subprocess.run(
-        [sys.executable, "-m", "postwarden", *args],
+        [sys.executable, *start, *args],
         env=env,
         cwd=cwd,
         capture_output=True,
@@ -30,13 +40,19 @@ def postwarden(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Co
     )
 
 
-def test_it_adds_the_database_checks_when_the_database_is_there(tmp_path: Path) -> None:
+def doctor_env(tmp_path: Path, **more: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "MAIL_", "EMAIL_", "DJANGO_"))}
     env.update(
         POSTWARDEN_DATA_DIR=str(tmp_path / "data"),
         MAIL_FROM="ops@example.com",
         POSTWARDEN_SECRET_KEY="doctor-db-test-secret-key-0123456789abcdef",
+        **more,
     )
+    return env
+
+
+def test_it_adds_the_database_checks_when_the_database_is_there(tmp_path: Path) -> None:
+    env = doctor_env(tmp_path)
     before = json.loads(postwarden(["doctor", "--json", "--only", "queue"], env, tmp_path).stdout)
     assert {c["status"] for c in before["checks"]} == {"skip"}
     migrated = postwarden(["migrate"], env, tmp_path)
@@ -53,39 +69,19 @@ def test_it_adds_the_database_checks_when_the_database_is_there(tmp_path: Path) 
     }
 
 
-NO_DJANGO = (
-    "import sys; sys.modules['django'] = None; from postwarden.cli.main import main; "
-    "sys.exit(main(sys.argv[1:]))"
-)
-
-
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_it_reads_the_database_without_setting_django_up(
     tmp_path: Path, engine: str, request: pytest.FixtureRequest
 ) -> None:
     """The database's facts, the settings saved in the console among them, come by plain
     SQL (doctor/lean.py): Django cannot even be imported here, and the run still has them."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "MAIL_", "EMAIL_", "DJANGO_"))}
-    env.update(
-        POSTWARDEN_DATA_DIR=str(tmp_path / "data"),
-        MAIL_FROM="ops@example.com",
-        TEST_EMAIL="dest@example.com",
-        POSTWARDEN_SECRET_KEY="doctor-db-test-secret-key-0123456789abcdef",
-    )
+    env = doctor_env(tmp_path, TEST_EMAIL="dest@example.com")
     if engine == "postgresql":
         env["DATABASE_URL"] = request.getfixturevalue("pg_cluster").createdb("doctor_lean")
     migrated = postwarden(["migrate"], env, tmp_path)
     assert migrated.returncode == 0, migrated.stderr
     save_setting(env, tmp_path / "data" / "postwarden.sqlite3", "MAIL_ALLOWED_DOMAINS", "example.net")
-    done = subprocess.run(
-        [sys.executable, "-c", NO_DJANGO, "doctor", "--json", "--only", "queue,policy"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = postwarden(["doctor", "--json", "--only", "queue,policy"], env, tmp_path, django=False)
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     assert report["root_cause"] == "policy.domain_not_approved"
