@@ -9,9 +9,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from contextlib import closing
+from dataclasses import replace
 
 import pytest
 
+from postwarden.core.config.model import Provider, ProviderSettings
+from postwarden.core.secrets import Secret
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.testsend import send_test
 from postwarden.outbox.timeline import timeline
@@ -116,3 +119,31 @@ def test_it_sends_nothing_when_sending_is_switched_off(smtpd: SmtpServer) -> Non
     assert (result.state, result.reason) == ("unusable", "sending is switched off (EMAIL_ENABLED=false)")
     assert not Recipient.objects.exists()
     assert smtpd.delivered == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_sends_through_a_provider_api_with_the_stored_message(moto_url: str) -> None:
+    """Amazon SES (moto's server): the provider's message id comes back and is recorded."""
+    import boto3
+
+    key = "ses-testsend-secret-5e1f"
+    boto3.client(
+        "sesv2",
+        region_name="eu-west-1",
+        endpoint_url=moto_url,
+        aws_access_key_id="AKIDTESTSEND",
+        aws_secret_access_key=key,
+    ).create_email_identity(EmailIdentity="example.com")
+    provider = ProviderSettings(
+        name=Provider.SES,
+        secrets={"AWS_SECRET_ACCESS_KEY": Secret(key)},
+        options={"AWS_ACCESS_KEY_ID": "AKIDTESTSEND", "AWS_REGION": "eu-west-1"},
+        api_url=moto_url,
+    )
+    settings = replace(make_settings(provider=Provider.SES), provider=provider)
+    result = send_test(settings, "bob@example.net", text="hello", source="cli", cancelled_by="the test")
+    assert (result.state, result.transport, result.stage) == ("sent", "ses", "api")
+    assert result.provider_message_id
+    attempt = Attempt.objects.get()
+    assert (attempt.outcome, attempt.provider_message_id) == ("sent", result.provider_message_id)
+    assert key not in repr(result)

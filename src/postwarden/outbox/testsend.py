@@ -33,7 +33,6 @@ from postwarden.outbox.errors import Refused
 from postwarden.outbox.retry import RetryPolicy
 from postwarden.outbox.services import Enqueued, Outgoing, enqueue
 from postwarden.outbox.worker import attempts, db
-from postwarden.outbox.worker.loop import RAW_TRANSPORTS
 from postwarden.transports.base import Outcome, RecipientResult, Transport
 from postwarden.transports.registry import build_transport
 
@@ -173,7 +172,9 @@ def _claim(queued: Enqueued, transport: Transport, settings: Settings, worker_id
         limit=10,
         lease=LEASE,
         cap=cap,
-        with_parts=transport.name not in RAW_TRANSPORTS,
+        # the structured parts too, whatever the transport: provider APIs need them, the
+        # raw transports ignore them, and it keeps this module off the worker loop's internals
+        with_parts=True,
         now=timezone.now(),
         message_pk=queued.pk,
         reap=False,
