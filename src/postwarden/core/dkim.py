@@ -19,12 +19,12 @@ import base64
 import hashlib
 import time
 from dataclasses import dataclass, field
+from functools import cache
+from types import ModuleType
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from dkim import rfc822_parse
-from dkim.canonicalization import Relaxed
 
 from postwarden.core.config.model import SigningSettings
 from postwarden.core.secrets import Secret
@@ -101,15 +101,17 @@ class Signer:
         """The ``DKIM-Signature:`` header line (CRLF-terminated) for ``raw``. Raises
         :class:`DkimKeyError` for an unusable key, dkimpy's MessageFormatError for a
         header block that is not RFC 5322."""
-        headers, body = rfc822_parse(raw)
-        body_hash = base64.b64encode(hashlib.sha256(Relaxed.canonicalize_body(body)).digest())
+        dkimpy = _dkimpy()
+        relaxed = dkimpy.canonicalization.Relaxed
+        headers, body = dkimpy.rfc822_parse(raw)
+        body_hash = base64.b64encode(hashlib.sha256(relaxed.canonicalize_body(body)).digest())
         # folded before signing: the verifier canonicalizes the header as it arrives,
         # and relaxed canonicalization turns each fold into one space either way
         tags = f" v=1; a=rsa-sha256; c=relaxed/relaxed; d={self.domain}; s={self.selector};\r\n"
         value = f"{tags}\tt={int(time.time())};\r\n\th={_H};\r\n\tbh=".encode() + body_hash + b";\r\n\tb="
-        signed = _signed_headers(headers)
+        signed = _signed_headers(relaxed.canonicalize_headers(headers))
         # the signature header itself is hashed last, with an empty b= and no CRLF (§3.7)
-        own = Relaxed.canonicalize_headers([(b"DKIM-Signature", value)])[0]
+        own = relaxed.canonicalize_headers([(b"DKIM-Signature", value)])[0]
         signed.append(own[0] + b":" + own[1][:-2])
         signature = self._rsa().sign(b"".join(signed), padding.PKCS1v15(), hashes.SHA256())
         b64 = base64.b64encode(signature)
@@ -129,11 +131,22 @@ class Signer:
         return key
 
 
-def _signed_headers(headers: list[list[bytes]]) -> list[bytes]:
-    """The relaxed-canonical form of each header ``h=`` names, in ``h=`` order: for a
-    name that occurs more than once, instances are taken from the bottom up (RFC 6376
-    §5.4.2); a name that does not occur contributes nothing."""
-    canonical = Relaxed.canonicalize_headers(headers)
+@cache
+def _dkimpy() -> ModuleType:
+    """dkimpy, imported on the first signature: importing it loads dnspython's resolver
+    and its HTTP stack (a second of start-up on a busy machine), which a process that
+    never signs (most workers, the sending child, every CLI command) does not need."""
+    import dkim
+    import dkim.canonicalization
+
+    module: ModuleType = dkim  # untyped: Any until named
+    return module
+
+
+def _signed_headers(canonical: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """Each relaxed-canonical header ``h=`` names, in ``h=`` order: for a name that
+    occurs more than once, instances are taken from the bottom up (RFC 6376 §5.4.2); a
+    name that does not occur contributes nothing."""
     unused: dict[bytes, list[bytes]] = {}
     for name, value in canonical:
         unused.setdefault(name, []).append(name + b":" + value)
