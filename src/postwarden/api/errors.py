@@ -67,7 +67,10 @@ def document_framework_errors(schema: dict[str, Any]) -> None:
     ``schema``, in place. A route's own declaration of the code wins."""
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
-            responses = operation.setdefault("responses", {})
+            # ninja keys a route's own codes by int; JSON would then carry "400" twice (Swagger
+            # UI refuses the schema: "duplicated mapping key") and the route's would not win
+            responses = {str(code): answer for code, answer in operation.get("responses", {}).items()}
+            operation["responses"] = responses
             if operation.get("security"):
                 responses.setdefault("401", _UNAUTHORIZED)
             if operation.get("requestBody"):
