@@ -39,6 +39,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "anymail",
+    # ninja's own templates and static files: /api/docs then serves Swagger UI from this
+    # origin. Without the app, ninja renders a page that loads it from a CDN with an inline
+    # script, which the console's Content-Security-Policy blocks (the page stayed blank)
+    # and which an offline install cannot reach.
+    "ninja",
     "postwarden.transports",
     "postwarden.configstore",
     "postwarden.accounts",
