@@ -152,10 +152,16 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context.set_default_timeout(20_000)
     tab = context.new_page()
     errors: list[str] = []
-    # CSP violations are reported as console errors ("Refused to … because it violates …")
+    # CSP violations are reported as console errors ("Refused to … because it violates …";
+    # chromium 120+ words them "Loading the script '…' violates the following Content
+    # Security Policy directive …")
     tab.on(
         "console",
-        lambda msg: errors.append(msg.text) if msg.type == "error" and "Refused" in msg.text else None,
+        lambda msg: (
+            errors.append(msg.text)
+            if msg.type == "error" and ("Refused" in msg.text or "Content Security Policy" in msg.text)
+            else None
+        ),
     )
     tab.on(
         "response",
