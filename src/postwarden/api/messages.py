@@ -11,10 +11,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 from ninja.errors import HttpError
 
@@ -70,8 +71,7 @@ def _outgoing(body: MessageIn) -> Outgoing:
 
 
 def _accepted(done: Enqueued) -> dict[str, Any]:
-    """An :class:`AcceptedOut` as a plain dict: ninja validates it against the response
-    schema on the way out, and building 500 model instances first would cost as much again."""
+    """An :class:`AcceptedOut` as a plain dict, its fields in the schema's order."""
     return {
         "id": done.public_id,
         "message_id": done.message_id,
@@ -83,34 +83,48 @@ def _accepted(done: Enqueued) -> dict[str, Any]:
     }
 
 
+def _item(index: int, result: Enqueued | Refused) -> dict[str, Any]:
+    """A :class:`BatchItemOut` as a plain dict with every field, as the schema writes it."""
+    if isinstance(result, Refused):
+        error = {"detail": result.message, "field": result.field}
+        return {"index": index, **_REFUSED_ITEM, "error": error}
+    return {"index": index, **_accepted(result), "error": None}
+
+
+_REFUSED_ITEM: Final[dict[str, Any]] = {"id": None, "message_id": None, "duplicate": False, "recipients": []}
+
+
+def _json(status: int, body: dict[str, Any]) -> HttpResponse:
+    """The answer the router would render from ``body``, without validating it against
+    the response schema again: for a batch that was 500 model instances built and dumped
+    (~10% of the request), for data this module has just built in the schema's shape
+    (tests/api hold the two to the same bytes). The schema still documents the route."""
+    return HttpResponse(json.dumps(body), status=status, content_type="application/json; charset=utf-8")
+
+
 @router.post(
     "",
     response={202: AcceptedOut, 400: ErrorOut, 413: ErrorOut},
     auth=scope("send"),
     summary="Send a message",
 )
-def send_message(request: HttpRequest, body: MessageIn) -> Status[dict[str, Any] | ErrorOut]:
+def send_message(request: HttpRequest, body: MessageIn) -> HttpResponse | Status[ErrorOut]:
     """Queue one message. The same ``idempotency_key`` within 24 hours answers with the
     first message (``duplicate: true``) instead of queueing another."""
     try:
         done = enqueue(_outgoing(body), source="api", api_key=_key(request))
     except Refused as refused:
         return Status(refused.status, ErrorOut(detail=refused.message, field=refused.field))
-    return Status(202, _accepted(done))
+    return _json(202, _accepted(done))
 
 
 @router.post("/batch", response={202: BatchOut}, auth=scope("send"), summary="Send up to 500 messages")
-def send_batch(request: HttpRequest, body: BatchIn) -> Status[dict[str, Any]]:
+def send_batch(request: HttpRequest, body: BatchIn) -> HttpResponse:
     """One transaction for the whole batch; each message is accepted or refused on its own."""
     results = enqueue_many([_outgoing(m) for m in body.messages], source="batch", api_key=_key(request))
-    items: list[dict[str, Any]] = []
-    for index, result in enumerate(results):
-        if isinstance(result, Refused):
-            items.append({"index": index, "error": {"detail": result.message, "field": result.field}})
-        else:
-            items.append({"index": index, **_accepted(result)})
-    refused = sum(1 for item in items if "error" in item)
-    return Status(202, {"accepted": len(items) - refused, "refused": refused, "results": items})
+    items = [_item(index, result) for index, result in enumerate(results)]
+    refused = sum(1 for result in results if isinstance(result, Refused))
+    return _json(202, {"accepted": len(items) - refused, "refused": refused, "results": items})
 
 
 @router.get("", response={200: MessagePage, **errors(400)}, auth=scope("read"), summary="List messages")
