@@ -2,6 +2,12 @@
 messages of ~2 KB each, into a fresh SQLite outbox (WAL, synchronous=FULL).
 
     python -m bench.enqueue [--messages 20000] [--json]
+    python -m bench.enqueue --http [--runs 3] [--singles 3000] [--json]
+
+``--http``: the real web process (``postwarden web``) on loopback, measured as ``make
+bench`` does (bench/pipeline.py's ``api``: 8 clients x 500-message batches, then 16
+clients posting one message each), ``--runs`` times; per run the rates, latencies, the
+load average and the web process's CPU time per message and per single request.
 
 The request goes through Django's full stack in this process (middleware, API-key auth,
 ninja's validation, the outbox's bulk statements, the response), without a socket: what
@@ -71,12 +77,55 @@ def run(count: int) -> dict[str, Any]:
     }
 
 
+def http(count: int, singles: int, runs: int) -> dict[str, Any]:
+    """``runs`` measurements of the web process (bench/pipeline.py's ``api``); the
+    medians and each run's figures, with the load average before it."""
+    import os
+    import statistics
+
+    from bench import pipeline, stack
+
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="pw-enqueue-http-") as tmp:
+        template = stack.migrated_sqlite(Path(tmp))
+        for number in range(runs):
+            load = [round(x, 2) for x in os.getloadavg()]
+            result = pipeline.api(Path(tmp) / f"run{number}", count, singles, 10.0, template)
+            if not result["ok"]:
+                raise SystemExit(f"run {number}: {result['errors'] or result}")
+            batch, single = result["batch"], result["single"]
+            rows.append(
+                {
+                    "load_avg": load,
+                    "api_batch_msgs_s": batch["msgs_s"],
+                    "batch_server_cpu_us_per_msg": _cpu_us(batch, batch["accepted"]),
+                    "api_single_rps": single["rps"],
+                    "api_single_p50_ms": single["p50_ms"],
+                    "api_single_p99_ms": single["p99_ms"],
+                    "single_server_cpu_us_per_request": _cpu_us(single, single["requests"]),
+                }
+            )
+    medians = {key: statistics.median(row[key] for row in rows) for key in rows[0] if key != "load_avg"}
+    return {"messages": count, "runs": rows, "median": medians}
+
+
+def _cpu_us(facts: dict[str, Any], count: int) -> float:
+    return round(float(facts["server_cpu_share"]) * float(facts["seconds"]) / max(1, count) * 1e6, 1)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.enqueue", description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=20000)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--http", action="store_true", help="measure the web process over loopback")
+    parser.add_argument("--runs", type=int, default=3, help="--http: measurements (default 3)")
+    parser.add_argument("--singles", type=int, default=3000, help="--http: single requests at most")
     args = parser.parse_args(argv)
-    result = run(args.messages - args.messages % BATCH or BATCH)
+    count = args.messages - args.messages % BATCH or BATCH
+    if args.http:
+        print(json.dumps(http(count, args.singles, max(1, args.runs)), indent=None if args.json else 2))
+        return 0
+    result = run(count)
     if args.json:
         print(json.dumps(result))
     else:
