@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from django.http import HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase
 from django.test import Client
 from django.urls import Resolver404, resolve
 
@@ -133,6 +133,13 @@ def _html_answers(world: World) -> dict[str, HttpResponseBase]:
     answers["404"] = world.clients["admin"].get("/no/such/page/")
     answers["405"] = world.clients["admin"].post("/deliveries/")
     answers["login error"] = Client().post("/login/", {"username": "x@example.com", "password": "nope"})
+    csrf = Client(enforce_csrf_checks=True)
+    answers["csrf refusal"] = csrf.post("/login/", {"username": "x@example.com", "password": "nope"})
+    assert answers["csrf refusal"].status_code == 403
+    throttled = Client()
+    for _ in range(throttle.ACCOUNT_LIMIT + 1):
+        answers["throttled"] = throttled.post("/login/", {"username": "y@example.com", "password": "nope"})
+    assert answers["throttled"].status_code == 429
     return answers
 
 
@@ -164,6 +171,16 @@ def test_the_mail_views_that_are_not_html_cannot_be_sniffed_into_html(world: Wor
         response = client.get(url)
         assert response["Content-Type"].startswith("text/plain"), url
         assert response["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example/", "javascript:alert(1)"]
+)
+def test_it_never_sends_a_signed_in_user_off_the_site(target: str, world: World) -> None:
+    response = Client().post(
+        f"/login/?next={target}", {"username": "admin@example.com", "password": PASSWORD, "next": target}
+    )
+    assert (response.status_code, response["Location"]) == (302, "/")
 
 
 def test_the_session_cookie_is_httponly_and_samesite_and_changes_at_log_in(world: World) -> None:
@@ -241,6 +258,7 @@ def _words(response: HttpResponseBase) -> str:
     """The page without its CSRF token and the typed address (which differ by request)."""
     import re
 
+    assert isinstance(response, HttpResponse)
     text = response.content.decode()
     text = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", text)
     return re.sub(r'value="[^"]*@example\.com"', "", text)
