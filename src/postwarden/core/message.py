@@ -12,8 +12,9 @@ replace the structural ones this module writes.
 from __future__ import annotations
 
 import functools
+import os
 import re
-import secrets
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,34 @@ from postwarden.core.addresses import (
     parse_address_list,
 )
 from postwarden.core.config.model import RecipientMode
+
+#: random bytes drawn from the OS at a time for :func:`random_hex`
+_RANDOM_POOL: Final = 4096
+_random = threading.local()
+
+
+def random_hex(nbytes: int) -> str:
+    """``nbytes`` random bytes from the OS CSPRNG, as hex (like ``secrets.token_hex``).
+
+    Two of these per message (its Message-ID and its public id) were ~8% of a batch
+    request's time as a ``getrandom`` call each; the bytes are now drawn 4 KiB at a time
+    per thread and never handed out twice. A forked child starts with an empty pool,
+    so parent and child can never share bytes."""
+    pool: str = getattr(_random, "pool", "")
+    at: int = getattr(_random, "at", 0)
+    end = at + 2 * nbytes
+    if end > len(pool):
+        pool, at, end = os.urandom(max(_RANDOM_POOL, nbytes)).hex(), 0, 2 * nbytes
+        _random.pool = pool
+    _random.at = end
+    return pool[at:end]
+
+
+def _forget_random() -> None:
+    _random.pool, _random.at = "", 0
+
+
+os.register_at_fork(after_in_child=_forget_random)
 
 
 class InvalidMessage(ValueError):
@@ -270,7 +299,7 @@ def _check_header_name(name: str) -> None:
 def _message_id(given: str | None, sender: Address) -> str:
     if given is None:
         # 128 random bits: unique without coordination between workers
-        return f"<{secrets.token_hex(16)}@{sender.domain}>"
+        return f"<{random_hex(16)}@{sender.domain}>"
     _check_text("message_id", given)
     if len(given) > _MAX_MSG_ID:
         # a Message-ID cannot be folded, and its line may not pass 998 octets
@@ -363,7 +392,7 @@ def _boundary(bodies: Iterable[bytes]) -> str:
     datas = list(bodies)
     while True:
         # "=_" cannot occur in quoted-printable output; 7bit bodies are checked
-        boundary = f"=_pw{secrets.token_hex(12)}"
+        boundary = f"=_pw{random_hex(12)}"
         marker = f"--{boundary}".encode("ascii")
         if not any(marker in data for data in datas):
             return boundary

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +29,7 @@ from postwarden.accounts.models import ApiKey
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.addresses import InvalidAddress
 from postwarden.core.config.model import Settings
-from postwarden.core.message import Composed, Draft, InvalidMessage, compose
+from postwarden.core.message import Composed, Draft, InvalidMessage, compose, random_hex
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.groupcommit import GroupCommitter
 from postwarden.outbox.raw import RawMessage, prepare_raw
@@ -422,7 +421,7 @@ def _raw_pending(
 
 def new_public_id() -> str:
     # 80 random bits: unguessable in URLs, unique without coordination
-    return "m_" + secrets.token_hex(10)
+    return "m_" + random_hex(10)
 
 
 def _after_commit(enqueued: list[Enqueued], source: str) -> None:
