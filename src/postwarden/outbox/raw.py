@@ -55,7 +55,7 @@ def prepare_raw(raw: bytes, envelope_from: str, recipients: Sequence[str], *, no
         message_id = f"<{secrets.token_hex(16)}@{sender.domain}>"
         added.append(f"Message-ID: {message_id}\r\n".encode("ascii"))
     if not _first(fields, "date"):
-        added.append(f"Date: {email.utils.format_datetime(now)}\r\n".encode("ascii"))
+        added.append(_date_line(now))
     to = _listed(fields.get("to", []))
     cc = _listed(fields.get("cc", []))
     kinds = tuple((r, "to" if r.lower() in to else "cc" if r.lower() in cc else "bcc") for r in rcpts)
@@ -106,6 +106,18 @@ def _without_bcc(head: bytes) -> bytes:
         if not dropping:
             kept.append(line)
     return b"".join(line + b"\r\n" for line in kept)
+
+
+#: the last Date line made: a batch shares one ``now`` (format_datetime costs ~9 µs)
+_last_date: tuple[datetime, bytes] | None = None
+
+
+def _date_line(now: datetime) -> bytes:
+    global _last_date  # a tuple swapped whole: safe when threads share it
+    last = _last_date
+    if last is None or last[0] != now or last[0].tzinfo != now.tzinfo:
+        last = _last_date = (now, f"Date: {email.utils.format_datetime(now)}\r\n".encode("ascii"))
+    return last[1]
 
 
 def _fields(head: bytes) -> dict[str, list[str]]:

@@ -13,10 +13,12 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from postwarden import logs
 from postwarden.core.addresses import redact
 from postwarden.core.config.model import Settings
 from postwarden.outbox import bulk
@@ -118,12 +120,16 @@ def _store(items: Sequence[Submission], settings: Settings) -> list[Stored]:
         if noted:
             _note_senders(results, senders)
     replies = []
+    accepted: list[tuple[str, dict[str, Any]]] = []
     for item, result in zip(items, results, strict=True):
         if isinstance(result, Refused):
             replies.append(Stored(refusal_reply(result)))
             continue
-        _log_accepted(item, result)
+        accepted.append(_accepted_line(item, result))
         replies.append(Stored(f"250 2.0.0 Ok: queued as {result.public_id}", result.public_id))
+    # one line per message, rendered together (a LogRecord and the handler chain per
+    # line cost ~40 µs, as much as storing the message)
+    logs.info_lines(log, accepted)
     return replies
 
 
@@ -150,11 +156,10 @@ def refusal_reply(refused: Refused) -> str:
     return f"550 5.6.0 Error: {text}"
 
 
-def _log_accepted(item: Submission, result: Enqueued) -> None:
-    log.info(
-        "relay accepted %s",
-        result.public_id,
-        extra={
+def _accepted_line(item: Submission, result: Enqueued) -> tuple[str, dict[str, Any]]:
+    return (
+        f"relay accepted {result.public_id}",
+        {
             "public_id": result.public_id,
             "recipients": [redact(r) for r in item.recipients],
             "client": item.client,
