@@ -47,6 +47,8 @@ from tests.smtpd import SmtpServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_env")]
 ADMIN = "alice@example.com"
+#: a new SMTP password typed into the settings form (not saved: the form has a typo)
+TYPED_PASSWORD = "Ty6pEdPw9-typed-into-the-form-do-not-leak"
 SMTP_FORM = {
     "EMAIL_ENABLED": "on",
     "EMAIL_PROVIDER": "smtp",
@@ -129,6 +131,14 @@ def console_forms(client: Client, server: SmtpServer, outputs: dict[str, str]) -
     outputs["POST /settings/dkim/generate/"] = body(generated)
     outputs["POST /doctor/run/"] = body(client.post("/doctor/run/", {}, follow=True))
     outputs["POST /settings/"] = body(client.post("/settings/", {**form, "action": "save"}, follow=True))
+    # a password typed into the form is used by the test buttons and never shown back
+    typed = {**form, "SMTP_PASSWORD": TYPED_PASSWORD}
+    outputs["POST test-connection typed"] = body(
+        client.post("/settings/test-connection/", typed, HTTP_HX_REQUEST="true")
+    )
+    outputs["POST /settings/ typed, bad port"] = body(
+        client.post("/settings/", {**typed, "SMTP_PORT": "x", "action": "save"})
+    )
     # a typo in a field: the form comes back with what was typed, never the stored password
     outputs["POST /settings/ bad port"] = body(
         client.post("/settings/", {**form, "SMTP_PORT": "x", "action": "save"})
@@ -238,6 +248,7 @@ def test_no_answer_log_or_row_holds_a_secret(
     secrets = seeded(
         Secret("dkim key", dkim_key()),
         Secret("generated dkim key", stored_dkim),
+        Secret("typed password", TYPED_PASSWORD),
         Secret("api key", key.split("_", 2)[2]),
     )
     # the test SMTP server's own log (aiosmtpd's "mail.log") is not Postwarden's output
