@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from django.db import DatabaseError, connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -214,13 +214,15 @@ class _StoreJob:
 
 def _write_jobs(jobs: Sequence[_StoreJob]) -> list[dict[int, Enqueued] | BaseException]:
     """The group commit's transaction: every job's rows, then one commit. When the
-    commit itself fails (e.g. a foreign key checked at commit: an API key deleted
-    meanwhile), nothing was stored and each job gets a transaction of its own, so only
+    commit itself breaks a constraint (a foreign key checked at commit: an API key
+    deleted meanwhile), nothing was stored and each job gets a transaction of its own, so only
     the job at fault fails. Raises when a lone job's commit fails."""
     try:
         with transaction.atomic():
             return _store_jobs(jobs)
-    except DatabaseError:
+    except IntegrityError:
+        # only a constraint: a lock timeout or a full disk would fail each job alike,
+        # one lock wait (busy_timeout) after the other
         if len(jobs) == 1:
             raise
         log.warning("a group commit of %d requests failed; committing each on its own", len(jobs))
