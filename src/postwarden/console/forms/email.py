@@ -97,6 +97,19 @@ CHOICE_LABELS: Final[dict[str, str]] = {
 }
 #: secrets that are a PEM block, typed into a text area
 MULTILINE: Final = frozenset({"DKIM_PRIVATE_KEY"})
+#: where each outgoing secret is sent. With the secret field left empty the saved secret
+#: applies, so changing one of these would hand it to a server the person just chose (a
+#: "settings" user, who may not see the secret, could read it off their own server): the
+#: secret must be typed again, as Jenkins and Grafana ask when a credential's URL changes
+DESTINATIONS: Final[dict[str, tuple[str, ...]]] = {
+    "SMTP_PASSWORD": ("SMTP_HOST", "SMTP_PORT", "SMTP_SECURITY", "SMTP_TLS_VERIFY"),
+    "SENDGRID_API_KEY": ("SENDGRID_API_URL",),
+    "MAILGUN_API_KEY": ("MAILGUN_API_URL",),
+    "POSTMARK_SERVER_TOKEN": ("POSTMARK_API_URL",),
+    "RESEND_API_KEY": ("RESEND_API_URL",),
+    "MANDRILL_API_KEY": ("MANDRILL_API_URL",),
+    "AWS_SECRET_ACCESS_KEY": ("AWS_ENDPOINT_URL",),
+}
 
 
 def editable_variables() -> tuple[Variable, ...]:
@@ -190,10 +203,42 @@ class EmailSettingsForm(forms.Form):
             values[var.name] = _to_text(var, data.get(var.name))
         return values
 
+    def clean(self) -> dict[str, Any]:
+        """Refuses a new destination for a saved secret that was not typed again
+        (:data:`DESTINATIONS`); one from the environment cannot be, so its destination
+        must change there too."""
+        data = super().clean() or {}
+        for secret, destinations in DESTINATIONS.items():
+            state = self.current.get(secret)
+            if state is None or not state.masked or data.get(secret) or data.get(clear_name(secret)):
+                continue
+            moved = [name for name in destinations if name in data and self._changed(name, data[name])]
+            if not moved:
+                continue
+            if state.locked:
+                for name in moved:
+                    self.add_error(name, f"{secret} is set by the environment: change {name} there too.")
+            else:
+                label = LABELS.get(secret, secret).lower()
+                self.add_error(secret, f"Type the {label} again to use it with the new {', '.join(moved)}.")
+        return data
+
+    def _changed(self, name: str, value: object) -> bool:
+        var = next(v for v in editable_variables() if v.name == name)
+        return _meaning(var, _to_text(var, value)) != _meaning(var, self.current[name].value)
+
     def overrides(self) -> dict[str, str]:
         """The form's values as a settings layer for "Test connection": like ``values()``,
         but a secret left empty is simply absent, so the stored one applies."""
         return self.values()
+
+
+def _meaning(var: Variable, text: str) -> str:
+    """A field's value as it acts: empty is the default, choices and switches in one spelling."""
+    text = text.strip() or (var.default if var.kind in (Kind.BOOL, Kind.CHOICE) else "")
+    if var.kind is Kind.BOOL and _is_bool(text):
+        return str(parse_bool(text))
+    return text.lower() if var.kind is Kind.CHOICE else text
 
 
 def _to_text(var: Variable, value: object) -> str:
