@@ -122,6 +122,8 @@ class RelaySMTP(SMTP):
         #: set when the session is being closed: nothing more that was buffered may be
         #: read as a command (the point of refusing a smuggled line)
         self._closing = False
+        #: when the session has been idle too long (see _reset_timeout)
+        self._idle_deadline = 0.0
 
     # --------------------------------------------------------------- connection
 
@@ -155,6 +157,27 @@ class RelaySMTP(SMTP):
         if self._in_transaction:
             self._in_transaction = False
             self._activity.end()
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """Push the idle deadline back. aiosmtpd cancels its timer and schedules a new one
+        at every command (four times a message, and the event loop's heap keeps the
+        cancelled ones for a while); here one timer per session stays and moves only when
+        it fires early. ``duration`` (the PROXY-protocol wait) keeps aiosmtpd's way."""
+        if duration is not None:
+            super()._reset_timeout(duration)
+            return
+        self._idle_deadline = self.loop.time() + self._timeout_duration
+        handle = self._timeout_handle
+        if handle is None or handle.cancelled() or handle.when() > self._idle_deadline:
+            if handle is not None:
+                handle.cancel()
+            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_check)
+
+    def _idle_check(self) -> None:
+        if self.loop.time() < self._idle_deadline:
+            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_check)
+        else:
+            self._timeout_cb()  # type: ignore[no-untyped-call]
 
     def mail(self) -> Envelope:
         """The current transaction (aiosmtpd keeps one from connection_made on). A method,
