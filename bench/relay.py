@@ -15,8 +15,8 @@
    can be read against what aiosmtpd itself does on the machine at that moment.
 
 Reports the median msgs/s (issue #7 ``relay_msgs_s``; target >= 3k), the relay's CPU per
-message (utime+stime from /proc, smtp-source runs on the other core), and the group
-commit's batches (from the relay's "relay stopped" log line). Every loop is bounded by
+message (utime+stime from /proc, smtp-source runs on the other core), the group
+commit's batches (from the relay's "relay stopped" log line) and the load average. Every loop is bounded by
 count and deadline; every process is stopped by its PID.
 """
 
@@ -144,6 +144,7 @@ def _stopped_line(log: Path) -> dict[str, Any]:
 
 
 def run(messages: int, sessions: int, repeats: int, anchor: bool) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="pw-relay-bench-") as tmp:
         data = Path(tmp) / "data"
         port = free_port()
@@ -198,6 +199,9 @@ def run(messages: int, sessions: int, repeats: int, anchor: bool) -> dict[str, A
         if batches
         else None,
         "stored_ok": True,
+        #: 1-minute load average before the first and after the last run (others' jobs
+        #: share the two cores: read the wall figures against it, the CPU ones less so)
+        "load_avg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
     if anchors:
         result["aiosmtpd_discard_msgs_s"] = round(statistics.median(anchors))
