@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import Any
 
 from postwarden.cli.django_setup import setup
 
@@ -39,5 +40,18 @@ def run(argv: list[str]) -> int:
         connection_limit=1000,
         channel_timeout=120,
         clear_untrusted_proxy_headers=True,
+        **_behind_https_proxy(service.https),
     )
     return 0
+
+
+def _behind_https_proxy(https: bool) -> dict[str, Any]:
+    """Under POSTWARDEN_HTTPS, X-Forwarded-Proto from the proxy (docs/configuration.md).
+    waitress clears proxy headers from peers it does not trust, and trusted none: Django
+    then saw http behind the proxy, sent no HSTS and refused every form ("Origin checking
+    failed"). Only that header is taken from any peer: a client reaching the port directly
+    can at most claim https, which changes nothing (cookies are Secure anyway).
+    X-Forwarded-For stays cleared, so log-in throttling counts the real peer."""
+    if not https:
+        return {}
+    return {"trusted_proxy": "*", "trusted_proxy_headers": {"x-forwarded-proto"}}
