@@ -304,6 +304,18 @@ def _insert_messages(items: list[Pending]) -> dict[str, int]:
 
 
 def _returning_sql(rows: int) -> str:
+    key = (connection.vendor, rows)
+    sql = _returning_statements.get(key)
+    if sql is None:
+        sql = _returning_statements[key] = _build_returning_sql(rows)
+    return sql
+
+
+#: (vendor, rows) -> statement: a relay batch is the same few sizes over and over
+_returning_statements: dict[tuple[str, int], str] = {}
+
+
+def _build_returning_sql(rows: int) -> str:
     quote = connection.ops.quote_name
     meta = Message._meta
     names = ", ".join(quote(str(getattr(meta.get_field(name), "column", name))) for name in _MESSAGE_COLUMNS)
@@ -322,11 +334,14 @@ def _row_adapter() -> Callable[[tuple[Any, ...]], list[Any]]:
     json_value = connection.ops.adapt_json_value
     created, tags, metadata = (_MESSAGE_COLUMNS.index(n) for n in ("created_at", "tags", "metadata"))
 
+    # most messages carry no tags and no metadata: their JSON is made once per batch
+    no_tags, no_metadata = json_value([], None), json_value({}, None)
+
     def adapt(row: tuple[Any, ...]) -> list[Any]:
         values = list(row)
         values[created] = stamp(values[created])
-        values[tags] = json_value(values[tags], None)
-        values[metadata] = json_value(values[metadata], None)
+        values[tags] = json_value(values[tags], None) if values[tags] else no_tags
+        values[metadata] = json_value(values[metadata], None) if values[metadata] else no_metadata
         return values
 
     return adapt
