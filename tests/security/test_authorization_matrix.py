@@ -27,6 +27,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from postwarden.accounts.models import ApiKey, Member, MemberGroup, User
 from postwarden.api.api import api
 from postwarden.outbox.models import Message, Suppression
+from tests.reliability.figures import report
 from tests.security.conftest import IDENTITIES, World
 
 pytestmark = pytest.mark.django_db
@@ -228,7 +229,9 @@ def _snapshot() -> tuple[int, int, int, int, int, int]:
 
 
 @pytest.mark.parametrize(("route", "name", "method"), ROUTES, ids=[f"{m} /{r}" for r, _, m in ROUTES])
-def test_it_answers_each_caller_as_the_table_says(route: str, name: str, method: str, world: World) -> None:
+def test_it_answers_each_caller_as_the_table_says(
+    route: str, name: str, method: str, world: World, request: pytest.FixtureRequest
+) -> None:
     statuses: list[Status] = []
     for identity in IDENTITIES:
         # each caller on the rows as they were: one caller's revoke or delete must not turn
@@ -247,6 +250,7 @@ def test_it_answers_each_caller_as_the_table_says(route: str, name: str, method:
         f"no entry for {method} /{route}; it answered: ({route!r}, {method!r}): {tuple(statuses)!r}"
     )
     assert tuple(statuses) == expected, dict(zip(IDENTITIES, statuses, strict=True))
+    report(request, "authorization matrix", routes_x_methods=1, calls=len(statuses))
 
 
 def test_every_entry_of_the_table_names_a_route_that_exists() -> None:

@@ -28,6 +28,7 @@ import requests
 
 from postwarden.core.config.variables import VARIABLES
 from tests.dnsd import DnsTestServer
+from tests.reliability.figures import report
 from tests.security.leaks import (
     ENVIRONMENT,
     SMTP_USER,
@@ -38,6 +39,7 @@ from tests.security.leaks import (
     seeded,
     sweep,
 )
+from tests.security.leaks import forms as recognisable
 from tests.smtpd import SmtpServer
 
 pytestmark = pytest.mark.slow
@@ -256,7 +258,9 @@ def data_files(data: Path) -> dict[str, str]:
     }
 
 
-def test_no_command_process_or_log_file_holds_a_secret(place: Place, serving: Serving) -> None:
+def test_no_command_process_or_log_file_holds_a_secret(
+    place: Place, serving: Serving, request: pytest.FixtureRequest
+) -> None:
     key = commands(place)
     wait_until_up(serving)
     web(serving, key, place.outputs)
@@ -278,5 +282,13 @@ def test_no_command_process_or_log_file_holds_a_secret(place: Place, serving: Se
     assert {"web", "worker", "relay"} <= {name.split(" ")[-1].split("-")[0] for name in files}
     stored = data_files(place.data)
     assert any(name.endswith("postwarden.sqlite3") for name in stored), list(stored)
-    assert sweep({**place.outputs, **files, **stored}, secrets) == []
+    surfaces = {**place.outputs, **files, **stored}
+    assert sweep(surfaces, secrets) == []
+    report(
+        request,
+        "secrets sweep (commands, serve, data directory)",
+        secrets=len(secrets),
+        surfaces=len(surfaces),
+        forms=sum(len(recognisable(s)) for s in secrets),
+    )
     assert len(place.outputs) >= 20

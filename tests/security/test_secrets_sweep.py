@@ -33,6 +33,7 @@ from postwarden.console.access import ACCESS
 from postwarden.webhooks.views import HOOKS
 from tests.console.helpers import capture_one, enqueue_one
 from tests.dnsd import DnsTestServer
+from tests.reliability.figures import report
 from tests.security.leaks import (
     ENVIRONMENT,
     SMTP_USER,
@@ -43,6 +44,7 @@ from tests.security.leaks import (
     seeded,
     sweep,
 )
+from tests.security.leaks import forms as recognisable
 from tests.smtpd import SmtpServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_env")]
@@ -231,6 +233,7 @@ def test_no_answer_log_or_row_holds_a_secret(
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
     settings: object,
+    request: pytest.FixtureRequest,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     settings.SECRET_KEY = ENVIRONMENT["POSTWARDEN_SECRET_KEY"]  # type: ignore[attr-defined]
@@ -266,4 +269,11 @@ def test_no_answer_log_or_row_holds_a_secret(
     assert '"finding": "auth.failed"' in outputs["log file"]
     assert "••••leak" in outputs["GET /settings/"]
     assert sweep(outputs, secrets) == []
+    report(
+        request,
+        "secrets sweep (web process)",
+        secrets=len(secrets),
+        surfaces=len(outputs),
+        forms=sum(len(recognisable(s)) for s in secrets),
+    )
     assert len(outputs) >= 60
