@@ -124,7 +124,7 @@ def test_it_takes_its_child_along_when_killed_and_loses_nothing(
     smtp_server.handler.data_delay = 0.2  # always something in flight
     place = place_factory(None, smtp_server.port, POSTWARDEN_SMTP_CONNECTIONS="2")
     message_ids = place.script("enqueue", "60")
-    worker = place.worker("--batch-size", "20", "--lease", "2", name="k1")
+    worker = place.worker("--batch-size", "20", "--lease", "2", "--sending-process", name="k1")
     wait_for(lambda: len(_children(worker.pid)) == 1, "the sending child")
     [child] = _children(worker.pid)
     wait_for(lambda: smtp_server.handler.data_started >= 3, "messages in flight")

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import time
 from collections.abc import Callable, Sequence
@@ -530,13 +529,15 @@ def _batching(transport: Transport) -> Callable[[Sequence[Delivery]], Any] | Non
 def run_worker(options: Options | None = None) -> int:
     """Run a worker until it is told to stop (``postwarden worker``)."""
     prepare_process()
-    return run_loop(Worker(options, transport_factory=offloading).run())
+    options = options or Options()
+    factory = offloading if options.sending_process else build_transport
+    return run_loop(Worker(options, transport_factory=factory).run())
 
 
 def offloading(settings: Settings) -> Transport:
-    """The transport for ``postwarden worker``: SMTP from a child process when there is a
-    second core for it (see transports/offload.py), anything else as registered."""
-    if settings.sending.provider.value == "smtp" and (os.cpu_count() or 1) > 1:
+    """SMTP from a child process (see transports/offload.py), anything else as
+    registered (``--sending-process``)."""
+    if settings.sending.provider.value == "smtp":
         return OffloadedSmtp(settings)
     return build_transport(settings)
 
