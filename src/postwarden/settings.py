@@ -56,14 +56,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # The cookie-only ones (session, CSRF, user, login, messages) step aside for /api/,
+    # which authenticates by key: api/middleware.py.
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "postwarden.api.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "postwarden.api.middleware.CsrfViewMiddleware",
+    "postwarden.api.middleware.AuthenticationMiddleware",
+    "postwarden.api.middleware.LoginRequiredMiddleware",
+    "postwarden.api.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "postwarden.console.middleware.ContentSecurityPolicyMiddleware",
 ]
