@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -269,3 +270,37 @@ def test_it_keeps_a_raw_messages_headers_adding_only_what_is_missing() -> None:
     )
     assert kept.message_id == "<given@example.com>"
     assert bytes(Content.objects.get(message_id=kept.pk).raw).startswith(b"Message-ID: <given@example.com>")
+
+
+def test_it_logs_one_enqueued_line_through_the_configured_handler(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    # the configured JSON handler takes the rendered line directly (logs.info_lines);
+    # what it prints is what log.info("enqueued", extra=...) printed before
+    import io
+    import json
+    import logging
+
+    from postwarden import logs
+
+    stream = io.StringIO()
+    handler = logs.BufferedStreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    logger = logging.getLogger("postwarden.outbox")
+    monkeypatch.setattr(logger, "handlers", [handler])
+    monkeypatch.setattr(logger, "propagate", False)
+    with django_capture_on_commit_callbacks(execute=True):
+        out = enqueue(
+            Outgoing(to=["alice@example.com", "bob@example.org"], subject="Hi", text="x"), settings=SETTINGS
+        )
+    handler.flush()
+    line = json.loads(stream.getvalue())
+    assert {k: v for k, v in line.items() if k != "ts"} == {
+        "level": "info",
+        "logger": "postwarden.outbox",
+        "msg": "enqueued",
+        "messages": 1,
+        "recipients": 2,
+        "first": out.public_id,
+        "source": "api",
+    }

@@ -25,6 +25,7 @@ from django.db import IntegrityError, connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from postwarden import logs
 from postwarden.accounts.models import ApiKey
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.addresses import InvalidAddress
@@ -432,15 +433,15 @@ def _after_commit(enqueued: list[Enqueued], source: str) -> None:
         return
 
     def announce() -> None:
-        log.info(
-            "enqueued",
-            extra={
-                "messages": len(fresh),
-                "recipients": sum(len(e.recipients) for e in fresh),
-                "first": fresh[0].public_id,
-                "source": source,
-            },
-        )
+        # info_lines renders the line as log.info would, without a LogRecord and the
+        # handler chain (~0.2 ms, a tenth of a single-message API request's CPU)
+        fields = {
+            "messages": len(fresh),
+            "recipients": sum(len(e.recipients) for e in fresh),
+            "first": fresh[0].public_id,
+            "source": source,
+        }
+        logs.info_lines(log, [("enqueued", fields)])
         message_enqueued.send(sender=Enqueued, messages=fresh, source=source)
 
     transaction.on_commit(announce)
