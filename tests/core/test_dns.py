@@ -60,6 +60,13 @@ def test_it_resolves_the_smtp_host_at_the_given_server(dns_server: DnsTestServer
     assert dns_server.asked("alias.example.test", "AAAA")
 
 
+def test_it_resolves_localhost_on_this_machine_not_at_the_given_server(dns_server: DnsTestServer) -> None:
+    dns_server.load(ZONE)
+    found = run(DnsClient(dns_server.address, timeout=2).resolve_host("LocalHost.", 2587))
+    assert ("127.0.0.1", 2587) in found
+    assert not dns_server.asked("localhost", "A")
+
+
 def test_it_reports_a_host_without_address_as_gaierror(dns_server: DnsTestServer) -> None:
     dns_server.load(ZONE)
     with pytest.raises(

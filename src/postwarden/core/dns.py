@@ -196,10 +196,12 @@ class DnsClient:
         server configured the answer comes from it; else from the OS. Raises
         ``socket.gaierror`` when the host has no address, so the session tags it as a
         resolve failure exactly as it does for its own lookups."""
-        if self.server is None:
+        if self.server is None or _is_localhost(host):
             loop = asyncio.get_running_loop()
+            # hosts files hold names without the root's trailing dot
+            name = host.rstrip(".") if _is_localhost(host) else host
             infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout=self.timeout
+                loop.getaddrinfo(name, port, type=socket.SOCK_STREAM), timeout=self.timeout
             )
             return list(dict.fromkeys((str(info[4][0]), port) for info in infos))
         try:
@@ -209,6 +211,14 @@ class DnsClient:
         if not ips:
             raise socket.gaierror(socket.EAI_NONAME, f"{host}: no A or AAAA record at {self.description}")
         return [(ip, port) for ip in ips]
+
+
+def _is_localhost(host: str) -> bool:
+    """``localhost`` and names under it are this machine's own (RFC 6761 6.3): the OS answers
+    them from its hosts file, and a DNS server, the one given to the doctor included, has
+    no record of them."""
+    name = host.rstrip(".").lower()
+    return name == "localhost" or name.endswith(".localhost")
 
 
 def _servfail(exc: dns.resolver.NoNameservers) -> str:
