@@ -261,3 +261,15 @@ def redact(addr: str) -> str:
         return "***"
     keep = max(0, min(3, len(local) - 2))
     return f"{local[:keep]}***@{domain.lower()}"
+
+
+def ascii_domain(address: str) -> str:
+    """The lower-case ASCII (IDNA) domain of an addr-spec, as MAIL_ALLOWED_DOMAINS holds them;
+    never raises: a domain IDNA cannot encode comes back as written (and matches nothing)."""
+    part = address.rpartition("@")[2].strip().rstrip(".").lower()
+    if part.isascii():
+        return part
+    try:
+        return part.encode("idna").decode("ascii")
+    except UnicodeError:
+        return part

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from postwarden.core.addresses import ascii_domain
 from postwarden.core.config.model import Settings
 from postwarden.core.config.service import fingerprint
 from postwarden.core.doctor.service import QueueFacts, RecipientPolicy, ServiceFacts, WorkerFacts
@@ -194,9 +195,9 @@ def decide(
     """What outbox.policy.decide answers for one address (the same order, the same words)."""
     wanted = address.strip().lower()
     allowed = settings.sending.allowed_domains
-    if allowed and _domain(wanted) not in allowed and wanted not in members:
+    if allowed and ascii_domain(wanted) not in allowed and wanted not in members:
         why = (
-            f"refused: {_domain(wanted)} is not an approved domain "
+            f"refused: {ascii_domain(wanted)} is not an approved domain "
             f"(MAIL_ALLOWED_DOMAINS={','.join(allowed)}) and the address is not a member's"
         )
         return RecipientPolicy("refused", why)
@@ -225,14 +226,3 @@ def _members(db: Db, addresses: list[str]) -> set[str]:
     marks = ", ".join("?" for _ in addresses)
     rows = db.rows(f"SELECT LOWER(email) FROM accounts_member WHERE LOWER(email) IN ({marks})", addresses)  # noqa: S608
     return {str(r[0]) for r in rows}
-
-
-def _domain(address: str) -> str:
-    """The lower-case ASCII (IDNA) domain, as MAIL_ALLOWED_DOMAINS holds them (policy.domain)."""
-    part = address.rpartition("@")[2].strip().rstrip(".").lower()
-    if part.isascii():
-        return part
-    try:
-        return part.encode("idna").decode("ascii")
-    except UnicodeError:
-        return part

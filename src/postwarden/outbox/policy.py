@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models.functions import Lower
 
 from postwarden.accounts.models import Member
+from postwarden.core.addresses import ascii_domain as domain
 from postwarden.core.config.model import Settings
 from postwarden.outbox.models import State, Suppression
 from postwarden.outbox.suppressions import HARD_BOUNCE, is_suppressed, normalize
@@ -26,17 +27,6 @@ FINDINGS: dict[str, str] = {
     State.SUPPRESSED: "policy.suppressed",
     State.HELD: "config.disabled",
 }
-
-
-def domain(address: str) -> str:
-    """The lower-case ASCII (IDNA) domain of an addr-spec, as MAIL_ALLOWED_DOMAINS holds them."""
-    part = address.rpartition("@")[2].strip().rstrip(".").lower()
-    if part.isascii():
-        return part
-    try:
-        return part.encode("idna").decode("ascii")
-    except UnicodeError:
-        return part
 
 
 def clear_bounce_suppressions(addresses: Iterable[str]) -> int:

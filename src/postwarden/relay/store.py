@@ -19,11 +19,11 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from postwarden import logs
+from postwarden.core.addresses import ascii_domain as domain
 from postwarden.core.addresses import redact
 from postwarden.core.config.model import Settings
 from postwarden.outbox import bulk
 from postwarden.outbox.models import Event
-from postwarden.outbox.policy import domain
 from postwarden.outbox.services import Enqueued, RawItem, Refused, enqueue_raw_many
 from postwarden.relay.auth import Identity
 from postwarden.relay.commands import printable
