@@ -13,7 +13,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests import system
+from tests.ports import free_port
 
 #: seconds pg_ctl may take to start or stop the cluster
 PG_TIMEOUT = 60
@@ -49,12 +49,6 @@ class Cluster:
             [str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name],
         )
         return self.database_url(name)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_postgres() -> list[str]:

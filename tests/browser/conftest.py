@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.ports import free_port
 from tests.system import missing
 
 CHROMIUM = "/usr/bin/chromium"
@@ -38,12 +38,6 @@ ADMIN_PASSWORD = "browser-admin-Zq9XkVbN"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 #: seconds the service may take to migrate and start listening
 START_TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

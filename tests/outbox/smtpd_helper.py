@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.pg import free_port
+from tests.ports import free_port
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 

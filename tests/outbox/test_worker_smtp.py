@@ -152,7 +152,7 @@ def test_it_groups_recipients_into_transactions_no_larger_than_the_cap(smtp_serv
 
 
 def test_it_defers_everything_when_the_server_cannot_be_reached() -> None:
-    from tests.pg import free_port
+    from tests.ports import free_port
 
     enqueue(Outgoing(to=["alice@example.com"], text="x"), settings=make_settings())
     run_worker_steps(free_port())

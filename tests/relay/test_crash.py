@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pg import free_port
+from tests.ports import free_port
 from tests.relay.helpers import message
 from tests.smtpd import SmtpServer
 

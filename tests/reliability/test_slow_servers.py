@@ -21,7 +21,7 @@ from aiosmtpd.controller import Controller
 
 from tests.outbox.procs import BOUND, Place, wait_for
 from tests.outbox.smtpd_helper import Handler
-from tests.pg import free_port
+from tests.ports import free_port
 from tests.reliability.figures import report
 from tests.reliability.probe import query
 

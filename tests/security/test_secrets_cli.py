@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import smtplib
-import socket
 import ssl
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import requests
 
 from postwarden.core.config.variables import VARIABLES
 from tests.dnsd import DnsTestServer
+from tests.ports import free_port
 from tests.reliability.figures import report
 from tests.security.leaks import (
     ENVIRONMENT,
@@ -55,12 +55,6 @@ import json, os
 from postwarden.configstore.runtime import save
 save(json.loads(os.environ["PW_SEED"]))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -135,7 +135,7 @@ def test_it_checks_an_idle_connection_with_noop_and_replaces_a_dead_one(
 
 
 def test_it_waits_before_reconnecting_to_a_server_that_refused_the_connection() -> None:
-    from tests.pg import free_port
+    from tests.ports import free_port
 
     transport = SmtpTransport(make_settings(smtp_port=free_port()))
     results = send_all(transport, delivery("a@example.com"), delivery("b@example.com"))
