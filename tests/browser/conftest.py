@@ -8,7 +8,6 @@ Chromium missing: skipped locally with the reason, a failure under CI=true
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.ports import free_port
+from tests.processes import stop_group
 from tests.system import missing
 
 CHROMIUM = "/usr/bin/chromium"
@@ -100,13 +100,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, ca_file: Path, dns_zone: A
         _wait_until_up(svc)
         yield svc
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_group(process)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ X-Forwarded-For stays untrusted: log-in throttling counts the peer's address."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 import requests
 
 from tests.ports import free_port
+from tests.processes import stop_group
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery staple"
@@ -61,8 +61,7 @@ def web(tmp_path: Path) -> Iterator[str]:
                 time.sleep(0.2)
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        stop_group(process)
 
 
 def test_a_browser_behind_the_proxy_logs_in_over_https(web: str) -> None:

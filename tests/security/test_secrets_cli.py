@@ -28,6 +28,7 @@ import requests
 from postwarden.core.config.variables import VARIABLES
 from tests.dnsd import DnsTestServer
 from tests.ports import free_port
+from tests.processes import stop_group
 from tests.reliability.figures import report
 from tests.security.leaks import (
     ENVIRONMENT,
@@ -173,13 +174,7 @@ def serving(place: Place) -> Iterator[Serving]:
     try:
         yield found
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_group(process)
         place.outputs["serve"] = log.read_text("utf-8", "replace")
 
 
