@@ -77,16 +77,22 @@ def stop(process: subprocess.Popen[str] | subprocess.Popen[bytes], sig: int = si
             process.wait(timeout=10)
 
 
+def migrated_environment(data_dir: Path, smtpd: SmtpServer, cwd: Path) -> dict[str, str]:
+    """The relay's environment (a fresh port, mail to ``smtpd``) over a migrated database."""
+    env = environment(data_dir, free_port(), smtpd.port)
+    migrated = subprocess.run(
+        [sys.executable, "-m", "postwarden", "migrate"],
+        env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    return env
+
+
 def test_it_delivers_what_it_answered_250_for_even_when_killed_right_after(
     smtpd: SmtpServer, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "data"
-    env = environment(data_dir, free_port(), smtpd.port)
-    migrated = subprocess.run(
-        [sys.executable, "-m", "postwarden", "migrate"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    env = migrated_environment(data_dir, smtpd, tmp_path)
 
     relay = postwarden("relay", env=env, cwd=tmp_path)
     try:
@@ -133,12 +139,7 @@ def test_it_stops_cleanly_on_sigterm_after_storing_what_it_accepted(
     smtpd: SmtpServer, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "data"
-    env = environment(data_dir, free_port(), smtpd.port)
-    migrated = subprocess.run(
-        [sys.executable, "-m", "postwarden", "migrate"],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert migrated.returncode == 0, migrated.stdout + migrated.stderr
+    env = migrated_environment(data_dir, smtpd, tmp_path)
     relay = postwarden("relay", env=env, cwd=tmp_path)
     try:
         wait_for_line(relay, "postwarden relay: listening on")
