@@ -58,10 +58,11 @@ class Place:
         )
         return env
 
-    def script(self, *args: str) -> Any:
-        """Run this module as a script in the place's environment; returns its JSON answer."""
+    def script(self, *args: str, module: str = "tests.outbox.procs") -> Any:
+        """Run ``module`` (this one by default) as a script in the place's environment;
+        returns its JSON answer (the last line it prints)."""
         done = subprocess.run(
-            [sys.executable, "-m", "tests.outbox.procs", *args],
+            [sys.executable, "-m", module, *args],
             env=self.environ(),
             cwd=self.root,
             capture_output=True,
@@ -69,7 +70,7 @@ class Place:
             check=False,
         )
         if done.returncode != 0:
-            raise AssertionError(f"procs {args} failed:\n{done.stderr.decode()[-3000:]}")
+            raise AssertionError(f"{module} {args} failed:\n{done.stderr.decode()[-3000:]}")
         return json.loads(done.stdout.decode().strip().splitlines()[-1])
 
     def worker(self, *args: str, name: str = "worker") -> subprocess.Popen[bytes]:

@@ -8,27 +8,16 @@ every recipient (retry windows, durations) and mail to chosen addresses."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from datetime import datetime
 from typing import Any
 
-from tests.outbox.procs import BOUND, Place
+from tests.outbox.procs import Place
 
 
 def query(place: Place, name: str, *args: str) -> Any:
     """Run ``name`` (with ``args``) against the place's database; its JSON answer."""
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.reliability.probe", name, *args],
-        env=place.environ(),
-        cwd=place.root,
-        capture_output=True,
-        timeout=BOUND * 2,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise AssertionError(f"probe {name} failed:\n{done.stderr.decode()[-3000:]}")
-    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return place.script(name, *args, module="tests.reliability.probe")
 
 
 def _attempts() -> list[dict[str, Any]]:
