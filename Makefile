@@ -9,7 +9,7 @@ PIP := $(BIN)/pip -q --disable-pip-version-check
 TEST_DEBS := chromium swaks postgresql postfix libnet-ssleay-perl
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: run test lint typecheck unit bench soak clean system-deps
+.PHONY: run test quick lint typecheck unit bench soak clean system-deps
 
 $(BIN)/postwarden: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,12 @@ unit: $(VENV)/.test-deps system-deps
 	$(BIN)/pytest -n 2 --dist loadgroup -m "not soak"
 
 test: lint typecheck unit
+
+# Fast feedback on the framework-free core: lint, layers, and its tests (no system packages).
+quick: $(VENV)/.test-deps
+	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q -n 2 tests/core
 
 # make bench BENCH_ARGS="--quick" for a smoke run; --n, --rounds: python -m bench.run --help
 bench: $(VENV)/.test-deps system-deps
