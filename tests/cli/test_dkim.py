@@ -73,3 +73,21 @@ def test_it_needs_a_domain(
 def test_it_refuses_an_unusual_key_size(capsys: pytest.CaptureFixture[str]) -> None:
     assert dkim_cli.run(["generate", "--domain", "example.com", "--bits", "512"]) == 2
     assert "--bits must be 1024, 2048, 3072 or 4096, not 512" in capsys.readouterr().err
+
+
+def test_it_prints_and_uses_the_a_label_of_an_internationalized_domain(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert dkim_cli.run(["generate", "--domain", "Bücher.Example", "--bits", "1024"]) == 0
+    out = capsys.readouterr().out
+    assert "DKIM_DOMAIN=xn--bcher-kva.example, and publish" in out
+    assert "name:  postwarden._domainkey.xn--bcher-kva.example\n" in out
+    assert "postwarden._domainkey.xn--bcher-kva.example. IN TXT ( " in out
+    assert out.isascii()
+
+
+def test_it_refuses_a_domain_that_is_not_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert dkim_cli.run(["generate", "--domain", "not a domain", "--bits", "1024"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("postwarden dkim: --domain: 'not a domain' is not a valid domain name")
+    assert "Traceback" not in err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -10,6 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from postwarden.core.config.model import SigningSettings
 from postwarden.core.dkim import DkimKeyError, Signer, generate_key, public_key_of, txt_record
 from postwarden.core.secrets import Secret
+from tests.dnsd import DnsTestServer
+from tests.mail_dkim import mail_dkim
 
 MESSAGE = (
     b"From: Ops <ops@example.com>\r\nTo: alice@example.org\r\nSubject: Hello\r\n"
@@ -133,3 +137,141 @@ def test_it_keeps_the_parsed_key_out_of_repr_and_comparisons() -> None:
     assert "BEGIN" not in text
     assert "RSAPrivateKey" not in text
     assert KEY_2048.reveal()[40:80] not in text
+
+
+# ---------------------------------------------------------------------------------
+# h= pinned, and an independent verifier (Perl's Mail::DKIM) on every signed header
+
+FULL = (
+    b"From: Ops <ops@example.com>\r\nReply-To: help@example.com\r\nTo: alice@example.org\r\n"
+    b"Subject: Your invoice\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\nMessage-ID: <3@example.com>\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"List-Unsubscribe: <https://example.com/u/1>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+    b"X-App: 7\r\n\r\nPay by Friday.\r\n"
+)
+#: every signed name once more than FULL has it: a present header is over-signed, an
+#: absent one (Sender, Cc, In-Reply-To, References, Content-Transfer-Encoding) signed absent
+FULL_H = (
+    "from:from:sender:reply-to:reply-to:to:to:cc:subject:subject:date:date:message-id:message-id:"
+    "in-reply-to:references:mime-version:mime-version:content-type:content-type:"
+    "content-transfer-encoding:list-unsubscribe:list-unsubscribe:list-unsubscribe-post:"
+    "list-unsubscribe-post"
+)
+#: (header as in FULL, a changed value) for each signed header the message has
+CHANGES = [
+    (b"From: Ops <ops@example.com>", b"From: Ops <ops@example.net>"),
+    (b"Reply-To: help@example.com", b"Reply-To: help@evil.example"),
+    (b"To: alice@example.org", b"To: bob@example.org"),
+    (b"Subject: Your invoice", b"Subject: Your invoices"),
+    (b"Date: Mon, 2 Mar 2026 10:00:00 +0000", b"Date: Tue, 3 Mar 2026 10:00:00 +0000"),
+    (b"Message-ID: <3@example.com>", b"Message-ID: <4@example.com>"),
+    (b"MIME-Version: 1.0", b"MIME-Version: 1.1"),
+    (b"Content-Type: text/plain; charset=utf-8", b"Content-Type: text/html; charset=utf-8"),
+    (b"List-Unsubscribe: <https://example.com/u/1>", b"List-Unsubscribe: <https://evil.example/u/1>"),
+    (b"List-Unsubscribe-Post: List-Unsubscribe=One-Click", b"List-Unsubscribe-Post: List-Unsubscribe=Two"),
+]
+#: a second instance of each over-signed header, or a first one of an absent header
+ADDED = [
+    b"From: Evil <evil@example.net>",
+    b"Sender: evil@example.net",
+    b"Reply-To: evil@example.net",
+    b"To: eve@example.net",
+    b"Cc: eve@example.net",
+    b"Subject: Urgent: pay elsewhere",
+    b"Date: Tue, 3 Mar 2026 10:00:00 +0000",
+    b"Message-ID: <5@evil.example>",
+    b"In-Reply-To: <6@evil.example>",
+    b"References: <6@evil.example>",
+    b"MIME-Version: 1.0",
+    b"Content-Type: text/html",
+    b"Content-Transfer-Encoding: base64",
+    b"List-Unsubscribe: <https://evil.example/u>",
+    b"List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+]
+
+
+@pytest.fixture
+def published(dns_server: DnsTestServer) -> DnsTestServer:
+    quoted = " ".join(f'"{s}"' for s in txt_record("s2", "example.com", public_key_of(KEY_2048)).strings)
+    dns_server.load(f"s2._domainkey.example.com. 300 IN TXT {quoted}")
+    return dns_server
+
+
+def h_tag(signed: bytes) -> str:
+    header = signed[: signed.index(b"\r\n", signed.index(b"b=")) + 2].decode()
+    found = re.search(r"\bh=([^;]*);", header)
+    assert found is not None
+    return re.sub(r"\s", "", found.group(1))
+
+
+def test_it_signs_exactly_this_header_list_oversigning_each_name() -> None:
+    assert h_tag(signer_2048().sign(FULL)) == FULL_H
+    # two To fields: three entries, so a third cannot be added
+    assert h_tag(signer_2048().sign(b"To: a@example.org\r\n" + FULL)).startswith(
+        "from:from:sender:reply-to:reply-to:to:to:to:cc:"
+    )
+
+
+def test_mail_dkim_passes_the_untouched_message_and_fails_every_changed_signed_header(
+    published: DnsTestServer,
+) -> None:
+    signed = signer_2048().sign(FULL)
+    assert mail_dkim(signed, published) == "pass"
+    assert published.asked("s2._domainkey.example.com", "TXT")
+    for before, after in CHANGES:
+        assert signed.count(before) == 1
+        changed = signed.replace(before, after)
+        assert mail_dkim(changed, published).startswith("fail"), before
+        assert not verify(changed, record_2048()), before
+    assert mail_dkim(signed.replace(b"Pay by Friday.", b"Pay by Monday."), published).startswith("fail")
+    # what is not signed may change: the verifier is not failing everything
+    assert mail_dkim(signed.replace(b"X-App: 7", b"X-App: 8"), published) == "pass"
+
+
+@pytest.mark.parametrize("where", ["top", "bottom"])
+def test_mail_dkim_fails_when_a_second_instance_of_a_signed_header_is_added(
+    published: DnsTestServer, where: str
+) -> None:
+    signed = signer_2048().sign(FULL)
+    for line in ADDED:
+        if where == "top":  # above the signature, where a relay puts its headers
+            tampered = line + b"\r\n" + signed
+        else:  # at the end of the header block
+            tampered = signed.replace(b"\r\n\r\nPay by", b"\r\n" + line + b"\r\n\r\nPay by")
+        assert mail_dkim(tampered, published).startswith("fail"), line
+
+
+def test_mail_dkim_sees_the_gap_over_signing_closes(published: DnsTestServer) -> None:
+    """The verifier is able to tell: a signature that lists Subject once (dkimpy's own
+    signer, as the relay signed before over-signing) still passes Mail::DKIM after a
+    second Subject is added on top."""
+    header = dkim.sign(
+        FULL,
+        b"s2",
+        b"example.com",
+        KEY_2048.reveal().encode(),
+        include_headers=[b"from", b"to", b"subject", b"date", b"message-id"],
+    )
+    once = header + FULL
+    assert mail_dkim(once, published) == "pass"
+    assert mail_dkim(b"Subject: Urgent: pay elsewhere\r\n" + once, published) == "pass"
+    ours = signer_2048().sign(FULL)
+    assert mail_dkim(b"Subject: Urgent: pay elsewhere\r\n" + ours, published).startswith("fail")
+
+
+def test_it_writes_d_as_the_a_label_and_mail_dkim_verifies_it(dns_server: DnsTestServer) -> None:
+    signer = Signer.from_settings(
+        SigningSettings(domain="Bücher.Example", selector="s2", private_key=KEY_2048), "example.com"
+    )
+    assert signer is not None
+    signed = signer.sign(FULL)
+    assert b"d=xn--bcher-kva.example;" in signed
+    assert signed.isascii()
+    record = txt_record("s2", "Bücher.Example", public_key_of(KEY_2048))
+    assert record.name == "s2._domainkey.xn--bcher-kva.example"
+    dns_server.load(f"{record.name}. 300 IN TXT " + " ".join(f'"{s}"' for s in record.strings))
+    assert mail_dkim(signed, dns_server) == "pass"
+    # the From domain as the fallback d= is written the same way
+    fallback = Signer.from_settings(SigningSettings(selector="s2", private_key=KEY_2048), "Bücher.Example")
+    assert fallback is not None
+    assert fallback.domain == "xn--bcher-kva.example"

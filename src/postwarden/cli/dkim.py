@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from postwarden.core.addresses import InvalidAddress, normalize_domain
 from postwarden.core.config.resolve import ConfigError, env_layers, resolve
 from postwarden.core.dkim import generate_key, public_key_of, txt_record
 
@@ -39,6 +40,11 @@ def run(argv: list[str]) -> int:
     selector, domain = _defaults(args.selector, args.domain)
     if not domain:
         print("postwarden dkim: no domain: give --domain, or set DKIM_DOMAIN or MAIL_FROM", file=sys.stderr)
+        return 2
+    try:
+        domain = normalize_domain(domain)
+    except InvalidAddress as exc:
+        print(f"postwarden dkim: --domain: {exc}", file=sys.stderr)
         return 2
     try:
         key = generate_key(args.bits)

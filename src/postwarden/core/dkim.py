@@ -10,7 +10,8 @@ parses the message and canonicalizes it (what it does well, and what verifiers r
 the RSA operation is OpenSSL's through ``cryptography``: dkimpy's own RSA is pure
 Python, about 10 ms a message for a 2048-bit key, which capped a worker that signs at
 a hundred messages a second per core. The key is parsed once per signer, not per
-message. tests/core/test_dkim.py verifies every signature with dkimpy.
+message. tests/core/test_dkim.py verifies every signature with dkimpy, and with Perl's
+Mail::DKIM, which (unlike dkimpy) shows what over-signing protects.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from postwarden.core.addresses import InvalidAddress, ascii_domain, normalize_domain
 from postwarden.core.config.model import SigningSettings
 from postwarden.core.secrets import Secret
 
@@ -34,35 +36,30 @@ from postwarden.core.secrets import Secret
 TXT_STRING_MAX = 255
 #: headers that identify the message and what it says; dkimpy's default set also signs
 #: headers such as Received that relays add, which is harmless but not needed here.
-#: Every name goes into ``h=`` whether the message has it or not: a name listed but
-#: absent signs its absence (RFC 6376 §5.4), so nobody can add it later unnoticed.
+#: Each name is over-signed: ``h=`` lists it once more than the message has it, and the
+#: extra entry signs an absent instance (RFC 6376 §5.4, §8.15), so nobody can add a
+#: second Subject or From later (verifiers pick instances bottom-up, and a mail client may
+#: show the added one) or add one that was missing. RFC 8058 §4 requires both
+#: List-Unsubscribe headers to be signed.
 SIGNED_HEADERS = (
     b"from",
+    b"sender",
+    b"reply-to",
     b"to",
     b"cc",
     b"subject",
     b"date",
     b"message-id",
-    b"reply-to",
+    b"in-reply-to",
+    b"references",
     b"mime-version",
     b"content-type",
     b"content-transfer-encoding",
     b"list-unsubscribe",
+    b"list-unsubscribe-post",
 )
-
-
-def _folded_names() -> str:
-    """``h=``'s value folded into lines under 78 octets (FWS may surround each colon)."""
-    lines, line = [], ""
-    for name in (n.decode() for n in SIGNED_HEADERS):
-        if line and len(line) + len(name) > 60:
-            lines.append(line)
-            line = ""
-        line += f"{name}:"
-    return "\r\n\t".join([*lines, line]).removesuffix(":")
-
-
-_H = _folded_names()
+#: ``h=`` is folded into lines under 78 octets (FWS may surround each colon)
+_H_LINE = 60
 #: base64 characters of ``b=`` per folded line (RFC 5322 §2.1.1: lines under 78)
 _B64_LINE = 72
 
@@ -88,7 +85,7 @@ class Signer:
         if not signing.enabled or not signing.selector:
             return None
         signer = cls(
-            signing.selector, (signing.domain or from_domain).lower(), _normalized(signing.private_key)
+            signing.selector, a_label(signing.domain or from_domain), _normalized(signing.private_key)
         )
         signer.check()
         return signer
@@ -107,9 +104,12 @@ class Signer:
         body_hash = base64.b64encode(hashlib.sha256(relaxed.canonicalize_body(body)).digest())
         # folded before signing: the verifier canonicalizes the header as it arrives,
         # and relaxed canonicalization turns each fold into one space either way
+        canonical = relaxed.canonicalize_headers(headers)
+        names = signed_names(canonical)
         tags = f" v=1; a=rsa-sha256; c=relaxed/relaxed; d={self.domain}; s={self.selector};\r\n"
-        value = f"{tags}\tt={int(time.time())};\r\n\th={_H};\r\n\tbh=".encode() + body_hash + b";\r\n\tb="
-        signed = _signed_headers(relaxed.canonicalize_headers(headers))
+        value = f"{tags}\tt={int(time.time())};\r\n\th={_folded(names)};\r\n\tbh=".encode()
+        value += body_hash + b";\r\n\tb="
+        signed = _signed_headers(canonical, names)
         # the signature header itself is hashed last, with an empty b= and no CRLF (§3.7)
         own = relaxed.canonicalize_headers([(b"DKIM-Signature", value)])[0]
         signed.append(own[0] + b":" + own[1][:-2])
@@ -143,14 +143,33 @@ def _dkimpy() -> ModuleType:
     return module
 
 
-def _signed_headers(canonical: list[tuple[bytes, bytes]]) -> list[bytes]:
-    """Each relaxed-canonical header ``h=`` names, in ``h=`` order: for a name that
-    occurs more than once, instances are taken from the bottom up (RFC 6376 §5.4.2); a
-    name that does not occur contributes nothing."""
+def signed_names(canonical: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """``h=`` for a message with these (relaxed-canonical) headers: each name of
+    :data:`SIGNED_HEADERS` as many times as the message has it, plus once."""
+    counts: dict[bytes, int] = {}
+    for name, _ in canonical:
+        counts[name] = counts.get(name, 0) + 1
+    return [name for name in SIGNED_HEADERS for _ in range(counts.get(name, 0) + 1)]
+
+
+def _folded(names: list[bytes]) -> str:
+    lines, line = [], ""
+    for name in (n.decode("ascii") for n in names):
+        if line and len(line) + len(name) > _H_LINE:
+            lines.append(line)
+            line = ""
+        line += f"{name}:"
+    return "\r\n\t".join([*lines, line]).removesuffix(":")
+
+
+def _signed_headers(canonical: list[tuple[bytes, bytes]], names: list[bytes]) -> list[bytes]:
+    """Each relaxed-canonical header ``names`` lists, in that order: for a name that
+    occurs more than once, instances are taken from the bottom up (RFC 6376 §5.4.2); an
+    entry beyond the instances there are contributes nothing (it signs an absence)."""
     unused: dict[bytes, list[bytes]] = {}
     for name, value in canonical:
         unused.setdefault(name, []).append(name + b":" + value)
-    return [unused[name].pop() for name in SIGNED_HEADERS if unused.get(name)]
+    return [unused[name].pop() for name in names if unused.get(name)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +227,18 @@ def txt_record(selector: str, domain: str, public_key: str) -> TxtRecord:
     """The TXT record for ``public_key`` (base64) at ``selector._domainkey.domain``."""
     value = f"v=DKIM1; k=rsa; p={public_key}"
     strings = tuple(value[i : i + TXT_STRING_MAX] for i in range(0, len(value), TXT_STRING_MAX))
-    return TxtRecord(f"{selector}._domainkey.{domain.rstrip('.').lower()}", value, strings)
+    return TxtRecord(f"{selector}._domainkey.{a_label(domain)}", value, strings)
+
+
+def a_label(domain: str) -> str:
+    """The lower-case ASCII (IDNA A-label) form ``d=`` and DNS take: ``Bücher.Example`` ->
+    ``xn--bcher-kva.example``. A name IDNA cannot encode comes back lower-cased (and will
+    not verify; the doctor's DNS check names it). IDNA 2008, as addresses are encoded, so
+    ``d=`` stays aligned with the From domain."""
+    try:
+        return normalize_domain(domain)
+    except InvalidAddress:
+        return ascii_domain("@" + domain.strip().rstrip("."))
 
 
 def _normalized(private_key: Secret) -> Secret:
