@@ -1,6 +1,6 @@
 """SMTP relay throughput: Postfix's ``smtp-source -d -s 8`` into ``postwarden relay``.
 
-    python -m bench.relay [--messages 20000] [--sessions 8] [--repeats 3] [--anchor] [--json]
+    python -m bench.relay [--messages 20000] [--sessions 8] [--repeats 3] [--anchor] [--postfix] [--json]
 
 1. A fresh temporary data directory with SQLite (the project's settings: WAL,
    synchronous=FULL), migrated by ``postwarden migrate``.
@@ -13,6 +13,12 @@
 4. ``--anchor``: a bare aiosmtpd server that discards mail (send-baselines.md row fa8,
    3.2k msg/s on a quiet machine) measured interleaved with each repeat, so the figure
    can be read against what aiosmtpd itself does on the machine at that moment.
+5. ``--postfix``: a private Postfix instance (tests/postfix.py: its own configuration, queue
+   and log under a temporary directory, smtpd on a loopback port; never the system's
+   instance) fed by the same smtp-source run, interleaved: smtpd → cleanup → an fsync'd queue
+   file → the discard transport, so what is compared is acceptance with the message durable
+   before its 250, as the relay does. Its count is cleanup's lines in its own log. Needs
+   root (Postfix's master starts as root).
 
 Reports the median msgs/s (issue #7 ``relay_msgs_s``; target >= 3k), the relay's CPU per
 message (utime+stime from /proc, smtp-source runs on the other core), the group
@@ -38,6 +44,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from tests.postfix import PostfixInstance, private_postfix
 
 from bench.smtp_client import cpu_ticks, free_port
 
@@ -143,7 +151,18 @@ def _stopped_line(log: Path) -> dict[str, Any]:
     return {}
 
 
-def run(messages: int, sessions: int, repeats: int, anchor: bool) -> dict[str, Any]:
+def _postfix_rate(instance: PostfixInstance, messages: int, sessions: int) -> float:
+    """One smtp-source run into the private Postfix; msgs/s. Raises SystemExit when its log
+    does not show every message accepted."""
+    before = instance.accepted()
+    wall = _smtp_source(instance.port, messages, sessions)
+    accepted = instance.wait_accepted(before + messages) - before
+    if accepted != messages:
+        raise SystemExit(f"Postfix answered 250 for {messages} messages but its log shows {accepted}")
+    return messages / wall
+
+
+def run(messages: int, sessions: int, repeats: int, anchor: bool, postfix: bool = False) -> dict[str, Any]:
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="pw-relay-bench-") as tmp:
         data = Path(tmp) / "data"
@@ -159,7 +178,9 @@ def run(messages: int, sessions: int, repeats: int, anchor: bool) -> dict[str, A
         rates: list[float] = []
         cpus: list[float] = []
         anchors: list[float] = []
+        postfix_rates: list[float] = []
         with contextlib.ExitStack() as stack:
+            mta = stack.enter_context(private_postfix(free_port())) if postfix else None
             relay = stack.enter_context(
                 _process([sys.executable, "-m", "postwarden", "relay"], env, relay_log, port)
             )
@@ -186,6 +207,8 @@ def run(messages: int, sessions: int, repeats: int, anchor: bool) -> dict[str, A
                 cpus.append(cpu)
                 if sink is not None:
                     anchors.append(_timed(sink.pid, anchor_port, messages, sessions)[0])
+                if mta is not None:
+                    postfix_rates.append(_postfix_rate(mta, messages, sessions))
         stats = _stopped_line(relay_log)
     committed, batches = int(stats.get("committed", 0)), int(stats.get("batches", 0))
     result: dict[str, Any] = {
@@ -206,6 +229,13 @@ def run(messages: int, sessions: int, repeats: int, anchor: bool) -> dict[str, A
     if anchors:
         result["aiosmtpd_discard_msgs_s"] = round(statistics.median(anchors))
         result["relay_vs_aiosmtpd"] = round(result["relay_msgs_s"] / result["aiosmtpd_discard_msgs_s"], 2)
+    if postfix_rates:
+        result["postfix_accept_msgs_s"] = round(statistics.median(postfix_rates))
+        result["postfix_runs_msgs_s"] = [round(r) for r in postfix_rates]
+        #: the ratio of each repeat, whose two runs were taken moments apart, then the median
+        result["relay_vs_postfix"] = round(
+            statistics.median(r / p for r, p in zip(rates, postfix_rates, strict=True)), 2
+        )
     return result
 
 
@@ -217,9 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--anchor", action="store_true", help="also measure a bare aiosmtpd server, interleaved"
     )
+    parser.add_argument(
+        "--postfix",
+        action="store_true",
+        help="also measure a private Postfix instance's acceptance, interleaved",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = run(args.messages, args.sessions, args.repeats, args.anchor)
+    result = run(args.messages, args.sessions, args.repeats, args.anchor, args.postfix)
     if args.json:
         print(json.dumps(result))
     else:

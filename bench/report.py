@@ -25,6 +25,11 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("api_single_rps", "`POST /api/v1/messages`, one message each, 16 clients (≤ 3000 requests, ≤ 10 s)"),
     ("api_single_p99_ms", "99th-percentile latency of those requests"),
     ("relay_msgs_s", "`smtp-source -d -s 8` into `postwarden relay`, each committed before its 250"),
+    (
+        "postfix_accept_msgs_s",
+        "the same into a private Postfix (smtpd → cleanup → fsync'd queue file → discard)",
+    ),
+    ("relay_vs_postfix", "relay ÷ Postfix of the same repeat (median of repeats)"),
     ("doctor_ms", "median wall time of `postwarden doctor` on a healthy local setup"),
     ("worker_rss_mb", "the worker's peak resident memory (VmHWM) during delivery (max of rounds)"),
 )
@@ -36,6 +41,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "api_batch_msgs_s": (">=", 10_000),
     "api_single_p99_ms": ("<", 50),
     "relay_msgs_s": (">=", 3_000),
+    "relay_vs_postfix": (">=", 3),
     "doctor_ms": ("<", 1000),
     "worker_rss_mb": ("<", 150),
 }
@@ -97,6 +103,8 @@ def summarize(n: int, runs: Runs, relay: dict[str, Any], doctor: dict[str, Any])
         delivery_vs_ceiling=statistics.median(vs_ceiling) if vs_ceiling else None,
         delivery_vs_django=statistics.median(vs_django) if vs_django else None,
         relay_msgs_s=relay.get("relay_msgs_s") if relay.get("ok") else None,
+        postfix_accept_msgs_s=relay.get("postfix_accept_msgs_s") if relay.get("ok") else None,
+        relay_vs_postfix=relay.get("relay_vs_postfix") if relay.get("ok") else None,
         doctor_ms=doctor.get("median_ms") if doctor.get("ok") else None,
         worker_rss_mb=max(rss) if rss else None,
     )
@@ -106,7 +114,7 @@ def summarize(n: int, runs: Runs, relay: dict[str, Any], doctor: dict[str, Any])
 def _rounded(key: str, value: float | None) -> float | None:
     if value is None:
         return None
-    if key.endswith(("_vs_ceiling", "_vs_django")):
+    if key.endswith(("_vs_ceiling", "_vs_django", "_vs_postfix")):
         return round(value, 3)
     if key.endswith(("_ms", "_mb")):
         return round(value, 1)
@@ -135,6 +143,8 @@ def _run_values(results: dict[str, Any], key: str) -> str:
     runs: Runs = results["runs"]
     if key == "relay_msgs_s":
         return ", ".join(_fmt(v) for v in results["relay"].get("relay_runs_msgs_s", []))
+    if key == "postfix_accept_msgs_s":
+        return ", ".join(_fmt(v) for v in results["relay"].get("postfix_runs_msgs_s", []))
     if key == "doctor_ms" and results["doctor"].get("ok"):
         return f"min {_fmt(results['doctor']['min_ms'])}, max {_fmt(results['doctor']['max_ms'])}"
     if key in ("delivery_vs_ceiling", "delivery_vs_django"):

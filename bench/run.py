@@ -148,7 +148,7 @@ def one_round(
 
 
 def measure_relay(args: argparse.Namespace) -> dict[str, Any]:
-    result = relay.run(args.n, 8, max(args.rounds, 1), anchor=True)
+    result = relay.run(args.n, 8, max(args.rounds, 1), anchor=True, postfix=True)
     return {**result, "ok": bool(result.get("stored_ok")), "msgs_s": result["relay_msgs_s"],
             "seconds": args.n / result["relay_msgs_s"], "stored": args.n}  # fmt: skip
 
@@ -181,7 +181,9 @@ def measure_all(args: argparse.Namespace, progress: Progress) -> tuple[report.Ru
             pg.stop_cluster(cluster)
     extra = {
         "relay": attempt(
-            progress, f"relay ({args.rounds} runs, aiosmtpd anchor interleaved)", lambda: measure_relay(args)
+            progress,
+            f"relay ({args.rounds} runs, aiosmtpd and Postfix anchors interleaved)",
+            lambda: measure_relay(args),
         ),
         "doctor": attempt(progress, f"doctor ({args.doctor_runs} runs)", lambda: measure_doctor(args)),
     }
