@@ -38,7 +38,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     system.command("initdb", package="postgresql", search=("/usr/lib/postgresql/*/bin/initdb",))
     system.command("postfix", package="postfix")
     if os.geteuid() != 0:
-        system.missing("root (the Postfix anchor's master starts as root)", "run make bench/make test as root")
+        system.missing("root (the Postfix anchor's master starts as root)", "run make test as root")
     out = tmp_path_factory.mktemp("bench")
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "POSTWARDEN_", "DATABASE_URL"))
