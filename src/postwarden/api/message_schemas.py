@@ -47,6 +47,22 @@ def _moment(value: Any) -> Any:
     return value
 
 
+class AttachmentIn(BaseModel):
+    """A file: an attachment, or with ``content_id`` an inline part the HTML shows as
+    ``<img src="cid:{content_id}">``."""
+
+    model_config = _STRICT
+
+    #: the name the recipient sees; non-ASCII names are carried per RFC 2231
+    filename: str = Field(..., min_length=1, max_length=255)
+    #: guessed from the filename when absent (application/octet-stream when unknown)
+    content_type: str | None = None
+    #: the file's bytes, base64-encoded (RFC 4648; line breaks are ignored)
+    content: str
+    #: makes the file inline: the HTML references it as cid:<content_id>
+    content_id: str | None = None
+
+
 class MessageIn(BaseModel):
     model_config = _STRICT
 
@@ -64,6 +80,9 @@ class MessageIn(BaseModel):
     metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
     #: the same key within 24 hours returns the first message instead of a new one
     idempotency_key: str | None = None
+    #: files; each at most POSTWARDEN_MAX_ATTACHMENT_BYTES, the whole message at most
+    #: POSTWARDEN_MAX_MESSAGE_BYTES (413 names the limit); executables are refused (400)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=100)
 
     _lists = field_validator("to", "cc", "bcc", "reply_to", mode="before")(_listed)
 

@@ -40,7 +40,7 @@ from postwarden.api.message_schemas import (
 from postwarden.outbox import actions
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.models import Message, Recipient, State
-from postwarden.outbox.services import Enqueued, Outgoing, enqueue, enqueue_many
+from postwarden.outbox.services import Enqueued, FileIn, Outgoing, enqueue, enqueue_many
 from postwarden.outbox.timeline import timeline
 
 router = Router(tags=["messages"])
@@ -67,6 +67,7 @@ def _outgoing(body: MessageIn) -> Outgoing:
         tags=body.tags,
         metadata={k: str(v) for k, v in body.metadata.items()},
         idempotency_key=body.idempotency_key,
+        attachments=[FileIn(a.filename, a.content, a.content_type, a.content_id) for a in body.attachments],
     )
 
 

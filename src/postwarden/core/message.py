@@ -29,6 +29,7 @@ from postwarden.core.addresses import (
     parse_address,
     parse_address_list,
 )
+from postwarden.core.attachments import Attachment
 from postwarden.core.config.model import RecipientMode
 
 #: random bytes drawn from the OS at a time for :func:`random_hex`
@@ -85,6 +86,8 @@ class Draft:
     message_id: str | None = None
     #: now (UTC) when None; must be timezone-aware
     date: datetime | None = None
+    #: files (core.attachments.make checks them); those with a content_id go inline
+    attachments: Sequence[Attachment] = ()
 
 
 RecipientKind = Literal["to", "cc", "bcc"]
@@ -172,7 +175,7 @@ def compose(draft: Draft) -> Composed:
     head.append(_header_line("Subject", draft.subject, "subject"))
     head.append(f"Message-ID: {message_id}\r\nMIME-Version: 1.0\r\n")
     head.extend(_custom_headers(draft.headers))
-    raw = _head_bytes(head) + _body(draft.text, draft.html)
+    raw = _head_bytes(head) + _with_attachments(draft.text, draft.html, draft.attachments)
     smtputf8 = sender.needs_smtputf8 or _any_smtputf8(to, cc, bcc, reply_to)
     recipients = _recipients(to, cc, bcc, hide_to)
     return Composed(raw, message_id, sender.addr_spec, recipients, smtputf8, len(raw))
@@ -360,16 +363,67 @@ def _body(text: str | None, html: str | None) -> bytes:
         subtype, value = parts[0]
         cte, data = mime.encode_body(value)
         return _part_head(subtype, cte).encode("ascii") + b"\r\n" + data
-    encoded = [(subtype, *mime.encode_body(value)) for subtype, value in parts]
-    boundary = _boundary(data for _, _, data in encoded)
-    out = [f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode("ascii")]
-    for subtype, cte, data in encoded:
-        out.append(f"--{boundary}\r\n{_part_head(subtype, cte)}\r\n".encode("ascii"))
-        # the CRLF before a delimiter belongs to the delimiter (RFC 2046 5.1.1), so one
-        # more keeps the part's final line end, as in a single-part message
-        out.append(data + b"\r\n")
+    entities = []
+    for subtype, value in parts:
+        cte, data = mime.encode_body(value)
+        entities.append(_part_head(subtype, cte).encode("ascii") + b"\r\n" + data)
+    return _multipart("alternative", entities)
+
+
+def _with_attachments(text: str | None, html: str | None, attachments: Sequence[Attachment]) -> bytes:
+    """The body entity (its Content-* fields, a blank line, its content) with the files:
+
+    - inline parts (with a Content-ID) and an HTML body: ``multipart/related`` holding the
+      body first (RFC 2387: the root), then the inline parts, as mail clients resolve
+      ``cid:`` only within the related entity;
+    - attachments: ``multipart/mixed`` holding that, then each attachment.
+
+    Without an HTML part an inline file has nothing to show it and is attached instead.
+    """
+    if not attachments:
+        return _body(text, html)
+    inline = [a for a in attachments if a.inline and html is not None]
+    files = [a for a in attachments if not (a.inline and html is not None)]
+    entity = _body(text, html)
+    if inline:
+        entity = _multipart(
+            "related", [entity, *(_file_part(a, "inline") for a in inline)], 'type="text/html"'
+        )
+    if files:
+        entity = _multipart("mixed", [entity, *(_file_part(a, "attachment") for a in files)])
+    return entity
+
+
+def _multipart(subtype: str, entities: list[bytes], extra: str = "") -> bytes:
+    """``multipart/<subtype>`` of ``entities`` (each a head, a blank line and a body that
+    ends in CRLF)."""
+    boundary = _boundary(entities)
+    tokens = [f"multipart/{subtype};", f'boundary="{boundary}"' + (";" if extra else "")]
+    out = [(mime.field("Content-Type", tokens + ([extra] if extra else [])) + "\r\n").encode("ascii")]
+    for entity in entities:
+        out.append(f"--{boundary}\r\n".encode("ascii"))
+        # the CRLF before a delimiter belongs to the delimiter (RFC 2046 5.1.1)
+        out.append(entity + b"\r\n")
     out.append(f"--{boundary}--\r\n".encode("ascii"))
     return b"".join(out)
+
+
+def _file_part(attachment: Attachment, disposition: str) -> bytes:
+    """One file: its type and name, base64 content. The name goes in both ``filename``
+    (Content-Disposition) and ``name`` (Content-Type), which older clients read."""
+    try:
+        name_type = mime.parameter_tokens("name", attachment.filename)
+        name_disposition = mime.parameter_tokens("filename", attachment.filename)
+    except UnicodeEncodeError:
+        raise InvalidMessage("attachment filename is not valid Unicode (it has a lone surrogate)") from None
+    head = [
+        mime.field("Content-Type", [f"{attachment.content_type};", *name_type]),
+        mime.field("Content-Disposition", [f"{disposition};", *name_disposition]),
+        "Content-Transfer-Encoding: base64\r\n",
+    ]
+    if attachment.content_id is not None:
+        head.append(f"Content-ID: <{attachment.content_id}>\r\n")
+    return "".join(head).encode("ascii") + b"\r\n" + mime.encode_binary(attachment.data)
 
 
 def _check_body(subtype: str, value: str) -> str:

@@ -189,3 +189,44 @@ def _short_lines(text: str) -> bool:
             return False
         start = lf + 1
     return True
+
+
+#: a quoted parameter value is kept literal up to this length; longer or non-ASCII values
+#: are written as RFC 2231 continuations of at most this many characters each
+_PARAM_ROOM: Final = 60
+#: RFC 2231 7 attribute-char: what may stand unencoded in an extended value
+_ATTRIBUTE_CHARS: Final = frozenset(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&+-.^_`|~"
+)
+_QUOTABLE: Final = re.compile(r"[ !#-\[\]-~]+")
+
+
+def parameter_tokens(name: str, value: str) -> list[str]:
+    """``name="value"`` as header tokens, or for non-ASCII, quotes, backslashes or a long
+    value the RFC 2231 form ``name*0*=utf-8''%E2%82%AC…;`` split into continuations (each a
+    token of its own, so the field folds between them). The caller joins a ``;`` to the
+    token before these. Raises ``UnicodeEncodeError`` for lone surrogates."""
+    if _QUOTABLE.fullmatch(value) and len(value) <= _PARAM_ROOM:
+        return [f'{name}="{value}"']
+    encoded = [chr(b) if b in _ATTRIBUTE_CHARS else f"%{b:02X}" for b in value.encode("utf-8")]
+    sections: list[str] = []
+    current = "utf-8''"
+    for piece in encoded:
+        # a %XX triplet is never cut: each section decodes on its own
+        if len(current) + len(piece) > _PARAM_ROOM and current not in ("", "utf-8''"):
+            sections.append(current)
+            current = ""
+        current += piece
+    sections.append(current)
+    if len(sections) == 1:
+        return [f"{name}*={sections[0]}"]
+    tokens = [f"{name}*{index}*={section};" for index, section in enumerate(sections)]
+    tokens[-1] = tokens[-1].rstrip(";")
+    return tokens
+
+
+def encode_binary(data: bytes) -> bytes:
+    """A base64 body: lines of 76 characters, each ending in CRLF (RFC 2045 6.8)."""
+    if not data:
+        return b""
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")

@@ -31,6 +31,7 @@ from postwarden.configstore.runtime import current_settings
 from postwarden.core.addresses import InvalidAddress
 from postwarden.core.config.model import Settings
 from postwarden.core.message import Composed, Draft, InvalidMessage, compose, random_hex
+from postwarden.outbox.attachments import FileIn, checked
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.groupcommit import GroupCommitter
 from postwarden.outbox.raw import RawMessage, prepare_raw
@@ -38,6 +39,7 @@ from postwarden.outbox.store import Enqueued, Pending, RecipientState, store
 
 __all__ = [
     "Enqueued",
+    "FileIn",
     "Outgoing",
     "RawItem",
     "RecipientState",
@@ -90,6 +92,8 @@ class Outgoing:
     tags: Sequence[str] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
+    #: attachments and inline images (those with a content_id)
+    attachments: Sequence[FileIn] = ()
 
 
 def enqueue(
@@ -328,6 +332,7 @@ def _compose(outgoing: Outgoing, settings: Settings) -> Composed:
         html=outgoing.html,
         headers=outgoing.headers,
         recipient_mode=settings.sending.recipient_mode,
+        attachments=checked(outgoing.attachments, settings),
     )
     try:
         return compose(draft)

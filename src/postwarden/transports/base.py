@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from postwarden.core.attachments import Attachment
 from postwarden.core.replies.reply import Reply
 
 
@@ -33,6 +34,8 @@ class Parts:
     headers: Mapping[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: attachments and inline parts, exactly as the stored MIME carries them
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,11 @@ class EspTransport:
                 (esp_messages.raw_message(delivery), delivery.recipients)
             ]
         else:
-            parts = delivery.parts or esp_messages.parts_from_raw(delivery.raw)
+            parts = (
+                esp_messages.with_files(delivery.parts, delivery.raw)
+                if delivery.parts is not None
+                else esp_messages.parts_from_raw(delivery.raw)
+            )
             calls = [
                 (esp_messages.api_message(parts, call), call.recipients)
                 for call in esp_messages.plan_calls(delivery.recipients, parts)

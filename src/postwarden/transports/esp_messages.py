@@ -10,21 +10,29 @@ message without a To.
 
 SES takes raw MIME: the stored bytes go as they are (same Message-ID on every retry),
 with the envelope recipients in ``Destination``.
+
+Attachments and inline images travel to the other APIs as the stored MIME carries them
+(:func:`with_files`): the same bytes, name, type and Content-ID on every retry.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from email import encoders
 from email.message import EmailMessage as StdEmailMessage
 from email.message import Message as StdMessage
+from email.mime.base import MIMEBase
 from email.utils import formataddr, getaddresses
 from typing import Final
 
 from django.core.mail import EmailMultiAlternatives
 
+from postwarden.core.attachments import Attachment
 from postwarden.transports.base import Delivery, Parts
 
 #: headers the API builds from its own fields; passing them as custom headers is refused
@@ -105,10 +113,60 @@ def api_message(parts: Parts, call: Call) -> EmailMultiAlternatives:
         message.content_subtype = "html"
     elif parts.html is not None:
         message.attach_alternative(parts.html, "text/html")
+    for attachment in parts.attachments:
+        message.attach(_mime_file(attachment))
     # anymail's own attributes (anymail/message.py): the webhook events carry them back
     message.tags = list(parts.tags)  # type: ignore[attr-defined]
     message.metadata = dict(parts.metadata)  # type: ignore[attr-defined]
     return message
+
+
+def _mime_file(attachment: Attachment) -> MIMEBase:
+    """A file as a MIME part, which anymail reads back byte for byte (a (name, content,
+    type) tuple would have Django decode a text/* file and anymail encode it again).
+    Inline parts keep their Content-ID: anymail sends them as the provider's inline images."""
+    maintype, _, subtype = attachment.content_type.partition("/")
+    part = MIMEBase(maintype, subtype)
+    part.set_payload(attachment.data)
+    encoders.encode_base64(part)
+    part.add_header(
+        "Content-Disposition", "inline" if attachment.inline else "attachment", filename=attachment.filename
+    )
+    if attachment.content_id is not None:
+        part.add_header("Content-ID", f"<{attachment.content_id}>")
+    return part
+
+
+#: a top-level type that can hold files (core.message writes mixed and related)
+_WITH_FILES: Final = re.compile(rb"^content-type:[ \t]*multipart/(?:mixed|related)", re.I | re.M)
+
+
+def with_files(parts: Parts, raw: bytes) -> Parts:
+    """``parts`` with the files of the stored MIME ``raw``. Only a multipart/mixed or
+    related message is parsed: most messages have no files and cost one search."""
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    if parts.attachments or not _WITH_FILES.search(head):
+        return parts
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    return dataclasses.replace(parts, attachments=files_of(parsed))
+
+
+def files_of(parsed: StdMessage) -> tuple[Attachment, ...]:
+    """Every attachment and inline part of ``parsed``: a part with a filename, a
+    Content-ID or ``Content-Disposition: attachment``; the text and HTML bodies are not."""
+    found: list[Attachment] = []
+    for part in parsed.walk():
+        if part.is_multipart():
+            continue
+        disposition = part.get_content_disposition()
+        filename = part.get_filename()
+        content_id = str(part.get("Content-ID", "")).strip().strip("<>") or None
+        if disposition != "attachment" and filename is None and content_id is None:
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        found.append(Attachment(str(filename or "attachment"), part.get_content_type(), data, content_id))
+    return tuple(found)
 
 
 class RawMessage(EmailMultiAlternatives):
@@ -155,6 +213,7 @@ def parts_from_raw(raw: bytes) -> Parts:
         cc=tuple(str(a) for a in parsed.get_all("Cc", [])),
         reply_to=tuple(str(a) for a in parsed.get_all("Reply-To", [])),
         headers=headers,
+        attachments=files_of(parsed),
     )
 
 

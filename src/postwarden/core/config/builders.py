@@ -236,6 +236,11 @@ def _delivery(r: Reader) -> DeliverySettings:
         max_message_bytes=r.get(
             "POSTWARDEN_MAX_MESSAGE_BYTES", _bounded_int("POSTWARDEN_MAX_MESSAGE_BYTES"), d.max_message_bytes
         ),
+        max_attachment_bytes=r.get(
+            "POSTWARDEN_MAX_ATTACHMENT_BYTES",
+            _bounded_int("POSTWARDEN_MAX_ATTACHMENT_BYTES"),
+            d.max_attachment_bytes,
+        ),
         max_attempts=r.get(
             "POSTWARDEN_MAX_ATTEMPTS", _bounded_int("POSTWARDEN_MAX_ATTEMPTS"), d.max_attempts
         ),

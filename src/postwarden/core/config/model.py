@@ -157,6 +157,8 @@ class DeliverySettings:
 
     #: largest accepted message (API and relay), bytes
     max_message_bytes: int = 10 * 1024 * 1024
+    #: largest accepted attachment of an API message, decoded bytes
+    max_attachment_bytes: int = 5 * 1024 * 1024
     #: attempts per recipient before it is dead
     max_attempts: int = 8
     #: a recipient older than this (seconds since enqueue) is dead after its next failure

@@ -192,6 +192,15 @@ VARIABLES: tuple[Variable, ...] = (
         maximum=200 * 1024 * 1024,
     ),
     _v(
+        "POSTWARDEN_MAX_ATTACHMENT_BYTES",
+        K.INT,
+        S.DELIVERY,
+        "Largest accepted attachment (decoded) in bytes; a message's total is POSTWARDEN_MAX_MESSAGE_BYTES",
+        default="5242880",
+        minimum=1,
+        maximum=200 * 1024 * 1024,
+    ),
+    _v(
         "POSTWARDEN_MAX_ATTEMPTS",
         K.INT,
         S.DELIVERY,
