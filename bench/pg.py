@@ -70,6 +70,11 @@ def stop_cluster(cluster: test_pg.Cluster) -> None:
     test_pg.stop_cluster(cluster)
 
 
+def postmaster_pid(cluster: test_pg.Cluster) -> int:
+    """The server's pid, from the first line of its data directory's ``postmaster.pid``."""
+    return int((cluster.directory / "data" / "postmaster.pid").read_text().split()[0])
+
+
 def fresh_database(cluster: test_pg.Cluster, name: str) -> str:
     """A new database copied from :data:`TEMPLATE`; returns its URL."""
     import psycopg

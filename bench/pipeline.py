@@ -23,7 +23,7 @@ from typing import Any
 
 from bench import http_load
 from bench.delivery import BODY_LINE
-from bench.procs import Processes, cpu_seconds, peak_rss_mb, tail
+from bench.procs import Processes, cpu_seconds, peak_rss_mb, server_cpu_seconds, tail
 from bench.smtp_client import counted, free_port, sink_pid, smtp_sink
 from bench.stack import Outbox, Stack, api_key, new_stack, seed, start_web, start_workers
 
@@ -86,9 +86,13 @@ def _finish(
     }
 
 
-def delivery(directory: Path, count: int, workers: int, **database: Any) -> dict[str, Any]:
+def delivery(
+    directory: Path, count: int, workers: int, *, server_pid: int | None = None, **database: Any
+) -> dict[str, Any]:
     """``count`` enqueued messages delivered by ``workers`` workers; ``database``:
-    ``sqlite_template=`` or ``database_url=`` (bench/stack.py ``new_stack``)."""
+    ``sqlite_template=`` or ``database_url=`` (bench/stack.py ``new_stack``). ``server_pid``:
+    the database server's (PostgreSQL's postmaster), whose CPU over the same window is
+    reported per message beside the workers'."""
     port = free_port()
     with Processes() as procs, smtp_sink(port) as (sink, counters):
         stack = new_stack(directory, port, **database)
@@ -97,9 +101,11 @@ def delivery(directory: Path, count: int, workers: int, **database: Any) -> dict
             running = start_workers(procs, stack, workers)
             pids = [w.pid for w in running]
             cpu0, sink0 = [cpu_seconds(p) for p in pids], cpu_seconds(sink_pid(sink))
+            server0 = server_cpu_seconds(server_pid) if server_pid else 0.0
             stack.outbox.release()
             end = wait_delivered(stack.outbox, count, time.monotonic() + deadline_for(count))
             cpu = sum(cpu_seconds(p) for p in pids) - sum(cpu0)
+            server_cpu = server_cpu_seconds(server_pid) - server0 if server_pid else None
             sink_cpu = cpu_seconds(sink_pid(sink)) - sink0
             first_claim = stack.outbox.window()[0]
             result = _finish(stack, procs, running, counters, count, first_claim, end)
@@ -111,6 +117,8 @@ def delivery(directory: Path, count: int, workers: int, **database: Any) -> dict
         sink_cpu_share=round(sink_cpu / result["seconds"], 2),
         seed_msgs_s=round(enqueue_rate),
     )
+    if server_cpu is not None:
+        result["server_cpu_us_per_msg"] = round(server_cpu / count * 1e6, 1)
     return result
 
 

@@ -101,9 +101,32 @@ def tail(log: Path, size: int = 3000) -> str:
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of a process (``/proc/PID/stat`` fields 14 and 15), 10 ms resolution."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
+    fields = _stat(pid)
     return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+
+
+def _stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rsplit(")", 1)[1].split()
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """CPU of a forking server and everything it runs: the server's own utime + stime, the
+    children it has reaped (cutime + cstime: PostgreSQL's backends of closed connections),
+    and the utime + stime of its children alive now (its backends, checkpointer, WAL
+    writer). Read it before and after a measurement; the difference is the server's work."""
+    fields = _stat(pid)
+    total = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            child = _stat(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # it ended between the listing and the read
+        if int(child[1]) == pid:
+            total += int(child[11]) + int(child[12])
+    return total / TICKS_PER_S
 
 
 def peak_rss_mb(pid: int) -> float:

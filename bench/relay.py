@@ -233,9 +233,9 @@ def run(messages: int, sessions: int, repeats: int, anchor: bool, postfix: bool 
         result["postfix_accept_msgs_s"] = round(statistics.median(postfix_rates))
         result["postfix_runs_msgs_s"] = [round(r) for r in postfix_rates]
         #: the ratio of each repeat, whose two runs were taken moments apart, then the median
-        result["relay_vs_postfix"] = round(
-            statistics.median(r / p for r, p in zip(rates, postfix_rates, strict=True)), 2
-        )
+        each = [r / p for r, p in zip(rates, postfix_rates, strict=True)]
+        result["relay_vs_postfix_runs"] = [round(x, 2) for x in each]
+        result["relay_vs_postfix"] = round(statistics.median(each), 2)
     return result
 
 

@@ -21,6 +21,12 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("delivery_vs_ceiling", "delivery ÷ ceiling of the same round (median of rounds)"),
     ("delivery_vs_django", "delivery ÷ django of the same round (median of rounds)"),
     ("pg_delivery_msgs_s", "as delivery, on PostgreSQL with two workers"),
+    ("pg_delivery_1w_msgs_s", "the same with one worker"),
+    ("pg_delivery_4w_msgs_s", "the same with four workers"),
+    (
+        "pg_server_cpu_us_per_msg",
+        "PostgreSQL's own CPU (postmaster and every backend) per message, two workers",
+    ),
     ("api_batch_msgs_s", "messages accepted by `POST /api/v1/messages/batch`, 8 clients × 500"),
     ("api_single_rps", "`POST /api/v1/messages`, one message each, 16 clients (≤ 3000 requests, ≤ 10 s)"),
     ("api_single_p99_ms", "99th-percentile latency of those requests"),
@@ -57,6 +63,9 @@ SOURCES: dict[str, tuple[str, tuple[str | int, ...]]] = {
     "delivery_msgs_s": ("delivery", ("msgs_s",)),
     "e2e_msgs_s": ("e2e", ("msgs_s",)),
     "pg_delivery_msgs_s": ("pg_delivery", ("msgs_s",)),
+    "pg_delivery_1w_msgs_s": ("pg_delivery_1w", ("msgs_s",)),
+    "pg_delivery_4w_msgs_s": ("pg_delivery_4w", ("msgs_s",)),
+    "pg_server_cpu_us_per_msg": ("pg_delivery", ("server_cpu_us_per_msg",)),
     "api_batch_msgs_s": ("api", ("batch", "msgs_s")),
     "api_single_rps": ("api", ("single", "rps")),
     "api_single_p99_ms": ("api", ("single", "p99_ms")),
@@ -143,8 +152,9 @@ def _run_values(results: dict[str, Any], key: str) -> str:
     runs: Runs = results["runs"]
     if key == "relay_msgs_s":
         return ", ".join(_fmt(v) for v in results["relay"].get("relay_runs_msgs_s", []))
-    if key == "postfix_accept_msgs_s":
-        return ", ".join(_fmt(v) for v in results["relay"].get("postfix_runs_msgs_s", []))
+    if key in ("postfix_accept_msgs_s", "relay_vs_postfix"):
+        field = "postfix_runs_msgs_s" if key == "postfix_accept_msgs_s" else "relay_vs_postfix_runs"
+        return ", ".join(_fmt(v) for v in results["relay"].get(field, []))
     if key == "doctor_ms" and results["doctor"].get("ok"):
         return f"min {_fmt(results['doctor']['min_ms'])}, max {_fmt(results['doctor']['max_ms'])}"
     if key in ("delivery_vs_ceiling", "delivery_vs_django"):
@@ -197,6 +207,9 @@ def details(results: dict[str, Any]) -> list[str]:
         ("django", "client_cpu_us_per_msg", "client CPU µs/msg"),
         ("delivery", "worker_cpu_us_per_msg", "worker CPU µs/msg"),
         ("pg_delivery", "worker_cpu_us_per_msg", "CPU µs/msg, both workers"),
+        ("pg_delivery", "server_cpu_us_per_msg", "PostgreSQL server CPU µs/msg, two workers"),
+        ("pg_delivery_1w", "server_cpu_us_per_msg", "PostgreSQL server CPU µs/msg, one worker"),
+        ("pg_delivery_4w", "server_cpu_us_per_msg", "PostgreSQL server CPU µs/msg, four workers"),
     ]
     lines = ["| measurement | CPU per message | sink CPU share |", "|---|---:|---:|"]
     for name, field, label in rows:

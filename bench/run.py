@@ -117,6 +117,23 @@ def _summary(result: dict[str, Any]) -> str:
     return f"{text} (counted {counted}, {'ok' if result['ok'] else 'COUNT MISMATCH'})"
 
 
+#: the PostgreSQL measurements of a round: name -> workers (``pg_delivery`` keeps issue #7's two)
+PG_WORKERS: tuple[tuple[str, int], ...] = (("pg_delivery", 2), ("pg_delivery_1w", 1), ("pg_delivery_4w", 4))
+
+
+def _pg_delivery(
+    directory: Path, n: int, workers: int, cluster: Any, database: str
+) -> Callable[[], dict[str, Any]]:
+    """Delivery on a fresh copy of the migrated template, the server's CPU measured too."""
+    return lambda: pipeline.delivery(
+        directory / database,
+        n,
+        workers,
+        server_pid=pg.postmaster_pid(cluster),
+        database_url=pg.fresh_database(cluster, database),
+    )
+
+
 def one_round(
     k: int,
     args: argparse.Namespace,
@@ -134,11 +151,9 @@ def one_round(
         ("django", lambda: anchors.python_anchor("django", args.anchor_n)),
         ("delivery", lambda: pipeline.delivery(directory / "delivery", n, 1, sqlite_template=sqlite)),
         ("e2e", lambda: pipeline.end_to_end(directory / "e2e", n, sqlite)),
-        (
-            "pg_delivery",
-            lambda: pipeline.delivery(
-                directory / "pg", n, 2, database_url=pg.fresh_database(cluster, f"pw_round{k}")
-            ),
+        *(
+            (name, _pg_delivery(directory, n, workers, cluster, f"pw_round{k}_{workers}w"))
+            for name, workers in PG_WORKERS
         ),
         ("api", lambda: pipeline.api(directory / "api", n, args.singles, args.single_deadline, sqlite)),
     ]

@@ -21,11 +21,21 @@ ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 480
 KEYS = (
     "n", "ceiling_msgs_s", "naive_msgs_s", "django_msgs_s", "delivery_msgs_s", "e2e_msgs_s",
-    "delivery_vs_ceiling", "delivery_vs_django", "pg_delivery_msgs_s", "api_batch_msgs_s",
+    "delivery_vs_ceiling", "delivery_vs_django", "pg_delivery_msgs_s", "pg_delivery_1w_msgs_s",
+    "pg_delivery_4w_msgs_s", "pg_server_cpu_us_per_msg", "api_batch_msgs_s",
     "api_single_rps", "api_single_p99_ms", "relay_msgs_s", "postfix_accept_msgs_s", "relay_vs_postfix",
     "doctor_ms", "worker_rss_mb",
 )  # fmt: skip
-SMTP_MEASUREMENTS = ("ceiling", "naive", "django", "delivery", "e2e", "pg_delivery")
+SMTP_MEASUREMENTS = (
+    "ceiling",
+    "naive",
+    "django",
+    "delivery",
+    "e2e",
+    "pg_delivery",
+    "pg_delivery_1w",
+    "pg_delivery_4w",
+)
 
 #: one group: the module's run is shared, and two at once would only slow each other down
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.xdist_group("bench")]
@@ -67,7 +77,7 @@ def test_it_checks_every_count_against_the_sink_and_the_outbox(results: dict[str
         (run,) = runs[name]
         assert run["ok"] is True, (name, run)
         assert run["sink_counted"] == run["messages"] == 300, (name, run)
-    for name in ("delivery", "e2e", "pg_delivery"):
+    for name in ("delivery", "e2e", "pg_delivery", "pg_delivery_1w", "pg_delivery_4w"):
         assert runs[name][0]["db_sent"] == 300
     (api,) = runs["api"]
     assert api["stored"] == 300 + api["single"]["accepted"]
