@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from postwarden.core.config.model import Provider, Settings
+from postwarden.core.doctor.redact import Redactor
 from postwarden.core.replies.classify import Explanation, classify
 from postwarden.core.smtp.errors import SmtpError
 from postwarden.core.smtp.session import Endpoint, SmtpSession
@@ -81,7 +82,12 @@ def from_error(exc: SmtpError, settings: Settings, transcript: Transcript, *, ti
 
 
 def test_connection(settings: Settings) -> Outcome:
-    """Connect, TLS, greeting, EHLO, STARTTLS, AUTH as configured, then QUIT; no mail."""
+    """Connect, TLS, greeting, EHLO, STARTTLS, AUTH as configured, then QUIT; no mail.
+    Redacted as the doctor's report is: a server may echo the AUTH line in its refusal."""
+    return Redactor.for_settings(settings).report(_test_connection(settings))
+
+
+def _test_connection(settings: Settings) -> Outcome:
     if settings.sending.provider is Provider.CAPTURE:
         return Outcome(
             ok=True,
@@ -177,6 +183,11 @@ def _provider_probe(settings: Settings) -> Outcome:
 
 
 def send_test(settings: Settings, to: str, user: object) -> Outcome:
+    """See :func:`_send_test`; what it shows passes through the doctor's redactor."""
+    return Redactor.for_settings(settings).report(_send_test(settings, to, user))
+
+
+def _send_test(settings: Settings, to: str, user: object) -> Outcome:
     """Queue a test mail to ``to`` and deliver it now through the worker's own steps, as
     ``postwarden send-test`` does (both call :func:`postwarden.outbox.testsend.send_test`).
 

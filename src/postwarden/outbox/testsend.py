@@ -27,6 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from postwarden.core.config.model import Settings
+from postwarden.core.doctor.redact import Redactor
 from postwarden.core.replies.reply import Reply
 from postwarden.outbox.actions import cancel
 from postwarden.outbox.errors import Refused
@@ -152,11 +153,12 @@ def _claim_and_send(
         seconds=time.perf_counter() - started,
     )
     attempts.log_attempt(done, job.delivery, transport.name)
+    redactor = Redactor.for_settings(settings)
     with transaction.atomic():
-        db.record([done], worker_id)
+        db.record([done], worker_id, redact=redactor.text)
         if result.outcome is not Outcome.SENT:
             cancel([done.claimed.pk], by=cancelled_by)
-    return _finished(base, done)
+    return _finished(base, done, redactor)
 
 
 def _claim(queued: Enqueued, transport: Transport, settings: Settings, worker_id: str) -> list[db.Job]:
@@ -172,6 +174,7 @@ def _claim(queued: Enqueued, transport: Transport, settings: Settings, worker_id
         limit=10,
         lease=LEASE,
         cap=cap,
+        redact=Redactor.for_settings(settings).text,
         # the structured parts too, whatever the transport: provider APIs need them, the
         # raw transports ignore them, and it keeps this module off the worker loop's internals
         with_parts=True,
@@ -198,7 +201,8 @@ async def _send(transport: Transport, job: db.Job, timeout: float | None) -> Rec
     return mine[0] if mine else attempts.missing(address, transport.name)
 
 
-def _finished(base: TestSend, done: db.Done) -> TestSend:
+def _finished(base: TestSend, done: db.Done, redactor: Redactor) -> TestSend:
+    """What the caller shows: the same redacted words the timeline stores."""
     result, verdict = done.result, done.verdict
     sent = result.outcome is Outcome.SENT
     return replace(
@@ -206,10 +210,10 @@ def _finished(base: TestSend, done: db.Done) -> TestSend:
         state="sent" if sent else "failed",
         stage=result.stage,
         reply=result.reply,
-        said=str(result.reply) if result.reply is not None else result.detail,
+        said=redactor.text(str(result.reply) if result.reply is not None else result.detail),
         finding=verdict.finding,
-        explanation=done.explanation,
+        explanation=redactor.text(done.explanation),
         queue_id=result.queue_id or "",
         provider_message_id=result.provider_message_id or "",
-        reason=verdict.reason,
+        reason=redactor.text(verdict.reason),
     )

@@ -33,7 +33,7 @@ from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsR
 from django.core.mail import EmailMessage
 
 from postwarden.core.config.model import Provider, ProviderSettings, Settings
-from postwarden.core.secrets import MASK
+from postwarden.core.doctor.redact import Redactor
 from postwarden.transports import esp_backends, esp_messages
 from postwarden.transports.base import Delivery, Outcome, RecipientResult
 
@@ -60,7 +60,7 @@ class EspTransport:
         self._local = threading.local()
         self._backends: list[Any] = []
         self._lock = threading.Lock()
-        self._secrets = tuple(s for s in provider.secrets.values() if s.is_set)
+        self._redactor = Redactor(s.reveal() for s in provider.secrets.values() if s.is_set)
 
     async def send(self, delivery: Delivery) -> Sequence[RecipientResult]:
         """One result per recipient; never raises for what the provider said or for a
@@ -156,10 +156,8 @@ class EspTransport:
     def _scrub(self, text: str) -> str:
         # Provider error bodies sometimes echo the credential they refused; a secret must
         # never reach an Attempt row, a log line or the API (spec/config.md).
-        for secret in self._secrets:
-            if len(value := secret.reveal()) >= 4:
-                text = text.replace(value, MASK)
-        return text[:MAX_DETAIL]
+        # (the worker redacts again when it stores the attempt, with every secret it knows)
+        return self._redactor.text(text)[:MAX_DETAIL]
 
     async def close(self) -> None:
         await asyncio.to_thread(self.close_sync)

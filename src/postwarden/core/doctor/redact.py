@@ -52,12 +52,16 @@ class Redactor:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Redactor:
+        provider = [s.reveal() for s in settings.provider.secrets.values() if s.is_set]
         secrets = [
             settings.smtp.password.reveal(),
             settings.signing.private_key.reveal(),
             settings.service.secret_key.reveal(),
             settings.service.admin_password.reveal(),
-            *(s.reveal() for s in settings.provider.secrets.values()),
+            *provider,
+            # the HTTP Basic credentials Mailgun's API takes (user "api"): an error page
+            # that echoes the Authorization header shows their base64
+            *(f"api:{key}" for key in provider),
         ]
         return cls(secrets, settings.smtp.user)
 

@@ -63,6 +63,9 @@ class Done(NamedTuple):
     explanation: str = ""
 
 
+#: what every stored server or provider text passes through (a :class:`Redactor`'s ``text``)
+Redact = Callable[[str], str]
+
 # fmt: off
 _ATTEMPT_END = ("outcome", "finished_at", "duration_ms", "stage", "code", "enhanced", "reply", "finding",
                 "explanation", "permanent", "queue_id", "provider_message_id", "retry_at")
@@ -80,6 +83,7 @@ def claim(
     cap: int,
     with_parts: bool,
     now: datetime,
+    redact: Redact,
     message_pk: int | None = None,
     done: Sequence[Done] = (),
     reap: bool = True,
@@ -87,10 +91,11 @@ def claim(
     """Claim up to ``limit`` due recipients (only those of ``message_pk`` when given:
     ``send-test``) and group them into deliveries of at most ``cap`` recipients of one
     message. ``done``: results to record first, in the same transaction (one commit, one
-    fsync, instead of two). ``reap``: first return expired leases to the queue (the worker
-    asks every few seconds, not at every claim). One transaction."""
+    fsync, instead of two), their texts passed through ``redact`` (see :func:`record`).
+    ``reap``: first return expired leases to the queue (the worker asks every few seconds,
+    not at every claim). One transaction."""
     with transaction.atomic():
-        _record(done, worker_id)
+        _record(done, worker_id, redact)
         if reap:
             reap_expired(now)
         rows = _claim_rows(worker_id, transport, limit, now + lease, now, message_pk)
@@ -304,15 +309,21 @@ def reap_expired(now: datetime) -> int:
     return len(expired)
 
 
-def record(done: Sequence[Done], worker_id: str) -> None:
-    """Write finished attempts and the recipients' new states. One transaction."""
+def record(done: Sequence[Done], worker_id: str, *, redact: Redact) -> None:
+    """Write finished attempts and the recipients' new states. One transaction.
+
+    Every text that came from the server or the provider (the reply, the failure detail,
+    the reason and explanation quoting them) passes through ``redact`` here, the one place
+    they are stored: a server that echoes the AUTH line in its refusal would otherwise put
+    the password, or its base64, in front of every viewer and read key. The worker gives
+    the doctor's redactor for its settings (:meth:`Redactor.for_settings`)."""
     if not done:
         return
     with transaction.atomic():
-        _record(done, worker_id)
+        _record(done, worker_id, redact)
 
 
-def _record(done: Sequence[Done], worker_id: str) -> None:
+def _record(done: Sequence[Done], worker_id: str, redact: Redact) -> None:
     if not done:
         return
     stamp = _stamper()
@@ -326,19 +337,21 @@ def _record(done: Sequence[Done], worker_id: str) -> None:
         finished, retry_at = stamp(d.finished_at), stamp(verdict.retry_at)
         if reply is not None:
             if reply is not last_reply:
-                last_reply, last_words = reply, str(reply)
+                last_reply, last_words = reply, redact(str(reply))
             code, enhanced, words = reply.code, reply.enhanced or "", last_words
         else:
-            code, enhanced, words = None, "", result.detail
+            code, enhanced, words = None, "", redact(result.detail)
+        reason = redact(verdict.reason) if verdict.reason else ""
+        explanation = redact(d.explanation) if d.explanation else ""
         provider_id = result.provider_message_id or ""
         attempts.append(
             (verdict.state, finished, result.duration_ms, result.stage, code, enhanced, words,
-             verdict.finding, d.explanation, verdict.permanent, result.queue_id or "", provider_id,
+             verdict.finding, explanation, verdict.permanent, result.queue_id or "", provider_id,
              retry_at, claimed.pk, claimed.attempt)
         )  # fmt: skip
         is_sent = result.outcome is Outcome.SENT
         recipients.append(
-            (verdict.state, verdict.reason, retry_at, None, "", code, enhanced, words, verdict.finding,
+            (verdict.state, reason, retry_at, None, "", code, enhanced, words, verdict.finding,
              provider_id, finished if is_sent else None, finished, claimed.pk, claimed.attempt, worker_id)
         )  # fmt: skip
         if is_sent:

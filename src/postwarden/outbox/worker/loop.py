@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.config.model import Settings
+from postwarden.core.doctor.redact import Redactor
 from postwarden.outbox import heartbeat
 from postwarden.outbox.ratelimit import RateLimiter, reserve
 from postwarden.outbox.retry import RetryPolicy
@@ -84,6 +85,8 @@ class Worker:
         self.transport: Transport | None = None
         self.limiter: RateLimiter | None = None
         self.policy = RetryPolicy()
+        #: what every stored reply passes through (the doctor's, for these settings)
+        self.redactor = Redactor(())
         #: why nothing can be sent (the transport could not be built), or None
         self.problem: str | None = None
         self.stopping = asyncio.Event()
@@ -144,6 +147,7 @@ class Worker:
                 cap=cap,
                 with_parts=transport.name not in RAW_TRANSPORTS,
                 now=now,
+                redact=self.redactor.text,
                 message_pk=message_pk,
                 done=results,
                 reap=self._reap_due(),
@@ -162,7 +166,7 @@ class Worker:
         if not batch:
             return False
         try:
-            await self.db(db.record, batch, self.worker_id)
+            await self.db(db.record, batch, self.worker_id, redact=self.redactor.text)
         except Exception:
             self.done = batch + self.done  # keep them: the next flush tries again
             raise
@@ -412,6 +416,7 @@ class Worker:
         old = self.transport
         self.settings = settings
         self.policy = RetryPolicy.from_settings(settings.delivery, base=self.options.retry_base)
+        self.redactor = Redactor.for_settings(settings)
         try:
             self.transport, self.problem = self._factory(settings), None
         except Exception as exc:  # SMTP_HOST unset, an unusable DKIM key, a missing extra …
