@@ -261,7 +261,13 @@ def test_it_understands_the_words_of_our_own_session(stage: SmtpStage, detail: s
             "454 4.7.0 TLS not available due to local problem",
             Code.TLS_STARTTLS_UNAVAILABLE,
         ),
-        (SmtpStage.GREETING, "421 4.7.0 Try again later, closing connection.", Code.NETWORK_SERVICE_REFUSED),
+        # Gmail's throttling of a sending IP: its words name a transient limit at any stage
+        (SmtpStage.GREETING, "421 4.7.0 Try again later, closing connection.", Code.ENVELOPE_RATE_LIMITED),
+        (
+            SmtpStage.GREETING,
+            "421 4.3.2 Service not available, closing transmission channel",
+            Code.NETWORK_SERVICE_REFUSED,
+        ),
         (SmtpStage.DATA, "421 4.4.2 Connection dropped", Code.NETWORK_SERVICE_REFUSED),
     ],
 )

@@ -23,11 +23,11 @@ NONSENSE = "Frobnication of the quux has been declined"
         (SmtpStage.GREETING, 554, Code.NETWORK_SERVICE_REFUSED, Severity.ERROR),
         (SmtpStage.GREETING, 450, Code.NETWORK_SERVICE_REFUSED, Severity.ERROR),
         (SmtpStage.EHLO, 550, Code.NETWORK_SERVICE_REFUSED, Severity.ERROR),
-        (SmtpStage.EHLO, 451, Code.NETWORK_SERVICE_REFUSED, Severity.WARNING),
+        (SmtpStage.EHLO, 451, Code.NETWORK_SERVICE_REFUSED, Severity.ERROR),  # blocks every message
         (SmtpStage.STARTTLS, 550, Code.TLS_STARTTLS_UNAVAILABLE, Severity.ERROR),
-        (SmtpStage.STARTTLS, 451, Code.TLS_STARTTLS_UNAVAILABLE, Severity.WARNING),
+        (SmtpStage.STARTTLS, 451, Code.TLS_STARTTLS_UNAVAILABLE, Severity.ERROR),  # blocks every message
         (SmtpStage.AUTH, 550, Code.AUTH_FAILED, Severity.ERROR),
-        (SmtpStage.AUTH, 451, Code.AUTH_FAILED, Severity.WARNING),
+        (SmtpStage.AUTH, 451, Code.AUTH_FAILED, Severity.ERROR),  # blocks every message
         (SmtpStage.MAIL, 550, Code.ENVELOPE_SENDER_REJECTED, Severity.ERROR),
         (SmtpStage.MAIL, 451, Code.ENVELOPE_SENDER_REJECTED, Severity.WARNING),
         (SmtpStage.RCPT, 550, Code.ENVELOPE_RECIPIENT_REJECTED, Severity.ERROR),

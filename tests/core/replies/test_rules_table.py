@@ -66,7 +66,7 @@ def test_it_ranks_text_enhanced_and_code_above_a_code_class() -> None:
     full_match, coarse_match = full.match(facts()), coarse.match(facts())
     assert full_match is not None
     assert coarse_match is not None
-    assert full_match[0] == (1, 0, 3, 2, 0)
+    assert full_match[0] == (2, 0, 3, 2, 0)
     assert coarse_match[0] == (0, 0, 0, 1, 2)
     assert full_match[0] > coarse_match[0]
 

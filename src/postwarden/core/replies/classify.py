@@ -9,11 +9,13 @@ and code class, and at worst to an explanation without a code.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from postwarden.core.doctor.codes import CATALOGUE, Code, Severity
 from postwarden.core.replies.failures import FAILURES, STAGE_FALLBACKS
+from postwarden.core.replies.identity import Role, attribute, role_of, wording
 from postwarden.core.replies.parse import find_enhanced, redact, retry_after_hint, trailing_enhanced
 from postwarden.core.replies.playbook import play
 from postwarden.core.replies.providers import HOSTS, PROVIDER_HOSTS
@@ -27,6 +29,13 @@ from postwarden.core.smtp.stages import SmtpStage
 #: "Relay access denied" without its code), then by stage alone
 _REPLY_TABLE: Final = RULES
 _FAILURE_TABLE: Final = (*FAILURES, *RULES, *STAGE_FALLBACKS)
+
+#: session stages every message passes before its own envelope
+BEFORE_ENVELOPE: Final = frozenset(
+    {SmtpStage.CONNECT, SmtpStage.GREETING, SmtpStage.TLS, SmtpStage.EHLO, SmtpStage.STARTTLS, SmtpStage.AUTH}
+)
+#: temporary causes that go away without anyone changing anything
+CLEARS_BY_ITSELF: Final = frozenset({Code.ENVELOPE_RATE_LIMITED, Code.ENVELOPE_GREYLISTED})
 
 _MAX_EVIDENCE: Final = 4000
 _MAX_MATCHED: Final = 4000
@@ -76,6 +85,10 @@ class Explanation:
     reply: Reply | None
     evidence: str
     advice: str = ""
+    #: the side of the attempt the reply is about, when it names one (sender or recipient)
+    identity_role: Role | None = None
+    #: the address that names it
+    identity: str | None = None
 
     @property
     def stage(self) -> str | None:
@@ -123,16 +136,47 @@ def classify(
     detail: str = "",
     port: int | None = None,
     host: str | None = None,
+    sender: str | None = None,
+    recipients: Sequence[str] = (),
 ) -> Explanation:
     """Explain ``reply`` (or, without one, the failure ``detail``) seen at ``stage``.
 
     ``port`` and ``host`` are the server's, and sharpen the advice (port 25 blocked,
-    Gmail app passwords, the SES region). Never raises.
+    Gmail app passwords, the SES region). ``sender`` and ``recipients`` are the
+    attempt's envelope: a refusal that names one of them is attributed to that side
+    (:mod:`~postwarden.core.replies.identity`). Never raises.
     """
     try:
-        return _classify(as_stage(stage), reply, detail or "", port, host)
+        known = as_stage(stage)
+        found = _classify(known, reply, detail or "", port, host)
+        return _attributed(found, known, sender, recipients)
     except Exception:  # the contract is "never raises": a bug here must not stop a worker
         return _unknown(reply, detail or "", "error.internal")
+
+
+def _attributed(
+    found: Explanation, stage: SmtpStage | None, sender: str | None, recipients: Sequence[str]
+) -> Explanation:
+    """``found`` with its code moved to the side of the envelope the reply names."""
+    text = found.reply.text if found.reply is not None else found.evidence
+    named = role_of(text, sender, recipients, stage)
+    if named is None or found.code is None:
+        return found
+    role, address = named
+    code = attribute(found.code, role)
+    note = wording(role, address)
+    if code is found.code:
+        return replace(found, explanation=f"{note} {found.explanation}", identity_role=role, identity=address)
+    generic = play(code)
+    return replace(
+        found,
+        code=code,
+        title=CATALOGUE[code].title,
+        explanation=f"{note} {generic.explanation}",
+        steps=generic.steps,
+        identity_role=role,
+        identity=address,
+    )
 
 
 def _classify(
@@ -212,11 +256,17 @@ def _host_advisor(rule: Rule, facts: Facts) -> Rule:
 
 
 def _severity(rule: Rule, facts: Facts) -> Severity:
-    """The rule's, else by class: 4xx is a warning (the mail goes later), 5xx an error."""
+    """The rule's, else by class: 4xx is a warning (the mail goes later), 5xx an error.
+
+    A temporary refusal before the envelope (at the greeting, STARTTLS or AUTH) is an
+    error all the same: no message gets past it until someone fixes the server or the
+    settings, however often it is retried. Throttling and greylisting stay warnings
+    there too: they clear by themselves."""
     if rule.severity is not None:
         return rule.severity
     if facts.code_class == 4:
-        return Severity.WARNING
+        blocks_all = facts.stage in BEFORE_ENVELOPE and rule.code not in CLEARS_BY_ITSELF
+        return Severity.ERROR if blocks_all else Severity.WARNING
     if facts.code_class == 5:
         return Severity.ERROR
     return CATALOGUE[rule.code].severity if rule.code is not None else Severity.WARNING

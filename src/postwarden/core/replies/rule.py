@@ -14,7 +14,8 @@ Every criterion given must hold. Among the rules that match, the most specific w
 compared as the tuple ``(text, host or port, enhanced, code, stage)``:
 
 ====================  =====================================================
-text                  1 when the rule's pattern matched, else 0
+text                  2 when the rule's pattern matched, 1 for a ``weak`` pattern (it names
+                      the side of the envelope, not the cause), else 0
 host or port          1 when a host pattern or port set matched, else 0
 enhanced              3 exact or ``X.s.d``; 2 ``c.s.``/``X.s.``; 1 ``c.``; 0 none/absent
 code                  2 exact code; 1 code class; 0 none
@@ -119,6 +120,8 @@ class Rule:
     advice: str = ""
     severity: Severity | None = None
     permanent: bool | None = None
+    #: the text names which side was refused, not why: any rule whose words name a cause wins
+    weak: bool = False
 
     def match(self, facts: Facts) -> tuple[Specificity, dict[str, str]] | None:
         """The specificity of this rule for ``facts`` and the text's named groups, or ``None``.
@@ -137,7 +140,7 @@ class Rule:
             if found is None:
                 return None
             groups = {k: v for k, v in found.groupdict().items() if v}
-            text_score = 1
+            text_score = 1 if self.weak else 2
         return (text_score, place, enhanced, code, stage), groups
 
     def _place(self, facts: Facts) -> int | None:
@@ -208,6 +211,7 @@ def rule(
     advice: str = "",
     severity: Severity | None = None,
     permanent: bool | None = None,
+    weak: bool = False,
 ) -> Rule:
     """Build a :class:`Rule` from the compact notation the tables use."""
     stages = frozenset([on]) if isinstance(on, SmtpStage) else (frozenset(on) if on is not None else None)
@@ -227,4 +231,5 @@ def rule(
         advice=advice,
         severity=severity,
         permanent=permanent,
+        weak=weak,
     )

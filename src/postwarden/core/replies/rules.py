@@ -237,15 +237,23 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         r"|recipient count exceeds|exceeded (?:the |your )?max(?:imum)? (?:number of )?(?:\w+ )?"
         r"(?:emails|messages|recipients|defers|connections)|max(?:imum)? emails per hour"
         r"|exceeded (?:your |the )?(?:\w+ )?(?:sending |messaging |message )?limits?\b|unexpected volume"
-        r"|temporarily (?:rate|volume) limited|connection (?:rate|count) limit",
+        r"|temporarily (?:rate|volume) limited|connection (?:rate|count) limit"
+        # a busy server and Gmail's per-recipient and per-IP deferrals: transient and
+        # server-wide, whatever stage they come at (not a refusal of this recipient)
+        r"|\b(?:server|system|service|host|machine|mail ?server|site)s? (?:is |are )?(?:\w+ )?(?:too )?busy"
+        r"|\btoo busy|\bbusy[,;.]? (?:please )?(?:try|retry)|receiving mail at a rate"
+        r"|try again later,? closing connection|(?:over|exceeded|reached) (?:the |its |your )?"
+        r"(?:connection|concurrency|session) limit|temporarily (?:throttled|limited)"
+        r"|rate (?:over ?limit|exceed)",
     ),
     rule(
         "greylist.try_later",
         C.ENVELOPE_GREYLISTED,
+        on=ENVELOPE_OR_UNKNOWN,  # greylisting answers a transaction, never the session itself
         reply=("450", "451"),
         enhanced=("X.7.1", "X.7.0", None),
         text=r"^(?!.*(?:too (?:many|much)|rate|limit|quota|throttl|spam|block|reputation|lookup|DNS|resource"
-        r"|relay|client host|sender|recipient address))"
+        r"|relay|client host|sender|recipient address|busy))"
         r".*(?:try (?:again )?later|retry later|please retry|come back later|temporar(?:il)?y (?:rejected"
         r"|deferred|refused|blocked)|deferred|try again)",
     ),
@@ -256,6 +264,22 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         r"|has no MX)"
         r"|Host or domain name not found|^(?!.*sender).*null MX|no MX (?:or A )?records?"
         r"|domain (?:has )?no MX",
+    ),
+    rule(
+        "policy.prohibited_identity",
+        C.ENVELOPE_RECIPIENT_REJECTED,
+        text=r"(?:user|domain|address)s? (?:or (?:user|domain|address) )?that you are sending to "
+        r"\(?or from\)?|has a policy that prohibit"
+        r"|policy (?:of the|at the) (?:recipient|sender)'?s? (?:domain|organi[sz]ation)",
+        title="A policy of the recipient's (or the sender's) domain refuses this mail",
+        explanation="The server's administrators set a rule against mail between these two "
+        "addresses or domains (Google Workspace's compliance rules, Exchange transport rules). "
+        "Nothing is wrong with the server connection; the rule names one side of the envelope.",
+        steps=(
+            "Ask the administrator of the domain the reply names (the recipient's, or yours "
+            "when it names the From address) which rule refused the mail.",
+            "If the rule is yours, allow the From address or domain in it.",
+        ),
     ),
     rule(
         "recipient.words",
@@ -330,6 +354,17 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         r"|log ?in (?:failed|incorrect|denied)|(?:username|password).{0,30}(?:not accepted|incorrect|invalid"
         r"|wrong)",
     ),
+    # Postfix's and others' generic prefix for a refusal by the recipient restrictions: the
+    # words after it name the cause when a rule above knows them; otherwise, with a generic
+    # or addressing enhanced code, the refusal is of this recipient (not a relay refusal)
+    rule(
+        "recipient.address_rejected",
+        C.ENVELOPE_RECIPIENT_REJECTED,
+        enhanced=("X.0.0", "X.7.0", "X.7.1", "X.1.", "X.2.", None),
+        text=r"Recipient address rejected"
+        r"|recipient (?:address )?(?:is )?(?:rejected|refused|denied|not allowed)",
+        weak=True,
+    ),
 )
 
 
@@ -386,6 +421,16 @@ ENHANCED: Final[tuple[Rule, ...]] = (
     rule("enhanced.receiving_rate", C.ENVELOPE_RATE_LIMITED, enhanced="4.2.1"),
     rule("enhanced.size", C.ENVELOPE_MESSAGE_TOO_LARGE, enhanced=("X.2.3", "X.3.4")),
     rule("enhanced.congestion", C.ENVELOPE_RATE_LIMITED, enhanced="X.4.5"),
+    # "mail system full" / "not accepting messages" while a transaction is under way:
+    # the whole server is short of room or busy, not this recipient (RFC 3463 X.3.1, X.3.2)
+    rule(
+        "enhanced.system_busy",
+        C.ENVELOPE_RATE_LIMITED,
+        on=ENVELOPE_OR_UNKNOWN,
+        reply="4xx",
+        enhanced=("4.3.1", "4.3.2"),
+        title="The server is busy or short of resources: it will take mail later",
+    ),
     rule(
         "enhanced.too_many_recipients",
         C.ENVELOPE_RATE_LIMITED,
@@ -408,6 +453,8 @@ CODES: Final[tuple[Rule, ...]] = (
     ),
     rule("code.432", C.AUTH_FAILED, reply="432"),
     rule("code.552_at_data", C.ENVELOPE_MESSAGE_TOO_LARGE, on=S.DATA, reply="552"),
+    # RFC 1870 §6.1: 552 to MAIL FROM … SIZE= is "message size exceeds fixed maximum"
+    rule("code.552_at_mail", C.ENVELOPE_MESSAGE_TOO_LARGE, on=S.MAIL, reply="552"),
     rule(
         "code.552_at_rcpt",
         C.ENVELOPE_RECIPIENT_REJECTED,
