@@ -110,11 +110,17 @@ def stage_index(stage: str) -> int:
     return STAGE_ORDER.index(stage) if stage in STAGE_ORDER else len(STAGE_ORDER)
 
 
+_GRAVITY = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
 def sort_findings(findings: Sequence[Finding]) -> tuple[Finding, ...]:
-    """Stage order, then table order within a stage; each code once (the first kept)."""
+    """Stage order, then table order within a stage; each code once (the gravest kept,
+    the first among equals: the probe and real mail can find the same code)."""
     unique: dict[Code, Finding] = {}
     for finding in findings:
-        unique.setdefault(finding.code, finding)
+        kept = unique.get(finding.code)
+        if kept is None or _GRAVITY[finding.severity] < _GRAVITY[kept.severity]:
+            unique[finding.code] = finding
     return tuple(sorted(unique.values(), key=lambda f: rank(f.code)))
 
 

@@ -73,7 +73,8 @@ def summary(report: Report, *, color: bool = False) -> str:
     errors = sum(f.severity is Severity.ERROR for f in report.findings)
     warnings = sum(f.severity is Severity.WARNING for f in report.findings)
     counts = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
-    verdict = "Problems found" if errors else "All clear"
+    # "All clear" only when nothing at all was found: a warning can be mail that waits
+    verdict = "Problems found" if errors else ("Warnings" if warnings else "All clear")
     lines += ["", _paint(f"{verdict}: {counts} ({report.duration_ms} ms).", "bold", color)]
     return "\n".join(lines)
 

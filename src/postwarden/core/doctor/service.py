@@ -67,5 +67,8 @@ class ServiceFacts:
     members: frozenset[str] = frozenset()
     #: (message id, text) of recent messages, for the links stage
     recent_messages: tuple[tuple[str, str], ...] = ()
+    #: (message id, size in bytes) of recent messages, the newest first: what the
+    #: server's SIZE limit must take
+    recent_sizes: tuple[tuple[str, int], ...] = ()
     #: sends a provider test mail through the worker's transport (``--send``)
     provider_send: Callable[[Context, Recorder], Awaitable[None]] | None = None

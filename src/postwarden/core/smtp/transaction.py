@@ -110,14 +110,17 @@ class Transacting(Connection):
         except SmtpError:
             self.abort()
 
-    async def probe(self, sender: str, recipients: Sequence[str]) -> SendResult:
+    async def probe(self, sender: str, recipients: Sequence[str], *, size: int | None = None) -> SendResult:
         """MAIL and RCPT, then RSET: proves the server would take the mail, sends none.
 
+        ``size`` is declared as ``SIZE=`` in MAIL FROM (RFC 1870) where the server
+        offers SIZE, so that a server checking it refuses here as it would a real message.
         Raises :class:`SenderRefused` or :class:`RecipientsRefused` (all refused) as
-        :meth:`send` does; partial refusals are in the result.
+        :meth:`send` does, and :class:`MessageTooLarge` before sending anything when
+        ``size`` exceeds the advertised limit; partial refusals are in the result.
         """
         utf8 = check_addresses(sender, recipients)
-        params = mail_parameters(self._caps, size=None, eight_bit=False, utf8_needed=utf8, utf8_asked=False)
+        params = mail_parameters(self._caps, size=size, eight_bit=False, utf8_needed=utf8, utf8_asked=False)
         mail, accepted, refused, reset = await self._envelope(sender, recipients, params, "RSET", S.RSET)
         if reset is not None and not _ok(reset):
             self.abort()

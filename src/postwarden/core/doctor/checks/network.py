@@ -10,6 +10,7 @@ on an attempt and ``postwarden explain`` prints.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from postwarden.core.addresses import InvalidAddress, parse_address
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from postwarden.core.doctor.runner import Context, Recorder
 
 S = SmtpStage
+#: the size of a typical HTML notification with a logo, for servers whose limit cannot
+#: be compared with real messages (no database, or nothing sent yet)
+TYPICAL_MESSAGE_BYTES: Final = 100_000
 #: session stage -> check id
 CHECK_IDS: Final[dict[SmtpStage, str]] = {
     S.RESOLVE: "network.resolve",
@@ -116,7 +120,11 @@ async def _envelope(ctx: Context, session: SmtpSession) -> str:
     if sender is None or recipient is None:
         return ""
     if not ctx.options.send:
-        await session.probe(sender, [recipient])
+        size = expected_size(ctx).bytes
+        limit = advertised_limit(session)
+        # over an advertised limit the probe would stop before sending (already a
+        # finding): then it checks the sender and the recipient without declaring
+        await session.probe(sender, [recipient], size=size if limit is None or size <= limit else None)
         return ""
     raw, envelope_from, utf8 = _test_message(ctx, recipient)
     result = await session.send(envelope_from, [recipient], raw, smtputf8=utf8)
@@ -162,15 +170,85 @@ def _report_session(ctx: Context, rec: Recorder, session: SmtpSession) -> None:
             Status.PASS,
             f"{cert.subject or 'certificate'} issued by {cert.issuer}{expires}",
         )
+    _judge_size(ctx, rec, session)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedSize:
+    """The size of message the server must take, and where that figure comes from."""
+
+    bytes: int
+    #: "the largest of the last 50 messages (msg_…)" or "a typical HTML notification"
+    source: str
+    #: from real messages in the database (not an estimate)
+    real: bool
+    #: how many of the recent messages exceed a limit is asked per limit
+    sizes: tuple[tuple[str, int], ...] = ()
+
+    def over(self, limit: int) -> list[tuple[str, int]]:
+        return [(pid, n) for pid, n in self.sizes if n > limit]
+
+
+def expected_size(ctx: Context) -> ExpectedSize:
+    """The largest recent real message, else a typical notification's size."""
+    sizes = ctx.service.recent_sizes if ctx.service is not None else ()
+    if sizes:
+        pid, largest = max(sizes, key=lambda item: item[1])
+        return ExpectedSize(largest, f"the largest of the last {len(sizes)} messages ({pid})", True, sizes)
+    return ExpectedSize(TYPICAL_MESSAGE_BYTES, "a typical HTML notification", False)
+
+
+def advertised_limit(session: SmtpSession) -> int | None:
+    """The EHLO's SIZE limit in bytes (RFC 1870), None when absent or 0 (no fixed limit)."""
     size = session.extensions.get("SIZE", "")
-    limit = ctx.settings.delivery.max_message_bytes
-    if size.isdigit() and 0 < int(size) < limit:
+    return int(size) if size.isdigit() and int(size) > 0 else None
+
+
+def _judge_size(ctx: Context, rec: Recorder, session: SmtpSession) -> None:
+    limit = advertised_limit(session)
+    if limit is None:
+        rec.check("envelope.size", Status.PASS, "the server advertises no fixed size limit (EHLO SIZE)")
+        return
+    expected = expected_size(ctx)
+    ceiling = ctx.settings.delivery.max_message_bytes
+    if expected.bytes <= limit:
+        allowed = f"; POSTWARDEN_MAX_MESSAGE_BYTES allows {ceiling}, larger ones will be refused"
         rec.check(
             "envelope.size",
-            Status.WARN,
-            f"the server accepts messages up to {int(size)} bytes; "
-            f"POSTWARDEN_MAX_MESSAGE_BYTES allows {limit}: larger messages will be refused",
+            Status.WARN if limit < ceiling else Status.PASS,
+            f"the server takes up to {limit} bytes; {expected.source} is {expected.bytes}"
+            + (allowed if limit < ceiling else ""),
         )
+        return
+    over = expected.over(limit)
+    counted = f"; {len(over)} of the last {len(expected.sizes)} messages are larger" if expected.real else ""
+    evidence = (
+        f"the server's EHLO says SIZE {session.extensions['SIZE']} (at most {limit} bytes); "
+        f"{expected.source} is {expected.bytes} bytes{counted}"
+    )
+    rec.finding(
+        Finding.of(
+            Code.ENVELOPE_MESSAGE_TOO_LARGE,
+            evidence,
+            (
+                "Ask the server's administrator to raise its message size limit (Postfix "
+                "message_size_limit, Exim message_size_limit, Exchange MaxSendSize/MaxReceiveSize), "
+                "or send through a server or provider that takes larger mail.",
+                f"Set POSTWARDEN_MAX_MESSAGE_BYTES={limit}, so that mail this server cannot take is "
+                "refused when it is submitted, with a clear error, instead of failing at delivery.",
+                "Send large files as links rather than attachments.",
+            ),
+            severity=Severity.ERROR if expected.real else Severity.WARNING,
+            explanation="The server announces the largest message it accepts (RFC 1870 SIZE) and "
+            "refuses larger ones at MAIL FROM or after DATA. "
+            + (
+                "Messages this service really sent recently are larger than that."
+                if expected.real
+                else "A typical notification with HTML and images is larger than that."
+            ),
+        )
+    )
+    rec.check("envelope.size", Status.FAIL if expected.real else Status.WARN, evidence)
 
 
 def _report_steps(
@@ -211,7 +289,13 @@ async def _report_failure(ctx: Context, rec: Recorder, endpoint: Endpoint, failu
     # knowledge base. The evidence stays the verbatim detail.
     detail = failure.detail if failure.reply is not None else f"{failure.summary}: {failure.detail}"
     explanation = classify(
-        stage=failure.stage, reply=failure.reply, detail=detail, port=endpoint.port, host=endpoint.host
+        stage=failure.stage,
+        reply=failure.reply,
+        detail=detail,
+        port=endpoint.port,
+        host=endpoint.host,
+        sender=_addr_spec(ctx.settings.sending.from_address),
+        recipients=[r for r in [_addr_spec(ctx.recipient)] if r],
     )
     code = explanation.code or _STAGE_DEFAULT.get(failure.stage, Code.NETWORK_SERVICE_REFUSED)
     steps = list(explanation.steps)
