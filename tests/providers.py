@@ -7,7 +7,8 @@ endpoint: SendGrid v3 ``POST /v3/mail/send`` (202, empty body, ``X-Message-Id``)
 ``ErrorCode``), Resend ``POST /emails`` (200 ``{"id"}``, errors ``{"statusCode","name",
 "message"}``), Mandrill ``POST /api/1.0/messages/send.json`` (200: one ``{email, status,
 reject_reason, _id}`` per recipient; every error is HTTP 500 with ``{"status":"error",
-"code","name","message"}``).
+"code","name","message"}``), Amazon SES v2 ``POST /v2/email/outbound-emails`` (200
+``{"MessageId"}``; errors carry their type in ``X-Amzn-ErrorType`` and ``{"message"}``).
 
 Each ``Api`` knows its path prefix (what ``<PROVIDER>_API_URL`` points at) and how to
 register a success or an error. Use ``Api.settings(httpserver)`` for a ready
@@ -84,6 +85,17 @@ RESEND = Api(Provider.RESEND, "/", "/emails", {"RESEND_API_KEY": "re_test_key_00
 MANDRILL = Api(
     Provider.MANDRILL, "/api/1.0/", "/api/1.0/messages/send.json", {"MANDRILL_API_KEY": "md-key-0001"}
 )
+#: boto3 signs and sends to the endpoint URL itself (AWS_ENDPOINT_URL); moto (tests/motod.py)
+#: answers successes, this answers the errors moto cannot be made to give
+SES = Api(
+    Provider.SES,
+    "/",
+    "/v2/email/outbound-emails",
+    {"AWS_SECRET_ACCESS_KEY": "ses-secret-0001"},
+    {"AWS_ACCESS_KEY_ID": "AKIDPOSTWARDENTEST", "AWS_REGION": "eu-west-1"},
+)
+#: every provider backend, each answering from its own local server
+ALL = (SES, SENDGRID, MAILGUN, POSTMARK, RESEND, MANDRILL)
 
 
 # --- documented success answers -------------------------------------------------------
@@ -192,3 +204,24 @@ ERRORS: dict[Provider, dict[int, Any]] = {
         500: {"status": "error", "code": -1, "name": "Invalid_Key", "message": "Invalid API key"},
     },
 }
+
+
+def error_answer(api: Api, status: int) -> tuple[Any, dict[str, str]]:
+    """(body, headers) of an error with ``status`` in ``api``'s documented error format."""
+    words = f"HTTP {status} from the provider"
+    if api is SES:
+        kind = {400: "BadRequestException", 403: "AccessDeniedException", 404: "NotFoundException"}
+        error_type = kind.get(status, "InternalFailure" if status >= 500 else "BadRequestException")
+        return {"message": words}, {"X-Amzn-ErrorType": f"{error_type}:http://internal.amazon.com/"}
+    body: Any = {
+        Provider.SENDGRID: {"errors": [{"field": None, "message": words, "help": None}]},
+        Provider.MAILGUN: {"message": words},
+        Provider.POSTMARK: {"ErrorCode": 300 if status < 500 else 0, "Message": words},
+        Provider.RESEND: {"statusCode": status, "name": "application_error", "message": words},
+        Provider.MANDRILL: {"status": "error", "code": -1, "name": "GeneralError", "message": words},
+    }[api.provider]
+    return body, {}
+
+
+#: what a load balancer in front of any provider answers when the API behind it is down
+GATEWAY_PAGE = "<html><head><title>{status}</title></head><body><h1>{status}</h1></body></html>"
