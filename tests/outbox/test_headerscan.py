@@ -107,6 +107,10 @@ def encode(line: str) -> bytes:
 @example("group: a@b.c;")
 @example("a@[127.0.0.1]")
 @example("a..b@c.d")
+@example("a@b.c,\r\n d@e.f,\r\n\tName <g@h.i>")
+@example("Name\r\n <a@b.c>")
+@example("a@b.c\r\n")
+@example("a@\r\n b.c")
 def test_it_reads_a_plain_list_as_getaddresses_does_and_no_other(value: str) -> None:
     simple = headerscan.simple_addresses(value)
     if simple is not None:

@@ -29,6 +29,9 @@ _NAME: Final = re.compile(rb"[\x21-\x39\x3b-\x7e]+:")
 #: RFC 5322 3.2.3 atext; a plain addr-spec is a dot-atom at a dotted host name
 _ATEXT: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _ADDR: Final = rf"{_ATEXT}+(?:\.{_ATEXT}+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+#: a fold (RFC 5322 3.2.2 FWS): long To/Cc lists are folded (Java Mail, Outlook), and
+#: getaddresses reads a fold as the blank after it
+_FOLD: Final = re.compile(r"\r?\n(?=[ \t])")
 _ELEMENT: Final = re.compile(
     rf"[ \t]*(?:({_ADDR})|(?:{_ATEXT}+(?:[ \t]+{_ATEXT}+)*[ \t]*)?<({_ADDR})>)[ \t]*\Z"
 )
@@ -69,7 +72,7 @@ def simple_addresses(value: str) -> list[str] | None:
     """The addr-specs of a plain comma-separated address list, in order, as
     ``email.utils.getaddresses`` reads them; None when the list is not plain."""
     addresses: list[str] = []
-    for part in value.split(","):
+    for part in _FOLD.sub("", value).split(","):
         element = _ELEMENT.match(part)
         if element is None:
             return None
