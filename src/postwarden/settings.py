@@ -14,7 +14,6 @@ from typing import Any
 import dj_database_url
 
 from postwarden.core.config.resolve import ConfigError, env_layers, resolve
-from postwarden.core.config.service import ensure_secret_key
 
 try:
     SERVICE_SETTINGS = resolve(*env_layers())
@@ -23,10 +22,10 @@ except ConfigError as exc:  # say what to set instead of a traceback from deep i
     raise SystemExit(2) from None
 
 _service = SERVICE_SETTINGS.service
+# Nothing is created here: the start-up commands make the data directory and the secret
+# key before Django is set up (cli/django_setup.py), every other command refuses without them
 DATA_DIR = _service.data_dir
-DATA_DIR.mkdir(parents=True, exist_ok=True)
-
-SECRET_KEY = ensure_secret_key(SERVICE_SETTINGS).reveal()
+SECRET_KEY = _service.secret_key.reveal()
 DEBUG = False
 ALLOWED_HOSTS = list(_service.allowed_hosts) or ["localhost", "127.0.0.1", "[::1]", _service.host]
 if _service.host in ("0.0.0.0", "::") and not _service.allowed_hosts:  # noqa: S104 - listening everywhere

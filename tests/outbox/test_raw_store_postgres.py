@@ -16,7 +16,7 @@ OURS = ("POSTWARDEN_", "MAIL_", "SMTP_", "EMAIL_", "DATABASE_URL")
 SCRIPT = r"""
 from datetime import timedelta
 from postwarden.cli.django_setup import setup
-setup("relay")
+setup("relay", create=True)
 from django.core.management import call_command
 call_command("migrate", verbosity=0)
 from django.db import connection

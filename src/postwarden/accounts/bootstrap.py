@@ -1,21 +1,56 @@
-"""The first admin: from POSTWARDEN_ADMIN_EMAIL/POSTWARDEN_ADMIN_PASSWORD, or a generated
-password printed once on the terminal (never logged: log files outlive the terminal)."""
+"""Start-up work that must happen once per install (migrations, the first admin), and the
+first admin itself: from POSTWARDEN_ADMIN_EMAIL/POSTWARDEN_ADMIN_PASSWORD, or a generated
+password printed once on the terminal (never logged: log files outlive the terminal).
+
+Several nodes may start at once on one database (two containers of compose.yaml, two
+hosts): the second used to crash creating the same first admin while both migrated. The
+work runs under a lock: a file lock in the data directory (SQLite, or nodes sharing it),
+and on PostgreSQL an advisory lock; the node that waits finds it done and carries on.
+"""
 
 from __future__ import annotations
 
-import argparse
-import getpass
 import secrets
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.management import call_command
+from django.db import connection, transaction
 
 from postwarden.accounts.models import Role, User
+from postwarden.core.config.service import data_dir_lock
 
 DEFAULT_ADMIN_EMAIL = "admin@localhost"
+#: the PostgreSQL advisory lock of the start-up work (any fixed 64-bit number; this one
+#: is "pwstart" in ASCII, so it is recognisable in pg_locks)
+ADVISORY_LOCK = 0x70_77_73_74_61_72_74
+
+
+def start_up_once(verbosity: int = 0) -> str | None:
+    """Migrate and create the first admin, one node at a time. Returns the line to print
+    once about a created admin, or None."""
+    with start_up_lock():
+        call_command("migrate", interactive=False, verbosity=verbosity)
+        return ensure_first_admin()
+
+
+@contextmanager
+def start_up_lock() -> Iterator[None]:
+    """Held by one process per install at a time: the data directory's file lock, then
+    (PostgreSQL) the database's advisory lock, on the connection the work then uses."""
+    with data_dir_lock(Path(settings.DATA_DIR)):
+        if connection.vendor != "postgresql":
+            yield
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [ADVISORY_LOCK])
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK])
 
 
 @transaction.atomic
@@ -44,23 +79,3 @@ def create_admin(email: str, password: str, role: Role = Role.ADMIN) -> User:
     user.set_password(password)
     user.save()
     return user
-
-
-def createadmin_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="postwarden createadmin", description="Create a console user.")
-    parser.add_argument("--email", required=True)
-    parser.add_argument("--role", choices=[r.value for r in Role], default=Role.ADMIN.value)
-    parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    args = parser.parse_args(argv)
-    if User.objects.filter(username=args.email).exists():
-        print(f"postwarden: a user {args.email} exists already", file=sys.stderr)
-        return 1
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
-    try:
-        validate_password(password)
-    except ValidationError as exc:
-        print("postwarden: " + " ".join(exc.messages), file=sys.stderr)
-        return 1
-    create_admin(args.email, password, Role(args.role))
-    print(f"Created {args.role} {args.email}")
-    return 0

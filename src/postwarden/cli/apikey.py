@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 SCOPES = ("send", "read", "admin")
 
 
-def parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="postwarden apikey", description="Create, list or revoke API keys.")
     commands = root.add_subparsers(dest="command", required=True, metavar="{create,list,revoke}")
     create = commands.add_parser("create", help="create a key and print it (last line)")
@@ -42,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str], *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Exit status: 0 done, 1 no such key, 2 usage error (argparse)."""
-    args = parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     out, err = out or sys.stdout, err or sys.stderr
     setup()
     if args.command == "create":

@@ -15,7 +15,7 @@ from postwarden.core.dkim import generate_key, public_key_of, txt_record
 DEFAULT_SELECTOR = "postwarden"
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postwarden dkim", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     gen = commands.add_parser("generate", help="make a key pair and print the TXT record to publish")
@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     selector, domain = _defaults(args.selector, args.domain)
     if not domain:
         print("postwarden dkim: no domain: give --domain, or set DKIM_DOMAIN or MAIL_FROM", file=sys.stderr)

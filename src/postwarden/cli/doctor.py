@@ -118,10 +118,12 @@ def load_layers(source: str, environ: Mapping[str, str], dotenv: Path | None = P
 def database_reachable(settings: Settings) -> bool:
     """Whether the service's database is there, without importing Django: an SQLite file
     that exists, or a PostgreSQL server that accepts a TCP connection."""
+    from postwarden.cli.django_setup import sqlite_file
+
     url = settings.service.database_url
     if url.startswith("sqlite:"):
-        path = urlsplit(url).path
-        return bool(path) and path != "/:memory:" and Path(path).is_file() and Path(path).stat().st_size > 0
+        path = sqlite_file(url)
+        return path is not None and path.is_file() and path.stat().st_size > 0
     parts = urlsplit(url)
     if not parts.hostname or parts.hostname.startswith("/"):
         return bool(parts.scheme)  # a Unix socket: let Django try
@@ -132,6 +134,18 @@ def database_reachable(settings: Settings) -> bool:
         return False
 
 
+def _no_database(settings: Settings) -> str:
+    service = settings.service
+    if service.database_url.startswith("sqlite:"):
+        where = f"no Postwarden install in {service.data_dir} (no database there)"
+    else:
+        where = "the database of DATABASE_URL does not answer"
+    return (
+        f"{where}: queue, suppression and drift checks are skipped; to check a running "
+        "Postwarden, give the doctor its POSTWARDEN_DATA_DIR or DATABASE_URL"
+    )
+
+
 def diagnose(loaded: Loaded, options: Options, *, on_check: CheckCallback | None = None) -> Report:
     """Run the doctor: with the service's database when it is reachable, else core only.
     Raises UsageError for settings that cannot be used."""
@@ -140,9 +154,11 @@ def diagnose(loaded: Loaded, options: Options, *, on_check: CheckCallback | None
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     notes = loaded.notes
-    if database_reachable(settings) and not options.send:
+    if not database_reachable(settings):
+        notes = (*notes, _no_database(settings))
+    elif not options.send:
         return _with_plain_reads(loaded, settings, options, on_check, notes)
-    if database_reachable(settings):
+    else:
         try:
             from postwarden.cli.django_setup import setup
 
@@ -169,10 +185,16 @@ def _with_plain_reads(
     """The doctor with the database's facts read without Django (doctor/lean.py): the
     settings saved in the console first, since the network stages need them. ``--send``
     takes the Django path instead: a provider test mail goes through the worker's transport."""
-    from postwarden.core.config.service import ensure_secret_key
     from postwarden.doctor import lean
 
-    key = ensure_secret_key(settings)
+    key = settings.service.secret_key  # never made here: the doctor creates nothing
+    if not key:
+        notes = (
+            *notes,
+            f"no secret key (POSTWARDEN_SECRET_KEY, or a secret_key file in {settings.service.data_dir}): "
+            "settings saved in the console and the queue are not read",
+        )
+        return run_sync(settings, options, on_check=on_check, notes=notes)
     try:
         with lean.connect(settings.service.database_url) as db:
             stored = lean.stored_values(db, key)

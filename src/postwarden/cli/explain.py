@@ -15,7 +15,7 @@ from postwarden.core.replies.explain import explain_text, render
 _STAGES = "connect, greeting, ehlo, starttls, tls, auth, mail, rcpt, data (or 'MAIL FROM', 'RCPT TO' …)"
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="postwarden explain",
         description="Explain an SMTP reply or a sending error, and what to do about it. "
@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> int:
     """Print the explanation; 0 on success, 2 on bad usage."""
     try:
-        args = _parser().parse_args(argv)
+        args = build_parser().parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     text = " ".join(args.text) if args.text else ("" if sys.stdin.isatty() else sys.stdin.read())

@@ -1,18 +1,26 @@
 """``postwarden`` command line.
 
 Commands are imported lazily: ``doctor`` and ``explain`` must start fast and run without
-Django or a database (ARCHITECTURE.md), so nothing here imports Django.
+Django or a database (ARCHITECTURE.md), so nothing here imports Django. Each command's
+module has ``build_parser()`` and ``run(argv) -> int``; :func:`parser_tree` puts every
+command's parser under one root (``--help`` and the tests walk it).
+
+No traceback reaches the user: a command that cannot run says why in one line
+(:class:`~postwarden.cli.django_setup.CommandError`, exit 2), and anything unexpected is
+one line too, its text run through the redactors.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 import postwarden
 
-#: command -> (module with ``run(argv) -> int``, one-line help)
+#: command -> (module with ``build_parser()`` and ``run(argv) -> int``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("postwarden.cli.serve", "run the console, a worker and the SMTP relay (one machine)"),
     "web": ("postwarden.cli.web", "run only the web console and API"),
@@ -24,12 +32,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "doctor": ("postwarden.cli.doctor", "walk the delivery path and name the first broken stage"),
     "explain": ("postwarden.cli.explain", "explain an SMTP reply or error and what to do about it"),
-    "migrate": ("postwarden.cli.manage", "create or upgrade the database"),
-    "createadmin": ("postwarden.cli.manage", "create a console admin"),
+    "migrate": ("postwarden.cli.migrate", "create or upgrade the install (database, first admin)"),
+    "createadmin": ("postwarden.cli.createadmin", "create a console user"),
     "apikey": ("postwarden.cli.apikey", "create, list or revoke API keys"),
     "dkim": ("postwarden.cli.dkim", "generate a DKIM key pair and the TXT record to publish"),
     "manage": ("postwarden.cli.manage", "run a Django management command (advanced)"),
 }
+
+#: the commands that make the install when there is none (docs/deploy.md); every other
+#: command refuses with the fix when the data directory holds no install
+START_UP: frozenset[str] = frozenset({"serve", "web", "worker", "relay", "migrate"})
+#: the commands that need no install at all (the doctor reads one when it is there)
+WITHOUT_INSTALL: frozenset[str] = frozenset({"doctor", "explain", "dkim"})
 
 
 def usage() -> str:
@@ -38,6 +52,23 @@ def usage() -> str:
     lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "Run 'postwarden <command> --help' for a command's options."]
     return "\n".join(lines)
+
+
+def module_of(command: str) -> ModuleType:
+    return importlib.import_module(COMMANDS[command][0])
+
+
+def parser_tree() -> argparse.ArgumentParser:
+    """Every command's parser under one root (imports every command module)."""
+    root = argparse.ArgumentParser(prog="postwarden", description=usage())
+    root.add_argument("-V", "--version", action="version", version=postwarden.__version__)
+    commands = root.add_subparsers(dest="command", metavar="<command>")
+    for name, (_, help_) in COMMANDS.items():
+        own: argparse.ArgumentParser = module_of(name).build_parser()
+        commands.add_parser(
+            name, parents=[own], add_help=False, help=help_, description=own.description, prog=own.prog
+        )
+    return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,10 +83,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"postwarden: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[command][0])
-    if module.__name__.endswith(".manage"):
-        return int(module.run([command, *rest]))
-    return int(module.run(rest))
+    try:
+        return int(module_of(command).run(rest))
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit as exc:  # argparse: usage errors are 2, --help is 0
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else _say(command, exc.code))
+    except Exception as exc:
+        return _say(command, exc)
+
+
+def _say(command: str, what: object) -> int:
+    """One line on standard error for a command that could not run; its exit status."""
+    from postwarden.cli.django_setup import CommandError
+
+    status = what.status if isinstance(what, CommandError) else 2
+    if isinstance(what, CommandError | str):
+        text = str(what)
+    else:
+        text = f"{type(what).__name__}: {_first_line(str(what))}"
+    print(f"postwarden {command}: {_redacted(text)}", file=sys.stderr, flush=True)
+    return status
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else "(no details)"
+
+
+def _redacted(text: str) -> str:
+    """What looks like a credential, and every secret the process registered, masked."""
+    from postwarden.core.replies.parse import redact
+    from postwarden.logs import redact as redact_registered
+
+    return redact_registered(redact(text))
 
 
 if __name__ == "__main__":

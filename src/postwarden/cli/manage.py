@@ -1,32 +1,23 @@
-"""``postwarden migrate``, ``postwarden createadmin`` and ``postwarden manage …``."""
+"""``postwarden manage COMMAND …``: a Django management command, in the install that is
+there (it never makes one: ``postwarden migrate`` does)."""
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from postwarden.cli.django_setup import setup
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="postwarden manage", description=__doc__.splitlines()[0])
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help="the command and its options")
+    return parser
+
+
 def run(argv: list[str]) -> int:
-    command, rest = argv[0], argv[1:]
+    args = build_parser().parse_args(argv)
     setup()
-    from django.core.management import call_command, execute_from_command_line
+    from django.core.management import execute_from_command_line
 
-    if command == "migrate":
-        parser = argparse.ArgumentParser(
-            prog="postwarden migrate", description="Create or upgrade the database."
-        )
-        parser.parse_args(rest)
-        call_command("migrate", interactive=False, verbosity=1)
-        return 0
-    if command == "createadmin":
-        from postwarden.accounts.bootstrap import createadmin_cli
-
-        return createadmin_cli(rest)
-    execute_from_command_line(["postwarden manage", *rest])
+    execute_from_command_line(["postwarden manage", *args.arguments])
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(run(sys.argv[1:]))

@@ -11,17 +11,21 @@ import logging
 import signal
 import sys
 
-from postwarden.cli.django_setup import setup
+from postwarden.cli.django_setup import start_up
 
 #: seconds sessions may take to finish after SIGTERM
 GRACE = 10.0
 
 
-def run(argv: list[str]) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postwarden relay", description=__doc__.splitlines()[0])
     parser.add_argument("--listen", help="host:port to listen on (default POSTWARDEN_SMTP_LISTEN)")
-    args = parser.parse_args(argv)
-    setup("relay")
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    start_up("relay")
     # aiosmtpd logs every command at INFO, recipients included, and a deprecation warning
     # at each AUTH; the relay logs one line per message itself
     logging.getLogger("mail.log").setLevel(logging.ERROR)

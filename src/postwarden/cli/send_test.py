@@ -39,14 +39,14 @@ class LiveTranscript(Transcript):
         self._out(("C: " if direction == "client" else "S: ") + line)
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postwarden send-test", description=__doc__.splitlines()[0])
     parser.add_argument("--to", help="recipient (default TEST_EMAIL, else the From address)")
     return parser
 
 
 def run(argv: list[str], out: Callable[[str], None] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     say = out or (lambda line: print(line, flush=True))
     setup("cli")
     from postwarden.configstore.runtime import current_settings

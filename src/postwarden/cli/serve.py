@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from types import FrameType
 
-from postwarden.cli.django_setup import setup
+from postwarden.cli.django_setup import STARTED_UP, start_up
 
 #: seconds a child may take to stop before it is killed
 STOP_GRACE = 30.0
@@ -39,7 +39,7 @@ class Child:
     env: dict[str, str] = field(default_factory=dict)
 
     def start(self) -> None:
-        env = {**os.environ, "POSTWARDEN_PROCESS": self.name, **self.env}
+        env = {**os.environ, "POSTWARDEN_PROCESS": self.name, STARTED_UP: "1", **self.env}
         self.process = subprocess.Popen([sys.executable, "-m", "postwarden", *self.argv], env=env)  # noqa: S603
         self.started = time.monotonic()
 
@@ -52,18 +52,13 @@ def children(with_relay: bool) -> list[Child]:
 
 
 def prepare() -> str:
-    """Migrate and bootstrap; returns the banner describing where mail goes."""
-    setup("serve")
+    """Make or upgrade the install (django_setup.start_up); returns the banner describing
+    where mail goes."""
+    start_up("serve")
     from django.conf import settings
-    from django.core.management import call_command
 
-    from postwarden.accounts.bootstrap import ensure_first_admin
     from postwarden.configstore.runtime import current_settings
 
-    call_command("migrate", interactive=False, verbosity=0)
-    created = ensure_first_admin()
-    if created:
-        print(created, flush=True)
     service = settings.SERVICE_SETTINGS.service
     sending = current_settings()
     where = sending.sending.provider.value
@@ -76,10 +71,14 @@ def prepare() -> str:
     )
 
 
-def run(argv: list[str]) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postwarden serve", description=__doc__.splitlines()[0])
     parser.add_argument("--no-relay", action="store_true", help="do not listen for SMTP submissions")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
     print(prepare(), flush=True)
     return supervise(children(with_relay=not args.no_relay))
 

@@ -7,18 +7,22 @@ import gc
 import logging
 from typing import Any
 
-from postwarden.cli.django_setup import setup
+from postwarden.cli.django_setup import start_up
 
 log = logging.getLogger("postwarden.web")
 
 
-def run(argv: list[str]) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postwarden web", description="Serve the web console and the API.")
     parser.add_argument("--host", help="listen address (default POSTWARDEN_HOST, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default POSTWARDEN_PORT, 8025)")
     parser.add_argument("--threads", type=int, default=16, help="worker threads (default 16)")
-    args = parser.parse_args(argv)
-    setup("web")
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    start_up("web")
     from django.conf import settings
     from waitress import serve
 

@@ -23,6 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from postwarden.core.config.service import data_dir_lock
+
 #: where the generated pair lives, under the data directory
 DIRECTORY: Final = "relay-tls"
 CERT_NAME, KEY_NAME = "cert.pem", "key.pem"
@@ -41,6 +43,15 @@ def self_signed_pair(data_dir: Path, names: Sequence[str]) -> tuple[Path, Path]:
     cert_path, key_path = directory / CERT_NAME, directory / KEY_NAME
     if cert_path.exists() and key_path.exists():
         return cert_path, key_path
+    # two relays sharing the data directory starting at once must not each write half a pair
+    with data_dir_lock(data_dir):
+        if cert_path.exists() and key_path.exists():
+            return cert_path, key_path
+        _make_pair(directory, cert_path, key_path, names)
+    return cert_path, key_path
+
+
+def _make_pair(directory: Path, cert_path: Path, key_path: Path, names: Sequence[str]) -> None:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     cert = _certificate(key, names)
@@ -52,7 +63,6 @@ def self_signed_pair(data_dir: Path, names: Sequence[str]) -> tuple[Path, Path]:
         0o600,
     )
     _write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
-    return cert_path, key_path
 
 
 def default_names(listen_host: str) -> list[str]:

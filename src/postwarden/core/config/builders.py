@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from postwarden.core.config import parse as p
+from postwarden.core.config.datadir import default_data_dir
 from postwarden.core.config.model import (
     DEFAULT_PORTS,
     DeliverySettings,
@@ -192,7 +193,7 @@ def _signing(r: Reader, from_address: str | None) -> SigningSettings:
 
 
 def _service(r: Reader) -> ServiceSettings:
-    data_dir = Path(r.text("POSTWARDEN_DATA_DIR") or "data").absolute()
+    data_dir = _data_dir(r)
     default_db = f"sqlite:///{data_dir / 'postwarden.sqlite3'}"
     listen = r.get("POSTWARDEN_SMTP_LISTEN", lambda v: p.parse_host_port(v), ("127.0.0.1", 2525))
     dns = r.get("POSTWARDEN_DNS_SERVER", lambda v: _host_port_text(v, 53), None)
@@ -210,6 +211,16 @@ def _service(r: Reader) -> ServiceSettings:
         allowed_hosts=r.get("POSTWARDEN_ALLOWED_HOSTS", p.parse_list, ()),
         https=r.get("POSTWARDEN_HTTPS", p.parse_bool, False),
     )
+
+
+def _data_dir(r: Reader) -> Path:
+    configured = r.text("POSTWARDEN_DATA_DIR")
+    if configured:
+        return Path(configured).expanduser().absolute()
+    path, why = default_data_dir(r.environment())
+    r.sources["POSTWARDEN_DATA_DIR"] = Source(Origin.DEFAULT, why)
+    r.display["POSTWARDEN_DATA_DIR"] = str(path)
+    return path.absolute()
 
 
 def _host_port_text(raw: str, default_port: int) -> str:

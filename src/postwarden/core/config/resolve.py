@@ -135,6 +135,11 @@ class Reader:
                 return value, Source(layer.origin, detail)
         return None
 
+    def environment(self) -> Mapping[str, str]:
+        """The process environment as the layers carry it (for what is not a setting, such
+        as ``HOME`` or systemd's ``STATE_DIRECTORY``): the first environment layer."""
+        return next((layer.values for layer in self.layers if layer.origin is Origin.ENV), {})
+
     def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
         found = self.raw(name)
         if found is None:

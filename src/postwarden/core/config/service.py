@@ -3,17 +3,23 @@ settings fingerprint that makes web/worker drift visible (spec/doctor.md config.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from postwarden.core.config.builders import SECRET_KEY_FILE
 from postwarden.core.config.model import Settings
 from postwarden.core.config.variables import VARIABLES
 from postwarden.core.secrets import Secret
+
+#: the file the start-up lock (:func:`data_dir_lock`) is taken on
+LOCK_FILE = ".start-up.lock"
 
 #: settings that describe where and how mail is sent; a worker and a web process that
 #: disagree on any of these deliver differently from what the console shows
@@ -29,13 +35,35 @@ def ensure_secret_key(settings: Settings) -> Secret:
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / SECRET_KEY_FILE
     key = secrets.token_urlsafe(48)
+    # written whole under a private name, then linked into place: a process starting at
+    # the same moment finds either no file or the whole key, never an empty one
+    draft = data_dir / f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(draft, path)
     except FileExistsError:  # another process won the race: use its key
-        return Secret(Path(path).read_text(encoding="utf-8").strip())
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(key + "\n")
+        return Secret(path.read_text(encoding="utf-8").strip())
+    finally:
+        with suppress(FileNotFoundError):
+            draft.unlink()
     return Secret(key)
+
+
+@contextmanager
+def data_dir_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the data directory's start-up lock (blocking): work that must happen once per
+    install (migrations, the first admin, generated certificates) runs under it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def fingerprint(settings: Settings, key: Secret) -> str:

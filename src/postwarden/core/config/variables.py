@@ -293,8 +293,9 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_DATA_DIR",
         K.STR,
         S.SERVICE,
-        "Where the embedded database and captured mails live",
-        default="./data",
+        "Where the embedded database, the secret key, captured mails and the relay's certificate live "
+        "(docs/deploy.md)",
+        default="systemd's $STATE_DIRECTORY, else data/ of a checkout, else ~/.local/share/postwarden",
         storable=False,
     ),
     _v(

@@ -1,0 +1,44 @@
+"""``postwarden createadmin --email E [--role R] [--password-stdin]``: a console user."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from postwarden.cli.django_setup import setup
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="postwarden createadmin", description="Create a console user.")
+    parser.add_argument("--email", required=True)
+    parser.add_argument("--role", default="admin", help="admin (the default), settings or viewer")
+    parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    return parser
+
+
+def run(argv: list[str]) -> int:
+    """Exit status: 0 created, 1 exists already or a password that is refused, 2 no install."""
+    args = build_parser().parse_args(argv)
+    setup()
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    from postwarden.accounts.bootstrap import create_admin
+    from postwarden.accounts.models import Role, User
+
+    if args.role not in Role.values:
+        print(f"postwarden createadmin: --role: one of {', '.join(Role.values)}", file=sys.stderr)
+        return 2
+    if User.objects.filter(username=args.email).exists():
+        print(f"postwarden: a user {args.email} exists already", file=sys.stderr)
+        return 1
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    try:
+        validate_password(password)
+    except ValidationError as exc:
+        print("postwarden: " + " ".join(exc.messages), file=sys.stderr)
+        return 1
+    create_admin(args.email, password, Role(args.role))
+    print(f"Created {args.role} {args.email}")
+    return 0
