@@ -70,6 +70,18 @@ def test_it_revokes_by_id_or_prefix(by: str) -> None:
     assert call("list")[1].count("\n") == 1  # the header only
 
 
+def test_a_prefix_of_decimal_digits_is_taken_as_the_prefix() -> None:
+    """8 hex digits are all decimal ones about one time in 43: such a prefix was read as an
+    id and matched no key (or another one)."""
+    call("create", "--name", "other", "--scope", "send")
+    call("create", "--name", "digits", "--scope", "send")
+    ApiKey.objects.filter(name="digits").update(prefix="12345678")
+    row = ApiKey.objects.get(name="digits")
+    status, said, _ = call("revoke", "12345678")
+    assert (status, said) == (0, f"Revoked API key {row.pk} 'digits'\n")
+    assert ApiKey.objects.get(name="other").revoked_at is None
+
+
 def test_it_says_when_no_key_matches_without_echoing_a_pasted_key() -> None:
     status, _, err = call("revoke", "pw_deadbeef_thisIsTheSecretPart")
     assert status == 1

@@ -94,10 +94,12 @@ def _find(text: str) -> ApiKey | None:
     from postwarden.accounts.models import KEY_PREFIX, ApiKey
 
     text = text.strip()
-    if text.isdigit():
-        return ApiKey.objects.filter(pk=int(text)).first()
     prefix = text.removeprefix(KEY_PREFIX).split("_", 1)[0]
-    return ApiKey.objects.filter(prefix=prefix).first() if prefix else None
+    # a prefix is 8 hex digits, which may all be decimal ones: a prefix that exists wins
+    by_prefix = ApiKey.objects.filter(prefix=prefix).first() if prefix else None
+    if by_prefix is None and text.isdigit():
+        return ApiKey.objects.filter(pk=int(text)).first()
+    return by_prefix
 
 
 def _revoke(text: str, out: TextIO, err: TextIO) -> int:
