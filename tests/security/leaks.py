@@ -17,6 +17,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from postwarden.core.dkim import generate_key
 
 #: storable secrets seeded in the console's settings store (sealed at rest)
@@ -37,7 +40,13 @@ ENVIRONMENT: dict[str, str] = {
     "MANDRILL_API_KEY": "Md5eNvKy0-mandrill-key-do-not-leak",
     "POSTWARDEN_WEBHOOK_SECRET": "hookuser:Wh6bAsIc1-basic-auth-secret-do-not-leak",
     "MANDRILL_WEBHOOK_KEY": "Md7wHkKy2-mandrill-webhook-do-not-leak",
-    "SENDGRID_WEBHOOK_VERIFICATION_KEY": "Sg8vErKy3-not-really-a-public-key-do-not-leak",
+    # a real public key: anything else is refused at start (core/config/parse.py); its
+    # first characters are the DER prefix of every P-256 key, which no page shows otherwise
+    "SENDGRID_WEBHOOK_VERIFICATION_KEY": base64.b64encode(
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ).decode(),
     "POSTWARDEN_SECRET_KEY": "Dj9sEcRk4-django-secret-key-0123456789-do-not-leak",
     "POSTWARDEN_ADMIN_PASSWORD": "Ad0mInPw5-admin-password-do-not-leak",
 }

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -74,10 +75,11 @@ def basic(auth: tuple[str, str] | None) -> dict[str, str]:
 def sendgrid(variant: str) -> Request:
     body = json.dumps([sendgrid_event("bounce", type="bounce", reason="550 5.1.1 no such user")]).encode()
     key = PRIVATE if variant != "forged" else ec.generate_private_key(ec.SECP256R1())
-    signed = key.sign(b"1764000000" + body, ec.ECDSA(hashes.SHA256()))
+    now = str(int(time.time()))
+    signed = key.sign(now.encode() + body, ec.ECDSA(hashes.SHA256()))
     signature = {
         "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signed).decode(),
-        "X-Twilio-Email-Event-Webhook-Timestamp": "1764000000",
+        "X-Twilio-Email-Event-Webhook-Timestamp": now,
     }
     if variant == "anonymous":
         return Request(body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 
 import pytest
@@ -59,7 +60,7 @@ def post(
     tamper: bool = False,
 ) -> int:
     body = json.dumps(events).encode()
-    timestamp = "1764000000"
+    timestamp = str(int(time.time()))
     signature = base64.b64encode(key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
     if tamper:
         body = body.replace(b"ann@", b"eve@")

@@ -7,9 +7,10 @@ suppressions.
   the same event is a no-op (Event's unique constraint settles two concurrent deliveries).
 - States only move forward (:data:`RANK`): delivered, then bounced, then complained;
   delivered after bounced is recorded on the timeline but does not change the state.
-- Hard bounces, complaints and unsubscribes suppress the address; soft bounces (SES
-  Transient, Mandrill soft_bounce, Postmark SoftBounce, SendGrid "blocked", Resend
-  Transient) are recorded as ``deferred`` and suppress nothing.
+- What an event means (its timeline kind, and whether it suppresses the address with which
+  reason) is read from the tables of :mod:`postwarden.webhooks.verdicts`: hard bounces,
+  complaints, unsubscribes and each provider's documented permanent drop reasons suppress;
+  soft bounces are recorded as ``deferred`` and suppress nothing.
 - An event for a message Postwarden does not know (sent by another system on the same
   provider account, or older than the outbox's retention) cannot be stored, since an Event
   belongs to a message: it is logged and answered 200, and a hard bounce or complaint still
@@ -22,7 +23,7 @@ import enum
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Final
 
 from anymail.signals import AnymailTrackingEvent
@@ -31,6 +32,7 @@ from django.utils import timezone
 
 from postwarden.outbox import suppressions
 from postwarden.outbox.models import Event, Message, Recipient, State
+from postwarden.webhooks import verdicts
 
 logger = logging.getLogger("postwarden.webhooks")
 
@@ -64,25 +66,10 @@ TARGETS: Final[dict[str, State]] = {
 _FROM_PROVIDER: Final = frozenset({State.SENT, State.DELIVERED, State.BOUNCED, State.COMPLAINED})
 
 
-def _dig(raw: Any, *path: str) -> Any:
-    for key in path:
-        raw = raw.get(key) if isinstance(raw, Mapping) else None
-    return raw
-
-
-#: provider -> "is this bounce a soft one?" read from the raw payload (each provider's docs)
-SOFT_BOUNCE: Final[dict[str, Callable[[Any], bool]]] = {
-    "ses": lambda raw: _dig(raw, "bounce", "bounceType") in ("Transient", "Undetermined"),
-    "sendgrid": lambda raw: _dig(raw, "type") == "blocked",
-    "postmark": lambda raw: _dig(raw, "Type") != "HardBounce",
-    "mandrill": lambda raw: _dig(raw, "event") == "soft_bounce",
-    "resend": lambda raw: _dig(raw, "data", "bounce", "type") == "Transient",
-    "mailgun": lambda raw: _dig(raw, "event-data", "severity") == "temporary",
-}
 #: provider -> the Message-ID header in the raw payload, when it carries one
 HEADER_MESSAGE_ID: Final[dict[str, Callable[[Any], Any]]] = {
-    "ses": lambda raw: _dig(raw, "mail", "commonHeaders", "messageId"),
-    "mailgun": lambda raw: _dig(raw, "event-data", "message", "headers", "message-id"),
+    "ses": lambda raw: verdicts.dig(raw, "mail", "commonHeaders", "messageId"),
+    "mailgun": lambda raw: verdicts.dig(raw, "event-data", "message", "headers", "message-id"),
 }
 
 
@@ -100,10 +87,8 @@ def on_tracking(sender: object, event: AnymailTrackingEvent, esp_name: str, **kw
 
 def record(provider: str, event: AnymailTrackingEvent) -> Outcome:
     raw = _jsonable(event.esp_event)
-    kind = str(event.event_type)
-    soft = SOFT_BOUNCE.get(provider)
-    if kind == "bounced" and soft is not None and soft(raw):
-        kind = "deferred"
+    meaning = verdicts.verdict(provider, str(event.event_type), raw)
+    kind = meaning.kind
     address = (event.recipient or "").strip().lower()
     key = event_key(event.event_id, address, raw)
     detail = describe(event)
@@ -118,7 +103,7 @@ def record(provider: str, event: AnymailTrackingEvent) -> Outcome:
                 "recipient": redact(address),
             },
         )
-        _suppress(provider, kind, address, detail, event.event_id or key, None)
+        _suppress(provider, meaning, address, detail, event.event_id or key, None)
         return Outcome.UNMATCHED
     # one transaction per event, holding no lock across network calls (the view fetches
     # SNS certificates before this); a failure later in the same POST answers 500 and the
@@ -142,7 +127,7 @@ def record(provider: str, event: AnymailTrackingEvent) -> Outcome:
             advance(recipient, kind, detail)
         _suppress(
             provider,
-            kind,
+            meaning,
             address or (recipient.address if recipient else ""),
             detail,
             event.event_id or key,
@@ -214,16 +199,16 @@ def advance(recipient: Recipient, kind: str, detail: str) -> bool:
     return moved == 1
 
 
-def _suppress(provider: str, kind: str, address: str, detail: str, event_id: str, row: Event | None) -> None:
-    if not address or "@" not in address:
+def _suppress(
+    provider: str, meaning: verdicts.Verdict, address: str, detail: str, event_id: str, row: Event | None
+) -> None:
+    if meaning.suppress is None or not address or "@" not in address:
         return
     source = f"{provider} event {event_id}"
-    if kind == "bounced":
+    if meaning.suppress == suppressions.HARD_BOUNCE:  # the one reason that expires
         suppressions.add_bounce(address, detail=detail, source=source, event=row)
-    elif kind == "complained":
-        suppressions.add(address, suppressions.COMPLAINT, detail=detail, source=source, event=row)
-    elif kind == "unsubscribed":
-        suppressions.add(address, suppressions.UNSUBSCRIBE, detail=detail, source=source, event=row)
+    else:
+        suppressions.add(address, meaning.suppress, detail=detail, source=source, event=row)
 
 
 def _jsonable(value: Any) -> Any:

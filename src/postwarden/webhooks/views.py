@@ -7,20 +7,29 @@ anymail's views do the work (STYLE.md §10): HTTP basic auth against a list of s
 verified too (webhooks/sns.py). The views are built per request from the settings in
 force, so a key saved in the console works at once.
 
-The status code is a contract with the provider:
-- 400: missing or wrong credentials or signature, or the webhook is not configured —
-  nothing is recorded (the body says only "refused"; the log says why, without secrets);
+The status code is a contract with the provider (webhooks/outcomes.py):
+- 400 "refused": missing or wrong credentials or signature, a signed timestamp outside
+  POSTWARDEN_WEBHOOK_TOLERANCE or a Mailgun token seen before (webhooks/replay.py), an SNS
+  topic other than SES_WEBHOOK_TOPIC_ARN, or the webhook is not configured — nothing is
+  recorded (the body says only "refused"; the log says why, without secrets);
+- 400 "malformed": authenticated, but a body that can never be processed (not JSON, the
+  wrong shape, an inbound notification sent to the tracking URL): the provider would
+  otherwise send it again forever; the log says what is wrong;
 - 401 with ``WWW-Authenticate`` for SNS without credentials: SNS sends basic auth only
   after this challenge (anymail's SES view);
-- 500: an error while recording: that event is rolled back (each event is its own
-  transaction, so no database lock is held while a certificate is fetched) and the
-  provider sends the POST again; events of it already stored are then duplicates, no-ops;
+- 500: could not record it now (the database is locked or unavailable, a fetch failed):
+  that event is rolled back (each event is its own transaction, so no database lock is
+  held while a certificate is fetched; Mailgun's whole request is one, so its token is
+  not spent) and the provider sends the POST again; events of it already stored are then
+  duplicates, no-ops;
 - 200 otherwise, also for a repeated event and for an event about an unknown message;
 - HEAD: 200 (Mandrill and others probe the URL when it is set up).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import threading
 import warnings
@@ -42,12 +51,14 @@ from anymail.webhooks.postmark import PostmarkTrackingWebhookView
 from anymail.webhooks.resend import ResendTrackingWebhookView
 from anymail.webhooks.sendgrid import SendGridTrackingWebhookView
 from django.contrib.auth.decorators import login_not_required
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
 from postwarden.core.config.model import Settings
 from postwarden.core.secrets import MASK, Secret
-from postwarden.webhooks import sns
+from postwarden.webhooks import outcomes, replay, sns
+from postwarden.webhooks.events import PROVIDERS
 
 logger = logging.getLogger("postwarden.webhooks")
 
@@ -64,9 +75,75 @@ class NotConfigured(Exception):
     """The webhook cannot authenticate anything yet; the text names what to set."""
 
 
-class SesTrackingView(AmazonSESTrackingWebhookView):  # type: ignore[misc]  # anymail is untyped
+class Checked:
+    """Checks every event anymail parsed (webhooks/outcomes.py) before any is recorded:
+    one that can never be recorded refuses the whole request, so nothing of it is stored."""
+
+    def parse_events(self, request: HttpRequest) -> list[Any]:
+        events: list[Any] = super().parse_events(request)  # type: ignore[misc]
+        provider = PROVIDERS[self.esp_name]  # type: ignore[attr-defined]
+        for event in events:
+            outcomes.check(provider, event, event.esp_event)
+        return events
+
+
+class SendGridView(Checked, SendGridTrackingWebhookView):  # type: ignore[misc]  # anymail is untyped
+    """SendGrid signs its timestamp with the body: one outside the tolerance is a replay."""
+
+    tolerance: int = replay.DEFAULT_TOLERANCE
+
+    def parse_events(self, request: HttpRequest) -> list[Any]:
+        if self.webhook_verification_key is not None:  # the timestamp is signed only then
+            stamp = request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp", "")
+            replay.check_fresh("SendGrid", stamp, self.tolerance)
+        return super().parse_events(request)
+
+
+class MailgunView(Checked, MailgunTrackingWebhookView):  # type: ignore[misc]  # anymail is untyped
+    """Mailgun signs only a timestamp and a token, not the event: Mailgun's advice is to
+    refuse old timestamps and tokens seen before, or one captured request would carry any
+    event an attacker writes. Runs inside the request's transaction (:data:`HOOKS`), so a
+    request answered 500 does not spend its token and Mailgun's retry is accepted."""
+
+    tolerance: int = replay.DEFAULT_TOLERANCE
+
+    def parse_events(self, request: HttpRequest) -> list[Any]:
+        stamp, token = _mailgun_signature(request)
+        replay.check_fresh("Mailgun", stamp, self.tolerance)
+        replay.consume("mailgun", token, stamp, self.tolerance)
+        return super().parse_events(request)
+
+
+def _mailgun_signature(request: HttpRequest) -> tuple[str, str]:
+    """The (timestamp, token) anymail's signature check just accepted."""
+    if request.content_type == "application/json":
+        block = json.loads(request.body)["signature"]  # anymail's check just read it
+        stamp, token = block.get("timestamp"), block.get("token")
+    else:
+        stamp, token = request.POST.get("timestamp"), request.POST.get("token")
+    if not isinstance(stamp, str | int) or not isinstance(token, str) or not token:
+        raise AnymailWebhookValidationFailure("Mailgun signature without a timestamp and a token")
+    return str(stamp), token
+
+
+class PostmarkView(Checked, PostmarkTrackingWebhookView):  # type: ignore[misc]  # anymail is untyped
+    pass
+
+
+class ResendView(Checked, ResendTrackingWebhookView):  # type: ignore[misc]  # anymail is untyped
+    pass
+
+
+class MandrillView(Checked, MandrillCombinedWebhookView):  # type: ignore[misc]  # anymail is untyped
+    pass
+
+
+class SesTrackingView(Checked, AmazonSESTrackingWebhookView):  # type: ignore[misc]  # anymail is untyped
     """anymail's SES view plus SNS signature verification, and subscription confirmation
     through :data:`sns.VERIFIER` (SNS hosts only) instead of boto3."""
+
+    #: the SNS topics accepted (SES_WEBHOOK_TOPIC_ARN); empty: any topic SNS signs
+    topic_arns: tuple[str, ...] = ()
 
     def validate_request(self, request: HttpRequest) -> None:
         # anymail runs every validate_request of the class chain, this one first: so check
@@ -78,6 +155,10 @@ class SesTrackingView(AmazonSESTrackingWebhookView):  # type: ignore[misc]  # an
             raise AnymailWebhookValidationFailure("SNS body is not JSON") from exc
         if not isinstance(message, dict):
             raise AnymailWebhookValidationFailure("SNS body is not a JSON object")
+        topic = message.get("TopicArn")
+        if self.topic_arns and topic not in self.topic_arns:
+            # checked before the signature, so no certificate is fetched for it
+            raise AnymailWebhookValidationFailure(f"SNS topic {topic!r} is not in SES_WEBHOOK_TOPIC_ARN")
         try:
             sns.VERIFIER.verify(message)
         except sns.SnsVerificationError as exc:
@@ -112,7 +193,7 @@ def _sendgrid(s: Settings) -> dict[str, Any]:
     key = s.webhooks.sendgrid_verification_key
     if not key.is_set and not _basic(s):
         raise NotConfigured("set SENDGRID_WEBHOOK_VERIFICATION_KEY and/or POSTWARDEN_WEBHOOK_SECRET")
-    return {"tracking_webhook_verification_key": key.reveal() or None}
+    return {"tracking_webhook_verification_key": key.reveal() or None, "tolerance": s.webhooks.tolerance}
 
 
 def _resend(s: Settings) -> dict[str, Any]:
@@ -136,24 +217,32 @@ def _mandrill(s: Settings) -> dict[str, Any]:
     return kwargs
 
 
+def _mailgun(s: Settings) -> dict[str, Any]:
+    return {
+        "webhook_signing_key": _need(s.webhooks.mailgun_signing_key, "MAILGUN_WEBHOOK_SIGNING_KEY"),
+        "tolerance": s.webhooks.tolerance,
+    }
+
+
+def _ses(s: Settings) -> dict[str, Any]:
+    return {"auto_confirm_sns_subscriptions": True, "topic_arns": s.webhooks.ses_topic_arns}
+
+
 @dataclass(frozen=True, slots=True)
 class Hook:
     view: type[Any]
     kwargs: Callable[[Settings], dict[str, Any]]
+    #: the whole request is one transaction (Mailgun: the token is spent only with the event)
+    atomic: bool = False
 
 
 HOOKS: Final[dict[str, Hook]] = {
-    "ses": Hook(SesTrackingView, lambda s: {"auto_confirm_sns_subscriptions": True}),
-    "sendgrid": Hook(SendGridTrackingWebhookView, _sendgrid),
-    "mailgun": Hook(
-        MailgunTrackingWebhookView,
-        lambda s: {
-            "webhook_signing_key": _need(s.webhooks.mailgun_signing_key, "MAILGUN_WEBHOOK_SIGNING_KEY")
-        },
-    ),
-    "postmark": Hook(PostmarkTrackingWebhookView, _postmark),
-    "resend": Hook(ResendTrackingWebhookView, _resend),
-    "mandrill": Hook(MandrillCombinedWebhookView, _mandrill),
+    "ses": Hook(SesTrackingView, _ses),
+    "sendgrid": Hook(SendGridView, _sendgrid),
+    "mailgun": Hook(MailgunView, _mailgun, atomic=True),
+    "postmark": Hook(PostmarkView, _postmark),
+    "resend": Hook(ResendView, _resend),
+    "mandrill": Hook(MandrillView, _mandrill),
 }
 
 
@@ -206,16 +295,29 @@ def tracking(request: HttpRequest, provider: str) -> HttpResponse:
     settings = load_settings()
     try:
         view = _build(hook, settings, request)
-        response: HttpResponse = view.dispatch(request)
+        with transaction.atomic() if hook.atomic else contextlib.nullcontext():
+            response: HttpResponse = view.dispatch(request)
         return response
     except NotConfigured as exc:
         logger.warning("webhook refused: not configured", extra={"provider": provider, "why": str(exc)})
     except AnymailWebhookValidationFailure as exc:
         logger.warning("webhook refused", extra={"provider": provider, "why": _scrub(str(exc), settings)})
-    except Exception as exc:  # the provider retries on 5xx
+    except Exception as exc:
+        return _failed(provider, exc, settings)
+    return HttpResponse("refused", status=400, content_type="text/plain")
+
+
+def _failed(provider: str, exc: Exception, settings: Settings) -> HttpResponse:
+    """500 when a later attempt can succeed (the provider retries), else 400 and a log line
+    (webhooks/outcomes.py)."""
+    why = _scrub(f"{type(exc).__name__}: {exc}", settings)[:500]
+    if outcomes.retryable(exc):
         logger.error(
-            "webhook processing failed",
-            extra={"provider": provider, "why": _scrub(f"{type(exc).__name__}: {exc}", settings)},
+            "webhook event not recorded; the provider will send it again",
+            extra={"provider": provider, "why": why},
         )
         return HttpResponse("error", status=500, content_type="text/plain")
-    return HttpResponse("refused", status=400, content_type="text/plain")
+    logger.warning(
+        "webhook payload refused: it can never be processed", extra={"provider": provider, "why": why}
+    )
+    return HttpResponse("malformed", status=400, content_type="text/plain")

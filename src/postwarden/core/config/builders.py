@@ -300,11 +300,24 @@ def _basic_auth(raw: str) -> tuple[Secret, ...]:
 
 
 def _webhooks(r: Reader) -> WebhookSettings:
+    d = WebhookSettings()
     return WebhookSettings(
         basic_auth=r.get("POSTWARDEN_WEBHOOK_SECRET", _basic_auth, ()),
         mailgun_signing_key=r.secret("MAILGUN_WEBHOOK_SIGNING_KEY"),
-        sendgrid_verification_key=r.secret("SENDGRID_WEBHOOK_VERIFICATION_KEY"),
+        sendgrid_verification_key=r.get("SENDGRID_WEBHOOK_VERIFICATION_KEY", p.parse_ec_public_key, Secret()),
         resend_signing_secret=r.secret("RESEND_WEBHOOK_SECRET"),
         mandrill_webhook_key=r.secret("MANDRILL_WEBHOOK_KEY"),
         public_url=r.text("POSTWARDEN_PUBLIC_URL"),
+        tolerance=r.get(
+            "POSTWARDEN_WEBHOOK_TOLERANCE", _bounded_int("POSTWARDEN_WEBHOOK_TOLERANCE"), d.tolerance
+        ),
+        ses_topic_arns=r.get("SES_WEBHOOK_TOPIC_ARN", _topic_arns, ()),
     )
+
+
+def _topic_arns(raw: str) -> tuple[str, ...]:
+    arns = p.parse_list(raw)
+    for arn in arns:
+        if not arn.startswith("arn:") or arn.count(":") != 5:
+            raise ValueError(f"{arn!r} is not a topic ARN (arn:aws:sns:<region>:<account>:<topic>)")
+    return arns

@@ -195,6 +195,10 @@ class WebhookSettings:
     mandrill_webhook_key: Secret = EMPTY
     #: the public URL providers call (Mandrill signs it)
     public_url: str | None = None
+    #: seconds a signed timestamp (Mailgun, SendGrid) may be from our clock, either way
+    tolerance: int = 300
+    #: SNS topics the SES webhook accepts; empty: any topic SNS signs
+    ses_topic_arns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,16 @@ message that says what a valid value looks like (hc/settings.py::envbool rejects
 
 from __future__ import annotations
 
+import binascii
 import difflib
 import ipaddress
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from postwarden.core.config.model import Provider, Security
+from postwarden.core.secrets import Secret
 
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f"}
@@ -149,3 +155,25 @@ def parse_network(raw: str) -> str:
         return str(ipaddress.ip_network(raw.strip(), strict=False))
     except ValueError:
         raise ValueError(f"{raw!r} is not a network (use CIDR like 10.0.0.0/8)") from None
+
+
+def parse_ec_public_key(raw: str) -> Secret:
+    """An elliptic-curve public key as SendGrid shows its signed event webhook's key: the
+    base64 body of a PEM ``PUBLIC KEY`` (the armour lines may be there too). Refused here,
+    when it is saved or the service starts, rather than at the first webhook."""
+    body = "".join(
+        line.strip()
+        for line in raw.strip().splitlines()
+        if line.strip() and not line.strip().startswith("-----")
+    )
+    pem = f"-----BEGIN PUBLIC KEY-----\n{body}\n-----END PUBLIC KEY-----".encode()
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError, binascii.Error, UnsupportedAlgorithm):
+        key = None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError(
+            "is not a public key: paste the verification key SendGrid shows under Mail Settings, "
+            "Event Webhook, Signature Verification (base64 text starting MFkw…)"
+        )
+    return Secret(body)

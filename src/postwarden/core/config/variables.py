@@ -276,10 +276,32 @@ VARIABLES: tuple[Variable, ...] = (
         "user:password for webhook basic auth; several comma-separated for rotation",
     ),
     _v("MAILGUN_WEBHOOK_SIGNING_KEY", K.SECRET, S.WEBHOOKS, "Mailgun webhook signing key"),
-    _v("SENDGRID_WEBHOOK_VERIFICATION_KEY", K.SECRET, S.WEBHOOKS, "SendGrid signed event webhook public key"),
+    _v(
+        "SENDGRID_WEBHOOK_VERIFICATION_KEY",
+        K.SECRET,
+        S.WEBHOOKS,
+        "SendGrid signed event webhook public key (the base64 text SendGrid shows); "
+        "refused when it is not a public key",
+    ),
     _v("RESEND_WEBHOOK_SECRET", K.SECRET, S.WEBHOOKS, "Resend (Svix) webhook signing secret"),
     _v("MANDRILL_WEBHOOK_KEY", K.SECRET, S.WEBHOOKS, "Mandrill webhook key"),
     _v("POSTWARDEN_PUBLIC_URL", K.STR, S.WEBHOOKS, "Public URL of this Postwarden, as providers call it"),
+    _v(
+        "POSTWARDEN_WEBHOOK_TOLERANCE",
+        K.INT,
+        S.WEBHOOKS,
+        "Seconds a Mailgun or SendGrid signed timestamp may be from this machine's clock, "
+        "either way; older requests are refused as replays, and so is a Mailgun token seen before",
+        default="300",
+        minimum=30,
+        maximum=86400,
+    ),
+    _v(
+        "SES_WEBHOOK_TOPIC_ARN",
+        K.LIST,
+        S.WEBHOOKS,
+        "SNS topic ARNs the SES webhook accepts, comma-separated; empty accepts any topic SNS signs",
+    ),
     # Service (environment only)
     _v(
         "DATABASE_URL",
