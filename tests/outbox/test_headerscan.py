@@ -1,18 +1,22 @@
 """The relay's header scan reads the fields it needs exactly as email.parser (compat32)
-and email.utils.getaddresses read them, and leaves to them whatever it cannot decide."""
+and email.utils.getaddresses read them, leaves UTF-8 blocks to them, and refuses
+(Malformed) exactly the blocks RFC 5322 forbids, as an independent reading says."""
 
 from __future__ import annotations
 
 import email.parser
 import email.policy
 import email.utils
+import re
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from postwarden.outbox import headerscan
 from postwarden.outbox import raw as raw_module
+from postwarden.outbox.errors import Refused
 from postwarden.outbox.raw import prepare_raw
 
 NOW = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
@@ -26,6 +30,29 @@ def parsed_fields(head: bytes) -> dict[str, list[str]]:
     message = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n")
     wanted = (n.decode() for n in headerscan.WANTED)
     return {name: [str(v) for v in message.get_all(name, [])] for name in wanted if message.get_all(name)}
+
+
+ONCE_ONLY = ("from", "sender", "reply-to", "to", "cc", "bcc", "subject", "date", "message-id")
+ONCE_ONLY += ("in-reply-to", "references")
+
+
+def malformed(head: bytes) -> bool:
+    """The oracle for refusal, read another way: line by line with a regex for the field
+    shape (RFC 5322 2.2), the stdlib parser to count the once-only fields (3.6)."""
+    lines = head.split(b"\r\n")[:-1]
+    if any(b"\r" in line or b"\n" in line for line in lines):
+        return True
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    if lines and lines[0][:1] in (b" ", b"\t"):
+        return True
+    if any(not re.match(rb"[ \t]|[!-9;-~]+:", line) for line in lines):
+        return True
+    message = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(text + "\r\n")
+    counts = {name: len(message.get_all(name, [])) for name in ONCE_ONLY}
+    return counts["from"] != 1 or any(count > 1 for count in counts.values())
 
 
 def listed(values: list[str]) -> list[str]:
@@ -133,24 +160,55 @@ def test_it_takes_the_fast_path_for_every_plain_list(value: str) -> None:
 @example(["From: a@b.c", "From: second@b.c"])
 @example([" first line folded", "Subject: x"])
 @example(["From nobody Sun Nov 22 06:00:00 2026", "Subject: mbox"])
-def test_it_scans_what_the_parser_reads_or_declines(lines: list[str]) -> None:
+def test_it_scans_what_the_parser_reads_or_refuses(lines: list[str]) -> None:
     head = b"".join(encode(line) + b"\r\n" for line in lines)
+    if malformed(head):
+        with pytest.raises(headerscan.Malformed):
+            headerscan.scan(head)
+        return
     scanned = headerscan.scan(head)
-    if scanned is not None:
+    if head.isascii():
         assert scanned == parsed_fields(head)
+    else:
+        assert scanned is None
+
+
+@given(st.lists(field_line, max_size=8), st.integers(min_value=0, max_value=8))
+@settings(max_examples=200, deadline=None)
+def test_it_answers_every_well_formed_ascii_block_itself(lines: list[str], at: int) -> None:
+    """The fast path is taken (not left to the parser) for every ASCII block it accepts."""
+    lines = [line for line in lines if not line.lower().startswith("from")]
+    lines.insert(min(at, len(lines)), "From: A <a@example.com>")
+    head = b"".join(encode(line) + b"\r\n" for line in lines)
+    if head.isascii() and not malformed(head):
+        assert headerscan.scan(head) == parsed_fields(head)
 
 
 @given(head_lines, st.sampled_from([b"", b"body\r\n", b"\r\n.leading dot\r\n"]))
 @settings(max_examples=200, deadline=None)
 @example(["Subject: folded", "  on two lines", "To: ann@example.net", "From: A <x@example.com>"], b"")
 @example(["From: first@example.com", "From: second@example.com", "Cc: Bob <BOB@example.org>"], b"hi\r\n")
+@example(["From: first@example.com", "Cc: Bob <BOB@example.org>"], b"hi\r\n")
 @example(["Subject: =?utf-8?q?caf=C3=A9?=", "Bcc: cy@example.com", " (folded bcc)"], b"hi\r\n")
+@example(["From: a@b.c", "Subject: =?utf-8?q?caf=C3=A9?=", "Bcc: cy@example.com", " (folded bcc)"], b"hi\r\n")
 def test_it_prepares_a_message_as_the_parser_would(lines: list[str], body: bytes) -> None:
     head = b"".join(encode(line) + b"\r\n" for line in lines)
     raw = head + b"\r\n" + body if body else head
+    cut = raw_module._split(raw_module._crlf(raw))[0]
+    if malformed(cut):
+        with pytest.raises(Refused) as refused:
+            prepare_raw(raw, "sender@example.com", RCPTS, now=NOW)
+        assert refused.value.field == "headers"
+        return
+    authors = listed(parsed_fields(cut).get("from", [""]))
+    if not authors or (len(authors) > 1 and "Sender:" not in cut.decode("utf-8")):
+        # RFC 5322 3.6.2: From names at least one author, and a Sender when several
+        with pytest.raises(Refused, match="From field"):
+            prepare_raw(raw, "sender@example.com", RCPTS, now=NOW)
+        return
     prepared = prepare_raw(raw, "sender@example.com", RCPTS, now=NOW)
     # the oracle reads the head as prepare_raw cut it (line ends made CRLF)
-    expected = parsed_fields(raw_module._split(raw_module._crlf(raw))[0])
+    expected = parsed_fields(cut)
     to, cc = listed(expected.get("to", [])), listed(expected.get("cc", []))
     assert (prepared.to, prepared.cc) == (tuple(to), tuple(cc))
     assert prepared.from_address == first_address(expected.get("from", [""])[0])
@@ -186,7 +244,10 @@ def test_it_keeps_the_bytes_and_folds_and_drops_only_bcc() -> None:
 
 def test_it_reads_a_message_without_body_or_blank_line() -> None:
     prepared = prepare_raw(
-        b"To: ann@example.net\r\nSubject: only headers", "a@example.com", RCPTS[:1], now=NOW
+        b"From: a@example.com\r\nTo: ann@example.net\r\nSubject: only headers",
+        "a@example.com",
+        RCPTS[:1],
+        now=NOW,
     )
     assert prepared.subject == "only headers"
     assert prepared.raw.endswith(b"To: ann@example.net\r\nSubject: only headers\r\n\r\n")

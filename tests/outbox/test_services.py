@@ -263,7 +263,8 @@ def test_it_keeps_a_raw_messages_headers_adding_only_what_is_missing() -> None:
     assert stored_message.envelope_from == "bounces@example.com"
     assert stored_message.subject == "Report"
     kept = enqueue_raw(
-        b"Message-ID: <given@example.com>\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n\r\nx",
+        b"Message-ID: <given@example.com>\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n"
+        b"From: a@example.com\r\n\r\nx",
         "bounces@example.com",
         ["a@example.com"],
         settings=SETTINGS,

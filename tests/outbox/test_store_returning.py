@@ -16,7 +16,7 @@ def test_it_pairs_every_id_with_its_own_message_beyond_one_statement() -> None:
     count = store._RETURNING_ROWS + 7
     items = [
         RawItem(
-            f"Subject: n{i}\r\nTo: r{i}@example.net\r\n\r\nbody {i}\r\n".encode(),
+            f"From: app@example.com\r\nSubject: n{i}\r\nTo: r{i}@example.net\r\n\r\nbody {i}\r\n".encode(),
             "a@example.com",
             [f"r{i}@example.net"],
         )

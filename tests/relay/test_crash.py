@@ -145,7 +145,11 @@ def test_it_stops_cleanly_on_sigterm_after_storing_what_it_accepted(
         wait_for_line(relay, "postwarden relay: listening on")
         port = int(env["POSTWARDEN_SMTP_LISTEN"].rpartition(":")[2])
         with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
-            client.sendmail("app@example.com", ["user@example.net"], b"Subject: before stop\r\n\r\nx\r\n")
+            client.sendmail(
+                "app@example.com",
+                ["user@example.net"],
+                b"From: app@example.com\r\nSubject: before stop\r\n\r\nx\r\n",
+            )
         relay.send_signal(signal.SIGTERM)
         output, _ = relay.communicate(timeout=60)
     finally:

@@ -84,7 +84,9 @@ def test_it_accepts_and_holds_mail_while_sending_is_switched_off(
     relay_factory: Factory, tmp_path: Path
 ) -> None:
     relay = relay_factory(relay_settings(tmp_path, enabled=False))
-    reply = send(session(relay), ["alice@example.net"], b"Subject: held\r\n\r\nx\r\n")
+    reply = send(
+        session(relay), ["alice@example.net"], b"From: app@example.com\r\nSubject: held\r\n\r\nx\r\n"
+    )
     recipient = Recipient.objects.get(message__public_id=message(reply))
     assert recipient.state == "held"
     assert recipient.reason.startswith("held: sending is switched off (EMAIL_ENABLED=false)")
@@ -149,11 +151,13 @@ def test_it_keeps_the_apps_headers_and_commits_before_the_250(relay_factory: Fac
 
 def test_it_adds_a_message_id_and_date_only_when_missing(relay_factory: Factory) -> None:
     relay = relay_factory()
-    reply = send(session(relay), ["alice@example.net"], b"Subject: bare\r\n\r\nx\r\n")
+    reply = send(
+        session(relay), ["alice@example.net"], b"From: app@example.com\r\nSubject: bare\r\n\r\nx\r\n"
+    )
     stored = Message.objects.get(public_id=message(reply))
     kept = bytes(Content.objects.get(message=stored).raw)
     assert kept.startswith(f"Message-ID: {stored.message_id}\r\nDate: ".encode())
-    assert kept.endswith(b"Subject: bare\r\n\r\nx\r\n")
+    assert kept.endswith(b"\r\nFrom: app@example.com\r\nSubject: bare\r\n\r\nx\r\n")
 
 
 @pytest.mark.parametrize("sender", ["someone@gmail.test", ""])
@@ -184,7 +188,9 @@ def test_it_allows_the_dkim_domain_as_envelope_sender(relay_factory: Factory, tm
     settings = replace(relay_settings(tmp_path), signing=SigningSettings(domain="mail.example.org"))
     relay = relay_factory(settings)
     reply = send(
-        session(relay, "bounces@mail.example.org"), ["alice@example.net"], b"Subject: x\r\n\r\nx\r\n"
+        session(relay, "bounces@mail.example.org"),
+        ["alice@example.net"],
+        b"From: app@example.com\r\nSubject: x\r\n\r\nx\r\n",
     )
     assert Message.objects.get(public_id=message(reply)).envelope_from == "bounces@mail.example.org"
 
@@ -195,9 +201,11 @@ def test_it_logs_one_line_per_accepted_message(
     caplog.set_level(logging.INFO, logger="postwarden.relay")
     relay = relay_factory()
     wire = session(relay)
-    first = send(wire, ["alice@example.net", "bob@example.net"], b"Subject: 1\r\n\r\nx\r\n")
+    first = send(
+        wire, ["alice@example.net", "bob@example.net"], b"From: app@example.com\r\nSubject: 1\r\n\r\nx\r\n"
+    )
     assert wire.command("MAIL FROM:<app@example.com>") == "250 2.1.0 Ok"
-    second = send(wire, ["carol@example.net"], b"Subject: 2\r\n\r\nx\r\n")
+    second = send(wire, ["carol@example.net"], b"From: app@example.com\r\nSubject: 2\r\n\r\nx\r\n")
     lines = [r for r in caplog.records if r.getMessage().startswith("relay accepted")]
     assert [
         (

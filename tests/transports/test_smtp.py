@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import dkim
 import pytest
@@ -13,8 +14,9 @@ import pytest
 from postwarden.core.config.model import DeliverySettings, SigningSettings
 from postwarden.core.dkim import generate_key, public_key_of, txt_record
 from postwarden.core.secrets import Secret
+from postwarden.outbox.retry import RetryPolicy, judge
 from postwarden.transports import smtp as smtp_transport
-from postwarden.transports.base import Delivery, Outcome
+from postwarden.transports.base import Delivery, Outcome, RecipientResult
 from postwarden.transports.smtp import SmtpTransport
 from tests.outbox import smtpd_helper
 from tests.outbox.helpers import make_settings
@@ -213,3 +215,39 @@ def test_it_replaces_a_connection_the_server_dropped_while_it_idled(smtp_server:
         "b@example.com",
         "c@example.com",
     ]
+
+
+def test_a_message_dkim_cannot_parse_fails_for_good_alone_and_its_batch_is_sent(
+    smtp_server: Server, dkim_key: tuple[str, str]
+) -> None:
+    """Stored before the relay refused such header blocks: one bad message neither fails
+    its batch nor waits two days of retries at stage "internal"."""
+    pem, _ = dkim_key
+    settings = replace(
+        make_settings(smtp_port=smtp_server.port),
+        signing=SigningSettings(selector="sel", private_key=Secret(pem)),
+    )
+    transport = SmtpTransport(settings)
+    bad = delivery("b@example.com", raw=RAW.replace(b"Subject: Hi", b"Subject : Hi"))
+
+    async def go() -> list[list[RecipientResult]]:
+        try:
+            return await transport.send_many([delivery("a@example.com"), bad, delivery("c@example.com")])
+        finally:
+            await transport.close()
+
+    first, [failed], third = asyncio.run(go())
+    assert [(r.address, r.outcome.value) for r in first + third] == [
+        ("a@example.com", "sent"),
+        ("c@example.com", "sent"),
+    ]
+    assert (failed.address, failed.outcome, failed.stage) == ("b@example.com", Outcome.FAILED, "message")
+    assert failed.detail == (
+        "not sent: the header block cannot be parsed for DKIM signing: Unexpected characters in RFC822 "
+        "header: b'Subject : Hi'; the message is malformed"
+    )
+    assert [r.rcpt_tos for r in smtp_server.handler.received] == [("a@example.com",), ("c@example.com",)]
+    now = datetime.now(UTC)
+    verdict = judge(failed, tries=1, queued_at=now, now=now, policy=RetryPolicy())
+    assert (verdict.state, verdict.retry_at) == ("failed", None)
+    assert verdict.reason.startswith("failed at message: not sent: the header block cannot be parsed")

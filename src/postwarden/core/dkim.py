@@ -68,6 +68,11 @@ class DkimKeyError(ValueError):
     """The private key in DKIM_PRIVATE_KEY cannot be used. Never contains the key."""
 
 
+class UnsignableMessage(ValueError):
+    """The message's header block cannot be parsed for signing: it will never be
+    signable, so sending it is a permanent failure, not something to retry."""
+
+
 @dataclass(frozen=True, slots=True)
 class Signer:
     """Signs messages for ``domain`` with ``selector``."""
@@ -96,11 +101,15 @@ class Signer:
 
     def header(self, raw: bytes) -> bytes:
         """The ``DKIM-Signature:`` header line (CRLF-terminated) for ``raw``. Raises
-        :class:`DkimKeyError` for an unusable key, dkimpy's MessageFormatError for a
-        header block that is not RFC 5322."""
+        :class:`DkimKeyError` for an unusable key, :class:`UnsignableMessage` for a header
+        block that is not RFC 5322 (the relay refuses those; older stored mail may hold one)."""
         dkimpy = _dkimpy()
         relaxed = dkimpy.canonicalization.Relaxed
-        headers, body = dkimpy.rfc822_parse(raw)
+        try:
+            headers, body = dkimpy.rfc822_parse(raw)
+        except (dkimpy.MessageFormatError, IndexError) as exc:
+            # IndexError: dkimpy's reading of a block that starts with a continuation line
+            raise UnsignableMessage(f"the header block cannot be parsed for DKIM signing: {exc}") from None
         body_hash = base64.b64encode(hashlib.sha256(relaxed.canonicalize_body(body)).digest())
         # folded before signing: the verifier canonicalizes the header as it arrives,
         # and relaxed canonicalization turns each fold into one space either way

@@ -5,6 +5,11 @@ What changes and why: line endings become CRLF (RFC 5322 2.1; DKIM signs the byt
 sent), a ``Message-ID`` and a ``Date`` are added when absent (RFC 5322 3.6: Date is
 required, Message-ID should be there and every retry must carry the same one), and
 ``Bcc`` is removed, as Postfix's cleanup does on submission, so blind copies stay blind.
+
+A header block that breaks RFC 5322 (:mod:`postwarden.outbox.headerscan` says how) is
+refused with field ``headers``: the relay answers it at the end of DATA with
+``550 5.6.0``, rather than accepting a message that cannot be signed or would be signed
+ambiguously.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ def prepare_raw(raw: bytes, envelope_from: str, recipients: Sequence[str], *, no
         raise Refused("recipients", "the message has no recipients")
     head, body = _split(_crlf(raw))
     fields = _fields(head)
+    from_address = _check_from(fields)
     added: list[bytes] = []
     message_id = _first(fields, "message-id").strip()
     if not message_id:
@@ -64,7 +70,7 @@ def prepare_raw(raw: bytes, envelope_from: str, recipients: Sequence[str], *, no
         final,
         message_id,
         sender.addr_spec,
-        _from(_first(fields, "from")),
+        from_address,
         _first(fields, "subject"),
         kinds,
         tuple(to),
@@ -122,11 +128,16 @@ def _date_line(now: datetime) -> bytes:
 
 def _fields(head: bytes) -> dict[str, list[str]]:
     """The needed fields (headerscan.WANTED) as compat32 reads them: scanned, or parsed
-    when the scan cannot decide (8-bit bytes, odd lines)."""
-    scanned = headerscan.scan(head)
+    when the block holds UTF-8. Raises :class:`Refused` for a malformed block."""
+    try:
+        scanned = headerscan.scan(head)
+    except headerscan.Malformed as exc:
+        raise Refused("headers", str(exc)) from None
     if scanned is not None:
         return scanned
-    parsed = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n")
+    # the scan checked the block: it is UTF-8 (RFC 6532), read as text, not as bytes
+    # (which compat32 would turn into surrogate escapes)
+    parsed = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(head.decode("utf-8") + "\r\n")
     return {
         name.decode("ascii"): [str(v) for v in parsed.get_all(name.decode("ascii"), [])]
         for name in headerscan.WANTED
@@ -143,6 +154,20 @@ def _listed(values: list[str]) -> list[str]:
     if simple is not None:
         return [addr.lower() for addr in simple]
     return [addr.lower() for _, addr in email.utils.getaddresses(values) if addr]
+
+
+def _check_from(fields: dict[str, list[str]]) -> str:
+    """The From field's (first) addr-spec. Raises :class:`Refused` when it names no
+    address, or several without a Sender (RFC 5322 3.6.2)."""
+    value = _first(fields, "from")
+    authors = _listed([value])
+    if not authors:
+        raise Refused("headers", "the From field holds no address (RFC 5322 3.6.2)")
+    if len(authors) > 1 and not _first(fields, "sender").strip():
+        raise Refused(
+            "headers", "the From field lists several authors and there is no Sender field (RFC 5322 3.6.2)"
+        )
+    return _from(value)
 
 
 def _from(value: str) -> str:

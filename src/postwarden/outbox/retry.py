@@ -9,6 +9,8 @@ own, each with a reason:
   message or the recipient, the path is broken, and an operator can mend it (Postal
   retries auth and connection errors the same way). It is retried until the attempts or
   the maximum age run out, so mail is not lost to a mistyped password.
+* A failure in the stored message itself (stage ``message``: it cannot be DKIM-signed)
+  is permanent: the same bytes are sent on every retry, so no retry can mend it.
 * Provider APIs (stage ``api``) answer in HTTP: no answer, 429 and 5xx are transient,
   other 4xx permanent, and a 2xx that refused this recipient is permanent
   (transports/esp.py documents the same reading).
@@ -27,7 +29,7 @@ from typing import Final
 from postwarden.core.config.model import DeliverySettings
 from postwarden.core.replies.classify import Explanation, classify
 from postwarden.core.smtp.stages import SmtpStage
-from postwarden.transports.base import Outcome, RecipientResult
+from postwarden.transports.base import MESSAGE_STAGE, Outcome, RecipientResult
 
 #: stages that describe the path to the server, not this message or recipient
 PATH_STAGES: Final = frozenset(
@@ -140,7 +142,7 @@ def judge(
 
 def explain(result: RecipientResult, *, port: int | None = None, host: str | None = None) -> Explanation:
     """The knowledge base's reading of a failed result."""
-    stage = None if result.stage in ("api", "internal") else result.stage
+    stage = None if result.stage in ("api", "internal", MESSAGE_STAGE) else result.stage
     return classify(stage=stage, reply=result.reply, detail=result.detail, port=port, host=host)
 
 
@@ -153,4 +155,6 @@ def permanent(result: RecipientResult, explanation: Explanation) -> bool:
         return not (status == 429 or status >= 500 or status in _PATH_HTTP)
     if result.stage in PATH_STAGES:
         return False
+    if result.stage == MESSAGE_STAGE:
+        return True
     return explanation.permanent

@@ -53,6 +53,11 @@ class Delivery:
     parts: Parts | None = None
 
 
+#: the stage of a failure that lies in the stored message itself (it cannot be signed or
+#: sent as it is): the retry policy makes it permanent, as no retry can mend it
+MESSAGE_STAGE = "message"
+
+
 class Outcome(enum.StrEnum):
     SENT = "sent"
     #: refused or failed for now; the retry policy decides (it may still call it permanent)

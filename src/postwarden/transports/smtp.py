@@ -20,19 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from postwarden.core.config.model import Settings
-from postwarden.core.dkim import Signer
+from postwarden.core.dkim import Signer, UnsignableMessage
 from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp.errors import DataRefused, NetworkError, RecipientsRefused, SmtpError
 from postwarden.core.smtp.model import Endpoint, Outgoing, SendResult
 from postwarden.core.smtp.session import SmtpSession
 from postwarden.core.smtp.stages import SmtpStage
 from postwarden.core.smtp.transcript import Transcript
-from postwarden.transports.base import Delivery, Outcome, RecipientResult
+from postwarden.transports.base import MESSAGE_STAGE, Delivery, Outcome, RecipientResult
 
 #: seconds a connection may sit idle before it is checked with NOOP
 IDLE_CHECK: Final = 30.0
@@ -92,21 +92,29 @@ class SmtpTransport:
         """Send ``deliveries`` in order on one connection of the pool, one round trip each
         (``SmtpSession.send_many``); one list of results per delivery."""
         started = time.perf_counter()
-        raws = [d.raw for d in deliveries]
+        raws: list[bytes | UnsignableMessage] = [d.raw for d in deliveries]
         signer = self.signer
         if signer is not None:
             # RSA-2048 signing costs ~1 ms a message (OpenSSL, core/dkim.py): off the event loop
-            raws = await asyncio.to_thread(lambda: [signer.sign(raw) for raw in raws])
+            raws = await asyncio.to_thread(lambda: [_signed(signer, d.raw) for d in deliveries])
         outgoing = [
             Outgoing(d.envelope_from, d.recipients, raw, smtputf8=d.needs_smtputf8)
             for d, raw in zip(deliveries, raws, strict=True)
+            if isinstance(raw, bytes)
         ]
-        async with self._slots:
-            outcomes = await self._on_pool(outgoing)
+        outcomes: Iterator[SessionOutcome] = iter(())
+        if outgoing:
+            async with self._slots:
+                outcomes = iter(await self._on_pool(outgoing))
         # one duration for the batch (the messages shared the connection and its round
         # trips); one rendering of a reply that many messages got
         ms, words = _ms(started), _Words()
-        return [_results(d.recipients, o, ms, words) for d, o in zip(deliveries, outcomes, strict=True)]
+        return [
+            _results(d.recipients, next(outcomes), ms, words)
+            if isinstance(raw, bytes)
+            else [_unsendable(a, raw, ms) for a in d.recipients]
+            for d, raw in zip(deliveries, raws, strict=True)
+        ]
 
     async def _on_pool(self, outgoing: list[Outgoing]) -> list[SessionOutcome]:
         try:
@@ -253,6 +261,24 @@ def _refused(address: str, reply: Reply | None, error: SmtpError | None, ms: int
 def _failed(address: str, error: SmtpError, ms: int) -> RecipientResult:
     return RecipientResult(
         address, Outcome.FAILED, error.stage.value, reply=error.reply, detail=error.detail, duration_ms=ms
+    )
+
+
+def _signed(signer: Signer, raw: bytes) -> bytes | UnsignableMessage:
+    """``raw`` signed, or why it cannot be: one such message must not fail its batch."""
+    try:
+        return signer.sign(raw)
+    except UnsignableMessage as exc:
+        return exc
+
+
+def _unsendable(address: str, error: UnsignableMessage, ms: int) -> RecipientResult:
+    return RecipientResult(
+        address,
+        Outcome.FAILED,
+        MESSAGE_STAGE,
+        detail=f"not sent: {error}; the message is malformed",
+        duration_ms=ms,
     )
 
 
