@@ -216,3 +216,50 @@ def test_it_runs_without_django(smtpd: SmtpServer, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ok"] is True
+
+
+# -- the judgement of issue #11's held-out kinds, as `postwarden doctor --json` reports them --
+
+
+def _json_report(argv: list[str], environ: dict[str, str]) -> tuple[int, dict[str, object]]:
+    status, out, err = doctor_cli(["--json", *argv], environ)
+    assert err == ""
+    data = json.loads(out)
+    jsonschema.Draft202012Validator(SCHEMA).validate(data)
+    return status, data
+
+
+def test_a_temporary_starttls_refusal_is_a_root_cause(
+    smtpd_factory: Smtpd, dns_server: DnsTestServer, ssl_cert_file: object, tmp_path: Path
+) -> None:
+    server = smtpd_factory(tls="starttls")
+    server.inject("STARTTLS", "454 4.7.0 TLS not available due to local problem")
+    status, data = _json_report(["--only", "network,tls,envelope"], env_for(server, dns_server, tmp_path))
+    assert (status, data["ok"], data["root_cause"]) == (1, False, "tls.starttls_unavailable")
+    assert data["findings"][0]["severity"] == "error"  # type: ignore[index]
+
+
+def test_throttling_at_rcpt_is_reported_as_throttling(
+    smtpd: SmtpServer, dns_server: DnsTestServer, tmp_path: Path
+) -> None:
+    smtpd.inject("RCPT", "451 4.3.2 Server busy, try again later")
+    environ = env_for(smtpd, dns_server, tmp_path)
+    status, data = _json_report(["--only", "network,envelope"], environ)
+    assert (status, data["root_cause"]) == (0, None)
+    assert [(f["code"], f["severity"]) for f in data["findings"]] == [  # type: ignore[attr-defined]
+        ("envelope.rate_limited", "warning")
+    ]
+    _, out, _ = doctor_cli(["--only", "network,envelope"], environ)
+    assert "Warnings: 0 errors, 1 warning" in out
+    assert "All clear" not in out
+
+
+def test_a_small_size_limit_is_reported_with_the_servers_words(
+    smtpd_factory: Smtpd, dns_server: DnsTestServer, tmp_path: Path
+) -> None:
+    server = smtpd_factory(size_limit=10_000)
+    status, data = _json_report(["--only", "network,envelope"], env_for(server, dns_server, tmp_path))
+    [found] = data["findings"]  # type: ignore[misc]
+    assert (found["code"], found["severity"]) == ("envelope.message_too_large", "warning")
+    assert found["evidence"].startswith("the server's EHLO says SIZE 10000 (at most 10000 bytes)")
+    assert status == 0

@@ -11,9 +11,12 @@ import sys
 from contextlib import closing
 from pathlib import Path
 
+import jsonschema
 import pytest
 
+from tests.cli.test_doctor import SCHEMA
 from tests.pg import pg_cluster  # noqa: F401 - a session fixture, for the PostgreSQL case
+from tests.smtpd import SmtpServer
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +67,7 @@ def test_it_adds_the_database_checks_when_the_database_is_there(tmp_path: Path) 
         "queue.backlog": "pass",
         "queue.retrying": "pass",
         "queue.dead_letters": "pass",
+        "queue.recent_sends": "pass",
         "policy.approved_domains": "pass",
         "policy.suppressed": "pass",
     }
@@ -102,3 +106,55 @@ def save_setting(env: dict[str, str], sqlite_file: Path, name: str, value: str) 
         return
     with closing(sqlite3.connect(sqlite_file)) as db, db:
         db.execute(sql, (name, value, "2026-01-01 00:00:00"))
+
+
+#: run in ``postwarden manage shell``: queue two messages and let the worker's own steps send them
+DELIVER = """
+import asyncio
+from postwarden.configstore.runtime import current_settings
+from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.worker.loop import Options, Worker
+settings = current_settings()
+for to in ("a@example.net", "b@example.net"):
+    enqueue(Outgoing(to=[to], subject="Invoice", text="Pay now"), settings=settings)
+async def steps():
+    worker = Worker(Options(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
+    await worker.deliver_step()
+    await worker.close()
+asyncio.run(steps())
+"""
+
+
+def test_it_reads_what_real_mail_met(tmp_path: Path, smtpd: SmtpServer) -> None:
+    """The server refuses real mail at DATA; the probe (MAIL, RCPT, RSET) passes. The
+    command line (plain SQL, no Django) reads the failed recipients and names the cause."""
+    smtpd.inject("DATA", "554 5.7.1 Message rejected as spam by Content Filtering.")
+    env = doctor_env(
+        tmp_path,
+        EMAIL_PROVIDER="smtp",
+        SMTP_HOST=smtpd.host,
+        SMTP_PORT=str(smtpd.port),
+        SMTP_SECURITY="none",
+        TEST_EMAIL="dest@example.org",
+    )
+    migrated = postwarden(["migrate"], env, tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    sent = postwarden(["manage", "shell", "-c", DELIVER], env, tmp_path)
+    assert sent.returncode == 0, sent.stderr
+    assert len(smtpd.messages) == 2
+    done = postwarden(["doctor", "--json", "--only", "queue,network,envelope"], env, tmp_path, django=False)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    jsonschema.Draft202012Validator(SCHEMA).validate(report)
+    assert report["ok"] is False
+    assert report["root_cause"] == "envelope.content_rejected"
+    [found] = [f for f in report["findings"] if f["code"] == "envelope.content_rejected"]
+    assert found["severity"] == "error"
+    assert found["evidence"].endswith("at DATA: 554 5.7.1 Message rejected as spam by Content Filtering.")
+    assert found["steps"]
+    statuses = {c["id"]: c["status"] for c in report["checks"]}
+    assert statuses["envelope.rset"] == "pass"  # the probe alone would have said all clear
+    assert statuses["queue.recent_sends"] == "fail"
+    readable = postwarden(["doctor", "--only", "queue,network,envelope"], env, tmp_path, django=False)
+    assert "Problems found" in readable.stdout
+    assert "All clear" not in readable.stdout

@@ -5,10 +5,10 @@ library's sqlite3 (or psycopg) and no Django.
 
 Why: setting Django up (every app, model, admin and system check) cost the doctor some
 0.8 s of CPU, twice what the rest of a healthy run costs, to read a dozen rows. The
-console and the API, where Django is running anyway, read the same facts through the ORM
-(:mod:`postwarden.doctor.facts`, which shares this module's constants); a parity test
-(tests/doctor/test_lean.py) holds the two to the same answers, the policy decision
-against :func:`postwarden.outbox.policy.decide` itself.
+console and the API, where Django is running anyway, run these same queries on Django's
+connection (:mod:`postwarden.doctor.facts`); only the policy decision and the settings'
+fingerprint are read there through the outbox itself, and a parity test
+(tests/doctor/test_lean.py) holds :func:`decide` to :func:`postwarden.outbox.policy.decide`.
 
 Only reads; never creates or migrates anything. Table and column names are Django's
 defaults for the models named in each query's comment.
@@ -26,7 +26,15 @@ from urllib.parse import urlsplit
 from postwarden.core.addresses import ascii_domain
 from postwarden.core.config.model import Settings
 from postwarden.core.config.service import fingerprint
-from postwarden.core.doctor.service import QueueFacts, RecipientPolicy, ServiceFacts, WorkerFacts
+from postwarden.core.doctor.service import (
+    ACCEPTED_STATES,
+    FAILED_STATES,
+    QueueFacts,
+    RecipientPolicy,
+    SendFacts,
+    ServiceFacts,
+    WorkerFacts,
+)
 from postwarden.core.secrets import Secret
 
 #: dead letters older than this are history, not a current fault
@@ -37,6 +45,11 @@ RECENT_MESSAGES: Final = 20
 ERROR_SAMPLE: Final = 2000
 #: heartbeats read (the newest first)
 WORKERS: Final = 50
+#: the newest messages whose sizes and recipients' fates are read (an indexed slice by
+#: created_at, so the doctor stays fast on a million rows)
+RECENT_WINDOW: Final = 200
+#: the most recently changed recipients among them whose fate is judged
+RECENT_SENDS: Final = 50
 #: seconds to wait for a database lock or a PostgreSQL connection
 _WAIT: Final = 5
 
@@ -120,23 +133,37 @@ def collect(db: Db, settings: Settings, recipient: str | None, key: Secret, now:
     if recipient:
         members = frozenset(_members(db, [recipient.strip().lower()]))
         decision = decide(db, recipient, settings, members, now)
+    return outbox_facts(db, now, fingerprint(settings, key), decision, members)
+
+
+def outbox_facts(
+    db: Db, now: datetime, digest: str, decision: RecipientPolicy | None, members: frozenset[str]
+) -> ServiceFacts:
+    """The facts both readers take from the outbox: this function with plain SQL, and
+    facts.collect with Django's own connection. The policy decision, the members and the
+    settings' fingerprint are each reader's own."""
     return ServiceFacts(
         queue=queue_facts(db, now),
         workers=worker_facts(db, now),
-        fingerprint=fingerprint(settings, key),
+        fingerprint=digest,
         recipient=decision,
         members=members,
         recent_messages=recent_messages(db),
+        recent_sizes=recent_sizes(db),
+        recent_sends=recent_sends(db, now),
     )
 
 
 def queue_facts(db: Db, now: datetime) -> QueueFacts:
-    # outbox.Recipient; "due" is what the worker would claim now
+    # outbox.Recipient; "due" is what the worker would claim now, and what a worker has
+    # claimed (state sending, under a lease) is not sent either
     [(waiting, oldest)] = db.rows(
-        "SELECT COUNT(*), MIN(queued_at) FROM outbox_recipient WHERE state IN ('queued', 'deferred') "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+        "SELECT COUNT(*), MIN(queued_at) FROM (SELECT queued_at FROM outbox_recipient "
+        "WHERE state IN ('queued', 'deferred') AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+        "UNION ALL SELECT queued_at FROM outbox_recipient WHERE state = 'sending') AS waiting",
         [db.moment(now)],
     )
+    [(claimed,)] = db.rows("SELECT COUNT(*) FROM outbox_recipient WHERE state = 'sending'")
     [(retrying,)] = db.rows("SELECT COUNT(*) FROM outbox_recipient WHERE state = 'deferred'")
     dead_since = db.moment(now - DEAD_WINDOW)
     [(dead,)] = db.rows(
@@ -151,6 +178,7 @@ def queue_facts(db: Db, now: datetime) -> QueueFacts:
         dead=int(dead),
         dead_error=_most_common(db, "state = 'dead' AND updated_at >= ?", [dead_since]) if dead else None,
         dead_window_hours=int(DEAD_WINDOW.total_seconds() // 3600),
+        claimed=int(claimed),
     )
 
 
@@ -187,6 +215,47 @@ def recent_messages(db: Db) -> tuple[tuple[str, str], ...]:
         [RECENT_MESSAGES],
     )
     return tuple((str(pid), f"{text or ''}\n{html or ''}") for pid, text, html in rows)
+
+
+def recent_sizes(db: Db) -> tuple[tuple[str, int], ...]:
+    # outbox.Message: the size of the composed message, as the server receives it
+    rows = db.rows(
+        "SELECT public_id, size FROM outbox_message ORDER BY created_at DESC LIMIT ?", [RECENT_WINDOW]
+    )
+    return tuple((str(pid), int(size)) for pid, size in rows if size)
+
+
+def recent_sends(db: Db, now: datetime) -> tuple[SendFacts, ...]:
+    """The fate of the recipients of the newest messages, the most recently changed first:
+    accepted ones, and refused ones with the stage and the words of their latest attempt."""
+    states = sorted(ACCEPTED_STATES | FAILED_STATES)
+    marks = ", ".join("?" for _ in states)
+    # outbox.Recipient of the newest outbox.Message rows, each with its latest outbox.Attempt
+    # (the attempt numbered as the recipient's attempts: the unique (recipient, number) index)
+    rows = db.rows(
+        "SELECT r.address, m.envelope_from, r.state, r.updated_at, m.public_id, a.stage, "  # noqa: S608
+        "COALESCE(NULLIF(a.reply, ''), r.last_reply) FROM outbox_recipient r "
+        "JOIN (SELECT id, envelope_from, public_id FROM outbox_message ORDER BY created_at DESC LIMIT ?) m "
+        "ON m.id = r.message_id "
+        "LEFT JOIN outbox_attempt a ON a.recipient_id = r.id AND a.number = r.attempts "
+        f"WHERE r.state IN ({marks}) AND r.updated_at >= ? ORDER BY r.updated_at DESC, r.id DESC LIMIT ?",
+        [RECENT_WINDOW, *states, db.moment(now - DEAD_WINDOW), RECENT_SENDS],
+    )
+    sends = []
+    for address, sender, state, updated, public_id, stage, reply in rows:
+        at = aware(updated) or now
+        sends.append(
+            SendFacts(
+                str(address),
+                str(sender),
+                str(state),
+                max(0.0, (now - at).total_seconds()),
+                str(public_id),
+                str(stage or ""),
+                str(reply or ""),
+            )
+        )
+    return tuple(sends)
 
 
 def decide(

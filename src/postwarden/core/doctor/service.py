@@ -34,7 +34,8 @@ class WorkerFacts:
 
 @dataclass(frozen=True, slots=True)
 class QueueFacts:
-    #: recipients due now (queued, or deferred with their retry time passed)
+    #: recipients not yet sent that a worker should be sending now: queued, deferred with
+    #: their retry time passed, and claimed under a lease (``sending``) but not sent yet
     waiting: int = 0
     #: seconds the oldest due recipient has waited, None when none waits
     oldest_age: float | None = None
@@ -46,6 +47,36 @@ class QueueFacts:
     dead: int = 0
     dead_error: tuple[str, int] | None = None
     dead_window_hours: int = 24
+    #: of ``waiting``, those claimed by a worker (state ``sending``)
+    claimed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SendFacts:
+    """What became of one recipient of a recent real message (its latest attempt)."""
+
+    address: str
+    #: the message's envelope sender (MAIL FROM)
+    sender: str
+    #: sent, delivered (accepted), deferred (a retry is due), failed (refused for good), dead
+    state: str
+    #: seconds since the recipient last changed
+    age: float
+    message_id: str
+    #: the session stage of the latest attempt ("rcpt", "data", "api" …), "" when unknown
+    stage: str = ""
+    #: the server's or provider's words, as stored
+    reply: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.state in FAILED_STATES
+
+
+#: states of a recipient the last attempt did not get through
+FAILED_STATES: Final = frozenset({"deferred", "failed", "dead"})
+#: states in which the server or provider took the message
+ACCEPTED_STATES: Final = frozenset({"sent", "delivered"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,5 +101,7 @@ class ServiceFacts:
     #: (message id, size in bytes) of recent messages, the newest first: what the
     #: server's SIZE limit must take
     recent_sizes: tuple[tuple[str, int], ...] = ()
+    #: what became of the recipients of recent messages, the most recently changed first
+    recent_sends: tuple[SendFacts, ...] = ()
     #: sends a provider test mail through the worker's transport (``--send``)
     provider_send: Callable[[Context, Recorder], Awaitable[None]] | None = None

@@ -15,11 +15,19 @@ def standard_units() -> list[Unit]:
     from postwarden.core.doctor.checks.policy import run_policy
     from postwarden.core.doctor.checks.provider import run_provider
     from postwarden.core.doctor.checks.queue import run_drift, run_queue, run_suppressed
+    from postwarden.core.doctor.checks.sends import run_recent_sends
 
     return [
         Unit("config.settings", frozenset({"config"}), run_config, budget=1.0, always=True),
         Unit("config.process_drift", frozenset({"config"}), run_drift, budget=1.0),
         Unit("queue.outbox", frozenset({"queue"}), run_queue, budget=1.0),
+        # what real mail met names a cause in whichever stage it belongs to
+        Unit(
+            "queue.recent_sends",
+            frozenset({"queue", "network", "tls", "auth", "envelope", "policy", "provider", "dns"}),
+            run_recent_sends,
+            budget=1.0,
+        ),
         # resolve, connect, TLS, greeting, EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT, RSET each
         # have their own timeout; the budget stops a server that answers every step just in
         # time, plus the fallback probes

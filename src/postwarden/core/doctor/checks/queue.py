@@ -50,7 +50,8 @@ def _worker(rec: Recorder, facts: ServiceFacts) -> None:
     if facts.queue.waiting == 0:
         rec.check("queue.worker", Status.WARN, f"no worker running; nothing waits ({seen})")
         return
-    evidence = f"{facts.queue.waiting} recipient(s) waiting; {seen}"
+    claimed = f" ({facts.queue.claimed} claimed by a worker that is gone)" if facts.queue.claimed else ""
+    evidence = f"{facts.queue.waiting} recipient(s) waiting{claimed}; {seen}"
     rec.finding(
         Finding.of(
             Code.QUEUE_WORKER_DOWN,
@@ -71,7 +72,9 @@ def _backlog(rec: Recorder, facts: ServiceFacts) -> None:
             "queue.backlog", Status.PASS, "nothing waits" if age is None else f"oldest waits {age:.0f} s"
         )
         return
-    evidence = f"the oldest of {facts.queue.waiting} waiting recipient(s) has waited {age / 60:.0f} min"
+    claimed = facts.queue.claimed
+    held = f", {claimed} of them claimed by a worker but not sent yet" if claimed else ""
+    evidence = f"the oldest of {facts.queue.waiting} waiting recipient(s) has waited {age / 60:.0f} min{held}"
     rec.finding(
         Finding.of(
             Code.QUEUE_BACKLOG,

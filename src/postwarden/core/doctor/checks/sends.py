@@ -1,0 +1,146 @@
+"""What real mail met: the fate of the recipients of the newest messages.
+
+The doctor's own probe proves that a test envelope would be taken now; real mail can
+still be refused, at DATA for its content, for its size, for a sender the probe does not
+use. When the most recent real sends failed (nothing accepted since), their replies are
+classified by the knowledge base - stage, reply code, enhanced code and words, with the
+attempt's own sender and recipient - and the cause they name is a finding in its own
+stage, with the server's words as evidence. A permanent refusal counts as much as a
+temporary one that waits for its retry.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from postwarden.core.addresses import redact
+from postwarden.core.doctor.codes import rank
+from postwarden.core.doctor.model import Code, Finding, Severity, Status
+from postwarden.core.doctor.service import SendFacts
+from postwarden.core.replies.classify import Explanation, classify
+from postwarden.core.replies.parse import parse_reply
+
+if TYPE_CHECKING:
+    from postwarden.core.doctor.runner import Context, Recorder
+
+CHECK_ID: Final = "queue.recent_sends"
+#: causes that belong to one address: one refused address is not a broken path, so they
+#: are errors only when several different recipients met them
+_ONE_ADDRESS: Final = frozenset(
+    {Code.ENVELOPE_RECIPIENT_REJECTED, Code.DNS_RECIPIENT_NO_MX, Code.POLICY_SUPPRESSED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    send: SendFacts
+    explanation: Explanation
+
+
+async def run_recent_sends(ctx: Context, rec: Recorder) -> None:
+    facts = ctx.service
+    if facts is None:
+        return  # the queue unit already says the database is missing
+    sends = facts.recent_sends
+    if not sends:
+        rec.check(CHECK_ID, Status.PASS, "no real mail was sent in the last 24 h")
+        return
+    streak = _leading_failures(sends)
+    if not streak:
+        rec.check(CHECK_ID, Status.PASS, f"the last real send was accepted {_ago(sends[0].age)}")
+        return
+    judged = [_Judged(send, _explain(ctx, send)) for send in streak]
+    code, group = _dominant(judged)
+    newest = group[0]
+    severity = _severity(code, group)
+    evidence = _evidence(streak, group, sends)
+    steps = list(newest.explanation.steps)
+    if newest.explanation.advice:
+        steps.insert(0, newest.explanation.advice)
+    steps.append(
+        "The doctor's own probe does not send a message: run `postwarden doctor --send` to send one "
+        "through the whole path, and look at a refused message's attempts in the console."
+    )
+    rec.finding(
+        Finding.of(
+            code,
+            evidence,
+            steps,
+            severity=severity,
+            title=newest.explanation.title or None,
+            explanation=f"Real mail met this, whatever the probe finds now. {newest.explanation.explanation}",
+        )
+    )
+    rec.check(CHECK_ID, Status.FAIL if severity is Severity.ERROR else Status.WARN, evidence)
+
+
+def _leading_failures(sends: tuple[SendFacts, ...]) -> list[SendFacts]:
+    """The failures since the last accepted send (the newest first)."""
+    streak = []
+    for send in sends:
+        if not send.failed:
+            break
+        streak.append(send)
+    return streak
+
+
+def _explain(ctx: Context, send: SendFacts) -> Explanation:
+    smtp = ctx.settings.smtp
+    return classify(
+        stage=send.stage or None,
+        reply=parse_reply(send.reply),
+        detail=send.reply,
+        port=smtp.port if send.stage != "api" else None,
+        host=smtp.host if send.stage != "api" else None,
+        sender=send.sender,
+        recipients=[send.address],
+    )
+
+
+def _dominant(judged: list[_Judged]) -> tuple[Code, list[_Judged]]:
+    """The cause most of the failures name (ties: the earlier stage), with its failures."""
+    known = [j for j in judged if j.explanation.code is not None]
+    if not known:
+        return Code.QUEUE_RETRYING, judged
+    counts = Counter(j.explanation.code for j in known)
+    code = min(counts, key=lambda c: (-counts[c], rank(c)))  # type: ignore[arg-type]
+    assert code is not None
+    return code, [j for j in known if j.explanation.code is code]
+
+
+def _severity(code: Code, group: list[_Judged]) -> Severity:
+    gravest = min((j.explanation.severity for j in group), key=_gravity)
+    if gravest is Severity.INFO:
+        gravest = Severity.WARNING
+    if code in _ONE_ADDRESS and len({j.send.address.lower() for j in group}) < 2:
+        return Severity.WARNING
+    return gravest
+
+
+def _gravity(severity: Severity) -> int:
+    return {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}[severity]
+
+
+def _evidence(streak: list[SendFacts], group: list[_Judged], sends: tuple[SendFacts, ...]) -> str:
+    newest = group[0].send
+    where = f" at {newest.stage.upper()}" if newest.stage else ""
+    states = Counter(j.send.state for j in group)
+    counted = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+    since = (
+        "none of the last ones was accepted" if len(streak) == len(sends) else "since the last accepted one"
+    )
+    return (
+        f"{len(group)} of the last {len(streak)} real recipient(s) refused ({counted}; {since}); "
+        f"the newest, {redact(newest.address)} in message {newest.message_id} {_ago(newest.age)}"
+        f"{where}: {newest.reply or '(no reply stored)'}"
+    )
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.0f} h ago"
