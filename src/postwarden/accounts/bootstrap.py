@@ -40,7 +40,7 @@ def start_up_once(verbosity: int = 0) -> str | None:
 def start_up_lock() -> Iterator[None]:
     """Held by one process per install at a time: the data directory's file lock, then
     (PostgreSQL) the database's advisory lock, on the connection the work then uses."""
-    with data_dir_lock(Path(settings.DATA_DIR)):
+    with _file_locks(Path(settings.DATA_DIR), _sqlite_directory()):
         if connection.vendor != "postgresql":
             yield
             return
@@ -51,6 +51,25 @@ def start_up_lock() -> Iterator[None]:
         finally:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK])
+
+
+def _sqlite_directory() -> Path | None:
+    """Where the SQLite database is, when that is not the data directory (DATABASE_URL)."""
+    if connection.vendor != "sqlite":
+        return None
+    return Path(str(connection.settings_dict["NAME"])).resolve().parent
+
+
+@contextmanager
+def _file_locks(data_dir: Path, database_dir: Path | None) -> Iterator[None]:
+    """The data directory's lock, and the database directory's when that is elsewhere
+    (nodes with data directories of their own may share an SQLite file)."""
+    with data_dir_lock(data_dir):
+        if database_dir is None or database_dir == data_dir.resolve():
+            yield
+            return
+        with data_dir_lock(database_dir):
+            yield
 
 
 @transaction.atomic
