@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "postwarden.transports",
     "postwarden.configstore",
     "postwarden.accounts",
+    "postwarden.mailtemplates",
     "postwarden.outbox",
     "postwarden.webhooks",
     "postwarden.doctor",

@@ -17,6 +17,7 @@ from postwarden.configstore import runtime
 from postwarden.core.doctor.service import RecipientPolicy
 from postwarden.core.secrets import Secret
 from postwarden.doctor import facts, lean
+from postwarden.mailtemplates import store as templates
 from postwarden.outbox import heartbeat, policy, suppressions
 from postwarden.outbox.models import Recipient, State, Suppression
 from postwarden.outbox.services import Outgoing, enqueue
@@ -72,6 +73,11 @@ def fill(tmp_path: Path) -> None:
     Suppression.objects.create(address="old@example.com", reason="manual", expires_at=now - timedelta(days=1))
     Suppression.objects.create(address="never@example.com", reason="complaint")
     Member.objects.create(email="Boss@Example.org", name="Boss")
+    # stored templates: the newest version of each is what the links stage renders
+    reset = templates.Draft("Reset", None, '<a href="{{ url }}">r</a>', {"url": "http://localhost/r"})
+    templates.save("reset", templates.Draft("Old", "{{ url }}", None, {"url": "x"}), by="t")
+    templates.save("reset", reset, by="t")
+    templates.save("digest", templates.Draft("Digest {{ n }}", "{{ n }} new", None, {"n": 3}), by="t")
 
 
 @pytest.mark.parametrize(
@@ -110,6 +116,11 @@ def test_it_counts_the_queue_as_the_doctor_expects(db: lean.Db, tmp_path: Path) 
     assert queue.dead_error == ("550 5.1.1 User unknown", 1)
     assert [w.worker_id for w in lean.worker_facts(db, timezone.now())] == ["w-1", "w-2"]
     assert len(lean.recent_messages(db)) == 7
+    stored = lean.stored_templates(db)
+    assert [(t.name, t.version, t.subject, t.sample_variables) for t in stored] == [
+        ("digest", 1, "Digest {{ n }}", {"n": 3}),
+        ("reset", 2, "Reset", {"url": "http://localhost/r"}),
+    ]
 
 
 def test_it_unseals_the_settings_saved_in_the_console(db: lean.Db) -> None:

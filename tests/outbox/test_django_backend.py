@@ -47,3 +47,55 @@ def test_it_raises_for_a_refused_message_unless_told_to_be_silent() -> None:
     with pytest.raises(ValueError, match="envelope_from"):
         mail.EmailMessage(**bad, connection=loud).send()
     assert Message.objects.count() == 0
+
+
+def test_it_sends_through_a_stored_template_as_anymail_names_it() -> None:
+    from email.mime.image import MIMEImage
+
+    from postwarden.mailtemplates import store
+
+    runtime.save({"MAIL_FROM": "ops@example.com", "APP_URL": "https://app.example.com"})
+    store.save(
+        "password-reset",
+        store.Draft("Reset, {{ name }}", None, '<img src="cid:logo"><a href="{{ reset_url }}">reset</a>'),
+        by="test",
+    )
+    message = mail.EmailMessage(
+        to=["ann@example.net"],
+        connection=mail.get_connection("postwarden.outbox.django_backend.OutboxBackend"),
+    )
+    message.template_id = "password-reset"  # type: ignore[attr-defined]
+    message.merge_global_data = {"name": "Ann", "reset_url": "https://app.example.com/r/1"}  # type: ignore[attr-defined]
+    logo = MIMEImage(b"\x89PNG\r\n\x1a\nlogo", "png")
+    logo.add_header("Content-ID", "<logo>")
+    logo.add_header("Content-Disposition", "inline", filename="logo.png")
+    message.attach(logo)
+    message.attach("terms.txt", "Be nice.", "text/plain")
+    assert message.send() == 1
+    stored = Message.objects.get()
+    raw = bytes(stored.content.raw)
+    assert (stored.source, stored.envelope_from, stored.subject) == (
+        "django",
+        "ops@example.com",
+        "Reset, Ann",
+    )
+    assert b'href="https://app.example.com/r/1"' in raw
+    assert b"Content-ID: <logo>" in raw
+    assert b'filename="terms.txt"' in raw
+    assert stored.events.get(kind="template").detail == "rendered from template password-reset version 1"
+
+
+def test_a_template_missing_a_variable_raises_and_queues_nothing() -> None:
+    from postwarden.mailtemplates import store
+    from postwarden.outbox.errors import Refused
+
+    runtime.save({"MAIL_FROM": "ops@example.com"})
+    store.save("password-reset", store.Draft("Reset", "{{ reset_url }}"), by="test")
+    message = mail.EmailMessage(
+        to=["ann@example.net"],
+        connection=mail.get_connection("postwarden.outbox.django_backend.OutboxBackend"),
+    )
+    message.template_id = "password-reset"  # type: ignore[attr-defined]
+    with pytest.raises(Refused, match="variable 'reset_url' is missing"):
+        message.send()
+    assert Message.objects.count() == 0

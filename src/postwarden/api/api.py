@@ -37,6 +37,7 @@ api = PostwardenAPI(
 ROUTERS: dict[str, str] = {
     "postwarden.api.suppressions": "/suppressions",
     "postwarden.api.messages": "/messages",
+    "postwarden.api.templates": "/templates",
     "postwarden.api.recipients": "/recipients",
     "postwarden.api.doctor": "/doctor",
 }

@@ -83,6 +83,10 @@ class MessageIn(BaseModel):
     #: files; each at most POSTWARDEN_MAX_ATTACHMENT_BYTES, the whole message at most
     #: POSTWARDEN_MAX_MESSAGE_BYTES (413 names the limit); executables are refused (400)
     attachments: list[AttachmentIn] = Field(default_factory=list, max_length=100)
+    #: a stored template's name, instead of subject, text and html: its newest version is
+    #: rendered with ``variables`` (a missing variable is a 400 naming it and its line)
+    template: str | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)
 
     _lists = field_validator("to", "cc", "bcc", "reply_to", mode="before")(_listed)
 

@@ -68,6 +68,8 @@ def _outgoing(body: MessageIn) -> Outgoing:
         metadata={k: str(v) for k, v in body.metadata.items()},
         idempotency_key=body.idempotency_key,
         attachments=[FileIn(a.filename, a.content, a.content_type, a.content_id) for a in body.attachments],
+        template=body.template,
+        variables=body.variables,
     )
 
 

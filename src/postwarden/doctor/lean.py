@@ -16,6 +16,7 @@ defaults for the models named in each query's comment.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,7 @@ from postwarden.core.doctor.service import (
     RecipientPolicy,
     SendFacts,
     ServiceFacts,
+    StoredTemplate,
     WorkerFacts,
 )
 from postwarden.core.secrets import Secret
@@ -41,6 +43,8 @@ from postwarden.core.secrets import Secret
 DEAD_WINDOW: Final = timedelta(hours=24)
 #: recent messages whose links the links stage reads
 RECENT_MESSAGES: Final = 20
+#: stored templates the links stage renders (their newest versions, by name)
+TEMPLATES: Final = 200
 #: only so many rows are grouped to find the most common error (an indexed slice)
 ERROR_SAMPLE: Final = 2000
 #: heartbeats read (the newest first)
@@ -151,6 +155,7 @@ def outbox_facts(
         recent_messages=recent_messages(db),
         recent_sizes=recent_sizes(db),
         recent_sends=recent_sends(db, now),
+        templates=stored_templates(db),
     )
 
 
@@ -256,6 +261,28 @@ def recent_sends(db: Db, now: datetime) -> tuple[SendFacts, ...]:
             )
         )
     return tuple(sends)
+
+
+def stored_templates(db: Db) -> tuple[StoredTemplate, ...]:
+    # mailtemplates.Version joined to mailtemplates.Template: each template's newest version
+    rows = db.rows(
+        "SELECT t.name, v.number, v.subject, v.text, v.html, v.sample_variables "
+        "FROM mailtemplates_version v JOIN mailtemplates_template t ON t.id = v.template_id "
+        "WHERE v.number = (SELECT MAX(w.number) FROM mailtemplates_version w "
+        "WHERE w.template_id = v.template_id) "
+        "ORDER BY t.name LIMIT ?",
+        [TEMPLATES],
+    )
+    return tuple(
+        StoredTemplate(str(name), int(number), str(subject), text, html, _json_object(sample))
+        for name, number, subject, text, html, sample in rows
+    )
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    """A JSON column: text on SQLite, already decoded by psycopg."""
+    decoded = json.loads(value) if isinstance(value, str | bytes) else value
+    return decoded if isinstance(decoded, dict) else {}
 
 
 def decide(

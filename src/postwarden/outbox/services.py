@@ -34,7 +34,9 @@ from postwarden.core.message import Composed, Draft, InvalidMessage, compose, ra
 from postwarden.outbox.attachments import FileIn, checked
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.groupcommit import GroupCommitter
+from postwarden.outbox.links import links_event
 from postwarden.outbox.raw import RawMessage, prepare_raw
+from postwarden.outbox.rendering import TemplateCache
 from postwarden.outbox.store import Enqueued, Pending, RecipientState, store
 
 __all__ = [
@@ -94,6 +96,10 @@ class Outgoing:
     idempotency_key: str | None = None
     #: attachments and inline images (those with a content_id)
     attachments: Sequence[FileIn] = ()
+    #: a stored template's name: its newest version gives subject, text and HTML
+    template: str | None = None
+    #: what the template is rendered with
+    variables: Mapping[str, Any] = field(default_factory=dict)
 
 
 def enqueue(
@@ -120,9 +126,10 @@ def enqueue_many(
     """Validate, compose and store several messages in one transaction; one result per
     item, in order: the stored message, or the :class:`Refused` that kept it out."""
     resolved = settings or current_settings()
+    templates = TemplateCache()
     return _enqueue(
         items,
-        lambda item, now: _prepare(item, resolved, source, api_key, now),
+        lambda item, now: _prepare(templates.rendered(item), resolved, source, api_key, now),
         resolved,
         api_key.pk if api_key else None,
         source,
@@ -282,9 +289,15 @@ _committer: GroupCommitter[_StoreJob, dict[int, Enqueued]] = GroupCommitter(
 
 
 def _prepare(
-    outgoing: Outgoing, settings: Settings, source: str, api_key: ApiKey | None, now: datetime
+    given: tuple[Outgoing, list[tuple[str, str, dict[str, Any]]]],
+    settings: Settings,
+    source: str,
+    api_key: ApiKey | None,
+    now: datetime,
 ) -> Pending:
+    outgoing, events = given
     composed = _compose(outgoing, settings)
+    events = events + links_event(outgoing.text, outgoing.html, settings)
     _check_size(composed.size, settings)
     shown = [r for r in composed.recipients if r.kind != "bcc"]
     return Pending(
@@ -310,6 +323,7 @@ def _prepare(
         to=[r.address for r in shown if r.kind == "to"],
         cc=[r.address for r in shown if r.kind == "cc"],
         recipients=[(r.address, r.kind) for r in composed.recipients],
+        events=events,
     )
 
 

@@ -85,6 +85,9 @@ class Pending:
     from_name: str = ""
     to: list[str] = field(default_factory=list)
     cc: list[str] = field(default_factory=list)
+    #: timeline entries written with the message: (kind, detail, data) — the template it
+    #: was rendered from, warnings about its links
+    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     pk: int | None = None
 
 
@@ -208,6 +211,11 @@ def _write(fresh: dict[int, Pending], settings: Settings, now: datetime) -> dict
             for s in group
             if s.state != State.QUEUED
         ],
+    )
+    bulk.insert(
+        Event,
+        ("message", "kind", "at", "detail", "provider", "raw"),
+        [(m.pk, kind, now, detail, "", data) for m in items for kind, detail, data in m.events],
     )
     bulk.insert(MessageTag, ("message", "tag"), [(m.pk, tag) for m in items for tag in m.tags])
     return {

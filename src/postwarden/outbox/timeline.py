@@ -20,8 +20,13 @@ class Entry:
     detail: str = ""
     #: for attempts: number, outcome, transport, stage, code, enhanced, reply, finding,
     #: explanation, duration_ms, retry_at, queue_id, provider_message_id;
-    #: for provider events: provider, event_id
+    #: for provider events: provider, event_id; for "template": template, version; for
+    #: "links": the links questioned
     data: dict[str, Any] = field(default_factory=dict)
+
+
+#: entries written with the message whose data is kept in Event.raw
+_NOTED = frozenset({"template", "links"})
 
 
 def timeline(message: Message) -> list[Entry]:
@@ -29,7 +34,11 @@ def timeline(message: Message) -> list[Entry]:
     addresses = dict(Recipient.objects.filter(message=message).values_list("pk", "address"))
     entries = [Entry(message.created_at, "enqueued", None, _enqueued(message, len(addresses)))]
     for event in Event.objects.filter(message=message).order_by("at", "id"):
-        data = {"provider": event.provider, "event_id": event.event_id} if event.provider else {}
+        if event.provider:
+            data = {"provider": event.provider, "event_id": event.event_id}
+        else:
+            # what the composer noted: the template and version, the links it questioned
+            data = dict(event.raw) if event.kind in _NOTED and isinstance(event.raw, dict) else {}
         entries.append(
             Entry(
                 event.at,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from postwarden.core.doctor.model import Severity, Status
-from postwarden.core.doctor.service import ServiceFacts
+from postwarden.core.doctor.service import ServiceFacts, StoredTemplate
 from tests.core.doctor.helpers import check, codes, doctor, finding, settings
 
 GOOD = {"SMTP_HOST": "smtp.example.com", "MAIL_FROM": "ops@example.com"}
@@ -151,3 +151,67 @@ def test_it_exempts_members() -> None:
         service=facts,
     )
     assert check(report, "policy.approved_domains").detail == "boss@example.com is a member (exempt)"
+
+
+def _stored(*templates: StoredTemplate) -> ServiceFacts:
+    return ServiceFacts(templates=templates)
+
+
+def test_it_renders_stored_templates_with_their_samples_and_judges_their_links(tmp_path: Path) -> None:
+    facts = _stored(
+        StoredTemplate(
+            "welcome",
+            3,
+            "Hi {{ name }}",
+            None,
+            '<a href="{{ url }}">go</a>',
+            {"name": "A", "url": "https://app.example.com/w"},
+        ),
+        StoredTemplate(
+            "password-reset", 2, "Reset", "{{ reset_url }}", None, {"reset_url": "http://localhost:8000/r/1"}
+        ),
+    )
+    report = links(tmp_path, "https://app.example.com", service=facts)
+    assert finding(report, "links.host_mismatch").evidence == (
+        "template password-reset version 2: http://localhost:8000/r/1 "
+        "(points at localhost, which recipients cannot reach)"
+    )
+    result = check(report, "links.templates")
+    assert result.status is Status.FAIL
+    assert result.detail.startswith(
+        "2 template(s) checked: template password-reset version 2: http://localhost"
+    )
+
+
+def test_it_names_a_stored_template_that_does_not_render_with_version_and_line(tmp_path: Path) -> None:
+    facts = _stored(
+        StoredTemplate("password-reset", 4, "Reset", None, "<p>Hi</p>\n<a href='{{ reset_url }}'>r</a>", {}),
+        StoredTemplate("digest", 1, "Digest", "{{ items | sum }}", None, {"items": [1, "a"]}),
+    )
+    result = check(links(tmp_path, "https://app.example.com", service=facts), "links.templates")
+    assert result.status is Status.FAIL
+    assert "template password-reset version 4, html line 2: variable 'reset_url' is missing" in result.detail
+    assert "template digest version 1, text line 1: TypeError" in result.detail
+
+
+def test_stored_template_links_may_go_to_allowed_hosts_and_must_not_use_http(tmp_path: Path) -> None:
+    facts = _stored(
+        StoredTemplate(
+            "t",
+            1,
+            "s",
+            "https://docs.example.org/a https://cdn.example.net/x http://app.example.com/y",
+            None,
+            {},
+        )
+    )
+    env = {
+        **GOOD,
+        "APP_URL": "https://app.example.com",
+        "LINKS_ALLOWED_HOSTS": "docs.example.org, .example.net",
+    }
+    report = doctor(settings(**env), only=LINKS, template_dirs=(tmp_path,), service=facts)
+    assert finding(report, "links.insecure").evidence == (
+        "template t version 1: http://app.example.com/y (uses http:// while APP_URL is https://)"
+    )
+    assert "links.host_mismatch" not in codes(report)

@@ -106,8 +106,14 @@ def _sending(r: Reader, provider: Provider) -> SendingSettings:
         recipient_mode=mode,
         allowed_domains=r.get("MAIL_ALLOWED_DOMAINS", _domains, ()),
         app_url=r.text("APP_URL"),
+        link_hosts=r.get("LINKS_ALLOWED_HOSTS", _hosts, ()),
+        refuse_bad_links=r.get("LINKS_REFUSE", p.parse_bool, False),
         test_email=r.text("TEST_EMAIL") or from_address,
     )
+
+
+def _hosts(raw: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(item.strip().lower() for item in p.parse_list(raw) if item.strip()))
 
 
 def _domains(raw: str) -> tuple[str, ...]:

@@ -118,6 +118,10 @@ class SendingSettings:
     #: lower-case IDNA (ASCII) domains; empty allows every domain
     allowed_domains: tuple[str, ...] = ()
     app_url: str | None = None
+    #: lower-case hosts besides APP_URL's that API mail may link to (".example.com": subdomains too)
+    link_hosts: tuple[str, ...] = ()
+    #: refuse API mail whose links fail the check, instead of a warning on its timeline
+    refuse_bad_links: bool = False
     #: TEST_EMAIL, else the From address
     test_email: str | None = None
 

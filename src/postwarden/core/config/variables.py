@@ -92,6 +92,21 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     _v("APP_URL", K.STR, S.SENDING, "Public base URL of the application whose links the mails carry"),
     _v(
+        "LINKS_ALLOWED_HOSTS",
+        K.LIST,
+        S.SENDING,
+        "Hosts besides APP_URL's that API mail may link to, comma-separated "
+        "(a leading dot allows subdomains)",
+    ),
+    _v(
+        "LINKS_REFUSE",
+        K.BOOL,
+        S.SENDING,
+        "Refuse API mail whose links fail the links check (localhost, private address, http:, other host) "
+        "instead of only warning",
+        default="false",
+    ),
+    _v(
         "TEST_EMAIL",
         K.STR,
         S.SENDING,

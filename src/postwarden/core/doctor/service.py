@@ -8,9 +8,9 @@ here judge them. Without a database there are no facts, and those checks are ski
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.runner import Context, Recorder
@@ -80,6 +80,19 @@ ACCEPTED_STATES: Final = frozenset({"sent", "delivered"})
 
 
 @dataclass(frozen=True, slots=True)
+class StoredTemplate:
+    """The newest version of a stored mail template, for the links stage to render with
+    its sample variables."""
+
+    name: str
+    version: int
+    subject: str
+    text: str | None
+    html: str | None
+    sample_variables: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class RecipientPolicy:
     """The outbox's own decision for the test recipient (outbox/policy.py)."""
 
@@ -103,5 +116,7 @@ class ServiceFacts:
     recent_sizes: tuple[tuple[str, int], ...] = ()
     #: what became of the recipients of recent messages, the most recently changed first
     recent_sends: tuple[SendFacts, ...] = ()
+    #: the newest version of each stored template, for the links stage
+    templates: tuple[StoredTemplate, ...] = ()
     #: sends a provider test mail through the worker's transport (``--send``)
     provider_send: Callable[[Context, Recorder], Awaitable[None]] | None = None

@@ -4,46 +4,31 @@
 own templates and (with the database) in recent messages must point at that host, not
 at ``localhost`` or a private address (Metabase sent reset links to
 ``http://172.31.39.136/…`` and to ``localhost`` behind a proxy: mission-anchors L1, L2).
+
+The stored templates (``/api/v1/templates``) are rendered with their sample variables:
+one that does not render fails ``links.templates`` with its name, version and line, and
+its links are judged as the outbox judges API mail (core/links.py, with
+``LINKS_ALLOWED_HOSTS``).
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from postwarden.core.doctor.model import Code, Finding, Status
+from postwarden.core.doctor.service import StoredTemplate
+from postwarden.core.links import is_local_host, judge, urls_in
+from postwarden.core.templating import Source, TemplateError, render
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.runner import Context, Recorder
 
-#: absolute http(s) URLs in text or HTML; template placeholders end the match
-_URL: Final = re.compile(r"""https?://[^\s"'<>(){}\[\]]+""", re.I)
-_LOCAL_NAMES: Final = ("localhost", "localhost.localdomain")
 #: files that can hold mail templates
 _TEMPLATE_SUFFIXES: Final = (".html", ".txt", ".htm")
-
-
-def is_local_host(host: str) -> bool:
-    """``localhost``, a loopback, private, link-local or unspecified address: never
-    reachable by a recipient. Intranet *names* are allowed (an internal app's mail goes
-    to internal people; Metabase's over-strict check broke that, mission-anchors L4)."""
-    host = host.strip("[]").rstrip(".").lower()
-    if host in _LOCAL_NAMES or host.endswith(".localhost"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_unspecified
-
-
-def urls_in(text: str) -> Iterator[str]:
-    for match in _URL.finditer(text):
-        yield match.group(0).rstrip(".,;:!?")
 
 
 async def run_links(ctx: Context, rec: Recorder) -> None:
@@ -64,7 +49,8 @@ async def run_links(ctx: Context, rec: Recorder) -> None:
     else:
         app_host = _check_app_url(rec, app_url)
     sources = list(_template_sources(ctx.options.template_dirs))
-    _check_sources(rec, "links.templates", sources, app_host, strict=True)
+    stored = ctx.service.templates if ctx.service is not None else ()
+    _check_sources(rec, "links.templates", sources, app_host, strict=True, stored=_stored(ctx, stored))
     if ctx.service is None:
         rec.check("links.messages", Status.SKIP, "recent messages need the service's database")
     else:
@@ -124,18 +110,55 @@ def _template_sources(dirs: Sequence[Path]) -> Iterator[tuple[str, str]]:
                 yield str(path.relative_to(directory)), path.read_text(encoding="utf-8", errors="replace")
 
 
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """The stored templates' verdicts: links questioned and templates that do not render."""
+
+    count: int = 0
+    wrong: tuple[str, ...] = ()
+    insecure: tuple[str, ...] = ()
+    broken: tuple[str, ...] = ()
+
+
+def _stored(ctx: Context, templates: Sequence[StoredTemplate]) -> _Judged:
+    sending = ctx.settings.sending
+    wrong: list[str] = []
+    insecure: list[str] = []
+    broken: list[str] = []
+    for template in templates:
+        label = f"template {template.name} version {template.version}"
+        source = Source(template.subject, template.text, template.html)
+        try:
+            done = render(source, template.sample_variables)
+        except TemplateError as exc:
+            broken.append(f"{label}, {exc}")
+            continue
+        for problem in judge([t for t in (done.text, done.html) if t], sending.app_url, sending.link_hosts):
+            line = f"{label}: {problem.url} ({problem.problem})"
+            (insecure if problem.kind == "insecure" else wrong).append(line)
+    return _Judged(len(templates), tuple(wrong), tuple(insecure), tuple(broken))
+
+
 def _check_sources(
-    rec: Recorder, check_id: str, sources: Iterable[tuple[str, str]], app_host: str | None, *, strict: bool
+    rec: Recorder,
+    check_id: str,
+    sources: Iterable[tuple[str, str]],
+    app_host: str | None,
+    *,
+    strict: bool,
+    stored: _Judged | None = None,
 ) -> None:
     """``strict`` (our own templates): every absolute link must be on APP_URL's host.
     Otherwise (messages the application wrote) only links that cannot work are flagged:
-    local hosts, and http:// links to APP_URL's own host."""
+    local hosts, and http:// links to APP_URL's own host. ``stored``: the stored
+    templates' verdicts, reported with the files'."""
     items = list(sources)
-    if not items:
+    stored = stored or _Judged()
+    if not items and not stored.count:
         rec.check(check_id, Status.SKIP, "nothing to check")
         return
-    wrong: list[str] = []
-    insecure: list[str] = []
+    wrong: list[str] = list(stored.wrong)
+    insecure: list[str] = list(stored.insecure)
     for name, text in items:
         for url in urls_in(text):
             host = (urlsplit(url).hostname or "").lower()
@@ -165,10 +188,11 @@ def _check_sources(
                 ("Use https:// links (set APP_URL to the https:// address).",),
             )
         )
-    status = Status.FAIL if wrong else Status.WARN if insecure else Status.PASS
-    counted = f"{len(items)} {'template' if strict else 'message'}(s) checked"
+    status = Status.FAIL if wrong or stored.broken else Status.WARN if insecure else Status.PASS
+    counted = f"{len(items) + stored.count} {'template' if strict else 'message'}(s) checked"
+    # a template that does not render is named first: with it, no mail of that kind leaves
+    named = [*stored.broken, *wrong, *insecure]
+    shown = len(stored.broken) + 3
     rec.check(
-        check_id,
-        status,
-        counted if status is Status.PASS else f"{counted}: {'; '.join((wrong + insecure)[:3])}",
+        check_id, status, counted if status is Status.PASS else f"{counted}: {'; '.join(named[:shown])}"
     )

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MailTemplatesConfig(AppConfig):
+    name = "postwarden.mailtemplates"
+    label = "mailtemplates"
