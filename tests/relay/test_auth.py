@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from postwarden.accounts.models import ApiKey
 from postwarden.outbox.models import Event, Message
+from postwarden.relay.auth import FailureThrottle, credential_digest
 from tests.relay.helpers import RelayThread, Wire, message, simple_mail
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -120,21 +121,91 @@ def test_it_offers_auth_at_once_on_the_implicit_tls_port(
     assert Message.objects.count() == 1
 
 
-def test_it_stops_answering_auth_from_an_address_that_keeps_guessing(
+THROTTLED = "454 4.7.0 Error: this password failed too many times; try again later"
+GUESSING = "421 4.7.0 Error: too many failed authentication attempts from this address; closing"
+
+
+def test_a_stale_key_on_one_app_never_locks_out_the_other_apps_on_its_address(
+    relay_factory: Factory, key: tuple[ApiKey, str]
+) -> None:
+    """Several apps on one host use the relay from 127.0.0.1; one has a stale key."""
+    _, secret = key
+    stale = secret[:-4] + "AAAA"
+    relay = relay_factory(trusted=())
+    codes = []
+    for _ in range(5):  # the stale app retries, as apps do, on new connections
+        with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as stale_app:
+            # smtplib tries PLAIN, then LOGIN: two failures per login
+            with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+                stale_app.login("metabase", stale)
+            codes.append((refused.value.smtp_code, refused.value.smtp_error))
+    invalid = (535, INVALID[4:].encode())
+    assert codes == [invalid, invalid] + [(454, THROTTLED[4:].encode())] * 3
+    # the other app, same address, right after: its good key passes and its mail is taken
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as good_app:
+        assert good_app.login("mattermost", secret)[0] == 235
+        assert good_app.sendmail("app@example.com", ["alice@example.net"], simple_mail()) == {}
+    assert Message.objects.count() == 1
+
+
+def test_a_throttled_password_is_not_looked_up_and_the_right_one_passes_on_the_same_session(
     relay_factory: Factory, key: tuple[ApiKey, str]
 ) -> None:
     _, secret = key
     relay = relay_factory(trusted=(), auth_failures=3)
     wire = Wire("127.0.0.1", relay.port)
     wire.command("EHLO client.test")
-    for guess in ("pw_aaaa_x", "pw_bbbb_y", "pw_cccc_z"):
-        assert wire.command("AUTH PLAIN " + plain("app", guess)) == INVALID
-    throttled = "421 4.7.0 Error: too many failed authentication attempts; try again later"
-    assert wire.command("AUTH PLAIN " + plain("app", secret)) == throttled
-    assert wire.closed()
+    for _ in range(3):
+        assert wire.command("AUTH PLAIN " + plain("app", "pw_aaaa_x")) == INVALID
+    assert wire.command("AUTH PLAIN " + plain("app", "pw_bbbb_y")) == INVALID  # another password: looked up
+    assert wire.command("AUTH PLAIN " + plain("app", secret)) == "235 2.7.0 Authentication successful"
     again = Wire("127.0.0.1", relay.port)
     again.command("EHLO client.test")
-    assert again.command("AUTH PLAIN " + plain("app", secret)) == throttled  # even the right key, for now
+    assert again.command("AUTH PLAIN " + plain("app", "pw_aaaa_x")) == THROTTLED
+    assert again.command("AUTH PLAIN " + plain("app", secret)) == "235 2.7.0 Authentication successful"
+
+
+def test_an_address_that_keeps_guessing_pays_a_connection_a_guess_but_a_good_key_passes(
+    relay_factory: Factory, key: tuple[ApiKey, str]
+) -> None:
+    _, secret = key
+    relay = relay_factory(trusted=(), auth_address_failures=4)
+    wire = Wire("127.0.0.1", relay.port)
+    wire.command("EHLO client.test")
+    for guess in ("pw_aaaa_1", "pw_aaaa_2", "pw_aaaa_3"):
+        assert wire.command("AUTH PLAIN " + plain("app", guess)) == INVALID
+    assert wire.command("AUTH PLAIN " + plain("app", "pw_aaaa_4")) == GUESSING
+    assert wire.closed()
+    for guess in ("pw_aaaa_5", "pw_aaaa_6"):  # each new guess is looked up, then the session ends
+        one = Wire("127.0.0.1", relay.port)
+        one.command("EHLO client.test")
+        assert one.command("AUTH PLAIN " + plain("app", guess)) == GUESSING
+        assert one.closed()
+    with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as good_app:
+        assert good_app.login("app", secret)[0] == 235
+        assert good_app.sendmail("app@example.com", ["alice@example.net"], simple_mail()) == {}
+
+
+def test_the_throttle_forgets_old_failures_and_stays_bounded() -> None:
+    now = [0.0]
+    throttle = FailureThrottle(limit=2, window=60.0, address_limit=3, clock=lambda: now[0], max_keys=100)
+    stale = credential_digest(b"pw_stale")
+    throttle.failed("192.0.2.1", stale)
+    throttle.failed("192.0.2.1", stale)
+    assert throttle.blocked(stale)
+    assert not throttle.blocked(credential_digest(b"pw_other"))
+    assert not throttle.exhausted("192.0.2.1")
+    throttle.failed("192.0.2.1", credential_digest(b"pw_other"))
+    assert throttle.exhausted("192.0.2.1")
+    assert not throttle.exhausted("192.0.2.2")
+    now[0] = 61.0
+    assert not throttle.blocked(stale)
+    assert not throttle.exhausted("192.0.2.1")
+    for n in range(1000):  # a flood of addresses and passwords
+        throttle.failed(f"10.0.{n // 256}.{n % 256}", credential_digest(str(n).encode()))
+    assert len(throttle._credentials._times) <= 100
+    assert len(throttle._addresses._times) <= 100
+    assert stale not in throttle._credentials._times
 
 
 def test_it_refuses_auth_inside_a_mail_transaction(relay_factory: Factory, key: tuple[ApiKey, str]) -> None:

@@ -1,5 +1,6 @@
 """Who may submit: an API key with the ``send`` scope as the SMTP password (any
-username, as apps insist on sending one), and a brake on guessing.
+username, as apps insist on sending one), and a brake on guessing that throttles the
+failing credential, never a correct key (:class:`FailureThrottle`).
 
 The key is looked up on the database thread (:mod:`postwarden.relay.committer`); it
 never reaches a log line, a reply or an exception text.
@@ -7,16 +8,20 @@ never reaches a log line, a reply or an exception text.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Generic, TypeVar
 
 from django.utils import timezone
 
 from postwarden.accounts.models import KEY_PREFIX, ApiKey, Scope, hash_key
+
+K = TypeVar("K")
 
 #: last_used_at is for people ("used 3 minutes ago"), not an audit log
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -50,42 +55,71 @@ def verify_key(password: str) -> Identity | None:
     return Identity(row.pk, row.name)
 
 
+def credential_digest(password: bytes) -> bytes:
+    """What the throttle remembers of a password that failed: a hash, never the text."""
+    return hashlib.sha256(b"postwarden-relay-auth\x00" + password).digest()
+
+
 @dataclass
-class FailureThrottle:
-    """At most ``limit`` failed AUTH attempts per client address within ``window``
-    seconds; then AUTH from that address is refused until the oldest failure ages out.
-    Counts failures only, so an app with a good key is never slowed down."""
+class _Recent(Generic[K]):
+    """Failure times per key within ``window`` seconds, at most ``max_keys`` keys (a flood
+    of keys cannot exhaust memory: the oldest are forgotten first)."""
 
-    limit: int = 5
-    window: float = 300.0
-    clock: Callable[[], float] = time.monotonic
-    #: addresses remembered at most (a flood of addresses cannot exhaust memory)
-    max_addresses: int = 10_000
-    _failures: dict[str, deque[float]] = field(default_factory=dict)
+    window: float
+    clock: Callable[[], float]
+    max_keys: int
+    _times: dict[K, deque[float]] = field(default_factory=dict)
 
-    def blocked(self, address: str) -> bool:
-        recent = self._recent(address)
-        return recent is not None and len(recent) >= self.limit
-
-    def failed(self, address: str) -> None:
-        if address not in self._failures and len(self._failures) >= self.max_addresses:
-            self._forget_old()
-        self._failures.setdefault(address, deque(maxlen=self.limit)).append(self.clock())
-
-    def _recent(self, address: str) -> deque[float] | None:
-        recent = self._failures.get(address)
+    def count(self, key: K) -> int:
+        recent = self._times.get(key)
         if recent is None:
-            return None
+            return 0
         horizon = self.clock() - self.window
         while recent and recent[0] < horizon:
             recent.popleft()
         if not recent:
-            del self._failures[address]
-            return None
-        return recent
+            del self._times[key]
+        return len(recent)
 
-    def _forget_old(self) -> None:
-        for address in list(self._failures):
-            self._recent(address)
-        if len(self._failures) >= self.max_addresses:
-            self._failures.clear()
+    def add(self, key: K, keep: int) -> None:
+        if key not in self._times and len(self._times) >= self.max_keys:
+            for old in list(self._times):
+                self.count(old)
+            while len(self._times) >= self.max_keys:
+                del self._times[next(iter(self._times))]
+        self._times.setdefault(key, deque(maxlen=keep)).append(self.clock())
+
+
+@dataclass
+class FailureThrottle:
+    """A brake on guessing that never stops a correct key.
+
+    A credential (a password, remembered as :func:`credential_digest`) that failed
+    ``limit`` times within ``window`` seconds is refused without being looked up: an
+    app with a stale key stops hammering, and the other apps on its address go on. An
+    address that failed ``address_limit`` times (any credentials) has its sessions
+    closed after each further failure, so guessing costs a connection per try; a
+    correct key from it is still checked, and passes. Only failures are counted."""
+
+    limit: int = 5
+    window: float = 300.0
+    address_limit: int = 20
+    clock: Callable[[], float] = time.monotonic
+    #: credentials and addresses remembered at most
+    max_keys: int = 10_000
+
+    def __post_init__(self) -> None:
+        self._credentials: _Recent[bytes] = _Recent(self.window, self.clock, self.max_keys)
+        self._addresses: _Recent[str] = _Recent(self.window, self.clock, self.max_keys)
+
+    def blocked(self, credential: bytes) -> bool:
+        """Whether this credential failed too often to be looked up again for now."""
+        return self._credentials.count(credential) >= self.limit
+
+    def exhausted(self, address: str) -> bool:
+        """Whether this address has used up its failures for the window."""
+        return self._addresses.count(address) >= self.address_limit
+
+    def failed(self, address: str, credential: bytes) -> None:
+        self._credentials.add(credential, self.limit)
+        self._addresses.add(address, self.address_limit)

@@ -18,14 +18,18 @@ from typing import Final, Protocol
 from aiosmtpd.smtp import AuthResult, Envelope, Session
 
 from postwarden.outbox.models import State
-from postwarden.relay.auth import FailureThrottle, Identity
+from postwarden.relay.auth import FailureThrottle, Identity, credential_digest
 from postwarden.relay.protocol import LOCAL_ERROR, RelaySMTP
 from postwarden.relay.store import MAX_REPLY_TEXT, Stored, Submission
 
 log = logging.getLogger("postwarden.relay")
 
 INVALID: Final = "535 5.7.8 Authentication credentials invalid"
-THROTTLED: Final = "421 4.7.0 Error: too many failed authentication attempts; try again later"
+#: a credential that failed too often (it is not looked up again for a while); RFC 4954
+#: 6's temporary failure, and the session goes on (another credential may follow)
+THROTTLED: Final = "454 4.7.0 Error: this password failed too many times; try again later"
+#: an address that failed too often: each further failure ends the session
+GUESSING: Final = "421 4.7.0 Error: too many failed authentication attempts from this address; closing"
 #: what LOGIN asks (draft-murchison-sasl-login), base64-encoded on the wire: the usual
 #: words, rather than aiosmtpd's "User Name\0" with its trailing NUL
 _USERNAME, _PASSWORD = "Username:", "Password:"
@@ -84,20 +88,27 @@ class RelayHandler:
 
     async def _verify(self, server: RelaySMTP, password: bytes) -> AuthResult:
         client = server.client_ip
-        if self.throttle.blocked(client):
-            await server.push(THROTTLED)
-            server.hang_up()
-            return AuthResult(success=False, handled=True)
+        credential = credential_digest(password)
+        if self.throttle.blocked(credential):
+            log.warning("relay AUTH refused: this password failed too often", extra={"client": client})
+            return AuthResult(success=False, handled=False, message=THROTTLED)
         try:
             text = password.decode("utf-8")
         except UnicodeDecodeError:
             text = ""
         identity = await self.gateway.verify(text) if text else None
         if identity is None:
-            self.throttle.failed(client)
+            self.throttle.failed(client, credential)
             log.warning("relay AUTH failed", extra={"client": client})
+            if self.throttle.exhausted(client):
+                return await self._refuse(server, GUESSING)
             return AuthResult(success=False, handled=False, message=INVALID)
         return AuthResult(success=True, auth_data=identity)
+
+    async def _refuse(self, server: RelaySMTP, reply: str) -> AuthResult:
+        await server.push(reply)
+        server.hang_up()
+        return AuthResult(success=False, handled=True)
 
     # -------------------------------------------------------------- RCPT, DATA
 

@@ -42,7 +42,9 @@ class RelayConfig:
     hostname: str = field(default_factory=socket.getfqdn)
     timeout: float = 300.0
     max_connections: int = MAX_CONNECTIONS
+    #: failures of one password, and of one address (any passwords), within the window
     auth_failures: int = 5
+    auth_address_failures: int = 20
     auth_window: float = 300.0
 
 
@@ -76,7 +78,12 @@ class Relay:
         self.config = config
         self.gateway = gateway
         self.handler = RelayHandler(
-            gateway, FailureThrottle(limit=config.auth_failures, window=config.auth_window)
+            gateway,
+            FailureThrottle(
+                limit=config.auth_failures,
+                window=config.auth_window,
+                address_limit=config.auth_address_failures,
+            ),
         )
         self.connections = 0
         self._servers: list[asyncio.Server] = []
