@@ -109,11 +109,14 @@ class Wire:
     host: str
     port: int
     tls: ssl.SSLContext | None = None
+    #: the client's own address (another loopback address plays another host)
+    source: str | None = None
     sock: socket.socket = field(init=False)
     _buffer: bytes = b""
 
     def __post_init__(self) -> None:
-        raw = socket.create_connection((self.host, self.port), timeout=TIMEOUT)
+        bind = (self.source, 0) if self.source else None
+        raw = socket.create_connection((self.host, self.port), timeout=TIMEOUT, source_address=bind)
         self.sock = self.tls.wrap_socket(raw, server_hostname="localhost") if self.tls else raw
         self.greeting = self.reply()
 

@@ -14,8 +14,10 @@ its challenges, NOOP, RSET, VRFY, HELP, QUIT, timeouts. Replaced:
   refuses smuggling (:mod:`postwarden.relay.data`).
 
 Which rules apply depends on the client's address (:class:`Rules`): trusted networks
-need no AUTH; everyone else must AUTH, and AUTH needs TLS except on loopback or on the
-implicit-TLS listener.
+need no AUTH; everyone else must AUTH, within a few seconds of connecting (NOOP, RSET
+and EHLO do not buy more time), and AUTH needs TLS except on the implicit-TLS listener
+and, unless POSTWARDEN_RELAY_AUTH_REQUIRE_TLS is set, on loopback. One client address
+holds at most a bounded share of the connections.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ MAX_RECIPIENTS: Final = 1000
 IDLE_TIMEOUT: Final = 300.0
 
 BUSY: Final = "421 4.7.0 Error: too many connections; try again later"
+BUSY_CLIENT: Final = "421 4.7.0 Error: too many connections from your address; try again later"
+#: RFC 5321 4.2.3 (421: closing); 4.4.2 is "bad connection" in RFC 3463
+AUTH_TIMEOUT: Final = "421 4.4.2 Error: timeout waiting for authentication; closing"
+#: seconds from connecting within which a client that must AUTH has to (the setting's default)
+PREAUTH_TIMEOUT: Final = 30.0
 LOCAL_ERROR: Final = "451 4.3.0 Error: local problem; try again later"
 
 
@@ -99,6 +106,8 @@ class RelaySMTP(SMTP):
         busy: bool = False,
         on_close: Callable[[], None] | None = None,
         activity: Activity | None = None,
+        admit: Callable[[str], bool] | None = None,
+        preauth_timeout: float = PREAUTH_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         self._activity = activity or Activity()
@@ -124,6 +133,11 @@ class RelaySMTP(SMTP):
         self._closing = False
         #: when the session has been idle too long (see _reset_timeout)
         self._idle_deadline = 0.0
+        #: asked once the client's address is known: may it open one more session?
+        self._admit = admit
+        self._busy_reply = BUSY
+        self._preauth_timeout = preauth_timeout
+        self._preauth_handle: asyncio.TimerHandle | None = None
 
     # --------------------------------------------------------------- connection
 
@@ -132,9 +146,16 @@ class RelaySMTP(SMTP):
         super().connection_made(transport)
         if first:
             self._apply_rules(transport.get_extra_info("peername"))
+            if not self._busy and self._admit is not None and not self._admit(self.client_ip):
+                self._busy, self._busy_reply = True, BUSY_CLIENT
+            if self._auth_required and not self._busy:
+                # an absolute deadline: nothing but a successful AUTH lifts it, so a
+                # client cannot hold a slot by sending NOOP, RSET or EHLO
+                self._preauth_handle = self.loop.call_later(self._preauth_timeout, self._preauth_expired)
 
     def connection_lost(self, error: Exception | None) -> None:
         super().connection_lost(error)
+        self._cancel_preauth()
         self._leave_transaction()
         if self._on_close is not None:
             callback, self._on_close = self._on_close, None
@@ -147,6 +168,21 @@ class RelaySMTP(SMTP):
         local = address is not None and any(address in net for net in self.rules.plain_auth)
         self._auth_required = not trusted
         self._auth_require_tls = not (local or self.rules.implicit_tls)
+
+    def _preauth_expired(self) -> None:
+        self._preauth_handle = None
+        if self.session is not None and self.session.authenticated:
+            return
+        log.info("relay session closed: no AUTH in time", extra={"client": self.client_ip})
+        writer = getattr(self, "_writer", None)
+        if writer is not None and not self._closing:
+            writer.write(AUTH_TIMEOUT.encode("ascii") + b"\r\n")
+        self.hang_up()
+
+    def _cancel_preauth(self) -> None:
+        if self._preauth_handle is not None:
+            self._preauth_handle.cancel()
+            self._preauth_handle = None
 
     def _set_post_data_state(self) -> None:
         # aiosmtpd's one place where a transaction ends: RSET, HELO/EHLO, end of DATA
@@ -194,7 +230,7 @@ class RelaySMTP(SMTP):
 
     async def _handle_client(self) -> None:
         if self._busy:
-            await self.push(BUSY)
+            await self.push(self._busy_reply)
             self.hang_up()
             return
         await self.push(f"220 {self.hostname} ESMTP Postwarden")
@@ -396,3 +432,5 @@ class RelaySMTP(SMTP):
             await self.push("503 5.5.1 Error: AUTH is not allowed during a mail transaction")
             return
         await super().smtp_AUTH(arg)
+        if self.session is not None and self.session.authenticated:
+            self._cancel_preauth()

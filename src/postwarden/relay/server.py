@@ -21,7 +21,7 @@ from postwarden.relay import tls
 from postwarden.relay.auth import FailureThrottle
 from postwarden.relay.gateway import Gateway
 from postwarden.relay.handler import RelayHandler
-from postwarden.relay.protocol import LOOPBACK, IPNetwork, RelaySMTP, Rules
+from postwarden.relay.protocol import LOOPBACK, PREAUTH_TIMEOUT, IPNetwork, RelaySMTP, Rules
 
 log = logging.getLogger("postwarden.relay")
 
@@ -42,6 +42,10 @@ class RelayConfig:
     hostname: str = field(default_factory=socket.getfqdn)
     timeout: float = 300.0
     max_connections: int = MAX_CONNECTIONS
+    #: connections one client address may hold (POSTWARDEN_RELAY_MAX_CONNECTIONS_PER_CLIENT)
+    max_per_client: int = 50
+    #: seconds a client that must AUTH has to (POSTWARDEN_RELAY_PREAUTH_TIMEOUT)
+    preauth_timeout: float = PREAUTH_TIMEOUT
     #: failures of one password, and of one address (any passwords), within the window
     auth_failures: int = 5
     auth_address_failures: int = 20
@@ -61,6 +65,10 @@ def config_from_settings(settings: Settings, **overrides: Any) -> RelayConfig:
         "smtps": _host_port(relay.smtps_listen) if relay.smtps_listen else None,
         "tls_context": tls.server_context(cert, key),
         "trusted": tuple(ipaddress.ip_network(n, strict=False) for n in relay.trusted_networks),
+        # POSTWARDEN_RELAY_AUTH_REQUIRE_TLS: loopback loses its exception
+        "plain_auth": () if relay.auth_require_tls else LOOPBACK,
+        "max_per_client": relay.max_connections_per_client,
+        "preauth_timeout": float(relay.preauth_timeout),
     }
     values.update(overrides)
     return RelayConfig(**values)
@@ -86,6 +94,8 @@ class Relay:
             ),
         )
         self.connections = 0
+        #: open sessions per client address (for max_per_client)
+        self._per_client: dict[str, int] = {}
         self._servers: list[asyncio.Server] = []
         self._sessions: set[RelaySMTP] = set()
         #: the bound (host, port) of each listener: main first, then implicit TLS
@@ -131,9 +141,23 @@ class Relay:
         busy = len(self._sessions) >= config.max_connections
         rules = Rules(trusted=config.trusted, plain_auth=config.plain_auth, implicit_tls=implicit_tls)
         session: RelaySMTP
+        admitted: list[str] = []
+
+        def admit(client: str) -> bool:
+            if self._per_client.get(client, 0) >= config.max_per_client:
+                return False
+            self._per_client[client] = self._per_client.get(client, 0) + 1
+            admitted.append(client)
+            return True
 
         def closed() -> None:
             self._sessions.discard(session)
+            for client in admitted:
+                left = self._per_client.get(client, 1) - 1
+                if left > 0:
+                    self._per_client[client] = left
+                else:
+                    self._per_client.pop(client, None)
 
         session = RelaySMTP(
             self.handler,
@@ -142,6 +166,8 @@ class Relay:
             busy=busy,
             on_close=closed,
             activity=self.gateway.activity,
+            admit=admit,
+            preauth_timeout=config.preauth_timeout,
             hostname=config.hostname,
             tls_context=None if implicit_tls else config.tls_context,
             timeout=config.timeout,

@@ -286,11 +286,23 @@ def _relay(r: Reader) -> RelaySettings:
             "POSTWARDEN_RELAY_KEY_FILE, or neither (a self-signed pair is generated)",
         )
     networks: tuple[str, ...] = r.get("POSTWARDEN_RELAY_TRUSTED_NETWORKS", _networks, ())
+    d = RelaySettings()
     return RelaySettings(
         smtps_listen=smtps,
         cert_file=Path(cert) if cert else None,
         key_file=Path(key) if key else None,
         trusted_networks=networks,
+        auth_require_tls=r.get("POSTWARDEN_RELAY_AUTH_REQUIRE_TLS", p.parse_bool, False),
+        max_connections_per_client=r.get(
+            "POSTWARDEN_RELAY_MAX_CONNECTIONS_PER_CLIENT",
+            _bounded_int("POSTWARDEN_RELAY_MAX_CONNECTIONS_PER_CLIENT"),
+            d.max_connections_per_client,
+        ),
+        preauth_timeout=r.get(
+            "POSTWARDEN_RELAY_PREAUTH_TIMEOUT",
+            _bounded_int("POSTWARDEN_RELAY_PREAUTH_TIMEOUT"),
+            d.preauth_timeout,
+        ),
     )
 
 

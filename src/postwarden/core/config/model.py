@@ -185,6 +185,12 @@ class RelaySettings:
     key_file: Path | None = None
     #: CIDR networks that may send without AUTH
     trusted_networks: tuple[str, ...] = ()
+    #: AUTH needs TLS from loopback too (elsewhere it always does)
+    auth_require_tls: bool = False
+    #: connections one client address may hold at once
+    max_connections_per_client: int = 50
+    #: seconds from connecting within which a client that must AUTH has to
+    preauth_timeout: int = 30
 
 
 @dataclass(frozen=True, slots=True)

@@ -283,6 +283,37 @@ VARIABLES: tuple[Variable, ...] = (
         "CIDR networks that may relay without AUTH",
         storable=False,
     ),
+    _v(
+        "POSTWARDEN_RELAY_AUTH_REQUIRE_TLS",
+        K.BOOL,
+        S.RELAY,
+        "AUTH only after STARTTLS (or on the implicit-TLS listener), loopback clients too; "
+        "when false, clients on loopback may AUTH in the clear (the key never leaves this machine), "
+        "all others need TLS",
+        default="false",
+        storable=False,
+    ),
+    _v(
+        "POSTWARDEN_RELAY_MAX_CONNECTIONS_PER_CLIENT",
+        K.INT,
+        S.RELAY,
+        "Connections one client address may hold open at once (512 in all); more are told 421",
+        default="50",
+        minimum=1,
+        maximum=512,
+        storable=False,
+    ),
+    _v(
+        "POSTWARDEN_RELAY_PREAUTH_TIMEOUT",
+        K.INT,
+        S.RELAY,
+        "Seconds a client that must AUTH has, from connecting, to authenticate; NOOP, RSET and EHLO "
+        "do not extend it",
+        default="30",
+        minimum=1,
+        maximum=300,
+        storable=False,
+    ),
     # Webhooks
     _v(
         "POSTWARDEN_WEBHOOK_SECRET",
