@@ -23,7 +23,7 @@ from postwarden.core.doctor.runner import Options, run
 from postwarden.core.doctor.service import ServiceFacts
 from postwarden.core.secrets import Secret
 from postwarden.doctor import facts, lean
-from postwarden.outbox.models import Recipient
+from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.services import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options as WorkerOptions
 from postwarden.outbox.worker.loop import Worker
@@ -168,3 +168,19 @@ def test_the_size_of_real_messages_meets_the_servers_limit(smtpd_factory) -> Non
         assert found.severity is Severity.ERROR
         assert f"the largest of the last 2 messages ({big.public_id})" in found.evidence
         assert "1 of the last 2 messages are larger" in found.evidence
+
+
+def test_failures_whose_words_name_no_known_cause_are_still_evidence(smtpd: SmtpServer) -> None:
+    settings = make_settings(smtp_port=smtpd.port)
+    words = "the provider answered: request 7f3a could not be completed (code QX-17)"
+    for to in ("a@example.net", "b@example.net"):
+        enqueue(Outgoing(to=[to], text="one"), settings=settings)
+    for row in Recipient.objects.all():
+        Attempt.objects.create(
+            recipient=row, number=1, transport="ses", outcome="failed", stage="api", reply=words
+        )
+    Recipient.objects.update(state="failed", attempts=1, last_reply=words, updated_at=timezone.now())
+    report = doctor(settings, facts.collect(settings, "dest@example.org"))
+    found = finding(report, "queue.recent_failures")
+    assert report.root_cause is found
+    assert found.evidence.endswith(f"at API: {words}")

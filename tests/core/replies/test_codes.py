@@ -20,6 +20,7 @@ SPEC: list[tuple[str, str]] = [
     ("queue.backlog", "warning"),
     ("queue.retrying", "warning"),
     ("queue.dead_letters", "error"),
+    ("queue.recent_failures", "error"),
     ("network.dns_unresolvable", "error"),
     ("network.connection_refused", "error"),
     ("network.timeout", "error"),

@@ -92,7 +92,41 @@ THROTTLING: list[tuple[str, str, str]] = [
     ("Mimecast", "451 Too many connections from your IP address, try again later", "rcpt"),
     ("Proofpoint", "452 4.3.2 Too many concurrent connections from this IP", "rcpt"),
     ("IIS SMTP", "421 4.3.2 Service too busy", "rcpt"),
+    (
+        "Outlook.com",
+        "421 RP-001 (BAY004-MC1F41) Unfortunately, some messages from 192.0.2.7 weren't sent. Please try "
+        "again. We have limits for how many messages can be sent per hour and per day.",
+        "greeting",
+    ),
+    (
+        "Exchange Online",
+        "451 4.7.650 The mail server [192.0.2.7] has been temporarily rate limited due to IP reputation.",
+        "rcpt",
+    ),
+    (
+        "Gmail",
+        "450-4.2.1 The user you are trying to contact is receiving mail too quickly. Please resend your\n"
+        "450 4.2.1 message at a later time. - gsmtp",
+        "rcpt",
+    ),
 ]
+
+
+@pytest.mark.parametrize(
+    ("server", "reply", "stage"),
+    [
+        ("Postfix", "451 4.3.0 Error: queue file write error", "data"),
+        ("Exim", "451 4.3.0 Mail server temporarily rejected message.", "rcpt"),
+        ("Sendmail", "451 4.3.5 Server configuration problem", "rcpt"),
+    ],
+)
+def test_the_servers_own_trouble_is_not_a_refusal_of_the_recipient_or_content(
+    server: str, reply: str, stage: str
+) -> None:
+    got = explain_text(reply, stage=stage)
+    assert (got.code, got.severity) == ("network.service_refused", Severity.WARNING), (
+        f"{server}: {got.rule_id}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -181,6 +215,21 @@ IDENTITIES: list[tuple[str, str, str, str]] = [
         "envelope.sender_rejected",
     ),
     ("Mimecast", "550 Invalid Recipient - <dest@example.org>", "rcpt", "envelope.recipient_rejected"),
+    # at DATA, a policy refusal known by its codes alone is about the side it names ...
+    ("Sendmail", "550 5.7.1 <ops@example.com>... Access denied", "data", "envelope.sender_rejected"),
+    (
+        "Exchange",
+        "550 5.7.1 <dest@example.org>: Delivery not authorized",
+        "data",
+        "envelope.recipient_rejected",
+    ),
+    # ... but words that name the content keep it a content refusal, whoever is named
+    (
+        "Proofpoint",
+        "554 5.7.1 Message from ops@example.com rejected as spam by Content Filtering",
+        "data",
+        "envelope.content_rejected",
+    ),
     (
         "Proofpoint",
         "550 5.7.1 <ops@example.com>: Sender address rejected: spoofing attempt",

@@ -71,6 +71,8 @@ class Code(enum.StrEnum):
     QUEUE_RETRYING = "queue.retrying"
     #: messages gave up after their last retry
     QUEUE_DEAD_LETTERS = "queue.dead_letters"
+    #: the most recent real sends failed, with replies that name no cause the knowledge base knows
+    QUEUE_RECENT_FAILURES = "queue.recent_failures"
 
     # -- network --------------------------------------------------------------
     #: the SMTP host (or API host) has no address
@@ -197,6 +199,7 @@ CATALOGUE: Final[Mapping[Code, CodeInfo]] = {
         (Code.QUEUE_BACKLOG, _W, "Messages are waiting longer than they should"),
         (Code.QUEUE_RETRYING, _W, "Messages are being retried"),
         (Code.QUEUE_DEAD_LETTERS, _E, "Messages gave up after their last retry"),
+        (Code.QUEUE_RECENT_FAILURES, _E, "The most recent real messages were refused"),
         (Code.NETWORK_DNS_UNRESOLVABLE, _E, "The server's host name does not resolve"),
         (Code.NETWORK_CONNECTION_REFUSED, _E, "Nothing accepts connections on that host and port"),
         (Code.NETWORK_TIMEOUT, _E, "The connection to the server timed out"),

@@ -163,7 +163,8 @@ def _attributed(
     if named is None or found.code is None:
         return found
     role, address = named
-    code = attribute(found.code, role)
+    by_codes_alone = found.rule_id.startswith(("enhanced.", "code.", "fallback."))
+    code = attribute(found.code, role, words_name_cause=not by_codes_alone)
     note = wording(role, address)
     if code is found.code:
         return replace(found, explanation=f"{note} {found.explanation}", identity_role=role, identity=address)

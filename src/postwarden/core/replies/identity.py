@@ -86,8 +86,19 @@ def _side(named: list[str], sender: str | None, recipients: set[str]) -> tuple[R
     return None
 
 
-def attribute(code: Code, role: Role) -> Code:
-    """``code`` moved to ``role``'s side; codes that are not about one side stay."""
+#: a refusal at DATA known only by its stage and codes (no words naming a cause) that
+#: names one side of the envelope is about that side, not the content
+_BY_STAGE_ONLY: Final[Mapping[Role, Code]] = {
+    Role.SENDER: Code.ENVELOPE_SENDER_REJECTED,
+    Role.RECIPIENT: Code.ENVELOPE_RECIPIENT_REJECTED,
+}
+
+
+def attribute(code: Code, role: Role, *, words_name_cause: bool = True) -> Code:
+    """``code`` moved to ``role``'s side; codes that are not about one side stay.
+    ``words_name_cause=False``: the code came from the stage and reply codes alone."""
+    if code is Code.ENVELOPE_CONTENT_REJECTED and not words_name_cause:
+        return _BY_STAGE_ONLY[role]
     table = _TO_SENDER if role is Role.SENDER else _TO_RECIPIENT
     return table.get(code, code)
 

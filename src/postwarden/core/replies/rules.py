@@ -244,7 +244,7 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         r"|\btoo busy|\bbusy[,;.]? (?:please )?(?:try|retry)|receiving mail at a rate"
         r"|try again later,? closing connection|(?:over|exceeded|reached) (?:the |its |your )?"
         r"(?:connection|concurrency|session) limit|temporarily (?:throttled|limited)"
-        r"|rate (?:over ?limit|exceed)",
+        r"|rate (?:over ?limit|exceed)|limits? (?:for|on) (?:how many|the number of)|too quickly",
     ),
     rule(
         "greylist.try_later",
@@ -430,6 +430,16 @@ ENHANCED: Final[tuple[Rule, ...]] = (
         reply="4xx",
         enhanced=("4.3.1", "4.3.2"),
         title="The server is busy or short of resources: it will take mail later",
+    ),
+    # any other mail-system status (RFC 3463 X.3.x) during a transaction is the server's own
+    # trouble ("queue file write error", "configuration problem"), not this recipient's
+    rule(
+        "enhanced.system_trouble",
+        C.NETWORK_SERVICE_REFUSED,
+        on=ENVELOPE_OR_UNKNOWN,
+        reply="4xx",
+        enhanced="4.3.",
+        title="The server has a temporary problem of its own, not with this message or recipient",
     ),
     rule(
         "enhanced.too_many_recipients",

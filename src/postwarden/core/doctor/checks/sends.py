@@ -69,7 +69,7 @@ async def run_recent_sends(ctx: Context, rec: Recorder) -> None:
             evidence,
             steps,
             severity=severity,
-            title=newest.explanation.title or None,
+            title=None if code is Code.QUEUE_RECENT_FAILURES else newest.explanation.title or None,
             explanation=f"Real mail met this, whatever the probe finds now. {newest.explanation.explanation}",
         )
     )
@@ -103,7 +103,7 @@ def _dominant(judged: list[_Judged]) -> tuple[Code, list[_Judged]]:
     """The cause most of the failures name (ties: the earlier stage), with its failures."""
     known = [j for j in judged if j.explanation.code is not None]
     if not known:
-        return Code.QUEUE_RETRYING, judged
+        return Code.QUEUE_RECENT_FAILURES, judged
     counts = Counter(j.explanation.code for j in known)
     code = min(counts, key=lambda c: (-counts[c], rank(c)))  # type: ignore[arg-type]
     assert code is not None
@@ -111,9 +111,11 @@ def _dominant(judged: list[_Judged]) -> tuple[Code, list[_Judged]]:
 
 
 def _severity(code: Code, group: list[_Judged]) -> Severity:
-    gravest = min((j.explanation.severity for j in group), key=_gravity)
-    if gravest is Severity.INFO:
-        gravest = Severity.WARNING
+    """The gravest the replies say; a recipient given up on (failed, dead) is an error
+    whatever the reply's class, one still waiting for its retry no less than a warning."""
+    given_up = any(j.send.state != "deferred" for j in group)
+    said = [j.explanation.severity for j in group]
+    gravest = min([*said, Severity.ERROR if given_up else Severity.WARNING], key=_gravity)
     if code in _ONE_ADDRESS and len({j.send.address.lower() for j in group}) < 2:
         return Severity.WARNING
     return gravest
