@@ -4,4 +4,10 @@ reason, but fails under CI=true (issue #2)."""
 
 from __future__ import annotations
 
-pytest_plugins: list[str] = ["tests.dnsd", "tests.smtpd", "tests.motod", "tests.reliability.figures"]
+pytest_plugins: list[str] = [
+    "tests.dnsd",
+    "tests.smtpd",
+    "tests.oauthd",
+    "tests.motod",
+    "tests.reliability.figures",
+]

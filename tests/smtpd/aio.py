@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import collections
 import contextlib
 import email.parser
 import email.policy
@@ -18,8 +21,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from tests.smtpd.loop import LoopThread, reply_text, server_context
 
 TlsMode = Literal["none", "starttls", "implicit"]
-_KNOWN_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5")
+_KNOWN_MECHANISMS = ("PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER")
 _queue_ids = itertools.count(1)
+_AUTH_LINE = 12288
 
 
 @dataclass
@@ -91,6 +95,10 @@ class SmtpdOptions:
     #: accepted credentials; AUTH is offered only when set
     users: Mapping[str, str] | None = None
     auth_mechanisms: tuple[str, ...] = ("PLAIN", "LOGIN")
+    #: OAuth2: judges XOAUTH2/OAUTHBEARER tokens (tests/oauthd.py BearerCheck); AUTH is then
+    #: offered with ``auth_mechanisms`` (e.g. ("XOAUTH2",) as Exchange, ("XOAUTH2",
+    #: "OAUTHBEARER", "PLAIN", "LOGIN") as Gmail)
+    bearer: Any = None
     auth_required: bool = False
     auth_require_tls: bool = True
     #: advertised SIZE and enforced limit; None for no SIZE extension
@@ -117,7 +125,8 @@ class _Handler:
         options = self.server.options
         if options.ehlo is not None:
             return list(options.ehlo)
-        drop = {d.upper() for d in options.ehlo_drop} | (set() if options.users is not None else {"AUTH"})
+        auth_offered = options.users is not None or options.bearer is not None
+        drop = {d.upper() for d in options.ehlo_drop} | (set() if auth_offered else {"AUTH"})
         keywords = [r[4:] for r in responses[1:] if r[4:].split(" ")[0].upper() not in drop]
         keywords += list(options.ehlo_extra) + (["PIPELINING"] if options.pipelining else [])
         lines = [responses[0], *(f"250-{k}" for k in keywords)]
@@ -152,8 +161,49 @@ class _Handler:
             if injection.reply is None and transport is not None:
                 transport.close()  # hang up instead of answering; aiosmtpd's own reply goes nowhere
             elif injection.closes and transport is not None:
-                asyncio.get_running_loop().call_soon(transport.close)
+                # closed once the reply is written (smtp_DATA below), as a server that
+                # answers and then hangs up does
+                assert isinstance(smtp, _Smtpd)
+                smtp.close_after_reply = True
         return reply or "250 OK"
+
+    async def auth_XOAUTH2(self, smtp: SMTP, args: list[str]) -> AuthResult:
+        return await self._bearer(smtp, args, "XOAUTH2")
+
+    async def auth_OAUTHBEARER(self, smtp: SMTP, args: list[str]) -> AuthResult:
+        return await self._bearer(smtp, args, "OAUTHBEARER")
+
+    async def _bearer(self, smtp: SMTP, args: list[str], mechanism: str) -> AuthResult:
+        check = self.server.options.bearer
+        if check is None:
+            return AuthResult(success=False)
+        if len(args) > 1:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                return AuthResult(success=False, handled=False, message="501 5.5.2 Cannot decode response")
+        else:
+            answer = await smtp.challenge_auth("")
+            if not isinstance(answer, bytes):
+                return AuthResult(success=False, handled=True)
+            blob = answer
+        fields = dict(
+            part.split("=", 1) for part in blob.decode("utf-8", "replace").split("\x01") if "=" in part
+        )
+        user = fields.get("user", "")
+        if mechanism == "OAUTHBEARER":
+            gs2 = blob.decode("utf-8", "replace").split("\x01", 1)[0]  # n,a=user,
+            user = gs2.split(",")[1][2:].replace("=2C", ",").replace("=3D", "=") if "a=" in gs2 else ""
+        token = fields.get("auth", "").removeprefix("Bearer ").strip()
+        self.server.auth_attempts.append((mechanism, user))
+        verdict = check.judge(user, token)
+        if verdict == "ok":
+            self.server.logins[id(smtp.session)] = user
+            return AuthResult(success=True, auth_data=user)
+        challenge, final = check.refusal(verdict)
+        if challenge is not None:
+            answer = await smtp.challenge_auth(challenge)  # the client answers with an empty line or ^A
+        return AuthResult(success=False, handled=False, message=final)
 
     async def auth_CRAM__MD5(self, smtp: SMTP, args: list[str]) -> AuthResult:
         # Offered only when a test asks (auth_mechanisms), to have a mechanism we do not speak.
@@ -175,9 +225,15 @@ class _Smtpd(SMTP):
     """aiosmtpd's SMTP with a custom greeting and injected replies for every command."""
 
     def __init__(self, server: SmtpServer, handler: _Handler, **kwargs: Any) -> None:
+        bearer = server.options.bearer is not None
+        if bearer:  # RFC 4954 4: AUTH lines up to 12288 octets (an OAuth2 token alone is 1-2 KB)
+            self.line_length_limit = _AUTH_LINE + 2
         super().__init__(handler, **kwargs)
+        if bearer:
+            self.command_size_limits = collections.defaultdict(lambda: _AUTH_LINE)
         self._server = server
         self._greeted = False
+        self.close_after_reply = False
 
     async def push(self, status: Any) -> None:
         if not self._greeted:
@@ -226,6 +282,8 @@ class _Smtpd(SMTP):
     async def smtp_DATA(self, arg: str) -> None:
         if not await self._injected("DATA_CMD", arg):
             await super().smtp_DATA(arg)
+        if self.close_after_reply and self.transport is not None:
+            self.transport.close()
 
     async def smtp_RSET(self, arg: str) -> None:
         if not await self._injected("RSET", arg):
@@ -294,7 +352,7 @@ class SmtpServer:
     def _factory(self) -> _Smtpd:
         o = self.options
         tls_context = server_context(o.cert, self.sni) if o.cert is not None and o.tls == "starttls" else None
-        offered = set(o.auth_mechanisms) if o.users is not None else set()
+        offered = set(o.auth_mechanisms) if (o.users is not None or o.bearer is not None) else set()
         handler = _Handler(self)
         protocol = _Smtpd(
             self,

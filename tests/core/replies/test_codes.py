@@ -1,4 +1,5 @@
-"""doctor/codes.py holds the contract of spec/doctor.md: every code, its stage, severity and rank."""
+"""doctor/codes.py holds the contract of spec/doctor.md (and the auth.token_* codes issue #12 added
+in the auth stage): every code, its stage, severity and rank."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ SPEC: list[tuple[str, str]] = [
     ("auth.unavailable", "error"),
     ("auth.encryption_required", "error"),
     ("auth.failed", "error"),
+    ("auth.token_endpoint_unreachable", "error"),
+    ("auth.token_invalid_client", "error"),
+    ("auth.token_app_not_found", "error"),
+    ("auth.token_invalid_grant", "error"),
+    ("auth.token_unauthorized_client", "error"),
+    ("auth.token_refused", "error"),
     ("envelope.sender_rejected", "error"),
     ("envelope.relay_denied", "error"),
     ("envelope.recipient_rejected", "error"),

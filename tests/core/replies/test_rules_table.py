@@ -8,20 +8,22 @@ import pytest
 
 from postwarden.core.doctor.codes import Code
 from postwarden.core.replies.failures import FAILURES, STAGE_FALLBACKS
+from postwarden.core.replies.oauth import TOKEN_FAILURES, TOKEN_REFUSALS
 from postwarden.core.replies.playbook import PLAYBOOK
 from postwarden.core.replies.providers import HOSTS
 from postwarden.core.replies.rule import Facts, Rule, rule
 from postwarden.core.replies.rules import RULES
 from postwarden.core.smtp.stages import SmtpStage
 
-EVERY = (*RULES, *FAILURES, *STAGE_FALLBACKS, *HOSTS)
+EVERY = (*RULES, *TOKEN_FAILURES, *TOKEN_REFUSALS, *FAILURES, *STAGE_FALLBACKS, *HOSTS)
 PLACEHOLDERS = {"host", "port", "code", "evidence", "region", "identity", "identities", "resource"}
 
 
 def test_it_gives_every_rule_its_own_id() -> None:
-    ids = [r.id for r in (*RULES, *HOSTS)] + [r.id for r in (*FAILURES, *STAGE_FALLBACKS)]
+    failures = (*TOKEN_FAILURES, *TOKEN_REFUSALS, *FAILURES, *STAGE_FALLBACKS)
+    ids = [r.id for r in (*RULES, *HOSTS)] + [r.id for r in failures]
     assert len(set(r.id for r in (*RULES, *HOSTS))) == len(RULES) + len(HOSTS)
-    assert len(set(r.id for r in (*FAILURES, *STAGE_FALLBACKS))) == len(FAILURES) + len(STAGE_FALLBACKS)
+    assert len(set(r.id for r in failures)) == len(failures)
     assert all(i and i == i.strip() for i in ids)
 
 

@@ -10,7 +10,10 @@ from postwarden.core.config import parse as p
 from postwarden.core.config.datadir import default_data_dir
 from postwarden.core.config.model import (
     DEFAULT_PORTS,
+    MICROSOFT_AUTHORITY,
     DeliverySettings,
+    OAuth2Provider,
+    OAuth2Settings,
     Origin,
     Provider,
     ProviderSettings,
@@ -21,6 +24,7 @@ from postwarden.core.config.model import (
     ServiceSettings,
     Settings,
     SigningSettings,
+    SmtpAuth,
     SmtpSettings,
     Source,
     WebhookSettings,
@@ -138,8 +142,10 @@ def _smtp(r: Reader) -> SmtpSettings:
         )
     if port is None:
         port = DEFAULT_PORTS[security]
+    host = r.text("SMTP_HOST")
+    auth = r.get("SMTP_AUTH", lambda v: SmtpAuth(p.parse_choice(v, tuple(SmtpAuth))), SmtpAuth.PASSWORD)
     return SmtpSettings(
-        host=r.text("SMTP_HOST"),
+        host=host,
         port=port,
         security=security,
         user=r.text("SMTP_USER"),
@@ -148,7 +154,60 @@ def _smtp(r: Reader) -> SmtpSettings:
         require_encryption=require,
         ehlo_name=r.text("SMTP_EHLO_NAME"),
         verify_certificate=r.get("SMTP_TLS_VERIFY", p.parse_bool, True),
+        auth=auth,
+        oauth2=_oauth2(r, host) if auth is SmtpAuth.OAUTH2 else None,
     )
+
+
+#: SMTP host suffix -> the identity platform that signs its users in
+_OAUTH2_HOSTS: Final = (
+    ((".office365.com", ".outlook.com", ".office.com"), OAuth2Provider.MICROSOFT),
+    ((".gmail.com", ".googlemail.com", ".google.com"), OAuth2Provider.GOOGLE),
+)
+
+
+def _oauth2(r: Reader, host: str | None) -> OAuth2Settings:
+    provider = r.get(
+        "OAUTH2_PROVIDER", lambda v: OAuth2Provider(p.parse_choice(v, tuple(OAuth2Provider))), None
+    )
+    if provider is None:
+        provider = _oauth2_provider_by_host(r, host)
+    return OAuth2Settings(
+        provider=provider,
+        tenant_id=r.text("OAUTH2_TENANT_ID"),
+        client_id=r.text("OAUTH2_CLIENT_ID"),
+        client_secret=r.secret("OAUTH2_CLIENT_SECRET"),
+        client_cert=r.secret("OAUTH2_CLIENT_CERT"),
+        service_account=r.secret("OAUTH2_SERVICE_ACCOUNT"),
+        refresh_token=r.secret("OAUTH2_REFRESH_TOKEN"),
+        token_url=r.get("OAUTH2_TOKEN_URL", _http_url, None),
+        scope=r.text("OAUTH2_SCOPE"),
+        authority=r.get("OAUTH2_AUTHORITY", _https_url, MICROSOFT_AUTHORITY),
+    )
+
+
+def _oauth2_provider_by_host(r: Reader, host: str | None) -> OAuth2Provider:
+    name = "." + (host or "").lower().rstrip(".")
+    for suffixes, provider in _OAUTH2_HOSTS:
+        if name.endswith(suffixes):
+            r.note(f"OAUTH2_PROVIDER is not set; using {provider.value} for SMTP_HOST={host}")
+            return provider
+    return OAuth2Provider.GENERIC
+
+
+def _http_url(raw: str) -> str:
+    url = raw.strip()
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower() not in ("http", "https") or not sep or not rest.split("/", 1)[0]:
+        raise ValueError("must be an http:// or https:// URL")
+    return url
+
+
+def _https_url(raw: str) -> str:
+    url = _http_url(raw)
+    if not url.lower().startswith("https://"):
+        raise ValueError("must be an https:// URL (the identity platform is only spoken to over TLS)")
+    return url.rstrip("/")
 
 
 def _settle_security(r: Reader, chosen: Security | object | None, port: int | None) -> Security:

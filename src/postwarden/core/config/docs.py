@@ -10,6 +10,7 @@ from postwarden.core.config.variables import VARIABLES, Section
 _TITLES = {
     Section.SENDING: "Sending",
     Section.SMTP: "SMTP server",
+    Section.OAUTH2: "Signing in with OAuth2 (SMTP_AUTH=oauth2)",
     Section.PROVIDER: "Email providers",
     Section.WEBHOOKS: "Provider webhooks",
     Section.SIGNING: "DKIM signing",
@@ -34,10 +35,49 @@ say which was chosen.
 """
 
 
+_NOTES = {
+    Section.OAUTH2: """Microsoft switches off SMTP AUTH with passwords in Exchange Online at the end of
+December 2026, and Google Workspace takes no plain passwords. With `SMTP_AUTH=oauth2` Postwarden
+signs in with an OAuth2 access token instead (XOAUTH2, or OAUTHBEARER (RFC 7628) when the server
+offers it); the mailbox is `SMTP_USER`, and `SMTP_PASSWORD` is not used. Apps keep talking plain
+SMTP or the API to Postwarden. The token is fetched when a connection signs in, kept until shortly
+before it expires (shared by all of a worker's connections), and fetched anew once when the server
+refuses it. `postwarden send-test` and the doctor show the token step
+(`token from login.microsoftonline.com for client …, expires in 3599 s`), never the token.
+
+- **Microsoft 365, app-only** (a shared or service mailbox): register an app in Microsoft Entra ID,
+  give it the application permission *Office 365 Exchange Online › SMTP.SendAsApp* with admin
+  consent, register its service principal in Exchange Online (`New-ServicePrincipal -AppId
+  <client id> -ObjectId <enterprise app object id>`) and give it the mailbox
+  (`Add-MailboxPermission -Identity <mailbox> -User <object id> -AccessRights FullAccess`). Then:
+  `SMTP_HOST=smtp.office365.com SMTP_PORT=587 SMTP_SECURITY=starttls SMTP_USER=<mailbox>
+  SMTP_AUTH=oauth2 OAUTH2_PROVIDER=microsoft OAUTH2_TENANT_ID=<tenant id> OAUTH2_CLIENT_ID=<client
+  id> OAUTH2_CLIENT_SECRET=<secret value>` (or `OAUTH2_CLIENT_CERT_FILE=<PEM with certificate and
+  key>`). The scope is `https://outlook.office365.com/.default`.
+- **Google Workspace, service account**: create a service account and a JSON key, allow its client
+  ID domain-wide delegation with the scope `https://mail.google.com/` (Admin console › Security ›
+  API controls), then: `SMTP_HOST=smtp.gmail.com SMTP_PORT=587 SMTP_SECURITY=starttls
+  SMTP_USER=<mailbox> SMTP_AUTH=oauth2 OAUTH2_PROVIDER=google OAUTH2_SERVICE_ACCOUNT_FILE=<key.json>`.
+- **A person's mailbox** (delegated): set `OAUTH2_REFRESH_TOKEN` (with `OAUTH2_CLIENT_ID`, and the
+  client's secret where it has one); the access token is renewed from it.
+- **Any other server**: `OAUTH2_PROVIDER=generic OAUTH2_TOKEN_URL=… OAUTH2_CLIENT_ID=…
+  OAUTH2_CLIENT_SECRET=… OAUTH2_SCOPE=…` (client credentials, RFC 6749 §4.4), or a refresh token.
+
+When no token can be had (the identity platform unreachable, the secret revoked, this machine's
+clock off) or the server refuses it, mail waits in the queue with the auth stage and the
+platform's own words (`AADSTS7000215: Invalid client secret provided …`), and goes out at the next
+attempt after the fix; `postwarden doctor` names the cause (`auth.token_*` codes) and its steps.
+""",
+}
+
+
 def render() -> str:
     lines = [_INTRO]
     for section, title in _TITLES.items():
-        lines += [f"## {title}", "", "| variable | meaning | default |", "|---|---|---|"]
+        lines += [f"## {title}", ""]
+        if section in _NOTES:
+            lines += [_NOTES[section]]
+        lines += ["| variable | meaning | default |", "|---|---|---|"]
         for var in VARIABLES:
             if var.section is not section:
                 continue

@@ -87,6 +87,58 @@ class Source:
         return self.origin in (Origin.ENV, Origin.DOTENV, Origin.FLAG)
 
 
+class SmtpAuth(enum.StrEnum):
+    """How the SMTP session signs in (``SMTP_AUTH``)."""
+
+    PASSWORD = "password"  # noqa: S105 - a method's name, not a password
+    OAUTH2 = "oauth2"
+
+
+class OAuth2Provider(enum.StrEnum):
+    MICROSOFT = "microsoft"
+    GOOGLE = "google"
+    GENERIC = "generic"
+
+
+#: Microsoft's identity platform; sovereign clouds and test servers set OAUTH2_AUTHORITY
+MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
+#: app-only (client credentials) access to Exchange Online SMTP
+MICROSOFT_APP_SCOPE = "https://outlook.office365.com/.default"
+#: delegated access to a person's mailbox over SMTP
+MICROSOFT_DELEGATED_SCOPE = "https://outlook.office.com/SMTP.Send offline_access"
+GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+#: the only scope Gmail's SMTP accepts
+GOOGLE_SCOPE = "https://mail.google.com/"
+
+
+@dataclass(frozen=True, slots=True)
+class OAuth2Settings:
+    """Where the SMTP session gets its access token (``SMTP_AUTH=oauth2``).
+
+    Exactly how is decided by which credentials are set: a refresh token means a
+    person's mailbox (delegated); otherwise the app signs in as itself (client
+    credentials, a certificate, or a Google service account with domain-wide delegation).
+    """
+
+    provider: OAuth2Provider = OAuth2Provider.GENERIC
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: Secret = EMPTY
+    #: PEM certificate and private key (Microsoft), instead of a secret
+    client_cert: Secret = EMPTY
+    #: Google service account key, JSON
+    service_account: Secret = EMPTY
+    refresh_token: Secret = EMPTY
+    token_url: str | None = None
+    #: space-separated; None = the provider's default
+    scope: str | None = None
+    authority: str = MICROSOFT_AUTHORITY
+
+    @property
+    def delegated(self) -> bool:
+        return self.refresh_token.is_set
+
+
 @dataclass(frozen=True, slots=True)
 class SmtpSettings:
     host: str | None = None
@@ -101,10 +153,13 @@ class SmtpSettings:
     ehlo_name: str | None = None
     #: False only when the operator explicitly turned verification off
     verify_certificate: bool = True
+    auth: SmtpAuth = SmtpAuth.PASSWORD
+    #: set when ``auth`` is oauth2
+    oauth2: OAuth2Settings | None = None
 
     @property
     def auth_enabled(self) -> bool:
-        return bool(self.user) or self.password.is_set
+        return bool(self.user) or self.password.is_set or self.oauth2 is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ class Kind(enum.StrEnum):
 class Section(enum.StrEnum):
     SENDING = "sending"
     SMTP = "smtp"
+    OAUTH2 = "oauth2"
     PROVIDER = "provider"
     WEBHOOKS = "webhooks"
     SIGNING = "signing"
@@ -163,6 +164,74 @@ VARIABLES: tuple[Variable, ...] = (
         S.SMTP,
         "Verify the server's certificate (turn off only for a self-signed server you trust)",
         default="true",
+    ),
+    # SMTP sign-in with OAuth2 (issue #12): Microsoft 365, Google Workspace, any other
+    _v(
+        "SMTP_AUTH",
+        K.CHOICE,
+        S.SMTP,
+        "How Postwarden signs in to the SMTP server: password (SMTP_USER and SMTP_PASSWORD) "
+        "or oauth2 (a token from OAUTH2_PROVIDER, for the mailbox in SMTP_USER)",
+        choices=("password", "oauth2"),
+        default="password",
+    ),
+    _v(
+        "OAUTH2_PROVIDER",
+        K.CHOICE,
+        S.OAUTH2,
+        "Who issues the token: microsoft (Entra ID), google, or generic (OAUTH2_TOKEN_URL)",
+        choices=("microsoft", "google", "generic"),
+        default="by SMTP_HOST: microsoft for office365.com/outlook.com, google for gmail.com",
+    ),
+    _v("OAUTH2_TENANT_ID", K.STR, S.OAUTH2, "Microsoft Entra tenant id (directory id) or domain"),
+    _v("OAUTH2_CLIENT_ID", K.STR, S.OAUTH2, "Application (client) id of the app registration"),
+    _v(
+        "OAUTH2_CLIENT_SECRET",
+        K.SECRET,
+        S.OAUTH2,
+        "Client secret of the app registration (the secret's value, not its id)",
+    ),
+    _v(
+        "OAUTH2_CLIENT_CERT",
+        K.SECRET,
+        S.OAUTH2,
+        "PEM certificate and private key the app signs in with, instead of a secret "
+        "(OAUTH2_CLIENT_CERT_FILE: a file holding them)",
+    ),
+    _v(
+        "OAUTH2_SERVICE_ACCOUNT",
+        K.SECRET,
+        S.OAUTH2,
+        "Google service account key (JSON) with domain-wide delegation "
+        "(OAUTH2_SERVICE_ACCOUNT_FILE: the downloaded key file)",
+    ),
+    _v(
+        "OAUTH2_REFRESH_TOKEN",
+        K.SECRET,
+        S.OAUTH2,
+        "Refresh token of a person's mailbox (delegated sign-in; set by Connect account or "
+        "postwarden oauth2 connect)",
+    ),
+    _v(
+        "OAUTH2_TOKEN_URL",
+        K.STR,
+        S.OAUTH2,
+        "Token endpoint (generic; overrides Google's)",
+        default="microsoft: from OAUTH2_AUTHORITY; google: https://oauth2.googleapis.com/token",
+    ),
+    _v(
+        "OAUTH2_SCOPE",
+        K.STR,
+        S.OAUTH2,
+        "Scope(s) asked for, space-separated",
+        default="microsoft: https://outlook.office365.com/.default; google: https://mail.google.com/",
+    ),
+    _v(
+        "OAUTH2_AUTHORITY",
+        K.STR,
+        S.OAUTH2,
+        "Microsoft identity platform base URL (a sovereign cloud, or a test identity server)",
+        default="https://login.microsoftonline.com",
     ),
     # Providers
     _v("AWS_ACCESS_KEY_ID", K.STR, S.PROVIDER, "Amazon SES access key id"),

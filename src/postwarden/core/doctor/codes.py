@@ -105,6 +105,19 @@ class Code(enum.StrEnum):
     AUTH_ENCRYPTION_REQUIRED = "auth.encryption_required"
     #: the server rejected the credentials (``535``, ``5.7.8``, ``5.7.3``; app password required)
     AUTH_FAILED = "auth.failed"
+    #: SMTP_AUTH=oauth2: the identity platform's token endpoint cannot be reached
+    AUTH_TOKEN_ENDPOINT_UNREACHABLE = "auth.token_endpoint_unreachable"  # noqa: S105 - a finding code
+    #: the identity platform refused the app's secret or certificate (``AADSTS7000215``, ``invalid_client``)
+    AUTH_TOKEN_INVALID_CLIENT = "auth.token_invalid_client"  # noqa: S105 - a finding code
+    #: the app or the tenant is unknown to the identity platform (``AADSTS700016``, ``AADSTS90002``)
+    AUTH_TOKEN_APP_NOT_FOUND = "auth.token_app_not_found"  # noqa: S105 - a finding code
+    #: the grant is refused: an expired or revoked refresh token, or a clock too far off (``invalid_grant``)
+    AUTH_TOKEN_INVALID_GRANT = "auth.token_invalid_grant"  # noqa: S105 - a finding code
+    #: the client may not get this token: Google domain-wide delegation missing (``unauthorized_client``)
+    AUTH_TOKEN_UNAUTHORIZED_CLIENT = "auth.token_unauthorized_client"  # noqa: S105 - a finding code
+    #: a token was issued, but the SMTP server refused it (Exchange: no service principal or
+    #: SMTP.SendAsApp, SMTP AUTH off for the mailbox; Gmail: scope missing)
+    AUTH_TOKEN_REFUSED = "auth.token_refused"  # noqa: S105 - a finding code
 
     # -- envelope -------------------------------------------------------------
     #: MAIL FROM refused: the From address is not allowed for this account or not verified
@@ -213,6 +226,20 @@ CATALOGUE: Final[Mapping[Code, CodeInfo]] = {
         (Code.AUTH_UNAVAILABLE, _E, "The server offers no authentication method this client can use"),
         (Code.AUTH_ENCRYPTION_REQUIRED, _E, "The server requires encryption before authentication"),
         (Code.AUTH_FAILED, _E, "The SMTP server rejected the username or password"),
+        (
+            Code.AUTH_TOKEN_ENDPOINT_UNREACHABLE,
+            _E,
+            "The identity platform's token endpoint cannot be reached",
+        ),
+        (Code.AUTH_TOKEN_INVALID_CLIENT, _E, "The identity platform refused the app's secret or certificate"),
+        (Code.AUTH_TOKEN_APP_NOT_FOUND, _E, "The identity platform does not know this app or tenant"),
+        (
+            Code.AUTH_TOKEN_INVALID_GRANT,
+            _E,
+            "The identity platform refused the grant (expired, revoked, clock)",
+        ),
+        (Code.AUTH_TOKEN_UNAUTHORIZED_CLIENT, _E, "The app is not allowed to get a token for this mailbox"),
+        (Code.AUTH_TOKEN_REFUSED, _E, "The SMTP server refused the OAuth2 token"),
         (Code.ENVELOPE_SENDER_REJECTED, _E, "The server refused the sender address"),
         (Code.ENVELOPE_RELAY_DENIED, _E, "The server will not relay mail for this client"),
         (Code.ENVELOPE_RECIPIENT_REJECTED, _E, "The server refused the recipient"),

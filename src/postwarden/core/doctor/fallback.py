@@ -48,7 +48,7 @@ async def try_alternatives(
 
 
 async def _attempt(configured: Endpoint, mode: Security, port: int, resolver: Resolver) -> Attempt:
-    endpoint = replace(configured, security=mode, port=port, user=None, password=EMPTY)
+    endpoint = replace(configured, security=mode, port=port, user=None, password=EMPTY, token=None)
     session = SmtpSession(endpoint, resolver=resolver)
     try:
         async with asyncio.timeout(configured.timeout * 3):  # connect, handshake and replies each bounded too

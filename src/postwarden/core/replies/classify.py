@@ -16,6 +16,7 @@ from typing import Any, Final
 from postwarden.core.doctor.codes import CATALOGUE, Code, Severity
 from postwarden.core.replies.failures import FAILURES, STAGE_FALLBACKS
 from postwarden.core.replies.identity import Role, attribute, role_of, wording
+from postwarden.core.replies.oauth import REFUSED_MARK, TOKEN_FAILURES, TOKEN_REFUSALS
 from postwarden.core.replies.parse import find_enhanced, redact, retry_after_hint, trailing_enhanced
 from postwarden.core.replies.playbook import play
 from postwarden.core.replies.providers import HOSTS, PROVIDER_HOSTS
@@ -28,7 +29,7 @@ from postwarden.core.smtp.stages import SmtpStage
 #: against their own table, then against the reply rules' wordings (a pasted
 #: "Relay access denied" without its code), then by stage alone
 _REPLY_TABLE: Final = RULES
-_FAILURE_TABLE: Final = (*FAILURES, *RULES, *STAGE_FALLBACKS)
+_FAILURE_TABLE: Final = (*TOKEN_FAILURES, *TOKEN_REFUSALS, *FAILURES, *RULES, *STAGE_FALLBACKS)
 
 #: session stages every message passes before its own envelope
 BEFORE_ENVELOPE: Final = frozenset(
@@ -183,6 +184,9 @@ def _attributed(
 def _classify(
     stage: SmtpStage | None, reply: Reply | None, detail: str, port: int | None, host: str | None
 ) -> Explanation:
+    if reply is not None and detail.startswith(REFUSED_MARK):
+        # 535 5.7.3 after XOAUTH2 is not a wrong password: the token's rules read the whole text
+        reply = None
     facts = _facts(stage, reply, detail, port, host)
     table = _REPLY_TABLE if reply is not None else _FAILURE_TABLE
     best: tuple[Specificity, int, Rule, dict[str, str]] | None = None

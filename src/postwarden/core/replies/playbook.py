@@ -159,6 +159,31 @@ PLAYBOOK: Final[Mapping[Code, Play]] = {
             "Check that the provider allows SMTP sign-in for this account at all.",
         ),
     ),
+    Code.AUTH_TOKEN_ENDPOINT_UNREACHABLE: Play(
+        "No token: the identity platform's token endpoint did not answer.",
+        ("Check that this machine reaches OAUTH2_AUTHORITY or OAUTH2_TOKEN_URL over HTTPS.",),
+    ),
+    Code.AUTH_TOKEN_INVALID_CLIENT: Play(
+        "The identity platform refused the app's credentials (secret, certificate or key).",
+        ("Create a new client secret (or key) and set it; check OAUTH2_CLIENT_ID.",),
+    ),
+    Code.AUTH_TOKEN_APP_NOT_FOUND: Play(
+        "The identity platform does not know this app in this tenant.",
+        ("Check OAUTH2_CLIENT_ID and OAUTH2_TENANT_ID against the app registration.",),
+    ),
+    Code.AUTH_TOKEN_INVALID_GRANT: Play(
+        "The identity platform refused the grant: an expired or revoked refresh token, or a "
+        "signed request outside its time window (this machine's clock).",
+        ("Connect the account again; check this machine's clock.",),
+    ),
+    Code.AUTH_TOKEN_UNAUTHORIZED_CLIENT: Play(
+        "The app is not allowed to get this token (Google: domain-wide delegation; Microsoft: consent).",
+        ("Allow the app the scope for the mailbox at the identity platform.",),
+    ),
+    Code.AUTH_TOKEN_REFUSED: Play(
+        "A token was issued, but the SMTP server did not accept it for SMTP_USER.",
+        ("Allow the app (or the person) SMTP sign-in for the mailbox; check SMTP_USER and OAUTH2_SCOPE.",),
+    ),
     Code.ENVELOPE_SENDER_REJECTED: Play(
         "The server refused the sender address: this account may not send as that address, or the "
         "address or its domain failed the server's checks.",

@@ -32,6 +32,17 @@ _MS_SMTP_AUTH = (
     "or a Conditional Access policy that blocks basic authentication. Microsoft is retiring basic "
     "SMTP AUTH, so an email provider (SES, Postmark, …) is the lasting fix."
 )
+#: the way out when Exchange Online no longer takes passwords (issue #12)
+MS_SWITCH_TO_OAUTH2 = (
+    "Switch Postwarden to OAuth2, which Exchange Online keeps accepting: register an app in "
+    "Microsoft Entra ID with the application permission SMTP.SendAsApp (admin consent), register "
+    "its service principal in Exchange Online and give it access to the mailbox, then set "
+    "SMTP_AUTH=oauth2 OAUTH2_PROVIDER=microsoft OAUTH2_TENANT_ID=<Directory (tenant) ID> "
+    "OAUTH2_CLIENT_ID=<Application (client) ID> OAUTH2_CLIENT_SECRET=<the secret's value> "
+    "(or OAUTH2_CLIENT_CERT_FILE), keep SMTP_HOST=smtp.office365.com, SMTP_PORT=587, "
+    "SMTP_SECURITY=starttls and SMTP_USER=<the mailbox>, and remove SMTP_PASSWORD "
+    "(console: Email settings › preset Microsoft 365 (OAuth2); docs/configuration.md)."
+)
 _SES_SMTP_CREDENTIALS = (
     "SES SMTP credentials are not your AWS access keys: create SMTP credentials in the SES console "
     "(or derive the SMTP password from an IAM secret key for the region), and connect to the SMTP "
@@ -216,7 +227,13 @@ PROVIDERS: Final[tuple[Rule, ...]] = (
         text=r"basic auth(?:entication)? (?:is )?(?:disabled|blocked|not supported)"
         r"|did not meet the criteria to be authenticated",
         title="Microsoft 365 blocks password sign-in for SMTP here",
-        advice=_MS_SMTP_AUTH,
+        advice=MS_SWITCH_TO_OAUTH2,
+        steps=(
+            MS_SWITCH_TO_OAUTH2,
+            "Until then, an Exchange admin may allow basic SMTP AUTH for the mailbox "
+            "(`Set-CASMailbox -Identity <mailbox> -SmtpClientAuthenticationDisabled $false`) where "
+            "the tenant still permits it; Microsoft switches it off for good at the end of December 2026.",
+        ),
     ),
     rule(
         "microsoft.5.7.139",

@@ -1,4 +1,5 @@
-"""SMTP AUTH (RFC 4954): PLAIN (RFC 4616) or LOGIN, whichever the server offers.
+"""SMTP AUTH (RFC 4954): PLAIN (RFC 4616) or LOGIN, whichever the server offers; with
+SMTP_AUTH=oauth2, OAUTHBEARER (RFC 7628) or XOAUTH2 (Google's and Microsoft's).
 
 PLAIN is preferred; LOGIN exists for Office 365, which offers only LOGIN (Mattermost
 added it for that reason, mattermost/mattermost#8140). Some servers list PLAIN and then
@@ -10,7 +11,9 @@ unless the peer is loopback, as Go's net/smtp.PlainAuth decides.
 from __future__ import annotations
 
 import base64
+import binascii
 import ipaddress
+import json
 from collections.abc import Callable
 from typing import Final, Protocol
 
@@ -18,20 +21,27 @@ from postwarden.core.replies.reply import Reply
 from postwarden.core.secrets import MASK, Secret
 from postwarden.core.smtp.errors import (
     AuthEncryptionRequired,
+    AuthRejected,
     AuthUnavailable,
     PlaintextAuthRefused,
+    TokenRejected,
     error_for_reply,
 )
 from postwarden.core.smtp.stages import SmtpStage
 
 #: what we speak, in order of preference
 MECHANISMS: Final = ("PLAIN", "LOGIN")
+#: with an OAuth2 token: the standard one first; Exchange Online offers only XOAUTH2
+BEARER_MECHANISMS: Final = ("OAUTHBEARER", "XOAUTH2")
 
 
 class Conversation(Protocol):
-    async def exchange(self, line: bytes, *, shown: str | None, stage: SmtpStage) -> Reply:
+    async def exchange(
+        self, line: bytes, *, shown: str | None, stage: SmtpStage, challenge_secret: bool = True
+    ) -> Reply:
         """Send ``line`` (with CRLF) and return the reply. The transcript shows ``shown``,
-        or a mask when it is None; a 334 challenge is masked too."""
+        or a mask when it is None; a 334 challenge is masked too unless ``challenge_secret``
+        is False."""
         ...
 
 
@@ -52,6 +62,7 @@ def check_can_authenticate(
     encrypted: bool,
     peer_ip: str,
     loopback: Callable[[str], bool] = is_loopback,
+    bearer: bool = False,
 ) -> list[str]:
     """The mechanisms to try, in order. Raises, at the AUTH stage:
 
@@ -75,12 +86,14 @@ def check_can_authenticate(
             "use security starttls or ssl",
         )
     offered = extensions["AUTH"].upper().split()
-    usable: list[str] = [m for m in MECHANISMS if m in offered]
+    speaks = BEARER_MECHANISMS if bearer else MECHANISMS
+    usable: list[str] = [m for m in speaks if m in offered]
     if not usable:
+        how = " with an OAuth2 token (SMTP_AUTH=oauth2)" if bearer else ""
         raise AuthUnavailable(
             SmtpStage.AUTH,
             detail=f"no mechanism in common: the server offers {' '.join(offered) or 'none'}, "
-            f"Postwarden speaks {' '.join(MECHANISMS)}",
+            f"Postwarden speaks {' '.join(speaks)}{how}",
         )
     return usable
 
@@ -134,3 +147,58 @@ async def _login(conv: Conversation, user: str, password: Secret) -> Reply:
             _b64(password.reveal().encode()) + b"\r\n", shown=None, stage=SmtpStage.AUTH
         )
     return reply
+
+
+async def bearer(
+    conv: Conversation, mechanism: str, user: str, token: Secret, *, host: str, port: int
+) -> str | None:
+    """Sign in with an OAuth2 access token; return the server's decoded error challenge
+    when it sent one and then accepted (it never does), else None.
+
+    Raises :class:`AuthRejected` (or what :func:`error_for_reply` gives) when refused; a
+    server that explains itself first (a 334 with base64 JSON such as Gmail's
+    ``{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}``) has that
+    JSON decoded into the error's detail.
+    """
+    if mechanism == "XOAUTH2":
+        payload = f"user={user}\x01auth=Bearer {token.reveal()}\x01\x01"
+        cancel = b"\r\n"  # Google's and Microsoft's XOAUTH2: an empty response ends it
+    else:
+        payload = (
+            f"n,a={_saslname(user)},\x01host={host}\x01port={port}\x01auth=Bearer {token.reveal()}\x01\x01"
+        )
+        cancel = b"AQ==\r\n"  # RFC 7628 3.2.3: a single ^A acknowledges the error
+    reply = await conv.exchange(
+        b"AUTH " + mechanism.encode() + b" " + _b64(payload.encode()) + b"\r\n",
+        shown=f"AUTH {mechanism} {MASK}",
+        stage=SmtpStage.AUTH,
+        challenge_secret=False,
+    )
+    challenge = None
+    if reply.code == 334:
+        challenge = decode_challenge(reply.text)
+        shown = "" if mechanism == "XOAUTH2" else "AQ=="
+        reply = await conv.exchange(cancel, shown=shown, stage=SmtpStage.AUTH)
+    if reply.code == 235:
+        return challenge
+    error = error_for_reply(SmtpStage.AUTH, reply)
+    if not isinstance(error, AuthRejected):
+        raise error  # 538, 504 …: not about the token
+    explained = f" (the server's error: {challenge})" if challenge else ""
+    raise TokenRejected(SmtpStage.AUTH, reply=reply, detail=f"{reply}{explained}")
+
+
+def _saslname(user: str) -> str:
+    # RFC 5801 4: "," and "=" are escaped in the authorization identity
+    return user.replace("=", "=3D").replace(",", "=2C")
+
+
+def decode_challenge(text: str) -> str:
+    """The JSON of an OAuth2 error challenge (RFC 7628 3.2.2), compact, or the text as
+    it came when it is not base64 JSON."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+        data = json.loads(raw)
+    except (binascii.Error, ValueError):
+        return text.strip()
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)

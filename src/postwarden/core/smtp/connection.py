@@ -22,6 +22,7 @@ from postwarden.core.smtp.errors import (
     RecipientsRefused,
     ServerDisconnected,
     SmtpError,
+    TokenFailed,
     error_for_reply,
     translate,
 )
@@ -63,7 +64,8 @@ class _StepTimer:
         mapped = translate(exc, self._stage) if isinstance(exc, Exception) else None
         if mapped is None:
             return False
-        self._session.steps.append(Step(mapped.stage, False, ms, mapped.detail))
+        stage = mapped.step_stage if isinstance(mapped, TokenFailed) else mapped.stage
+        self._session.steps.append(Step(stage, False, ms, mapped.detail))
         if mapped is not exc:
             raise mapped from exc
         return False
@@ -140,16 +142,20 @@ class Connection:
             self.transcript.client(line)
         return await self._read(stage)
 
-    async def exchange(self, line: bytes, *, shown: str | None, stage: SmtpStage) -> Reply:
+    async def exchange(
+        self, line: bytes, *, shown: str | None, stage: SmtpStage, challenge_secret: bool = True
+    ) -> Reply:
         """Send one raw command line (with CRLF) and return its reply. The transcript
-        shows ``shown`` (a mask when None, and a mask for 334 challenges): AUTH uses it."""
+        shows ``shown`` (a mask when None), and a mask for 334 challenges unless
+        ``challenge_secret`` is False (an OAuth2 error challenge is the server's words,
+        not a secret): AUTH uses it."""
         self._write(line, stage)
         if self.transcript is not None:
             self.transcript.client(shown if shown is not None else MASK, secret=shown is None)
         assert self._reader is not None
         reply = await self._reader.next_reply(stage, self._timeout)
         if self.transcript is not None:
-            self.transcript.server(reply, secret=reply.code == 334)
+            self.transcript.server(reply, secret=challenge_secret and reply.code == 334)
         return reply
 
     async def _batch(

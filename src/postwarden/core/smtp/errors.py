@@ -37,7 +37,11 @@ inherits it too, so ``except TimeoutError`` and ``except ConnectionError`` keep 
     │   ├── AuthUnavailable                   no AUTH offered, no mechanism in common, 504
     │   ├── AuthEncryptionRequired            538, or AUTH offered only after STARTTLS
     │   │   └── PlaintextAuthRefused          we refuse to send credentials in clear
-    │   └── AuthRejected                      535 and friends
+    │   ├── AuthRejected                      535 and friends
+    │   │   └── TokenRejected                 … to an OAuth2 token (XOAUTH2, OAUTHBEARER)
+    │   └── TokenFailed                       no OAuth2 token (SMTP_AUTH=oauth2)
+    │       ├── TokenUnreachable              the token endpoint did not answer
+    │       └── TokenRefused                  the identity platform refused (AADSTS…, invalid_grant)
     ├── EnvelopeError
     │   ├── SenderRefused                     MAIL FROM refused
     │   ├── RecipientsRefused                 every RCPT TO refused; .replies per address
@@ -65,6 +69,7 @@ from asyncio import IncompleteReadError, LimitOverrunError
 from collections.abc import Callable, Iterator, Mapping
 from typing import ClassVar, Final
 
+from postwarden.core.oauth.errors import TokenEndpointUnreachable, TokenError
 from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 
@@ -203,6 +208,32 @@ class PlaintextAuthRefused(AuthEncryptionRequired):
 
 class AuthRejected(AuthError):
     summary = "the server rejected the credentials"
+
+
+class TokenRejected(AuthRejected):
+    """The server refused an OAuth2 token; ``detail`` has its reply and, when it sent one,
+    its decoded error challenge. The reply knowledge base reads the detail (it starts
+    with the summary) rather than the reply: Exchange's ``535 5.7.3`` means a wrong
+    password after AUTH LOGIN and an unauthorized app after XOAUTH2."""
+
+    summary = "OAuth2 token refused by the SMTP server"
+
+
+class TokenFailed(AuthError):
+    """No OAuth2 access token; ``detail`` holds the identity platform's words. Raised at
+    the AUTH stage (the path to the server is broken, not the message); the step the
+    session records for it is the TOKEN step (``step_stage``)."""
+
+    summary = "no OAuth2 token"
+    step_stage: ClassVar[SmtpStage] = SmtpStage.TOKEN
+
+
+class TokenUnreachable(TokenFailed):
+    summary = "the token endpoint cannot be reached"
+
+
+class TokenRefused(TokenFailed):
+    summary = "the identity platform refused to issue a token"
 
 
 class EnvelopeError(SmtpError):
@@ -486,6 +517,8 @@ EXCEPTION_MAP: Final[tuple[tuple[type[BaseException], Mapper], ...]] = (
     (smtplib.SMTPServerDisconnected, lambda exc, stage: closed(stage, exc)),
     (smtplib.SMTPNotSupportedError, _not_supported),
     (smtplib.SMTPException, _smtplib_other),
+    (TokenEndpointUnreachable, lambda exc, stage: TokenUnreachable(SmtpStage.AUTH, detail=str(exc))),
+    (TokenError, lambda exc, stage: TokenRefused(SmtpStage.AUTH, detail=str(exc))),
     (socket.gaierror, _fixed(ResolveError)),
     (socket.herror, _fixed(ResolveError)),
     (ConnectionRefusedError, _fixed(ConnectionRefused)),

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from postwarden.core.config.model import Security, SmtpSettings
+from postwarden.core.oauth.cache import TokenCache, source_for
 from postwarden.core.replies.reply import Reply
 from postwarden.core.secrets import EMPTY, Secret
 from postwarden.core.smtp.stages import SmtpStage
@@ -31,19 +32,30 @@ class Endpoint:
     #: the EHLO name; None = this machine's FQDN (an address literal if it has no dot)
     ehlo_name: str | None = None
     verify_certificate: bool = True
+    #: SMTP_AUTH=oauth2: where the access token comes from (shared by every session
+    #: opened with this endpoint); the password is then not used
+    token: TokenCache | None = field(default=None, compare=False)
 
     @property
     def wants_auth(self) -> bool:
-        return bool(self.user) or self.password.is_set
+        return bool(self.user) or self.password.is_set or self.token is not None
 
     @classmethod
-    def from_settings(cls, s: SmtpSettings) -> Endpoint:
-        """Raises ValueError (a configuration error, outside the SmtpError family) when
-        ``s.host`` is not set."""
+    def from_settings(cls, s: SmtpSettings, *, timeout: float | None = None) -> Endpoint:
+        """``timeout`` replaces ``s.timeout`` (the doctor's ``--timeout``). Raises
+        ValueError (a configuration error, outside the SmtpError family) when ``s.host``
+        is not set, or the OAuth2 settings are incomplete."""
         if not s.host:
             raise ValueError("SMTP_HOST is not set")
+        seconds = s.timeout if timeout is None else timeout
+        token = None
+        if s.oauth2 is not None:
+            if not s.user:
+                raise ValueError("SMTP_USER must be set to the mailbox to send as (SMTP_AUTH=oauth2)")
+            token = TokenCache(source_for(s.oauth2, user=s.user, timeout=seconds))
+        password = s.password if token is None else EMPTY
         return cls(
-            s.host, s.port, s.security, s.user, s.password, s.timeout, s.ehlo_name, s.verify_certificate
+            s.host, s.port, s.security, s.user, password, seconds, s.ehlo_name, s.verify_certificate, token
         )
 
 

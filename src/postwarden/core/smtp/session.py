@@ -24,11 +24,16 @@ import time
 from types import TracebackType
 
 from postwarden.core.config.model import Security
+from postwarden.core.oauth.cache import TokenCache
+from postwarden.core.oauth.errors import TokenError
+from postwarden.core.oauth.token import AccessToken
+from postwarden.core.secrets import MASK
 from postwarden.core.smtp import auth
 from postwarden.core.smtp.batch import Batching
 from postwarden.core.smtp.connection import S
 from postwarden.core.smtp.envelope import Capabilities, parse_ehlo
 from postwarden.core.smtp.errors import (
+    AuthRejected,
     ProtocolError,
     ResolveError,
     StartTlsUnavailable,
@@ -233,13 +238,55 @@ class SmtpSession(Batching):
 
     async def _authenticate(self) -> None:
         assert self.peer is not None
+        cache = self.endpoint.token
         with self._step(S.AUTH) as step:
             mechanisms = auth.check_can_authenticate(
-                self.extensions, encrypted=self.tls is not None, peer_ip=self.peer[0], loopback=self._loopback
+                self.extensions,
+                encrypted=self.tls is not None,
+                peer_ip=self.peer[0],
+                loopback=self._loopback,
+                bearer=cache is not None,
             )
+            if cache is not None:
+                step.detail = await self._sign_in_with_token(cache, mechanisms[0])
+                return
             user, password = self.endpoint.user or "", self.endpoint.password
             self.auth_mechanism = await auth.authenticate(self, mechanisms, user, password)
             step.detail = f"authenticated with {self.auth_mechanism}"
+
+    async def _sign_in_with_token(self, cache: TokenCache, mechanism: str) -> str:
+        """AUTH with the cached token; when the server refuses it, once more with a fresh
+        one: a token can expire or be revoked before the time it was issued for (a
+        server's clock ahead of ours, an admin's revocation), and only the server knows."""
+        user, host, port = self.endpoint.user or "", self.endpoint.host, self.endpoint.port
+        token = await self._token(cache)
+        try:
+            await auth.bearer(self, mechanism, user, token.value, host=host, port=port)
+        except AuthRejected:
+            if not self.is_connected:
+                cache.forget()  # the next session starts with a fresh token
+                raise
+            token = await self._token(cache, instead_of=token)
+            await auth.bearer(self, mechanism, user, token.value, host=host, port=port)
+            self.auth_mechanism = mechanism
+            return f"authenticated with {mechanism} after the first token was refused"
+        self.auth_mechanism = mechanism
+        return f"authenticated with {mechanism}"
+
+    async def _token(self, cache: TokenCache, instead_of: AccessToken | None = None) -> AccessToken:
+        """A token from the cache, recorded as the TOKEN step (its value never)."""
+        started = time.perf_counter()
+        try:
+            token, fetched = await cache.get(instead_of=instead_of)
+        except TokenError as exc:
+            if self.transcript is not None:
+                self.transcript.note("client", f"[OAuth2 {exc}]")
+            raise
+        detail = token.describe() + ("" if fetched else " (cached)")
+        self.steps.append(Step(S.TOKEN, True, round((time.perf_counter() - started) * 1000, 3), detail))
+        if self.transcript is not None:
+            self.transcript.note("client", f"[OAuth2 {detail}: {MASK}]")
+        return token
 
 
 def _connect_failure(failures: list[tuple[str, BaseException]]) -> BaseException:

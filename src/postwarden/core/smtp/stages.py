@@ -12,6 +12,7 @@ class SmtpStage(enum.StrEnum):
     GREETING = "greeting"  # the server's 220 banner
     EHLO = "ehlo"  # EHLO (and HELO fallback), before and after STARTTLS
     STARTTLS = "starttls"  # the STARTTLS command and its handshake
+    TOKEN = "token"  # noqa: S105 - an OAuth2 access token from the identity platform (SMTP_AUTH=oauth2)
     AUTH = "auth"
     MAIL = "mail"  # MAIL FROM
     RCPT = "rcpt"  # RCPT TO
@@ -29,6 +30,7 @@ DOCTOR_STAGE: dict[SmtpStage, str] = {
     SmtpStage.GREETING: "network",
     SmtpStage.EHLO: "network",
     SmtpStage.STARTTLS: "tls",
+    SmtpStage.TOKEN: "auth",
     SmtpStage.AUTH: "auth",
     SmtpStage.MAIL: "envelope",
     SmtpStage.RCPT: "envelope",

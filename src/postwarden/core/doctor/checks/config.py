@@ -91,16 +91,36 @@ def _missing(settings: Settings) -> Finding | None:
     absent += [name for name in REQUIRED.get(provider, ()) if not _provider_value(settings, name)]
     if not settings.sending.from_address:
         absent.append("MAIL_FROM")
-    if not absent:
+    oauth2 = _oauth2_problem(settings) if provider is Provider.SMTP and settings.smtp.host else None
+    if not absent and oauth2 is None:
         return None
-    return Finding.of(
-        Code.CONFIG_MISSING,
-        "; ".join(f"{name} is not set" for name in absent),
-        (
-            f"Set {', '.join(absent)} (in the environment, the .env file or the console's Email settings).",
-            f"EMAIL_PROVIDER is {provider.value}; the settings it needs are listed in spec/config.md.",
-        ),
-    )
+    evidence = "; ".join([*(f"{name} is not set" for name in absent), *([oauth2] if oauth2 else [])])
+    steps = [
+        f"Set {', '.join(absent)} (in the environment, the .env file or the console's Email settings).",
+        f"EMAIL_PROVIDER is {provider.value}; the settings it needs are listed in spec/config.md.",
+    ]
+    if oauth2 is not None:
+        steps[0 if not absent else 1 :] = [
+            "SMTP_AUTH=oauth2 needs, by OAUTH2_PROVIDER: microsoft — OAUTH2_TENANT_ID, "
+            "OAUTH2_CLIENT_ID and OAUTH2_CLIENT_SECRET (or OAUTH2_CLIENT_CERT_FILE); google — "
+            "OAUTH2_SERVICE_ACCOUNT_FILE (a key with domain-wide delegation); generic — "
+            "OAUTH2_TOKEN_URL, OAUTH2_CLIENT_ID and OAUTH2_CLIENT_SECRET. SMTP_USER is the mailbox "
+            "(docs/configuration.md, 'Signing in with OAuth2').",
+        ]
+    return Finding.of(Code.CONFIG_MISSING, evidence, tuple(steps))
+
+
+def _oauth2_problem(settings: Settings) -> str | None:
+    """Why SMTP_AUTH=oauth2 cannot get a token with these settings, or None."""
+    if settings.smtp.oauth2 is None:
+        return None
+    from postwarden.core.smtp.model import Endpoint  # the token source is built only for oauth2
+
+    try:
+        Endpoint.from_settings(settings.smtp)
+    except ValueError as exc:
+        return f"SMTP_AUTH=oauth2: {exc}"
+    return None
 
 
 def _provider_value(settings: Settings, name: str) -> bool:

@@ -18,7 +18,7 @@ from postwarden.core.config.model import Provider, Security
 from postwarden.core.doctor import fallback
 from postwarden.core.doctor.model import Code, Finding, Severity, Status, TranscriptLine
 from postwarden.core.replies.classify import classify
-from postwarden.core.smtp.errors import SmtpError
+from postwarden.core.smtp.errors import SmtpError, TokenRejected
 from postwarden.core.smtp.model import Endpoint
 from postwarden.core.smtp.session import SmtpSession
 from postwarden.core.smtp.stages import DOCTOR_STAGE, SmtpStage
@@ -39,6 +39,7 @@ CHECK_IDS: Final[dict[SmtpStage, str]] = {
     S.GREETING: "network.greeting",
     S.EHLO: "network.ehlo",
     S.STARTTLS: "tls.starttls",
+    S.TOKEN: "auth.token",
     S.AUTH: "auth.login",
     S.MAIL: "envelope.mail_from",
     S.RCPT: "envelope.rcpt_to",
@@ -62,17 +63,8 @@ _STAGE_DEFAULT: Final[dict[SmtpStage, Code]] = {
 
 
 def endpoint_of(ctx: Context) -> Endpoint:
-    smtp = ctx.settings.smtp
-    return Endpoint(
-        smtp.host or "",
-        smtp.port,
-        smtp.security,
-        smtp.user,
-        smtp.password,
-        ctx.timeout,
-        smtp.ehlo_name,
-        smtp.verify_certificate,
-    )
+    """Raises ValueError when the settings cannot make one (the config stage names why)."""
+    return Endpoint.from_settings(ctx.settings.smtp, timeout=ctx.timeout)
 
 
 def expected_stages(endpoint: Endpoint, send: bool) -> list[SmtpStage]:
@@ -80,6 +72,7 @@ def expected_stages(endpoint: Endpoint, send: bool) -> list[SmtpStage]:
     stages += [S.TLS] if endpoint.security is Security.SSL else []
     stages += [S.GREETING, S.EHLO]
     stages += [S.STARTTLS] if endpoint.security in (Security.STARTTLS, Security.OPPORTUNISTIC) else []
+    stages += [S.TOKEN] if endpoint.token is not None else []
     stages += [S.AUTH] if endpoint.wants_auth else []
     return [*stages, S.MAIL, S.RCPT, S.DATA if send else S.RSET]
 
@@ -91,7 +84,12 @@ async def run_smtp(ctx: Context, rec: Recorder) -> None:
         rec.check("network.connect", Status.SKIP, "SMTP_HOST is not set (config.missing)")
         rec.blocking.add(Code.CONFIG_MISSING)
         return
-    endpoint = endpoint_of(ctx)
+    try:
+        endpoint = endpoint_of(ctx)
+    except ValueError as exc:
+        rec.check("network.connect", Status.SKIP, f"{exc} (config.missing)")
+        rec.blocking.add(Code.CONFIG_MISSING)
+        return
     transcript = Transcript()
     session = SmtpSession(endpoint, resolver=ctx.dns.resolve_host, transcript=transcript)
     failure: SmtpError | None = None
@@ -288,6 +286,8 @@ async def _report_failure(ctx: Context, rec: Recorder, endpoint: Endpoint, failu
     # the class summary ("the connection attempt timed out") names the fault for the
     # knowledge base. The evidence stays the verbatim detail.
     detail = failure.detail if failure.reply is not None else f"{failure.summary}: {failure.detail}"
+    if isinstance(failure, TokenRejected):
+        detail = f"{failure.summary}: {failure.detail}"  # the classifier reads it as a refused token
     explanation = classify(
         stage=failure.stage,
         reply=failure.reply,
@@ -317,6 +317,8 @@ async def _report_failure(ctx: Context, rec: Recorder, endpoint: Endpoint, failu
                 steps.insert(0, works)
     severity = explanation.severity if explanation.severity is not Severity.INFO else None
     evidence = (explanation.evidence if failure.reply is not None else failure.detail) or str(failure)
+    if isinstance(failure, TokenRejected):
+        evidence = explanation.evidence
     rec.finding(
         Finding.of(
             code,
