@@ -97,6 +97,22 @@ class Place:
         self.processes.append(process)
         return process
 
+    def serve(self, name: str = "serve") -> subprocess.Popen[bytes]:
+        """``postwarden serve`` (web, worker and relay under one supervisor) in a process
+        group of its own, so that a test can kill all of it at once (``os.killpg``). The
+        place's ``extra`` must give it free ports (POSTWARDEN_PORT, POSTWARDEN_SMTP_LISTEN)."""
+        log = (self.root / f"{name}.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "postwarden", "serve"],
+            env=self.environ(),
+            cwd=self.root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
     def log(self, name: str) -> str:
         return (self.root / f"{name}.log").read_text(errors="replace")
 
@@ -194,7 +210,13 @@ def _states() -> dict[str, Any]:
         .annotate(n=Count("id"))
         .values_list("worker", "n")
     )
-    return {"states": by_state, "lost": lost, "sent_by": per_worker}
+    lost_why = dict(
+        Attempt.objects.filter(outcome="lost")
+        .values_list("reply")
+        .annotate(n=Count("id"))
+        .values_list("reply", "n")
+    )
+    return {"states": by_state, "lost": lost, "lost_why": lost_why, "sent_by": per_worker}
 
 
 if __name__ == "__main__":

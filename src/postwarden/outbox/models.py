@@ -288,10 +288,16 @@ class WorkerHeartbeat(models.Model):
     worker_id = models.CharField(max_length=100, unique=True)
     host = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
+    #: the kernel boot id and pid namespace the pid belongs to, and the process's start
+    #: time: a worker on the same machine can tell that this process is gone
+    #: (outbox/worker/liveness.py); empty where /proc cannot tell
+    space = models.CharField(max_length=100, blank=True)
+    pid_start = models.CharField(max_length=32, blank=True)
     version = models.CharField(max_length=32)
     started_at = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now, db_index=True)
-    #: running, stopping, stopped
+    #: running, misconfigured, stopped; dead: its process was found gone (its recipients
+    #: were taken back)
     status = models.CharField(max_length=16, default="running")
     #: keyed digest of the sending settings the worker runs with
     fingerprint = models.CharField(max_length=64, blank=True)

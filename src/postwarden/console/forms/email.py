@@ -85,6 +85,7 @@ LABELS: Final[dict[str, str]] = {
     "POSTWARDEN_MAX_AGE": "Give up after (seconds)",
     "POSTWARDEN_SEND_RATE": "Messages per second",
     "POSTWARDEN_SMTP_CONNECTIONS": "SMTP connections per worker",
+    "POSTWARDEN_WORKER_TIMEOUT": "Worker timeout (seconds)",
     "MAIL_MAX_RECIPIENTS_PER_MESSAGE": "Recipients per transaction",
 }
 CHOICE_LABELS: Final[dict[str, str]] = {

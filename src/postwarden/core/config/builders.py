@@ -327,6 +327,9 @@ def _delivery(r: Reader) -> DeliverySettings:
         smtp_connections=r.get(
             "POSTWARDEN_SMTP_CONNECTIONS", _bounded_int("POSTWARDEN_SMTP_CONNECTIONS"), d.smtp_connections
         ),
+        worker_timeout=r.get(
+            "POSTWARDEN_WORKER_TIMEOUT", _bounded_float("POSTWARDEN_WORKER_TIMEOUT"), d.worker_timeout
+        ),
         max_recipients_per_message=r.get(
             "MAIL_MAX_RECIPIENTS_PER_MESSAGE",
             _bounded_int("MAIL_MAX_RECIPIENTS_PER_MESSAGE"),

@@ -226,6 +226,8 @@ class DeliverySettings:
     rate_per_second: float = 0.0
     #: SMTP connections a worker keeps open at once
     smtp_connections: int = 8
+    #: seconds a worker's claim lasts without a renewal (its heartbeat renews it)
+    worker_timeout: float = 30.0
     #: recipients per transaction; 0 = the provider's own limit (SES: 50)
     max_recipients_per_message: int = 0
 

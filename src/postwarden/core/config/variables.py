@@ -321,6 +321,17 @@ VARIABLES: tuple[Variable, ...] = (
         maximum=64,
     ),
     _v(
+        "POSTWARDEN_WORKER_TIMEOUT",
+        K.FLOAT,
+        S.DELIVERY,
+        "Seconds a worker's claim on the mail it is sending outlives its last heartbeat; then "
+        "other workers take that mail back (a running worker renews its claim every few seconds, "
+        "and what a worker that died on the same machine held comes back at once)",
+        default="30",
+        minimum=3,
+        maximum=3600,
+    ),
+    _v(
         "MAIL_MAX_RECIPIENTS_PER_MESSAGE",
         K.INT,
         S.DELIVERY,

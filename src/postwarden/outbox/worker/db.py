@@ -23,14 +23,19 @@ from typing import Any, Final, NamedTuple
 
 from django.db import connection, transaction
 
-from postwarden.outbox import bulk, policy
+from postwarden.outbox import bulk, heartbeat, policy
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.retry import Verdict
 from postwarden.transports.base import Delivery, Outcome, Parts, RecipientResult
 
-#: what an attempt cut short by a dead worker says in the timeline
+#: what an attempt cut short by a silent worker says in the timeline
 LOST: Final = (
     "the worker holding this recipient stopped before it reported (its lease expired); "
+    "the server may or may not have the message"
+)
+#: … and one whose worker's process was found gone (a worker on the same machine)
+DIED: Final = (
+    "the worker holding this recipient died before it reported (its process is gone); "
     "the server may or may not have the message"
 )
 
@@ -286,27 +291,52 @@ def _parts(found: tuple[Any, ...]) -> Parts:
 
 def reap_expired(now: datetime) -> int:
     """Return recipients whose lease expired to the queue; their attempt is marked lost."""
-    expired = list(
-        Recipient.objects.filter(state="sending", lease_until__lt=now).values_list("pk", "attempts")
-    )
-    if not expired:
+    return _requeue(Recipient.objects.filter(state="sending", lease_until__lt=now), now, LOST)
+
+
+def take_back(worker_ids: Sequence[str], now: datetime) -> int:
+    """Return what the given workers held to the queue, lease or not: their processes are
+    gone (heartbeat.dead_here). Their attempts are marked lost."""
+    if not worker_ids:
+        return 0
+    return _requeue(Recipient.objects.filter(state="sending", claimed_by__in=worker_ids), now, DIED)
+
+
+def take_back_from_dead(now: datetime) -> tuple[list[str], int]:
+    """Find the workers of this machine whose process is gone (a read, no lock) and
+    return what they held to the queue (one transaction): the worker ids and the number
+    of recipients. Two workers finding the same dead one take each row back once."""
+    dead = heartbeat.dead_here()
+    if not dead:
+        return [], 0
+    with transaction.atomic():
+        heartbeat.mark_dead(dead)
+        return dead, take_back(dead, now)
+
+
+def _requeue(rows: Any, now: datetime, why: str) -> int:
+    """Queue ``rows`` (sending) again, their open attempts marked lost with ``why``; each
+    row only as it was read (same attempt count, still sending), so a result recorded
+    meanwhile is never undone."""
+    found = list(rows.values_list("pk", "attempts"))
+    if not found:
         return 0
     bulk.update(
         Attempt,
         ("outcome", "finished_at", "reply"),
         ("recipient", "number", "outcome"),
-        [("lost", now, LOST, pk, attempts, "sending") for pk, attempts in expired],
+        [("lost", now, why, pk, attempts, "sending") for pk, attempts in found],
     )
     bulk.update(
         Recipient,
         ("state", "next_attempt_at", "lease_until", "claimed_by", "reason", "updated_at"),
         ("id", "attempts", "state"),
         [
-            ("queued", now, None, "", "back in the queue: " + LOST, now, pk, attempts, "sending")
-            for pk, attempts in expired
+            ("queued", now, None, "", "back in the queue: " + why, now, pk, attempts, "sending")
+            for pk, attempts in found
         ],
     )
-    return len(expired)
+    return len(found)
 
 
 def record(done: Sequence[Done], worker_id: str, *, redact: Redact) -> None:
@@ -400,6 +430,14 @@ def release(jobs: Sequence[Job], worker_id: str, now: datetime) -> int:
     return len(claimed)
 
 
-def extend_leases(worker_id: str, until: datetime) -> int:
-    """Keep the rows this worker is still sending from being reaped."""
-    return Recipient.objects.filter(state="sending", claimed_by=worker_id).update(lease_until=until)
+def renew(worker_id: str, until: datetime) -> set[int]:
+    """Extend the lease of every recipient this worker still holds; returns their ids.
+    A recipient it claimed that is not among them was taken back (the worker was silent
+    longer than its lease) and must not be sent by it any more."""
+    sql = (
+        f"UPDATE {_table(Recipient)} SET lease_until = %s "  # noqa: S608
+        "WHERE state = 'sending' AND claimed_by = %s RETURNING id"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [bulk.datetime_adapter()(until), worker_id])
+        return {row[0] for row in cursor.fetchall()}

@@ -17,6 +17,14 @@ that holds the connections (transports/offload.py), so the worker uses two cores
 * SIGTERM/SIGINT: stop claiming, finish what is being sent, give back what was claimed
   but not started (a transport that can be held gives back what it had not started
   either), write the last results, exit 0.
+* A crash (SIGKILL, power loss) leaves recipients "sending". A claim is a lease of
+  ``POSTWARDEN_WORKER_TIMEOUT`` seconds that the heartbeat renews every few seconds, so
+  what a silent worker held falls back to the queue that long after its last heartbeat,
+  and what a worker on this machine held whose process is gone is taken back at once
+  (at start and every few seconds: :meth:`Worker.recover_step`, worker/liveness.py).
+  A worker sends only while its claim is surely still its own (renewed less than
+  two thirds of a lease ago; else it renews first and drops what was taken back), and
+  it claims only what it can send soon (:meth:`Worker.claim_room`).
 """
 
 from __future__ import annotations
@@ -27,13 +35,14 @@ import logging
 import signal
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from django.utils import timezone
 
 from postwarden.configstore.runtime import current_settings
-from postwarden.core.config.model import Settings
+from postwarden.core.config.model import DeliverySettings, Settings
 from postwarden.core.doctor.redact import Redactor
 from postwarden.outbox import heartbeat
 from postwarden.outbox.ratelimit import RateLimiter, reserve
@@ -57,8 +66,12 @@ class Batching(Protocol):
     async def send_many(self, deliveries: Sequence[Delivery]) -> Sequence[Sequence[RecipientResult]]: ...
 
 
-#: seconds between looks for expired leases (at most; a third of the lease when shorter)
+#: seconds between looks for expired leases and dead workers (at most; a third of the
+#: lease when shorter)
 REAP_EVERY = 5.0
+#: a worker claims what it can send within this many seconds at its recent pace (and
+#: at least enough to keep every sender busy): what it holds is not waiting for others
+SOON = 2.0
 #: transports that send the stored bytes; the others get the structured parts too
 RAW_TRANSPORTS = frozenset({"smtp", "capture"})
 
@@ -97,6 +110,16 @@ class Worker:
         self._flush_now = asyncio.Event()
         self._last_settings_check = 0.0
         self._last_reap = float("-inf")
+        #: recipients claimed and not yet judged, by pk; and those found taken back
+        self._outstanding: set[int] = set()
+        self._lost: set[int] = set()
+        #: until when (monotonic) every claim this worker holds is surely still its own
+        self._valid_until = float("-inf")
+        self._renew_lock = asyncio.Lock()
+        #: recipients judged, and the pace they were judged at (recipients a second)
+        self._finished = 0
+        self._pace = 0.0
+        self._pace_mark = (time.monotonic(), 0)
 
     # -- the database -------------------------------------------------------------------
 
@@ -122,10 +145,10 @@ class Worker:
             self._apply(await self.db(self._settings_source))
             await self._ready()
 
-    async def claim_step(self, *, message_pk: int | None = None) -> bool:
-        """Claim due recipients (only ``message_pk``'s, when given) and queue their
-        deliveries, writing the results gathered so far in the same transaction. True if
-        any were due."""
+    async def claim_step(self, *, message_pk: int | None = None, limit: int | None = None) -> bool:
+        """Claim due recipients (only ``message_pk``'s, when given; at most ``limit``, or
+        a batch) and queue their deliveries, writing the results gathered so far in the
+        same transaction. True if any were due."""
         await self.start()
         if self.transport is None:
             return False  # misconfigured (see self.problem): nothing can go until the settings change
@@ -135,15 +158,16 @@ class Worker:
         cap = transport.max_recipients
         if settings.delivery.max_recipients_per_message:
             cap = min(cap, settings.delivery.max_recipients_per_message)
-        now = timezone.now()
+        now, started = timezone.now(), time.monotonic()
+        lease = self.lease()
         results, self.done = self.done, []
         try:
             jobs = await self.db(
                 db.claim,
                 self.worker_id,
                 transport.name,
-                limit=self.options.batch_size,
-                lease=timedelta(seconds=self.options.lease),
+                limit=limit or self.options.batch_size,
+                lease=timedelta(seconds=lease),
                 cap=cap,
                 with_parts=transport.name not in RAW_TRANSPORTS,
                 now=now,
@@ -155,10 +179,64 @@ class Worker:
         except Exception:
             self.done = results + self.done  # not written: the next flush or claim tries again
             raise
+        if jobs and not self._outstanding:  # else older claims expire first
+            self._valid_until = started + lease * 2 / 3
         for job in jobs:
             self.stats.claimed += len(job.recipients)
+            self._outstanding.update(c.pk for c in job.recipients)
             self.jobs.put_nowait(job)
         return bool(jobs)
+
+    def claim_room(self) -> int:
+        """How many recipients to claim now: up to what this worker can send within
+        :data:`SOON` seconds at its recent pace, less what it holds unsent; at least two
+        shares for every sender (one sending, one waiting), at most two batches. 0 while
+        less than half a batch (or half the bound) is free, so claims stay batched."""
+        now = time.monotonic()
+        mark, finished = self._pace_mark
+        if now - mark >= 0.5:
+            recent = (self._finished - finished) / (now - mark)
+            self._pace = (self._pace + recent) / 2
+            self._pace_mark = (now, self._finished)
+        share = max(1, len(self._senders)) * self.options.deliveries_per_send
+        bound = max(2 * share, min(2 * self.options.batch_size, int(self._pace * SOON)))
+        room = min(self.options.batch_size, bound - len(self._outstanding))
+        return room if room >= max(1, min(self.options.batch_size, bound) // 2) else 0
+
+    async def recover_step(self) -> int:
+        """Take back at once what workers of this machine held whose process is gone
+        (their heartbeat names the process: worker/liveness.py). The number taken back."""
+        dead, count = await self.db(db.take_back_from_dead, timezone.now())
+        if dead:
+            log.warning(
+                "took back what dead workers held",
+                extra={"worker": self.worker_id, "dead": dead, "recipients": count},
+            )
+        return count
+
+    async def renew_step(self) -> None:
+        """Renew the lease of everything this worker holds; forget what was taken back
+        meanwhile (it was silent longer than a lease), so that it is never sent twice
+        from here."""
+        async with self._renew_lock:
+            now, started, lease = timezone.now(), time.monotonic(), self.lease()
+            held = await self.db(db.renew, self.worker_id, now + timedelta(seconds=lease))
+            self._valid_until = started + lease * 2 / 3
+            lost = self._outstanding - held
+            if lost:
+                self._outstanding -= lost
+                self._lost |= lost
+                self.stats.lost += len(lost)
+                log.warning(
+                    "claims taken back while this worker was silent; it will not send them",
+                    extra={"worker": self.worker_id, "recipients": len(lost)},
+                )
+
+    def lease(self) -> float:
+        """Seconds a claim lasts unrenewed: ``--lease``, else POSTWARDEN_WORKER_TIMEOUT."""
+        if self.options.lease is not None:
+            return self.options.lease
+        return self.settings.delivery.worker_timeout if self.settings else DeliverySettings().worker_timeout
 
     async def flush_step(self) -> bool:
         """Write the finished attempts. True if there were any."""
@@ -173,7 +251,7 @@ class Worker:
         return True
 
     async def heartbeat_step(self, status: str = "running") -> None:
-        """Write the heartbeat row and extend the leases of what is being sent."""
+        """Write the heartbeat row and renew the leases of what is held (:meth:`renew_step`)."""
         await self.start()
         assert self.settings is not None  # set by start()
         now = timezone.now()
@@ -193,7 +271,7 @@ class Worker:
             now=now,
         )
         if status in ("running", "misconfigured"):
-            await self.db(db.extend_leases, self.worker_id, now + timedelta(seconds=self.options.lease))
+            await self.renew_step()
 
     async def settings_step(self) -> bool:
         """Re-resolve the settings; rebuild the transport if they changed. True if so."""
@@ -236,6 +314,9 @@ class Worker:
                 await self._send(transport, [job])
 
     async def _send(self, transport: Transport, jobs: list[Job]) -> None:
+        jobs = await self._still_held(jobs)
+        if not jobs:
+            return
         if self.limiter is not None:
             await self.limiter.acquire(sum(len(job.recipients) for job in jobs))
         key = id(transport)
@@ -267,6 +348,34 @@ class Worker:
             self._finish(job, transport, results, seconds, now, lines)
         attempts.log_attempts(lines)
 
+    async def _still_held(self, jobs: list[Job]) -> list[Job]:
+        """``jobs`` without the recipients this worker no longer holds. When its claims may
+        have run out (no renewal for two thirds of a lease: a stalled loop, an unreachable
+        database) it renews first, and waits while it cannot."""
+        while time.monotonic() >= self._valid_until:
+            try:
+                await self.renew_step()
+            except Exception:
+                log.exception(
+                    "renewing claims failed; not sending until it works", extra={"worker": self.worker_id}
+                )
+                if self.stopping.is_set():
+                    self._returned.extend(jobs)  # released at shutdown, if the database lets it
+                    return []
+                await self._pause(1.0)
+        if not self._lost:
+            return jobs
+        kept = []
+        for job in jobs:
+            mine = tuple(c for c in job.recipients if c.pk not in self._lost)
+            self._lost.difference_update(c.pk for c in job.recipients)
+            if len(mine) == len(job.recipients):
+                kept.append(job)
+            elif mine:
+                addresses = tuple(c.address for c in mine)
+                kept.append(Job(replace(job.delivery, recipients=addresses), mine))
+        return kept
+
     # -- running ---------------------------------------------------------------------------
 
     async def run(self) -> int:
@@ -276,6 +385,7 @@ class Worker:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.stop)
         await self.start()
+        await self.recover_step()  # before the first heartbeat, which may overwrite a dead one's row
         await self.heartbeat_step()
         log.info("worker started", extra={"worker": self.worker_id, "transport": self._transport_name()})
         background = [asyncio.create_task(self._flush_loop()), asyncio.create_task(self._beat_loop())]
@@ -302,11 +412,12 @@ class Worker:
     async def _claim_loop(self) -> None:
         failures = 0
         while not self.stopping.is_set():
-            if self.jobs.qsize() >= max(1, self.options.batch_size // 2):
+            room = self.claim_room()
+            if not room:
                 await self._pause(0.005)
                 continue
             try:
-                found = await self.claim_step()
+                found = await self.claim_step(limit=room)
                 failures = 0
             except Exception:
                 failures += 1
@@ -362,15 +473,17 @@ class Worker:
                 await asyncio.sleep(1.0)
 
     async def _beat_loop(self) -> None:
-        # the heartbeat also extends the leases of what is being sent, so it comes at least
+        # the heartbeat also renews the leases of what is being sent, so it comes at least
         # three times per lease: a live worker's rows must never look abandoned
-        beat_every = min(self.options.heartbeat_interval, self.options.lease / 3)
-        tick = min(beat_every, self.options.settings_interval)
-        last_beat = time.monotonic()
+        last_beat = last_recovery = time.monotonic()
         while True:
-            await asyncio.sleep(tick)
+            beat_every = min(self.options.heartbeat_interval, self.lease() / 3)
+            await asyncio.sleep(min(beat_every, self.options.settings_interval))
             try:
                 now = time.monotonic()
+                if now - last_recovery >= min(REAP_EVERY, self.lease() / 3):
+                    last_recovery = now
+                    await self.recover_step()
                 if now - self._last_settings_check >= self.options.settings_interval:
                     self._last_settings_check = now
                     if await self.settings_step():
@@ -448,7 +561,7 @@ class Worker:
     def _reap_due(self) -> bool:
         """Expired leases are looked for every few seconds (a lease lasts minutes)."""
         now = time.monotonic()
-        if now - self._last_reap < min(REAP_EVERY, self.options.lease / 3):
+        if now - self._last_reap < min(REAP_EVERY, self.lease() / 3):
             return False
         self._last_reap = now
         return True
@@ -498,6 +611,9 @@ class Worker:
             seconds=seconds,
         )
         self.done.append(done)
+        self._outstanding.discard(claimed.pk)
+        self._lost.discard(claimed.pk)
+        self._finished += 1
         self.stats.attempt(transport.name, done.verdict.state, seconds)
         return attempts.log_line(done, job.delivery, transport.name)
 

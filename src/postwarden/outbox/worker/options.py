@@ -21,8 +21,9 @@ T = TypeVar("T")
 class Options:
     #: recipients per claim
     batch_size: int = 200
-    #: seconds a claim is held before another worker may take it back
-    lease: float = 300.0
+    #: seconds a claim lasts unrenewed before another worker may take it back (None:
+    #: POSTWARDEN_WORKER_TIMEOUT); the heartbeat renews it
+    lease: float | None = None
     #: deliveries a sender takes from the queue for one connection at a time (one write
     #: and one round trip each with send_many); a stop waits for those it has taken
     deliveries_per_send: int = 8

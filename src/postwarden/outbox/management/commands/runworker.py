@@ -27,7 +27,8 @@ class Command(BaseCommand):
             "--lease",
             type=float,
             default=DEFAULTS.lease,
-            help="seconds a claim is held before another worker may take it back",
+            help="seconds a claim lasts unrenewed before another worker may take it back "
+            "(default: POSTWARDEN_WORKER_TIMEOUT)",
         )
         parser.add_argument(
             "--idle-sleep",
