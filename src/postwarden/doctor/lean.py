@@ -239,11 +239,14 @@ def recent_sends(db: Db, now: datetime) -> tuple[SendFacts, ...]:
     # (the attempt numbered as the recipient's attempts: the unique (recipient, number) index)
     rows = db.rows(
         "SELECT r.address, m.envelope_from, r.state, r.updated_at, m.public_id, a.stage, "  # noqa: S608
-        "COALESCE(NULLIF(a.reply, ''), r.last_reply) FROM outbox_recipient r "
-        "JOIN (SELECT id, envelope_from, public_id FROM outbox_message ORDER BY created_at DESC LIMIT ?) m "
-        "ON m.id = r.message_id "
+        "COALESCE(NULLIF(a.reply, ''), r.last_reply) "
+        # CROSS JOIN: SQLite then starts from the newest messages (created_at's index) rather
+        # than from every recipient in a state, which on a large outbox is most of the table
+        "FROM (SELECT id, envelope_from, public_id FROM outbox_message ORDER BY created_at DESC LIMIT ?) m "
+        "CROSS JOIN outbox_recipient r "
         "LEFT JOIN outbox_attempt a ON a.recipient_id = r.id AND a.number = r.attempts "
-        f"WHERE r.state IN ({marks}) AND r.updated_at >= ? ORDER BY r.updated_at DESC, r.id DESC LIMIT ?",
+        f"WHERE r.message_id = m.id AND r.state IN ({marks}) AND r.updated_at >= ? "
+        "ORDER BY r.updated_at DESC, r.id DESC LIMIT ?",
         [RECENT_WINDOW, *states, db.moment(now - DEAD_WINDOW), RECENT_SENDS],
     )
     sends = []

@@ -106,6 +106,8 @@ async def run_smtp(ctx: Context, rec: Recorder) -> None:
         else:
             session.abort()
     _report_steps(ctx, rec, session, endpoint, failure, queue_note)
+    if session.extensions:  # the EHLO was answered: its SIZE can be judged
+        _judge_size(ctx, rec, session)
     rec.transcript.extend(TranscriptLine(line.dir, line.line) for line in transcript.lines)
     if failure is not None:
         await _report_failure(ctx, rec, endpoint, failure)
@@ -168,7 +170,6 @@ def _report_session(ctx: Context, rec: Recorder, session: SmtpSession) -> None:
             Status.PASS,
             f"{cert.subject or 'certificate'} issued by {cert.issuer}{expires}",
         )
-    _judge_size(ctx, rec, session)
 
 
 @dataclass(frozen=True, slots=True)
