@@ -6,6 +6,7 @@ only once the rows are committed, and one log line per message."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -135,7 +136,12 @@ def test_it_keeps_the_apps_headers_and_commits_before_the_250(relay_factory: Fac
     stored = Message.objects.get(public_id=message(reply))
     assert reply == f"250 2.0.0 Ok: queued as {stored.public_id}"
     kept = bytes(Content.objects.get(message=stored).raw)
-    assert kept == raw.replace(b"Bcc: boss@example.net\r\n", b"")  # Bcc removed, as Postfix's cleanup does
+    trace, _, rest = kept.partition(b"\r\nFrom: ")
+    # the relay's trace field on top (tests/relay/test_received.py reads it closely)
+    assert trace.startswith(
+        b"Received: from client.test ([127.0.0.1])\r\n\tby relay.test (Postwarden) with ESMTP "
+    )
+    assert b"From: " + rest == raw.replace(b"Bcc: boss@example.net\r\n", b"")  # Bcc removed, as Postfix does
     assert (stored.message_id, stored.from_address, stored.envelope_from, stored.subject) == (
         "<report-42@metabase.example.com>",
         "reports@example.com",
@@ -156,7 +162,8 @@ def test_it_adds_a_message_id_and_date_only_when_missing(relay_factory: Factory)
     )
     stored = Message.objects.get(public_id=message(reply))
     kept = bytes(Content.objects.get(message=stored).raw)
-    assert kept.startswith(f"Message-ID: {stored.message_id}\r\nDate: ".encode())
+    assert re.match(rb"Received: [^\r]*\r\n(\t[^\r]*\r\n)+Message-ID: ", kept), kept
+    assert f"\r\nMessage-ID: {stored.message_id}\r\nDate: ".encode() in kept
     assert kept.endswith(b"\r\nFrom: app@example.com\r\nSubject: bare\r\n\r\nx\r\n")
 
 

@@ -1,7 +1,8 @@
 """Messages the application composed itself (the SMTP relay): keep its headers, add only
 what a message must have.
 
-What changes and why: line endings become CRLF (RFC 5322 2.1; DKIM signs the bytes as
+What changes and why: the relay's Received field goes on top (RFC 5321 4.4), line
+endings become CRLF (RFC 5322 2.1; DKIM signs the bytes as
 sent), a ``Message-ID`` and a ``Date`` are added when absent (RFC 5322 3.6: Date is
 required, Message-ID should be there and every retry must carry the same one), and
 ``Bcc`` is removed, as Postfix's cleanup does on submission, so blind copies stay blind.
@@ -46,8 +47,11 @@ class RawMessage:
         return len(self.raw)
 
 
-def prepare_raw(raw: bytes, envelope_from: str, recipients: Sequence[str], *, now: datetime) -> RawMessage:
-    """Check the envelope and normalize ``raw``. Raises :class:`Refused`."""
+def prepare_raw(
+    raw: bytes, envelope_from: str, recipients: Sequence[str], *, now: datetime, trace: bytes = b""
+) -> RawMessage:
+    """Check the envelope and normalize ``raw``; ``trace`` (the relay's Received field)
+    goes on top. Raises :class:`Refused`."""
     sender = _envelope_address("envelope_from", envelope_from)
     rcpts = list(dict.fromkeys(_envelope_address("recipients", r).addr_spec for r in recipients))
     if not rcpts:
@@ -65,7 +69,7 @@ def prepare_raw(raw: bytes, envelope_from: str, recipients: Sequence[str], *, no
     to = _listed(fields.get("to", []))
     cc = _listed(fields.get("cc", []))
     kinds = tuple((r, "to" if r.lower() in to else "cc" if r.lower() in cc else "bcc") for r in rcpts)
-    final = b"".join(added) + _without_bcc(head) + b"\r\n" + body
+    final = trace + b"".join(added) + _without_bcc(head) + b"\r\n" + body
     return RawMessage(
         final,
         message_id,

@@ -147,6 +147,10 @@ class RawItem:
     api_key_id: int | None = None
     tags: Sequence[str] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
+    #: the queue id to give the message ("" for a new one): the relay names it in ``trace``
+    public_id: str = ""
+    #: trace fields to put above everything (the relay's Received field)
+    trace: bytes = b""
 
 
 def enqueue_raw(
@@ -177,9 +181,9 @@ def enqueue_raw_many(
     resolved = settings or current_settings()
 
     def prepare(item: RawItem, now: datetime) -> Pending:
-        prepared = prepare_raw(item.raw, item.envelope_from, item.recipients, now=now)
+        prepared = prepare_raw(item.raw, item.envelope_from, item.recipients, now=now, trace=item.trace)
         _check_size(prepared.size, resolved)
-        return _raw_pending(prepared, source, item.api_key_id, now, item.tags, item.metadata)
+        return _raw_pending(prepared, source, item.api_key_id, now, item.tags, item.metadata, item.public_id)
 
     return _enqueue(items, prepare, resolved, None, source)
 
@@ -419,9 +423,10 @@ def _raw_pending(
     now: datetime,
     tags: Sequence[str],
     metadata: Mapping[str, str],
+    public_id: str = "",
 ) -> Pending:
     return Pending(
-        public_id=new_public_id(),
+        public_id=public_id or new_public_id(),
         message_id=prepared.message_id,
         created_at=now,
         source=source,

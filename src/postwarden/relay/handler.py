@@ -13,11 +13,14 @@ from __future__ import annotations
 import binascii
 import logging
 from base64 import b64decode
+from datetime import UTC, datetime
 from typing import Final, Protocol
 
 from aiosmtpd.smtp import AuthResult, Envelope, Session
 
 from postwarden.outbox.models import State
+from postwarden.outbox.services import new_public_id
+from postwarden.relay import trace
 from postwarden.relay.auth import FailureThrottle, Identity, credential_digest
 from postwarden.relay.protocol import LOCAL_ERROR, RelaySMTP
 from postwarden.relay.store import MAX_REPLY_TEXT, Stored, Submission
@@ -123,6 +126,24 @@ class RelayHandler:
         content = envelope.content
         assert isinstance(content, bytes)
         identity = session.auth_data if isinstance(session.auth_data, Identity) else None
+        public_id = new_public_id()
+        tls = _tls(server)
+        with_keyword = trace.protocol(
+            extended=bool(session.extended_smtp),
+            tls=server.tls,
+            authenticated=identity is not None,
+            utf8=bool(envelope.smtp_utf8),
+        )
+        stamp = trace.received(
+            client_ip=server.client_ip,
+            helo=session.host_name,
+            by=server.hostname,
+            protocol=with_keyword,
+            tls=tls,
+            key_name=identity.name if identity else None,
+            queue_id=public_id,
+            now=datetime.now(UTC),
+        )
         submission = Submission(
             content=content,
             mail_from=envelope.mail_from or "",
@@ -130,9 +151,22 @@ class RelayHandler:
             client=server.client_ip,
             identity=identity,
             tls=server.tls,
+            public_id=public_id,
+            trace=stamp,
         )
         stored = await self.gateway.store(submission)
         return stored.reply
+
+
+def _tls(server: RelaySMTP) -> trace.Tls | None:
+    """The session's TLS version and cipher (STARTTLS or implicit), None in the clear."""
+    transport = server.transport
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    if ssl_object is None:
+        return None
+    cipher = ssl_object.cipher()
+    name, bits = (cipher[0], cipher[2]) if cipher else ("unknown", 0)
+    return trace.Tls(ssl_object.version() or "TLS", name, int(bits or 0))
 
 
 async def _initial(server: RelaySMTP, args: list[str]) -> bytes | None:

@@ -2,7 +2,7 @@
 each (database thread; see :mod:`postwarden.relay.committer`).
 
 The application's headers are kept as they are (``enqueue_raw`` adds only a missing
-Message-ID or Date). The envelope sender is the application's MAIL FROM when it is in
+Message-ID or Date), under the relay's Received field (:mod:`postwarden.relay.trace`). The envelope sender is the application's MAIL FROM when it is in
 the domain of MAIL_FROM (or of DKIM_DOMAIN), so bounces go where the operator expects
 and SPF/DMARC align; otherwise it is MAIL_FROM, and the message's timeline says so.
 """
@@ -45,6 +45,10 @@ class Submission:
     client: str
     identity: Identity | None
     tls: bool
+    #: the queue id the message will have, chosen when its Received field was written
+    public_id: str = ""
+    #: the relay's Received field (relay/trace.py), put at the top of the message
+    trace: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +112,12 @@ def _store(items: Sequence[Submission], settings: Settings) -> list[Stored]:
     senders = [envelope_sender(item.mail_from, settings) for item in items]
     raws = [
         RawItem(
-            item.content, sender.address, item.recipients, item.identity.key_id if item.identity else None
+            item.content,
+            sender.address,
+            item.recipients,
+            item.identity.key_id if item.identity else None,
+            public_id=item.public_id,
+            trace=item.trace,
         )
         for item, sender in zip(items, senders, strict=True)
     ]
