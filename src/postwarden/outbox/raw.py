@@ -2,10 +2,10 @@
 what a message must have.
 
 What changes and why: the relay's Received field goes on top (RFC 5321 4.4), line
-endings become CRLF (RFC 5322 2.1; DKIM signs the bytes as
-sent), a ``Message-ID`` and a ``Date`` are added when absent (RFC 5322 3.6: Date is
-required, Message-ID should be there and every retry must carry the same one), and
-``Bcc`` is removed, as Postfix's cleanup does on submission, so blind copies stay blind.
+endings become CRLF (RFC 5322 2.1; DKIM signs the bytes as sent), a ``Message-ID`` and
+a ``Date`` are added when absent (RFC 5322 3.6: Date is required, Message-ID should be
+there and every retry must carry the same one), and ``Bcc`` is removed, as Postfix's
+cleanup does on submission, so blind copies stay blind.
 
 A header block that breaks RFC 5322 (:mod:`postwarden.outbox.headerscan` says how) is
 refused with field ``headers``: the relay answers it at the end of DATA with
@@ -79,7 +79,8 @@ def prepare_raw(
         kinds,
         tuple(to),
         tuple(cc),
-        sender.needs_smtputf8 or any(not r.isascii() for r in rcpts),
+        # RFC 6532: UTF-8 header text (checked to be UTF-8 by the scan) needs SMTPUTF8 too
+        sender.needs_smtputf8 or any(not r.isascii() for r in rcpts) or not head.isascii(),
     )
 
 
@@ -161,22 +162,17 @@ def _listed(values: list[str]) -> list[str]:
 
 
 def _check_from(fields: dict[str, list[str]]) -> str:
-    """The From field's (first) addr-spec. Raises :class:`Refused` when it names no
-    address, or several without a Sender (RFC 5322 3.6.2)."""
+    """The From field's first addr-spec (as compat32 and getaddresses read it). Raises
+    :class:`Refused` when it names no address, or several without a Sender (RFC 5322
+    3.6.2)."""
     value = _first(fields, "from")
-    authors = _listed([value])
-    if not authors:
+    simple = headerscan.simple_addresses(value)
+    authors = simple if simple is not None else [addr for _, addr in email.utils.getaddresses([value])]
+    named = [addr for addr in authors if addr]
+    if not named:
         raise Refused("headers", "the From field holds no address (RFC 5322 3.6.2)")
-    if len(authors) > 1 and not _first(fields, "sender").strip():
+    if len(named) > 1 and not _first(fields, "sender").strip():
         raise Refused(
             "headers", "the From field lists several authors and there is no Sender field (RFC 5322 3.6.2)"
         )
-    return _from(value)
-
-
-def _from(value: str) -> str:
-    simple = headerscan.simple_addresses(value)
-    if simple is not None:
-        return simple[0]
-    found = email.utils.getaddresses([value])
-    return found[0][1] if found and found[0][1] else ""
+    return authors[0]

@@ -2,9 +2,10 @@
 each (database thread; see :mod:`postwarden.relay.committer`).
 
 The application's headers are kept as they are (``enqueue_raw`` adds only a missing
-Message-ID or Date), under the relay's Received field (:mod:`postwarden.relay.trace`). The envelope sender is the application's MAIL FROM when it is in
-the domain of MAIL_FROM (or of DKIM_DOMAIN), so bounces go where the operator expects
-and SPF/DMARC align; otherwise it is MAIL_FROM, and the message's timeline says so.
+Message-ID or Date), under the relay's Received field (:mod:`postwarden.relay.trace`).
+The envelope sender is the application's MAIL FROM when it is in the domain of
+MAIL_FROM (or of DKIM_DOMAIN), so bounces go where the operator expects and SPF/DMARC
+align; otherwise it is MAIL_FROM, and the message's timeline says so.
 """
 
 from __future__ import annotations

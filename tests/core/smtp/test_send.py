@@ -292,16 +292,19 @@ def test_it_refuses_an_address_that_needs_smtputf8_when_not_offered(smtpd: SmtpS
     assert not any(c.startswith("MAIL") for c in smtpd.commands)
 
 
-def test_it_asks_for_smtputf8_only_where_offered(
+def test_a_message_that_needs_smtputf8_goes_only_where_it_is_offered(
     smtpd_factory: Callable[..., SmtpServer], smtpd: SmtpServer
 ) -> None:
     utf8 = smtpd_factory(smtputf8=True)
 
     run(_send_all(utf8, (["a@example.test"], MESSAGE), smtputf8=True))
-    run(_send_all(smtpd, (["a@example.test"], MESSAGE), smtputf8=True))
+    [refused] = run(_send_all(smtpd, (["a@example.test"], MESSAGE), smtputf8=True))
 
     assert "SMTPUTF8" in utf8.delivered[0].mail_options
-    assert "SMTPUTF8" not in smtpd.delivered[0].mail_options
+    assert isinstance(refused, SmtpUtf8Unavailable)
+    assert refused.detail.startswith("the message's header fields carry UTF-8 text (RFC 6532)")
+    assert not smtpd.delivered
+    assert not any(c.startswith("MAIL") for c in smtpd.commands)
 
 
 def test_it_returns_the_queue_id_the_server_gives(smtpd_factory: Callable[..., SmtpServer]) -> None:

@@ -96,7 +96,19 @@ def test_it_builds_mail_parameters_from_what_the_server_offers() -> None:
     assert mail_parameters(caps, size=999, eight_bit=True, utf8_needed=True, utf8_asked=False) == (
         " SIZE=999 BODY=8BITMIME SMTPUTF8"
     )
-    assert mail_parameters(Capabilities(), size=999, eight_bit=True, utf8_needed=False, utf8_asked=True) == ""
+    assert mail_parameters(caps, size=999, eight_bit=True, utf8_needed=False, utf8_asked=True) == (
+        " SIZE=999 BODY=8BITMIME SMTPUTF8"
+    )
+
+
+def test_it_refuses_utf8_header_text_without_smtputf8_and_says_so() -> None:
+    with pytest.raises(SmtpUtf8Unavailable) as caught:
+        mail_parameters(Capabilities(), size=999, eight_bit=True, utf8_needed=False, utf8_asked=True)
+    assert (caught.value.stage, caught.value.detail) == (
+        SmtpStage.MAIL,
+        "the message's header fields carry UTF-8 text (RFC 6532) and the server's EHLO does not list "
+        "SMTPUTF8",
+    )
 
 
 def test_it_refuses_an_oversized_message_with_the_limit() -> None:

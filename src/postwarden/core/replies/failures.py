@@ -225,6 +225,23 @@ FAILURES: Final[tuple[Rule, ...]] = (
         steps=_SMTPUTF8_STEPS,
     ),
     rule(
+        "client.smtputf8.headers",
+        C.ENVELOPE_CONTENT_REJECTED,
+        on=S.MAIL,
+        text=r"header fields carry UTF-8 text",
+        title="The message's headers carry UTF-8 text and the server does not offer SMTPUTF8",
+        explanation="Header text that is not ASCII needs SMTPUTF8 (RFC 6531, 6532), which this server does "
+        "not offer; the message was not sent rather than risk a refusal or garbled headers. Retrying the "
+        "same server cannot help.",
+        steps=(
+            "Have the application encode non-ASCII header text as RFC 2047 encoded-words "
+            "(=?utf-8?q?...?=), as most mail libraries do by default.",
+            "Or send through a server that offers SMTPUTF8 (Gmail, Microsoft 365, Postfix with "
+            "smtputf8_enable=yes).",
+        ),
+        permanent=True,
+    ),
+    rule(
         "client.smtputf8",
         C.ENVELOPE_SENDER_REJECTED,
         text=r"SMTPUTF8",

@@ -99,6 +99,12 @@ def check_addresses(sender: str, recipients: Sequence[str]) -> bool:
     return not joined.isascii()
 
 
+#: why a message whose only non-ASCII is in its header fields was not sent
+HEADERS_NEED_SMTPUTF8: Final = (
+    "the message's header fields carry UTF-8 text (RFC 6532) and the server's EHLO does not list SMTPUTF8"
+)
+
+
 def mail_parameters(
     caps: Capabilities, *, size: int | None, eight_bit: bool, utf8_needed: bool, utf8_asked: bool
 ) -> str:
@@ -106,7 +112,10 @@ def mail_parameters(
 
     Raises :class:`MessageTooLarge` when ``size`` exceeds the advertised SIZE (before a
     byte of content is sent) and :class:`SmtpUtf8Unavailable` when an address needs
-    SMTPUTF8 the server does not offer.
+    SMTPUTF8, or the message does (``utf8_asked``: UTF-8 in its header fields, RFC 6532),
+    and the server does not offer it. The message is not sent without it: a server that
+    does not offer SMTPUTF8 may refuse or mangle the 8-bit header text, and a recipient's
+    client may show it garbled (Postfix bounces such mail the same way, 5.6.7).
     """
     params = ""
     if size is not None and caps.size:
@@ -125,6 +134,8 @@ def mail_parameters(
             params += " SMTPUTF8"
         elif utf8_needed:
             raise SmtpUtf8Unavailable(SmtpStage.MAIL, detail="the server's EHLO does not list SMTPUTF8")
+        else:
+            raise SmtpUtf8Unavailable(SmtpStage.MAIL, detail=HEADERS_NEED_SMTPUTF8)
     return params
 
 

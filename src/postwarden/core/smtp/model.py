@@ -86,6 +86,7 @@ class Outgoing:
     sender: str
     recipients: Sequence[str]
     data: bytes
+    #: the message needs SMTPUTF8 (UTF-8 in its header fields): not sent without it
     smtputf8: bool = False
 
 
