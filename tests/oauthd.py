@@ -137,6 +137,8 @@ class IdentityServer:
         self.clock_offset = 0.0
         #: every token issued: (grant type, client, subject)
         self.issued: list[tuple[str, str, str]] = []
+        #: every access token issued (the secrets sweep looks for them)
+        self.tokens: list[str] = []
         self.requests: list[str] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -198,6 +200,7 @@ class IdentityServer:
         now = int(self.now())
         body = {"iat": now, "nbf": now, "exp": now + self.lifetime, "jti": secrets.token_hex(8), **claims}
         token = jwt.encode(body, self.signing_key, algorithm="RS256", headers={"kid": self.key_id})
+        self.tokens.append(token)
         return token, self.lifetime
 
     def verify(self, token: str, *, audience: str, clock_offset: float = 0.0) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Each value starts with its own 10 characters that occur nowhere else, so finding its first
 8 characters in an output is finding the secret, not a coincidence. The forms looked for:
-the value, its first 8 characters, its URL-encoded and JSON-escaped forms, and base64 of it
+the value, its first 8 and last 12 characters, its URL-encoded and JSON-escaped forms, and base64 of it
 wherever it sits in an encoded payload (AUTH PLAIN sends ``\\0user\\0password``, AUTH LOGIN
 the password alone; base64 of a substring depends on its offset modulo 3, so the three
 alignments are covered). The masked form the console shows (``••••`` and at most the last
@@ -97,6 +97,8 @@ def forms(secret: Secret) -> dict[str, str]:
     found = {
         "value": value,
         "first 8": value[:8],
+        # a tail shown "for recognition" (more than the console's four characters)
+        "last 12": value[-12:],
         "url-encoded": quote(value, safe=""),
         "form-encoded": quote_plus(value),
         "json": json.dumps(value)[1:-1],

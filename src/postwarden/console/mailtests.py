@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Final
 from postwarden.core.config.model import Provider, Settings
 from postwarden.core.doctor.redact import Redactor
 from postwarden.core.replies.classify import Explanation, classify
-from postwarden.core.smtp.errors import SmtpError
+from postwarden.core.smtp.errors import SmtpError, failure_text
 from postwarden.core.smtp.session import Endpoint, SmtpSession
+from postwarden.core.smtp.stages import SmtpStage
 from postwarden.core.smtp.transcript import Transcript
 
 if TYPE_CHECKING:  # needs Django set up; imported where used
@@ -66,7 +67,11 @@ def lines_of(transcript: Transcript) -> tuple[Line, ...]:
 def from_error(exc: SmtpError, settings: Settings, transcript: Transcript, *, title: str = "") -> Outcome:
     """An SMTP failure as the page shows it, explained by the knowledge base."""
     expl: Explanation = classify(
-        stage=exc.stage, reply=exc.reply, detail=exc.detail, port=settings.smtp.port, host=settings.smtp.host
+        stage=exc.stage,
+        reply=exc.reply,
+        detail=failure_text(exc),
+        port=settings.smtp.port,
+        host=settings.smtp.host,
     )
     steps = expl.steps + ((expl.advice,) if expl.advice else ())
     return Outcome(
@@ -123,7 +128,11 @@ async def _bounded(coro: object) -> Outcome:
 
 async def _open_and_quit(settings: Settings) -> Outcome:
     transcript = Transcript()
-    session = SmtpSession(Endpoint.from_settings(settings.smtp), transcript=transcript)
+    try:
+        endpoint = Endpoint.from_settings(settings.smtp)
+    except ValueError as exc:  # incomplete OAuth2 settings
+        return Outcome(ok=False, title=str(exc), stage="config", code="config.missing")
+    session = SmtpSession(endpoint, transcript=transcript)
     try:
         await session.open()
     except SmtpError as exc:
@@ -151,6 +160,7 @@ def _facts(session: SmtpSession) -> tuple[str, ...]:
         facts.append(f"TLS ({tls.how}): {tls.version} {tls.cipher}{cert}{checked}")
     else:
         facts.append("no TLS: the connection is not encrypted")
+    facts += [f"OAuth2 {step.detail}" for step in session.steps if step.stage is SmtpStage.TOKEN]
     if session.auth_mechanism:
         facts.append(f"AUTH {session.auth_mechanism} accepted")
     if session.extensions.get("SIZE"):

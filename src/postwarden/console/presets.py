@@ -25,6 +25,10 @@ class Preset:
     note: str
     #: a fixed SMTP username, when the service has one
     user: str = ""
+    #: SMTP_AUTH: "" (password, the default) or "oauth2"
+    auth: str = ""
+    #: OAUTH2_PROVIDER, for the OAuth2 presets
+    oauth2_provider: str = ""
 
     @property
     def needs_region(self) -> bool:
@@ -72,6 +76,31 @@ PRESETS: Final[tuple[Preset, ...]] = (
         Security.STARTTLS,
         "SMTP AUTH must be enabled for the mailbox (Microsoft 365 admin center → user → Mail → "
         "Manage email apps → Authenticated SMTP); security defaults turn it off.",
+    ),
+    Preset(
+        "office365_oauth2",
+        "Microsoft 365 (OAuth2)",
+        "smtp.office365.com",
+        587,
+        Security.STARTTLS,
+        "Signs in with an app token instead of a password (Exchange Online ends password SMTP AUTH "
+        "in December 2026). Register an app in Microsoft Entra ID with the application permission "
+        "SMTP.SendAsApp (admin consent), register its service principal in Exchange Online for the "
+        "mailbox, then fill in the tenant ID, client ID and client secret below; Username is the mailbox.",
+        auth="oauth2",
+        oauth2_provider="microsoft",
+    ),
+    Preset(
+        "google_oauth2",
+        "Google Workspace (OAuth2)",
+        "smtp.gmail.com",
+        587,
+        Security.STARTTLS,
+        "Signs in with a service account token, no password: allow the service account's client ID "
+        "domain-wide delegation with the scope https://mail.google.com/ (Admin console → Security → "
+        "API controls), paste its JSON key below; Username is the mailbox to send as.",
+        auth="oauth2",
+        oauth2_provider="google",
     ),
     Preset(
         "outlook",

@@ -27,7 +27,13 @@ from typing import Final
 from postwarden.core.config.model import Settings
 from postwarden.core.dkim import Signer, UnsignableMessage
 from postwarden.core.replies.reply import Reply
-from postwarden.core.smtp.errors import DataRefused, NetworkError, RecipientsRefused, SmtpError, TokenRejected
+from postwarden.core.smtp.errors import (
+    DataRefused,
+    NetworkError,
+    RecipientsRefused,
+    SmtpError,
+    failure_text,
+)
 from postwarden.core.smtp.model import Endpoint, Outgoing, SendResult
 from postwarden.core.smtp.session import SmtpSession
 from postwarden.core.smtp.stages import SmtpStage
@@ -259,10 +265,13 @@ def _refused(address: str, reply: Reply | None, error: SmtpError | None, ms: int
 
 
 def _failed(address: str, error: SmtpError, ms: int) -> RecipientResult:
-    # a refused OAuth2 token says so: the reply alone (535 5.7.3) reads as a wrong password
-    detail = f"{error.summary}: {error.detail}" if isinstance(error, TokenRejected) else error.detail
     return RecipientResult(
-        address, Outcome.FAILED, error.stage.value, reply=error.reply, detail=detail, duration_ms=ms
+        address,
+        Outcome.FAILED,
+        error.stage.value,
+        reply=error.reply,
+        detail=failure_text(error),
+        duration_ms=ms,
     )
 
 

@@ -29,6 +29,7 @@ from postwarden.core.secrets import Secret
 SECTIONS: Final[tuple[tuple[Section, str], ...]] = (
     (Section.SENDING, "Sending"),
     (Section.SMTP, "SMTP server"),
+    (Section.OAUTH2, "Signing in with OAuth2 (Microsoft 365, Google Workspace)"),
     (Section.PROVIDER, "Email provider (API)"),
     (Section.SIGNING, "DKIM signing"),
     (Section.WEBHOOKS, "Provider webhooks"),
@@ -55,6 +56,17 @@ LABELS: Final[dict[str, str]] = {
     "SMTP_REQUIRE_ENCRYPTION": "Require encryption",
     "SMTP_EHLO_NAME": "EHLO name",
     "SMTP_TLS_VERIFY": "Verify certificate",
+    "SMTP_AUTH": "Sign in with",
+    "OAUTH2_PROVIDER": "Identity platform",
+    "OAUTH2_TENANT_ID": "Tenant ID",
+    "OAUTH2_CLIENT_ID": "Client ID",
+    "OAUTH2_CLIENT_SECRET": "Client secret",
+    "OAUTH2_CLIENT_CERT": "Client certificate and key (PEM)",
+    "OAUTH2_SERVICE_ACCOUNT": "Service account key (JSON)",
+    "OAUTH2_REFRESH_TOKEN": "Refresh token",
+    "OAUTH2_TOKEN_URL": "Token URL",
+    "OAUTH2_SCOPE": "Scope",
+    "OAUTH2_AUTHORITY": "Authority",
     "AWS_ACCESS_KEY_ID": "Amazon SES access key ID",
     "AWS_SECRET_ACCESS_KEY": "Amazon SES secret access key",
     "AWS_REGION": "Amazon SES region",
@@ -95,9 +107,24 @@ CHOICE_LABELS: Final[dict[str, str]] = {
     "opportunistic": "opportunistic (STARTTLS when offered)",
     "bcc": "Bcc (recipients hidden from each other)",
     "cc": "Cc (recipients see each other)",
+    "password": "password (Username and Password)",
+    "oauth2": "OAuth2 token (Microsoft 365, Google Workspace, …)",
+    "microsoft": "Microsoft Entra ID (Microsoft 365)",
+    "google": "Google (Workspace service account)",
+    "generic": "another token endpoint (Token URL)",
 }
 #: secrets that are a PEM block, typed into a text area
-MULTILINE: Final = frozenset({"DKIM_PRIVATE_KEY"})
+MULTILINE: Final = frozenset({"DKIM_PRIVATE_KEY", "OAUTH2_CLIENT_CERT", "OAUTH2_SERVICE_ACCOUNT"})
+#: an OAuth2 credential goes to the token endpoint, and the token it buys to the SMTP server
+_OAUTH2_DESTINATIONS: Final = (
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_SECURITY",
+    "SMTP_TLS_VERIFY",
+    "OAUTH2_PROVIDER",
+    "OAUTH2_AUTHORITY",
+    "OAUTH2_TOKEN_URL",
+)
 #: where each outgoing secret is sent. With the secret field left empty the saved secret
 #: applies, so changing one of these would hand it to a server the person just chose (a
 #: "settings" user, who may not see the secret, could read it off their own server): the
@@ -110,6 +137,10 @@ DESTINATIONS: Final[dict[str, tuple[str, ...]]] = {
     "RESEND_API_KEY": ("RESEND_API_URL",),
     "MANDRILL_API_KEY": ("MANDRILL_API_URL",),
     "AWS_SECRET_ACCESS_KEY": ("AWS_ENDPOINT_URL",),
+    **dict.fromkeys(
+        ("OAUTH2_CLIENT_SECRET", "OAUTH2_CLIENT_CERT", "OAUTH2_SERVICE_ACCOUNT", "OAUTH2_REFRESH_TOKEN"),
+        _OAUTH2_DESTINATIONS,
+    ),
 }
 
 

@@ -100,6 +100,9 @@ def _with_preset(data: QueryDict, current: dict[str, Current]) -> EmailSettingsF
         changed["SMTP_PORT"] = str(preset.port)
         changed["SMTP_SECURITY"] = preset.security.value
         changed["EMAIL_PROVIDER"] = Provider.SMTP.value
+        changed["SMTP_AUTH"] = preset.auth
+        if preset.oauth2_provider:
+            changed["OAUTH2_PROVIDER"] = preset.oauth2_provider
         if preset.user:
             changed["SMTP_USER"] = preset.user
     form = EmailSettingsForm(changed, current=current)

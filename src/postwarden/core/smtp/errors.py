@@ -219,6 +219,12 @@ class TokenRejected(AuthRejected):
     summary = "OAuth2 token refused by the SMTP server"
 
 
+def failure_text(error: SmtpError) -> str:
+    """The words to store and classify for ``error``: its detail, and for a refused OAuth2
+    token the summary first, so ``535 5.7.3`` is not read as a wrong password."""
+    return f"{error.summary}: {error.detail}" if isinstance(error, TokenRejected) else error.detail
+
+
 class TokenFailed(AuthError):
     """No OAuth2 access token; ``detail`` holds the identity platform's words. Raised at
     the AUTH stage (the path to the server is broken, not the message); the step the

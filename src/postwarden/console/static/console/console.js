@@ -22,6 +22,8 @@
     setField(form, "SMTP_PORT", option.dataset.port);
     setField(form, "SMTP_SECURITY", option.dataset.security);
     if (option.dataset.user) { setField(form, "SMTP_USER", option.dataset.user); }
+    setField(form, "SMTP_AUTH", option.dataset.auth || "");
+    if (option.dataset.oauth2Provider) { setField(form, "OAUTH2_PROVIDER", option.dataset.oauth2Provider); }
     setField(form, "EMAIL_PROVIDER", "smtp");
     if (note) { note.textContent = option.dataset.note; note.classList.remove("hidden"); }
   }

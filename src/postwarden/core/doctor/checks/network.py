@@ -18,7 +18,7 @@ from postwarden.core.config.model import Provider, Security
 from postwarden.core.doctor import fallback
 from postwarden.core.doctor.model import Code, Finding, Severity, Status, TranscriptLine
 from postwarden.core.replies.classify import classify
-from postwarden.core.smtp.errors import SmtpError, TokenRejected
+from postwarden.core.smtp.errors import SmtpError, TokenRejected, failure_text
 from postwarden.core.smtp.model import Endpoint
 from postwarden.core.smtp.session import SmtpSession
 from postwarden.core.smtp.stages import DOCTOR_STAGE, SmtpStage
@@ -288,7 +288,7 @@ async def _report_failure(ctx: Context, rec: Recorder, endpoint: Endpoint, failu
     # knowledge base. The evidence stays the verbatim detail.
     detail = failure.detail if failure.reply is not None else f"{failure.summary}: {failure.detail}"
     if isinstance(failure, TokenRejected):
-        detail = f"{failure.summary}: {failure.detail}"  # the classifier reads it as a refused token
+        detail = failure_text(failure)  # the classifier reads it as a refused token
     explanation = classify(
         stage=failure.stage,
         reply=failure.reply,

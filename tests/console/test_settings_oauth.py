@@ -1,0 +1,142 @@
+"""Email settings with SMTP_AUTH=oauth2: the presets, Test connection and Send test email
+showing the token step against the local identity server (tests/oauthd.py) and an
+Exchange-like SMTP server, and the OAuth2 secrets kept as every other secret is."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from django.test import Client
+
+from postwarden.configstore import runtime
+from tests.oauthd import BearerCheck, IdentityServer
+from tests.smtpd import SmtpServer
+
+pytestmark = [pytest.mark.usefixtures("clean_env", "ssl_cert_file")]
+Smtpd = Callable[..., SmtpServer]
+MAILBOX = "alerts@contoso.test"
+TENANT = "contoso.onmicrosoft.test"
+SECRET = "Cs9~Zq9XkVbN-client-secret-do-not-leak"
+
+
+@pytest.fixture
+def exchange(smtpd_factory: Smtpd, identity: IdentityServer) -> tuple[SmtpServer, BearerCheck, str]:
+    app = identity.register_app(TENANT, secret=SECRET)
+    check = BearerCheck(identity, "exchange", mailboxes={app.client_id: {MAILBOX}})
+    return smtpd_factory(tls="starttls", bearer=check, auth_mechanisms=("XOAUTH2",)), check, app.client_id
+
+
+def form(server: SmtpServer, identity: IdentityServer, client_id: str, **extra: str) -> dict[str, str]:
+    return {
+        "EMAIL_PROVIDER": "smtp",
+        "EMAIL_ENABLED": "on",
+        "SMTP_TLS_VERIFY": "on",
+        "SMTP_HOST": "localhost",
+        "SMTP_PORT": str(server.port),
+        "SMTP_SECURITY": "starttls",
+        "SMTP_USER": MAILBOX,
+        "SMTP_TIMEOUT": "5",
+        "SMTP_EHLO_NAME": "client.test",
+        "SMTP_AUTH": "oauth2",
+        "OAUTH2_PROVIDER": "microsoft",
+        "OAUTH2_TENANT_ID": TENANT,
+        "OAUTH2_CLIENT_ID": client_id,
+        "OAUTH2_CLIENT_SECRET": SECRET,
+        "OAUTH2_AUTHORITY": identity.url,
+        "MAIL_FROM": MAILBOX,
+        **extra,
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("preset", "host", "provider"),
+    [("office365_oauth2", "smtp.office365.com", "microsoft"), ("google_oauth2", "smtp.gmail.com", "google")],
+)
+def test_the_oauth2_presets_fill_host_port_security_and_the_identity_platform(
+    settings_client: Client, preset: str, host: str, provider: str
+) -> None:
+    html = settings_client.post("/settings/", {"action": "preset", "preset": preset}).content.decode()
+
+    assert re.search(rf'name="SMTP_HOST" value="{re.escape(host)}"', html)
+    assert re.search(r'name="SMTP_PORT" value="587"', html)
+    assert re.search(r'<option value="starttls" selected>', html)
+    assert re.search(r'<option value="oauth2" selected>', html)
+    assert re.search(rf'<option value="{provider}" selected>', html)
+    assert "Microsoft 365 (OAuth2)" in html and "Google Workspace (OAuth2)" in html
+
+
+@pytest.mark.django_db
+def test_test_connection_shows_the_token_step(
+    settings_client: Client, exchange: tuple[SmtpServer, BearerCheck, str], identity: IdentityServer
+) -> None:
+    server, check, client_id = exchange
+
+    html = settings_client.post(
+        "/settings/test-connection/", form(server, identity, client_id), HTTP_HX_REQUEST="true"
+    ).content.decode()
+
+    assert "Connected: the server accepted the connection, TLS and the credentials" in html
+    assert f"OAuth2 token from 127.0.0.1:{identity.port} for client {client_id}, expires in 35" in html
+    assert "AUTH XOAUTH2 accepted" in html
+    assert check.attempts == [(MAILBOX, "ok")]
+    assert SECRET not in html
+
+
+@pytest.mark.django_db
+def test_test_connection_names_a_wrong_secret_in_microsofts_words(
+    settings_client: Client, exchange: tuple[SmtpServer, BearerCheck, str], identity: IdentityServer
+) -> None:
+    server, check, client_id = exchange
+
+    html = settings_client.post(
+        "/settings/test-connection/",
+        form(server, identity, client_id, OAUTH2_CLIENT_SECRET="Wr0ng-client-secret-xyz"),
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+
+    assert "AADSTS7000215: Invalid client secret provided." in html
+    assert "auth.token_invalid_client" in html
+    assert "Certificates &amp; secrets" in html
+    assert "Wr0ng-client-secret-xyz" not in html
+    assert check.attempts == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_send_test_email_goes_out_over_xoauth2_and_shows_the_token_step(
+    settings_client: Client, exchange: tuple[SmtpServer, BearerCheck, str], identity: IdentityServer
+) -> None:
+    server, _, client_id = exchange
+
+    html = settings_client.post(
+        "/settings/send-test/",
+        form(server, identity, client_id, test_to="dest@example.com"),
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+
+    assert "Accepted by the server for dest@example.com" in html, html
+    assert f"[OAuth2 token from 127.0.0.1:{identity.port} for client {client_id}" in html
+    assert "C: AUTH XOAUTH2 ••••" in html
+    assert [m.login for m in server.delivered] == [MAILBOX]
+    assert SECRET not in html
+
+
+@pytest.mark.django_db
+def test_a_settings_user_cannot_read_the_saved_secret_nor_send_it_elsewhere(
+    settings_client: Client, exchange: tuple[SmtpServer, BearerCheck, str], identity: IdentityServer
+) -> None:
+    server, _, client_id = exchange
+    runtime.save(form(server, identity, client_id))
+
+    page = settings_client.get("/settings/").content.decode()
+    moved = settings_client.post(
+        "/settings/test-connection/",
+        form(server, identity, client_id, OAUTH2_CLIENT_SECRET="", OAUTH2_AUTHORITY="https://127.0.0.1:9"),
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+
+    assert SECRET not in page and SECRET[:-4] not in page
+    assert "Type the client secret again to use it with the new OAUTH2_AUTHORITY." in moved
+    assert identity.requests == []
