@@ -91,8 +91,19 @@ def test_it_asks_the_classifier_and_keeps_its_finding(
         (None, "ConnectionError: Connection refused", "deferred"),
         (None, "not sent: an address anymail cannot encode", "failed"),
         (429, '{"message": "rate limited"}', "deferred"),
+        (500, '{"errors": [{"message": "An internal server error occurred."}]}', "deferred"),
+        (502, "<html><h1>502 Bad Gateway</h1></html>", "deferred"),
         (503, "Service Unavailable", "deferred"),
+        (504, "<html><h1>504 Gateway Time-out</h1></html>", "deferred"),
+        (None, "ReadTimeout: HTTPSConnectionPool: Read timed out. (read timeout=30.0)", "deferred"),
+        (
+            None,
+            "ConnectionError: ('Connection aborted.', ConnectionResetError(104, 'reset by peer'))",
+            "deferred",
+        ),
         (401, '{"errors": [{"message": "The provided authorization grant is invalid"}]}', "deferred"),
+        (403, '{"message": "Forbidden: the key lacks the mail.send scope"}', "deferred"),
+        (404, '{"message": "Domain not found: mg.example.com"}', "failed"),
         (
             400,
             '{"errors": [{"field": "from", "message": "does not match a verified Sender Identity"}]}',
@@ -138,3 +149,25 @@ def test_it_never_schedules_a_retry_past_the_maximum_age() -> None:
     queued = NOW - timedelta(seconds=86400 - 30)
     verdict = judge(failed("rcpt", "451 4.7.1 Greylisted"), tries=3, queued_at=queued, now=NOW, policy=POLICY)
     assert verdict.retry_at == queued + timedelta(seconds=86400)
+
+
+def test_a_retry_after_of_a_second_or_less_is_kept_and_none_or_zero_is_computed() -> None:
+    rng = random.Random(3)
+    assert 0.5 <= POLICY.delay(1, 0.5, rng) <= 0.55
+    assert 30 <= POLICY.delay(1, 0.0, rng) <= 60
+    assert 30 <= POLICY.delay(1, None, rng) <= 60
+
+
+def test_it_gives_the_classifier_the_servers_port() -> None:
+    timeout = failed("connect", detail="TimeoutError: timed out")
+    on_25 = judge(timeout, tries=1, queued_at=NOW, now=NOW, policy=POLICY, port=25)
+    on_587 = judge(timeout, tries=1, queued_at=NOW, now=NOW, policy=POLICY, port=587)
+    assert (on_25.title, on_587.title) == (
+        "Outbound port 25 looks blocked",
+        "The connection to the server timed out",
+    )
+
+
+def test_a_failure_without_words_says_no_reply() -> None:
+    verdict = judge(failed("greeting"), tries=1, queued_at=NOW, now=NOW, policy=POLICY)
+    assert (verdict.state, verdict.reason) == ("deferred", "deferred at greeting: no reply")
