@@ -36,7 +36,7 @@ def deliver_until(condition: Callable[[], bool]) -> None:
         deadline = time.monotonic() + LIMIT
         while not condition() and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.3)  # the results of the last send are written within a flush interval
+        # stopping finishes what is in flight and writes every result before run() returns
         worker.stop()
         await asyncio.wait_for(running, LIMIT)
 

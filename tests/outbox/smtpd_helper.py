@@ -55,6 +55,8 @@ class Handler:
     #: close the connection just after answering this many messages (a server's idle
     #: timeout, as the client sees it on its next write)
     hang_up_after: int | None = None
+    #: set once the server has closed the connection for ``hang_up_after``
+    hung_up: threading.Event = field(default_factory=threading.Event)
     sessions: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -106,8 +108,12 @@ class Handler:
                 )
             )
             if self.hang_up_after is not None and len(self.received) == self.hang_up_after:
-                asyncio.get_running_loop().call_later(0.05, server.transport.close)
+                asyncio.get_running_loop().call_later(0.05, self._hang_up, server)
             return f"250 2.0.0 Ok: queued as Q{len(self.received):05d}"
+
+    def _hang_up(self, server: Any) -> None:
+        server.transport.close()
+        self.hung_up.set()
 
     def message_ids(self) -> list[str]:
         with self.lock:

@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
 from postwarden.relay.committer import Activity, GroupCommitter
+
+
+async def until(condition: Callable[[], bool], what: str, bound: float = 10.0) -> None:
+    """Wait until ``condition()`` holds, checking between event-loop turns."""
+    deadline = asyncio.get_running_loop().time() + bound
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"not within {bound} s: {what}"
+        await asyncio.sleep(0.001)
 
 
 class Ledger:
@@ -89,14 +97,20 @@ def test_it_answers_reads_while_a_batch_waits_for_the_reader() -> None:
     message the batch is waiting for: the read is answered at once, not after the linger."""
     ledger = Ledger()
     activity = Activity()
+    gathering = threading.Event()
+
+    def expected() -> int:
+        # the committer asks once it holds an item and decides whether to wait for more
+        gathering.set()
+        return activity()
 
     async def run() -> tuple[str, str, str]:
-        committer: GroupCommitter[str, str] = GroupCommitter(ledger.write, expected=activity, linger=30.0)
+        committer: GroupCommitter[str, str] = GroupCommitter(ledger.write, expected=expected, linger=30.0)
         committer.start(asyncio.get_running_loop())
         activity.begin()
         activity.begin()
         first = asyncio.ensure_future(committer.commit("m0"))
-        await asyncio.sleep(0.05)  # the batch is now gathering, waiting for a second item
+        assert await asyncio.to_thread(gathering.wait, 10)  # the batch now waits for a second item
         policy = await asyncio.wait_for(committer.call(lambda: "queued"), 10)  # not after the 30 s linger
         second = await asyncio.gather(first, committer.commit("m1"))
         await asyncio.to_thread(committer.stop)
@@ -108,9 +122,10 @@ def test_it_answers_reads_while_a_batch_waits_for_the_reader() -> None:
 
 def test_it_writes_what_is_queued_when_stopped() -> None:
     ledger = Ledger()
-    gate = threading.Event()
+    writing, gate = threading.Event(), threading.Event()
 
     def slow(items: Sequence[str]) -> list[str]:
+        writing.set()
         gate.wait(10)
         return ledger.write(items)
 
@@ -118,9 +133,10 @@ def test_it_writes_what_is_queued_when_stopped() -> None:
         committer: GroupCommitter[str, str] = GroupCommitter(slow)
         committer.start(asyncio.get_running_loop())
         pending = [asyncio.ensure_future(committer.commit(f"m{i}")) for i in range(3)]
-        await asyncio.sleep(0.05)
+        assert await asyncio.to_thread(writing.wait, 10)  # the first batch is being written
         stopping = asyncio.ensure_future(asyncio.to_thread(committer.stop))
-        await asyncio.sleep(0.05)
+        # stop() has queued its marker behind m1 and m2 while the write is held
+        await until(lambda: committer._queue.qsize() == 3, "m1, m2 and the stop marker queued")
         gate.set()
         await stopping
         return list(await asyncio.gather(*pending))

@@ -10,10 +10,12 @@ data directory may hold a secret in any recognisable form."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import smtplib
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -27,6 +29,7 @@ import requests
 
 from postwarden.core.config.variables import VARIABLES
 from tests.dnsd import DnsTestServer
+from tests.outbox.procs import wait_for
 from tests.ports import free_port
 from tests.processes import stop_group
 from tests.reliability.figures import report
@@ -229,6 +232,18 @@ def relay(place: Place, key: str, outputs: dict[str, str]) -> None:
     assert "235" in outputs["relay right key"]
 
 
+def attempts_to(place: Place, address: str) -> int:
+    """Attempts the serve process's worker recorded for ``address`` (refused by the SMTP server)."""
+    url = place.env["DATABASE_URL"].removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(f"file:{url}?mode=ro", uri=True, timeout=10)) as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM outbox_attempt a JOIN outbox_recipient r ON a.recipient_id = r.id"
+            " WHERE r.address = ?",
+            (address,),
+        ).fetchone()
+    return int(count)
+
+
 def log_files(data: Path) -> dict[str, str]:
     return {
         f"log file {p.name}": p.read_text("utf-8", "replace")
@@ -254,7 +269,7 @@ def test_no_command_process_or_log_file_holds_a_secret(
     wait_until_up(serving)
     web(serving, key, place.outputs)
     relay(place, key, place.outputs)
-    time.sleep(3)  # the worker's attempt at the relayed mail, refused by the SMTP server
+    wait_for(lambda: attempts_to(place, "carol@example.com") > 0, "the worker's attempt at the relayed mail")
     os.killpg(serving.process.pid, signal.SIGTERM)
     serving.process.wait(timeout=30)
     place.outputs["serve"] = serving.log.read_text("utf-8", "replace")

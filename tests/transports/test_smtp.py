@@ -202,7 +202,8 @@ def test_it_replaces_a_connection_the_server_dropped_while_it_idled(smtp_server:
     async def go() -> list[str]:
         try:
             first = await transport.send(delivery("a@example.com"))
-            await asyncio.sleep(0.2)  # the server has hung up; the pooled connection does not know yet
+            # the server hangs up; the pooled connection does not know yet
+            assert await asyncio.to_thread(smtp_server.handler.hung_up.wait, 10)
             second = await transport.send_many([delivery("b@example.com"), delivery("c@example.com")])
         finally:
             await transport.close()
