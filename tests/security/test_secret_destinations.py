@@ -61,8 +61,9 @@ def test_it_does_not_send_the_saved_password_to_a_new_server(
     client: Client = world.clients["settings"]
     answer = client.post(button, form(other.port, test_to="bob@example.com"), HTTP_HX_REQUEST="true")
     assert answer.status_code == 200
-    assert RETYPE in answer.content.decode()
-    assert other.auth_attempts == []
+    assert answer.content.decode().strip() == f'<p class="flash error">SMTP_PASSWORD: {RETYPE}</p>'
+    # the new server was never even contacted: nothing, least of all the password, reached it
+    assert (other.connections, other.commands, other.credentials) == (0, [], [])
 
 
 def test_it_does_not_save_a_new_server_for_the_saved_password(
@@ -71,8 +72,11 @@ def test_it_does_not_save_a_new_server_for_the_saved_password(
     real, other = servers
     answer = world.clients["admin"].post("/settings/", {**form(other.port), "action": "save"})
     assert answer.status_code == 200
-    assert RETYPE in answer.content.decode()
+    assert (
+        f'<ul class="errorlist" id="id_SMTP_PASSWORD_error"><li>{RETYPE}</li></ul>' in answer.content.decode()
+    )
     assert runtime.stored_values()["SMTP_PORT"] == str(real.port)
+    assert (other.connections, other.credentials) == (0, [])
 
 
 def test_it_uses_a_password_typed_for_the_new_server_and_the_saved_one_for_the_same_server(
@@ -81,11 +85,15 @@ def test_it_uses_a_password_typed_for_the_new_server_and_the_saved_one_for_the_s
     real, other = servers
     client: Client = world.clients["settings"]
     typed = client.post("/settings/test-connection/", form(other.port, SMTP_PASSWORD="typed-by-hand-1234"))
-    assert other.auth_attempts == [("PLAIN", "ops")]
+    # exactly the typed password reached the new server, once, and it logged in with it
+    assert other.credentials == [("PLAIN", "ops", "typed-by-hand-1234")]
+    assert list(other.logins.values()) == ["ops"]
     assert RETYPE not in typed.content.decode()
     same = client.post("/settings/test-connection/", form(real.port), HTTP_HX_REQUEST="true")
-    assert real.auth_attempts == [("PLAIN", "ops")]
-    assert real.logins  # the saved password, on the server it was saved for
+    # the saved password, on the server it was saved for, and nowhere else
+    assert real.credentials == [("PLAIN", "ops", SAVED)]
+    assert list(real.logins.values()) == ["ops"]
+    assert all(SAVED not in password for _, _, password in other.credentials)
     assert "failed at" not in same.content.decode()
 
 
@@ -111,5 +119,8 @@ def test_a_password_from_the_environment_keeps_its_server(
     answer = world.clients["settings"].post(
         "/settings/test-connection/", form(other.port), HTTP_HX_REQUEST="true"
     )
-    assert "SMTP_PASSWORD is set by the environment: change SMTP_PORT there too." in answer.content.decode()
-    assert other.auth_attempts == []
+    assert answer.content.decode().strip() == (
+        '<p class="flash error">SMTP_PORT: SMTP_PASSWORD is set by the environment: '
+        "change SMTP_PORT there too.</p>"
+    )
+    assert (other.connections, other.credentials) == (0, [])

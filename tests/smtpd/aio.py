@@ -215,6 +215,7 @@ class _Handler:
         assert isinstance(data, LoginPassword)
         login, password = data.login.decode(), data.password.decode()
         self.server.auth_attempts.append((mechanism, login))
+        self.server.credentials.append((mechanism, login, password))
         ok = (self.server.options.users or {}).get(login) == password
         if ok:
             self.server.logins[id(session)] = login
@@ -306,6 +307,8 @@ class SmtpServer:
         self.messages: list[ReceivedMessage] = []
         self.commands: list[str] = []
         self.auth_attempts: list[tuple[str, str]] = []
+        #: (mechanism, login, password) as received: what a test asserts no secret reached
+        self.credentials: list[tuple[str, str, str]] = []
         self.logins: dict[int, str] = {}
         self.sni: list[str] = []
         self.connections = 0
