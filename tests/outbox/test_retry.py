@@ -171,3 +171,47 @@ def test_it_gives_the_classifier_the_servers_port() -> None:
 def test_a_failure_without_words_says_no_reply() -> None:
     verdict = judge(failed("greeting"), tries=1, queued_at=NOW, now=NOW, policy=POLICY)
     assert (verdict.state, verdict.reason) == ("deferred", "deferred at greeting: no reply")
+
+
+def test_a_permanent_verdict_carries_the_title_and_the_reason() -> None:
+    refused = failed("rcpt", "550 5.1.1 <a@example.com>: Recipient address rejected: User unknown")
+    verdict = judge(refused, tries=1, queued_at=NOW, now=NOW, policy=POLICY)
+    assert (verdict.state, verdict.retry_at, verdict.permanent) == ("failed", None, True)
+    assert verdict.title
+    assert (
+        verdict.reason
+        == "failed at rcpt: 550 5.1.1 <a@example.com>: Recipient address rejected: User unknown"
+    )
+
+
+def test_a_dead_verdict_is_not_permanent_and_keeps_the_finding_and_title() -> None:
+    greylisted = failed("rcpt", "451 4.7.1 Greylisted")
+    deferred = judge(greylisted, tries=1, queued_at=NOW, now=NOW, policy=POLICY)
+    dead = judge(greylisted, tries=5, queued_at=NOW, now=NOW, policy=POLICY)
+    assert (dead.state, dead.retry_at, dead.permanent) == ("dead", None, False)
+    assert (dead.finding, dead.title) == (deferred.finding, deferred.title)
+    assert dead.finding
+    assert dead.title
+    brief = RetryPolicy(max_attempts=5, max_age=180)
+    aged = judge(greylisted, tries=1, queued_at=NOW - timedelta(seconds=180), now=NOW, policy=brief)
+    assert aged.reason == "dead after 0.1 hours; last at rcpt: 451 4.7.1 Greylisted"
+
+
+@pytest.mark.parametrize(
+    ("stage", "finding"),
+    [
+        ("mail", "envelope.sender_rejected"),
+        ("rcpt", "envelope.recipient_rejected"),
+        ("data", "envelope.content_rejected"),
+        ("auth", "auth.failed"),
+        ("api", ""),
+        ("internal", ""),
+    ],
+)
+def test_it_reads_the_servers_reply_at_the_stage_it_came(stage: str, finding: str) -> None:
+    # the transport keeps the reply apart from the detail: the reply and its stage decide
+    reply = Reply.from_lines(451, ["451 4.3.0 Temporary failure"])
+    result = RecipientResult("a@example.com", Outcome.FAILED, stage, reply=reply, detail="")
+    verdict = judge(result, tries=1, queued_at=NOW, now=NOW, policy=POLICY)
+    assert (verdict.state, verdict.finding) == ("deferred", finding)
+    assert verdict.reason == f"deferred at {stage}: 451 4.3.0 Temporary failure"

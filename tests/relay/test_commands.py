@@ -28,6 +28,25 @@ def test_it_reads_a_command_line_strictly(line: bytes, parsed: Command | Framing
     assert commands.parse_line(line) == parsed
 
 
+@pytest.mark.parametrize(("verb", "limit"), [("NOOP", 512), ("MAIL", 2048), ("RCPT", 2048), ("AUTH", 12288)])
+def test_a_line_of_exactly_the_limit_is_read_and_one_more_byte_is_too_long(verb: str, limit: int) -> None:
+    def line(length: int) -> bytes:
+        head = f"{verb} ".encode()
+        return head + b"x" * (length - len(head) - 2) + b"\r\n"
+
+    assert len(line(limit)) == limit
+    assert isinstance(commands.parse_line(line(limit)), Command)
+    assert commands.parse_line(line(limit + 1)) == Framing(commands.TOO_LONG, close=False)
+
+
+def test_it_keeps_every_byte_of_an_argument_that_is_not_utf8() -> None:
+    parsed = commands.parse_line(b"RCPT TO:<caf\xe9@b.test>\r\n")
+    assert parsed == Command("RCPT", "TO:<caf\udce9@b.test>")
+    assert isinstance(parsed, Command)
+    assert parsed.arg is not None
+    assert parsed.arg.encode("utf-8", "surrogateescape") == b"TO:<caf\xe9@b.test>"
+
+
 def test_it_allows_long_mail_and_auth_lines_up_to_their_extension_limits() -> None:
     mail = b"MAIL FROM:<a@b.test> " + b"X" * 1500 + b"\r\n"
     assert isinstance(commands.parse_line(mail), Command)
@@ -61,7 +80,9 @@ def test_it_knows_which_commands_end_a_pipelined_group(command: Command, waits: 
         ("<a@b.test> SIZE=100 BODY=8BITMIME", ("a@b.test", "SIZE=100 BODY=8BITMIME")),
         ("<>", ("", "")),
         ("a@b.test SIZE=5", ("a@b.test", "SIZE=5")),
+        ("a@b.test SIZE=5 BODY=8BITMIME", ("a@b.test", "SIZE=5 BODY=8BITMIME")),
         ('<"a b"@c.test>', None),
+        ('"a b"@c.test', None),
         ("<a@b.test", None),
     ],
 )

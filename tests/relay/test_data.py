@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import tracemalloc
 
 import pytest
 
@@ -97,6 +98,44 @@ def test_it_reads_an_over_large_message_to_its_end_without_keeping_it() -> None:
     result, rest, _ = read(body * 100 + b".\r\nNOOP\r\n", limit=1000, reader_limit=500)
     assert result == data.Data(None, data.TOO_BIG)
     assert rest == b"NOOP\r\n"
+
+
+@pytest.mark.parametrize("reader_limit", [64 * 1024, 64])
+def test_a_message_of_exactly_the_limit_is_kept_whole(reader_limit: int) -> None:
+    message = (b"x" * 98 + b"\r\n") * 10  # 1 000 bytes
+    result, rest, _ = read(message + b".\r\nNOOP\r\n", limit=1000, reader_limit=reader_limit)
+    assert (result, rest) == (data.Data(message), b"NOOP\r\n")
+    over, _, _ = read(message + b"x\r\n.\r\n", limit=1001, reader_limit=reader_limit)
+    assert over == data.Data(None, data.TOO_BIG)
+
+
+def test_an_over_large_message_is_not_held_in_memory() -> None:
+    piece = b"z" * 998 + b"\r\n"
+
+    async def run() -> data.Data:
+        reader = asyncio.StreamReader(limit=4096)
+        reading = asyncio.create_task(data.read_data(reader, 10_000, lambda: None))
+        for _ in range(2000):  # 2 MB against a 10 kB limit, fed as a client sends it
+            reader.feed_data(piece)
+            await asyncio.sleep(0)
+        reader.feed_data(b".\r\n")
+        reader.feed_eof()
+        return await reading
+
+    tracemalloc.start()
+    try:
+        result = asyncio.run(run())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert result == data.Data(None, data.TOO_BIG)
+    assert peak < 500_000, peak  # a few reads' worth, never the 2 MB
+
+
+def test_it_refuses_a_long_line_of_words() -> None:
+    line = b"word " * 200 + b"\r\n"  # 1 000 characters, no word longer than five
+    result, _, _ = read(line + b".\r\n")
+    assert result == data.Data(None, data.LONG_LINE)
 
 
 def test_it_counts_the_size_after_unstuffing() -> None:

@@ -44,8 +44,12 @@ def test_it_keeps_the_user_name_and_other_words() -> None:
 
 
 def test_a_short_secret_is_masked_only_as_a_whole_word() -> None:
-    redactor = Redactor(["ab1"], USER)
-    assert redactor.text("ab1 grab1 ab1.") == f"{MASK} grab1 {MASK}."
+    redactor = Redactor(["ab1", "cd2"], USER)
+    assert redactor.text("ab1 grab1 ab1. cd2") == f"{MASK} grab1 {MASK}. {MASK}"
+
+
+def test_a_secret_of_four_characters_is_masked_anywhere() -> None:
+    assert Redactor(["ab1z"], USER).text("ab1z xab1zy") == f"{MASK} x{MASK}y"
 
 
 def test_it_masks_a_key_that_stands_inside_a_longer_form_whole() -> None:
@@ -56,6 +60,13 @@ def test_it_masks_a_key_that_stands_inside_a_longer_form_whole() -> None:
     redactor = Redactor([pem])
     assert redactor.text(f"key: {pem}") == f"key: {MASK}"
     assert redactor.text("line MIIEvQIBADANBgkqhkiG9w0BAQEFAASC leaked") == f"line {MASK} leaked"
+
+
+def test_a_key_line_of_sixteen_characters_is_masked_on_its_own() -> None:
+    key = "-----BEGIN KEY-----\n0123456789abcdef\n0123456789abcde\n-----END KEY-----"
+    redactor = Redactor([key])
+    assert redactor.text("0123456789abcdef") == MASK
+    assert redactor.text("0123456789abcde") == "0123456789abcde"  # shorter lines are too common
 
 
 def test_empty_secrets_mask_nothing() -> None:
