@@ -201,17 +201,18 @@ def test_a_dead_verdict_is_not_permanent_and_keeps_the_finding_and_title() -> No
     ("stage", "finding"),
     [
         ("mail", "envelope.sender_rejected"),
-        ("rcpt", "envelope.recipient_rejected"),
+        ("rcpt", "envelope.relay_denied"),
         ("data", "envelope.content_rejected"),
         ("auth", "auth.failed"),
-        ("api", ""),
-        ("internal", ""),
+        # no SMTP stage: the reply is read on its own
+        ("api", "envelope.relay_denied"),
+        ("internal", "envelope.relay_denied"),
     ],
 )
 def test_it_reads_the_servers_reply_at_the_stage_it_came(stage: str, finding: str) -> None:
     # the transport keeps the reply apart from the detail: the reply and its stage decide
-    reply = Reply.from_lines(451, ["451 4.3.0 Temporary failure"])
+    reply = Reply.from_lines(450, ["450 4.7.1 Rejected"])
     result = RecipientResult("a@example.com", Outcome.FAILED, stage, reply=reply, detail="")
     verdict = judge(result, tries=1, queued_at=NOW, now=NOW, policy=POLICY)
     assert (verdict.state, verdict.finding) == ("deferred", finding)
-    assert verdict.reason == f"deferred at {stage}: 451 4.3.0 Temporary failure"
+    assert verdict.reason == f"deferred at {stage}: 450 4.7.1 Rejected"
