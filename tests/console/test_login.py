@@ -40,7 +40,7 @@ def test_it_locks_an_account_after_five_failures_even_for_the_right_password(adm
     client = Client()
     for _ in range(throttle.ACCOUNT_LIMIT):
         assert _post(client, "alice@example.com", "wrong password!").status_code == 200  # type: ignore[attr-defined]
-    response = _post(client, "ALICE@example.com", PASSWORD)
+    response = _post(client, "alice@example.com", PASSWORD)
     assert response.status_code == 429  # type: ignore[attr-defined]
     assert "Too many failed log-ins. Try again in 15 minute(s)." in response.content.decode()  # type: ignore[attr-defined]
     assert int(response["Retry-After"]) <= 15 * 60  # type: ignore[index]
@@ -70,7 +70,7 @@ def test_it_throttles_an_address_that_guesses_across_many_accounts(admin: User) 
 def test_it_counts_failures_in_the_database_so_every_process_sees_them(admin: User) -> None:
     throttle.record_failure("alice@example.com", "192.0.2.1")
     throttle.record_failure("alice@example.com", "192.0.2.1")
-    assert LoginThrottle.objects.get(key="account:alice@example.com").failures == 2
+    assert LoginThrottle.objects.get(key=f"user:{admin.pk}").failures == 2
     assert LoginThrottle.objects.get(key="ip:192.0.2.1").failures == 2
 
 
@@ -104,3 +104,35 @@ def test_it_sends_the_security_headers_on_the_login_page(db: None) -> None:
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert 'name="csrfmiddlewaretoken"' in response.content.decode()
+
+
+#: spellings Django's log-in form turns into alice@example.com (NFKC, stripped) and so logs in
+SAME_ACCOUNT = [
+    "\uff41\uff4c\uff49\uff43\uff45@example.com",  # fullwidth ａｌｉｃｅ
+    "alice\uff20example.com",  # fullwidth commercial at
+    "  alice@example.com ",
+    "\u1d43lice@example.com",  # modifier letter small a
+]
+
+
+@pytest.mark.parametrize("spelling", SAME_ACCOUNT)
+def test_the_lock_holds_for_every_spelling_that_logs_in_as_the_account(admin: User, spelling: str) -> None:
+    # each spelling does log in when the account is not locked: it is the same account
+    free = Client()
+    assert _post(free, spelling, PASSWORD, address="192.0.2.99").status_code == 302  # type: ignore[attr-defined]
+    client = Client()
+    for _ in range(throttle.ACCOUNT_LIMIT):
+        assert _post(client, "alice@example.com", "wrong password!").status_code == 200  # type: ignore[attr-defined]
+    response = _post(client, spelling, PASSWORD, address="198.51.100.7")
+    assert response.status_code == 429  # type: ignore[attr-defined]
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("spelling", SAME_ACCOUNT)
+def test_failures_under_any_spelling_count_for_the_account(admin: User, spelling: str) -> None:
+    client = Client()
+    for index in range(throttle.ACCOUNT_LIMIT):
+        # from different addresses, so only the account's count can lock
+        assert _post(client, spelling, "wrong password!", address=f"192.0.2.{index + 20}").status_code == 200  # type: ignore[attr-defined]
+    assert _post(client, "alice@example.com", PASSWORD, address="198.51.100.8").status_code == 429  # type: ignore[attr-defined]
+    assert LoginThrottle.objects.get(key__startswith="user:").failures == throttle.ACCOUNT_LIMIT

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from django import forms
+from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import UsernameField
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
@@ -39,8 +42,21 @@ def client_address(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 
+def account_key(username: str) -> str:
+    """The account a log-in attempt is for, found as Django will find it: the log-in form's
+    own normalization of the name (NFKC, stripped: ``ａｄｍｉｎ@…`` is ``admin@…``), then the
+    backend's lookup. Counting any other spelling let a fullwidth one log in while the
+    account was locked. A name no user has is counted by its case-folded form."""
+    try:
+        name = UsernameField().clean(username)
+    except forms.ValidationError:
+        name = ""
+    user = get_user_model()._default_manager.filter(**{get_user_model().USERNAME_FIELD: name}).first()
+    return f"user:{user.pk}" if user is not None else f"account:{name.casefold()}"[:300]
+
+
 def keys_for(username: str, address: str) -> dict[str, int]:
-    return {f"account:{username.strip().lower()}": ACCOUNT_LIMIT, f"ip:{address}": ADDRESS_LIMIT}
+    return {account_key(username): ACCOUNT_LIMIT, f"ip:{address}": ADDRESS_LIMIT}
 
 
 def check(username: str, address: str) -> Verdict:
@@ -80,4 +96,4 @@ def _bump(key: str, now: datetime) -> None:
 def record_success(username: str) -> None:
     """A correct password clears the account's count (not the address's: one good
     account must not unlock guessing at the others from the same address)."""
-    LoginThrottle.objects.filter(key=f"account:{username.strip().lower()}").delete()
+    LoginThrottle.objects.filter(key=account_key(username)).delete()
