@@ -60,11 +60,20 @@ def test_it_paginates(client: Client) -> None:
     )
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 501}, {"offset": -1}, {"reason": "boredom"}])
-def test_it_answers_400_for_bad_list_parameters(client: Client, params: dict[str, object]) -> None:
-    response = client.get(URL, params, headers=key("read"))
+def test_it_answers_400_for_an_unknown_reason(client: Client) -> None:
+    response = client.get(URL, {"reason": "boredom"}, headers=key("read"))
     assert response.status_code == 400
     assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 501}, {"offset": -1}])
+def test_it_answers_422_naming_a_page_parameter_out_of_range(
+    client: Client, params: dict[str, object]
+) -> None:
+    response = client.get(URL, params, headers=key("read"))
+    assert response.status_code == 422
+    [name] = params
+    assert [problem["loc"] for problem in response.json()["detail"]] == [["query", name]]
 
 
 def test_it_adds_a_manual_suppression_named_after_the_key(client: Client) -> None:

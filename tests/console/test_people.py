@@ -98,6 +98,8 @@ def test_suggest_needs_a_key_with_the_read_scope(client: Client, directory: None
 
 
 def test_suggest_bounds_the_limit(client: Client, directory: None) -> None:
-    assert client.get(SUGGEST, {"limit": "500"}, HTTP_AUTHORIZATION=f"Bearer {key()}").status_code == 400
+    refused = client.get(SUGGEST, {"limit": "500"}, HTTP_AUTHORIZATION=f"Bearer {key()}")
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["query", "limit"]
     response = client.get(SUGGEST, {"limit": "1"}, HTTP_AUTHORIZATION=f"Bearer {key()}")
     assert len(response.json()["suggestions"]) == 1

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+
+from postwarden.api import params
 
 #: messages per POST /batch
 MAX_BATCH = 500
@@ -190,6 +192,10 @@ class MessagePage(BaseModel):
     items: list[MessageSummary]
 
 
+#: the largest page of messages
+MAX_LIMIT: Final = 200
+
+
 class ListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -202,8 +208,8 @@ class ListQuery(BaseModel):
     since: datetime | None = None
     #: created before
     until: datetime | None = None
-    limit: int = 50
-    offset: int = 0
+    limit: int = params.limit(50, MAX_LIMIT)
+    offset: int = params.offset()
 
     _moments = field_validator("since", "until", mode="before")(_moment)
 

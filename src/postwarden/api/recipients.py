@@ -18,6 +18,7 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict
 
 from postwarden.accounts.models import Member
+from postwarden.api import params
 from postwarden.api.auth import scope
 from postwarden.api.errors import errors
 from postwarden.console.prefs import suggestion_mode
@@ -32,7 +33,7 @@ class SuggestQuery(Schema):
     q: str = ""
     #: the member the suggestions are for (required in the "groups" mode)
     for_: str = Field("", alias="for")
-    limit: int = 10
+    limit: int = params.limit(10, MAX_LIMIT)
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
@@ -60,9 +61,8 @@ def _matching(q: str) -> QuerySet[Member]:
 )
 def suggest(request: HttpRequest, query: Query[SuggestQuery]) -> Suggestions:
     """Members matching ``q``, at most ``limit``. Mode ``none`` answers an empty list;
-    mode ``groups`` only members sharing a group with ``for`` (and 400 without ``for``)."""
-    if not 1 <= query.limit <= MAX_LIMIT:
-        raise HttpError(400, f"limit must be between 1 and {MAX_LIMIT}")
+    mode ``groups`` only members sharing a group with ``for`` (and 400 without ``for``);
+    422 naming ``limit`` outside 1…50 (api/params.py)."""
     mode = suggestion_mode()
     asking = query.for_.strip().lower()
     if mode == "none":

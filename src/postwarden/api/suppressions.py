@@ -21,6 +21,7 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict
 
 from postwarden.accounts.models import ApiKey, Scope
+from postwarden.api import params
 from postwarden.api.auth import scope
 from postwarden.api.errors import errors
 from postwarden.outbox import suppressions
@@ -55,8 +56,8 @@ class ListQuery(Schema):
     q: str = ""
     reason: str | None = None
     include_expired: bool = False
-    limit: int = 50
-    offset: int = 0
+    limit: int = params.limit(50, MAX_LIMIT)
+    offset: int = params.offset()
 
     model_config = ConfigDict(extra="forbid")
 
@@ -97,9 +98,8 @@ def _address(text: str) -> str:
     "", response={200: SuppressionPage, **errors(400)}, auth=scope("read"), summary="List suppressions"
 )
 def list_suppressions(request: HttpRequest, query: Query[ListQuery]) -> SuppressionPage:
-    """Newest first. 400 for a ``limit`` outside 1…500, a negative ``offset`` or an unknown reason."""
-    if not 1 <= query.limit <= MAX_LIMIT or query.offset < 0:
-        raise HttpError(400, f"limit must be 1…{MAX_LIMIT} and offset at least 0")
+    """Newest first. 400 for an unknown reason; 422 naming ``limit`` outside 1…500 or
+    ``offset`` outside 0…10⁹ (api/params.py)."""
     if query.reason is not None and query.reason not in suppressions.REASONS:
         raise HttpError(400, f"unknown reason {query.reason!r}; one of {', '.join(suppressions.REASONS)}")
     rows = suppressions.search(query.q, reason=query.reason, include_expired=query.include_expired)

@@ -25,6 +25,7 @@ from ninja.errors import HttpError
 from pydantic import BaseModel, ConfigDict, Field
 
 from postwarden.accounts.models import ApiKey
+from postwarden.api import params
 from postwarden.api.auth import scope
 from postwarden.api.errors import errors
 from postwarden.api.message_schemas import ErrorOut
@@ -93,7 +94,7 @@ class RenderIn(BaseModel):
     #: omitted: the version's sample variables
     variables: dict[str, Any] | None = None
     #: omitted: the newest
-    version: int | None = None
+    version: int | None = params.number()
 
 
 class LinkWarning(BaseModel):
@@ -115,7 +116,7 @@ class RenderOut(BaseModel):
 class VersionQuery(BaseModel):
     model_config = _STRICT
 
-    version: int | None = None
+    version: int | None = params.number()
 
 
 def _by(request: HttpRequest) -> str:
