@@ -111,7 +111,7 @@ def test_it_names_the_field_it_refuses(client: Client) -> None:
 
 
 def test_it_needs_the_send_scope_to_post(client: Client) -> None:
-    assert post(client, {"to": ["a@example.com"], "text": "x"}, scopes=("read",)).status_code == 401
+    assert post(client, {"to": ["a@example.com"], "text": "x"}, scopes=("read",)).status_code == 403
     assert client.post(URL, "{}", content_type="application/json").status_code == 401
 
 

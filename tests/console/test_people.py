@@ -93,7 +93,7 @@ def test_suggest_offers_nobody_in_mode_none(client: Client, directory: None) -> 
 
 def test_suggest_needs_a_key_with_the_read_scope(client: Client, directory: None) -> None:
     assert client.get(SUGGEST, {"q": "a"}).status_code == 401
-    assert client.get(SUGGEST, {"q": "a"}, HTTP_AUTHORIZATION=f"Bearer {key('send')}").status_code == 401
+    assert client.get(SUGGEST, {"q": "a"}, HTTP_AUTHORIZATION=f"Bearer {key('send')}").status_code == 403
     assert client.get(SUGGEST, {"q": "a"}, HTTP_AUTHORIZATION=f"Bearer {key('admin')}").status_code == 200
 
 

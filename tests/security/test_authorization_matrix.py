@@ -49,7 +49,8 @@ def _console(viewer: Status, settings: Status, admin: Status) -> Row:
 
 
 def _api(send: Status, read: Status, admin: Status) -> Row:
-    # a console session is no API credential: 401 for every user, as for anonymous
+    # a console session is no API credential: 401 for every user, as for anonymous; a key
+    # without the route's scope: 403 (api/auth.py)
     return (401, 401, 401, 401, send, read, admin)
 
 
@@ -123,17 +124,17 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("users/<int:pk>/", "POST"): _console(403, 403, 200),
     # --- the API: scope read reads, scope send sends and changes, scope admin does all;
     # a key without the scope is refused as no key at all (401, tests/api)
-    ("api/v1/messages", "GET"): _api(401, 200, 200),
-    ("api/v1/messages", "POST"): _api(202, 401, 202),
-    ("api/v1/messages/batch", "POST"): _api(202, 401, 202),
-    ("api/v1/messages/<public_id>", "GET"): _api(401, 200, 200),
-    ("api/v1/messages/<public_id>/requeue", "POST"): _api(200, 401, 200),
-    ("api/v1/messages/<public_id>/cancel", "POST"): _api(200, 401, 200),
-    ("api/v1/recipients/suggest", "GET"): _api(401, 200, 200),
-    ("api/v1/suppressions", "GET"): _api(401, 200, 200),
-    ("api/v1/suppressions", "POST"): _api(201, 401, 201),
-    ("api/v1/suppressions/<address>", "DELETE"): _api(204, 401, 204),
-    ("api/v1/doctor", "POST"): _api(401, 200, 200),  # choosing a recipient or sending needs send too
+    ("api/v1/messages", "GET"): _api(403, 200, 200),
+    ("api/v1/messages", "POST"): _api(202, 403, 202),
+    ("api/v1/messages/batch", "POST"): _api(202, 403, 202),
+    ("api/v1/messages/<public_id>", "GET"): _api(403, 200, 200),
+    ("api/v1/messages/<public_id>/requeue", "POST"): _api(200, 403, 200),
+    ("api/v1/messages/<public_id>/cancel", "POST"): _api(200, 403, 200),
+    ("api/v1/recipients/suggest", "GET"): _api(403, 200, 200),
+    ("api/v1/suppressions", "GET"): _api(403, 200, 200),
+    ("api/v1/suppressions", "POST"): _api(201, 403, 201),
+    ("api/v1/suppressions/<address>", "DELETE"): _api(204, 403, 204),
+    ("api/v1/doctor", "POST"): _api(403, 200, 200),  # choosing a recipient or sending needs send too
     # the schema and its documentation page are public (they describe, they hold no data);
     # ninja's views answer any method with the same document
     ("api/openapi.json", "GET"): PUBLIC,

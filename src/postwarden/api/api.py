@@ -7,10 +7,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.openapi.schema import OpenAPISchema
 
 import postwarden
+from postwarden.api.auth import MissingScope
 from postwarden.api.errors import document_framework_errors
 
 
@@ -41,6 +43,13 @@ ROUTERS: dict[str, str] = {
     "postwarden.api.recipients": "/recipients",
     "postwarden.api.doctor": "/doctor",
 }
+
+
+
+@api.exception_handler(MissingScope)
+def _missing_scope(request: HttpRequest, exc: MissingScope) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc), "scope": exc.scope}, status=403)
+
 
 for module_name, prefix in ROUTERS.items():
     api.add_router(f"/v1{prefix}", importlib.import_module(module_name).router)

@@ -1,5 +1,7 @@
 """API keys: ``Authorization: Bearer pw_…`` (or ``X-Api-Key``). Keys are hashed at rest;
-each route states the scope it needs."""
+each route states the scope it needs. No key, or an unknown or revoked one: 401. A valid
+key without the route's scope: 403 naming the scope (:class:`MissingScope`, answered by
+api.py), so a client can tell "wrong key" from "this key may not do that"."""
 
 from __future__ import annotations
 
@@ -83,13 +85,23 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a, b)
 
 
+class MissingScope(Exception):
+    """A valid, active API key without the scope a route needs."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = str(scope)  # a Scope member's repr is not its word
+        super().__init__(f"this API key lacks the scope {self.scope!r} this route needs")
+
+
 class _ScopeMixin:
     scope: str
 
     def check(self, request: HttpRequest, key: str | None) -> Any:
         row = lookup(key or "")
-        if row is None or not row.allows(self.scope):
+        if row is None:
             return None
+        if not row.allows(self.scope):
+            raise MissingScope(self.scope)
         request.api_key = row  # type: ignore[attr-defined]
         return row
 

@@ -3,8 +3,9 @@
 A route states the errors it answers itself: ``response={200: Page, **errors(400)}``.
 ``HttpError("…")`` answers ``{"detail": "what is wrong"}`` (:class:`Problem`). Three come
 from the framework, for any route, and :func:`document_framework_errors` adds them to
-every operation of the schema: 401 (no API key, or one without the route's scope), 400
-for a body that is not JSON at all, and 422 (a body or parameter the schema refuses;
+every operation of the schema: 401 (no API key, or an unknown or revoked one), 403 (a
+valid key without the route's scope; ``scope`` names it), 400 for a body that is not JSON
+at all, and 422 (a body or parameter the schema refuses;
 ``detail`` is then ninja's list of what failed where). Clients and schemathesis
 (tests/fuzz) read the schema as the contract: an answer it does not list is a defect.
 """
@@ -28,8 +29,21 @@ _DETAIL_SCHEMA: Final = {
     "required": ["detail"],
 }
 _UNAUTHORIZED: Final = {
-    "description": "No API key, an unknown or revoked one, or one without this route's scope",
+    "description": "No API key, or an unknown or revoked one",
     "content": {"application/json": {"schema": _DETAIL_SCHEMA}},
+}
+_FORBIDDEN: Final = {
+    "description": "A valid API key without this route's scope (or, where the route says so, "
+    "without a scope one of its options needs)",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"detail": {"type": "string"}, "scope": {"type": "string"}},
+                "required": ["detail"],
+            }
+        }
+    },
 }
 _NOT_JSON: Final = {
     "description": "The body is not JSON",
@@ -73,6 +87,7 @@ def document_framework_errors(schema: dict[str, Any]) -> None:
             operation["responses"] = responses
             if operation.get("security"):
                 responses.setdefault("401", _UNAUTHORIZED)
+                responses.setdefault("403", _FORBIDDEN)
             if operation.get("requestBody"):
                 responses.setdefault("400", _NOT_JSON)
             if operation.get("parameters") or operation.get("requestBody"):
