@@ -45,7 +45,6 @@ ROUTERS: dict[str, str] = {
 }
 
 
-
 @api.exception_handler(MissingScope)
 def _missing_scope(request: HttpRequest, exc: MissingScope) -> HttpResponse:
     return api.create_response(request, {"detail": str(exc), "scope": exc.scope}, status=403)
