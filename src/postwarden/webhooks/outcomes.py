@@ -47,6 +47,14 @@ class Malformed(ValueError):
     """An event that can never be recorded; the text says which field is wrong."""
 
 
+def check_batch(provider: str, batch: Any) -> None:
+    """Raise :class:`Malformed` unless a provider that posts its events as a JSON list
+    (SendGrid's body, Mandrill's ``mandrill_events``) sent a list: a string or an object
+    would be iterated as one, and ``""`` or ``{}`` read as "no events"."""
+    if not isinstance(batch, list):
+        raise Malformed(f"{provider} posts a JSON list of events, not {type(batch).__name__}")
+
+
 def retryable(exc: BaseException) -> bool:
     """Whether the provider should send the request again (answer 500) rather than drop it
     (answer 400)."""

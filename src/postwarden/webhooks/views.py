@@ -96,6 +96,7 @@ class SendGridView(Checked, SendGridTrackingWebhookView):  # type: ignore[misc] 
         if self.webhook_verification_key is not None:  # the timestamp is signed only then
             stamp = request.headers.get("X-Twilio-Email-Event-Webhook-Timestamp", "")
             replay.check_fresh("SendGrid", stamp, self.tolerance)
+        outcomes.check_batch("sendgrid", json.loads(request.body))
         return super().parse_events(request)
 
 
@@ -135,7 +136,9 @@ class ResendView(Checked, ResendTrackingWebhookView):  # type: ignore[misc]  # a
 
 
 class MandrillView(Checked, MandrillCombinedWebhookView):  # type: ignore[misc]  # anymail is untyped
-    pass
+    def parse_events(self, request: HttpRequest) -> list[Any]:
+        outcomes.check_batch("mandrill", json.loads(request.POST.get("mandrill_events", "")))
+        return super().parse_events(request)
 
 
 class SesTrackingView(Checked, AmazonSESTrackingWebhookView):  # type: ignore[misc]  # anymail is untyped
