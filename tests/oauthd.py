@@ -38,7 +38,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, unquote, urlencode
 
 import jwt
 import pytest
@@ -139,6 +139,11 @@ class IdentityServer:
         self.issued: list[tuple[str, str, str]] = []
         #: every access token issued (the secrets sweep looks for them)
         self.tokens: list[str] = []
+        #: who signs in at /authorize and approves device codes (delegated flows)
+        self.user = "alerts@contoso.test"
+        #: False: the person declines consent (access_denied)
+        self.consent = True
+        self._codes: dict[str, dict[str, str]] = {}
         self.requests: list[str] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -309,7 +314,35 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) == 4 and parts[1:] == ["v2.0", ".well-known", "openid-configuration"]:
             self._answer(*self._openid(parts[0]))
             return
+        if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "authorize"]:
+            self._authorize(parse_qs(self.path.split("?", 1)[1] if "?" in self.path else ""))
+            return
         self._answer(404, {"error": "not_found"})
+
+    def _authorize(self, query: dict[str, list[str]]) -> None:
+        """Signs ``identity.user`` in and consents at once (a real platform shows pages)."""
+        q = {k: v[0] for k, v in query.items()}
+        redirect = q.get("redirect_uri", "")
+        if not self.identity.consent:
+            answer = {
+                "error": "access_denied",
+                "error_description": "AADSTS65004: User declined to consent.",
+                "state": q.get("state", ""),
+            }
+        else:
+            code = "code-" + secrets.token_urlsafe(16)
+            self.identity._codes[code] = {
+                "client_id": q.get("client_id", ""),
+                "redirect_uri": redirect,
+                "challenge": q.get("code_challenge", ""),
+                "method": q.get("code_challenge_method", ""),
+                "user": self.identity.user,
+            }
+            answer = {"code": code, "state": q.get("state", "")}
+        self.send_response(302)
+        self.send_header("Location", redirect + ("&" if "?" in redirect else "?") + urlencode(answer))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def _openid(self, tenant: str) -> tuple[int, dict[str, Any]]:
         ident = self.identity
@@ -333,6 +366,22 @@ class _Handler(BaseHTTPRequestHandler):
             "id_token_signing_alg_values_supported": ["RS256"],
         }
 
+    def _device_code(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """Issued approved at once (``identity.user`` signs in on another device)."""
+        code = "device-" + secrets.token_urlsafe(16)
+        user_code = secrets.token_hex(4).upper()
+        self.identity._codes[code] = {"client_id": form.get("client_id", ""), "user": self.identity.user}
+        url = f"{self.identity.url}/devicelogin"
+        return 200, {
+            "device_code": code,
+            "user_code": user_code,
+            "verification_uri": url,
+            "expires_in": 900,
+            "interval": 1,
+            "message": f"To sign in, use a web browser to open the page {url} and enter the code {user_code} "
+            "to authenticate.",
+        }
+
     def do_POST(self) -> None:
         self.identity.requests.append(f"POST {self.path}")
         length = int(self.headers.get("Content-Length") or 0)
@@ -342,6 +391,8 @@ class _Handler(BaseHTTPRequestHandler):
         parts = self.path.split("?", 1)[0].strip("/").split("/")
         if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "token"]:
             self._answer(*_Microsoft(self.identity, parts[0], form).answer())
+        elif len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "devicecode"]:
+            self._answer(*self._device_code(form))
         elif parts == ["google", "token"]:
             self._answer(*_Google(self.identity, form).answer())
         elif parts == ["generic", "token"]:
@@ -375,6 +426,8 @@ class _Microsoft:
             return refused
         if form.get("grant_type") == "refresh_token":
             return self._refresh(app)
+        if form.get("grant_type") in ("authorization_code", "urn:ietf:params:oauth:grant-type:device_code"):
+            return self._code(app)
         if form.get("grant_type") != "client_credentials":
             return _ms_error(
                 400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type."
@@ -402,7 +455,7 @@ class _Microsoft:
             return self._assertion_refusal(app, form["client_assertion"])
         secret = form.get("client_secret")
         if secret is None:
-            if form.get("grant_type") == "refresh_token" and app.secret is None:
+            if form.get("grant_type") != "client_credentials" and app.secret is None:
                 return None  # a public client
             return _ms_error(
                 401,
@@ -456,6 +509,44 @@ class _Microsoft:
                 f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(int(claims.get('nbf', 0))))}Z.",
             )
         return None
+
+    def _code(self, app: App) -> tuple[int, dict[str, Any]]:
+        form = self.form
+        key = form.get("code") or form.get("device_code") or ""
+        grant = self.identity._codes.pop(key, None)
+        if grant is None or grant["client_id"] != app.client_id:
+            return _ms_error(
+                400, "invalid_grant", 70000, "The provided value for the 'code' parameter is not valid."
+            )
+        if "challenge" in grant:
+            verifier = form.get("code_verifier", "")
+            digest = (
+                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            )
+            if grant["method"] != "S256" or not secrets.compare_digest(digest, grant["challenge"]):
+                return _ms_error(
+                    400, "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge."
+                )
+            if form.get("redirect_uri") != grant["redirect_uri"]:
+                return _ms_error(400, "invalid_grant", 50148, "The redirect_uri does not match the one used.")
+        refresh = self.identity.register_refresh_token(app.client_id, grant["user"], "SMTP.Send")
+        token, lifetime = self.identity._access_token(
+            {
+                "aud": MS_AUDIENCE,
+                "tid": self.tenant,
+                "appid": app.client_id,
+                "upn": grant["user"],
+                "scp": "SMTP.Send",
+            }
+        )
+        self.identity.issued.append((str(self.form.get("grant_type")), app.client_id, grant["user"]))
+        return 200, {
+            "token_type": "Bearer",
+            "scope": "https://outlook.office.com/SMTP.Send",
+            "expires_in": lifetime,
+            "access_token": token,
+            "refresh_token": refresh,
+        }
 
     def _refresh(self, app: App) -> tuple[int, dict[str, Any]]:
         ident = self.identity

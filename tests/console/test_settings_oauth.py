@@ -4,6 +4,7 @@ Exchange-like SMTP server, and the OAuth2 secrets kept as every other secret is.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 
@@ -142,3 +143,86 @@ def test_a_settings_user_cannot_read_the_saved_secret_nor_send_it_elsewhere(
     assert SECRET[:-4] not in page
     assert "Type the client secret again to use it with the new OAUTH2_AUTHORITY." in moved
     assert identity.requests == []
+
+
+def _saved_delegated(identity: IdentityServer, server: SmtpServer, client_id: str) -> None:
+    saved = form(server, identity, client_id)
+    del saved["OAUTH2_CLIENT_SECRET"]  # a public client: a person's mailbox
+    runtime.save({k: v for k, v in saved.items() if k != "EMAIL_ENABLED"})
+
+
+@pytest.mark.django_db
+def test_connect_account_signs_the_person_in_and_saves_the_refresh_token_sealed(
+    settings_client: Client, smtpd_factory: Smtpd, identity: IdentityServer
+) -> None:
+    import asyncio
+    from urllib.parse import urlsplit
+
+    import requests
+
+    from postwarden.configstore.models import StoredSetting
+    from postwarden.configstore.runtime import current_settings
+    from postwarden.core.smtp.session import Endpoint, SmtpSession
+
+    app = identity.register_app(TENANT)
+    identity.user = MAILBOX
+    check = BearerCheck(identity, "exchange")
+    server = smtpd_factory(tls="starttls", bearer=check, auth_mechanisms=("XOAUTH2",))
+    _saved_delegated(identity, server, app.client_id)
+
+    started = settings_client.post("/settings/oauth2/connect/")
+    assert started.status_code == 302
+    assert started["Location"].startswith(f"{identity.url}/{TENANT}/oauth2/v2.0/authorize?")
+    assert "code_challenge_method=S256" in started["Location"]
+    # the browser at the platform: it signs the person in and sends them back with a code
+    back = requests.get(
+        started["Location"], allow_redirects=False, timeout=5, verify=os.environ["SSL_CERT_FILE"]
+    )
+    callback = urlsplit(back.headers["Location"])
+    assert callback.path == "/settings/oauth2/callback/"
+    done = settings_client.get(f"{callback.path}?{callback.query}", follow=True)
+
+    html = done.content.decode()
+    assert (
+        f"Connected: the mailbox&#x27;s refresh token is saved (sealed). Postwarden signs in as {MAILBOX}"
+        in html
+    )
+    row = StoredSetting.objects.get(name="OAUTH2_REFRESH_TOKEN")
+    assert row.sealed
+    refresh = runtime.stored_values()["OAUTH2_REFRESH_TOKEN"]
+    assert identity.grants[refresh].user == MAILBOX
+    assert refresh not in html
+    assert refresh not in row.value
+
+    endpoint = Endpoint.from_settings(current_settings().smtp)
+
+    async def sign_in() -> str | None:
+        async with SmtpSession(endpoint) as session:
+            return session.auth_mechanism
+
+    assert asyncio.run(sign_in()) == "XOAUTH2"
+    assert check.attempts == [(MAILBOX, "ok")]
+
+
+@pytest.mark.django_db
+def test_connect_account_says_when_the_person_declines(
+    settings_client: Client, smtpd_factory: Smtpd, identity: IdentityServer
+) -> None:
+    from urllib.parse import urlsplit
+
+    import requests
+
+    app = identity.register_app(TENANT)
+    identity.consent = False
+    _saved_delegated(identity, smtpd_factory(tls="starttls"), app.client_id)
+
+    started = settings_client.post("/settings/oauth2/connect/")
+    back = requests.get(
+        started["Location"], allow_redirects=False, timeout=5, verify=os.environ["SSL_CERT_FILE"]
+    )
+    callback = urlsplit(back.headers["Location"])
+    html = settings_client.get(f"{callback.path}?{callback.query}", follow=True).content.decode()
+
+    assert "Not connected: " in html
+    assert "AADSTS65004: User declined to consent." in html
+    assert "OAUTH2_REFRESH_TOKEN" not in runtime.stored_values()

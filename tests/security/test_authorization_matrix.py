@@ -75,6 +75,11 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("settings/dkim/generate/", "POST"): _console(403, 302, 302),
     ("settings/dkim/check/", "GET"): _console(403, 302, 302),
     ("settings/dkim/check/", "POST"): _console(403, 200, 200),
+    # Connect account with nothing saved: back to the settings page, saying what to save first
+    ("settings/oauth2/connect/", "GET"): _console(403, 302, 302),
+    ("settings/oauth2/connect/", "POST"): _console(403, 302, 302),
+    ("settings/oauth2/callback/", "GET"): _console(403, 302, 302),
+    ("settings/oauth2/callback/", "POST"): _console(405, 405, 405),
     ("deliveries/", "GET"): _console(200, 200, 200),
     ("deliveries/", "POST"): _console(405, 405, 405),
     ("deliveries/<str:public_id>/", "GET"): _console(200, 200, 200),

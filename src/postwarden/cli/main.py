@@ -36,6 +36,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "createadmin": ("postwarden.cli.createadmin", "create a console user"),
     "apikey": ("postwarden.cli.apikey", "create, list or revoke API keys"),
     "dkim": ("postwarden.cli.dkim", "generate a DKIM key pair and the TXT record to publish"),
+    "oauth2": (
+        "postwarden.cli.oauth2",
+        "connect a person's Microsoft 365 mailbox for OAuth2 sign-in (device code)",
+    ),
     "manage": ("postwarden.cli.manage", "run a Django management command (advanced)"),
 }
 

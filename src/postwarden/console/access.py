@@ -48,6 +48,8 @@ ACCESS: Final[dict[str, Rule]] = {
     "settings_send_test": Rule(S, S),
     "settings_dkim_generate": Rule(S, S),
     "settings_dkim_check": Rule(S, S),
+    "settings_oauth2_connect": Rule(S, S),
+    "settings_oauth2_callback": Rule(S),
     # deliveries: everyone reads, "settings" acts
     "deliveries": Rule(V),
     "message": Rule(V),

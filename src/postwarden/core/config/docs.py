@@ -58,8 +58,14 @@ refuses it. `postwarden send-test` and the doctor show the token step
   ID domain-wide delegation with the scope `https://mail.google.com/` (Admin console › Security ›
   API controls), then: `SMTP_HOST=smtp.gmail.com SMTP_PORT=587 SMTP_SECURITY=starttls
   SMTP_USER=<mailbox> SMTP_AUTH=oauth2 OAUTH2_PROVIDER=google OAUTH2_SERVICE_ACCOUNT_FILE=<key.json>`.
-- **A person's mailbox** (delegated): set `OAUTH2_REFRESH_TOKEN` (with `OAUTH2_CLIENT_ID`, and the
-  client's secret where it has one); the access token is renewed from it.
+- **A person's mailbox** (delegated, e.g. a Microsoft 365 user without an app-only grant): save the
+  app registration (tenant ID, client ID, and its secret if it is a web app; redirect URI
+  `https://<console>/settings/oauth2/callback/`), then press **Connect account** in the console's
+  Email settings (authorization code with PKCE), or on a machine without a browser run
+  `postwarden oauth2 connect` (device code: open the URL it prints on any device and type the code;
+  the app must allow public client flows). Either saves the refresh token sealed as
+  `OAUTH2_REFRESH_TOKEN`; access tokens are renewed from it. For Google and other platforms set
+  `OAUTH2_REFRESH_TOKEN` (with `OAUTH2_CLIENT_ID` and `OAUTH2_CLIENT_SECRET`) from their consent flow.
 - **Any other server**: `OAUTH2_PROVIDER=generic OAUTH2_TOKEN_URL=… OAUTH2_CLIENT_ID=…
   OAUTH2_CLIENT_SECRET=… OAUTH2_SCOPE=…` (client credentials, RFC 6749 §4.4), or a refresh token.
 

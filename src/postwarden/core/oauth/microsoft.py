@@ -38,7 +38,7 @@ from postwarden.core.oauth.token import AccessToken
 from postwarden.core.secrets import Secret
 
 #: msal asks for these itself in delegated flows and refuses to be asked for them
-_RESERVED_SCOPES: Final = frozenset({"openid", "profile", "offline_access"})
+RESERVED_SCOPES: Final = frozenset({"openid", "profile", "offline_access"})
 _JSON_IN_TEXT: Final = re.compile(r"\{.*\}", re.DOTALL)
 
 
@@ -56,7 +56,7 @@ class MicrosoftSource:
         self.host = urlsplit(settings.authority).netloc
         self.client = settings.client_id
         default = MICROSOFT_DELEGATED_SCOPE if settings.delegated else MICROSOFT_APP_SCOPE
-        self.scopes = [s for s in (settings.scope or default).split() if s not in _RESERVED_SCOPES]
+        self.scopes = [s for s in (settings.scope or default).split() if s not in RESERVED_SCOPES]
         self._credential = _credential(settings)
         self._http = TokenHttp(timeout)
         self._app: msal.ClientApplication | None = None
@@ -77,7 +77,7 @@ class MicrosoftSource:
                     self.client, client_credential=self._credential, **kwargs
                 )
         except ValueError as exc:
-            raise _discovery_error(self.host, exc) from None
+            raise discovery_error(self.host, exc) from None
         except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
             raise _unreachable(self.host, exc) from None
         self._app = app
@@ -157,7 +157,7 @@ def _unreachable(host: str, exc: Exception) -> TokenEndpointUnreachable:
     return unreachable(host, exc)
 
 
-def _discovery_error(host: str, exc: ValueError) -> TokenError:
+def discovery_error(host: str, exc: ValueError) -> TokenError:
     """msal wraps the tenant discovery's answer in prose; the platform's JSON is inside."""
     for candidate in (exc.__context__, exc):
         if candidate is None:
