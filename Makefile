@@ -7,8 +7,9 @@ PIP := $(BIN)/pip -q --disable-pip-version-check
 # Debian packages the tests drive: chromium (console in a real browser), swaks (relay
 # client), postgresql (throwaway clusters), postfix (smtp-sink/smtp-source; daemon never started),
 # libmail-dkim-perl (Perl's Mail::DKIM: an independent DKIM verifier), libmime-tools-perl
-# (an independent MIME parser for attachments, tests/mime_check.py)
-TEST_DEBS := chromium swaks postgresql postfix libnet-ssleay-perl libmail-dkim-perl libmime-tools-perl
+# (an independent MIME parser for attachments, tests/mime_check.py), systemd (systemd-analyze
+# verifies deploy/systemd/)
+TEST_DEBS := chromium swaks postgresql postfix libnet-ssleay-perl libmail-dkim-perl libmime-tools-perl systemd
 export DEBIAN_FRONTEND := noninteractive
 
 .PHONY: run test quick lint typecheck unit bench soak mutate clean system-deps
@@ -36,6 +37,7 @@ system-deps:
 	perl -MMail::DKIM::Verifier -e1 2>/dev/null || missing="$$missing libmail-dkim-perl"; \
 	perl -MMIME::Parser -e1 2>/dev/null || missing="$$missing libmime-tools-perl"; \
 	command -v smtp-sink >/dev/null || missing="$$missing postfix"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
