@@ -40,6 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "postwarden.cli.oauth2",
         "connect a person's Microsoft 365 mailbox for OAuth2 sign-in (device code)",
     ),
+    "copy-database": (
+        "postwarden.cli.copy_database",
+        "copy this install's database into another, empty one (SQLite to PostgreSQL)",
+    ),
     "manage": ("postwarden.cli.manage", "run a Django management command (advanced)"),
 }
 
