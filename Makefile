@@ -12,7 +12,7 @@ PIP := $(BIN)/pip -q --disable-pip-version-check
 TEST_DEBS := chromium swaks postgresql postfix libnet-ssleay-perl libmail-dkim-perl libmime-tools-perl systemd
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: run test quick lint typecheck unit bench soak mutate clean system-deps
+.PHONY: run test quick lint typecheck unit bench soak mutate clean system-deps container-test
 
 $(BIN)/postwarden: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,7 +56,7 @@ typecheck: $(VENV)/.test-deps
 	$(BIN)/mypy
 
 unit: $(VENV)/.test-deps system-deps
-	$(BIN)/pytest -n 2 --dist loadgroup -m "not soak"
+	$(BIN)/pytest -n 2 --dist loadgroup -m "not soak and not container"
 
 test: lint typecheck unit
 
@@ -80,6 +80,15 @@ soak: $(VENV)/.test-deps system-deps
 MUTATE_JOBS ?= 2
 mutate: $(VENV)/.test-deps system-deps
 	nice -n 10 $(BIN)/python -m tests.mutate --jobs $(MUTATE_JOBS) $(MUTATE_MODULES)
+
+# The container image (Dockerfile, compose.yaml): a Debian bookworm base made with
+# debootstrap (no image registry is reachable), the real Dockerfile built on it with
+# buildah, then run. Minutes of work, so not part of make test (docs/deploy.md).
+CONTAINER_DEBS := buildah podman debootstrap
+container-test: $(VENV)/.test-deps
+	@missing=""; for tool in $(CONTAINER_DEBS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+	$(BIN)/pytest -m container -p no:xdist tests/test_container.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache mutants
