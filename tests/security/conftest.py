@@ -10,6 +10,7 @@ from django.test import Client
 
 from postwarden.accounts.models import ApiKey, Member, MemberGroup, Role, User
 from postwarden.configstore import runtime
+from postwarden.mailtemplates import store
 from postwarden.outbox import suppressions
 from tests.console.conftest import _fresh_settings_cache, clean_env  # noqa: F401 - fixtures
 from tests.console.helpers import capture_one, enqueue_one
@@ -56,6 +57,7 @@ def world(db: None, clean_env: None) -> World:  # noqa: F811 - the imported fixt
         username="victim@example.com", email="victim@example.com", password=PASSWORD
     )
     suppressions.add("gone@example.com", suppressions.MANUAL, detail="test", source="test")
+    template = store.save("welcome", store.Draft("Hi {{ name }}", "Hello {{ name }}"), by="test", create=True)
     return World(
         clients=clients,
         args={
@@ -67,5 +69,6 @@ def world(db: None, clean_env: None) -> World:  # noqa: F811 - the imported fixt
             "user": str(victim_user.pk),
             "address": "gone@example.com",
             "provider": "mailgun",
+            "name": template.template.name,
         },
     )

@@ -26,6 +26,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from postwarden.accounts.models import ApiKey, Member, MemberGroup, User
 from postwarden.api.api import api
+from postwarden.mailtemplates.models import Template, Version
 from postwarden.outbox.models import Message, Suppression
 from tests.reliability.figures import report
 from tests.security.conftest import IDENTITIES, World
@@ -140,6 +141,13 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("api/v1/suppressions", "POST"): _api(201, 403, 201),
     ("api/v1/suppressions/<address>", "DELETE"): _api(204, 403, 204),
     ("api/v1/doctor", "POST"): _api(403, 200, 200),  # choosing a recipient or sending needs send too
+    # templates: send writes them (they decide what is sent), read lists and previews them
+    ("api/v1/templates", "POST"): _api(201, 403, 201),
+    ("api/v1/templates", "GET"): _api(403, 200, 200),
+    ("api/v1/templates/<name>", "GET"): _api(403, 200, 200),
+    ("api/v1/templates/<name>", "PUT"): _api(200, 403, 200),
+    ("api/v1/templates/<name>", "DELETE"): _api(204, 403, 204),
+    ("api/v1/templates/<name>/render", "POST"): _api(403, 200, 200),
     # the schema and its documentation page are public (they describe, they hold no data);
     # ninja's views answer any method with the same document
     ("api/openapi.json", "GET"): PUBLIC,
@@ -196,6 +204,9 @@ _BODIES: Final[dict[tuple[str, str], object]] = {
     },
     ("api/v1/suppressions", "POST"): {"address": "new@example.com"},
     ("api/v1/doctor", "POST"): {"only": ["config"]},
+    ("api/v1/templates", "POST"): {"name": "new-one", "subject": "Hi {{ name }}", "text": "Hello"},
+    ("api/v1/templates/<name>", "PUT"): {"subject": "Hi again", "text": "Hello"},
+    ("api/v1/templates/<name>/render", "POST"): {"variables": {"name": "Ann"}},
 }
 _QUERIES: Final = {"api/v1/recipients/suggest": "?q=m"}
 
@@ -222,9 +233,11 @@ def observed(response: HttpResponseBase) -> Status:
     return response.status_code
 
 
-def _snapshot() -> tuple[int, int, int, int, int, int]:
+def _snapshot() -> tuple[int, int, int, int, int, int, int, int]:
     """Counts that a refused call must leave as they were."""
     return (
+        Template.objects.count(),
+        Version.objects.count(),
         Message.objects.count(),
         Suppression.objects.count(),
         ApiKey.objects.filter(revoked_at__isnull=True).count(),

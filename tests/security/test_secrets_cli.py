@@ -226,7 +226,11 @@ def relay(place: Place, key: str, outputs: dict[str, str]) -> None:
             client.starttls(context=context)
             try:
                 outputs[f"relay {label}"] = repr(client.login("app", password))
-                client.sendmail("ops@example.com", ["carol@example.com"], b"Subject: hi\r\n\r\nhello\r\n")
+                client.sendmail(
+                    "ops@example.com",
+                    ["carol@example.com"],
+                    b"From: ops@example.com\r\nSubject: hi\r\n\r\nhello\r\n",
+                )
             except smtplib.SMTPException as exc:
                 outputs[f"relay {label}"] = repr(exc)
     assert "235" in outputs["relay right key"]
