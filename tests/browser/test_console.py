@@ -87,6 +87,21 @@ def test_preset_fills_the_smtp_settings(page: Any, service: Service) -> None:
     assert page.input_value("#id_SMTP_HOST") == "email-smtp.eu-central-1.amazonaws.com"
     page.select_option("#preset", "sendgrid")
     assert page.input_value("#id_SMTP_USER") == "apikey"
+    assert page.input_value("#id_SMTP_AUTH") == ""
+    page.select_option("#preset", "office365_oauth2")
+    assert page.input_value("#id_SMTP_HOST") == "smtp.office365.com"
+    assert (page.input_value("#id_SMTP_AUTH"), page.input_value("#id_OAUTH2_PROVIDER")) == (
+        "oauth2",
+        "microsoft",
+    )
+    assert "SMTP.SendAsApp" in page.inner_text("#preset-note")
+    page.select_option("#preset", "google_oauth2")
+    assert (page.input_value("#id_SMTP_HOST"), page.input_value("#id_OAUTH2_PROVIDER")) == (
+        "smtp.gmail.com",
+        "google",
+    )
+    page.select_option("#preset", "gmail")  # a password preset signs in with a password again
+    assert page.input_value("#id_SMTP_AUTH") == ""
     assert page.csp_errors == []
 
 
