@@ -143,6 +143,8 @@ class IdentityServer:
         self.user = "alerts@contoso.test"
         #: False: the person declines consent (access_denied)
         self.consent = True
+        #: Microsoft answers a refresh with a new refresh token; strict servers retire the old one
+        self.rotate_refresh_tokens = False
         self._codes: dict[str, dict[str, str]] = {}
         self.requests: list[str] = []
         self._lock = threading.Lock()
@@ -569,12 +571,16 @@ class _Microsoft:
             }
         )
         ident.issued.append(("refresh_token", app.client_id, grant.user))
+        refresh = self.form.get("refresh_token", "")
+        if ident.rotate_refresh_tokens:  # a new refresh token each time; the used one stops working
+            grant.revoked = True
+            refresh = ident.register_refresh_token(app.client_id, grant.user, grant.scope)
         return 200, {
             "token_type": "Bearer",
             "scope": "https://outlook.office.com/SMTP.Send",
             "expires_in": lifetime,
             "access_token": token,
-            "refresh_token": self.form.get("refresh_token", ""),
+            "refresh_token": refresh,
         }
 
 
@@ -662,7 +668,13 @@ class _Generic:
                 {"aud": audience, "email": grant.user, "scope": grant.scope}
             )
             self.identity.issued.append(("refresh_token", client_id, grant.user))
-            return 200, {"access_token": token, "expires_in": lifetime, "token_type": "Bearer"}
+            answer = {"access_token": token, "expires_in": lifetime, "token_type": "Bearer"}
+            if self.identity.rotate_refresh_tokens:
+                grant.revoked = True
+                answer["refresh_token"] = self.identity.register_refresh_token(
+                    client_id, grant.user, grant.scope
+                )
+            return 200, answer
         if grant_type != "client_credentials":
             return _oauth_error(400, "unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
         token, lifetime = self.identity._access_token(

@@ -401,3 +401,34 @@ def test_it_refreshes_a_persons_token(smtpd_factory: Smtpd, identity: IdentitySe
     endpoint = Endpoint.from_settings(_settings(server, oauth2))
     with pytest.raises(TokenRefused, match="invalid_grant: Token has been expired or revoked"):
         run(_send(endpoint))
+
+
+@pytest.mark.parametrize("provider", ["microsoft", "generic"])
+def test_it_refreshes_with_the_rotated_refresh_token(
+    provider: str, smtpd_factory: Smtpd, identity: IdentityServer
+) -> None:
+    identity.rotate_refresh_tokens = True
+    identity.lifetime = 60
+    tenant = TENANT if provider == "microsoft" else "generic"
+    app = identity.register_app(tenant)  # a public client: a person's mailbox
+    first = identity.register_refresh_token(app.client_id, MAILBOX, "SMTP.Send")
+    check = BearerCheck(identity, "exchange" if provider == "microsoft" else "generic")
+    server = smtpd_factory(tls="starttls", bearer=check, auth_mechanisms=("XOAUTH2",))
+    oauth2 = OAuth2Settings(
+        provider=OAuth2Provider(provider),
+        tenant_id=TENANT,
+        client_id=app.client_id,
+        refresh_token=Secret(first),
+        authority=identity.url,
+        token_url=f"{identity.url}/generic/token",
+    )
+    endpoint = Endpoint.from_settings(_settings(server, oauth2))
+    assert endpoint.token is not None
+
+    run(_send(endpoint))
+    endpoint.token.forget()  # as when the access token runs out
+    run(_send(endpoint))
+
+    assert identity.grants[first].revoked
+    assert [kind for kind, _, _ in identity.issued] == ["refresh_token", "refresh_token"]
+    assert check.attempts == [(MAILBOX, "ok")] * 2

@@ -9,6 +9,7 @@ authenticates with HTTP Basic, which §2.3.1 requires every server to accept.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -59,7 +60,19 @@ class GenericSource:
             )
         except requests.RequestException as exc:
             raise unreachable(self.host, exc) from None
-        return _answer(response, self.host, self.client)
+        token = _answer(response, self.host, self.client)
+        rotated = _rotated(response)
+        if s.delegated and rotated:  # RFC 6749 6: the server may issue a new refresh token
+            self._settings = replace(s, refresh_token=Secret(rotated))
+        return token
+
+
+def _rotated(response: requests.Response) -> str | None:
+    try:
+        value = response.json().get("refresh_token")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and value else None
 
 
 def _answer(response: requests.Response, host: str, client: str) -> AccessToken:

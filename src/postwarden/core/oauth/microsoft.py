@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -100,6 +101,12 @@ class MicrosoftSource:
             raise TokenEndpointUnreachable(
                 self.host, "", f"the token endpoint's answer is not OAuth2 ({exc})"
             ) from None
+        rotated = (result or {}).get("refresh_token")
+        if self._settings.delegated and isinstance(rotated, str) and rotated:
+            # Microsoft answers a refresh with a new refresh token: the next refresh uses it
+            # (persisting it across restarts is the caller's; the saved one stays valid
+            # until its own lifetime ends)
+            self._settings = replace(self._settings, refresh_token=Secret(rotated))
         return _token(result, self.host, self.client)
 
 
