@@ -4,64 +4,25 @@ the proxy. The request is seen as HTTPS (HSTS is sent), and a browser's log-in, 
 Origin is the https:// address, is accepted. waitress used to drop X-Forwarded-Proto (it
 clears proxy headers from peers it does not trust, and it trusted none), so Django saw
 http, sent no HSTS and refused every form with "Origin checking failed" (found here).
-X-Forwarded-For stays untrusted: log-in throttling counts the peer's address."""
+X-Forwarded-For is believed only from POSTWARDEN_TRUSTED_PROXIES (test_trusted_proxies.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.ports import free_port
-from tests.processes import stop_group
+from tests.security.web_process import PASSWORD, running_web
 
 pytestmark = pytest.mark.slow
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "MAIL_", "EMAIL_", "DJANGO_"))}
-    env.update(
-        POSTWARDEN_HTTPS="true",
-        POSTWARDEN_DATA_DIR=str(tmp_path),
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        POSTWARDEN_SECRET_KEY="https-proxy-test-secret-key-0123456789",
-        POSTWARDEN_HOST="127.0.0.1",
-        POSTWARDEN_PORT=str(port),
-    )
-    run = [sys.executable, "-m", "postwarden"]
-    subprocess.run([*run, "migrate"], env=env, cwd=tmp_path, check=True, capture_output=True, timeout=120)
-    subprocess.run(
-        [*run, "createadmin", "--email", "a@example.com", "--password-stdin"],
-        env=env,
-        cwd=tmp_path,
-        input=PASSWORD,
-        text=True,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    process = subprocess.Popen([*run, "web"], env=env, cwd=tmp_path, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                requests.get(url + "/healthz", timeout=2)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
+    with running_web(tmp_path, POSTWARDEN_HTTPS="true") as url:
         yield url
-    finally:
-        stop_group(process)
 
 
 def test_a_browser_behind_the_proxy_logs_in_over_https(web: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-from typing import Any
 
 from postwarden.cli.django_setup import start_up
 
@@ -26,6 +25,7 @@ def run(argv: list[str]) -> int:
     from django.conf import settings
     from waitress import serve
 
+    from postwarden.proxies import ProxyHeaders
     from postwarden.wsgi import application
 
     service = settings.SERVICE_SETTINGS.service
@@ -38,15 +38,16 @@ def run(argv: list[str]) -> int:
     # writes every waiting request in one transaction, so a thread per concurrent client
     # (16 by default) makes bigger groups; 4 or 8 threads measured no faster (issue #7).
     serve(
-        application,
+        ProxyHeaders(application, trusted=service.trusted_proxies, https=service.https),
         host=host,
         port=port,
         threads=args.threads,
         ident="postwarden",
         connection_limit=1000,
         channel_timeout=120,
-        clear_untrusted_proxy_headers=True,
-        **_behind_https_proxy(service.https),
+        # proxy headers are ProxyHeaders' (postwarden/proxies.py): waitress trusts one
+        # address or every peer, the operator names networks
+        clear_untrusted_proxy_headers=False,
     )
     return 0
 
@@ -59,15 +60,3 @@ def _settle_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
-
-
-def _behind_https_proxy(https: bool) -> dict[str, Any]:
-    """Under POSTWARDEN_HTTPS, X-Forwarded-Proto from the proxy (docs/configuration.md).
-    waitress clears proxy headers from peers it does not trust, and trusted none: Django
-    then saw http behind the proxy, sent no HSTS and refused every form ("Origin checking
-    failed"). Only that header is taken from any peer: a client reaching the port directly
-    can at most claim https, which changes nothing (cookies are Secure anyway).
-    X-Forwarded-For stays cleared, so log-in throttling counts the real peer."""
-    if not https:
-        return {}
-    return {"trusted_proxy": "*", "trusted_proxy_headers": {"x-forwarded-proto"}}

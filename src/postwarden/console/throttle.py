@@ -37,8 +37,9 @@ class Verdict:
 
 
 def client_address(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wants it to be unless a
-    # proxy we trust rewrote it, and waitress is told to clear untrusted proxy headers.
+    # REMOTE_ADDR only: behind a reverse proxy named in POSTWARDEN_TRUSTED_PROXIES,
+    # postwarden/proxies.py has set it to the client that proxy's X-Forwarded-For names;
+    # from anyone else that header is dropped (it is whatever the client wants it to be).
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 

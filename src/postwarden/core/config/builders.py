@@ -275,6 +275,7 @@ def _service(r: Reader) -> ServiceSettings:
         dns_server=dns,
         allowed_hosts=r.get("POSTWARDEN_ALLOWED_HOSTS", p.parse_list, ()),
         https=r.get("POSTWARDEN_HTTPS", p.parse_bool, False),
+        trusted_proxies=r.get("POSTWARDEN_TRUSTED_PROXIES", _networks, ()),
     )
 
 

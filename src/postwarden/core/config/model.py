@@ -283,6 +283,8 @@ class ServiceSettings:
     dns_server: str | None = None
     allowed_hosts: tuple[str, ...] = ()
     https: bool = False
+    #: networks of reverse proxies whose X-Forwarded-For names the client; empty: none
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

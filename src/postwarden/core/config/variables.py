@@ -490,6 +490,15 @@ VARIABLES: tuple[Variable, ...] = (
         storable=False,
     ),
     _v(
+        "POSTWARDEN_TRUSTED_PROXIES",
+        K.LIST,
+        S.SERVICE,
+        "Addresses or CIDR networks of the reverse proxies in front of the console and API, "
+        "comma-separated: their X-Forwarded-For names the client (log-in throttling, logs); "
+        "from anyone else it is ignored. Empty: none is believed",
+        storable=False,
+    ),
+    _v(
         "POSTWARDEN_SMTP_LISTEN",
         K.STR,
         S.SERVICE,
