@@ -68,6 +68,35 @@ def test_it_shows_the_token_step_and_signs_in(
     assert "AUTH XOAUTH2 ••••" in lines
 
 
+def test_it_reports_where_the_token_comes_from_in_the_json_contract(
+    exchange: tuple[SmtpServer, BearerCheck, str], identity: IdentityServer
+) -> None:
+    import jsonschema
+
+    from tests.core.doctor.test_report import SCHEMA
+
+    server, _, client_id = exchange
+
+    report = walk(server, **_microsoft(identity, client_id))
+
+    document = report.to_json()
+    jsonschema.Draft202012Validator(SCHEMA).validate(document)
+    assert document["settings"]["auth"] == "oauth2"
+    assert document["settings"]["oauth2"] == {
+        "provider": "microsoft",
+        "tenant_id": TENANT,
+        "client_id": client_id,
+        "client_secret": "set",
+        "client_cert": "empty",
+        "service_account": "empty",
+        "refresh_token": "empty",
+        "authority": identity.url,
+        "token_url": None,
+        "scope": None,
+    }
+    assert SECRET not in json.dumps(document)
+
+
 def test_it_names_a_wrong_secret_with_microsofts_words_and_the_fix(
     exchange: tuple[SmtpServer, BearerCheck, str], identity: IdentityServer
 ) -> None:

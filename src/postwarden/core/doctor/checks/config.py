@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from postwarden.core.addresses import InvalidAddress, parse_address
-from postwarden.core.config.model import Origin, Provider, Security, Settings
+from postwarden.core.config.model import OAuth2Settings, Origin, Provider, Security, Settings
 from postwarden.core.doctor.model import Code, Finding, Severity, Status
 
 if TYPE_CHECKING:
@@ -298,6 +298,8 @@ def settings_block(ctx: Context) -> dict[str, Any]:
         )
         if not s.smtp.verify_certificate:
             block["verify_certificate"] = False
+        if s.smtp.oauth2 is not None:
+            block.update(auth=s.smtp.auth.value, oauth2=_oauth2_block(s.smtp.oauth2))
     else:
         block.update({name: secret.state for name, secret in s.provider.secrets.items()})
         block.update(s.provider.options)
@@ -315,3 +317,18 @@ def settings_block(ctx: Context) -> dict[str, Any]:
     if sources:
         block["sources"] = dict(sorted(sources.items()))
     return block
+
+
+def _oauth2_block(o: OAuth2Settings) -> dict[str, Any]:
+    return {
+        "provider": o.provider.value,
+        "tenant_id": o.tenant_id,
+        "client_id": o.client_id,
+        "client_secret": o.client_secret.state,
+        "client_cert": o.client_cert.state,
+        "service_account": o.service_account.state,
+        "refresh_token": o.refresh_token.state,
+        "authority": o.authority,
+        "token_url": o.token_url,
+        "scope": o.scope,
+    }
