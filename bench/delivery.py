@@ -112,11 +112,11 @@ def worker_main(
         last: tuple[float, float, float] = (0.0, 0.0, 0.0)
         recorded = 0
 
-        async def claim_step(self, *, message_pk: int | None = None) -> bool:
+        async def claim_step(self, *, message_pk: int | None = None, limit: int | None = None) -> bool:
             if self.first is None:
                 self.first = (time.perf_counter(), time.process_time(), os.times().system)
             writing = len(self.done)
-            found = await super().claim_step(message_pk=message_pk)
+            found = await super().claim_step(message_pk=message_pk, limit=limit)
             self._wrote(writing)
             return found
 

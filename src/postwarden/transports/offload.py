@@ -26,7 +26,7 @@ Lifecycle:
 * The child ignores SIGINT and SIGTERM (the worker drains it, then closes it) and exits
   when its stdin closes: a worker killed with SIGKILL takes its child along, which drops
   its sessions mid-transaction; what it held is then as lost as in any dead worker, and
-  the lease brings it back.
+  comes back as theirs does (outbox/worker/loop.py).
 * A child that dies fails every batch it held with :class:`ChildGone` (the worker defers
   them: they may or may not have been sent) and the next batch starts a new child, at
   most once per :data:`RESTART_AFTER` seconds.
