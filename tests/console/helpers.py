@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 from django.conf import settings as django_settings
 
 from postwarden.core.config.model import Provider, SendingSettings, Settings
 from postwarden.outbox.models import Message
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.services import FileIn, Outgoing, enqueue
 from postwarden.transports.base import Delivery
 from postwarden.transports.capture import CaptureTransport
 
 SETTINGS = Settings(
     sending=SendingSettings(provider=Provider.CAPTURE, from_address="ops@example.com", from_name="Ops")
+)
+
+#: a captured mail with one attachment
+ATTACHED = (
+    b"From: ops@example.com\r\nTo: bob@example.com\r\nSubject: files\r\nMessage-ID: <c2@example.com>\r\n"
+    b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+    b"Content-Type: text/plain\r\n\r\nsee file\r\n--b\r\nContent-Type: text/csv\r\n"
+    b'Content-Disposition: attachment; filename="r.csv"\r\n\r\na,b\r\n--b--\r\n'
 )
 
 
@@ -24,9 +33,10 @@ def enqueue_one(
     *,
     html: str | None = None,
     tags: tuple[str, ...] = (),
+    files: Sequence[FileIn] = (),
 ) -> Message:
     out = enqueue(
-        Outgoing(to=[to], subject=subject, text="Hello there", html=html, tags=list(tags)),
+        Outgoing(to=[to], subject=subject, text="Hello there", html=html, tags=list(tags), attachments=files),
         settings=SETTINGS,
         source="api",
     )

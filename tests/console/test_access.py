@@ -9,8 +9,10 @@ from django.urls import URLPattern, get_resolver, reverse
 
 from postwarden.accounts.models import ApiKey, Member, MemberGroup, Role, User
 from postwarden.console.access import ACCESS
+from postwarden.mailtemplates import store as templates
+from postwarden.outbox.services import FileIn
 from tests.console.conftest import logged_in
-from tests.console.helpers import capture_one, enqueue_one
+from tests.console.helpers import ATTACHED, capture_one, enqueue_one
 
 pytestmark = pytest.mark.django_db
 RANK = {Role.VIEWER: 0, Role.SETTINGS: 1, Role.ADMIN: 2}
@@ -28,8 +30,11 @@ def test_it_has_a_rule_for_every_console_route_and_no_rule_without_a_route() -> 
 
 @pytest.fixture
 def url_args(admin: User) -> dict[str, dict[str, object]]:
-    message = enqueue_one()
-    captured = capture_one()
+    message = enqueue_one(files=[FileIn("report.csv", b"a,b\r\n")])
+    captured = capture_one(ATTACHED)
+    templates.save(
+        "welcome", templates.Draft("Hi {{ name }}", "Hello {{ name }}", None, {"name": "A"}), by="t"
+    )
     group = MemberGroup.objects.create(name="ops")
     member = Member.objects.create(email="m@example.com")
     key, _ = ApiKey.issue("app", ["send"])
@@ -40,6 +45,11 @@ def url_args(admin: User) -> dict[str, dict[str, object]]:
         "captured_message": {"captured_id": captured},
         "captured_html": {"captured_id": captured},
         "captured_raw": {"captured_id": captured},
+        "message_attachment": {"public_id": message.public_id, "index": 0},
+        "captured_attachment": {"captured_id": captured, "index": 0},
+        "template": {"name": "welcome"},
+        "template_diff": {"name": "welcome"},
+        "template_send_test": {"name": "welcome"},
         "member": {"pk": member.pk},
         "group": {"pk": group.pk},
         "apikey_revoke": {"pk": key.pk},
@@ -103,23 +113,12 @@ def test_it_answers_405_to_a_write_on_a_read_only_route(viewer_client: Client) -
         assert viewer_client.post(reverse(f"console:{name}")).status_code == 405
 
 
-def test_it_sends_anonymous_visitors_to_the_login_page(db: None) -> None:
+def test_it_sends_anonymous_visitors_to_the_login_page(url_args: dict[str, dict[str, object]]) -> None:
     anonymous = Client()
     for name, rule in ACCESS.items():
-        if rule.public or name in (
-            "message",
-            "message_html",
-            "message_raw",
-            "captured_message",
-            "captured_html",
-            "captured_raw",
-            "member",
-            "group",
-            "apikey_revoke",
-            "user",
-        ):
+        if rule.public:
             continue
-        response = anonymous.get(reverse(f"console:{name}"))
+        response = anonymous.get(reverse(f"console:{name}", kwargs=url_args.get(name)))
         assert response.status_code == 302, name
         assert response["Location"].startswith("/login/"), name
 

@@ -10,8 +10,10 @@ from django.urls import reverse
 from postwarden.configstore.runtime import save
 from postwarden.console.access import ACCESS
 from postwarden.core.dkim import generate_key
+from postwarden.mailtemplates import store as templates
+from postwarden.outbox.services import FileIn
 from tests.console.conftest import DISTINCT_SENDGRID_KEY, DISTINCT_SMTP_PASSWORD, DISTINCT_WEBHOOK_SECRET
-from tests.console.helpers import capture_one, enqueue_one
+from tests.console.helpers import ATTACHED, capture_one, enqueue_one
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_env")]
 DISTINCT_ENV_KEY = "key-Zq9XkVbN-mailgun-from-env-do-not-leak"
@@ -36,9 +38,13 @@ def test_no_page_shows_a_secret(admin_client: Client, monkeypatch: pytest.Monkey
         None,
     )
     monkeypatch.setenv("MAILGUN_API_KEY", DISTINCT_ENV_KEY)
-    message = enqueue_one()
-    captured = capture_one()
+    message = enqueue_one(files=[FileIn("report.csv", b"a,b\r\n")])
+    captured = capture_one(ATTACHED)
+    templates.save("welcome", templates.Draft("Hi", "Hello"), by="test")
     args = {
+        "message_attachment": {"public_id": message.public_id, "index": 0},
+        "template_diff": {"name": "welcome"},
+        "captured_attachment": {"captured_id": captured, "index": 0},
         "message": {"public_id": message.public_id},
         "message_html": {"public_id": message.public_id},
         "message_raw": {"public_id": message.public_id},

@@ -55,6 +55,15 @@ ACCESS: Final[dict[str, Rule]] = {
     "message": Rule(V),
     "message_html": Rule(V),
     "message_raw": Rule(V),
+    # an attachment is part of the body: whoever reads bodies downloads files
+    "message_attachment": Rule(V),
+    # templates: everyone reads and previews (a preview changes nothing), "settings" saves
+    # and sends tests
+    "templates": Rule(V, S),
+    "template_preview": Rule(V, V),
+    "template": Rule(V, S),
+    "template_diff": Rule(V),
+    "template_send_test": Rule(V, S),
     "held": Rule(V, S),
     "held_action": Rule(V, S),
     "suppressions": Rule(V, S),
@@ -67,6 +76,7 @@ ACCESS: Final[dict[str, Rule]] = {
     "captured_message": Rule(V),
     "captured_html": Rule(V),
     "captured_raw": Rule(V),
+    "captured_attachment": Rule(V),
     "people": Rule(V, S),
     "member": Rule(V, S),
     "group": Rule(V, S),

@@ -16,6 +16,7 @@ from postwarden.console.access import ACCESS, allowed
 NAVIGATION: Final[tuple[tuple[str, str], ...]] = (
     ("overview", "Overview"),
     ("deliveries", "Deliveries"),
+    ("templates", "Templates"),
     ("held", "Held & dead"),
     ("suppressions", "Suppressions"),
     ("captured", "Captured"),

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from typing import Final
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
+from django.utils.http import content_disposition_header
+
+from postwarden.core.attachments import Attachment, files_in
 
 #: the sandboxed document's own policy: no script, nothing fetched (remote images would
 #: tell the sender the mail was opened), inline styles allowed so the mail looks right
@@ -30,6 +33,10 @@ class Part:
     content_type: str
     filename: str
     size: int
+    #: its position among the message's files: the download link's number
+    index: int = 0
+    #: set for an inline part (an image the HTML shows by cid:)
+    content_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +59,32 @@ def parse(raw: bytes) -> Rendered:
         text = _body(message, "plain")
         html = _body(message, "html")
     attachments = tuple(
-        Part(
-            part.get_content_type(), str(part.get_filename() or ""), len(part.get_payload(decode=True) or b"")
-        )
-        for part in message.walk()
-        if not part.is_multipart() and part.get_content_disposition() == "attachment"
+        Part(f.content_type, f.filename, len(f.data), index, f.content_id or "")
+        for index, f in enumerate(_files(message))
     )
     preview = raw[:RAW_PREVIEW_BYTES].decode("utf-8", errors="replace")
     return Rendered(headers, _header(message.get("Subject", "")), text, html, attachments, preview, len(raw))
+
+
+def _files(message: Message) -> tuple[Attachment, ...]:
+    try:
+        return files_in(message)
+    except (LookupError, ValueError):  # a part the parser cannot decode: shown without files
+        return ()
+
+
+def attachment_response(raw: bytes, index: int) -> HttpResponse:
+    """File number ``index`` of a stored mail, as a download. Never shown in the console's
+    origin as what it claims to be: an HTML or SVG "attachment" would run there."""
+    files = _files(email.message_from_bytes(raw, policy=email.policy.default))
+    if not 0 <= index < len(files):
+        raise Http404("no such attachment")
+    found = files[index]
+    response = HttpResponse(found.data, content_type="application/octet-stream")
+    response.headers["Content-Disposition"] = content_disposition_header(True, found.filename) or "attachment"
+    response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _header(value: object) -> str:

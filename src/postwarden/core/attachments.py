@@ -13,6 +13,7 @@ from __future__ import annotations
 import mimetypes
 import re
 from dataclasses import dataclass
+from email.message import Message
 from typing import Final
 
 
@@ -173,3 +174,22 @@ def _is_windows_program(data: bytes) -> bool:
         return False
     offset = int.from_bytes(data[0x3C:0x40], "little")
     return data[offset : offset + 4] == b"PE\x00\x00"
+
+
+def files_in(parsed: Message) -> tuple[Attachment, ...]:
+    """Every attachment and inline part of a parsed message, in order: a part with a
+    filename, a Content-ID or ``Content-Disposition: attachment``; the text and HTML
+    bodies are not. (Read from stored MIME: for provider APIs and the console.)"""
+    found: list[Attachment] = []
+    for part in parsed.walk():
+        if part.is_multipart():
+            continue
+        disposition = part.get_content_disposition()
+        filename = part.get_filename()
+        content_id = str(part.get("Content-ID", "")).strip().strip("<>") or None
+        if disposition != "attachment" and filename is None and content_id is None:
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        found.append(Attachment(str(filename or "attachment"), part.get_content_type(), data, content_id))
+    return tuple(found)

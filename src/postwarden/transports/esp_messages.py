@@ -32,7 +32,7 @@ from typing import Final
 
 from django.core.mail import EmailMultiAlternatives
 
-from postwarden.core.attachments import Attachment
+from postwarden.core.attachments import Attachment, files_in
 from postwarden.transports.base import Delivery, Parts
 
 #: headers the API builds from its own fields; passing them as custom headers is refused
@@ -148,25 +148,7 @@ def with_files(parts: Parts, raw: bytes) -> Parts:
     if parts.attachments or not _WITH_FILES.search(head):
         return parts
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
-    return dataclasses.replace(parts, attachments=files_of(parsed))
-
-
-def files_of(parsed: StdMessage) -> tuple[Attachment, ...]:
-    """Every attachment and inline part of ``parsed``: a part with a filename, a
-    Content-ID or ``Content-Disposition: attachment``; the text and HTML bodies are not."""
-    found: list[Attachment] = []
-    for part in parsed.walk():
-        if part.is_multipart():
-            continue
-        disposition = part.get_content_disposition()
-        filename = part.get_filename()
-        content_id = str(part.get("Content-ID", "")).strip().strip("<>") or None
-        if disposition != "attachment" and filename is None and content_id is None:
-            continue
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        found.append(Attachment(str(filename or "attachment"), part.get_content_type(), data, content_id))
-    return tuple(found)
+    return dataclasses.replace(parts, attachments=files_in(parsed))
 
 
 class RawMessage(EmailMultiAlternatives):
@@ -213,7 +195,7 @@ def parts_from_raw(raw: bytes) -> Parts:
         cc=tuple(str(a) for a in parsed.get_all("Cc", [])),
         reply_to=tuple(str(a) for a in parsed.get_all("Reply-To", [])),
         headers=headers,
-        attachments=files_of(parsed),
+        attachments=files_in(parsed),
     )
 
 

@@ -49,5 +49,9 @@ def captured_html(request: HttpRequest, captured_id: str) -> HttpResponse:
     return mailview.html_response(mailview.parse(_load(captured_id)[1]).html)
 
 
+def captured_attachment(request: HttpRequest, captured_id: str, index: int) -> HttpResponse:
+    return mailview.attachment_response(_load(captured_id)[1], index)
+
+
 def captured_raw(request: HttpRequest, captured_id: str) -> HttpResponse:
     return mailview.raw_response(_load(captured_id)[1], captured_id)

@@ -61,6 +61,11 @@ def message_html(request: HttpRequest, public_id: str) -> HttpResponse:
     return mailview.html_response(mailview.parse(bytes(content.raw)).html)
 
 
+def message_attachment(request: HttpRequest, public_id: str, index: int) -> HttpResponse:
+    content = get_object_or_404(Content, message__public_id=public_id)
+    return mailview.attachment_response(bytes(content.raw), index)
+
+
 def message_raw(request: HttpRequest, public_id: str) -> HttpResponse:
     content = get_object_or_404(Content, message__public_id=public_id)
     return mailview.raw_response(bytes(content.raw), public_id)

@@ -1,0 +1,113 @@
+"""The console's template pages (list, editor with a live preview, versions and their
+diff, Send test) and a message's files: listed with size and type, downloaded as sent."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from django.test import Client
+
+from postwarden.configstore import runtime
+from postwarden.mailtemplates import store
+from postwarden.mailtemplates.models import Version
+from postwarden.outbox.models import Event, Message
+from postwarden.outbox.services import FileIn
+from tests.console.helpers import enqueue_one
+
+pytestmark = pytest.mark.django_db
+
+FORM = {
+    "name": "password-reset",
+    "subject": "Reset, {{ name }}",
+    "html": '<p>Hi {{ name }}</p>\n<a href="{{ reset_url }}">reset</a>',
+    "text": "",
+    "sample_variables": json.dumps({"name": "Ann", "reset_url": "https://app.example.com/r/1"}),
+}
+
+
+@pytest.fixture(autouse=True)
+def _mail_settings() -> None:
+    runtime.save({"MAIL_FROM": "ops@example.com", "APP_URL": "https://app.example.com"})
+
+
+def test_a_settings_user_creates_and_changes_a_template_and_sees_the_diff(settings_client: Client) -> None:
+    created = settings_client.post("/templates/", FORM)
+    assert created.status_code == 302
+    assert created["Location"] == "/templates/password-reset/"
+    version = store.latest("password-reset")
+    assert version is not None
+    assert (version.number, version.text, version.sample_variables["name"]) == (1, None, "Ann")
+    assert version.created_by == "console user sam@example.com"
+    changed = {**FORM, "html": '<p>Hello {{ name }}</p>\n<a href="{{ reset_url }}">reset</a>'}
+    assert settings_client.post("/templates/password-reset/", changed).status_code == 302
+    assert Version.objects.filter(template__name="password-reset").count() == 2
+    page = settings_client.get("/templates/password-reset/").content.decode()
+    assert "version 2" in page
+    assert 'href="/templates/password-reset/diff/?a=1&amp;b=2"' in page
+    diff = settings_client.get("/templates/password-reset/diff/?a=1&b=2").content.decode()
+    assert '<span class="removed">-&lt;p&gt;Hi {{ name }}&lt;/p&gt;</span>' in diff
+    assert '<span class="added">+&lt;p&gt;Hello {{ name }}&lt;/p&gt;</span>' in diff
+    listed = settings_client.get("/templates/").content.decode()
+    assert 'href="/templates/password-reset/"' in listed
+
+
+def test_a_template_that_does_not_compile_is_not_saved_and_the_form_says_why(settings_client: Client) -> None:
+    page = settings_client.post("/templates/", {**FORM, "html": "<p>\n{{ name | shout }}</p>"})
+    assert page.status_code == 200
+    assert "html line 2: No filter named &#x27;shout&#x27;" in page.content.decode()
+    assert not Version.objects.exists()
+
+
+def test_a_viewer_previews_but_cannot_save(viewer_client: Client) -> None:
+    assert viewer_client.post("/templates/", FORM).status_code == 403
+    preview = viewer_client.post("/templates/preview/", FORM).content.decode()
+    assert "Reset, Ann" in preview
+    # the rendered HTML goes into a sandboxed frame's srcdoc, escaped as an attribute
+    assert 'sandbox="" title="Phone preview' in preview
+    assert 'srcdoc="&lt;p&gt;Hi Ann&lt;/p&gt;' in preview
+    assert "https://app.example.com/r/1" in preview  # the text part made from the HTML
+
+
+def test_the_preview_names_a_missing_variable_and_questioned_links(viewer_client: Client) -> None:
+    missing = viewer_client.post("/templates/preview/", {**FORM, "sample_variables": '{"name": "Ann"}'})
+    assert "html line 2: variable &#x27;reset_url&#x27; is missing" in missing.content.decode()
+    local = {**FORM, "sample_variables": json.dumps({"name": "A", "reset_url": "http://localhost:8000/r"})}
+    warned = viewer_client.post("/templates/preview/", local).content.decode()
+    assert "data-preview-links" in warned
+    assert "http://localhost:8000/r" in warned
+    bad_json = viewer_client.post("/templates/preview/", {**FORM, "sample_variables": "{name: 1}"})
+    assert "sample variables: not JSON" in bad_json.content.decode()
+
+
+def test_send_test_queues_the_newest_version_with_its_samples(settings_client: Client) -> None:
+    settings_client.post("/templates/", FORM)
+    sent = settings_client.post("/templates/password-reset/send-test/", {"to": "qa@example.com"})
+    assert sent.status_code == 302
+    message = Message.objects.get()
+    assert (message.subject, message.source) == ("Reset, Ann", "console")
+    assert Event.objects.get(message=message, kind="template").detail == (
+        "rendered from template password-reset version 1"
+    )
+
+
+def test_a_message_page_lists_its_files_and_downloads_them_as_sent(viewer_client: Client) -> None:
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 8
+    message = enqueue_one(
+        html='<img src="cid:logo">',
+        files=[FileIn("Facture été.pdf", pdf), FileIn("logo.png", b"\x89PNG\r\n\x1a\n", content_id="logo")],
+    )
+    page = viewer_client.get(f"/deliveries/{message.public_id}/").content.decode()
+    assert "Facture été.pdf" in page
+    assert "application/pdf" in page
+    assert "2.0\xa0KB" in page  # 2,057 bytes
+    assert "inline <code>cid:logo</code>" in page
+    links = [f"/deliveries/{message.public_id}/attachments/{i}/" for i in (0, 1)]
+    assert all(f'href="{link}"' in page for link in links)
+    # the inline logo comes first: it sits in the related part, before the attachment
+    download = viewer_client.get(links[1])
+    assert hashlib.sha256(download.content).hexdigest() == hashlib.sha256(pdf).hexdigest()
+    assert download["Content-Type"] == "application/octet-stream"
+    assert download["Content-Disposition"] == "attachment; filename*=utf-8''Facture%20%C3%A9t%C3%A9.pdf"
+    assert viewer_client.get(f"/deliveries/{message.public_id}/attachments/9/").status_code == 404
