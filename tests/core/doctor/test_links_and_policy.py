@@ -215,3 +215,10 @@ def test_stored_template_links_may_go_to_allowed_hosts_and_must_not_use_http(tmp
         "template t version 1: http://app.example.com/y (uses http:// while APP_URL is https://)"
     )
     assert "links.host_mismatch" not in codes(report)
+
+
+def test_a_link_in_both_parts_of_a_message_is_named_once(tmp_path: Path) -> None:
+    url = "http://localhost:8000/reset/1"
+    facts = ServiceFacts(recent_messages=(("m_1", f'[reset]({url})\n<a href="{url}">reset</a>'),))
+    report = links(tmp_path, "https://app.example.com", service=facts)
+    assert finding(report, "links.host_mismatch").evidence == f"m_1: {url}"

@@ -166,6 +166,8 @@ def _check_sources(
                 wrong.append(f"{name}: {url}")
             elif url.lower().startswith("http://") and (strict or host == app_host):
                 insecure.append(f"{name}: {url}")
+    # a link in both the text and the HTML part of one message is one problem
+    wrong, insecure = list(dict.fromkeys(wrong)), list(dict.fromkeys(insecure))
     if wrong:
         rec.finding(
             Finding.of(
