@@ -97,6 +97,14 @@ def test_a_temporary_greeting_refusal_is_an_error(raw_smtpd_factory: Raw, greeti
     assert "Problems found" in summary(report)
 
 
+def test_a_throttled_greeting_is_throttling_and_an_error(raw_smtpd_factory: Raw) -> None:
+    greeting = "421 4.7.0 Try again later, closing connection."  # Gmail
+    report = walk(raw_smtpd_factory(banner(greeting, then=close_at_once())), options={"usual_ports": {}})
+    found = finding(report, "envelope.rate_limited")
+    assert (found.severity, found.evidence) == (Severity.ERROR, greeting)
+    assert report.root_cause is found
+
+
 @pytest.mark.parametrize(
     "reply",
     [

@@ -43,7 +43,8 @@ def test_it_calls_a_refusing_greeting_service_refused_unless_it_names_rate_limit
     refused = at(SmtpStage.GREETING, "421 4.3.2 Service not available")
     limited = at(SmtpStage.GREETING, "421 4.7.0 Too many concurrent SMTP connections; please try again later")
     assert (refused.code, refused.severity) == (Code.NETWORK_SERVICE_REFUSED, Severity.ERROR)
-    assert (limited.code, limited.severity) == (Code.ENVELOPE_RATE_LIMITED, Severity.WARNING)
+    # throttling the whole session stops every message while it lasts: an error there
+    assert (limited.code, limited.severity) == (Code.ENVELOPE_RATE_LIMITED, Severity.ERROR)
     assert at(SmtpStage.GREETING, "554 mx.example.org ESMTP not accepting messages").code == (
         Code.NETWORK_SERVICE_REFUSED
     )

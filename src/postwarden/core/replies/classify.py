@@ -35,8 +35,6 @@ _FAILURE_TABLE: Final = (*TOKEN_FAILURES, *TOKEN_REFUSALS, *FAILURES, *RULES, *S
 BEFORE_ENVELOPE: Final = frozenset(
     {SmtpStage.CONNECT, SmtpStage.GREETING, SmtpStage.TLS, SmtpStage.EHLO, SmtpStage.STARTTLS, SmtpStage.AUTH}
 )
-#: temporary causes that go away without anyone changing anything
-CLEARS_BY_ITSELF: Final = frozenset({Code.ENVELOPE_RATE_LIMITED, Code.ENVELOPE_GREYLISTED})
 
 _MAX_EVIDENCE: Final = 4000
 _MAX_MATCHED: Final = 4000
@@ -264,14 +262,13 @@ def _severity(rule: Rule, facts: Facts) -> Severity:
     """The rule's, else by class: 4xx is a warning (the mail goes later), 5xx an error.
 
     A temporary refusal before the envelope (at the greeting, STARTTLS or AUTH) is an
-    error all the same: no message gets past it until someone fixes the server or the
-    settings, however often it is retried. Throttling and greylisting stay warnings
-    there too: they clear by themselves."""
+    error all the same: no message gets past it while it lasts, however often it is
+    retried. That holds for throttling too (its code stays ``envelope.rate_limited``):
+    a server that throttles the whole session takes no mail at all until it stops."""
     if rule.severity is not None:
         return rule.severity
     if facts.code_class == 4:
-        blocks_all = facts.stage in BEFORE_ENVELOPE and rule.code not in CLEARS_BY_ITSELF
-        return Severity.ERROR if blocks_all else Severity.WARNING
+        return Severity.ERROR if facts.stage in BEFORE_ENVELOPE else Severity.WARNING
     if facts.code_class == 5:
         return Severity.ERROR
     return CATALOGUE[rule.code].severity if rule.code is not None else Severity.WARNING
