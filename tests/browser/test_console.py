@@ -256,6 +256,7 @@ PAGES = (
     "overview",
     "deliveries",
     "message",
+    "templates",
     "held",
     "suppressions",
     "captured",
@@ -296,6 +297,7 @@ def test_every_page_renders_on_a_laptop_and_a_phone_without_csp_violations(
         urls = {
             "overview": "/",
             "deliveries": "/deliveries/",
+            "templates": "/templates/",
             "held": "/held/",
             "suppressions": "/suppressions/",
             "captured": "/captured/",

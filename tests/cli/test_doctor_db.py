@@ -158,3 +158,36 @@ def test_it_reads_what_real_mail_met(tmp_path: Path, smtpd: SmtpServer) -> None:
     readable = postwarden(["doctor", "--only", "queue,network,envelope"], env, tmp_path, django=False)
     assert "Problems found" in readable.stdout
     assert "All clear" not in readable.stdout
+
+
+#: run in ``postwarden manage shell``: two stored templates, one whose samples are
+#: incomplete, one whose sample link points at localhost
+TEMPLATES = """
+from postwarden.mailtemplates import store
+html = '<p>Hello {{ name }}</p>\\n<a href="{{ reset_url }}">reset</a>'
+store.save("password-reset", store.Draft("Reset", None, html, {"name": "Ann"}), by="test")
+sample = {"url": "http://localhost:8000/start"}
+store.save("welcome", store.Draft("Hi", "Start at {{ url }}", None, sample), by="test")
+"""
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_the_command_line_renders_stored_templates_without_django(
+    tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> None:
+    env = doctor_env(tmp_path, APP_URL="https://app.example.com")
+    if engine == "postgresql":
+        env["DATABASE_URL"] = request.getfixturevalue("pg_cluster").createdb("doctor_templates")
+    assert postwarden(["migrate"], env, tmp_path).returncode == 0
+    stored = postwarden(["manage", "shell", "-c", TEMPLATES], env, tmp_path)
+    assert stored.returncode == 0, stored.stderr
+    done = postwarden(["doctor", "--json", "--only", "links"], env, tmp_path, django=False)
+    report = json.loads(done.stdout)
+    jsonschema.Draft202012Validator(SCHEMA).validate(report)
+    [check] = [c for c in report["checks"] if c["id"] == "links.templates"]
+    assert check["status"] == "fail"
+    assert (
+        "template password-reset version 1, html line 2: variable 'reset_url' is missing" in check["detail"]
+    )
+    [found] = [f for f in report["findings"] if f["code"] == "links.host_mismatch"]
+    assert "template welcome version 1: http://localhost:8000/start" in found["evidence"]
