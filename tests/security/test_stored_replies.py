@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import html
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +28,13 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from postwarden.configstore import runtime
+from postwarden.core.config.model import OAuth2Provider, OAuth2Settings, Security, SmtpAuth, SmtpSettings
+from postwarden.core.secrets import Secret
+from postwarden.core.smtp.errors import AuthRejected, SmtpError
+from postwarden.core.smtp.session import Endpoint, SmtpSession
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.worker.loop import Options, Worker
+from tests.oauthd import IdentityServer
 from tests.ports import free_port
 from tests.providers import MAILGUN
 from tests.security.conftest import World
@@ -62,6 +69,10 @@ class Echo:
         password = base64.b64decode(token).split(b"\0")[-1].decode()
         return self._refuse(f"AUTH PLAIN {token}", password)
 
+    async def auth_XOAUTH2(self, server: SMTP, args: list[str]) -> AuthResult:
+        token = base64.b64decode(args[1]).decode().split("auth=Bearer ")[1].split("\x01")[0]
+        return self._refuse(f"AUTH XOAUTH2 {args[1]}", token)
+
     async def auth_LOGIN(self, server: SMTP, args: list[str]) -> AuthResult:
         await server.challenge_auth("Username:")
         password = await server.challenge_auth("Password:")
@@ -69,17 +80,38 @@ class Echo:
         return self._refuse(base64.b64encode(password).decode(), password.decode())
 
 
-@pytest.fixture(params=["PLAIN", "LOGIN"])
-def echo_server(request: pytest.FixtureRequest) -> Iterator[tuple[Echo, int]]:
-    handler = Echo()
-    other = {"PLAIN": "LOGIN", "LOGIN": "PLAIN"}[request.param]
-    controller = Controller(
-        handler,
+class LongAuthLines(SMTP):
+    """RFC 4954 4: AUTH lines up to 12288 octets (an OAuth2 token alone is 1-2 KB)."""
+
+    line_length_limit = 12290
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.command_size_limits = collections.defaultdict(lambda: 12288)
+
+
+class EchoController(Controller):
+    handler: Echo
+
+    def factory(self) -> SMTP:
+        return LongAuthLines(self.handler, **self.SMTP_kwargs)
+
+
+def echoing(mechanism: str) -> EchoController:
+    others = [m for m in ("PLAIN", "LOGIN", "XOAUTH2", "CRAM-MD5") if m != mechanism]
+    return EchoController(
+        Echo(),
         hostname="127.0.0.1",
         port=free_port(),
         auth_require_tls=False,
-        auth_exclude_mechanism=[other, "CRAM-MD5"],
+        auth_exclude_mechanism=others,
     )
+
+
+@pytest.fixture(params=["PLAIN", "LOGIN"])
+def echo_server(request: pytest.FixtureRequest) -> Iterator[tuple[Echo, int]]:
+    controller = echoing(request.param)
+    handler = controller.handler
     controller.start()
     try:
         yield handler, controller.port
@@ -220,3 +252,73 @@ def test_a_provider_error_echoing_the_credentials_is_stored_without_them(
     attempt = assert_nowhere(forms, public_id, world, tmp_path)
     assert attempt.stage == "api"
     assert "Forbidden: Authorization: Basic ••••" in attempt.reply
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_the_session_masks_what_the_server_quotes_of_the_credentials(mechanism: str) -> None:
+    """Below the redactor: the SMTP connection itself masks, in the reply to a credentials
+    line, the base64 it sent and the password in it, whoever reads the reply next."""
+    controller = echoing(mechanism)
+    controller.start()
+    try:
+        endpoint = Endpoint(
+            host="127.0.0.1",
+            port=controller.port,
+            security=Security.NONE,
+            timeout=5.0,
+            ehlo_name="client.test",
+            user=USER,
+            password=Secret(PASSWORD),
+        )
+        with pytest.raises(AuthRejected) as refused:
+            asyncio.run(SmtpSession(endpoint).open())
+    finally:
+        controller.stop()
+    said = controller.handler.said
+    assert len(said) == 1
+    assert any(form in said[0] for form in FORMS)
+    shown = f"{refused.value} {refused.value.reply} {refused.value.reply.lines}"  # type: ignore[union-attr]
+    assert "535 5.7.8 Authentication failed for" in shown
+    for form in FORMS:
+        assert form not in shown, form[:6]
+
+
+TENANT = "contoso.onmicrosoft.test"
+APP_SECRET = "Qx8~app-secret-echo-Lantern-2931"
+
+
+def test_an_oauth2_token_quoted_back_is_masked(identity: IdentityServer) -> None:
+    app = identity.register_app(TENANT, secret=APP_SECRET)
+    controller = echoing("XOAUTH2")
+    controller.start()
+    try:
+        settings = SmtpSettings(
+            host="127.0.0.1",
+            port=controller.port,
+            security=Security.NONE,
+            user="alerts@contoso.test",
+            timeout=5.0,
+            ehlo_name="client.test",
+            auth=SmtpAuth.OAUTH2,
+            oauth2=OAuth2Settings(
+                provider=OAuth2Provider.MICROSOFT,
+                tenant_id=TENANT,
+                client_id=app.client_id,
+                client_secret=Secret(APP_SECRET),
+                authority=identity.url,
+            ),
+        )
+        endpoint = Endpoint.from_settings(settings)
+        with pytest.raises(SmtpError) as refused:
+            asyncio.run(SmtpSession(endpoint).open())
+    finally:
+        controller.stop()
+    said = controller.handler.said  # a refused token is refreshed and tried once more
+    assert said
+    tokens = [re.findall(r"password '([^']+)'", line)[0] for line in said]
+    lines = [re.findall(r"for 'AUTH XOAUTH2 ([^']+)'", line)[0] for line in said]
+    assert all(token.count(".") == 2 for token in tokens)  # JWTs, quoted by the server
+    shown = f"{refused.value} {refused.value.reply} {refused.value.detail}"
+    assert "535 5.7.8 Authentication failed for" in shown
+    for secret in (*tokens, *(t[-40:] for t in tokens), *lines):
+        assert secret not in shown

@@ -53,8 +53,15 @@ class Redactor:
     @classmethod
     def for_settings(cls, settings: Settings) -> Redactor:
         provider = [s.reveal() for s in settings.provider.secrets.values() if s.is_set]
+        oauth2 = settings.smtp.oauth2
+        signin = (
+            [oauth2.client_secret, oauth2.client_cert, oauth2.service_account, oauth2.refresh_token]
+            if oauth2 is not None
+            else []
+        )
         secrets = [
             settings.smtp.password.reveal(),
+            *(s.reveal() for s in signin),
             settings.signing.private_key.reveal(),
             settings.service.secret_key.reveal(),
             settings.service.admin_password.reveal(),

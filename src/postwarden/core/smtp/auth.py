@@ -202,3 +202,27 @@ def decode_challenge(text: str) -> str:
     except (binascii.Error, ValueError):
         return text.strip()
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def secrets_in(line: bytes) -> tuple[str, ...]:
+    """What of a credentials line the client sent a server might quote back in its reply:
+    the base64 as sent, and the password or token inside it (PLAIN's last field, the
+    ``auth=Bearer`` value of XOAUTH2 and OAUTHBEARER, a LOGIN line's whole content).
+    Servers that quote the AUTH line in their refusal exist; its words are stored and
+    shown, so the connection masks these in the replies that follow the line."""
+    token = line.decode("ascii", "replace").strip().rsplit(" ", 1)[-1]
+    if len(token) < 4:
+        return ()
+    try:
+        decoded = base64.b64decode(token, validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return (token,)
+    if "\x01" in decoded:  # XOAUTH2, OAUTHBEARER
+        fields = [
+            f.removeprefix("auth=").removeprefix("Bearer ")
+            for f in decoded.split("\x01")
+            if f.startswith("auth=")
+        ]
+    else:  # PLAIN's authzid NUL authcid NUL password, or a LOGIN line
+        fields = [decoded.rsplit("\0", 1)[-1]]
+    return (token, *(f for f in fields if len(f) >= 4))

@@ -7,6 +7,7 @@ transcript, the small commands (RSET, NOOP, QUIT) and closing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ssl
 import time
 from collections.abc import Callable, Sequence
@@ -154,6 +155,8 @@ class Connection:
             self.transcript.client(shown if shown is not None else MASK, secret=shown is None)
         assert self._reader is not None
         reply = await self._reader.next_reply(stage, self._timeout)
+        if shown is None or MASK in shown:  # a credentials line: never let the reply quote it
+            reply = _masked(reply, auth.secrets_in(line))
         if self.transcript is not None:
             self.transcript.server(reply, secret=challenge_secret and reply.code == 334)
         return reply
@@ -291,3 +294,19 @@ def _explain_cut(
             return RecipientsRefused({recipients[stages[:index].count(S.RCPT)]: reply})
         return error_for_reply(stage, reply)
     return None
+
+
+def _masked(reply: Reply, secrets: Sequence[str]) -> Reply:
+    """``reply`` with every one of ``secrets`` in its text replaced by the mask."""
+    found = [
+        secret for secret in secrets if secret in reply.text or any(secret in line for line in reply.lines)
+    ]
+    if not found:
+        return reply
+
+    def mask(text: str) -> str:
+        for secret in sorted(found, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return text
+
+    return dataclasses.replace(reply, text=mask(reply.text), lines=tuple(mask(line) for line in reply.lines))
