@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from pytest_httpserver import HTTPServer
 from postwarden.core.config.model import Provider, Settings
 from postwarden.core.config.resolve import resolve_environment
 from postwarden.outbox.models import Attempt, Recipient, Suppression
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.services import FileIn, Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from postwarden.webhooks import views
 from tests import providers as p
@@ -114,3 +115,42 @@ def test_it_records_a_provider_refusal_with_its_status(httpserver: HTTPServer, t
         True,
     )
     assert json.loads(attempt.reply) == p.ERRORS[Provider.SENDGRID][400]
+
+
+def test_an_api_message_with_files_reaches_the_provider_through_the_worker(
+    httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    # the worker hands the provider the parts it reads from the database; the files come
+    # from the stored MIME, byte for byte
+    config = sendgrid_settings(httpserver, tmp_path)
+    p.sendgrid_accepted(httpserver)
+    pdf = b"%PDF-1.4\n" + bytes(range(256)) * 4
+    enqueue(
+        Outgoing(
+            to=["ann@example.net"],
+            subject="Invoice",
+            text="Attached.",
+            html='<img src="cid:logo"> Attached.',
+            attachments=[
+                FileIn("invoice.pdf", pdf),
+                FileIn("logo.png", b"\x89PNG\r\n\x1a\nx", content_id="logo"),
+            ],
+        ),
+        settings=config,
+    )
+    run_worker(config)
+    sent = json.loads(httpserver.log[-1][0].get_data())
+    files = {
+        (
+            a["filename"],
+            a["type"],
+            a.get("disposition", "attachment"),
+            a.get("content_id", ""),
+        ): hashlib.sha256(base64.b64decode(a["content"])).hexdigest()
+        for a in sent["attachments"]
+    }
+    assert files == {
+        ("invoice.pdf", "application/pdf", "attachment", ""): hashlib.sha256(pdf).hexdigest(),
+        ("logo.png", "image/png", "inline", "logo"): hashlib.sha256(b"\x89PNG\r\n\x1a\nx").hexdigest(),
+    }
+    assert Recipient.objects.get().state == "sent"
