@@ -45,7 +45,8 @@ def requeue(recipient_ids: Iterable[int], *, by: str = "", settings: Settings | 
     with transaction.atomic():
         rows = list(
             Recipient.objects.select_for_update()
-            .filter(pk__in=ids, state__in=REQUEUEABLE)
+            # a message whose body retention deleted can't be sent again
+            .filter(pk__in=ids, state__in=REQUEUEABLE, message__content__isnull=False)
             .values_list("pk", "message_id", "address", "attempts", "state")
         )
         decisions = policy.decide([r[2] for r in rows], resolved, now=now)

@@ -336,6 +336,14 @@ def _delivery(r: Reader) -> DeliverySettings:
             _bounded_int("MAIL_MAX_RECIPIENTS_PER_MESSAGE"),
             d.max_recipients_per_message,
         ),
+        retention_body_days=r.get(
+            "POSTWARDEN_RETENTION_BODY_DAYS",
+            _bounded_int("POSTWARDEN_RETENTION_BODY_DAYS"),
+            d.retention_body_days,
+        ),
+        retention_days=r.get(
+            "POSTWARDEN_RETENTION_DAYS", _bounded_int("POSTWARDEN_RETENTION_DAYS"), d.retention_days
+        ),
     )
 
 

@@ -230,6 +230,10 @@ class DeliverySettings:
     worker_timeout: float = 30.0
     #: recipients per transaction; 0 = the provider's own limit (SES: 50)
     max_recipients_per_message: int = 0
+    #: days a finished message keeps its body, raw source and attachments; 0 = for ever
+    retention_body_days: int = 30
+    #: days a finished message keeps its row, recipients and timeline; 0 = for ever
+    retention_days: int = 180
 
 
 @dataclass(frozen=True, slots=True)

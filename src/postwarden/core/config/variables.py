@@ -332,6 +332,26 @@ VARIABLES: tuple[Variable, ...] = (
         maximum=3600,
     ),
     _v(
+        "POSTWARDEN_RETENTION_BODY_DAYS",
+        K.INT,
+        S.DELIVERY,
+        "Days a finished message keeps its body, raw source and attachments (timeline and "
+        "replies stay); 0 keeps them for ever",
+        default="30",
+        minimum=0,
+        maximum=36500,
+    ),
+    _v(
+        "POSTWARDEN_RETENTION_DAYS",
+        K.INT,
+        S.DELIVERY,
+        "Days a finished message keeps its row, recipients and timeline; 0 keeps them for ever. "
+        "Suppressions are not deleted by age",
+        default="180",
+        minimum=0,
+        maximum=36500,
+    ),
+    _v(
         "MAIL_MAX_RECIPIENTS_PER_MESSAGE",
         K.INT,
         S.DELIVERY,

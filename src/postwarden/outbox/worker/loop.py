@@ -39,12 +39,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from django.db import connection
 from django.utils import timezone
 
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.config.model import DeliverySettings, Settings
 from postwarden.core.doctor.redact import Redactor
-from postwarden.outbox import heartbeat
+from postwarden.outbox import heartbeat, retention
 from postwarden.outbox.ratelimit import RateLimiter, reserve
 from postwarden.outbox.retry import RetryPolicy
 from postwarden.outbox.worker import attempts, db
@@ -69,6 +70,8 @@ class Batching(Protocol):
 #: seconds between looks for expired leases and dead workers (at most; a third of the
 #: lease when shorter)
 REAP_EVERY = 5.0
+#: seconds between retention passes (outbox/retention.py); each pass is bounded in time
+PRUNE_EVERY = 300.0
 #: a worker claims what it can send within this many seconds at its recent pace (and
 #: at least enough to keep every sender busy): what it holds is not waiting for others
 SOON = 2.0
@@ -213,6 +216,19 @@ class Worker:
                 extra={"worker": self.worker_id, "dead": dead, "recipients": count},
             )
         return count
+
+    async def prune_step(self) -> retention.Pruned:
+        """One retention pass, on a thread of its own with its own database connection, so
+        the batches' deletes never hold up the loop's sending."""
+        settings, _ = self._current()
+        pruned = await asyncio.to_thread(_prune_on_thread, settings.delivery)
+        if pruned.bodies or pruned.messages:
+            log.info(
+                "retention",
+                extra={"worker": self.worker_id, "bodies": pruned.bodies, "messages": pruned.messages,
+                       "pages": pruned.pages, "more": pruned.more},
+            )  # fmt: skip
+        return pruned
 
     async def renew_step(self) -> None:
         """Renew the lease of everything this worker holds; forget what was taken back
@@ -476,6 +492,7 @@ class Worker:
         # the heartbeat also renews the leases of what is being sent, so it comes at least
         # three times per lease: a live worker's rows must never look abandoned
         last_beat = last_recovery = time.monotonic()
+        last_prune = last_beat - PRUNE_EVERY + self.options.heartbeat_interval  # soon after start
         while True:
             beat_every = min(self.options.heartbeat_interval, self.lease() / 3)
             await asyncio.sleep(min(beat_every, self.options.settings_interval))
@@ -491,6 +508,9 @@ class Worker:
                 if now - last_beat >= beat_every:
                     last_beat = now
                     await self.heartbeat_step()
+                if now - last_prune >= PRUNE_EVERY:
+                    last_prune = now
+                    await self.prune_step()
             except Exception:
                 log.exception("heartbeat failed", extra={"worker": self.worker_id})
 
@@ -637,6 +657,13 @@ class Worker:
                 "transport": transport.name,
             },
         )
+
+
+def _prune_on_thread(settings: DeliverySettings) -> retention.Pruned:
+    try:
+        return retention.prune(settings)
+    finally:
+        connection.close()  # this thread's own connection, opened by the pass
 
 
 def _batching(transport: Transport) -> Callable[[Sequence[Delivery]], Any] | None:
