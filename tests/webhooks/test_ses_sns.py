@@ -321,3 +321,43 @@ def test_it_suppresses_an_ses_complaint(
         "complaint",
         "abuse; reason: spam",
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "refusal"),
+    [
+        (
+            "http://sns.eu-west-1.amazonaws.com/cert.pem",
+            "refusing a non-SNS URL: http://sns.eu-west-1.amazonaws.com/cert.pem",
+        ),
+        (
+            "https://ops@sns.eu-west-1.amazonaws.com/cert.pem",
+            "refusing a non-SNS URL: https://sns.eu-west-1.amazonaws.com/cert.pem",
+        ),
+        (
+            "https://:pw@sns.eu-west-1.amazonaws.com/cert.pem",
+            "refusing a non-SNS URL: https://sns.eu-west-1.amazonaws.com/cert.pem",
+        ),
+        (
+            "https://sns.eu-west-1.amazonaws.com:444/cert.pem",
+            "refusing a non-SNS URL: https://sns.eu-west-1.amazonaws.com/cert.pem",
+        ),
+        (
+            "https://sns.eu-west-1.amazonaws.com.evil.test/cert.pem",
+            "refusing a non-SNS host: sns.eu-west-1.amazonaws.com.evil.test",
+        ),
+        (
+            "https://sns.eu-west-1.amazonaws.com/cert.txt",
+            "refusing a signing certificate URL that is not a .pem: /cert.txt",
+        ),
+    ],
+)
+def test_it_names_why_it_refuses_a_signing_certificate_url(url: str, refusal: str) -> None:
+    with pytest.raises(sns.SnsVerificationError) as refused:
+        sns.sns_url(url, pem=True)
+    assert str(refused.value) == refusal
+
+
+def test_it_takes_an_sns_url_on_the_https_port_written_out() -> None:
+    url = "https://sns.eu-west-1.amazonaws.com:443/SimpleNotificationService-0123.pem"
+    assert sns.sns_url(url, pem=True) == url
