@@ -75,3 +75,51 @@ def test_it_exports_csv_with_formulas_defused() -> None:
     assert rows[0] == list(suppressions.CSV_COLUMNS)
     assert rows[1][:4] == ["ann@example.net", "manual", '\'=HYPERLINK("http://x")', "api key crm"]
     assert rows[1][5] == ""
+
+
+def test_clearing_a_bounce_clears_only_that_address() -> None:
+    suppressions.add_bounce("ann@example.net")
+    suppressions.add_bounce("bob@example.org")
+    assert suppressions.clear_bounce("ANN@example.net") is True
+    assert suppressions.clear_bounce("ann@example.net") is False
+    assert list(Suppression.objects.values_list("address", flat=True)) == ["bob@example.org"]
+
+
+def test_remove_says_whether_there_was_one() -> None:
+    suppressions.add("ann@example.net", "manual")
+    assert (suppressions.remove("ann@example.net"), suppressions.remove("ann@example.net")) == (True, False)
+
+
+@pytest.mark.parametrize("address", ["", "   ", "nobody", "example.net"])
+def test_it_refuses_to_suppress_what_is_not_an_address(address: str) -> None:
+    with pytest.raises(ValueError, match="address"):
+        suppressions.add(address, "manual")
+    assert not Suppression.objects.exists()
+
+
+def test_pruning_takes_the_moment_it_is_given() -> None:
+    now = timezone.now()
+    suppressions.add_bounce("ann@example.net", now=now)  # expires in 30 days
+    assert suppressions.prune_expired(now=now + timedelta(days=29)) == 0
+    assert suppressions.prune_expired(now=now + timedelta(days=31)) == 1
+
+
+def test_search_filters_by_reason_and_leaves_out_expired_ones_unless_asked() -> None:
+    now = timezone.now()
+    suppressions.add("ann@example.net", "complaint", now=now)
+    suppressions.add("bob@example.org", "manual", now=now)
+    suppressions.add_bounce("cy@example.org", now=now - timedelta(days=31))  # expired
+    assert [r.address for r in suppressions.search(reason="manual", now=now)] == ["bob@example.org"]
+    assert {r.address for r in suppressions.search(now=now)} == {"ann@example.net", "bob@example.org"}
+    everything = suppressions.search(include_expired=True, now=now)
+    assert {r.address for r in everything} == {"ann@example.net", "bob@example.org", "cy@example.org"}
+
+
+@pytest.mark.parametrize("lead", ["=", "+", "-", "@", "\t", "\r"])
+def test_the_csv_defuses_every_formula_lead(lead: str) -> None:
+    row = suppressions.add("ann@example.net", "manual", detail=f"{lead}HYPERLINK(x)", source=f"{lead}cmd")
+    text = suppressions.export_csv([row])
+    # each value keeps its ' in front, whatever quoting the csv module gives it
+    assert f"'{lead}HYPERLINK(x)" in text
+    assert f"'{lead}cmd" in text
+    assert row.created_at.isoformat() in text
