@@ -216,3 +216,15 @@ def test_it_reads_the_servers_reply_at_the_stage_it_came(stage: str, finding: st
     verdict = judge(result, tries=1, queued_at=NOW, now=NOW, policy=POLICY)
     assert (verdict.state, verdict.finding) == ("deferred", finding)
     assert verdict.reason == f"deferred at {stage}: 450 4.7.1 Rejected"
+
+
+def test_a_message_the_transport_cannot_send_as_it_is_fails_for_good() -> None:
+    # stage "message": the message itself (DKIM cannot parse it, UTF-8 without SMTPUTF8)
+    verdict = judge(
+        failed("message", detail="the next hop does not offer SMTPUTF8"),
+        tries=1,
+        queued_at=NOW,
+        now=NOW,
+        policy=POLICY,
+    )
+    assert (verdict.state, verdict.permanent, verdict.retry_at) == ("failed", True, None)
