@@ -361,3 +361,11 @@ def test_it_names_why_it_refuses_a_signing_certificate_url(url: str, refusal: st
 def test_it_takes_an_sns_url_on_the_https_port_written_out() -> None:
     url = "https://sns.eu-west-1.amazonaws.com:443/SimpleNotificationService-0123.pem"
     assert sns.sns_url(url, pem=True) == url
+
+
+def test_it_refuses_a_signing_certificate_that_is_not_a_pem_before_fetching(fetcher: Fetcher) -> None:
+    url = CERT_URL.removesuffix(".pem") + ".txt"
+    with pytest.raises(sns.SnsVerificationError) as refused:
+        sns.SnsVerifier(fetcher).verify(sign({**notification(DELIVERY), "SigningCertURL": url}))
+    assert str(refused.value).startswith("refusing a signing certificate URL that is not a .pem: ")
+    assert fetcher.fetched == []
