@@ -123,3 +123,11 @@ def test_the_csv_defuses_every_formula_lead(lead: str) -> None:
     assert f"'{lead}HYPERLINK(x)" in text
     assert f"'{lead}cmd" in text
     assert row.created_at.isoformat() in text
+
+
+def test_it_stores_no_words_it_was_not_given_and_refreshes_the_same_reason() -> None:
+    row = suppressions.add("ann@example.net", "complaint")
+    bounce = suppressions.add_bounce("bob@example.org")
+    assert (row.detail, row.source, bounce.detail, bounce.source) == ("", "", "", "")
+    again = suppressions.add("ann@example.net", "complaint", detail="second report", source="ses event 2")
+    assert (again.pk, again.detail, again.source) == (row.pk, "second report", "ses event 2")
