@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -118,12 +118,18 @@ def worker(settings: Settings, **options: object) -> Worker:
     return Worker(Options(worker_id="w-new", retry_base=60, **options), settings_source=lambda: settings)  # type: ignore[arg-type]
 
 
-def run_until_sent(settings: Settings, count: int) -> Worker:
-    """A worker's own run (start, recovery, heartbeat, claims) until ``count`` are sent."""
+def run_until_sent(
+    settings: Settings, count: int, then: Callable[[], object] = lambda: None, **options: object
+) -> Worker:
+    """A worker's own run (start, recovery, heartbeat, claims) until ``count`` are sent;
+    ``then`` is called once it has started."""
 
     async def scenario() -> Worker:
-        w = worker(settings, heartbeat_interval=0.2, idle_sleep=0.05)
+        w = worker(settings, heartbeat_interval=0.2, idle_sleep=0.05, **options)
         running = asyncio.create_task(w.run())
+        while not await w.db(lambda: WorkerHeartbeat.objects.filter(worker_id="w-new").exists()):
+            await asyncio.sleep(0.01)
+        then()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + LIMIT
         while await w.db(lambda: Recipient.objects.filter(state="sent").count()) < count:
@@ -156,6 +162,24 @@ def test_a_restarted_worker_takes_back_at_once_what_a_dead_worker_here_held(
     )
     assert [a[:3] for a in attempts] == [(1, "lost", "w-dead"), (2, "sent", "w-new")] * 5
     assert {a[3] for a in attempts if a[1] == "lost"} == {db.DIED}
+
+
+def test_a_running_worker_takes_back_what_a_worker_here_held_when_it_dies(
+    smtp_server: Server, child: subprocess.Popen[bytes]
+) -> None:
+    settings = make_settings(smtp_port=smtp_server.port)
+    enqueue(3, settings)
+    heartbeat_of("w-dying", identify(child.pid))
+    assert len(claim_as("w-dying", lease=3600)) == 3
+
+    def die() -> None:
+        child.kill()
+        child.wait()
+
+    # its own lease of 1.5 s: it looks for dead workers every half second
+    run_until_sent(settings, 3, then=die, lease=1.5)
+    assert WorkerHeartbeat.objects.get(worker_id="w-dying").status == "dead"
+    assert list(Attempt.objects.filter(outcome="lost").values_list("reply", flat=True)) == [db.DIED] * 3
 
 
 def test_what_a_live_worker_here_holds_is_never_taken_and_a_reused_pid_is_no_alibi(

@@ -498,9 +498,6 @@ class Worker:
             await asyncio.sleep(min(beat_every, self.options.settings_interval))
             try:
                 now = time.monotonic()
-                if now - last_recovery >= min(REAP_EVERY, self.lease() / 3):
-                    last_recovery = now
-                    await self.recover_step()
                 if now - self._last_settings_check >= self.options.settings_interval:
                     self._last_settings_check = now
                     if await self.settings_step():
@@ -513,6 +510,12 @@ class Worker:
                     await self.prune_step()
             except Exception:
                 log.exception("heartbeat failed", extra={"worker": self.worker_id})
+            if now - last_recovery >= min(REAP_EVERY, self.lease() / 3):
+                last_recovery = now
+                try:  # apart: a failure here must never cost this worker its own renewals
+                    await self.recover_step()
+                except Exception:
+                    log.exception("looking for dead workers failed", extra={"worker": self.worker_id})
 
     async def _shutdown(self, background: list[asyncio.Task[None]]) -> None:
         unstarted: list[Job] = []
