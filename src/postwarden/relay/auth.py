@@ -63,7 +63,7 @@ def credential_digest(password: bytes) -> bytes:
 @dataclass
 class _Recent(Generic[K]):
     """Failure times per key within ``window`` seconds, at most ``max_keys`` keys (a flood
-    of keys cannot exhaust memory: the oldest are forgotten first)."""
+    of keys cannot exhaust memory: the longest remembered is forgotten first)."""
 
     window: float
     clock: Callable[[], float]
@@ -83,10 +83,9 @@ class _Recent(Generic[K]):
 
     def add(self, key: K, keep: int) -> None:
         if key not in self._times and len(self._times) >= self.max_keys:
-            for old in list(self._times):
-                self.count(old)
-            while len(self._times) >= self.max_keys:
-                del self._times[next(iter(self._times))]
+            # the key remembered longest goes (dicts keep insertion order): constant
+            # time, so a flood of new keys costs no scan per failure
+            del self._times[next(iter(self._times))]
         self._times.setdefault(key, deque(maxlen=keep)).append(self.clock())
 
 

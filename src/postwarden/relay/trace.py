@@ -59,7 +59,7 @@ def received(
     if key_name is not None:
         lines.append(f'\t(authenticated with the API key "{_safe(key_name)}")')
     lines[-1] += ";"
-    lines.append(f"\t{email.utils.format_datetime(now)}")
+    lines.append(f"\t{_date(now)}")
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 
@@ -70,6 +70,19 @@ def protocol(*, extended: bool, tls: bool, authenticated: bool, utf8: bool) -> s
         return "SMTP"
     suffix = ("S" if tls else "") + ("A" if authenticated else "")
     return ("UTF8SMTP" if utf8 else "ESMTP") + suffix
+
+
+#: the last date written, by whole second: a busy relay stamps many messages a second
+_last_date: tuple[int, str] | None = None
+
+
+def _date(now: datetime) -> str:
+    global _last_date  # a tuple swapped whole: safe when threads share it
+    second = int(now.timestamp())
+    last = _last_date
+    if last is None or last[0] != second:
+        last = _last_date = (second, email.utils.format_datetime(now.replace(microsecond=0)))
+    return last[1]
 
 
 def _address_literal(client_ip: str) -> str:
