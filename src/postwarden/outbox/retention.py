@@ -88,8 +88,8 @@ def _drain(step: Callable[[datetime], int], before: datetime, deadline: float) -
 def _give_back_pages(deadline: float) -> int:
     """Hand free pages back to the file system (SQLite, incremental auto-vacuum only), at
     most :data:`VACUUM_PAGES` per statement."""
-    if connection.vendor != "sqlite":
-        return 0
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        return 0  # executescript would commit the caller's transaction first
     connection.ensure_connection()
     raw = connection.connection  # the sqlite3 connection
     if raw.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
