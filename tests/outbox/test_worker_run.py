@@ -103,13 +103,21 @@ def test_it_waits_while_sending_is_switched_off_and_goes_when_it_is_on(smtp_serv
     current: dict[str, Settings] = {"now": replace(on, sending=replace(on.sending, enabled=False))}
     enqueue_many([Outgoing(to=["a@example.com"], text="x")], settings=on)
 
+    reads = 0
+
+    def settings_source() -> Settings:
+        nonlocal reads
+        reads += 1
+        return current["now"]
+
     async def scenario() -> tuple[bool, int]:
         worker = Worker(
             Options(worker_id="w-switch", settings_interval=0.05, heartbeat_interval=0.05, idle_sleep=0.05),
-            settings_source=lambda: current["now"],
+            settings_source=settings_source,
         )
         running = asyncio.create_task(worker.run())
-        await asyncio.sleep(0.3)
+        # the worker has read the switched-off settings again and again, and sent nothing
+        await wait_until(lambda: reads >= 5, "five reads of the settings while sending is off")
         nothing_yet = len(smtp_server.handler.received) == 0
         current["now"] = on
         await wait_until(lambda: len(smtp_server.handler.received) == 1, "the send after the switch")

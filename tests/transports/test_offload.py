@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -126,8 +127,10 @@ def test_it_notices_a_child_that_dies_mid_batch_and_starts_another(
             # straight after a death no child is started (no crash loop)...
             with pytest.raises(ChildGone, match="exited with status -9"):
                 await sender.send_many([delivery(2, "bob@example.com")])
-            await asyncio.sleep(0.3)
-            # ...then the next batch gets a new one
+            # ...then, once the restart pause is over, the next batch gets a new one
+            await until(
+                lambda: time.monotonic() - sender._died_at >= offload.RESTART_AFTER, "the restart pause over"
+            )
             smtp_server.handler.data_delay = 0.0
             [[result]] = await sender.send_many([delivery(3, "carol@example.com")])
             assert result.outcome is Outcome.SENT
