@@ -43,6 +43,8 @@ BODY_LINE = "The quick brown fox jumps over the lazy dog, again and again and ag
 
 def _django(data_dir: Path) -> None:
     os.environ["POSTWARDEN_DATA_DIR"] = str(data_dir)
+    # a throwaway database: settings.py no longer generates a key (only start-up commands do)
+    os.environ.setdefault("POSTWARDEN_SECRET_KEY", "bench-delivery-secret-key-0123456789abcdef")
     os.environ["DJANGO_SETTINGS_MODULE"] = "postwarden.settings"
     os.environ.setdefault("POSTWARDEN_PROCESS", "bench")
     import django
