@@ -12,8 +12,9 @@ from postwarden.accounts.models import ApiKey, Member, MemberGroup, Role, User
 from postwarden.configstore import runtime
 from postwarden.mailtemplates import store
 from postwarden.outbox import suppressions
+from postwarden.outbox.attachments import FileIn
 from tests.console.conftest import _fresh_settings_cache, clean_env  # noqa: F401 - fixtures
-from tests.console.helpers import capture_one, enqueue_one
+from tests.console.helpers import ATTACHED, capture_one, enqueue_one
 
 #: every kind of caller, in the column order of the authorization table
 IDENTITIES: tuple[str, ...] = (
@@ -61,8 +62,10 @@ def world(db: None, clean_env: None) -> World:  # noqa: F811 - the imported fixt
     return World(
         clients=clients,
         args={
-            "public_id": enqueue_one().public_id,
-            "captured_id": capture_one(),
+            # a message and a captured mail with a file each, so the download routes have one
+            "public_id": enqueue_one(files=[FileIn("r.csv", b"a,b\r\n")]).public_id,
+            "captured_id": capture_one(ATTACHED),
+            "index": "0",
             "member": str(Member.objects.create(email="m@example.com").pk),
             "group": str(MemberGroup.objects.create(name="ops").pk),
             "apikey": str(victim_key.pk),

@@ -111,6 +111,22 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("captured/<str:captured_id>/html/", "POST"): _console(405, 405, 405),
     ("captured/<str:captured_id>/raw/", "GET"): _console(200, 200, 200),
     ("captured/<str:captured_id>/raw/", "POST"): _console(405, 405, 405),
+    # a file of a message or a captured mail: read as the bodies are
+    ("deliveries/<str:public_id>/attachments/<int:index>/", "GET"): _console(200, 200, 200),
+    ("deliveries/<str:public_id>/attachments/<int:index>/", "POST"): _console(405, 405, 405),
+    ("captured/<str:captured_id>/attachments/<int:index>/", "GET"): _console(200, 200, 200),
+    ("captured/<str:captured_id>/attachments/<int:index>/", "POST"): _console(405, 405, 405),
+    # templates: everyone reads and previews them; the settings role saves and sends tests
+    ("templates/", "GET"): _console(200, 200, 200),
+    ("templates/", "POST"): _console(403, 200, 200),  # an empty form: "this field is required"
+    ("templates/preview/", "GET"): _console(302, 302, 302),
+    ("templates/preview/", "POST"): _console(200, 200, 200),
+    ("templates/<str:name>/", "GET"): _console(200, 200, 200),
+    ("templates/<str:name>/", "POST"): _console(403, 200, 200),
+    ("templates/<str:name>/diff/", "GET"): _console(200, 200, 200),
+    ("templates/<str:name>/diff/", "POST"): _console(405, 405, 405),
+    ("templates/<str:name>/send-test/", "GET"): _console(302, 302, 302),
+    ("templates/<str:name>/send-test/", "POST"): _console(403, 302, 302),
     ("people/", "GET"): _console(200, 200, 200),
     ("people/", "POST"): _console(403, 302, 302),
     ("people/members/<int:pk>/", "GET"): _console(200, 200, 200),
