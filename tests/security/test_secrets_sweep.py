@@ -30,8 +30,10 @@ from postwarden.accounts.models import ApiKey, Member, MemberGroup
 from postwarden.configstore import runtime
 from postwarden.configstore.models import StoredSetting
 from postwarden.console.access import ACCESS
+from postwarden.mailtemplates import store
+from postwarden.outbox.attachments import FileIn
 from postwarden.webhooks.views import HOOKS
-from tests.console.helpers import capture_one, enqueue_one
+from tests.console.helpers import ATTACHED, capture_one, enqueue_one
 from tests.dnsd import DnsTestServer
 from tests.reliability.figures import report
 from tests.security.leaks import (
@@ -97,8 +99,13 @@ def log_in(outputs: dict[str, str]) -> Client:
 
 
 def console_pages(client: Client, outputs: dict[str, str]) -> None:
-    message = enqueue_one()
+    message = enqueue_one(files=[FileIn("r.csv", b"a,b\r\n")])
+    template = store.save("welcome", store.Draft("Hi {{ name }}", "Hello {{ name }}"), by="test", create=True)
     args: dict[str, dict[str, object]] = {
+        "message_attachment": {"public_id": message.public_id, "index": 0},
+        "template": {"name": template.template.name},
+        "template_diff": {"name": template.template.name},
+        "template_send_test": {"name": template.template.name},
         "message": {"public_id": message.public_id},
         "message_html": {"public_id": message.public_id},
         "message_raw": {"public_id": message.public_id},
@@ -107,9 +114,10 @@ def console_pages(client: Client, outputs: dict[str, str]) -> None:
         "apikey_revoke": {"pk": ApiKey.issue("victim", ["send"])[0].pk},
         "user": {"pk": client.session["_auth_user_id"]},
     }
-    captured = capture_one()
+    captured = capture_one(ATTACHED)
     for name in ("captured_message", "captured_html", "captured_raw"):
         args[name] = {"captured_id": captured}
+    args["captured_attachment"] = {"captured_id": captured, "index": 0}
     for name in ACCESS:
         if name not in ("logout", "login"):
             url = reverse(f"console:{name}", kwargs=args.get(name))
