@@ -2,7 +2,7 @@
 
 Where mail goes (SMTP host, provider keys …) is *runtime* configuration: it may be saved
 in the console and is resolved at send time by :mod:`postwarden.configstore`, never read
-from here (ARCHITECTURE.md "Runtime settings are not Django settings"). This module reads
+from here (docs/architecture.md "Runtime settings are not Django settings"). This module reads
 the same resolver for the service settings (database, data directory, secret key).
 """
 
@@ -100,7 +100,7 @@ def _database(url: str) -> dict[str, Any]:
         # at BEGIN so two writers queue on busy_timeout instead of failing with
         # "database is locked" on lock upgrade; synchronous=FULL keeps every committed
         # result through a power cut (the worker commits in batches, so it costs little:
-        # send-baselines.md, 2.5 µs/row at 500 rows per commit).
+        # docs/reference/send-baselines.md, 2.5 µs/row at 500 rows per commit).
         config["CONN_MAX_AGE"] = None
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",

@@ -1,4 +1,4 @@
-"""``POST /api/v1/doctor``: run the doctor and get the JSON of spec/doctor.md.
+"""``POST /api/v1/doctor``: run the doctor and get the JSON of docs/spec/doctor.md.
 
 Scope: ``read`` runs the probe (no mail is sent, nothing is stored, secrets appear only as
 "set"/"empty"). Choosing the recipient (``to``) or sending a real test mail (``send``)

@@ -5,7 +5,7 @@ configured and reachable it adds what the database knows (queue, workers, suppre
 settings saved in the console), read with plain SQL (doctor/lean.py) rather than by
 setting Django up, which cost more than the rest of the run; only ``--send`` sets Django
 up (a provider's test mail goes through the worker's transport). Without a database
-those checks say "skipped". Exit status (spec/doctor.md): 0 no error, 1 an error, 2 could not run.
+those checks say "skipped". Exit status (docs/spec/doctor.md): 0 no error, 1 an error, 2 could not run.
 """
 
 from __future__ import annotations

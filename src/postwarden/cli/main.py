@@ -1,7 +1,7 @@
 """``postwarden`` command line.
 
 Commands are imported lazily: ``doctor`` and ``explain`` must start fast and run without
-Django or a database (ARCHITECTURE.md), so nothing here imports Django. Each command's
+Django or a database (docs/architecture.md), so nothing here imports Django. Each command's
 module has ``build_parser()`` and ``run(argv) -> int``; :func:`parser_tree` puts every
 command's parser under one root (``--help`` and the tests walk it).
 

@@ -1,4 +1,4 @@
-"""Settings saved in the console: the weakest layer of spec/config.md, under flags,
+"""Settings saved in the console: the weakest layer of docs/spec/config.md, under flags,
 environment and .env. Secret values are sealed (encrypted) at rest."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from django.utils import timezone
 
 
 class StoredSetting(models.Model):
-    #: the canonical variable name of spec/config.md (``SMTP_HOST`` …)
+    #: the canonical variable name of docs/spec/config.md (``SMTP_HOST`` …)
     name = models.CharField(max_length=64, primary_key=True)
     #: plain text, or a sealed token (``pw1:…``) when ``sealed``
     value = models.TextField()

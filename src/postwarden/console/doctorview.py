@@ -1,4 +1,4 @@
-"""The doctor's report (the JSON contract of spec/doctor.md) shaped for the page: the
+"""The doctor's report (the JSON contract of docs/spec/doctor.md) shaped for the page: the
 stages as a pipeline, each with the worst status of its checks, and the root cause."""
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ class LoginThrottle(models.Model):
 
 
 class ConsoleSetting(models.Model):
-    """A console preference that is not a mail setting of spec/config.md
+    """A console preference that is not a mail setting of docs/spec/config.md
     (those live in configstore and follow the environment's precedence)."""
 
     name = models.CharField(max_length=64, primary_key=True)
@@ -46,7 +46,7 @@ class DoctorRun(models.Model):
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     ok = models.BooleanField(default=False)
     root_cause = models.CharField(max_length=64, blank=True)
-    #: the doctor's JSON contract (spec/doctor.md), secrets already reduced to set/empty
+    #: the doctor's JSON contract (docs/spec/doctor.md), secrets already reduced to set/empty
     report: models.JSONField[Any] = models.JSONField(default=dict)
 
     objects: ClassVar[models.Manager[DoctorRun]]

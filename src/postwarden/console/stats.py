@@ -115,7 +115,7 @@ class Worker:
 
 def workers(web_fingerprint: str, now: datetime | None = None) -> list[Worker]:
     """Workers seen in the last day, newest first; ``drift`` when a live worker runs with
-    other sending settings than this web process (spec/doctor.md config.process_drift)."""
+    other sending settings than this web process (docs/spec/doctor.md config.process_drift)."""
     now = now or timezone.now()
     rows = WorkerHeartbeat.objects.filter(last_seen__gte=now - timedelta(days=1)).order_by("-last_seen")[:20]
     found = []

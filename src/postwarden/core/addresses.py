@@ -3,7 +3,7 @@
 The addr-spec and the domain are checked by ``email-validator`` (syntax only: no DNS
 here; the doctor asks DNS separately). The display name is split off by hand, because
 people write ``Ünï <x@example.com>`` and ``Ops: team <ops@example.com>`` and expect
-them to work (mission-anchors E7, E8), while RFC 5322 would want both quoted.
+them to work (docs/reference/mission-anchors.md E7, E8), while RFC 5322 would want both quoted.
 
 Common ASCII addresses take a fast path that accepts a strict subset of what
 email-validator accepts (a differential test keeps the two in step), because

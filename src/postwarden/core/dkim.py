@@ -2,7 +2,7 @@
 
 Signing happens once per delivery on the stored bytes, so a retry carries a fresh
 signature over the same message. The key and selector come from ``DKIM_*``
-(spec/config.md); a key that cannot be parsed is a configuration error
+(docs/spec/config.md); a key that cannot be parsed is a configuration error
 (:class:`DkimKeyError`), never a send failure.
 
 The signature is RFC 6376 rsa-sha256 with relaxed/relaxed canonicalization. dkimpy

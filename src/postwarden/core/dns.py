@@ -1,7 +1,7 @@
 """DNS questions for the doctor, all sent to ONE resolver.
 
 ``postwarden doctor --dns-server HOST[:PORT]`` (or ``POSTWARDEN_DNS_SERVER``) must get
-every answer from that resolver, the SMTP host's own address included (spec/doctor.md):
+every answer from that resolver, the SMTP host's own address included (docs/spec/doctor.md):
 an operator checking a zone before it is public, or a test serving a zone on loopback,
 needs answers that the system resolver would not give. So every lookup in the doctor goes
 through one :class:`DnsClient`; nothing else calls ``socket.getaddrinfo`` or a library

@@ -5,7 +5,7 @@ doctor's links stage. A link is questioned when it points at:
 
 - ``localhost`` or a loopback, private, link-local or unspecified address: never reachable
   by a recipient (Metabase sent reset links to ``http://172.31.39.136/…`` and, behind a
-  proxy, to ``localhost``: mission-anchors L1, L2);
+  proxy, to ``localhost``: docs/reference/mission-anchors.md L1, L2);
 - ``http:`` while ``APP_URL`` is ``https:``;
 - a host other than ``APP_URL``'s and not in the allow-list (``LINKS_ALLOWED_HOSTS``; an
   entry ``.example.com`` allows its subdomains): the link was built from the request's
@@ -40,7 +40,7 @@ class LinkProblem:
 def is_local_host(host: str) -> bool:
     """``localhost``, a loopback, private, link-local or unspecified address: never
     reachable by a recipient. Intranet *names* are allowed (an internal app's mail goes
-    to internal people; Metabase's over-strict check broke that, mission-anchors L4)."""
+    to internal people; Metabase's over-strict check broke that, docs/reference/mission-anchors.md L4)."""
     host = host.strip("[]").rstrip(".").lower()
     if host in _LOCAL_NAMES or host.endswith(".localhost"):
         return True

@@ -1,7 +1,7 @@
 """Compose a message: a :class:`Draft` in, the exact bytes for DATA out.
 
 The bytes are built once, when the message is enqueued, and stored; every retry sends
-the same bytes with the same Message-ID (ARCHITECTURE.md: at-least-once delivery, one
+the same bytes with the same Message-ID (docs/architecture.md: at-least-once delivery, one
 stable Message-ID), as zulip fixes ``Date`` when it builds a mail.
 
 Header injection is impossible by construction: every value is checked for CR, LF and

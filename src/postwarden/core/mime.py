@@ -1,7 +1,7 @@
 """The byte-level pieces of a message: header fields and bodies, written directly.
 
 The stdlib's ``email.message.EmailMessage`` costs ~480 µs per message
-(send-baselines.md); everything here is string work on the common path, and the
+(docs/reference/send-baselines.md); everything here is string work on the common path, and the
 results are checked against the stdlib *parser* in the tests instead.
 
 Rules followed:
@@ -112,7 +112,7 @@ def phrase_tokens(name: str, first_room: int = _WORD_ROOM) -> list[str]:
     if _ATOM_PHRASE.fullmatch(name) and not _looks_encoded(name):
         return name.split(" ")
     if _PLAIN_TEXT.fullmatch(name) and not _looks_encoded(name) and len(name) <= 60:
-        # the ":" of "Ops: team" (mission-anchors E8) and commas need quoting
+        # the ":" of "Ops: team" (docs/reference/mission-anchors.md E8) and commas need quoting
         escaped = name.replace("\\", "\\\\").replace('"', '\\"')
         return [f'"{escaped}"']
     return encoded_words(name, first_room)

@@ -43,7 +43,7 @@ class Secret:
         return "set" if self._value else "empty"
 
     def masked(self) -> str:
-        """``••••`` plus at most the last four characters (spec/config.md), or ``""`` when empty."""
+        """``••••`` plus at most the last four characters (docs/spec/config.md), or ``""`` when empty."""
         value: str = self._value
         if not value:
             return ""

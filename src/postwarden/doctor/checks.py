@@ -1,4 +1,4 @@
-"""Django system checks with stable IDs for the doctor's config stage (STYLE.md §12).
+"""Django system checks with stable IDs for the doctor's config stage (docs/style.md §12).
 
 They CALL the doctor's own :func:`~postwarden.core.doctor.checks.config.config_findings`,
 so ``postwarden manage check`` and ``postwarden doctor --only config`` can never

@@ -60,7 +60,7 @@ def run_doctor(
 
 
 def report_json(options: Options | None = None, **kwargs: Any) -> dict[str, Any]:
-    """:func:`run_doctor`'s report as the JSON object of spec/doctor.md."""
+    """:func:`run_doctor`'s report as the JSON object of docs/spec/doctor.md."""
     return run_doctor(options, **kwargs).to_json()
 
 

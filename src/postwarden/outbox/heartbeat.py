@@ -1,4 +1,4 @@
-"""Worker heartbeats (STYLE.md §13): who is running, since when, with which settings.
+"""Worker heartbeats (docs/style.md §13): who is running, since when, with which settings.
 
 The doctor's ``queue.worker_down`` reads ``last_seen``; ``config.process_drift`` compares
 ``fingerprint`` with the web process's own (both keyed with the service's secret key);

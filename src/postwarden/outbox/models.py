@@ -1,4 +1,4 @@
-"""The outbox: the database is the queue (ARCHITECTURE.md).
+"""The outbox: the database is the queue (docs/architecture.md).
 
 A :class:`Message` is written once, with its rendered bytes, in the caller's
 transaction; each :class:`Recipient` row is the unit the worker claims, retries and
@@ -185,7 +185,7 @@ class Recipient(models.Model):
 
 class Attempt(models.Model):
     """One try at one recipient. Saved as "sending" before the network call and completed
-    after (STYLE.md §4), so a crash leaves evidence."""
+    after (docs/style.md §4), so a crash leaves evidence."""
 
     # no index of its own: the unique (recipient, number) constraint below serves every
     # lookup by recipient, and each index is one more write per attempt
@@ -229,7 +229,7 @@ class Attempt(models.Model):
 
 class Event(models.Model):
     """A timeline entry that is not an attempt: enqueued-with-policy decisions, holds and
-    releases, admin actions, provider webhook events (raw payload kept, STYLE.md §10)."""
+    releases, admin actions, provider webhook events (raw payload kept, docs/style.md §10)."""
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
     recipient = models.ForeignKey(
@@ -282,7 +282,7 @@ class Suppression(models.Model):
 
 
 class WorkerHeartbeat(models.Model):
-    """Written by every worker every few seconds (STYLE.md §13): the doctor's
+    """Written by every worker every few seconds (docs/style.md §13): the doctor's
     queue.worker_down and config.process_drift read it."""
 
     worker_id = models.CharField(max_length=100, unique=True)

@@ -21,7 +21,7 @@ from postwarden.core.config.model import Settings
 from postwarden.outbox.models import State, Suppression
 from postwarden.outbox.suppressions import HARD_BOUNCE, is_suppressed, normalize
 
-#: state -> the doctor's finding code that names the policy (spec/doctor.md)
+#: state -> the doctor's finding code that names the policy (docs/spec/doctor.md)
 FINDINGS: dict[str, str] = {
     State.REFUSED: "policy.domain_not_approved",
     State.SUPPRESSED: "policy.suppressed",

@@ -1,4 +1,4 @@
-"""Transient or permanent, and when to try again: the one retry policy (STYLE.md §7).
+"""Transient or permanent, and when to try again: the one retry policy (docs/style.md §7).
 
 Transports report what happened; this module decides, asking the reply knowledge base
 (:func:`postwarden.core.replies.classify.classify`) what a reply means. Two rules of its

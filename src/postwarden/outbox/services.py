@@ -1,5 +1,5 @@
 """Putting mail into the outbox: the one way in for the API, the relay, the console, the
-CLI and Django's own mail (STYLE.md §2).
+CLI and Django's own mail (docs/style.md §2).
 
 Every function writes in the CALLER's transaction (``transaction.atomic`` is a savepoint
 when one is open), with bulk inserts only, so a batch of 500 costs a handful of

@@ -1,7 +1,7 @@
 """What a transport is: it takes one delivery (a message to a group of recipients) and
 says, per recipient, what the server or provider answered.
 
-Transports do not decide about retries (STYLE.md §7): they report the verbatim answer
+Transports do not decide about retries (docs/style.md §7): they report the verbatim answer
 and the stage it came at; :mod:`postwarden.outbox.retry` asks the reply knowledge base
 whether it is transient or permanent.
 """

@@ -1,5 +1,5 @@
 """Provider transports (SES, SendGrid, Mailgun, Postmark, Resend, Mandrill) over
-django-anymail's backends (STYLE.md §9: we do not rewrite ESP clients).
+django-anymail's backends (docs/style.md §9: we do not rewrite ESP clients).
 
 anymail sends synchronously (requests, boto3), so each send runs in a small bounded
 thread pool; each pool thread keeps its own open backend, which reuses its HTTP
@@ -155,7 +155,7 @@ class EspTransport:
 
     def _scrub(self, text: str) -> str:
         # Provider error bodies sometimes echo the credential they refused; a secret must
-        # never reach an Attempt row, a log line or the API (spec/config.md).
+        # never reach an Attempt row, a log line or the API (docs/spec/config.md).
         # (the worker redacts again when it stores the attempt, with every secret it knows)
         return self._redactor.text(text)[:MAX_DETAIL]
 

@@ -1,6 +1,6 @@
 """Which anymail backend serves each provider, and its constructor kwargs built from the
 resolved settings (never from Django settings: console-saved keys must work without a
-restart; anymail's ``get_anymail_setting`` takes kwargs first, STYLE.md §9)."""
+restart; anymail's ``get_anymail_setting`` takes kwargs first, docs/style.md §9)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ REQUEST_TIMEOUT: Final = 30.0
 
 class EspConfigurationError(ValueError):
     """A provider setting is missing or unusable; the message names the variable to set.
-    Not a send failure: nothing was sent (STYLE.md §6)."""
+    Not a send failure: nothing was sent (docs/style.md §6)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Which failures of an authenticated webhook request are worth the provider's retry.
 
-The status code is the provider's instruction (STYLE.md §10): on a 5xx it sends the same
+The status code is the provider's instruction (docs/style.md §10): on a 5xx it sends the same
 request again (SendGrid for 72 hours, Mailgun for 8, SNS and Svix on their schedules), on a
 4xx it gives up. So:
 

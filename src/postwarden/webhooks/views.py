@@ -1,6 +1,6 @@
 """One tracking URL per provider: ``/webhooks/<provider>/tracking/``.
 
-anymail's views do the work (STYLE.md §10): HTTP basic auth against a list of secrets
+anymail's views do the work (docs/style.md §10): HTTP basic auth against a list of secrets
 (POSTWARDEN_WEBHOOK_SECRET, several for rotation), each provider's own signature check
 (Mailgun HMAC, SendGrid ECDSA, Resend/Svix, Mandrill), and normalization into the
 ``tracking`` signal, which webhooks/events.py records. For Amazon SES the SNS signature is

@@ -1,7 +1,7 @@
 """The Email settings form, built from the settings table (core/config/variables.py), so a
 new variable appears in the console without touching this file.
 
-Rules (spec/config.md):
+Rules (docs/spec/config.md):
 - a field whose value comes from the environment, the ``.env`` file or a flag is
   read-only and says so (the environment wins, as in Metabase);
 - secrets are never pre-filled: an empty secret field keeps the stored value, and an

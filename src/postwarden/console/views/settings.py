@@ -1,5 +1,5 @@
 """Email settings: the Sending, SMTP, provider, DKIM and webhook settings of
-spec/config.md, presets, and the "Test connection" / "Send test email" buttons, which
+docs/spec/config.md, presets, and the "Test connection" / "Send test email" buttons, which
 use the values IN THE FORM, saved or not."""
 
 from __future__ import annotations

@@ -212,7 +212,7 @@ def _https_url(raw: str) -> str:
 
 def _settle_security(r: Reader, chosen: Security | object | None, port: int | None) -> Security:
     """ "TLS" means three things in the products our users come from; decide by the port
-    and say so (spec/config.md)."""
+    and say so (docs/spec/config.md)."""
     if isinstance(chosen, Security):
         return chosen
     if chosen is _AMBIGUOUS:

@@ -16,7 +16,7 @@ from postwarden.core.secrets import EMPTY, Secret
 
 
 class Security(enum.StrEnum):
-    """What happens on the wire, whatever a product calls it (spec/config.md)."""
+    """What happens on the wire, whatever a product calls it (docs/spec/config.md)."""
 
     NONE = "none"
     #: implicit TLS from the first byte (usually 465)
@@ -184,7 +184,7 @@ class SendingSettings:
 @dataclass(frozen=True, slots=True)
 class ProviderSettings:
     """The email provider's settings. ``secrets`` and ``options`` are keyed by the
-    variable names of spec/config.md (``SENDGRID_API_KEY``, ``MAILGUN_DOMAIN`` …)."""
+    variable names of docs/spec/config.md (``SENDGRID_API_KEY``, ``MAILGUN_DOMAIN`` …)."""
 
     name: Provider = Provider.CAPTURE
     secrets: Mapping[str, Secret] = field(default_factory=dict)

@@ -17,7 +17,7 @@ from postwarden.core.secrets import Secret
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 _FALSE = {"0", "false", "no", "off", "n", "f"}
 
-#: the words other products use, by what they do on the wire (spec/config.md)
+#: the words other products use, by what they do on the wire (docs/spec/config.md)
 SECURITY_WORDS: dict[str, Security] = {
     "none": Security.NONE,
     "plain": Security.NONE,  # Mattermost's "PLAIN" is no encryption

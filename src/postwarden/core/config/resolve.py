@@ -1,13 +1,13 @@
 """One pure function turns layers of raw strings into :class:`Settings`.
 
-Precedence (spec/config.md), strongest first: command-line flags, the environment, the
+Precedence (docs/spec/config.md), strongest first: command-line flags, the environment, the
 ``.env`` file, values saved in the console, defaults. Each value keeps its
 :class:`Source`, so the console can say where it came from and lock fields set by the
 environment. Bad values raise :class:`ConfigError` naming every problem and what to set;
 absent values stay ``None`` (the doctor reports them as ``config.missing``).
 
 Django's settings module, the worker, the console and the doctor all call this module, so
-they can never disagree about what a setting means (STYLE.md §11).
+they can never disagree about what a setting means (docs/style.md §11).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Service-level helpers around resolved settings: the generated secret key and the
-settings fingerprint that makes web/worker drift visible (spec/doctor.md config.process_drift)."""
+settings fingerprint that makes web/worker drift visible (docs/spec/doctor.md config.process_drift)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ _FINGERPRINTED = tuple(v.name for v in VARIABLES if v.section.value != "service"
 
 def ensure_secret_key(settings: Settings) -> Secret:
     """The configured key, else the one generated into the data directory, else a new one
-    written there with mode 0600 (spec/config.md: "generated once into the data directory")."""
+    written there with mode 0600 (docs/spec/config.md: "generated once into the data directory")."""
     if settings.service.secret_key:
         return settings.service.secret_key
     data_dir = settings.service.data_dir

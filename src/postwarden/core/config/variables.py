@@ -1,4 +1,4 @@
-"""Every setting Postwarden reads: one table (spec/config.md), consulted by the resolver,
+"""Every setting Postwarden reads: one table (docs/spec/config.md), consulted by the resolver,
 the console's settings form, the docs and the doctor's settings block."""
 
 from __future__ import annotations

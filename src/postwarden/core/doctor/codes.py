@@ -1,10 +1,10 @@
-"""The doctor's finding codes: the contract of spec/doctor.md, as data.
+"""The doctor's finding codes: the contract of docs/spec/doctor.md, as data.
 
 A finding's code is ``stage.name``. The codes, their stage, default severity and
 title live here once; the doctor's checks, the reply knowledge base
 (:mod:`postwarden.core.replies`), the console and the JSON report all read them
 from this module. New codes are added in the stage they belong to, at the place in
-the table where they rank (spec/doctor.md, "Resolving overlaps": within a stage,
+the table where they rank (docs/spec/doctor.md, "Resolving overlaps": within a stage,
 codes rank in table order; across stages, in stage order).
 """
 
@@ -42,7 +42,7 @@ class Severity(enum.StrEnum):
 
 
 class Code(enum.StrEnum):
-    """Every finding code of spec/doctor.md. Member order is the ranking order."""
+    """Every finding code of docs/spec/doctor.md. Member order is the ranking order."""
 
     # -- config ---------------------------------------------------------------
     #: a required setting is absent (host, From address, provider key)
@@ -196,7 +196,7 @@ class CodeInfo:
 
 _E, _W = Severity.ERROR, Severity.WARNING
 
-#: code -> (stage, default severity, title), in ranking order (spec/doctor.md's table).
+#: code -> (stage, default severity, title), in ranking order (docs/spec/doctor.md's table).
 CATALOGUE: Final[Mapping[Code, CodeInfo]] = {
     code: CodeInfo(code.stage, severity, title)
     for code, severity, title in (

@@ -2,7 +2,7 @@
 other modes on their usual ports and say which one works.
 
 Metabase does this silently when settings are saved (it tries tls, starttls, ssl in turn
-and stores whichever connects, mission-anchors §1.3); the doctor does it in the open: the
+and stores whichever connects, docs/reference/mission-anchors.md §1.3); the doctor does it in the open: the
 alternatives are tried concurrently, each bounded by the step timeout, only up to EHLO
 (and TLS) - no credentials are sent to a mode the operator did not choose - and the
 result is a step of the finding: "SMTP_SECURITY=ssl on port 465 works".

@@ -2,7 +2,7 @@
 
 The codes, their stages, default severities and titles are in
 :mod:`postwarden.core.doctor.codes` (one catalogue shared with the reply knowledge base);
-this module holds the records built from them and the JSON shape of spec/doctor.md.
+this module holds the records built from them and the JSON shape of docs/spec/doctor.md.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class Status(enum.StrEnum):
     WARN = "warn"
     FAIL = "fail"
     #: not run: a setting it needs is absent, an earlier step failed, or the database is
-    #: not available (spec/doctor.md: queue.*, policy.suppressed, config.process_drift)
+    #: not available (docs/spec/doctor.md: queue.*, policy.suppressed, config.process_drift)
     SKIP = "skip"
 
 
@@ -126,7 +126,7 @@ def sort_findings(findings: Sequence[Finding]) -> tuple[Finding, ...]:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """A finished doctor run. ``to_json()`` is the contract of spec/doctor.md."""
+    """A finished doctor run. ``to_json()`` is the contract of docs/spec/doctor.md."""
 
     findings: tuple[Finding, ...]
     checks: tuple[CheckResult, ...]

@@ -1,4 +1,4 @@
-"""The doctor's two faces: readable terminal lines, and the JSON of spec/doctor.md.
+"""The doctor's two faces: readable terminal lines, and the JSON of docs/spec/doctor.md.
 
 Both render a :class:`Report` that has already passed the redactor, so neither can
 print a secret that the report does not hold.

@@ -52,7 +52,7 @@ CheckCallback = Callable[[CheckResult], None]
 
 @dataclass(frozen=True, slots=True)
 class Options:
-    """What ``postwarden doctor`` was asked (spec/doctor.md, command line)."""
+    """What ``postwarden doctor`` was asked (docs/spec/doctor.md, command line)."""
 
     #: recipient of the envelope probe and the test mail (default TEST_EMAIL, else From)
     to: str | None = None

@@ -1,6 +1,6 @@
 """What only the running service knows, handed to the doctor as plain data.
 
-The core never reads the database (ARCHITECTURE.md: "The Django side hands the doctor
+The core never reads the database (docs/architecture.md: "The Django side hands the doctor
 what only it knows … as plain data"). :mod:`postwarden.doctor` fills :class:`ServiceFacts`
 from the outbox, the heartbeats and the policy; the queue, suppression and drift units
 here judge them. Without a database there are no facts, and those checks are skipped.

@@ -64,7 +64,7 @@ _STAGE_ALIASES: Final[dict[str, SmtpStage]] = {
 class Explanation:
     """What a reply or failure means and what to do about it.
 
-    ``code`` is a finding code of spec/doctor.md, or ``None`` when nothing is known
+    ``code`` is a finding code of docs/spec/doctor.md, or ``None`` when nothing is known
     (or the reply is not a failure). ``permanent`` follows the reply class (5xx)
     unless a rule knows better; failures without a reply are not permanent: the
     message itself is fine, the path to the server is not. ``evidence`` is the

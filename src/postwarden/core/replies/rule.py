@@ -23,7 +23,7 @@ stage                 2 one stage; 1 a set of stages; 0 none, or unknown stage a
 ====================  =====================================================
 
 Text comes first because where the server's words name the cause, they decide the
-code (spec/doctor.md: Postfix answers greylisting and its rate limit both with
+code (docs/spec/doctor.md: Postfix answers greylisting and its rate limit both with
 ``450 4.7.1``). Ties go to the rule earlier in the table, so the table lists
 specific wordings before generic ones.
 """

@@ -477,7 +477,7 @@ CODES: Final[tuple[Rule, ...]] = (
     rule(
         "code.greeting_refused", C.NETWORK_SERVICE_REFUSED, on=GREETING, reply=("421", "554"), severity=ERROR
     ),
-    # spec/doctor.md lists 421 4.7.0 and 454 4.7.0 among rate limits; at the greeting a bare
+    # docs/spec/doctor.md lists 421 4.7.0 and 454 4.7.0 among rate limits; at the greeting a bare
     # 421 stays service_refused (above), and at AUTH 454 4.7.0 is RFC 4954's temporary failure
     rule(
         "code.421_policy",
@@ -508,7 +508,7 @@ CODES: Final[tuple[Rule, ...]] = (
 
 _QUOTE = "The server's words match no known cause; they are quoted as evidence: {evidence}"
 
-#: when nothing above knows the words: the stage and the code class decide (spec/doctor.md)
+#: when nothing above knows the words: the stage and the code class decide (docs/spec/doctor.md)
 FALLBACKS: Final[tuple[Rule, ...]] = (
     rule(
         "fallback.greeting",

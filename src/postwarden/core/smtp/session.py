@@ -6,7 +6,7 @@ EHLO → AUTH → [MAIL → RCPT… → DATA]… → QUIT
 The doctor, ``postwarden send-test`` and the worker all drive this class, so what the
 doctor proves is what the worker does. We do not use aiosmtplib: it has no PIPELINING
 (RFC 2920) and tags no stages, and it tops out at 4.4k msg/s on this machine where a
-pipelining client reaches 16k (shared/reference/send-baselines.md). With PIPELINING a
+pipelining client reaches 16k (docs/reference/send-baselines.md). With PIPELINING a
 message costs two round trips (MAIL+RCPT+DATA, then the content) instead of 3 + n.
 
 Every failure is an :class:`~postwarden.core.smtp.errors.SmtpError`; refusals keep the

@@ -22,7 +22,7 @@ class SmtpStage(enum.StrEnum):
     QUIT = "quit"
 
 
-#: where each session stage falls in the doctor's pipeline (spec/doctor.md)
+#: where each session stage falls in the doctor's pipeline (docs/spec/doctor.md)
 DOCTOR_STAGE: dict[SmtpStage, str] = {
     SmtpStage.RESOLVE: "network",
     SmtpStage.CONNECT: "network",

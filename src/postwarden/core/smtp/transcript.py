@@ -32,7 +32,7 @@ class TranscriptLine:
     at_ms: float = 0.0
 
     def as_dict(self) -> dict[str, str]:
-        """``{"dir": "client", "line": "EHLO host"}`` as in spec/doctor.md."""
+        """``{"dir": "client", "line": "EHLO host"}`` as in docs/spec/doctor.md."""
         return {"dir": self.dir, "line": self.line}
 
 

@@ -1,12 +1,12 @@
 """The worker's database work: claim, record, release, leases. Synchronous and short:
 a few statements per batch of hundreds of recipients, whatever the batch size.
 
-The claim is one conditional UPDATE of the pending rows (STYLE.md §1), which works on
+The claim is one conditional UPDATE of the pending rows (docs/style.md §1), which works on
 SQLite (one writer at a time) and PostgreSQL, where the id sub-select takes
 ``FOR UPDATE SKIP LOCKED`` so concurrent workers never claim the same row. The same
 transaction first writes the results gathered so far and returns rows whose lease
 expired (their worker died) to the queue, then writes an Attempt "sending" for every
-claimed row (STYLE.md §4) with one ``INSERT … SELECT``. Results are written with
+claimed row (docs/style.md §4) with one ``INSERT … SELECT``. Results are written with
 ``executemany``, values adapted once per batch.
 
 At ten thousand attempts a second every microsecond per row counts: rows travel as

@@ -1,4 +1,4 @@
-"""The delivery worker: one asyncio process (STYLE.md §3), and for SMTP a child process
+"""The delivery worker: one asyncio process (docs/style.md §3), and for SMTP a child process
 that holds the connections (transports/offload.py), so the worker uses two cores.
 
 * The database is called between awaits, in short batched statements on the loop's own

@@ -1,4 +1,4 @@
-"""Settings written for other products, in Postwarden's variable names (spec/config.md,
+"""Settings written for other products, in Postwarden's variable names (docs/spec/config.md,
 "Importers"). Each importer translates by what that product does on the wire, so the
 doctor diagnoses what the product would really do.
 

@@ -1,7 +1,7 @@
 """What every importer returns, and the small helpers they share.
 
 An importer reads another product's settings and says, in Postwarden's variable names
-(spec/config.md), what that product would do on the wire. It translates; it does not
+(docs/spec/config.md), what that product would do on the wire. It translates; it does not
 validate (the resolver does, naming the original variable through ``origins``).
 
 Secrets stay plain strings here (the resolver wraps them in ``Secret``), and they never
@@ -65,7 +65,7 @@ def set_from(result: Imported, value: str, origin: str, *, name_given: bool) -> 
 
     ``"Metabase <bi@example.com>"`` in an *address* setting is split, because a product
     that hands it to its mail library as an address sends from something else entirely
-    (mission-anchors E7: ``metabase@ip-….compute.internal``). An address that does not
+    (docs/reference/mission-anchors.md E7: ``metabase@ip-….compute.internal``). An address that does not
     parse is passed on as it is, for the resolver and the doctor to report.
     """
     value = value.strip()

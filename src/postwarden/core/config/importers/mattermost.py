@@ -1,6 +1,6 @@
 """A Mattermost ``config.json`` (``EmailSettings``), read as Mattermost uses it.
 
-What Mattermost does on the wire (mission-anchors §2.2, ``server/public/shared/mail``):
+What Mattermost does on the wire (docs/reference/mission-anchors.md §2.2, ``server/public/shared/mail``):
 ``ConnectionSecurity`` ``""``/``"PLAIN"`` is plain text, ``"TLS"`` is *implicit* TLS
 (``tls.Dial``), ``"STARTTLS"`` upgrades after EHLO. ``MM_EMAILSETTINGS_<FIELD>``
 environment variables override the file, as in Mattermost. Absent fields take

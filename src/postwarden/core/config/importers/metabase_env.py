@@ -1,6 +1,6 @@
 """Metabase's ``MB_EMAIL_*`` environment variables, read as Metabase uses them.
 
-What Metabase does on the wire (mission-anchors §1.2): its security value goes to
+What Metabase does on the wire (docs/reference/mission-anchors.md §1.2): its security value goes to
 JavaMail through drewr/postal: ``none`` is plain text, ``ssl`` is implicit TLS (protocol
 ``smtps``), ``tls`` only sets ``mail.smtp.starttls.enable`` — STARTTLS when the server
 offers it, else plain text — and ``starttls`` also sets ``starttls.required``.

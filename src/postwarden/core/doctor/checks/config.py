@@ -2,7 +2,7 @@
 
 :func:`config_findings` is a pure function of the resolved settings. The doctor's config
 unit and the Django system checks (``postwarden manage check``) both call it, so the two
-can never disagree (STYLE.md §12).
+can never disagree (docs/style.md §12).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from postwarden.core.doctor.model import Code, Finding, Severity, Status
 if TYPE_CHECKING:
     from postwarden.core.doctor.runner import Context, Recorder
 
-#: provider -> settings it cannot send without (spec/config.md "Providers")
+#: provider -> settings it cannot send without (docs/spec/config.md "Providers")
 REQUIRED: Final[Mapping[Provider, tuple[str, ...]]] = {
     Provider.SES: ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"),
     Provider.SENDGRID: ("SENDGRID_API_KEY",),
@@ -97,7 +97,7 @@ def _missing(settings: Settings) -> Finding | None:
     evidence = "; ".join([*(f"{name} is not set" for name in absent), *([oauth2] if oauth2 else [])])
     steps = [
         f"Set {', '.join(absent)} (in the environment, the .env file or the console's Email settings).",
-        f"EMAIL_PROVIDER is {provider.value}; the settings it needs are listed in spec/config.md.",
+        f"EMAIL_PROVIDER is {provider.value}; the settings it needs are listed in docs/spec/config.md.",
     ]
     if oauth2 is not None:
         steps[0 if not absent else 1 :] = [
@@ -285,7 +285,7 @@ def _summary(settings: Settings) -> str:
 
 
 def settings_block(ctx: Context) -> dict[str, Any]:
-    """Where the doctor looked (spec/doctor.md ``settings``); secrets only as set/empty."""
+    """Where the doctor looked (docs/spec/doctor.md ``settings``); secrets only as set/empty."""
     s = ctx.settings
     block: dict[str, Any] = {"provider": s.sending.provider.value}
     if s.sending.provider is Provider.SMTP:

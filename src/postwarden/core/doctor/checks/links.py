@@ -3,7 +3,7 @@
 ``APP_URL`` must be set, use https and name a public host; the links in Postwarden's
 own templates and (with the database) in recent messages must point at that host, not
 at ``localhost`` or a private address (Metabase sent reset links to
-``http://172.31.39.136/…`` and to ``localhost`` behind a proxy: mission-anchors L1, L2).
+``http://172.31.39.136/…`` and to ``localhost`` behind a proxy: docs/reference/mission-anchors.md L1, L2).
 
 The stored templates (``/api/v1/templates``) are rendered with their sample variables:
 one that does not render fails ``links.templates`` with its name, version and line, and

@@ -1,7 +1,7 @@
 """What the service's database tells: the queue and its workers, process drift, and
 whether the test recipient is suppressed. The facts come from :mod:`postwarden.doctor`
 (:class:`~postwarden.core.doctor.service.ServiceFacts`); without them every check here
-is skipped, as spec/doctor.md asks."""
+is skipped, as docs/spec/doctor.md asks."""
 
 from __future__ import annotations
 
