@@ -191,3 +191,16 @@ def test_the_command_line_renders_stored_templates_without_django(
     )
     [found] = [f for f in report["findings"] if f["code"] == "links.host_mismatch"]
     assert "template welcome version 1: http://localhost:8000/start" in found["evidence"]
+    # the template that does not render is a finding of its own, and the first cause
+    assert report["root_cause"] == "links.template_broken"
+    [broken] = [f for f in report["findings"] if f["code"] == "links.template_broken"]
+    assert broken["severity"] == "error"
+    assert broken["evidence"] == (
+        "template password-reset version 1, html line 2: variable 'reset_url' is missing"
+    )
+    assert "/templates/password-reset/" in broken["steps"][0]
+    assert "PUT /api/v1/templates/password-reset" in broken["steps"][0]
+    assert "give reset_url in its sample variables" in broken["steps"][1]
+    assert done.returncode == 1
+    readable = postwarden(["doctor", "--only", "links"], env, tmp_path, django=False).stdout
+    assert "links.template_broken" in readable

@@ -10,6 +10,7 @@ from django.test import Client
 
 from postwarden.configstore.runtime import save
 from postwarden.console.models import DoctorRun
+from postwarden.mailtemplates import store
 from tests.console.conftest import DISTINCT_SMTP_PASSWORD
 from tests.smtpd import SmtpServer
 
@@ -76,3 +77,18 @@ def test_a_viewer_sees_reports_but_cannot_run(viewer_client: Client) -> None:
     assert "network.connect" in html
     assert "Run the doctor</button>" not in html
     assert viewer_client.post("/doctor/run/").status_code == 403
+
+
+def test_a_stored_template_that_does_not_render_is_a_finding_with_its_steps(settings_client: Client) -> None:
+    html = '<p>Hello {{ name }}</p>\n<a href="{{ reset_url }}">reset</a>'
+    store.save("password-reset", store.Draft("Reset", None, html, {"name": "Ann"}), by="test", create=True)
+    settings_client.post("/doctor/run/")
+    run = DoctorRun.objects.get()
+    [found] = [f for f in run.report["findings"] if f["code"] == "links.template_broken"]
+    evidence = "template password-reset version 1, html line 2: variable &#x27;reset_url&#x27; is missing"
+    html_page = settings_client.get(f"/doctor/?run={run.pk}").content.decode()
+    assert "<code>links.template_broken</code>" in html_page
+    assert evidence in html_page
+    assert "in the console at /templates/password-reset/" in html_page
+    assert "give reset_url in its sample variables" in html_page
+    assert found["severity"] == "error"

@@ -1,19 +1,22 @@
 """The console's template pages (list, editor with a live preview, versions and their
-diff, Send test) and a message's files: listed with size and type, downloaded as sent."""
+diff, Send test, delete) and a message's files: listed with size and type, downloaded as sent."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 from django.test import Client
 
+from postwarden.accounts.models import User
 from postwarden.configstore import runtime
 from postwarden.mailtemplates import store
 from postwarden.mailtemplates.models import Version
 from postwarden.outbox.models import Event, Message
 from postwarden.outbox.services import FileIn
+from tests.console.conftest import logged_in
 from tests.console.helpers import enqueue_one
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +93,48 @@ def test_send_test_queues_the_newest_version_with_its_samples(settings_client: C
     assert Event.objects.get(message=message, kind="template").detail == (
         "rendered from template password-reset version 1"
     )
+
+
+def test_a_settings_user_deletes_a_template_by_post_with_csrf_after_a_confirmation(
+    settings_user: User,
+) -> None:
+    store.save("welcome", store.Draft("Hi", "Hello", None, {}), by="test", create=True)
+    store.save("welcome", store.Draft("Hi again", "Hello", None, {}), by="test")
+    store.save("keep-me", store.Draft("Hi", "Hello", None, {}), by="test", create=True)
+    client = logged_in(settings_user, csrf=True)
+    page = client.get("/templates/welcome/").content.decode()
+    form = re.search(r'<form method="post" action="/templates/welcome/delete/">(.*?)</form>', page, re.S)
+    assert form is not None
+    assert 'data-confirm="Delete template welcome and all its versions?' in form.group(1)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.group(1))
+    assert token is not None
+    listing = client.get("/templates/").content.decode()
+    assert 'action="/templates/welcome/delete/"' in listing
+    # a GET deletes nothing, nor does a POST without the CSRF token
+    assert client.get("/templates/welcome/delete/")["Location"] == "/templates/welcome/"
+    assert client.post("/templates/welcome/delete/").status_code == 403
+    assert store.latest("welcome") is not None
+    done = client.post("/templates/welcome/delete/", {"csrfmiddlewaretoken": token.group(1)})
+    assert (done.status_code, done["Location"]) == (302, "/templates/")
+    after = client.get("/templates/").content.decode()
+    assert "Template welcome deleted with all its versions." in after
+    assert "/templates/welcome/" not in after
+    assert store.latest("welcome") is None
+    assert not Version.objects.filter(template__name="welcome").exists()
+    assert store.latest("keep-me") is not None
+    assert client.get("/templates/welcome/").status_code == 404
+    again = client.post(
+        "/templates/welcome/delete/", {"csrfmiddlewaretoken": token.group(1)}, follow=True
+    ).content.decode()
+    assert "There is no template welcome." in again
+
+
+def test_a_viewer_cannot_delete_a_template(viewer_client: Client) -> None:
+    store.save("welcome", store.Draft("Hi", "Hello", None, {}), by="test", create=True)
+    assert "/delete/" not in viewer_client.get("/templates/welcome/").content.decode()
+    assert "/delete/" not in viewer_client.get("/templates/").content.decode()
+    assert viewer_client.post("/templates/welcome/delete/").status_code == 403
+    assert store.latest("welcome") is not None
 
 
 def test_a_message_page_lists_its_files_and_downloads_them_as_sent(viewer_client: Client) -> None:

@@ -127,6 +127,8 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("templates/<str:name>/diff/", "POST"): _console(405, 405, 405),
     ("templates/<str:name>/send-test/", "GET"): _console(302, 302, 302),
     ("templates/<str:name>/send-test/", "POST"): _console(403, 302, 302),
+    ("templates/<str:name>/delete/", "GET"): _console(302, 302, 302),  # a GET deletes nothing
+    ("templates/<str:name>/delete/", "POST"): _console(403, 302, 302),
     ("people/", "GET"): _console(200, 200, 200),
     ("people/", "POST"): _console(403, 302, 302),
     ("people/members/<int:pk>/", "GET"): _console(200, 200, 200),

@@ -106,6 +106,7 @@ def console_pages(client: Client, outputs: dict[str, str]) -> None:
         "template": {"name": template.template.name},
         "template_diff": {"name": template.template.name},
         "template_send_test": {"name": template.template.name},
+        "template_delete": {"name": template.template.name},
         "message": {"public_id": message.public_id},
         "message_html": {"public_id": message.public_id},
         "message_raw": {"public_id": message.public_id},

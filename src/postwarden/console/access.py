@@ -64,6 +64,7 @@ ACCESS: Final[dict[str, Rule]] = {
     "template": Rule(V, S),
     "template_diff": Rule(V),
     "template_send_test": Rule(V, S),
+    "template_delete": Rule(V, S),
     "held": Rule(V, S),
     "held_action": Rule(V, S),
     "suppressions": Rule(V, S),

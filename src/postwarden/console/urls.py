@@ -56,6 +56,7 @@ urlpatterns: list[URLPattern] = [
     route("templates/<str:name>/", mailtemplates.template, "template"),
     route("templates/<str:name>/diff/", mailtemplates.template_diff, "template_diff"),
     route("templates/<str:name>/send-test/", mailtemplates.template_send_test, "template_send_test"),
+    route("templates/<str:name>/delete/", mailtemplates.template_delete, "template_delete"),
     route("held/", held.held, "held"),
     route("held/action/", held.held_action, "held_action"),
     route("suppressions/", suppressions.suppressions, "suppressions"),

@@ -64,6 +64,7 @@ SPEC: list[tuple[str, str]] = [
     ("dns.dmarc_invalid", "error"),
     ("dns.dmarc_misaligned", "error"),
     ("dns.recipient_no_mx", "error"),
+    ("links.template_broken", "error"),
     ("links.app_url_missing", "warning"),
     ("links.insecure", "warning"),
     ("links.host_mismatch", "error"),

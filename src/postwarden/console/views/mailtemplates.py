@@ -1,6 +1,6 @@
 """Stored mail templates in the console: the list, an editor with a live preview at laptop
 and phone width from the sample variables, the versions with a diff between any two,
-and "Send test" (the newest version, rendered with its samples, to one address).
+"Send test" (the newest version, rendered with its samples, to one address) and delete.
 
 Everything goes through :mod:`postwarden.mailtemplates.store` and the outbox's own
 enqueue, as the API does. The rendered HTML is shown in ``<iframe sandbox="">`` (no
@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from html import escape as html_escape
@@ -29,6 +30,8 @@ from postwarden.mailtemplates.models import Template, Version
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.links import link_warnings
 from postwarden.outbox.services import Outgoing, enqueue
+
+log = logging.getLogger(__name__)
 
 #: the widths the preview shows the HTML at (CSS pixels): a laptop and a phone
 WIDTHS = (("Laptop", 1024), ("Phone", 375))
@@ -229,6 +232,19 @@ def template_send_test(request: HttpRequest, name: str) -> HttpResponse:
             request, f"Test of {name} version {found.number} queued for {to} ({sent.public_id})."
         )
     return redirect("console:template", name=name)
+
+
+def template_delete(request: HttpRequest, name: str) -> HttpResponse:
+    """Every version goes (as ``DELETE /api/v1/templates/{name}``); messages rendered from
+    it keep their text and timeline. A GET deletes nothing."""
+    if request.method != "POST":
+        return redirect("console:template", name=name)
+    if store.delete(name):
+        log.info("template deleted", extra={"by": getattr(request.user, "pk", None), "template": name})
+        messages.success(request, f"Template {name} deleted with all its versions.")
+    else:
+        messages.error(request, f"There is no template {name}.")
+    return redirect("console:templates")
 
 
 def _number(given: str | None, default: int) -> int:

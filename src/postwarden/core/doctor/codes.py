@@ -174,6 +174,8 @@ class Code(enum.StrEnum):
     DNS_RECIPIENT_NO_MX = "dns.recipient_no_mx"
 
     # -- links ----------------------------------------------------------------
+    #: a stored template does not render with its sample variables: no mail of that kind leaves
+    LINKS_TEMPLATE_BROKEN = "links.template_broken"
     #: ``APP_URL`` is not set, so links in mails cannot be checked
     LINKS_APP_URL_MISSING = "links.app_url_missing"
     #: ``APP_URL`` or links in templates use ``http://``
@@ -263,6 +265,7 @@ CATALOGUE: Final[Mapping[Code, CodeInfo]] = {
         (Code.DNS_DMARC_INVALID, _E, "The DMARC record is malformed"),
         (Code.DNS_DMARC_MISALIGNED, _E, "Neither SPF nor DKIM aligns with the From domain (DMARC)"),
         (Code.DNS_RECIPIENT_NO_MX, _E, "The recipient's domain accepts no mail"),
+        (Code.LINKS_TEMPLATE_BROKEN, _E, "A stored template does not render with its sample variables"),
         (Code.LINKS_APP_URL_MISSING, _W, "APP_URL is not set"),
         (Code.LINKS_INSECURE, _W, "Links use http:// instead of https://"),
         (Code.LINKS_HOST_MISMATCH, _E, "Links point at another host than APP_URL"),

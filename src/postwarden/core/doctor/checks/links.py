@@ -6,8 +6,9 @@ at ``localhost`` or a private address (Metabase sent reset links to
 ``http://172.31.39.136/…`` and to ``localhost`` behind a proxy: docs/reference/mission-anchors.md L1, L2).
 
 The stored templates (``/api/v1/templates``) are rendered with their sample variables:
-one that does not render fails ``links.templates`` with its name, version and line, and
-its links are judged as the outbox judges API mail (core/links.py, with
+one that does not render fails ``links.templates`` and is a ``links.template_broken``
+finding with its name, version, part, line and the renderer's words; the links of the
+others are judged as the outbox judges API mail (core/links.py, with
 ``LINKS_ALLOWED_HOSTS``).
 """
 
@@ -49,8 +50,10 @@ async def run_links(ctx: Context, rec: Recorder) -> None:
     else:
         app_host = _check_app_url(rec, app_url)
     sources = list(_template_sources(ctx.options.template_dirs))
-    stored = ctx.service.templates if ctx.service is not None else ()
-    _check_sources(rec, "links.templates", sources, app_host, strict=True, stored=_stored(ctx, stored))
+    stored = _stored(ctx, ctx.service.templates if ctx.service is not None else ())
+    for broken in stored.broken:
+        rec.finding(_broken_finding(broken))
+    _check_sources(rec, "links.templates", sources, app_host, strict=True, stored=stored)
     if ctx.service is None:
         rec.check("links.messages", Status.SKIP, "recent messages need the service's database")
     else:
@@ -111,27 +114,55 @@ def _template_sources(dirs: Sequence[Path]) -> Iterator[tuple[str, str]]:
 
 
 @dataclass(frozen=True, slots=True)
+class _Broken:
+    """A stored template version that does not render with its sample variables."""
+
+    name: str
+    version: int
+    error: TemplateError
+
+    def __str__(self) -> str:
+        return f"template {self.name} version {self.version}, {self.error}"
+
+
+def _broken_finding(broken: _Broken) -> Finding:
+    name, error = broken.name, broken.error
+    where = f"the {error.part} part" + (f" at line {error.line}" if error.line else "")
+    steps = [
+        f"Fix {where} of template {name} in the console at /templates/{name}/ "
+        f"(or PUT /api/v1/templates/{name}); until then every message naming it is refused.",
+    ]
+    if error.variables:
+        missing = ", ".join(error.variables)
+        steps.append(
+            f"If the template is right, give {missing} in its sample variables; applications "
+            "sending it must give it too."
+        )
+    return Finding.of(Code.LINKS_TEMPLATE_BROKEN, str(broken), steps)
+
+
+@dataclass(frozen=True, slots=True)
 class _Judged:
     """The stored templates' verdicts: links questioned and templates that do not render."""
 
     count: int = 0
     wrong: tuple[str, ...] = ()
     insecure: tuple[str, ...] = ()
-    broken: tuple[str, ...] = ()
+    broken: tuple[_Broken, ...] = ()
 
 
 def _stored(ctx: Context, templates: Sequence[StoredTemplate]) -> _Judged:
     sending = ctx.settings.sending
     wrong: list[str] = []
     insecure: list[str] = []
-    broken: list[str] = []
+    broken: list[_Broken] = []
     for template in templates:
         label = f"template {template.name} version {template.version}"
         source = Source(template.subject, template.text, template.html)
         try:
             done = render(source, template.sample_variables)
         except TemplateError as exc:
-            broken.append(f"{label}, {exc}")
+            broken.append(_Broken(template.name, template.version, exc))
             continue
         for problem in judge([t for t in (done.text, done.html) if t], sending.app_url, sending.link_hosts):
             line = f"{label}: {problem.url} ({problem.problem})"
@@ -193,7 +224,7 @@ def _check_sources(
     status = Status.FAIL if wrong or stored.broken else Status.WARN if insecure else Status.PASS
     counted = f"{len(items) + stored.count} {'template' if strict else 'message'}(s) checked"
     # a template that does not render is named first: with it, no mail of that kind leaves
-    named = [*stored.broken, *wrong, *insecure]
+    named = [*map(str, stored.broken), *wrong, *insecure]
     shown = len(stored.broken) + 3
     rec.check(
         check_id, status, counted if status is Status.PASS else f"{counted}: {'; '.join(named[:shown])}"
