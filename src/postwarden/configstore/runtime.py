@@ -7,6 +7,8 @@ saved something, so a console change reaches the worker without a restart.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import threading
 from collections.abc import Mapping
 
@@ -22,6 +24,7 @@ from postwarden.core.sealing import Sealer
 from postwarden.core.secrets import Secret
 from postwarden.logs import register_secret
 
+log = logging.getLogger("postwarden.configstore")
 _cache_lock = threading.Lock()
 _cache: dict[str, object] = {}
 
@@ -107,3 +110,23 @@ def save(values: Mapping[str, str], user: object | None = None) -> None:
                 "updated_by_id": getattr(user, "pk", None),
             },
         )
+
+
+_REFRESH_TOKEN = "OAUTH2_REFRESH_TOKEN"  # noqa: S105 - a setting's name
+
+
+def save_rotated_refresh_token(token: Secret, issued_at: float) -> bool:
+    """Save a refresh token the identity platform rotated, sealed, over the saved one
+    only if that one is older: one conditional UPDATE, so of several workers rotating at
+    once the newest token stays, whatever order the writes land in. Nothing is saved when
+    the token is not kept here (set in the environment or .env: the operator's to change).
+    Whether it was saved."""
+    issued = dt.datetime.fromtimestamp(issued_at, dt.UTC)
+    register_secret(token.reveal())
+    with transaction.atomic():
+        updated = StoredSetting.objects.filter(name=_REFRESH_TOKEN, updated_at__lt=issued).update(
+            value=sealer().seal(token.reveal()), sealed=True, updated_at=issued, updated_by=None
+        )
+    if not updated:
+        log.info("rotated OAuth2 refresh token not saved: none saved here, or a newer one is")
+    return bool(updated)

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from postwarden.core.config.model import OAuth2Settings
+from postwarden.core.oauth import rotation
 from postwarden.core.oauth.errors import TokenEndpointUnreachable, TokenError
 from postwarden.core.oauth.http import TokenHttp, unreachable
 from postwarden.core.oauth.token import AccessToken
@@ -62,8 +63,10 @@ class GenericSource:
             raise unreachable(self.host, exc) from None
         token = _answer(response, self.host, self.client)
         rotated = _rotated(response)
-        if s.delegated and rotated:  # RFC 6749 6: the server may issue a new refresh token
+        if s.delegated and rotated and rotated != s.refresh_token.reveal():
+            # RFC 6749 6: the server may issue a new refresh token (and retire the old one)
             self._settings = replace(s, refresh_token=Secret(rotated))
+            rotation.rotated(Secret(rotated))
         return token
 
 

@@ -25,6 +25,7 @@ import google.oauth2.service_account
 from google.auth.transport.requests import Request
 
 from postwarden.core.config.model import GOOGLE_SCOPE, GOOGLE_TOKEN_URL, OAuth2Settings
+from postwarden.core.oauth import rotation
 from postwarden.core.oauth.errors import TokenError
 from postwarden.core.oauth.http import TokenHttp, unreachable
 from postwarden.core.oauth.token import AccessToken
@@ -64,12 +65,16 @@ class GoogleSource:
         self.host = _host(token_url)
 
     def fetch(self) -> AccessToken:
+        before = getattr(self._credentials, "refresh_token", None)
         try:
             self._credentials.refresh(Request(session=self._http))
         except google.auth.exceptions.RefreshError as exc:
             raise _refused(self.host, exc) from None
         except google.auth.exceptions.TransportError as exc:
             raise unreachable(self.host, exc) from None
+        after = getattr(self._credentials, "refresh_token", None)
+        if before and isinstance(after, str) and after and after != before:
+            rotation.rotated(Secret(after))  # google-auth uses it from now on; saved for a restart
         value = self._credentials.token
         if not value:
             raise TokenError(self.host, "no_token", "no access token in the answer")

@@ -33,6 +33,7 @@ from postwarden.core.config.model import (
     MICROSOFT_DELEGATED_SCOPE,
     OAuth2Settings,
 )
+from postwarden.core.oauth import rotation
 from postwarden.core.oauth.errors import TokenEndpointUnreachable, TokenError
 from postwarden.core.oauth.http import TokenHttp, unreachable
 from postwarden.core.oauth.token import AccessToken
@@ -102,11 +103,12 @@ class MicrosoftSource:
                 self.host, "", f"the token endpoint's answer is not OAuth2 ({exc})"
             ) from None
         rotated = (result or {}).get("refresh_token")
-        if self._settings.delegated and isinstance(rotated, str) and rotated:
-            # Microsoft answers a refresh with a new refresh token: the next refresh uses it
-            # (persisting it across restarts is the caller's; the saved one stays valid
-            # until its own lifetime ends)
+        current = self._settings.refresh_token.reveal()
+        if self._settings.delegated and isinstance(rotated, str) and rotated and rotated != current:
+            # Microsoft answers a refresh with a new refresh token: the next refresh uses it,
+            # and it is saved for the next start (rotation.py)
             self._settings = replace(self._settings, refresh_token=Secret(rotated))
+            rotation.rotated(Secret(rotated))
         return _token(result, self.host, self.client)
 
 
