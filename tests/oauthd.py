@@ -14,8 +14,14 @@ platform's documented format:
   account's signed JWT (RFC 7523), refusing with ``invalid_grant`` ("Invalid JWT
   Signature.", "Invalid JWT: Token must be a short-lived token …") or
   ``unauthorized_client`` when domain-wide delegation is missing;
-* any RFC 6749 endpoint: ``POST /generic/token`` (client credentials with HTTP Basic,
-  refresh tokens).
+* Google's delegated sign-in: ``GET /google/auth`` (consent at once, or ``error=
+  access_denied``; a refresh token only with ``access_type=offline``, and for a client the
+  person consented to before only with ``prompt=consent``), the authorization code traded
+  at ``/google/token`` with its PKCE verifier ("Invalid code verifier.", "Malformed auth
+  code."), and ``POST /google/device/code``, which refuses Gmail's scope (``invalid_scope``)
+  as Google's limited-input device flow does;
+* any RFC 6749 endpoint: ``GET /generic/authorize`` and ``POST /generic/token`` (client
+  credentials with HTTP Basic, authorization codes with PKCE, refresh tokens).
 
 Access tokens are RS256-signed JWTs (PyJWT) with ``aud``, ``exp``, the mailbox or app
 and the scopes/roles, so the SMTP side (tests/smtpd, ``bearer=``) verifies them as
@@ -145,6 +151,8 @@ class IdentityServer:
         self.consent = True
         #: Microsoft answers a refresh with a new refresh token; strict servers retire the old one
         self.rotate_refresh_tokens = False
+        #: (client, user) pairs that consented before (Google then omits the refresh token)
+        self.consented: set[tuple[str, str]] = set()
         self._codes: dict[str, dict[str, str]] = {}
         self.requests: list[str] = []
         self._lock = threading.Lock()
@@ -319,18 +327,21 @@ class _Handler(BaseHTTPRequestHandler):
         if len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "authorize"]:
             self._authorize(parse_qs(self.path.split("?", 1)[1] if "?" in self.path else ""))
             return
+        if parts in (["google", "auth"], ["generic", "authorize"]):
+            self._authorize(parse_qs(self.path.split("?", 1)[1] if "?" in self.path else ""), google=True)
+            return
         self._answer(404, {"error": "not_found"})
 
-    def _authorize(self, query: dict[str, list[str]]) -> None:
-        """Signs ``identity.user`` in and consents at once (a real platform shows pages)."""
+    def _authorize(self, query: dict[str, list[str]], *, google: bool = False) -> None:
+        """Signs ``identity.user`` in and consents at once (a real platform shows pages).
+        ``google``: Google's (and RFC 6749's) answer: ``error=access_denied`` alone on a
+        refusal; at /google/auth a refresh token later only for ``access_type=offline``."""
         q = {k: v[0] for k, v in query.items()}
         redirect = q.get("redirect_uri", "")
         if not self.identity.consent:
-            answer = {
-                "error": "access_denied",
-                "error_description": "AADSTS65004: User declined to consent.",
-                "state": q.get("state", ""),
-            }
+            answer = {"error": "access_denied", "state": q.get("state", "")}
+            if not google:
+                answer["error_description"] = "AADSTS65004: User declined to consent."
         else:
             code = "code-" + secrets.token_urlsafe(16)
             self.identity._codes[code] = {
@@ -339,6 +350,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "challenge": q.get("code_challenge", ""),
                 "method": q.get("code_challenge_method", ""),
                 "user": self.identity.user,
+                "scope": q.get("scope", ""),
+                "access_type": q.get("access_type", "online"),
+                "prompt": q.get("prompt", ""),
+                "platform": "google" if google and self.path.startswith("/google/") else "other",
             }
             answer = {"code": code, "state": q.get("state", "")}
         self.send_response(302)
@@ -395,6 +410,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(*_Microsoft(self.identity, parts[0], form).answer())
         elif len(parts) == 4 and parts[1:] == ["oauth2", "v2.0", "devicecode"]:
             self._answer(*self._device_code(form))
+        elif parts == ["google", "device", "code"]:
+            self._answer(*_google_device_code(form))
         elif parts == ["google", "token"]:
             self._answer(*_Google(self.identity, form).answer())
         elif parts == ["generic", "token"]:
@@ -589,7 +606,7 @@ class _Google:
         self.identity, self.form = identity, form
 
     def answer(self) -> tuple[int, dict[str, Any]]:
-        if self.form.get("grant_type") == "refresh_token":
+        if self.form.get("grant_type") in ("refresh_token", "authorization_code"):
             return _Generic(self.identity, self.form, "").answer(audience=GOOGLE_SCOPE)
         if self.form.get("grant_type") != _JWT_BEARER:
             return _oauth_error(
@@ -641,9 +658,53 @@ class _Google:
         return 200, {"access_token": token, "expires_in": lifetime, "token_type": "Bearer"}
 
 
+def _google_device_code(form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """Google's device endpoint: the flow for limited-input devices allows only a few
+    scopes (openid, email, profile, Drive's per-file and YouTube's), not Gmail's."""
+    allowed = {"openid", "email", "profile", "https://www.googleapis.com/auth/drive.file"}
+    if not set(form.get("scope", "").split()) <= allowed:
+        return _oauth_error(400, "invalid_scope", "Invalid device flow scope: " + form.get("scope", ""))
+    return _oauth_error(400, "invalid_request", "device codes are not issued by this test server")
+
+
 class _Generic:
     def __init__(self, identity: IdentityServer, form: dict[str, str], authorization: str) -> None:
         self.identity, self.form, self.authorization = identity, form, authorization
+
+    def _code(self, client_id: str, audience: str) -> tuple[int, dict[str, Any]]:
+        """RFC 6749 4.1.3 with PKCE, in Google's words for each refusal."""
+        ident, form = self.identity, self.form
+        grant = ident._codes.pop(form.get("code", ""), None)
+        if grant is None or grant["client_id"] != client_id:
+            return _oauth_error(400, "invalid_grant", "Malformed auth code.")
+        if grant.get("challenge"):
+            verifier = form.get("code_verifier")
+            if not verifier:
+                return _oauth_error(400, "invalid_grant", "Missing code verifier.")
+            digest = (
+                base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            )
+            if grant["method"] != "S256" or not secrets.compare_digest(digest, grant["challenge"]):
+                return _oauth_error(400, "invalid_grant", "Invalid code verifier.")
+        if form.get("redirect_uri") != grant["redirect_uri"]:
+            return _oauth_error(400, "redirect_uri_mismatch", "Bad Request")
+        token, lifetime = ident._access_token(
+            {"aud": audience, "email": grant["user"], "scope": grant["scope"]}
+        )
+        ident.issued.append(("authorization_code", client_id, grant["user"]))
+        answer: dict[str, Any] = {
+            "access_token": token,
+            "expires_in": lifetime,
+            "scope": grant["scope"],
+            "token_type": "Bearer",
+        }
+        # Google: a refresh token only offline, and only at the first consent unless prompt=consent
+        first = (client_id, grant["user"]) not in ident.consented
+        offline = grant["access_type"] == "offline" and (first or grant["prompt"] == "consent")
+        if offline or grant["platform"] != "google":
+            answer["refresh_token"] = ident.register_refresh_token(client_id, grant["user"], grant["scope"])
+        ident.consented.add((client_id, grant["user"]))
+        return 200, answer
 
     def _client(self) -> tuple[str, str | None]:
         if self.authorization.lower().startswith("basic "):
@@ -660,6 +721,8 @@ class _Generic:
         ):
             return _oauth_error(401, "invalid_client", "Client authentication failed.")
         grant_type = self.form.get("grant_type")
+        if grant_type == "authorization_code":
+            return self._code(client_id, audience)
         if grant_type == "refresh_token":
             grant = self.identity.grants.get(self.form.get("refresh_token", ""))
             if grant is None or grant.revoked or grant.client_id != client_id:

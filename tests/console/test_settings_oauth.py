@@ -226,3 +226,154 @@ def test_connect_account_says_when_the_person_declines(
     assert "Not connected: " in html
     assert "AADSTS65004: User declined to consent." in html
     assert "OAUTH2_REFRESH_TOKEN" not in runtime.stored_values()
+
+
+GOOGLE_SECRET = "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not-leak"
+
+
+def _saved_google(identity: IdentityServer, server: SmtpServer, client_id: str, **more: str) -> None:
+    saved = form(server, identity, client_id, OAUTH2_PROVIDER="google", OAUTH2_CLIENT_SECRET=GOOGLE_SECRET)
+    del saved["OAUTH2_TENANT_ID"], saved["OAUTH2_AUTHORITY"], saved["EMAIL_ENABLED"]
+    saved["OAUTH2_AUTHORIZATION_URL"] = f"{identity.url}/google/auth"
+    saved["OAUTH2_TOKEN_URL"] = f"{identity.url}/google/token"
+    runtime.save({**saved, **more})
+
+
+def _sign_in_at_the_platform(client: Client) -> tuple[str, str]:
+    """Press Connect account, let the identity server sign the person in: (the sign-in
+    URL, the callback path with its query) — what the browser would follow."""
+    from urllib.parse import urlsplit
+
+    import requests
+
+    started = client.post("/settings/oauth2/connect/")
+    assert started.status_code == 302
+    back = requests.get(
+        started["Location"], allow_redirects=False, timeout=5, verify=os.environ["SSL_CERT_FILE"]
+    )
+    callback = urlsplit(back.headers["Location"])
+    assert callback.path == "/settings/oauth2/callback/"
+    return started["Location"], f"{callback.path}?{callback.query}"
+
+
+@pytest.mark.django_db
+def test_connect_account_signs_a_google_mailbox_in_with_pkce_and_an_offline_refresh_token(
+    settings_client: Client, smtpd_factory: Smtpd, identity: IdentityServer
+) -> None:
+    import asyncio
+    from urllib.parse import parse_qs, urlsplit
+
+    from postwarden.configstore.models import StoredSetting
+    from postwarden.configstore.runtime import current_settings
+    from postwarden.core.smtp.session import Endpoint, SmtpSession
+
+    app = identity.register_app("google", secret=GOOGLE_SECRET)
+    identity.user = MAILBOX
+    identity.consented.add((app.client_id, MAILBOX))  # consented before: only prompt=consent gets a new one
+    check = BearerCheck(identity, "gmail")
+    server = smtpd_factory(tls="starttls", bearer=check, auth_mechanisms=("XOAUTH2",))
+    _saved_google(identity, server, app.client_id)
+
+    url, callback = _sign_in_at_the_platform(settings_client)
+    done = settings_client.get(callback, follow=True).content.decode()
+
+    asked = parse_qs(urlsplit(url).query)
+    assert url.startswith(f"{identity.url}/google/auth?")
+    assert asked["scope"] == ["https://mail.google.com/"]
+    assert asked["access_type"] == ["offline"]
+    assert asked["prompt"] == ["consent"]
+    assert asked["code_challenge_method"] == ["S256"]
+    assert len(asked["code_challenge"][0]) == 43
+    assert asked["login_hint"] == [MAILBOX]
+    assert "Connected: the mailbox&#x27;s refresh token is saved (sealed)." in done, done
+    refresh = runtime.stored_values()["OAUTH2_REFRESH_TOKEN"]
+    assert identity.grants[refresh].user == MAILBOX
+    assert StoredSetting.objects.get(name="OAUTH2_REFRESH_TOKEN").sealed
+    assert refresh not in done
+    assert GOOGLE_SECRET not in done
+    assert GOOGLE_SECRET not in url
+
+    endpoint = Endpoint.from_settings(current_settings().smtp)
+
+    async def sign_in() -> str | None:
+        async with SmtpSession(endpoint) as session:
+            return session.auth_mechanism
+
+    assert asyncio.run(sign_in()) == "XOAUTH2"
+    assert check.attempts == [(MAILBOX, "ok")]
+    assert [kind for kind, _, _ in identity.issued] == ["authorization_code", "refresh_token"]
+
+
+@pytest.mark.django_db
+def test_connect_account_works_with_a_generic_platform(
+    settings_client: Client, smtpd_factory: Smtpd, identity: IdentityServer
+) -> None:
+    app = identity.register_app("generic")  # a public client
+    identity.user = MAILBOX
+    server = smtpd_factory(tls="starttls")
+    saved = form(server, identity, app.client_id, OAUTH2_PROVIDER="generic", OAUTH2_SCOPE="smtp offline")
+    del saved["OAUTH2_CLIENT_SECRET"], saved["EMAIL_ENABLED"]
+    saved["OAUTH2_AUTHORIZATION_URL"] = f"{identity.url}/generic/authorize"
+    saved["OAUTH2_TOKEN_URL"] = f"{identity.url}/generic/token"
+    runtime.save(saved)
+
+    url, callback = _sign_in_at_the_platform(settings_client)
+    html = settings_client.get(callback, follow=True).content.decode()
+
+    assert url.startswith(f"{identity.url}/generic/authorize?")
+    assert "scope=smtp+offline" in url
+    assert "access_type" not in url
+    assert "Connected: the mailbox&#x27;s refresh token is saved (sealed)." in html
+    assert identity.grants[runtime.stored_values()["OAUTH2_REFRESH_TOKEN"]].user == MAILBOX
+
+
+@pytest.mark.django_db
+def test_connect_account_refuses_an_answer_with_another_state(
+    settings_client: Client, smtpd_factory: Smtpd, identity: IdentityServer
+) -> None:
+    app = identity.register_app("google", secret=GOOGLE_SECRET)
+    _saved_google(identity, smtpd_factory(tls="starttls"), app.client_id)
+
+    _, callback = _sign_in_at_the_platform(settings_client)
+    forged = re.sub(r"state=[^&]+", "state=forged-by-another-site", callback)
+    html = settings_client.get(forged, follow=True).content.decode()
+
+    assert "Not connected: " in html
+    assert "the answer&#x27;s state is not this sign-in&#x27;s" in html
+    assert "OAUTH2_REFRESH_TOKEN" not in runtime.stored_values()
+    assert not any(kind == "authorization_code" for kind, _, _ in identity.issued)  # the code was not traded
+
+
+@pytest.mark.django_db
+def test_connect_account_trades_the_code_only_with_the_flows_verifier(
+    settings_client: Client, smtpd_factory: Smtpd, identity: IdentityServer
+) -> None:
+    app = identity.register_app("google", secret=GOOGLE_SECRET)
+    _saved_google(identity, smtpd_factory(tls="starttls"), app.client_id)
+
+    _, callback = _sign_in_at_the_platform(settings_client)
+    session = settings_client.session
+    flow = session["oauth2_flow"]
+    session["oauth2_flow"] = {**flow, "verifier": "x" * 64}  # a verifier that is not the challenge's
+    session.save()
+    html = settings_client.get(callback, follow=True).content.decode()
+
+    assert "Not connected: token request to" in html
+    assert "invalid_grant: Invalid code verifier." in html
+    assert "OAUTH2_REFRESH_TOKEN" not in runtime.stored_values()
+
+
+@pytest.mark.django_db
+def test_connect_account_says_when_the_person_declines_at_google(
+    settings_client: Client, smtpd_factory: Smtpd, identity: IdentityServer
+) -> None:
+    app = identity.register_app("google", secret=GOOGLE_SECRET)
+    identity.consent = False
+    _saved_google(identity, smtpd_factory(tls="starttls"), app.client_id)
+
+    _, callback = _sign_in_at_the_platform(settings_client)
+    html = settings_client.get(callback, follow=True).content.decode()
+
+    assert "Not connected: " in html
+    assert "access_denied" in html
+    assert "OAUTH2_REFRESH_TOKEN" not in runtime.stored_values()

@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from django.test import Client
 
 from postwarden.accounts.bootstrap import create_admin
@@ -37,6 +40,7 @@ MAILBOX = "alerts@contoso.test"
 TENANT = "contoso.onmicrosoft.test"
 CLIENT_SECRET = "Oc1sEcRt7-oauth-client-secret~do-not-leak"
 WRONG_SECRET = "Oc2wRoNg8-typed-wrong-client-secret"
+GOOGLE_SECRET = "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"
 
 
 def _settings(server: SmtpServer, identity: IdentityServer, client_id: str, **more: str) -> dict[str, str]:
@@ -149,8 +153,40 @@ def test_no_answer_log_or_row_holds_an_oauth2_secret_or_token(
             label,
         )
 
+    # 5. a person's Google mailbox connected through the console (authorization code with
+    # PKCE), then its refresh token rotated by the platform and saved again by the worker
+    google = identity.register_app("google", secret=GOOGLE_SECRET)
+    identity.user = MAILBOX
+    identity.rotate_refresh_tokens = True
+    runtime.save(
+        {
+            **saved,
+            "OAUTH2_PROVIDER": "google",
+            "OAUTH2_CLIENT_ID": google.client_id,
+            "OAUTH2_CLIENT_SECRET": GOOGLE_SECRET,
+            "OAUTH2_REFRESH_TOKEN": "",
+            "OAUTH2_AUTHORIZATION_URL": f"{identity.url}/google/auth",
+            "OAUTH2_TOKEN_URL": f"{identity.url}/google/token",
+        }
+    )
+    started = client.post("/settings/oauth2/connect/")
+    outputs["POST /settings/oauth2/connect/ (Location)"] = started["Location"]
+    back = requests.get(
+        started["Location"], allow_redirects=False, timeout=5, verify=os.environ["SSL_CERT_FILE"]
+    )
+    callback = urlsplit(back.headers["Location"])
+    outputs["GET /settings/oauth2/callback/"] = body(
+        client.get(f"{callback.path}?{callback.query}", follow=True)
+    )
+    connected = runtime.stored_values()["OAUTH2_REFRESH_TOKEN"]
+    enqueue(Outgoing(to=["erin@example.org"], subject="Hi", text="x"), settings=current_settings())
+    _deliver()  # a token from the connected mailbox's refresh token, which the platform rotates
+    _console(client, {k: v for k, v in saved.items() if k != "OAUTH2_CLIENT_SECRET"}, outputs, "google")
+
     secrets = [
         Secret("client secret", CLIENT_SECRET),
+        Secret("Google client secret", GOOGLE_SECRET),
+        *(Secret(f"refresh token {i}", token) for i, token in enumerate(identity.grants)),
         Secret("typed wrong secret", WRONG_SECRET),
         Secret("certificate key", pem.split("-----BEGIN CERTIFICATE-----")[0]),
         Secret("service account key", str(key["private_key"])),
@@ -176,6 +212,11 @@ def test_no_answer_log_or_row_holds_an_oauth2_secret_or_token(
     for label in ("service account", "refresh token"):  # tokens issued, then refused by "Exchange"
         assert "[OAuth2 token from" in outputs[f"{label} POST /settings/test-connection/"], label
     assert StoredSetting.objects.filter(name="OAUTH2_REFRESH_TOKEN", sealed=True).exists()
+    assert "Connected: the mailbox" in outputs["GET /settings/oauth2/callback/"]
+    rotated = runtime.stored_values()["OAUTH2_REFRESH_TOKEN"]
+    assert rotated != connected
+    assert identity.grants[connected].revoked
+    assert len(identity.grants) >= 3
     assert sweep(outputs, secrets) == []
     report(
         request,

@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dkim": ("postwarden.cli.dkim", "generate a DKIM key pair and the TXT record to publish"),
     "oauth2": (
         "postwarden.cli.oauth2",
-        "connect a person's Microsoft 365 mailbox for OAuth2 sign-in (device code)",
+        "connect a person's mailbox for OAuth2 sign-in (Microsoft: device code; others: sign-in URL)",
     ),
     "copy-database": (
         "postwarden.cli.copy_database",

@@ -65,6 +65,7 @@ LABELS: Final[dict[str, str]] = {
     "OAUTH2_SERVICE_ACCOUNT": "Service account key (JSON)",
     "OAUTH2_REFRESH_TOKEN": "Refresh token",
     "OAUTH2_TOKEN_URL": "Token URL",
+    "OAUTH2_AUTHORIZATION_URL": "Authorization URL",
     "OAUTH2_SCOPE": "Scope",
     "OAUTH2_AUTHORITY": "Authority",
     "AWS_ACCESS_KEY_ID": "Amazon SES access key ID",
@@ -110,7 +111,7 @@ CHOICE_LABELS: Final[dict[str, str]] = {
     "password": "password (Username and Password)",
     "oauth2": "OAuth2 token (Microsoft 365, Google Workspace, …)",
     "microsoft": "Microsoft Entra ID (Microsoft 365)",
-    "google": "Google (Workspace service account)",
+    "google": "Google (Workspace service account, or a person's Gmail)",
     "generic": "another token endpoint (Token URL)",
 }
 #: secrets that are a PEM block, typed into a text area

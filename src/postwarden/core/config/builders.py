@@ -181,6 +181,7 @@ def _oauth2(r: Reader, host: str | None) -> OAuth2Settings:
         service_account=r.secret("OAUTH2_SERVICE_ACCOUNT"),
         refresh_token=r.secret("OAUTH2_REFRESH_TOKEN"),
         token_url=r.get("OAUTH2_TOKEN_URL", _http_url, None),
+        authorization_url=r.get("OAUTH2_AUTHORIZATION_URL", _http_url, None),
         scope=r.text("OAUTH2_SCOPE"),
         authority=r.get("OAUTH2_AUTHORITY", _https_url, MICROSOFT_AUTHORITY),
     )

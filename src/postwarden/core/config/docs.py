@@ -64,8 +64,18 @@ refuses it. `postwarden send-test` and the doctor show the token step
   Email settings (authorization code with PKCE), or on a machine without a browser run
   `postwarden oauth2 connect` (device code: open the URL it prints on any device and type the code;
   the app must allow public client flows). Either saves the refresh token sealed as
-  `OAUTH2_REFRESH_TOKEN`; access tokens are renewed from it. For Google and other platforms set
-  `OAUTH2_REFRESH_TOKEN` (with `OAUTH2_CLIENT_ID` and `OAUTH2_CLIENT_SECRET`) from their consent flow.
+  `OAUTH2_REFRESH_TOKEN`; access tokens are renewed from it, and a refresh token the platform
+  rotates is saved again (sealed; the newest one issued wins when several workers rotate).
+- **A person's Google mailbox** (Gmail, or a Workspace user without domain-wide delegation):
+  create an OAuth client (Web application, redirect URI `https://<console>/settings/oauth2/callback/`;
+  for the command line a Desktop app), save `OAUTH2_PROVIDER=google`, `OAUTH2_CLIENT_ID` and
+  `OAUTH2_CLIENT_SECRET`, then press **Connect account** (scope `https://mail.google.com/`,
+  `access_type=offline`, `prompt=consent`, PKCE S256). Google's device flow does not allow the
+  mail scope, so `postwarden oauth2 connect` prints the sign-in URL with the redirect URI
+  `http://127.0.0.1/` (`--redirect-uri` to change it): open it in any browser, sign in, and paste
+  the address the browser is sent back to (its page does not load). Another platform
+  (`OAUTH2_PROVIDER=generic`) works the same way with `OAUTH2_AUTHORIZATION_URL` and
+  `OAUTH2_TOKEN_URL`.
 - **Any other server**: `OAUTH2_PROVIDER=generic OAUTH2_TOKEN_URL=… OAUTH2_CLIENT_ID=…
   OAUTH2_CLIENT_SECRET=… OAUTH2_SCOPE=…` (client credentials, RFC 6749 §4.4), or a refresh token.
 

@@ -107,6 +107,8 @@ MICROSOFT_APP_SCOPE = "https://outlook.office365.com/.default"
 #: delegated access to a person's mailbox over SMTP
 MICROSOFT_DELEGATED_SCOPE = "https://outlook.office.com/SMTP.Send offline_access"
 GOOGLE_TOKEN_URL = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+#: where a person consents to Google's delegated sign-in (Connect account)
+GOOGLE_AUTHORIZATION_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 #: the only scope Gmail's SMTP accepts
 GOOGLE_SCOPE = "https://mail.google.com/"
 
@@ -130,6 +132,8 @@ class OAuth2Settings:
     service_account: Secret = EMPTY
     refresh_token: Secret = EMPTY
     token_url: str | None = None
+    #: where a person signs in for delegated access (Google's by default; generic: required)
+    authorization_url: str | None = None
     #: space-separated; None = the provider's default
     scope: str | None = None
     authority: str = MICROSOFT_AUTHORITY

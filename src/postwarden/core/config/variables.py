@@ -220,6 +220,14 @@ VARIABLES: tuple[Variable, ...] = (
         default="microsoft: from OAUTH2_AUTHORITY; google: https://oauth2.googleapis.com/token",
     ),
     _v(
+        "OAUTH2_AUTHORIZATION_URL",
+        K.STR,
+        S.OAUTH2,
+        "Authorization endpoint where a person signs in for Connect account / postwarden oauth2 "
+        "connect (generic; overrides Google's)",
+        default="google: https://accounts.google.com/o/oauth2/v2/auth; microsoft: from OAUTH2_AUTHORITY",
+    ),
+    _v(
         "OAUTH2_SCOPE",
         K.STR,
         S.OAUTH2,

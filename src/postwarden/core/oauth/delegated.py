@@ -5,9 +5,10 @@ sealed as ``OAUTH2_REFRESH_TOKEN``; the token source (microsoft.py) renews acces
 from it.
 
 Microsoft's identity platform through msal (which makes the PKCE verifier and checks the
-``state``). Google offers no device flow for Gmail's scope, and its consent screen is
-reached only from a registered redirect URI; for Google and other platforms the refresh
-token is set directly (``OAUTH2_REFRESH_TOKEN``).
+``state``); Google and other platforms through oauthlib (codeflow.py). Google's device flow
+does not allow Gmail's scope (https://mail.google.com/ is not among the scopes its "TV and
+limited-input devices" flow accepts), so the command line prints the authorization URL
+instead and takes the address the browser was sent back to (see cli/oauth2.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import msal
 import requests
 
 from postwarden.core.config.model import MICROSOFT_DELEGATED_SCOPE, OAuth2Provider, OAuth2Settings
+from postwarden.core.oauth import codeflow
 from postwarden.core.oauth.errors import TokenError
 from postwarden.core.oauth.http import TokenHttp, unreachable
 from postwarden.core.oauth.microsoft import RESERVED_SCOPES, certificate_credential, discovery_error
@@ -31,8 +33,8 @@ Flow = dict[str, Any]
 def _application(settings: OAuth2Settings, timeout: float) -> tuple[msal.ClientApplication, list[str], str]:
     if settings.provider is not OAuth2Provider.MICROSOFT:
         raise ValueError(
-            "Connect account works with OAUTH2_PROVIDER=microsoft; for Google and other platforms "
-            "set OAUTH2_REFRESH_TOKEN from the platform's own consent flow"
+            "the device-code flow is for OAUTH2_PROVIDER=microsoft; for Google and other platforms "
+            "sign in through the authorization URL"
         )
     if not settings.tenant_id or not settings.client_id:
         raise ValueError("set OAUTH2_TENANT_ID and OAUTH2_CLIENT_ID first (the app registration)")
@@ -75,6 +77,8 @@ def start_authorization(
 ) -> tuple[str, Flow]:
     """The URL to send the person to, and the flow to keep (server-side) until they come
     back. Raises ValueError (settings) or TokenError (the platform)."""
+    if settings.provider is not OAuth2Provider.MICROSOFT:
+        return codeflow.start(settings, redirect_uri=redirect_uri, login_hint=login_hint)
     app, scopes, _ = _application(settings, timeout)
     flow: Flow = app.initiate_auth_code_flow(scopes, redirect_uri=redirect_uri, login_hint=login_hint)
     return str(flow["auth_uri"]), flow
@@ -85,6 +89,8 @@ def finish_authorization(
 ) -> Secret:
     """The refresh token for the answer the platform redirected back with. Raises
     TokenError with the platform's words (a refused consent, a wrong state …)."""
+    if settings.provider is not OAuth2Provider.MICROSOFT:
+        return codeflow.finish(settings, flow, answer, timeout=timeout)
     app, _, host = _application(settings, timeout)
     try:
         result = app.acquire_token_by_auth_code_flow(flow, dict(answer))
@@ -93,6 +99,12 @@ def finish_authorization(
     except (requests.RequestException, msal.exceptions.MsalServiceError) as exc:
         raise unreachable(host, exc) from None
     return _refresh_token(result, host)
+
+
+def uses_device_code(settings: OAuth2Settings) -> bool:
+    """Whether the command line signs in with a device code (Microsoft) or through the
+    authorization URL and the address the browser comes back to (Google, generic)."""
+    return settings.provider is OAuth2Provider.MICROSOFT
 
 
 def start_device(settings: OAuth2Settings, *, timeout: float) -> Flow:
