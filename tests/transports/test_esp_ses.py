@@ -1,11 +1,14 @@
 """Amazon SES through moto's server mode on loopback (AWS_ENDPOINT_URL): the stored MIME
-goes as it is, the envelope is this delivery's recipients, and an unverified sender is
-refused with SES's own words."""
+goes as it is (attachments and inline images byte for byte), the envelope is this
+delivery's recipients, and an unverified sender is refused with SES's own words."""
 
 from __future__ import annotations
 
 import asyncio
 import email
+import email.message
+import email.policy
+from hashlib import sha256
 
 import boto3
 
@@ -13,6 +16,7 @@ from postwarden.core.config.model import Provider, ProviderSettings
 from postwarden.core.secrets import Secret
 from postwarden.transports.base import Delivery, Outcome, RecipientResult
 from postwarden.transports.esp import EspTransport
+from tests.transports import test_esp_attachments as with_files
 
 REGION = "eu-west-1"
 SECRET_KEY = "ses-distinctive-secret-4d2e9b"
@@ -102,3 +106,36 @@ def test_it_reports_an_unreachable_endpoint_without_http_status() -> None:
     [result] = send("http://127.0.0.1:9", delivery("ann@example.net"))
     assert (result.outcome, result.http_status) == (Outcome.FAILED, None)
     assert result.detail.startswith("EndpointConnectionError: ")
+
+
+def test_a_pdf_attachment_and_an_inline_image_arrive_byte_for_byte(moto_url: str) -> None:
+    """The message composed as the API composes it (core.message), sent through the SES
+    transport; the raw message moto stored is parsed and each file's SHA-256 compared."""
+    ses_client(moto_url).create_email_identity(EmailIdentity="example.com")
+    d = with_files.delivery()
+    [result] = send(moto_url, d)
+    assert (result.outcome, result.http_status) == (Outcome.SENT, 200)
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends["123456789012"][REGION]
+    [stored] = [m for m in backend.sent_messages if getattr(m, "id", "") == result.provider_message_id]
+    raw = stored.raw_data.encode() if isinstance(stored.raw_data, str) else stored.raw_data
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, email.message.EmailMessage)
+    assert parsed["Message-ID"] == d.message_id
+    files = {}
+    for part in parsed.walk():
+        if not part.get_filename():
+            continue
+        assert isinstance(part, email.message.EmailMessage)
+        content = part.get_content()
+        assert isinstance(content, bytes)
+        key = (part.get_filename(), part.get_content_type(), str(part.get("Content-ID") or ""))
+        files[key] = sha256(content).hexdigest()
+    assert files == {
+        (with_files.NAME, "application/pdf", ""): sha256(with_files.PDF).hexdigest(),
+        ("logo.png", "image/png", "<logo>"): sha256(with_files.PNG).hexdigest(),
+    }
+    html = parsed.get_body(preferencelist=("html",))
+    assert html is not None
+    assert 'src="cid:logo"' in html.get_content()
