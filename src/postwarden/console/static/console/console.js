@@ -55,6 +55,29 @@
     if (button && !window.confirm(button.dataset.confirm)) { event.preventDefault(); }
   });
 
+  // Template previews: each iframe keeps the width of the screen it shows (a laptop's,
+  // a phone's) so the mail is laid out as there; where the page is narrower, the frame is
+  // scaled down as a whole instead of squeezed. Runs on load, on resize and after htmx
+  // swaps in a new preview.
+  function fitPreviews() {
+    document.querySelectorAll(".preview-viewport[data-fit]").forEach(function (box) {
+      var frame = box.querySelector("iframe");
+      var width = Number(box.dataset.fit);
+      if (!frame || !width) { return; }
+      frame.style.transform = "";
+      box.style.height = "";
+      var scale = Math.min(1, box.clientWidth / width);
+      if (scale < 1) {
+        frame.style.transform = "scale(" + scale + ")";
+        box.style.height = (frame.offsetHeight * scale) + "px";
+      }
+      box.dataset.scale = String(scale);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", fitPreviews);
+  document.addEventListener("htmx:afterSettle", fitPreviews);
+  window.addEventListener("resize", fitPreviews);
+
   // Copy buttons: <button data-copy="#element-id">
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("[data-copy]") : null;
