@@ -200,7 +200,7 @@ def test_the_command_line_renders_stored_templates_without_django(
     )
     assert "/templates/password-reset/" in broken["steps"][0]
     assert "PUT /api/v1/templates/password-reset" in broken["steps"][0]
-    assert "give reset_url in its sample variables" in broken["steps"][1]
+    assert "give reset_url in the sample variables of password-reset" in broken["steps"][1]
     assert done.returncode == 1
     readable = postwarden(["doctor", "--only", "links"], env, tmp_path, django=False).stdout
     assert "links.template_broken" in readable

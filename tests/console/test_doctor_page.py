@@ -90,5 +90,5 @@ def test_a_stored_template_that_does_not_render_is_a_finding_with_its_steps(sett
     assert "<code>links.template_broken</code>" in html_page
     assert evidence in html_page
     assert "in the console at /templates/password-reset/" in html_page
-    assert "give reset_url in its sample variables" in html_page
+    assert "give reset_url in the sample variables of password-reset" in html_page
     assert found["severity"] == "error"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from postwarden.core.doctor.model import Severity, Status
+from postwarden.core.doctor.model import Code, Severity, Status
 from postwarden.core.doctor.service import ServiceFacts, StoredTemplate
 from tests.core.doctor.helpers import check, codes, doctor, finding, settings
 
@@ -192,6 +192,21 @@ def test_it_names_a_stored_template_that_does_not_render_with_version_and_line(t
     assert result.status is Status.FAIL
     assert "template password-reset version 4, html line 2: variable 'reset_url' is missing" in result.detail
     assert "template digest version 1, text line 1: TypeError" in result.detail
+    report = links(tmp_path, "https://app.example.com", service=facts)
+    # one finding names both, each with the steps that fix it
+    [found] = [f for f in report.findings if f.code is Code.LINKS_TEMPLATE_BROKEN]
+    assert found.evidence.startswith(
+        "template password-reset version 4, html line 2: variable 'reset_url' is missing; "
+        "template digest version 1, text line 1: TypeError"
+    )
+    assert found.steps[0].startswith("Fix the html part at line 2 of template password-reset")
+    assert "Otherwise give reset_url in the sample variables of password-reset" in found.steps[1]
+    assert found.steps[2:] == (
+        "Fix the text part at line 1 of template digest in the console at /templates/digest/ "
+        "(or PUT /api/v1/templates/digest); until then every message naming it is refused.",
+    )
+    assert report.root_cause is not None
+    assert report.root_cause.code is Code.LINKS_TEMPLATE_BROKEN
 
 
 def test_stored_template_links_may_go_to_allowed_hosts_and_must_not_use_http(tmp_path: Path) -> None:

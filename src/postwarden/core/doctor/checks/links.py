@@ -51,8 +51,8 @@ async def run_links(ctx: Context, rec: Recorder) -> None:
         app_host = _check_app_url(rec, app_url)
     sources = list(_template_sources(ctx.options.template_dirs))
     stored = _stored(ctx, ctx.service.templates if ctx.service is not None else ())
-    for broken in stored.broken:
-        rec.finding(_broken_finding(broken))
+    if stored.broken:
+        rec.finding(_broken_finding(stored.broken))
     _check_sources(rec, "links.templates", sources, app_host, strict=True, stored=stored)
     if ctx.service is None:
         rec.check("links.messages", Status.SKIP, "recent messages need the service's database")
@@ -125,20 +125,29 @@ class _Broken:
         return f"template {self.name} version {self.version}, {self.error}"
 
 
-def _broken_finding(broken: _Broken) -> Finding:
+def _broken_finding(broken: Sequence[_Broken]) -> Finding:
+    """One finding for every template that does not render (a code is reported once):
+    each named in the evidence, with the steps that fix it."""
+    shown = broken[:5]
+    steps = [step for each in shown for step in _broken_steps(each)]
+    return Finding.of(Code.LINKS_TEMPLATE_BROKEN, "; ".join(map(str, shown)), steps)
+
+
+def _broken_steps(broken: _Broken) -> tuple[str, ...]:
     name, error = broken.name, broken.error
     where = f"the {error.part} part" + (f" at line {error.line}" if error.line else "")
-    steps = [
+    fix = (
         f"Fix {where} of template {name} in the console at /templates/{name}/ "
-        f"(or PUT /api/v1/templates/{name}); until then every message naming it is refused.",
-    ]
-    if error.variables:
-        missing = ", ".join(error.variables)
-        steps.append(
-            f"If the template is right, give {missing} in its sample variables; applications "
-            "sending it must give it too."
-        )
-    return Finding.of(Code.LINKS_TEMPLATE_BROKEN, str(broken), steps)
+        f"(or PUT /api/v1/templates/{name})"
+    )
+    if not error.variables:
+        return (f"{fix}; until then every message naming it is refused.",)
+    missing = ", ".join(error.variables)
+    return (
+        f"{fix}, if it should not need {missing}.",
+        f"Otherwise give {missing} in the sample variables of {name} (the doctor, the preview and "
+        f"Send test use them); a message naming it without {missing} is refused with a 400 naming it.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
