@@ -50,6 +50,7 @@ def url_args(admin: User) -> dict[str, dict[str, object]]:
         "template": {"name": "welcome"},
         "template_diff": {"name": "welcome"},
         "template_send_test": {"name": "welcome"},
+        "template_delete": {"name": "welcome"},
         "member": {"pk": member.pk},
         "group": {"pk": group.pk},
         "apikey_revoke": {"pk": key.pk},
