@@ -41,7 +41,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode
@@ -52,6 +52,9 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from postwarden.core.config.model import OAuth2Provider, OAuth2Settings
+from postwarden.core.secrets import Secret
 
 MS_AUDIENCE = "https://outlook.office365.com"
 GOOGLE_SCOPE = "https://mail.google.com/"
@@ -837,3 +840,20 @@ def identity(server_cert: trustme.LeafCert, ssl_cert_file: object) -> Iterator[I
         yield server
     finally:
         server.stop()
+
+
+#: the tenant and the client secret the SMTP and worker tests register their app with
+TENANT = "contoso.onmicrosoft.test"
+APP_SECRET = "Qx8~app-secret-Vq7.Lantern-2931"
+
+
+def microsoft_oauth2(identity: IdentityServer, client_id: str, **changes: Any) -> OAuth2Settings:
+    """App-only Microsoft settings against ``identity``, with ``changes`` applied."""
+    base = OAuth2Settings(
+        provider=OAuth2Provider.MICROSOFT,
+        tenant_id=TENANT,
+        client_id=client_id,
+        client_secret=Secret(APP_SECRET),
+        authority=identity.url,
+    )
+    return replace(base, **changes)

@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from postwarden.core.config.model import (
     DeliverySettings,
-    OAuth2Provider,
     OAuth2Settings,
     Security,
     Settings,
@@ -27,15 +26,14 @@ from postwarden.core.secrets import Secret
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.services import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
-from tests.oauthd import BearerCheck, IdentityServer, self_signed
+from tests.oauthd import APP_SECRET, TENANT, BearerCheck, IdentityServer, microsoft_oauth2, self_signed
 from tests.outbox.helpers import make_settings
 from tests.smtpd import SmtpServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Smtpd = Callable[..., SmtpServer]
 MAILBOX = "ops@example.com"  # the From address make_settings uses
-TENANT = "contoso.onmicrosoft.test"
-SECRET = "Qx8~app-secret-Vq7.Lantern-2931"
+SECRET = APP_SECRET
 
 
 def _settings(server: SmtpServer, oauth2: OAuth2Settings, **delivery: int) -> Settings:
@@ -50,17 +48,6 @@ def _settings(server: SmtpServer, oauth2: OAuth2Settings, **delivery: int) -> Se
         oauth2=oauth2,
     )
     return replace(make_settings(smtp_port=server.port, delivery=DeliverySettings(**delivery)), smtp=smtp)
-
-
-def _oauth2(identity: IdentityServer, client_id: str, **kw: object) -> OAuth2Settings:
-    base = OAuth2Settings(
-        provider=OAuth2Provider.MICROSOFT,
-        tenant_id=TENANT,
-        client_id=client_id,
-        client_secret=Secret(SECRET),
-        authority=identity.url,
-    )
-    return replace(base, **kw)  # type: ignore[arg-type]
 
 
 def _one_round(settings: Settings) -> None:
@@ -93,7 +80,7 @@ def test_it_renews_a_token_that_expires_during_a_long_run(
     identity.lifetime = 60
     # Exchange drops the connection after every message, so each batch signs in again
     server.inject("DATA", "250 2.0.0 OK queued", close=True)
-    settings = _settings(server, _oauth2(identity, client_id), smtp_connections=1)
+    settings = _settings(server, microsoft_oauth2(identity, client_id), smtp_connections=1)
     total = 24
     for i in range(total):
         enqueue(Outgoing(to=[f"r{i}@example.org"], text="x"), settings=make_settings())
@@ -125,7 +112,7 @@ def test_it_refreshes_a_token_the_server_finds_expired_without_failing_a_message
 ) -> None:
     server, check, client_id = exchange
     server.inject("DATA", "250 2.0.0 OK queued", close=True)
-    settings = _settings(server, _oauth2(identity, client_id), smtp_connections=1)
+    settings = _settings(server, microsoft_oauth2(identity, client_id), smtp_connections=1)
     enqueue(Outgoing(to=["first@example.org"], text="x"), settings=make_settings())
     enqueue(Outgoing(to=["second@example.org"], text="x"), settings=make_settings())
 
@@ -156,7 +143,7 @@ def test_it_keeps_the_mail_while_no_token_can_be_had_and_sends_it_after_the_fix(
     app = identity.register_app(TENANT, secret=SECRET, certificate=certificate)
     check = BearerCheck(identity, "exchange", mailboxes={app.client_id: {MAILBOX}})
     server = smtpd_factory(tls="starttls", bearer=check, auth_mechanisms=("XOAUTH2",))
-    oauth2 = _oauth2(identity, app.client_id)
+    oauth2 = microsoft_oauth2(identity, app.client_id)
     if fault == "clock_skew":  # a certificate's signed assertion is only valid around the platform's time
         oauth2 = replace(oauth2, client_secret=Secret(), client_cert=Secret(pem))
     enqueue(Outgoing(to=["alice@example.org"], text="x"), settings=make_settings())

@@ -18,14 +18,13 @@ from postwarden.core.smtp.session import Endpoint, SmtpSession
 from postwarden.core.smtp.stages import SmtpStage
 from postwarden.core.smtp.transcript import Transcript
 from tests.core.smtp.support import run
-from tests.oauthd import BearerCheck, IdentityServer, self_signed
+from tests.oauthd import APP_SECRET, TENANT, BearerCheck, IdentityServer, microsoft_oauth2, self_signed
 from tests.ports import free_port
 from tests.smtpd import SmtpServer
 
 Smtpd = Callable[..., SmtpServer]
 MAILBOX = "alerts@contoso.test"
-TENANT = "contoso.onmicrosoft.test"
-SECRET = "Qx8~app-secret-Vq7.Lantern-2931"
+SECRET = APP_SECRET
 MESSAGE = b"Subject: hello\r\n\r\nbody\r\n"
 
 
@@ -40,17 +39,6 @@ def _settings(server: SmtpServer, oauth2: OAuth2Settings, user: str = MAILBOX) -
         auth=SmtpAuth.OAUTH2,
         oauth2=oauth2,
     )
-
-
-def _microsoft(identity: IdentityServer, client_id: str, **kw: object) -> OAuth2Settings:
-    base = OAuth2Settings(
-        provider=OAuth2Provider.MICROSOFT,
-        tenant_id=TENANT,
-        client_id=client_id,
-        client_secret=Secret(SECRET),
-        authority=identity.url,
-    )
-    return replace(base, **kw)  # type: ignore[arg-type]
 
 
 async def _send(endpoint: Endpoint, transcript: Transcript | None = None) -> SmtpSession:
@@ -73,7 +61,7 @@ def test_it_sends_over_xoauth2_with_a_microsoft_app_token(
 ) -> None:
     server, check, client_id = exchange
     transcript = Transcript()
-    endpoint = Endpoint.from_settings(_settings(server, _microsoft(identity, client_id)))
+    endpoint = Endpoint.from_settings(_settings(server, microsoft_oauth2(identity, client_id)))
 
     session = run(_send(endpoint, transcript))
 
@@ -101,7 +89,7 @@ def test_it_never_shows_the_token_or_the_secret(
 ) -> None:
     server, _, client_id = exchange
     transcript = Transcript()
-    endpoint = Endpoint.from_settings(_settings(server, _microsoft(identity, client_id)))
+    endpoint = Endpoint.from_settings(_settings(server, microsoft_oauth2(identity, client_id)))
 
     session = run(_send(endpoint, transcript))
 
@@ -117,7 +105,7 @@ def test_it_shares_one_token_between_connections(
     exchange: tuple[SmtpServer, BearerCheck, str], identity: IdentityServer
 ) -> None:
     server, check, client_id = exchange
-    endpoint = Endpoint.from_settings(_settings(server, _microsoft(identity, client_id)))
+    endpoint = Endpoint.from_settings(_settings(server, microsoft_oauth2(identity, client_id)))
 
     async def three() -> list[SmtpSession]:
         import asyncio
@@ -144,7 +132,7 @@ def test_it_signs_in_with_a_certificate(smtpd_factory: Smtpd, identity: Identity
     app = identity.register_app(TENANT, certificate=certificate)
     check = BearerCheck(identity, "exchange", mailboxes={app.client_id: {MAILBOX}})
     server = smtpd_factory(tls="starttls", bearer=check, auth_mechanisms=("XOAUTH2",))
-    oauth2 = _microsoft(identity, app.client_id, client_secret=Secret(), client_cert=Secret(pem))
+    oauth2 = microsoft_oauth2(identity, app.client_id, client_secret=Secret(), client_cert=Secret(pem))
 
     run(_send(Endpoint.from_settings(_settings(server, oauth2))))
 
@@ -156,7 +144,7 @@ def test_it_names_a_wrong_secret_with_microsofts_words(
     exchange: tuple[SmtpServer, BearerCheck, str], identity: IdentityServer
 ) -> None:
     server, check, client_id = exchange
-    oauth2 = _microsoft(identity, client_id, client_secret=Secret("not-the-secret"))
+    oauth2 = microsoft_oauth2(identity, client_id, client_secret=Secret("not-the-secret"))
     transcript = Transcript()
     endpoint = Endpoint.from_settings(_settings(server, oauth2))
 
@@ -177,7 +165,9 @@ def test_it_names_an_unknown_tenant(
     exchange: tuple[SmtpServer, BearerCheck, str], identity: IdentityServer
 ) -> None:
     server, _, client_id = exchange
-    endpoint = Endpoint.from_settings(_settings(server, _microsoft(identity, client_id, tenant_id="nowhere")))
+    endpoint = Endpoint.from_settings(
+        _settings(server, microsoft_oauth2(identity, client_id, tenant_id="nowhere"))
+    )
 
     with pytest.raises(TokenRefused, match="invalid_tenant: AADSTS90002: Tenant 'nowhere' not found"):
         run(_send(endpoint))
@@ -187,7 +177,7 @@ def test_it_names_an_unknown_app(
     exchange: tuple[SmtpServer, BearerCheck, str], identity: IdentityServer
 ) -> None:
     server, _, _ = exchange
-    endpoint = Endpoint.from_settings(_settings(server, _microsoft(identity, "00000000-dead-beef")))
+    endpoint = Endpoint.from_settings(_settings(server, microsoft_oauth2(identity, "00000000-dead-beef")))
 
     with pytest.raises(TokenRefused, match="unauthorized_client: AADSTS700016: Application with identifier"):
         run(_send(endpoint))
@@ -198,7 +188,7 @@ def test_it_says_when_the_token_endpoint_is_down(
 ) -> None:
     server, _, client_id = exchange
     identity.down = True
-    endpoint = Endpoint.from_settings(_settings(server, _microsoft(identity, client_id)))
+    endpoint = Endpoint.from_settings(_settings(server, microsoft_oauth2(identity, client_id)))
 
     with pytest.raises(TokenUnreachable, match="HTTP 503"):
         run(_send(endpoint))
@@ -226,7 +216,7 @@ def test_it_refreshes_once_when_the_server_refuses_a_token_it_thinks_expired(
     exchange: tuple[SmtpServer, BearerCheck, str], identity: IdentityServer
 ) -> None:
     server, check, client_id = exchange
-    endpoint = Endpoint.from_settings(_settings(server, _microsoft(identity, client_id)))
+    endpoint = Endpoint.from_settings(_settings(server, microsoft_oauth2(identity, client_id)))
     run(_send(endpoint))
     check.clock_offset = 3600.0  # the server's clock is an hour ahead: our cached token is dead there
     identity.clock_offset = 3600.0  # and the identity server issues by the same clock
@@ -250,7 +240,7 @@ def test_it_gives_up_after_one_fresh_token_is_refused_too(
     app = identity.register_app(TENANT, secret=SECRET)
     check = BearerCheck(identity, "exchange", mailboxes={})  # no service principal in Exchange
     server = smtpd_factory(tls="starttls", bearer=check, auth_mechanisms=("XOAUTH2",))
-    endpoint = Endpoint.from_settings(_settings(server, _microsoft(identity, app.client_id)))
+    endpoint = Endpoint.from_settings(_settings(server, microsoft_oauth2(identity, app.client_id)))
 
     with pytest.raises(TokenRejected) as caught:
         run(_send(endpoint))
@@ -267,7 +257,7 @@ def test_it_refuses_when_the_server_offers_no_oauth_mechanism(
 ) -> None:
     app = identity.register_app(TENANT, secret=SECRET)
     server = smtpd_factory(tls="starttls", users={MAILBOX: "pw"})
-    endpoint = Endpoint.from_settings(_settings(server, _microsoft(identity, app.client_id)))
+    endpoint = Endpoint.from_settings(_settings(server, microsoft_oauth2(identity, app.client_id)))
 
     with pytest.raises(AuthUnavailable, match="Postwarden speaks OAUTHBEARER XOAUTH2 with an OAuth2 token"):
         run(_send(endpoint))
