@@ -26,8 +26,10 @@ RCPTS = ["ann@example.net", "bob@example.org", "cy@example.com"]
 
 
 def parsed_fields(head: bytes) -> dict[str, list[str]]:
-    """What the stdlib's parser gives for the wanted fields (the oracle)."""
-    message = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n")
+    """What the stdlib's parser gives for the wanted fields (the oracle). Header text is
+    UTF-8 (RFC 6532; a block that isn't is refused): parsed as text, as prepare_raw reads
+    it, where parsing the bytes would give surrogate escapes for every non-ASCII byte."""
+    message = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(head.decode("utf-8") + "\r\n")
     wanted = (n.decode() for n in headerscan.WANTED)
     return {name: [str(v) for v in message.get_all(name, [])] for name in wanted if message.get_all(name)}
 
