@@ -492,7 +492,10 @@ class Worker:
         # the heartbeat also renews the leases of what is being sent, so it comes at least
         # three times per lease: a live worker's rows must never look abandoned
         last_beat = last_recovery = time.monotonic()
-        last_prune = last_beat - PRUNE_EVERY + self.options.heartbeat_interval  # soon after start
+        # the first retention pass comes a full interval after start: a pass soon after start
+        # ran beside every short-lived worker (tests on SQLite's shared in-memory database
+        # saw "database table is locked" from its second connection)
+        last_prune = last_beat
         while True:
             beat_every = min(self.options.heartbeat_interval, self.lease() / 3)
             await asyncio.sleep(min(beat_every, self.options.settings_interval))
