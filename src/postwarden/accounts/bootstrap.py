@@ -32,8 +32,23 @@ def start_up_once(verbosity: int = 0) -> str | None:
     """Migrate and create the first admin, one node at a time. Returns the line to print
     once about a created admin, or None."""
     with start_up_lock():
+        _new_sqlite_gives_space_back()
         call_command("migrate", interactive=False, verbosity=verbosity)
         return ensure_first_admin()
+
+
+def _new_sqlite_gives_space_back() -> None:
+    """A new SQLite database gets auto_vacuum=INCREMENTAL, so retention can hand freed pages
+    back to the file system (outbox/retention.py). SQLite takes it only before the first
+    table; asked on every connection it would take the write lock each time, and a reader
+    would wait for whoever writes."""
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM sqlite_master")
+        if cursor.fetchone()[0] == 0:
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            cursor.execute("VACUUM")  # writes the setting into the still empty file
 
 
 @contextmanager

@@ -11,7 +11,7 @@ expire by their own rule, :mod:`postwarden.outbox.suppressions`).
 Deletes go in small batches, each its own short transaction, so the worker's and the API's
 writes wait at most one batch for SQLite's single write lock. On SQLite the freed pages are
 then handed back to the file system a bounded number at a time (``PRAGMA incremental_vacuum``:
-databases made by this version are created with ``auto_vacuum=INCREMENTAL``, settings.py; an
+databases made by this version are created with ``auto_vacuum=INCREMENTAL``, accounts/bootstrap.py; an
 older database reuses its free pages but only shrinks after one ``VACUUM``).
 """
 
