@@ -8,8 +8,9 @@ PIP := $(BIN)/pip -q --disable-pip-version-check
 # client), postgresql (throwaway clusters), postfix (smtp-sink/smtp-source; daemon never started),
 # libmail-dkim-perl (Perl's Mail::DKIM: an independent DKIM verifier), libmime-tools-perl
 # (an independent MIME parser for attachments, tests/mime_check.py), systemd (systemd-analyze
-# verifies deploy/systemd/)
-TEST_DEBS := chromium swaks postgresql postfix libnet-ssleay-perl libmail-dkim-perl libmime-tools-perl systemd
+# verifies deploy/systemd/), dovecot-imapd (a real IMAP server for canary and bounce
+# mailboxes, run unprivileged per test), prometheus (promtool checks the shipped alert rules)
+TEST_DEBS := chromium swaks postgresql postfix libnet-ssleay-perl libmail-dkim-perl libmime-tools-perl systemd dovecot-imapd prometheus
 export DEBIAN_FRONTEND := noninteractive
 
 .PHONY: run test quick lint typecheck unit bench soak mutate clean system-deps container-test
@@ -38,6 +39,8 @@ system-deps:
 	perl -MMIME::Parser -e1 2>/dev/null || missing="$$missing libmime-tools-perl"; \
 	command -v smtp-sink >/dev/null || missing="$$missing postfix"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	{ command -v dovecot >/dev/null || test -x /usr/sbin/dovecot; } || missing="$$missing dovecot-imapd"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
