@@ -99,8 +99,8 @@ def _database(url: str) -> dict[str, Any]:
         # WAL lets the console read while the worker writes; IMMEDIATE takes the write lock
         # at BEGIN so two writers queue on busy_timeout instead of failing with
         # "database is locked" on lock upgrade; synchronous=FULL keeps every committed
-        # result through a power cut (the worker commits in batches, so it costs little:
-        # docs/reference/send-baselines.md, 2.5 µs/row at 500 rows per commit).
+        # result through a power cut (the worker commits in batches, so the fsync is shared by
+        # many rows: docs/reference/send-baselines.md).
         config["CONN_MAX_AGE"] = None
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",

@@ -50,7 +50,7 @@ def stored_values() -> dict[str, str]:
 
 def _version() -> tuple[object, ...]:
     # One plain statement: every API request asks this, and the ORM's aggregate() compiled
-    # the query anew each time (~0.4 ms, as much as the rest of a request; issue #7). The
+    # the query anew each time (as much as the rest of a request; issue #7). The
     # values are only compared with the previous ones, so the driver's raw types will do.
     quote = connection.ops.quote_name
     table = quote(StoredSetting._meta.db_table)

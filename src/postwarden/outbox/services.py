@@ -458,7 +458,7 @@ def _after_commit(enqueued: list[Enqueued], source: str) -> None:
 
     def announce() -> None:
         # info_lines renders the line as log.info would, without a LogRecord and the
-        # handler chain (~0.2 ms, a tenth of a single-message API request's CPU)
+        # handler chain (a tenth of a single-message API request's CPU: docs/performance.md)
         fields = {
             "messages": len(fresh),
             "recipients": sum(len(e.recipients) for e in fresh),

@@ -101,7 +101,7 @@ class SmtpTransport:
         raws: list[bytes | UnsignableMessage] = [d.raw for d in deliveries]
         signer = self.signer
         if signer is not None:
-            # RSA-2048 signing costs ~1 ms a message (OpenSSL, core/dkim.py): off the event loop
+            # RSA signing is the costliest step a message takes here (docs/performance.md): off the event loop
             raws = await asyncio.to_thread(lambda: [_signed(signer, d.raw) for d in deliveries])
         outgoing = [
             Outgoing(d.envelope_from, d.recipients, raw, smtputf8=d.needs_smtputf8)
