@@ -6,6 +6,7 @@ from __future__ import annotations
 
 pytest_plugins: list[str] = [
     "tests.dnsd",
+    "tests.dovecot",
     "tests.smtpd",
     "tests.oauthd",
     "tests.motod",
