@@ -162,12 +162,25 @@ def _postfix_rate(instance: PostfixInstance, messages: int, sessions: int) -> fl
     return messages / wall
 
 
-def run(messages: int, sessions: int, repeats: int, anchor: bool, postfix: bool = False) -> dict[str, Any]:
+def run(
+    messages: int,
+    sessions: int,
+    repeats: int,
+    anchor: bool,
+    postfix: bool = False,
+    template: Path | None = None,
+) -> dict[str, Any]:
+    """``template``: a migrated SQLite database to start from (a copy), e.g. a long history
+    (bench/growth.py); by default a fresh one."""
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="pw-relay-bench-") as tmp:
         data = Path(tmp) / "data"
         port = free_port()
         env = _environment(data, port)
+        if template is not None:
+            data.mkdir()
+            with contextlib.closing(sqlite3.connect(template)) as source:
+                source.execute("VACUUM INTO ?", (str(data / "postwarden.sqlite3"),))
         migrated = subprocess.run(
             [sys.executable, "-m", "postwarden", "migrate"], env=env, cwd=tmp,
             capture_output=True, timeout=300, check=False,

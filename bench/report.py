@@ -38,6 +38,13 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("relay_vs_postfix", "relay ÷ Postfix of the same repeat (median of repeats)"),
     ("doctor_ms", "median wall time of `postwarden doctor` on a healthy local setup"),
     ("worker_rss_mb", "the worker's peak resident memory (VmHWM) during delivery (max of rounds)"),
+    ("growth_delivery", "delivery with 2 million past messages ÷ with 10 thousand (bench/growth.py)"),
+    ("growth_api_batch", "the batch API, the same ratio"),
+    ("growth_relay", "the relay, the same ratio"),
+    ("deliveries_page_ms_2m", "the console's Deliveries page, time to first byte, 2 million past messages"),
+    ("doctor_page_ms_2m", "the console's Doctor page, the same"),
+    ("db_bytes_per_msg", "SQLite file bytes per delivered message, bodies kept"),
+    ("db_bytes_per_msg_after_retention", "the same after retention took the bodies (30 days)"),
 )
 
 #: issue #7's targets (this machine, SQLite, one worker): key -> (comparison, bound)
@@ -50,7 +57,23 @@ TARGETS: dict[str, tuple[str, float]] = {
     "relay_vs_postfix": (">=", 3),
     "doctor_ms": ("<", 1000),
     "worker_rss_mb": ("<", 150),
+    "growth_delivery": (">=", 0.8),
+    "growth_api_batch": (">=", 0.8),
+    "growth_relay": (">=", 0.8),
+    "deliveries_page_ms_2m": ("<", 300),
+    "doctor_page_ms_2m": ("<", 300),
 }
+
+#: the growth measurement's keys (bench/growth.py), copied as they are
+GROWTH_KEYS = (
+    "growth_delivery",
+    "growth_api_batch",
+    "growth_relay",
+    "deliveries_page_ms_2m",
+    "doctor_page_ms_2m",
+    "db_bytes_per_msg",
+    "db_bytes_per_msg_after_retention",
+)
 
 Runs = dict[str, list[dict[str, Any]]]
 
@@ -100,7 +123,9 @@ def ratios(runs: Runs, subject: str, anchor: str) -> list[float]:
     return [r["msgs_s"] / anchors[r["round"]] for r in _ok(runs, subject) if anchors.get(r["round"])]
 
 
-def summarize(n: int, runs: Runs, relay: dict[str, Any], doctor: dict[str, Any]) -> dict[str, Any]:
+def summarize(
+    n: int, runs: Runs, relay: dict[str, Any], doctor: dict[str, Any], growth: dict[str, Any]
+) -> dict[str, Any]:
     """Issue #7's keys: medians of the rounds (the peak memory: the largest of them)."""
     values: dict[str, Any] = {
         key: median_of(runs, name, path(*keys)) for key, (name, keys) in SOURCES.items()
@@ -117,15 +142,16 @@ def summarize(n: int, runs: Runs, relay: dict[str, Any], doctor: dict[str, Any])
         doctor_ms=doctor.get("median_ms") if doctor.get("ok") else None,
         worker_rss_mb=max(rss) if rss else None,
     )
+    values.update({key: growth.get(key) if growth.get("ok") else None for key in GROWTH_KEYS})
     return {key: _rounded(key, values[key]) for key, _ in KEYS}
 
 
 def _rounded(key: str, value: float | None) -> float | None:
     if value is None:
         return None
-    if key.endswith(("_vs_ceiling", "_vs_django", "_vs_postfix")):
+    if key.endswith(("_vs_ceiling", "_vs_django", "_vs_postfix")) or key.startswith("growth_"):
         return round(value, 3)
-    if key.endswith(("_ms", "_mb")):
+    if key.endswith(("_ms", "_mb", "_ms_2m")):
         return round(value, 1)
     return round(value)
 
@@ -157,12 +183,35 @@ def _run_values(results: dict[str, Any], key: str) -> str:
         return ", ".join(_fmt(v) for v in results["relay"].get(field, []))
     if key == "doctor_ms" and results["doctor"].get("ok"):
         return f"min {_fmt(results['doctor']['min_ms'])}, max {_fmt(results['doctor']['max_ms'])}"
+    if key in GROWTH_KEYS:
+        return _growth_values(results.get("growth", {}), key)
     if key in ("delivery_vs_ceiling", "delivery_vs_django"):
         return ", ".join(f"{v:.3f}" for v in ratios(runs, "delivery", key.rsplit("_", 1)[1]))
     if key not in SOURCES:
         return ""
     name, keys = SOURCES[key]
     return ", ".join(_fmt(round(path(*keys)(r), 1)) if r.get("ok") else "failed" for r in runs.get(name, []))
+
+
+#: a growth key -> the figure of each side of a pair it is made of
+_GROWTH_SIDES = {
+    "growth_delivery": "delivery_msgs_s",
+    "growth_api_batch": "api_batch_msgs_s",
+    "growth_relay": "relay_msgs_s",
+    "deliveries_page_ms_2m": "deliveries_ms",
+    "doctor_page_ms_2m": "doctor_page_ms",
+}
+
+
+def _growth_values(growth: dict[str, Any], key: str) -> str:
+    """Each pair's small → large figures (msg/s or ms), or the retention pass's counts."""
+    if not growth.get("ok"):
+        return "failed" if growth else ""
+    if key.startswith("db_bytes"):
+        pruned = growth.get("retention_pruned", {})
+        return f"{growth['history_small']:,} messages; retention took {pruned.get('bodies', '?'):,} bodies"
+    side = _GROWTH_SIDES[key]
+    return ", ".join(f"{_fmt(p['small'][side])} → {_fmt(p['large'][side])}" for p in growth.get("pairs", []))
 
 
 def table(results: dict[str, Any]) -> str:

@@ -34,7 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench import anchors, machine, pg, pipeline, relay, report, stack
+from bench import anchors, growth, machine, pg, pipeline, relay, report, stack
 
 OUT = Path(__file__).resolve().parent
 DOCTOR_TIMEOUT = 300.0
@@ -51,8 +51,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--budget",
         type=float,
-        default=780.0,
-        help="seconds after which no new measurement starts (default 13 min)",
+        default=1080.0,
+        help="seconds after which no new measurement starts (default 18 min)",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="where results.json and results.md go")
     args = parser.parse_args(argv)
@@ -64,6 +64,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args.singles, args.single_deadline = (args.n, 5.0) if args.quick else (min(args.n, 3000), 10.0)
     args.anchor_n = min(args.n, ANCHOR_N)
     args.doctor_runs = 3 if args.quick else 5
+    #: past messages for the growth figures (small, large) and their interleaved pairs
+    args.history, args.growth_pairs = ((300, 3000), 1) if args.quick else ((10_000, 2_000_000), 2)
     return args
 
 
@@ -105,6 +107,12 @@ def attempt(progress: Progress, label: str, fn: Callable[[], dict[str, Any]]) ->
 def _summary(result: dict[str, Any]) -> str:
     if "error" in result:
         return f"FAILED — {result['error'].splitlines()[0]}"
+    if "growth_delivery" in result:
+        ratios = ", ".join(
+            f"{k} {result[k]}" for k in ("growth_delivery", "growth_api_batch", "growth_relay")
+        )
+        page, ok = result["deliveries_page_ms_2m"], "ok" if result["ok"] else "COUNT MISMATCH"
+        return f"{ratios}; Deliveries page {page} ms with {result['history_large']:,} past messages ({ok})"
     if "median_ms" in result:
         return f"median {result['median_ms']} ms ({'all clear' if result['ok'] else 'NOT all clear'})"
     if "batch" in result:
@@ -201,6 +209,11 @@ def measure_all(args: argparse.Namespace, progress: Progress) -> tuple[report.Ru
             lambda: measure_relay(args),
         ),
         "doctor": attempt(progress, f"doctor ({args.doctor_runs} runs)", lambda: measure_doctor(args)),
+        "growth": attempt(
+            progress,
+            f"growth ({args.history[0]:,} / {args.history[1]:,} past messages, {args.growth_pairs} pair(s))",
+            lambda: growth.run(args.n, args.growth_pairs, *args.history),
+        ),
     }
     return runs, extra, pg_bin
 
@@ -228,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     progress, started_at, load_start = Progress(args.budget), datetime.now(UTC), machine.load_average()
     progress.say(f"bench: n={args.n}, {args.rounds} round(s), load average {load_start}")
     runs, extra, pg_bin = measure_all(args, progress)
-    values = report.summarize(args.n, runs, extra["relay"], extra["doctor"])
+    values = report.summarize(args.n, runs, extra["relay"], extra["doctor"], extra["growth"])
     sizes = [r["bytes_per_msg"] for r in runs.get("delivery", []) if r.get("ok")]
     results = {
         **values,

@@ -100,6 +100,7 @@ def new_stack(
         with contextlib.closing(sqlite3.connect(sqlite_template)) as template:
             template.execute("VACUUM INTO ?", (str(data / "postwarden.sqlite3"),))
         outbox = SqliteOutbox(data / "postwarden.sqlite3")
+    outbox.mark()
     return Stack(data, environment(data, smtp_port, database_url), outbox)
 
 
@@ -146,7 +147,23 @@ def _epoch(value: Any) -> float:
 
 
 class Outbox:
-    """The outbox tables seen from outside (autocommit; each call one short statement)."""
+    """The outbox tables seen from outside (autocommit; each call one short statement).
+
+    Counts are of rows made after :meth:`mark` (a stack on a copy of a long history,
+    bench/growth.py, counts only what its own measurement made)."""
+
+    #: the largest message, recipient and attempt ids when :meth:`mark` was called
+    floor: tuple[int, int, int] = (0, 0, 0)
+
+    def _new(self, table: int) -> str:
+        """The condition for rows made after :meth:`mark` (an int: no quoting needed)."""
+        return f"id > {int(self.floor[table])}"
+
+    def mark(self) -> None:
+        self.floor = tuple(  # type: ignore[assignment]
+            int(self._one(f"SELECT coalesce(max(id), 0) FROM outbox_{table}"))  # noqa: S608 - fixed names
+            for table in ("message", "recipient", "attempt")
+        )
 
     def _one(self, sql: str) -> Any:
         raise NotImplementedError
@@ -165,19 +182,21 @@ class Outbox:
         return int(self._one("SELECT count(*) FROM outbox_recipient WHERE state IN ('queued', 'sending')"))
 
     def sent(self) -> int:
-        return int(self._one("SELECT count(*) FROM outbox_recipient WHERE state = 'sent'"))
+        sql = "SELECT count(*) FROM outbox_recipient WHERE state = 'sent' AND " + self._new(1)  # noqa: S608
+        return int(self._one(sql))
 
     def running_workers(self) -> int:
         return int(self._one("SELECT count(*) FROM outbox_workerheartbeat WHERE status = 'running'"))
 
     def window(self) -> tuple[float, float]:
         """Epoch seconds of the first claim and of the last finished attempt."""
-        first = self._one("SELECT min(started_at) FROM outbox_attempt")
-        last = self._one("SELECT max(finished_at) FROM outbox_attempt")
+        first = self._one("SELECT min(started_at) FROM outbox_attempt WHERE " + self._new(2))  # noqa: S608
+        last = self._one("SELECT max(finished_at) FROM outbox_attempt WHERE " + self._new(2))  # noqa: S608
         return _epoch(first), _epoch(last)
 
     def mean_size(self) -> float:
-        return float(self._one("SELECT avg(size) FROM outbox_message") or 0)
+        sql = "SELECT avg(size) FROM outbox_message WHERE " + self._new(0)  # noqa: S608
+        return float(self._one(sql) or 0)
 
     def release(self) -> None:
         """Make the held messages due now (seed --hold left them without a due time)."""

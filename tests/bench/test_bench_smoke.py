@@ -24,7 +24,8 @@ KEYS = (
     "delivery_vs_ceiling", "delivery_vs_django", "pg_delivery_msgs_s", "pg_delivery_1w_msgs_s",
     "pg_delivery_4w_msgs_s", "pg_server_cpu_us_per_msg", "api_batch_msgs_s",
     "api_single_rps", "api_single_p99_ms", "relay_msgs_s", "postfix_accept_msgs_s", "relay_vs_postfix",
-    "doctor_ms", "worker_rss_mb",
+    "doctor_ms", "worker_rss_mb", "growth_delivery", "growth_api_batch", "growth_relay",
+    "deliveries_page_ms_2m", "doctor_page_ms_2m", "db_bytes_per_msg", "db_bytes_per_msg_after_retention",
 )  # fmt: skip
 SMTP_MEASUREMENTS = (
     "ceiling",
@@ -89,9 +90,21 @@ def test_it_states_the_targets_and_the_machine(results: dict[str, Any]) -> None:
     targets = results["targets"]
     assert sorted(targets) == sorted(
         ["delivery_vs_ceiling", "delivery_vs_django", "api_batch_msgs_s", "api_single_p99_ms", "relay_msgs_s",
-         "relay_vs_postfix", "doctor_ms", "worker_rss_mb"]
+         "relay_vs_postfix", "doctor_ms", "worker_rss_mb", "growth_delivery", "growth_api_batch",
+         "growth_relay", "deliveries_page_ms_2m", "doctor_page_ms_2m"]
     )  # fmt: skip
     assert all(isinstance(t["pass"], bool) and t["value"] == results[key] for key, t in targets.items())
     machine = results["machine"]
     assert machine["nproc"] == os.cpu_count()
     assert len(machine["load_start"]) == len(machine["load_end"]) == 3
+
+
+def test_the_growth_figures_stand_on_a_copied_history_and_a_real_retention_pass(
+    results: dict[str, Any],
+) -> None:
+    growth = results["growth"]
+    assert growth["ok"] is True
+    # --quick: 300 delivered messages copied ten times over the last 180 days
+    assert (growth["history_small"], growth["history_large"]) == (300, 3000)
+    assert growth["retention_pruned"]["bodies"] == 300
+    assert results["db_bytes_per_msg_after_retention"] < results["db_bytes_per_msg"]
