@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from postwarden.accounts.models import ApiKey
 from postwarden.configstore import runtime
@@ -241,3 +243,19 @@ def test_it_answers_malformed_bodies_with_the_exact_status_naming_the_field(
     batch = client.post(f"{URL}/batch", raw, content_type="application/json", headers=key("send"))
     assert batch.status_code == status, (raw, batch.status_code, batch.content)
     assert Message.objects.count() == 0
+
+
+def test_it_requeues_a_deferred_recipient_now_and_leaves_a_sent_one(client: Client) -> None:
+    created = post(client, {"to": ["alice@example.com", "bob@example.com"], "text": "x"}).json()
+    later = timezone.now() + timedelta(hours=1)
+    Recipient.objects.filter(address="alice@example.com").update(
+        state="deferred", attempts=2, next_attempt_at=later
+    )
+    Recipient.objects.filter(address="bob@example.com").update(state="sent", attempts=1)
+    response = post(client, {}, url=f"{URL}/{created['id']}/requeue")
+    assert response.json() == {"changed": 1, "skipped": 1, "stopped": 0}
+    alice = Recipient.objects.get(address="alice@example.com")
+    assert (alice.state, alice.attempts_base) == ("queued", 2)
+    assert alice.next_attempt_at is not None
+    assert alice.next_attempt_at <= timezone.now()
+    assert Recipient.objects.get(address="bob@example.com").state == "sent"

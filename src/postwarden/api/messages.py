@@ -237,7 +237,7 @@ def get_message(request: HttpRequest, public_id: str) -> MessageOut:
     "/{public_id}/requeue",
     response={200: ActionOut, **errors(404)},
     auth=scope("send"),
-    summary="Send dead, failed or held recipients again",
+    summary="Send deferred, dead, failed or held recipients again, now",
 )
 def requeue_message(request: HttpRequest, public_id: str) -> ActionOut:
     ids = Recipient.objects.filter(message=_message(public_id)).values_list("pk", flat=True)

@@ -1,5 +1,6 @@
 """What a person does to recipients from the console or the API: re-queue what died,
-failed or was held, and cancel what has not gone yet. Each action is an Event on the
+failed, was held or waits for a retry (retry now, after a fix), and cancel what has not
+gone yet. Each action is an Event on the
 timeline, with who did it.
 
 Re-queueing gives a recipient a fresh retry budget (``attempts_base``) and a fresh age,
@@ -21,7 +22,7 @@ from postwarden.outbox.models import Event, Recipient, State
 from postwarden.outbox.suppressions import normalize
 
 #: states a person may send again
-REQUEUEABLE = (State.DEAD, State.FAILED, State.HELD)
+REQUEUEABLE = (State.DEAD, State.FAILED, State.HELD, State.DEFERRED)
 #: states a person may cancel (not yet sent, not being sent)
 CANCELLABLE = (State.QUEUED, State.DEFERRED, State.HELD)
 
@@ -37,7 +38,7 @@ class ActionResult:
 
 
 def requeue(recipient_ids: Iterable[int], *, by: str = "", settings: Settings | None = None) -> ActionResult:
-    """Queue dead, failed or held recipients again. ``by`` names who asked ("console:
+    """Queue dead, failed, held or deferred recipients again (now). ``by`` names who asked ("console:
     ops@example.com", "api key deploy-bot")."""
     ids = sorted(set(recipient_ids))
     resolved = settings or current_settings()

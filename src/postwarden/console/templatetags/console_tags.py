@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from django import template
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -15,3 +18,15 @@ def dictget(mapping: Mapping[object, object] | None, key: object) -> object:
     if not mapping:
         return None
     return mapping.get(key)
+
+
+_CODE = re.compile(r"`([^`\n]+)`")
+
+
+@register.filter(is_safe=True)
+def steptext(text: object) -> str:
+    """A knowledge-base or doctor step as HTML: `quoted` spans (setting names, commands)
+    become ``<code>``; everything else is escaped, so a server's words quoted in a step
+    stay text."""
+    escaped = str(escape(str(text)))
+    return mark_safe(_CODE.sub(r"<code>\1</code>", escaped))  # noqa: S308 - escaped above

@@ -12,10 +12,14 @@ from django.utils import timezone
 
 from postwarden.console import keyset, mailview
 from postwarden.console.deliveries import Filters, matching, summary
+from postwarden.console.failures import failures
+from postwarden.outbox.actions import REQUEUEABLE
 from postwarden.outbox.models import Content, Event, Message, State
 from postwarden.outbox.timeline import timeline
 
 PAGE_SIZE: Final = 50
+#: states a person may send again from the message's page (outbox/actions.py)
+RETRYABLE: Final = frozenset(REQUEUEABLE)
 
 
 def deliveries(request: HttpRequest) -> HttpResponse:
@@ -44,9 +48,13 @@ def raw_events(message: Message) -> dict[str, Any]:
 def message(request: HttpRequest, public_id: str) -> HttpResponse:
     row = get_object_or_404(Message.objects.select_related("api_key"), public_id=public_id)
     content = Content.objects.filter(message=row).first()
+    recipients = list(row.recipients.order_by("id"))
     context: dict[str, Any] = {
         "message": row,
-        "recipients": row.recipients.order_by("id"),
+        "recipients": recipients,
+        "failures": failures(recipients),
+        "retryable": [r for r in recipients if r.state in RETRYABLE],
+        "retry_states": RETRYABLE,
         "timeline": timeline(row),
         "raw_events": raw_events(row),
         "mail": mailview.parse(bytes(content.raw)) if content else None,

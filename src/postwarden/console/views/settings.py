@@ -18,6 +18,7 @@ from postwarden.console.forms.email import Current, EmailSettingsForm, current_v
 from postwarden.console.presets import BY_KEY, PRESETS, SES_REGIONS
 from postwarden.core.config.model import Provider, Settings
 from postwarden.core.config.resolve import ConfigError
+from postwarden.outbox import retrynow
 
 log = logging.getLogger("postwarden.console.settings")
 
@@ -59,11 +60,31 @@ def email_settings(request: HttpRequest) -> HttpResponse:
     resolved = _resolve(form, values)
     if resolved is None:
         return _page(request, form)
+    before = _in_force()
     save(values, request.user)
     log.info("email settings saved", extra={"by": request.user.pk, "changed": sorted(values)})
-    messages.success(request, "Email settings saved.")
+    messages.success(request, "Email settings saved." + _retried(before, resolved))
     _probe_after_save(request, resolved)
     return redirect("console:settings")
+
+
+def _in_force() -> Settings | None:
+    try:
+        return current_settings()
+    except ConfigError:
+        return None
+
+
+def _retried(before: Settings | None, after: Settings) -> str:
+    """Deferred recipients the change can help go now, not after their backoff (the
+    worker does the same when it sees the change; whoever comes first does it)."""
+    stages = retrynow.TRANSPORT | retrynow.SENDER if before is None else retrynow.helped_by(before, after)
+    count = retrynow.retry_deferred(stages, why="the email settings were saved")
+    if not count:
+        return ""
+    if count == 1:
+        return " 1 deferred recipient that the change can help is retried now."
+    return f" {count} deferred recipients that the change can help are retried now."
 
 
 def _resolve(form: EmailSettingsForm, values: dict[str, str]) -> Settings | None:

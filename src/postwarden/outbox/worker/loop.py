@@ -45,7 +45,8 @@ from django.utils import timezone
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.config.model import DeliverySettings, Settings
 from postwarden.core.doctor.redact import Redactor
-from postwarden.outbox import heartbeat, retention
+from postwarden.outbox import heartbeat, retention, retrynow
+from postwarden.outbox.models import State
 from postwarden.outbox.ratelimit import RateLimiter, reserve
 from postwarden.outbox.retry import RetryPolicy
 from postwarden.outbox.worker import attempts, db
@@ -77,6 +78,9 @@ PRUNE_EVERY = 300.0
 SOON = 2.0
 #: transports that send the stored bytes; the others get the structured parts too
 RAW_TRANSPORTS = frozenset({"smtp", "capture"})
+#: the stages of a session that concern one message (a failure there says nothing about
+#: the way out)
+MESSAGE_STAGES = frozenset({"mail", "rcpt", "data", "rset"})
 
 
 class Worker:
@@ -112,6 +116,9 @@ class Worker:
         self._senders: list[asyncio.Task[None]] = []
         self._flush_now = asyncio.Event()
         self._last_settings_check = 0.0
+        #: whether the way out (connection, TLS, sign-in, API) may have failed since the
+        #: last message that went out: unknown at start, so yes
+        self._way_out_failed = True
         self._last_reap = float("-inf")
         #: recipients claimed and not yet judged, by pk; and those found taken back
         self._outstanding: set[int] = set()
@@ -182,6 +189,12 @@ class Worker:
         except Exception:
             self.done = results + self.done  # not written: the next flush or claim tries again
             raise
+        if jobs and await self.settings_step():
+            # the settings changed since the last look (an admin fixed the password, and a
+            # message came right after): what was claimed goes back and is claimed again
+            # for the new transport, so no attempt is made with what was just replaced
+            self.stats.released += await self.db(db.release, jobs, self.worker_id, timezone.now())
+            return True
         if jobs and not self._outstanding:  # else older claims expire first
             self._valid_until = started + lease * 2 / 3
         for job in jobs:
@@ -264,7 +277,27 @@ class Worker:
         except Exception:
             self.done = batch + self.done  # keep them: the next flush tries again
             raise
+        await self._after_recovery(batch)
         return True
+
+    async def _after_recovery(self, batch: list[Done]) -> None:
+        """The way out works again (a message went out after the connection, TLS, sign-in
+        or the API failed, or for the first time since start, when a worker before this
+        one may have left such failures): the recipients those failures deferred are
+        retried now, not after their backoff. Only a failure before any message was
+        handed over counts as the way out failing, so one message that fails at DATA
+        while others go never makes the others' successes retry it again and again."""
+        for done in batch:
+            finding = done.verdict.finding
+            if finding:
+                if (
+                    done.result.stage not in MESSAGE_STAGES
+                    and finding.partition(".")[0] in retrynow.TRANSPORT
+                ):
+                    self._way_out_failed = True
+            elif self._way_out_failed and done.verdict.state == State.SENT:
+                self._way_out_failed = False
+                await self.db(retrynow.retry_deferred, retrynow.TRANSPORT, why="the transport works again")
 
     async def heartbeat_step(self, status: str = "running") -> None:
         """Write the heartbeat row and renew the leases of what is held (:meth:`renew_step`)."""
@@ -290,12 +323,18 @@ class Worker:
             await self.renew_step()
 
     async def settings_step(self) -> bool:
-        """Re-resolve the settings; rebuild the transport if they changed. True if so."""
+        """Re-resolve the settings; rebuild the transport if they changed, and make due
+        now the deferred recipients the change can help (outbox/retrynow.py). True if so.
+        Cheap when nothing changed: the settings source answers with the object it gave
+        before (configstore/runtime.py's cache)."""
         fresh = await self.db(self._settings_source)
-        if fresh == self.settings:
+        old = self.settings
+        if fresh is old or fresh == old:
             return False
         self._apply(fresh)
         await self._ready()
+        if old is not None:
+            await self.db(retrynow.retry_deferred, retrynow.helped_by(old, fresh), why="the settings changed")
         log.info(
             "settings changed; transport rebuilt",
             extra={"worker": self.worker_id, "transport": fresh.sending.provider.value},

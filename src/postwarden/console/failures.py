@@ -1,0 +1,53 @@
+"""Why a recipient did not get its mail, for its message's page: the knowledge base's
+reading of its last attempt (title, one-line meaning, steps, whether a retry can help)
+and, when the address is suppressed, what the suppression says."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from postwarden.core.replies.classify import Explanation, classify
+from postwarden.core.replies.parse import parse_reply
+from postwarden.outbox.models import Attempt, Recipient, State, Suppression
+from postwarden.outbox.suppressions import is_suppressed, normalize
+from postwarden.transports.base import MESSAGE_STAGE
+
+#: the states this explains
+FAILING = frozenset({State.DEFERRED, State.FAILED, State.DEAD, State.SUPPRESSED})
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    explanation: Explanation | None
+    #: a retry cannot help (refused permanently)
+    permanent: bool
+    suppression: Suppression | None
+
+
+def explain_attempt(attempt: Attempt) -> Explanation:
+    """The knowledge base's reading of a stored attempt, as the worker read it then."""
+    stage = None if attempt.stage in ("api", "internal", MESSAGE_STAGE) else attempt.stage or None
+    reply = parse_reply(attempt.reply) if attempt.code else None
+    return classify(stage=stage, reply=reply, detail=attempt.reply)
+
+
+def failures(recipients: Iterable[Recipient]) -> dict[int, Failure]:
+    """By recipient pk, for those that failed, wait for a retry, died or are suppressed."""
+    failing = [r for r in recipients if r.state in FAILING]
+    if not failing:
+        return {}
+    last: dict[int, Attempt] = {}
+    for attempt in Attempt.objects.filter(recipient_id__in=[r.pk for r in failing]).exclude(
+        outcome="sending"
+    ):
+        if attempt.recipient_id not in last or attempt.number > last[attempt.recipient_id].number:
+            last[attempt.recipient_id] = attempt
+    suppressed = is_suppressed(r.address for r in failing)
+    found = {}
+    for r in failing:
+        latest = last.get(r.pk)
+        expl = explain_attempt(latest) if latest is not None else None
+        permanent = bool(latest.permanent) if latest is not None else r.state == State.FAILED
+        found[r.pk] = Failure(expl, permanent, suppressed.get(normalize(r.address)))
+    return found
