@@ -13,18 +13,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.config.model import Settings
-from postwarden.outbox import bulk, policy
+from postwarden.outbox import bulk, policy, states
 from postwarden.outbox.models import Event, Recipient, State
+from postwarden.outbox.states import Move
 from postwarden.outbox.suppressions import normalize
 
 #: states a person may send again
-REQUEUEABLE = (State.DEAD, State.FAILED, State.HELD, State.DEFERRED)
+REQUEUEABLE = states.sources(Move.REQUEUED)
 #: states a person may cancel (not yet sent, not being sent)
-CANCELLABLE = (State.QUEUED, State.DEFERRED, State.HELD)
+CANCELLABLE = states.sources(Move.CANCELLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,25 +50,32 @@ def requeue(recipient_ids: Iterable[int], *, by: str = "", settings: Settings | 
             Recipient.objects.select_for_update()
             # a message whose body retention deleted can't be sent again
             .filter(pk__in=ids, state__in=REQUEUEABLE, message__content__isnull=False)
-            .values_list("pk", "message_id", "address", "attempts", "state")
+            .values_list("pk", "message_id", "address", "state")
         )
         decisions = policy.decide([r[2] for r in rows], resolved, now=now)
-        updates, events, stopped = [], [], 0
-        for pk, message_pk, address, attempts, old in rows:
+        moves: dict[Move, dict[int, str]] = {}
+        events, stopped = [], 0
+        for pk, message_pk, address, old in rows:
             state, reason = decisions[normalize(address)]
-            if state == State.HELD:
-                state, reason = State.QUEUED, ""  # releasing is what the person asked for
-            stopped += state != State.QUEUED
-            why = reason or f"{'released' if old == State.HELD else 're-queued'}{f' by {by}' if by else ''}"
-            updates.append((state, why, policy.FINDINGS.get(state, ""), now, now, attempts, now, pk))
+            # releasing is what the person asked for, even while sending is switched off
+            move = Move.REQUEUED if state in (State.QUEUED, State.HELD) else states.DECISIONS[state]
+            stopped += move is not Move.REQUEUED
             kind = "released" if old == State.HELD else "requeued"
+            done = "released" if old == State.HELD else "re-queued"
+            why = reason if move is not Move.REQUEUED else f"{done}{f' by {by}' if by else ''}"
+            moves.setdefault(move, {})[pk] = why
             events.append((message_pk, pk, kind, now, f"{address}: {why}", ""))
-        bulk.update(
-            Recipient,
-            ("state", "reason", "finding", "next_attempt_at", "queued_at", "attempts_base", "updated_at"),
-            ("id",),
-            updates,
-        )
+        for move, reasons in moves.items():
+            states.apply(
+                reasons,
+                move,
+                reason=reasons,
+                now=now,
+                finding=policy.FINDINGS.get(states.target(move), ""),
+                next_attempt_at=now,
+                queued_at=now,
+                attempts_base=F("attempts"),
+            )
         bulk.insert(Event, ("message", "recipient", "kind", "at", "detail", "provider"), events)
     return ActionResult(len(rows), len(ids) - len(rows), stopped)
 
@@ -82,9 +91,7 @@ def cancel(recipient_ids: Iterable[int], *, by: str = "") -> ActionResult:
             .values_list("pk", "message_id", "address")
         )
         why = f"cancelled{f' by {by}' if by else ''}"
-        Recipient.objects.filter(pk__in=[r[0] for r in rows], state__in=CANCELLABLE).update(
-            state=State.CANCELLED, reason=why, updated_at=now
-        )
+        states.apply([r[0] for r in rows], Move.CANCELLED, reason=why, now=now)
         bulk.insert(
             Event,
             ("message", "recipient", "kind", "at", "detail", "provider"),

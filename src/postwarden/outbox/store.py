@@ -16,7 +16,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from postwarden.core.config.model import Settings
-from postwarden.outbox import bulk, policy
+from postwarden.outbox import bulk, policy, states
 from postwarden.outbox.models import Content, Event, IdempotencyKey, Message, MessageTag, Recipient, State
 from postwarden.outbox.suppressions import normalize
 
@@ -172,8 +172,10 @@ def _write(fresh: dict[int, Pending], settings: Settings, now: datetime) -> dict
         _CONTENT_COLUMNS,
         [(m.pk, m.raw, m.text, m.html, m.headers, m.reply_to, m.from_name, m.to, m.cc) for m in items],
     )
-    decisions = policy.decide([a for m in items for a, _ in m.recipients], settings, now=now)
-    states = {
+    decided = policy.decide([a for m in items for a, _ in m.recipients], settings, now=now)
+    # a new recipient's state is the table's answer to the policy's decision
+    decisions = {a: (states.born(state), reason) for a, (state, reason) in decided.items()}
+    written = {
         m.pk: tuple(RecipientState(a, k, *decisions[normalize(a)]) for a, k in m.recipients) for m in items
     }
     bulk.insert(
@@ -198,7 +200,7 @@ def _write(fresh: dict[int, Pending], settings: Settings, now: datetime) -> dict
                 "",
                 now,
             )
-            for pk, group in states.items()
+            for pk, group in written.items()
             for s in group
         ],
     )
@@ -207,7 +209,7 @@ def _write(fresh: dict[int, Pending], settings: Settings, now: datetime) -> dict
         ("message", "kind", "at", "detail", "provider"),
         [
             (pk, "policy", now, f"{s.address}: {s.reason}", "")
-            for pk, group in states.items()
+            for pk, group in written.items()
             for s in group
             if s.state != State.QUEUED
         ],
@@ -219,7 +221,7 @@ def _write(fresh: dict[int, Pending], settings: Settings, now: datetime) -> dict
     )
     bulk.insert(MessageTag, ("message", "tag"), [(m.pk, tag) for m in items for tag in m.tags])
     return {
-        index: Enqueued(m.pk, m.public_id, m.message_id, m.created_at, states[m.pk])
+        index: Enqueued(m.pk, m.public_id, m.message_id, m.created_at, written[m.pk])
         for index, m in fresh.items()
         if m.pk is not None
     }
@@ -258,12 +260,12 @@ def _save_keys(
 
 def _existing(message_pk: int) -> Enqueued:
     message = Message.objects.get(pk=message_pk)
-    states = tuple(
+    found = tuple(
         RecipientState(r.address, r.kind, r.state, r.reason)
         for r in Recipient.objects.filter(message_id=message_pk).order_by("id")
     )
     return Enqueued(
-        message.pk, message.public_id, message.message_id, message.created_at, states, duplicate=True
+        message.pk, message.public_id, message.message_id, message.created_at, found, duplicate=True
     )
 
 

@@ -23,9 +23,10 @@ from typing import Any, Final, NamedTuple
 
 from django.db import connection, transaction
 
-from postwarden.outbox import bulk, heartbeat, policy
-from postwarden.outbox.models import Attempt, Recipient
+from postwarden.outbox import bulk, heartbeat, policy, states
+from postwarden.outbox.models import Attempt, Recipient, State
 from postwarden.outbox.retry import Verdict
+from postwarden.outbox.states import Move
 from postwarden.transports.base import Delivery, Outcome, Parts, RecipientResult
 
 #: what an attempt cut short by a silent worker says in the timeline
@@ -144,7 +145,8 @@ def _claim_sql(vendor: str, one_message: bool) -> str:
     own index is the short way."""
     table = connection.ops.quote_name(Recipient._meta.db_table)
     sqlite = vendor == "sqlite"
-    pending = "state IN ('queued', 'deferred')"
+    # the partial index rcpt_pending's own condition: the claim's sources, in its order
+    pending = states.sql_in(Move.CLAIMED)
     unindexed = f"+{pending}" if sqlite else pending
     if one_message:
         source, due = table, f"{unindexed} AND next_attempt_at <= %s AND message_id = %s"
@@ -153,7 +155,8 @@ def _claim_sql(vendor: str, one_message: bool) -> str:
         due = f"{pending} AND next_attempt_at <= %s"
     lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
     return (
-        f"UPDATE {table} SET state = 'sending', lease_until = %s, claimed_by = %s, transport = %s, "  # noqa: S608
+        f"UPDATE {table} SET state = '{states.target(Move.CLAIMED)}', lease_until = %s, claimed_by = %s, "  # noqa: S608
+        "transport = %s, "
         "attempts = attempts + 1, updated_at = %s "
         f"WHERE id IN (SELECT id FROM {source} WHERE {due} ORDER BY next_attempt_at LIMIT %s{lock}) "
         f"AND {unindexed} RETURNING id, message_id, address, attempts, attempts_base, queued_at"
@@ -291,7 +294,7 @@ def _parts(found: tuple[Any, ...]) -> Parts:
 
 def reap_expired(now: datetime) -> int:
     """Return recipients whose lease expired to the queue; their attempt is marked lost."""
-    return _requeue(Recipient.objects.filter(state="sending", lease_until__lt=now), now, LOST)
+    return _requeue(Recipient.objects.filter(state=State.SENDING, lease_until__lt=now), now, LOST)
 
 
 def take_back(worker_ids: Sequence[str], now: datetime) -> int:
@@ -299,7 +302,7 @@ def take_back(worker_ids: Sequence[str], now: datetime) -> int:
     gone (heartbeat.dead_here). Their attempts are marked lost."""
     if not worker_ids:
         return 0
-    return _requeue(Recipient.objects.filter(state="sending", claimed_by__in=worker_ids), now, DIED)
+    return _requeue(Recipient.objects.filter(state=State.SENDING, claimed_by__in=worker_ids), now, DIED)
 
 
 def take_back_from_dead(now: datetime) -> tuple[list[str], int]:
@@ -327,12 +330,14 @@ def _requeue(rows: Any, now: datetime, why: str) -> int:
         ("recipient", "number", "outcome"),
         [("lost", now, why, pk, attempts, "sending") for pk, attempts in found],
     )
+    # the move's one source and its target, from the table (a batched UPDATE compares with =)
+    was, landing = states.source_of(Move.LOST).value, states.target(Move.LOST).value
     bulk.update(
         Recipient,
         ("state", "next_attempt_at", "lease_until", "claimed_by", "reason", "updated_at"),
         ("id", "attempts", "state"),
         [
-            ("queued", now, None, "", "back in the queue: " + why, now, pk, attempts, "sending")
+            (landing, now, None, "", "back in the queue: " + why, now, pk, attempts, was)
             for pk, attempts in found
         ],
     )
@@ -357,6 +362,7 @@ def _record(done: Sequence[Done], worker_id: str, redact: Redact) -> None:
     if not done:
         return
     stamp = _stamper()
+    moves = _RESULT_STATES
     attempts, recipients, sent = [], [], []
     # a server answers thousands of messages with one reply object (the reader shares
     # parsed replies), and rendering it is the costliest column of a row
@@ -380,15 +386,26 @@ def _record(done: Sequence[Done], worker_id: str, redact: Redact) -> None:
              retry_at, claimed.pk, claimed.attempt)
         )  # fmt: skip
         is_sent = result.outcome is Outcome.SENT
+        was, landing = moves[verdict.state]
         recipients.append(
-            (verdict.state, reason, retry_at, None, "", code, enhanced, words, verdict.finding,
-             provider_id, finished if is_sent else None, finished, claimed.pk, claimed.attempt, worker_id)
+            (landing, reason, retry_at, None, "", code, enhanced, words, verdict.finding, provider_id,
+             finished if is_sent else None, finished, claimed.pk, claimed.attempt, worker_id, was)
         )  # fmt: skip
         if is_sent:
             sent.append(claimed.address)
     bulk.update(Attempt, _ATTEMPT_END, ("recipient", "number"), attempts, adapted=True)
-    bulk.update(Recipient, _RECIPIENT_END, ("id", "attempts", "claimed_by"), recipients, adapted=True)
+    bulk.update(
+        Recipient, _RECIPIENT_END, ("id", "attempts", "claimed_by", "state"), recipients, adapted=True
+    )
     policy.clear_bounce_suppressions(sent)
+
+
+#: the worker's verdict -> (the state its move starts from, the state it lands in), from
+#: the table (:data:`postwarden.outbox.states.RESULTS`)
+_RESULT_STATES: Final = {
+    verdict: (states.source_of(move).value, states.target(move).value)
+    for verdict, move in states.RESULTS.items()
+}
 
 
 def _stamper() -> Callable[[datetime | None], Any]:
@@ -421,11 +438,12 @@ def release(jobs: Sequence[Job], worker_id: str, now: datetime) -> int:
                 "WHERE recipient_id = %s AND number = %s AND outcome = 'sending'",
                 [(c.pk, c.attempt) for c in claimed],
             )
+        was, landing = states.source_of(Move.RELEASED).value, states.target(Move.RELEASED).value
         bulk.update(
             Recipient,
             ("state", "next_attempt_at", "lease_until", "claimed_by", "attempts", "updated_at"),
-            ("id", "attempts", "claimed_by"),
-            [("queued", now, None, "", c.attempt - 1, now, c.pk, c.attempt, worker_id) for c in claimed],
+            ("id", "attempts", "claimed_by", "state"),
+            [(landing, now, None, "", c.attempt - 1, now, c.pk, c.attempt, worker_id, was) for c in claimed],
         )
     return len(claimed)
 
@@ -436,7 +454,7 @@ def renew(worker_id: str, until: datetime) -> set[int]:
     longer than its lease) and must not be sent by it any more."""
     sql = (
         f"UPDATE {_table(Recipient)} SET lease_until = %s "  # noqa: S608
-        "WHERE state = 'sending' AND claimed_by = %s RETURNING id"
+        f"WHERE state = '{State.SENDING}' AND claimed_by = %s RETURNING id"
     )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, [bulk.datetime_adapter()(until), worker_id])
