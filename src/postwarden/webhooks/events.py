@@ -5,12 +5,15 @@ suppressions.
   event's recipient; else by the Message-ID header when the payload carries it.
 - De-duplication: one Event row per (provider, event id, recipient); a provider's retry of
   the same event is a no-op (Event's unique constraint settles two concurrent deliveries).
-- States only move forward (:data:`RANK`): delivered, then bounced, then complained;
-  delivered after bounced is recorded on the timeline but does not change the state.
+- Its effects (the timeline entry, the recipient's state by the transition table, the
+  suppression) are :func:`postwarden.outbox.effects.record`'s, shared with bounce
+  processing: states only move forward (outbox/states.py ``RANK``), delivered after
+  bounced is recorded on the timeline but does not change the state.
 - What an event means (its timeline kind, and whether it suppresses the address with which
   reason) is read from the tables of :mod:`postwarden.webhooks.verdicts`: hard bounces,
   complaints, unsubscribes and each provider's documented permanent drop reasons suppress;
-  soft bounces are recorded as ``deferred`` and suppress nothing.
+  soft bounces are recorded as ``deferred`` and suppress only when they pile up
+  (``effects.SOFT_LIMIT``).
 - An event for a message Postwarden does not know (sent by another system on the same
   provider account, or older than the outbox's retention) cannot be stored, since an Event
   belongs to a message: it is logged and answered 200, and a hard bounce or complaint still
@@ -19,7 +22,6 @@ suppressions.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
 import logging
@@ -27,11 +29,10 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from anymail.signals import AnymailTrackingEvent
-from django.db import IntegrityError, transaction
-from django.utils import timezone
 
-from postwarden.outbox import suppressions
-from postwarden.outbox.models import Event, Message, Recipient, State
+from postwarden.outbox import effects
+from postwarden.outbox.effects import Outcome
+from postwarden.outbox.models import Message, Recipient
 from postwarden.webhooks import verdicts
 
 logger = logging.getLogger("postwarden.webhooks")
@@ -46,37 +47,11 @@ PROVIDERS: Final[dict[str, str]] = {
     "Mandrill": "mandrill",
 }
 
-#: a state a provider event may move a recipient to, with its rank; a recipient moves only
-#: to a higher rank, and only from a state the provider could know about
-RANK: Final[dict[str, int]] = {
-    State.SENT: 0,
-    State.FAILED: 1,
-    State.DELIVERED: 1,
-    State.BOUNCED: 2,
-    State.COMPLAINED: 3,
-}
-#: anymail event type -> recipient state
-TARGETS: Final[dict[str, State]] = {
-    "delivered": State.DELIVERED,
-    "bounced": State.BOUNCED,
-    "complained": State.COMPLAINED,
-    "rejected": State.FAILED,
-    "failed": State.FAILED,
-}
-_FROM_PROVIDER: Final = frozenset({State.SENT, State.DELIVERED, State.BOUNCED, State.COMPLAINED})
-
-
 #: provider -> the Message-ID header in the raw payload, when it carries one
 HEADER_MESSAGE_ID: Final[dict[str, Callable[[Any], Any]]] = {
     "ses": lambda raw: verdicts.dig(raw, "mail", "commonHeaders", "messageId"),
     "mailgun": lambda raw: verdicts.dig(raw, "event-data", "message", "headers", "message-id"),
 }
-
-
-class Outcome(enum.StrEnum):
-    STORED = "stored"
-    DUPLICATE = "duplicate"
-    UNMATCHED = "unmatched"
 
 
 def on_tracking(sender: object, event: AnymailTrackingEvent, esp_name: str, **kwargs: object) -> None:
@@ -88,52 +63,34 @@ def on_tracking(sender: object, event: AnymailTrackingEvent, esp_name: str, **kw
 def record(provider: str, event: AnymailTrackingEvent) -> Outcome:
     raw = _jsonable(event.esp_event)
     meaning = verdicts.verdict(provider, str(event.event_type), raw)
-    kind = meaning.kind
     address = (event.recipient or "").strip().lower()
     key = event_key(event.event_id, address, raw)
-    detail = describe(event)
     message, recipient = match(provider, event, raw)
+    report = effects.Report(
+        kind=meaning.kind,
+        address=address or (recipient.address if recipient else ""),
+        detail=describe(event),
+        source=f"{provider} event {event.event_id or key}",
+        suppress=meaning.suppress,
+        provider=provider,
+        event_id=key,
+        at=event.timestamp,
+        raw=raw,
+    )
     if message is None:
         logger.info(
             "webhook event for an unknown message",
             extra={
                 "provider": provider,
-                "event": kind,
+                "event": meaning.kind,
                 "provider_message_id": event.message_id or "",
                 "recipient": redact(address),
             },
         )
-        _suppress(provider, meaning, address, detail, event.event_id or key, None)
-        return Outcome.UNMATCHED
     # one transaction per event, holding no lock across network calls (the view fetches
     # SNS certificates before this); a failure later in the same POST answers 500 and the
     # provider's resend finds this event already stored
-    with transaction.atomic():
-        try:
-            with transaction.atomic():  # a savepoint: a duplicate leaves the outer one usable
-                row = Event.objects.create(
-                    message=message,
-                    recipient=recipient,
-                    at=event.timestamp or timezone.now(),
-                    kind=kind[:32],
-                    detail=detail,
-                    provider=provider,
-                    event_id=key,
-                    raw=raw,
-                )
-        except IntegrityError:
-            return Outcome.DUPLICATE
-        if recipient is not None:
-            advance(recipient, kind, detail)
-        _suppress(
-            provider,
-            meaning,
-            address or (recipient.address if recipient else ""),
-            detail,
-            event.event_id or key,
-            row,
-        )
-    return Outcome.STORED
+    return effects.record(report, message=message, recipient=recipient)
 
 
 def event_key(event_id: str | None, address: str, raw: Any) -> str:
@@ -182,33 +139,6 @@ def match(provider: str, event: AnymailTrackingEvent, raw: Any) -> tuple[Message
 def _variants(message_id: str) -> list[str]:
     bare = message_id.strip().strip("<>")
     return [bare, f"<{bare}>"]
-
-
-def advance(recipient: Recipient, kind: str, detail: str) -> bool:
-    """Move the recipient's state forward for a provider event; True if it moved. A
-    conditional update, so a worker writing the same row at the same time wins cleanly."""
-    target = TARGETS.get(kind)
-    current = recipient.state
-    if target is None or current not in _FROM_PROVIDER:
-        return False
-    if RANK[target] <= RANK[current] or (target is State.FAILED and current != State.SENT):
-        return False
-    moved = Recipient.objects.filter(pk=recipient.pk, state=current).update(
-        state=target, reason=f"{kind}: {detail}" if detail else kind, updated_at=timezone.now()
-    )
-    return moved == 1
-
-
-def _suppress(
-    provider: str, meaning: verdicts.Verdict, address: str, detail: str, event_id: str, row: Event | None
-) -> None:
-    if meaning.suppress is None or not address or "@" not in address:
-        return
-    source = f"{provider} event {event_id}"
-    if meaning.suppress == suppressions.HARD_BOUNCE:  # the one reason that expires
-        suppressions.add_bounce(address, detail=detail, source=source, event=row)
-    else:
-        suppressions.add(address, meaning.suppress, detail=detail, source=source, event=row)
 
 
 def _jsonable(value: Any) -> Any:

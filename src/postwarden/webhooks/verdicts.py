@@ -28,7 +28,7 @@ from postwarden.outbox.suppressions import COMPLAINT, HARD_BOUNCE, MANUAL, UNSUB
 
 
 class Verdict(NamedTuple):
-    #: the Event row's kind (and, through events.TARGETS, the recipient's next state)
+    #: the Event row's kind (and, through outbox.states.EVENTS, the recipient's move)
     kind: str
     #: the suppression reason this event warrants for its address, or None
     suppress: str | None = None
