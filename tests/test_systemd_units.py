@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 UNITS = ROOT / "deploy" / "systemd"
 #: where the units expect the install (docs/deploy.md)
 INSTALLED = "/opt/postwarden/bin/postwarden"
-INSTANCES = ("serve", "web", "worker", "relay")
+INSTANCES = ("serve", "web", "worker", "relay", "monitor")
 #: systemd-analyze security's scale: 0 is locked down, 10 is unprotected; below 2 is "OK"
 MOST_EXPOSURE = 2.0
 
@@ -79,4 +79,5 @@ def test_the_template_keeps_to_its_state_directory() -> None:
         assert re.search(rf"^{re.escape(line)}$", text, re.M), line
     assert set(INSTANCES) <= START_UP  # each instance makes the install when it is the first
     target = (UNITS / "postwarden.target").read_text()
-    assert "Wants=postwarden@web.service postwarden@worker.service postwarden@relay.service" in target
+    units = " ".join(f"postwarden@{name}.service" for name in ("web", "worker", "relay", "monitor"))
+    assert f"Wants={units}" in target

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "postwarden.configstore",
     "postwarden.accounts",
     "postwarden.mailtemplates",
+    "postwarden.monitor",
     "postwarden.outbox",
     "postwarden.webhooks",
     "postwarden.doctor",

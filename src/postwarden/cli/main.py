@@ -22,10 +22,17 @@ import postwarden
 
 #: command -> (module with ``build_parser()`` and ``run(argv) -> int``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "serve": ("postwarden.cli.serve", "run the console, a worker and the SMTP relay (one machine)"),
+    "serve": (
+        "postwarden.cli.serve",
+        "run the console, a worker, the SMTP relay and the monitor (one machine)",
+    ),
     "web": ("postwarden.cli.web", "run only the web console and API"),
     "worker": ("postwarden.cli.worker", "run only a delivery worker"),
     "relay": ("postwarden.cli.relay", "run only the SMTP relay that apps submit mail to"),
+    "monitor": (
+        "postwarden.cli.monitor",
+        "run only the periodic jobs (alerts, canaries, the scheduled doctor), one node at a time",
+    ),
     "send-test": (
         "postwarden.cli.send_test",
         "send a test mail the way real mail goes, showing the transcript",
@@ -49,7 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 #: the commands that make the install when there is none (docs/deploy.md); every other
 #: command refuses with the fix when the data directory holds no install
-START_UP: frozenset[str] = frozenset({"serve", "web", "worker", "relay", "migrate"})
+START_UP: frozenset[str] = frozenset({"serve", "web", "worker", "relay", "monitor", "migrate"})
 #: the commands that need no install at all (the doctor reads one when it is there)
 WITHOUT_INSTALL: frozenset[str] = frozenset({"doctor", "explain", "dkim"})
 

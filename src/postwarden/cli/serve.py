@@ -1,10 +1,11 @@
 """``postwarden serve``: everything for one machine.
 
-Migrates, creates the first admin, then supervises the web console, a worker and the
-SMTP relay as separate processes: each gets its own interpreter (the worker's sending
-loop never competes with the console for the GIL) and a crash of one is restarted
-without taking the others down. SIGTERM/SIGINT stop them gracefully: the worker
-finishes in-flight mail and releases the rest.
+Migrates, creates the first admin, then supervises the web console, a worker, the
+SMTP relay and the monitor (periodic jobs: alerts, canaries) as separate processes:
+each gets its own interpreter (the worker's sending loop never competes with the
+console for the GIL) and a crash of one is restarted without taking the others down.
+SIGTERM/SIGINT stop them gracefully: the worker finishes in-flight mail and releases
+the rest.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def children(with_relay: bool) -> list[Child]:
     found = [Child("web", ["web"]), Child("worker", ["worker"])]
     if with_relay:
         found.append(Child("relay", ["relay"]))
+    found.append(Child("monitor", ["monitor"]))
     return found
 
 
