@@ -6,11 +6,12 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip -q --disable-pip-version-check
 # Debian packages the tests drive: chromium (console in a real browser), swaks (relay
 # client), postgresql (throwaway clusters), postfix (smtp-sink/smtp-source; daemon never started),
-# libmail-dkim-perl (Perl's Mail::DKIM: an independent DKIM verifier), libmime-tools-perl
+# libmail-dkim-perl (Perl's Mail::DKIM: an independent DKIM verifier), libmail-spf-perl (Perl's
+# Mail::SPF: an independent SPF evaluator for the canaries' receiving server), libmime-tools-perl
 # (an independent MIME parser for attachments, tests/mime_check.py), systemd (systemd-analyze
 # verifies deploy/systemd/), dovecot-imapd (a real IMAP server for canary and bounce
 # mailboxes, run unprivileged per test), prometheus (promtool checks the shipped alert rules)
-TEST_DEBS := chromium swaks postgresql postfix libnet-ssleay-perl libmail-dkim-perl libmime-tools-perl systemd dovecot-imapd prometheus
+TEST_DEBS := chromium swaks postgresql postfix libnet-ssleay-perl libmail-dkim-perl libmail-spf-perl libmime-tools-perl systemd dovecot-imapd prometheus
 export DEBIAN_FRONTEND := noninteractive
 
 .PHONY: run test quick lint typecheck unit bench soak mutate clean system-deps container-test
@@ -36,6 +37,7 @@ system-deps:
 	command -v swaks >/dev/null || missing="$$missing swaks"; \
 	perl -MNet::SSLeay -e1 2>/dev/null || missing="$$missing libnet-ssleay-perl"; \
 	perl -MMail::DKIM::Verifier -e1 2>/dev/null || missing="$$missing libmail-dkim-perl"; \
+	perl -MMail::SPF -e1 2>/dev/null || missing="$$missing libmail-spf-perl"; \
 	perl -MMIME::Parser -e1 2>/dev/null || missing="$$missing libmime-tools-perl"; \
 	command -v smtp-sink >/dev/null || missing="$$missing postfix"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \

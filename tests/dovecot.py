@@ -109,10 +109,14 @@ class DovecotServer:
             with contextlib.suppress(OSError, imaplib.IMAP4.error):
                 client.logout()
 
-    def deliver(self, message: bytes, *, folder: str = "INBOX", user: str | None = None) -> None:
-        """Put ``message`` into ``folder`` as a delivery would (unseen, dated now)."""
+    def deliver(
+        self, message: bytes, *, folder: str = "INBOX", user: str | None = None, when: float | None = None
+    ) -> None:
+        """Put ``message`` into ``folder`` as a delivery would: unseen, its INTERNALDATE
+        ``when`` (Unix time; default now), as a server with that clock would stamp it."""
+        stamp = imaplib.Time2Internaldate(time.time() if when is None else when)
         with self.session(user) as client:
-            kind, data = client.append(_quote(folder), "", imaplib.Time2Internaldate(time.time()), message)
+            kind, data = client.append(_quote(folder), "", stamp, message)
             if kind != "OK":
                 raise AssertionError(f"APPEND to {folder} failed: {data!r}")
 

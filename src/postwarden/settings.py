@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "postwarden.mailtemplates",
     "postwarden.monitor",
     "postwarden.outbox",
+    "postwarden.canaries",
     "postwarden.webhooks",
     "postwarden.doctor",
     "postwarden.api",

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
-from postwarden.outbox.models import PENDING_STATES, Message, Recipient, State, WorkerHeartbeat
+from postwarden.outbox.models import NOT_USER_MAIL, PENDING_STATES, Message, Recipient, State, WorkerHeartbeat
 
 #: chart series -> the recipient states counted in it
 SERIES: Final[dict[str, tuple[str, ...]]] = {
@@ -84,26 +84,45 @@ def last_day(now: datetime | None = None) -> Day:
         f"h{i}": Count("recipients__id", filter=Q(created_at__gte=slot, created_at__lt=slot + HOUR))
         for i, slot in enumerate(slots)
     }
-    rows = (
-        Message.objects.filter(created_at__gte=start)
-        .values(state=F("recipients__state"))
-        .annotate(**buckets)
-        .order_by()
-    )
+    day = Message.objects.filter(created_at__gte=start)
     counts: dict[datetime, dict[str, int]] = {}
     totals = dict.fromkeys(SERIES, 0)
+    # The application's mail only: the canaries' few messages are counted through their
+    # partial index and taken off, so the day's query stays on the covering created_at index.
+    for rows, sign in (
+        (day.values(state=F("recipients__state")).annotate(**buckets).order_by(), 1),
+        (
+            day.filter(source__in=NOT_USER_MAIL)
+            .values(state=F("recipients__state"))
+            .annotate(**buckets)
+            .order_by(),
+            -1,
+        ),
+    ):
+        _add(rows, slots, by_state, counts, totals, sign)
+    counts = {slot: {k: n for k, n in hour.items() if n} for slot, hour in counts.items()}
+    return slots, {slot: hour for slot, hour in counts.items() if hour}, totals
+
+
+def _add(
+    rows: Any,
+    slots: list[datetime],
+    by_state: dict[str, str],
+    counts: dict[datetime, dict[str, int]],
+    totals: dict[str, int],
+    sign: int,
+) -> None:
     row: dict[str, Any]
-    for row in rows:  # type: ignore[assignment]  # the annotations are dynamic (h0…h23)
+    for row in rows:
         name = by_state.get(row["state"])
         if name is None:
             continue
         for i, slot in enumerate(slots):
-            n = int(row[f"h{i}"])
+            n = int(row[f"h{i}"]) * sign
             if n:
                 hour = counts.setdefault(slot, {})
                 hour[name] = hour.get(name, 0) + n
                 totals[name] += n
-    return slots, counts, totals
 
 
 @dataclass(frozen=True, slots=True)
