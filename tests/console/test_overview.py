@@ -44,8 +44,17 @@ def test_it_shows_a_live_worker_and_a_stale_one(viewer_client: Client) -> None:
     assert "host-w1" in html
     assert '<span class="badge running">running</span>' in html
     assert "host-w2" in html
-    assert "not seen" in html
+    assert "no clean stop" in html
     assert "other email settings" not in html
+
+
+def test_it_tells_a_clean_stop_from_a_crash(viewer_client: Client) -> None:
+    beat("w1", age=600, status="stopped")
+    beat("w2", age=600, status="dead")
+    html = viewer_client.get("/").content.decode()
+    assert '<span class="badge clean">stopped cleanly</span>' in html
+    assert '<span class="badge fail">crashed</span>' in html
+    assert "not seen" not in html
 
 
 def test_it_flags_a_worker_running_with_other_settings(viewer_client: Client) -> None:

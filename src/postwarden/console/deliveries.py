@@ -104,7 +104,17 @@ def summary(messages: list[Message]) -> dict[int, list[Recipient]]:
     found: dict[int, list[Recipient]] = {m.pk: [] for m in messages}
     rows = (
         Recipient.objects.filter(message_id__in=list(found))
-        .only("message_id", "address", "kind", "state", "attempts", "last_code", "last_enhanced", "finding")
+        .only(
+            "message_id",
+            "address",
+            "kind",
+            "state",
+            "attempts",
+            "last_code",
+            "last_enhanced",
+            "finding",
+            "transport",
+        )
         .order_by("id")
     )
     for row in rows:

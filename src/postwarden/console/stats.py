@@ -32,6 +32,10 @@ class Queue:
     sending: int
     held: int
     dead: int
+    #: refused permanently (all time: they stay until a person retries or cancels them)
+    failed: int = 0
+    #: of ``depth``, waiting for their next try after a failure
+    deferred: int = 0
 
 
 def queue() -> Queue:
@@ -40,7 +44,9 @@ def queue() -> Queue:
     # every message (1.6 s on a million); the pending rows are few and found by index
     waiting_since = pending.aggregate(oldest=Min("queued_at"))["oldest"]
     counts = dict(
-        Recipient.objects.filter(state__in=(State.SENDING, State.HELD, State.DEAD))
+        Recipient.objects.filter(
+            state__in=(State.SENDING, State.HELD, State.DEAD, State.FAILED, State.DEFERRED)
+        )
         .values_list("state")
         .annotate(n=Count("id"))
         .order_by()
@@ -51,6 +57,8 @@ def queue() -> Queue:
         sending=counts.get(State.SENDING, 0),
         held=counts.get(State.HELD, 0),
         dead=counts.get(State.DEAD, 0),
+        failed=counts.get(State.FAILED, 0),
+        deferred=counts.get(State.DEFERRED, 0),
     )
 
 
@@ -131,6 +139,18 @@ class Worker:
     alive: bool
     drift: bool
 
+    @property
+    def condition(self) -> str:
+        """running, misconfigured, stopped (it said so on its way out: a clean stop or a
+        restart), crashed (another worker found its process gone) or silent (no
+        heartbeat for a while and no goodbye: killed, hung, or its machine is down)."""
+        status = self.row.status
+        if self.alive or status == "stopped":
+            return status
+        if status == "dead":
+            return "crashed"
+        return "silent"
+
 
 def workers(web_fingerprint: str, now: datetime | None = None) -> list[Worker]:
     """Workers seen in the last day, newest first; ``drift`` when a live worker runs with
@@ -139,7 +159,7 @@ def workers(web_fingerprint: str, now: datetime | None = None) -> list[Worker]:
     rows = WorkerHeartbeat.objects.filter(last_seen__gte=now - timedelta(days=1)).order_by("-last_seen")[:20]
     found = []
     for row in rows:
-        alive = row.status == "running" and now - row.last_seen <= STALE_AFTER
+        alive = row.status in ("running", "misconfigured") and now - row.last_seen <= STALE_AFTER
         found.append(
             Worker(row, alive, alive and bool(row.fingerprint) and row.fingerprint != web_fingerprint)
         )

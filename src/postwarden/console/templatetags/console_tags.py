@@ -30,3 +30,11 @@ def steptext(text: object) -> str:
     stay text."""
     escaped = str(escape(str(text)))
     return mark_safe(_CODE.sub(r"<code>\1</code>", escaped))  # noqa: S308 - escaped above
+
+
+@register.filter
+def shown_state(recipient: object) -> str:
+    """A recipient's state as the console shows it: "captured" for mail the capture
+    transport kept (its state is "sent", but it reached no one)."""
+    state = str(getattr(recipient, "state", ""))
+    return "captured" if state == "sent" and getattr(recipient, "transport", "") == "capture" else state

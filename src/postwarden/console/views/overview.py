@@ -1,6 +1,10 @@
-"""Overview: is mail flowing? Workers, queue, the last 24 hours, the last doctor run."""
+"""Overview: is mail flowing? Where it goes (a banner when only to capture, or nowhere),
+workers, queue, the last 24 hours, the doctor's last run beside the newest attempt."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -9,8 +13,10 @@ from django.utils import timezone
 from postwarden.configstore.runtime import current_settings
 from postwarden.console import charts, stats
 from postwarden.console.models import DoctorRun
+from postwarden.core.config.model import Provider, Settings
 from postwarden.core.config.resolve import ConfigError
 from postwarden.outbox.heartbeat import settings_fingerprint
+from postwarden.outbox.models import Attempt
 
 
 def web_fingerprint() -> str:
@@ -21,15 +27,59 @@ def web_fingerprint() -> str:
         return ""
 
 
+def _in_force() -> Settings | None:
+    try:
+        return current_settings()
+    except ConfigError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorCard:
+    """The last doctor run and what happened since: a run that found a problem is shown
+    as history, not as the present, once mail went out after it."""
+
+    run: DoctorRun | None
+    #: the newest finished attempt: (outcome, finding, when)
+    latest: tuple[str, str, datetime] | None
+
+    @property
+    def recovered(self) -> bool:
+        return bool(
+            self.run is not None
+            and not self.run.ok
+            and self.latest is not None
+            and self.latest[0] == "sent"
+            and self.latest[2] > self.run.started_at
+        )
+
+
+def _latest_attempt() -> tuple[str, str, datetime] | None:
+    # the newest by id (the primary key's index): never a scan of the attempts
+    row = (
+        Attempt.objects.exclude(outcome="sending")
+        .order_by("-id")
+        .values_list("outcome", "finding", "finished_at", "started_at")
+        .first()
+    )
+    if row is None:
+        return None
+    outcome, finding, finished, started = row
+    return str(outcome), str(finding), finished or started
+
+
 def overview(request: HttpRequest) -> HttpResponse:
     slots, counts, totals = stats.last_day_cached()
+    resolved = _in_force()
     context = {
         "workers": stats.workers(web_fingerprint()),
         "queue": stats.queue(),
         "totals": totals,
         "chart": charts.stacked(slots, counts, list(stats.SERIES)),
         "series": list(stats.SERIES),
-        "last_doctor": DoctorRun.objects.select_related("started_by").first(),
+        "doctor": DoctorCard(DoctorRun.objects.select_related("started_by").first(), _latest_attempt()),
+        "capture_only": resolved is not None and resolved.sending.provider is Provider.CAPTURE,
+        "sending_off": resolved is not None and not resolved.sending.enabled,
         "now": timezone.now(),
     }
     return render(request, "console/overview.html", context)
