@@ -102,7 +102,7 @@ class SmtpTransport:
         signer = self.signer
         if signer is not None:
             # RSA signing is the costliest step a message takes here (docs/performance.md): off the event loop
-            raws = await asyncio.to_thread(lambda: [_signed(signer, d.raw) for d in deliveries])
+            raws = await asyncio.to_thread(_sign_all, signer, deliveries)
         outgoing = [
             Outgoing(d.envelope_from, d.recipients, raw, smtputf8=d.needs_smtputf8)
             for d, raw in zip(deliveries, raws, strict=True)
@@ -273,6 +273,20 @@ def _failed(address: str, error: SmtpError, ms: int) -> RecipientResult:
         detail=failure_text(error),
         duration_ms=ms,
     )
+
+
+def _sign_all(signer: Signer, deliveries: Sequence[Delivery]) -> list[bytes | UnsignableMessage]:
+    """Each delivery's bytes, signed; bytes shared by several deliveries (one message to
+    several recipients, each with its own return path) are signed once: the signature
+    covers the header and body, not the envelope."""
+    done: dict[int, bytes | UnsignableMessage] = {}
+    out = []
+    for d in deliveries:
+        found = done.get(id(d.raw))
+        if found is None:
+            found = done[id(d.raw)] = _signed(signer, d.raw)
+        out.append(found)
+    return out
 
 
 def _signed(signer: Signer, raw: bytes) -> bytes | UnsignableMessage:

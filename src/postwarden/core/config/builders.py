@@ -11,6 +11,7 @@ from postwarden.core.config.datadir import default_data_dir
 from postwarden.core.config.model import (
     DEFAULT_PORTS,
     MICROSOFT_AUTHORITY,
+    BounceSettings,
     DeliverySettings,
     OAuth2Provider,
     OAuth2Settings,
@@ -64,6 +65,7 @@ def build(r: Reader) -> Settings:
         service=_service(r),
         delivery=_delivery(r),
         relay=_relay(r),
+        bounces=_bounces(r),
         webhooks=_webhooks(r),
         sources=dict(r.sources),
         values=dict(r.display),
@@ -375,6 +377,13 @@ def _relay(r: Reader) -> RelaySettings:
             _bounded_int("POSTWARDEN_RELAY_PREAUTH_TIMEOUT"),
             d.preauth_timeout,
         ),
+    )
+
+
+def _bounces(r: Reader) -> BounceSettings:
+    return BounceSettings(
+        domain=r.get("BOUNCE_DOMAIN", p.parse_domain, None),
+        listen=r.get("POSTWARDEN_BOUNCE_LISTEN", lambda v: p.parse_host_port(v, 25), None),
     )
 
 

@@ -16,6 +16,7 @@ _TITLES = {
     Section.SIGNING: "DKIM signing",
     Section.DELIVERY: "Delivery (worker)",
     Section.RELAY: "SMTP relay",
+    Section.BOUNCES: "Bounces for SMTP senders (VERP)",
     Section.SERVICE: "Service (environment only)",
 }
 
@@ -85,6 +86,24 @@ platform's own words (`AADSTS7000215: Invalid client secret provided …`), and 
 attempt after the fix; `postwarden doctor` names the cause (`auth.token_*` codes) and its steps.
 """,
 }
+
+
+_NOTES[Section.BOUNCES] = """Providers tell Postwarden about bounces and complaints through webhooks; an
+SMTP server does not: it answers `250`, and the bounce comes later, by mail, to the envelope
+sender. With `BOUNCE_DOMAIN` set, the worker gives every recipient of SMTP mail its own envelope
+sender, `bounces+<token>@BOUNCE_DOMAIN` (VERP), where the token names the message and the
+recipient and carries an HMAC keyed from `POSTWARDEN_SECRET_KEY`, so a forged bounce cannot
+suppress anyone; `From:` is unchanged. Bounces reach Postwarden through **the bounce listener**
+(`POSTWARDEN_BOUNCE_LISTEN`, e.g. `0.0.0.0:25`; `postwarden serve` starts it, or run
+`postwarden bounces`): point the bounce domain's MX at this host. It takes mail only for bounce
+addresses whose token verifies, offers STARTTLS (the relay's certificate), no AUTH, and refuses
+everything else at RCPT.
+
+A hard bounce puts `bounced` on the recipient's timeline with the remote server's words and
+what they mean, and suppresses the address as a provider's hard bounce does; a complaint (ARF
+feedback report) `complained`; a soft bounce `deferred`; `Action: delayed` is a note only;
+auto-replies are ignored. Bounces Postwarden cannot match or read are kept for the operator.
+"""
 
 
 def render() -> str:

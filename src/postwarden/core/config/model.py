@@ -259,6 +259,17 @@ class RelaySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class BounceSettings:
+    """Bounce processing for SMTP senders (issue #15): VERP return paths under ``domain``,
+    received by a listener (``listen``)."""
+
+    #: lower-case IDNA domain of the return paths; None: no VERP, the envelope sender is MAIL_FROM
+    domain: str | None = None
+    #: ``(host, port)`` of the bounce listener, or None
+    listen: tuple[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class WebhookSettings:
     """Secrets that authenticate provider webhooks. Each list allows rotation."""
 
@@ -306,6 +317,7 @@ class Settings:
     service: ServiceSettings = field(default_factory=ServiceSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     relay: RelaySettings = field(default_factory=RelaySettings)
+    bounces: BounceSettings = field(default_factory=BounceSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     #: variable name (canonical) -> where its value came from
     sources: Mapping[str, Source] = field(default_factory=dict)

@@ -26,6 +26,7 @@ class Section(enum.StrEnum):
     SIGNING = "signing"
     DELIVERY = "delivery"
     RELAY = "relay"
+    BOUNCES = "bounces"
     SERVICE = "service"
 
 
@@ -420,6 +421,23 @@ VARIABLES: tuple[Variable, ...] = (
         default="30",
         minimum=1,
         maximum=300,
+        storable=False,
+    ),
+    # Bounces (issue #15)
+    _v(
+        "BOUNCE_DOMAIN",
+        K.STR,
+        S.BOUNCES,
+        "Domain of the return paths (VERP): each recipient's envelope sender becomes "
+        "bounces+<token>@BOUNCE_DOMAIN, so a bounce names its message and recipient (SMTP only; "
+        "From is unchanged). Its MX must reach the bounce listener",
+    ),
+    _v(
+        "POSTWARDEN_BOUNCE_LISTEN",
+        K.STR,
+        S.BOUNCES,
+        "host:port of the listener that receives bounces for BOUNCE_DOMAIN (e.g. 0.0.0.0:25); "
+        "it takes mail only for valid bounce addresses. Empty: no listener",
         storable=False,
     ),
     # Webhooks

@@ -23,6 +23,7 @@ from typing import Any, Final, NamedTuple
 
 from django.db import connection, transaction
 
+from postwarden.core.verp import Verp
 from postwarden.outbox import bulk, heartbeat, policy, states
 from postwarden.outbox.models import Attempt, Recipient, State
 from postwarden.outbox.retry import Verdict
@@ -93,13 +94,15 @@ def claim(
     message_pk: int | None = None,
     done: Sequence[Done] = (),
     reap: bool = True,
+    verp: Verp | None = None,
 ) -> list[Job]:
     """Claim up to ``limit`` due recipients (only those of ``message_pk`` when given:
     ``send-test``) and group them into deliveries of at most ``cap`` recipients of one
     message. ``done``: results to record first, in the same transaction (one commit, one
     fsync, instead of two), their texts passed through ``redact`` (see :func:`record`).
     ``reap``: first return expired leases to the queue (the worker asks every few seconds,
-    not at every claim). One transaction."""
+    not at every claim). ``verp``: each recipient goes alone, with its own return path
+    (BOUNCE_DOMAIN). One transaction."""
     with transaction.atomic():
         _record(done, worker_id, redact)
         if reap:
@@ -109,6 +112,8 @@ def claim(
             return []
         _insert_sending(rows, now, transport, worker_id)
         messages = _messages({c.message_pk for c in rows}, with_parts)
+    if verp is not None:
+        return _verp_jobs(rows, messages, verp)
     return _jobs(rows, messages, cap)
 
 
@@ -254,6 +259,31 @@ def _jobs(rows: Sequence[Claimed], messages: dict[int, tuple[Any, ...]], cap: in
                 parts=parts,
             )
             jobs.append(Job(delivery, chunk))
+    return jobs
+
+
+def _verp_jobs(rows: Sequence[Claimed], messages: dict[int, tuple[Any, ...]], verp: Verp) -> list[Job]:
+    """One delivery per recipient, each with the return path that names it: a bounce then
+    says which recipient it is about, whatever the remote server writes in it. The stored
+    bytes (and the From header in them) are the same for all; the SMTP transport pipelines
+    the transactions on one connection and signs the shared bytes once."""
+    jobs = []
+    raws: dict[int, bytes] = {}
+    for row in rows:
+        found = messages[row.message_pk]
+        raw = raws.get(row.message_pk)
+        if raw is None:
+            raw = raws[row.message_pk] = bytes(found[5])  # one object per message: signed once
+        delivery = Delivery(
+            message_pk=row.message_pk,
+            public_id=found[1],
+            message_id=found[2],
+            envelope_from=verp.address(row.message_pk, row.pk),
+            recipients=(row.address,),
+            raw=raw,
+            needs_smtputf8=bool(found[4]),
+        )
+        jobs.append(Job(delivery, (row,)))
     return jobs
 
 

@@ -45,10 +45,12 @@ from django.utils import timezone
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.config.model import DeliverySettings, Settings
 from postwarden.core.doctor.redact import Redactor
+from postwarden.core.verp import Verp
 from postwarden.outbox import heartbeat, retention, retrynow
 from postwarden.outbox.models import State
 from postwarden.outbox.ratelimit import RateLimiter, reserve
 from postwarden.outbox.retry import RetryPolicy
+from postwarden.outbox.returnpaths import return_paths
 from postwarden.outbox.worker import attempts, db
 from postwarden.outbox.worker.db import Claimed, Done, Job
 from postwarden.outbox.worker.options import Options, concurrency, in_db, new_worker_id, prepare_process
@@ -107,6 +109,8 @@ class Worker:
         self.policy = RetryPolicy()
         #: what every stored reply passes through (the doctor's, for these settings)
         self.redactor = Redactor(())
+        #: per-recipient return paths (BOUNCE_DOMAIN), for the SMTP transport
+        self.verp: Verp | None = None
         #: why nothing can be sent (the transport could not be built), or None
         self.problem: str | None = None
         self.stopping = asyncio.Event()
@@ -185,6 +189,7 @@ class Worker:
                 message_pk=message_pk,
                 done=results,
                 reap=self._reap_due(),
+                verp=self.verp if transport.name == "smtp" else None,
             )
         except Exception:
             self.done = results + self.done  # not written: the next flush or claim tries again
@@ -595,6 +600,7 @@ class Worker:
         self.settings = settings
         self.policy = RetryPolicy.from_settings(settings.delivery, base=self.options.retry_base)
         self.redactor = Redactor.for_settings(settings)
+        self.verp = return_paths(settings)
         try:
             self.transport, self.problem = self._factory(settings), None
         except Exception as exc:  # SMTP_HOST unset, an unusable DKIM key, a missing extra …
