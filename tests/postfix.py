@@ -42,6 +42,8 @@ error     unix  -  -  n  -      -  error
 retry     unix  -  -  n  -      -  error
 discard   unix  -  -  n  -      -  discard
 smtp      unix  -  -  n  -      -  smtp
+virtual   unix  -  n  n  -      -  virtual
+tlsmgr    unix  -  -  n  1000?  1  tlsmgr
 anvil     unix  -  -  n  -      1  anvil
 scache    unix  -  -  n  -      1  scache
 postlog   unix-dgram n - n  -   1  postlogd

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "postwarden.api",
     "postwarden.console",
     "postwarden.relay",
+    "postwarden.bounces",
 ]
 
 MIDDLEWARE = [

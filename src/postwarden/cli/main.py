@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "postwarden.cli.monitor",
         "run only the periodic jobs (alerts, canaries, the scheduled doctor), one node at a time",
     ),
+    "bounces": ("postwarden.cli.bounces", "run only the bounce listener for BOUNCE_DOMAIN (SMTP senders)"),
     "send-test": (
         "postwarden.cli.send_test",
         "send a test mail the way real mail goes, showing the transcript",
@@ -56,7 +57,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 #: the commands that make the install when there is none (docs/deploy.md); every other
 #: command refuses with the fix when the data directory holds no install
-START_UP: frozenset[str] = frozenset({"serve", "web", "worker", "relay", "monitor", "migrate"})
+START_UP: frozenset[str] = frozenset({"serve", "web", "worker", "relay", "monitor", "bounces", "migrate"})
 #: the commands that need no install at all (the doctor reads one when it is there)
 WITHOUT_INSTALL: frozenset[str] = frozenset({"doctor", "explain", "dkim"})
 

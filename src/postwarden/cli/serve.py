@@ -1,11 +1,11 @@
 """``postwarden serve``: everything for one machine.
 
 Migrates, creates the first admin, then supervises the web console, a worker, the
-SMTP relay and the monitor (periodic jobs: alerts, canaries) as separate processes:
-each gets its own interpreter (the worker's sending loop never competes with the
-console for the GIL) and a crash of one is restarted without taking the others down.
-SIGTERM/SIGINT stop them gracefully: the worker finishes in-flight mail and releases
-the rest.
+SMTP relay, the monitor (periodic jobs: alerts, canaries) and, when POSTWARDEN_BOUNCE_LISTEN
+is set, the bounce listener as separate processes: each gets its own interpreter (the worker's
+sending loop never competes with the console for the GIL) and a crash of one is restarted
+without taking the others down. SIGTERM/SIGINT stop them gracefully: the worker finishes
+in-flight mail and releases the rest.
 """
 
 from __future__ import annotations
@@ -45,12 +45,22 @@ class Child:
         self.started = time.monotonic()
 
 
-def children(with_relay: bool) -> list[Child]:
+def children(with_relay: bool, with_bounces: bool = False) -> list[Child]:
     found = [Child("web", ["web"]), Child("worker", ["worker"])]
     if with_relay:
         found.append(Child("relay", ["relay"]))
     found.append(Child("monitor", ["monitor"]))
+    if with_bounces:
+        found.append(Child("bounces", ["bounces"]))
     return found
+
+
+def bounce_listener() -> str | None:
+    """``host:port`` of the bounce listener the settings ask for, or None."""
+    from postwarden.configstore.runtime import current_settings
+
+    listen = current_settings().bounces.listen
+    return f"{listen[0]}:{listen[1]}" if listen else None
 
 
 def prepare() -> str:
@@ -82,7 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     print(prepare(), flush=True)
-    return supervise(children(with_relay=not args.no_relay))
+    bounces = bounce_listener()
+    if bounces:
+        print(f"  bounces:         {bounces}", flush=True)
+    return supervise(children(with_relay=not args.no_relay, with_bounces=bounces is not None))
 
 
 def supervise(kids: list[Child]) -> int:

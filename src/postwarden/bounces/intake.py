@@ -1,0 +1,283 @@
+"""The one intake of mail that came back, whichever way it came (the listener, the bounce
+mailbox): check the return path's token, read the mail, and hand the result to the
+recipient's timeline (:mod:`postwarden.bounces.effects`).
+
+- A token that does not verify: forged (or made with another secret key). Counted
+  (:class:`~postwarden.bounces.models.Tally` ``forged``), logged with the reason, dropped.
+- A valid token whose message or recipient the outbox no longer has, a mail without any
+  token, or one that cannot be read: kept as a :class:`~postwarden.bounces.models.Bounce`
+  row with the mail, for the operator.
+- An auto-reply, or a DSN reporting success: kept as ``ignored``; never a bounce.
+- The same mail twice (a remote retry, a replay): counted, nothing done twice.
+- Per recipient at most :data:`PER_RECIPIENT` bounces are applied; more are kept as
+  ``excess`` (a storm of bounces for one address changes nothing more).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from email.parser import HeaderParser
+from email.policy import compat32
+from email.utils import getaddresses
+from typing import Final
+
+from django.db.models import F
+
+from postwarden.bounces import parse
+from postwarden.bounces.effects import Effect, record
+from postwarden.bounces.models import Bounce, Outcome, Tally
+from postwarden.core.replies.classify import classify
+from postwarden.core.replies.parse import parse_reply
+from postwarden.core.replies.reply import Reply
+from postwarden.core.verp import BadToken, Target, Verp
+from postwarden.outbox.models import Recipient
+from postwarden.webhooks.events import redact
+
+log = logging.getLogger("postwarden.bounces")
+
+#: bounces applied to one recipient; more are kept, not applied
+PER_RECIPIENT: Final = 10
+#: bytes of a mail kept for the operator when it could not be applied
+KEEP_BYTES: Final = 256 * 1024
+#: headers where a bounce mailbox's mail names the address it was sent to
+_ENVELOPE_HEADERS: Final = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To", "Cc")
+
+_EFFECTS: Final[dict[parse.Kind, Effect]] = {
+    parse.Kind.HARD_BOUNCE: Effect.BOUNCED,
+    parse.Kind.SOFT_BOUNCE: Effect.DEFERRED,
+    parse.Kind.DELAYED: Effect.DELAYED,
+    parse.Kind.COMPLAINT: Effect.COMPLAINED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One mail as it arrived."""
+
+    raw: bytes
+    #: smtp or imap
+    source: str
+    #: the envelope recipients (listener); empty for a mailbox: the headers are read
+    return_paths: tuple[str, ...] = ()
+    mail_from: str = ""
+    #: the client's IP, or the mailbox
+    origin: str = ""
+
+
+def count(key: str, by: int = 1) -> None:
+    """Add to a shared counter (forged, duplicate, busy)."""
+    if not Tally.objects.filter(key=key).update(count=F("count") + by):
+        Tally.objects.get_or_create(key=key)
+        Tally.objects.filter(key=key).update(count=F("count") + by)
+
+
+def tallies() -> dict[str, int]:
+    return dict(Tally.objects.values_list("key", "count"))
+
+
+def forged(address: str, reason: str, *, source: str, origin: str) -> None:
+    """Count and log a return path whose token does not verify."""
+    count("forged")
+    log.warning(
+        "bounce with a forged return path dropped",
+        extra={"return_path": redact(address.lower()), "reason": reason, "source": source, "origin": origin},
+    )
+
+
+def take(arrival: Arrival, verp: Verp) -> list[Bounce]:
+    """Read one mail and apply it; the rows written (none for a forged or duplicate mail).
+    Raises only for database errors (the caller answers "try again later": nothing lost)."""
+    digest = hashlib.sha256(arrival.raw).hexdigest()
+    report = parse.read(arrival.raw)
+    paths = list(arrival.return_paths) or _addresses_in(arrival.raw, report)
+    ours = [a for a in dict.fromkeys(p.lower() for p in paths) if verp.is_ours(a)]
+    if not ours:
+        return [_keep(arrival, report, digest, Outcome.NO_TOKEN, return_path=paths[0] if paths else "")]
+    rows = []
+    for address in ours:
+        try:
+            target = verp.check(address)
+        except BadToken as exc:
+            forged(address, str(exc), source=arrival.source, origin=arrival.origin)
+            continue
+        if Bounce.objects.filter(digest=digest, return_path=address).exists():
+            count("duplicate")
+            log.info("the same bounce again; nothing done twice", extra={"return_path": redact(address)})
+            continue
+        rows.append(_apply(arrival, report, digest, address, target))
+    return rows
+
+
+def _apply(arrival: Arrival, report: parse.Report, digest: str, address: str, target: Target) -> Bounce:
+    recipient = (
+        Recipient.objects.select_related("message")
+        .filter(pk=target.recipient_pk, message_id=target.message_pk)
+        .first()
+    )
+    if recipient is None:
+        log.info(
+            "bounce for a message the outbox does not know; kept for the operator",
+            extra={"return_path": redact(address), "kind": report.kind.value},
+        )
+        return _keep(arrival, report, digest, Outcome.UNKNOWN_MESSAGE, return_path=address)
+    status = report.status_for(recipient.address)
+    kind = status.kind if status is not None else report.kind
+    effect = _EFFECTS.get(kind)
+    if effect is None:
+        outcome = (
+            Outcome.IGNORED if kind in (parse.Kind.AUTO_REPLY, parse.Kind.DELIVERED) else Outcome.UNREADABLE
+        )
+        return _keep(
+            arrival, report, digest, outcome, return_path=address, recipient=recipient, status=status
+        )
+    applied = Bounce.objects.filter(recipient=recipient, outcome=Outcome.APPLIED).count()
+    if applied >= PER_RECIPIENT:
+        count("excess")
+        return _keep(
+            arrival, report, digest, Outcome.EXCESS, return_path=address, recipient=recipient, status=status
+        )
+    diagnostic = _diagnostic(report, status)
+    explanation, finding = _explain(status)
+    detail = f"{diagnostic} — {explanation}" if explanation else diagnostic
+    event = record(
+        effect,
+        recipient,
+        detail=detail,
+        source=f"bounce {report.message_id or digest[:16]}",
+        event_id=f"sha256:{digest}/{recipient.pk}",
+        raw={
+            "detector": report.detector,
+            "kind": kind.value,
+            "status": status.status if status else "",
+            "action": status.action if status else "",
+            "diagnostic": diagnostic,
+            "remote_mta": status.remote_mta if status else "",
+            "reporter": report.reporter,
+            "feedback_type": report.feedback_type,
+            "explanation": explanation,
+            "finding": finding,
+            "source": arrival.source,
+        },
+    )
+    log.info(
+        "bounce applied",
+        extra={
+            "public_id": recipient.message.public_id,
+            "recipient": redact(recipient.address),
+            "effect": effect.value,
+            "status": status.status if status else "",
+        },
+    )
+    return _row(
+        arrival,
+        report,
+        digest,
+        Outcome.APPLIED if event is not None else Outcome.DUPLICATE,
+        return_path=address,
+        recipient=recipient,
+        status=status,
+        event_pk=event.pk if event is not None else None,
+    )
+
+
+def _diagnostic(report: parse.Report, status: parse.Status | None) -> str:
+    """The remote server's words verbatim, else what the report says in its place."""
+    if status is not None and status.diagnostic:
+        return status.diagnostic
+    if report.kind is parse.Kind.COMPLAINT:
+        kind, reporter = report.feedback_type or "feedback report", report.reporter or "a mailbox provider"
+        return f"complaint ({kind}) from {reporter}"
+    parts = [f"status {status.status}" if status and status.status else "", report.subject]
+    return "; ".join(p for p in parts if p) or f"{report.kind.value} ({report.detector})"
+
+
+def _explain(status: parse.Status | None) -> tuple[str, str]:
+    """The knowledge base's one-line explanation of the remote reply, and its finding code."""
+    if status is None or not (status.diagnostic or status.status):
+        return "", ""
+    text = status.diagnostic.partition(";")[2].strip() if ";" in status.diagnostic[:20] else status.diagnostic
+    reply = parse_reply(text) if text else None
+    if reply is None and status.status[:1] in ("4", "5"):
+        code = 550 if status.status[0] == "5" else 450
+        reply = Reply(code, status.status, text, (f"{code} {status.status} {text}".strip(),))
+    found = classify(stage="rcpt", reply=reply, detail=text)
+    return found.explanation, found.code.value if found.code is not None else ""
+
+
+def _addresses_in(raw: bytes, report: parse.Report) -> list[str]:
+    """Where a mailbox's mail was sent to (its envelope is gone): the delivery headers,
+    then the returned mail's own return path (an ARF report's Original-Mail-From)."""
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:65536].decode("utf-8", "replace")
+    headers = HeaderParser(policy=compat32).parsestr(head + "\n\n")
+    found: list[str] = []
+    for name in _ENVELOPE_HEADERS:
+        values = [str(v) for v in headers.get_all(name, [])]
+        found += [a for _, a in getaddresses(values) if "@" in a]
+    found += list(report.original_senders)
+    return found[:50]
+
+
+def _keep(
+    arrival: Arrival,
+    report: parse.Report,
+    digest: str,
+    outcome: Outcome,
+    *,
+    return_path: str,
+    recipient: Recipient | None = None,
+    status: parse.Status | None = None,
+) -> Bounce:
+    # mail that could not be applied is kept whole (up to a bound) so that a person can
+    # read it; an ignored auto-reply or an excess bounce keeps only its facts
+    return _row(
+        arrival,
+        report,
+        digest,
+        outcome,
+        return_path=return_path,
+        recipient=recipient,
+        status=status,
+        keep_raw=outcome in (Outcome.UNKNOWN_MESSAGE, Outcome.NO_TOKEN, Outcome.UNREADABLE),
+    )
+
+
+def _row(
+    arrival: Arrival,
+    report: parse.Report,
+    digest: str,
+    outcome: Outcome,
+    *,
+    return_path: str,
+    recipient: Recipient | None = None,
+    status: parse.Status | None = None,
+    event_pk: int | None = None,
+    keep_raw: bool = False,
+) -> Bounce:
+    status = status or report.status_for("")
+    note = report.note
+    if report.omitted:
+        note = f"{note}; {report.omitted} more recipient blocks not read".lstrip("; ")
+    return Bounce.objects.create(
+        source=arrival.source,
+        outcome=outcome,
+        kind=(status.kind if status else report.kind).value,
+        detector=report.detector,
+        return_path=return_path[:320],
+        mail_from=arrival.mail_from[:320],
+        origin=arrival.origin[:255],
+        message_id=recipient.message_id if recipient else None,
+        recipient=recipient,
+        event_id=event_pk,
+        address=(recipient.address if recipient else (status.address if status else ""))[:320],
+        status=(status.status if status else "")[:16],
+        diagnostic=status.diagnostic if status else "",
+        remote_mta=(status.remote_mta if status else "")[:255],
+        subject=report.subject[:998],
+        original_message_id=report.original_message_id[:255],
+        note=note,
+        digest=digest,
+        size=len(arrival.raw),
+        raw=arrival.raw[:KEEP_BYTES] if keep_raw else None,
+    )
