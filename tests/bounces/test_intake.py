@@ -186,3 +186,16 @@ def test_malformed_mail_never_crashes_the_intake_and_is_kept(raw: bytes) -> None
     [bounce] = arrive(raw, path_of(row))
     assert bounce.outcome in ("unreadable", "applied")
     assert Bounce.objects.count() == 1
+
+
+def test_soft_bounces_count_toward_the_threshold_as_provider_events_do() -> None:
+    from postwarden.outbox import effects
+
+    row = sent()
+    for n in range(effects.SOFT_LIMIT):
+        assert not Suppression.objects.exists()
+        raw = dsn(path_of(row), row.address, status="4.2.2", diagnostic=f"smtp; 452 4.2.2 Mailbox full ({n})")
+        arrive(raw, path_of(row))
+    suppression = Suppression.objects.get()
+    assert suppression.reason == "failures"
+    assert "Mailbox full (4)" in suppression.detail
