@@ -63,13 +63,22 @@ def _allowed(rule_role: Role | None, role: Role) -> bool:
     return rule_role is None or RANK[role] >= RANK[rule_role]
 
 
-@pytest.mark.parametrize("role", [Role.VIEWER, Role.SETTINGS, Role.ADMIN])
+@pytest.mark.parametrize(
+    ("role", "read_bodies"),
+    [(Role.VIEWER, False), (Role.VIEWER, True), (Role.SETTINGS, False), (Role.ADMIN, False)],
+)
 def test_it_enforces_the_read_rule_of_every_route_for_every_role(
-    role: Role, url_args: dict[str, dict[str, object]], clean_env: None
+    role: Role, read_bodies: bool, url_args: dict[str, dict[str, object]], clean_env: None
 ) -> None:
+    """A route that shows a mail's body needs the body permission besides the role: a
+    viewer has it only when an admin granted it."""
     client = logged_in(
         User.objects.create_user(
-            username=f"{role}@example.com", email=f"{role}@example.com", password="x" * 12, role=role
+            username=f"{role}@example.com",
+            email=f"{role}@example.com",
+            password="x" * 12,
+            role=role,
+            read_bodies=read_bodies,
         )
     )
     seen = []
@@ -77,7 +86,8 @@ def test_it_enforces_the_read_rule_of_every_route_for_every_role(
         if name == "logout":
             continue
         response = client.get(reverse(f"console:{name}", kwargs=url_args.get(name)))
-        expected_ok = _allowed(rule.read, role)
+        bodies_ok = not rule.bodies or read_bodies or RANK[role] >= RANK[Role.SETTINGS]
+        expected_ok = _allowed(rule.read, role) and bodies_ok
         assert (response.status_code != 403) is expected_ok, (name, role, response.status_code)
         if expected_ok:
             assert response.status_code in (200, 302), (name, response.status_code)

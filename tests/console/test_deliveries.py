@@ -114,7 +114,7 @@ def test_it_ignores_a_tampered_cursor(viewer_client: Client) -> None:
     assert "Still here" in response.content.decode()
 
 
-def test_it_shows_the_timeline_with_the_servers_words_and_the_explanation(viewer_client: Client) -> None:
+def test_it_shows_the_timeline_with_the_servers_words_and_the_explanation(settings_client: Client) -> None:
     message = enqueue_one("alice@example.com", "Timeline", html="<p>Hi</p>")
     rcpt = Recipient.objects.get(message=message)
     now = timezone.now()
@@ -157,7 +157,7 @@ def test_it_shows_the_timeline_with_the_servers_words_and_the_explanation(viewer
         raw={"event": "delivered"},
     )
     set_state(message, "delivered")
-    html = viewer_client.get(f"/deliveries/{message.public_id}/").content.decode()
+    html = settings_client.get(f"/deliveries/{message.public_id}/").content.decode()
     assert "451 4.7.1 Greylisted, try again later" in html
     assert "The server asks to try again later." in html
     assert "envelope.greylisted" in html
@@ -168,13 +168,13 @@ def test_it_shows_the_timeline_with_the_servers_words_and_the_explanation(viewer
     assert 'sandbox=""' in html
 
 
-def test_it_serves_the_html_part_as_a_sandboxed_document_with_its_own_policy(viewer_client: Client) -> None:
+def test_it_serves_the_html_part_as_a_sandboxed_document_with_its_own_policy(settings_client: Client) -> None:
     message = enqueue_one(
         "alice@example.com",
         "Html",
         html='<p>Hi</p><script>alert(1)</script><img src="https://t.example/x.gif">',
     )
-    response = viewer_client.get(f"/deliveries/{message.public_id}/html/")
+    response = settings_client.get(f"/deliveries/{message.public_id}/html/")
     assert response.status_code == 200
     policy = response["Content-Security-Policy"]
     assert "default-src 'none'" in policy
@@ -185,9 +185,9 @@ def test_it_serves_the_html_part_as_a_sandboxed_document_with_its_own_policy(vie
     assert b"<p>Hi</p>" in response.content
 
 
-def test_it_shows_the_raw_source_as_plain_text(viewer_client: Client) -> None:
+def test_it_shows_the_raw_source_as_plain_text(settings_client: Client) -> None:
     message = enqueue_one("alice@example.com", "Raw")
-    response = viewer_client.get(f"/deliveries/{message.public_id}/raw/")
+    response = settings_client.get(f"/deliveries/{message.public_id}/raw/")
     assert response["Content-Type"] == "text/plain; charset=utf-8"
     assert f"Message-ID: {message.message_id}".encode() in response.content
 

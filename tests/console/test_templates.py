@@ -137,13 +137,13 @@ def test_a_viewer_cannot_delete_a_template(viewer_client: Client) -> None:
     assert store.latest("welcome") is not None
 
 
-def test_a_message_page_lists_its_files_and_downloads_them_as_sent(viewer_client: Client) -> None:
+def test_a_message_page_lists_its_files_and_downloads_them_as_sent(settings_client: Client) -> None:
     pdf = b"%PDF-1.4\n" + bytes(range(256)) * 8
     message = enqueue_one(
         html='<img src="cid:logo">',
         files=[FileIn("Facture été.pdf", pdf), FileIn("logo.png", b"\x89PNG\r\n\x1a\n", content_id="logo")],
     )
-    page = viewer_client.get(f"/deliveries/{message.public_id}/").content.decode()
+    page = settings_client.get(f"/deliveries/{message.public_id}/").content.decode()
     assert "Facture été.pdf" in page
     assert "application/pdf" in page
     assert "2.0\xa0KB" in page  # 2,057 bytes
@@ -151,8 +151,8 @@ def test_a_message_page_lists_its_files_and_downloads_them_as_sent(viewer_client
     links = [f"/deliveries/{message.public_id}/attachments/{i}/" for i in (0, 1)]
     assert all(f'href="{link}"' in page for link in links)
     # the inline logo comes first: it sits in the related part, before the attachment
-    download = viewer_client.get(links[1])
+    download = settings_client.get(links[1])
     assert hashlib.sha256(download.content).hexdigest() == hashlib.sha256(pdf).hexdigest()
     assert download["Content-Type"] == "application/octet-stream"
     assert download["Content-Disposition"] == "attachment; filename*=utf-8''Facture%20%C3%A9t%C3%A9.pdf"
-    assert viewer_client.get(f"/deliveries/{message.public_id}/attachments/9/").status_code == 404
+    assert settings_client.get(f"/deliveries/{message.public_id}/attachments/9/").status_code == 404

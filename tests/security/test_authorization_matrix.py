@@ -83,11 +83,14 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("settings/oauth2/callback/", "POST"): _console(405, 405, 405),
     ("deliveries/", "GET"): _console(200, 200, 200),
     ("deliveries/", "POST"): _console(405, 405, 405),
+    # a mail's body (HTML, raw source, files) needs the body permission: settings and admin
+    # have it, a viewer only when an admin grants it (tests/console/test_privacy.py); the
+    # message and captured pages themselves show a viewer metadata and the timeline
     ("deliveries/<str:public_id>/", "GET"): _console(200, 200, 200),
     ("deliveries/<str:public_id>/", "POST"): _console(405, 405, 405),
-    ("deliveries/<str:public_id>/html/", "GET"): _console(200, 200, 200),
+    ("deliveries/<str:public_id>/html/", "GET"): _console(403, 200, 200),
     ("deliveries/<str:public_id>/html/", "POST"): _console(405, 405, 405),
-    ("deliveries/<str:public_id>/raw/", "GET"): _console(200, 200, 200),
+    ("deliveries/<str:public_id>/raw/", "GET"): _console(403, 200, 200),
     ("deliveries/<str:public_id>/raw/", "POST"): _console(405, 405, 405),
     ("held/", "GET"): _console(200, 200, 200),
     ("held/", "POST"): _console(403, 200, 200),
@@ -107,14 +110,14 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("captured/", "POST"): _console(405, 405, 405),
     ("captured/<str:captured_id>/", "GET"): _console(200, 200, 200),
     ("captured/<str:captured_id>/", "POST"): _console(405, 405, 405),
-    ("captured/<str:captured_id>/html/", "GET"): _console(200, 200, 200),
+    ("captured/<str:captured_id>/html/", "GET"): _console(403, 200, 200),
     ("captured/<str:captured_id>/html/", "POST"): _console(405, 405, 405),
-    ("captured/<str:captured_id>/raw/", "GET"): _console(200, 200, 200),
+    ("captured/<str:captured_id>/raw/", "GET"): _console(403, 200, 200),
     ("captured/<str:captured_id>/raw/", "POST"): _console(405, 405, 405),
-    # a file of a message or a captured mail: read as the bodies are
-    ("deliveries/<str:public_id>/attachments/<int:index>/", "GET"): _console(200, 200, 200),
+    # a file of a message or a captured mail: read as the bodies are (not by a viewer)
+    ("deliveries/<str:public_id>/attachments/<int:index>/", "GET"): _console(403, 200, 200),
     ("deliveries/<str:public_id>/attachments/<int:index>/", "POST"): _console(405, 405, 405),
-    ("captured/<str:captured_id>/attachments/<int:index>/", "GET"): _console(200, 200, 200),
+    ("captured/<str:captured_id>/attachments/<int:index>/", "GET"): _console(403, 200, 200),
     ("captured/<str:captured_id>/attachments/<int:index>/", "POST"): _console(405, 405, 405),
     # templates: everyone reads and previews them; the settings role saves and sends tests
     ("templates/", "GET"): _console(200, 200, 200),

@@ -108,8 +108,8 @@ def ensure_first_admin() -> str | None:
     return f"Created the first admin: {email} (password from POSTWARDEN_ADMIN_PASSWORD)"
 
 
-def create_admin(email: str, password: str, role: Role = Role.ADMIN) -> User:
-    user = User(username=email, email=email, role=role, is_staff=role == Role.ADMIN)
+def create_admin(email: str, password: str, role: Role = Role.ADMIN, *, read_bodies: bool = False) -> User:
+    user = User(username=email, email=email, role=role, is_staff=role == Role.ADMIN, read_bodies=read_bodies)
     user.set_password(password)
     user.save()
     return user

@@ -17,18 +17,29 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
     #: email settings and tests (Metabase's "settings access"), deliveries, doctor
     SETTINGS = "settings", "Settings"
-    #: read only
+    #: read only: metadata, timelines and replies; message bodies only with ``read_bodies``
     VIEWER = "viewer", "Viewer"
+
+
+_RANK = {Role.VIEWER: 0, Role.SETTINGS: 1, Role.ADMIN: 2}
 
 
 class User(AbstractUser):
     """A console user. The username is the email address."""
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    #: a viewer granted the bodies (text, HTML, raw source, attachments) of the mail the
+    #: console shows; the settings and admin roles read them anyway
+    read_bodies = models.BooleanField(default=False)
 
     def has_role(self, role: Role) -> bool:
-        rank = {Role.VIEWER: 0, Role.SETTINGS: 1, Role.ADMIN: 2}
-        return self.is_active and rank[Role(self.role)] >= rank[role]
+        return self.is_active and _RANK[Role(self.role)] >= _RANK[role]
+
+    @property
+    def may_read_bodies(self) -> bool:
+        """Mail bodies hold password-reset links and whatever the application says to
+        people: a permission of their own, not part of "read the console"."""
+        return self.has_role(Role.SETTINGS) or (self.is_active and self.read_bodies)
 
 
 class Scope(models.TextChoices):

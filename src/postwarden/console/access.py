@@ -4,7 +4,8 @@
 Every console route is wrapped by :func:`guarded` from this table when the URL map is
 built, so a view without an entry cannot be mounted, and the authorization tests iterate
 :data:`ACCESS` instead of a list someone must remember to extend (issue #8 builds its
-matrix on it). Roles rank viewer < settings < admin (``User.has_role``).
+matrix on it). Roles rank viewer < settings < admin (``User.has_role``); a route that
+shows a mail's body also needs the body permission (``User.may_read_bodies``).
 """
 
 from __future__ import annotations
@@ -32,10 +33,15 @@ class Rule:
     write: Role | None = None
     #: anyone may use it, writes included (the login form)
     public: bool = False
+    #: it shows a mail's body (text, HTML, raw source, a file): reading also needs the
+    #: body permission (``User.may_read_bodies``), whatever the role
+    bodies: bool = False
 
 
 PUBLIC: Final = Rule(read=None, write=None, public=True)
 V, S, A = Role.VIEWER, Role.SETTINGS, Role.ADMIN
+#: a mail's body, read by whoever may read bodies (settings, admin, a viewer granted them)
+BODY: Final = Rule(V, bodies=True)
 
 #: URL name (without the "console:" namespace) -> rule
 ACCESS: Final[dict[str, Rule]] = {
@@ -50,13 +56,14 @@ ACCESS: Final[dict[str, Rule]] = {
     "settings_dkim_check": Rule(S, S),
     "settings_oauth2_connect": Rule(S, S),
     "settings_oauth2_callback": Rule(S),
-    # deliveries: everyone reads, "settings" acts
+    # deliveries: everyone reads metadata and timelines, "settings" acts; the message page
+    # shows its body only to those who may read bodies
     "deliveries": Rule(V),
     "message": Rule(V),
-    "message_html": Rule(V),
-    "message_raw": Rule(V),
+    "message_html": BODY,
+    "message_raw": BODY,
     # an attachment is part of the body: whoever reads bodies downloads files
-    "message_attachment": Rule(V),
+    "message_attachment": BODY,
     # templates: everyone reads and previews (a preview changes nothing), "settings" saves
     # and sends tests
     "templates": Rule(V, S),
@@ -75,9 +82,9 @@ ACCESS: Final[dict[str, Rule]] = {
     "doctor_run": Rule(V, S),
     "captured": Rule(V),
     "captured_message": Rule(V),
-    "captured_html": Rule(V),
-    "captured_raw": Rule(V),
-    "captured_attachment": Rule(V),
+    "captured_html": BODY,
+    "captured_raw": BODY,
+    "captured_attachment": BODY,
     "people": Rule(V, S),
     "member": Rule(V, S),
     "group": Rule(V, S),
@@ -88,6 +95,10 @@ ACCESS: Final[dict[str, Rule]] = {
     "users": Rule(A, A),
     "user": Rule(A, A),
 }
+
+
+def reads_bodies(user: object) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "may_read_bodies", False))
 
 
 def allowed(user: object, role: Role | None) -> bool:
@@ -119,6 +130,8 @@ def guarded(name: str, view: View) -> View:
             return HttpResponse("Method not allowed", status=405, content_type="text/plain")
         if not allowed(request.user, role if isinstance(role, Role) else None):
             return forbidden(request, role if isinstance(role, Role) else None)
+        if rule.bodies and not reads_bodies(request.user):
+            return forbidden(request, None, bodies=True)
         return view(request, *args, **kwargs)
 
     if rule.read is None:
@@ -126,6 +139,6 @@ def guarded(name: str, view: View) -> View:
     return wrapper
 
 
-def forbidden(request: HttpRequest, role: Role | None) -> HttpResponse:
+def forbidden(request: HttpRequest, role: Role | None, *, bodies: bool = False) -> HttpResponse:
     label = Role(role).label if role else ""
-    return render(request, "console/forbidden.html", {"needed": label}, status=403)
+    return render(request, "console/forbidden.html", {"needed": label, "bodies": bodies}, status=403)

@@ -19,9 +19,16 @@ def _address(value: str) -> str:
         raise forms.ValidationError(str(exc)) from None
 
 
+READ_BODIES_HELP = (
+    "Text, HTML, raw source and attachments of sent and captured mail (password-reset links "
+    "included). Settings and admins read them anyway."
+)
+
+
 class UserCreateForm(forms.Form):
     email = forms.CharField(max_length=254)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
+    read_bodies = forms.BooleanField(required=False, label="May read mail bodies", help_text=READ_BODIES_HELP)
     password = forms.CharField(
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         strip=False,
@@ -44,6 +51,7 @@ class UserCreateForm(forms.Form):
 
 class UserEditForm(forms.Form):
     role = forms.ChoiceField(choices=Role.choices)
+    read_bodies = forms.BooleanField(required=False, label="May read mail bodies", help_text=READ_BODIES_HELP)
     active = forms.BooleanField(required=False, label="Can log in")
     password = forms.CharField(
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),

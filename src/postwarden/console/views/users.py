@@ -21,17 +21,22 @@ def users(request: HttpRequest) -> HttpResponse:
     form = UserCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        create_admin(data["email"], data["password"], Role(data["role"]))
-        log.info("user created", extra={"by": request.user.pk, "role": data["role"]})
+        create_admin(data["email"], data["password"], Role(data["role"]), read_bodies=data["read_bodies"])
+        log.info(
+            "user created",
+            extra={"by": request.user.pk, "role": data["role"], "read_bodies": data["read_bodies"]},
+        )
         messages.success(request, f"Created {data['email']} ({Role(data['role']).label}).")
         return redirect("console:users")
-    rows = User.objects.order_by("username").only("username", "email", "role", "is_active", "last_login")
+    rows = User.objects.order_by("username").only(
+        "username", "email", "role", "read_bodies", "is_active", "last_login"
+    )
     return render(request, "console/users.html", {"users": rows, "form": form, "roles": Role})
 
 
 def user(request: HttpRequest, pk: int) -> HttpResponse:
     target = get_object_or_404(User, pk=pk)
-    initial = {"role": target.role, "active": target.is_active}
+    initial = {"role": target.role, "read_bodies": target.read_bodies, "active": target.is_active}
     form = UserEditForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         problem = _refusal(request, target, form.cleaned_data)
@@ -57,6 +62,7 @@ def _refusal(request: HttpRequest, target: User, data: dict[str, object]) -> str
 @transaction.atomic
 def _apply(request: HttpRequest, target: User, data: dict[str, object]) -> None:
     target.role = str(data["role"])
+    target.read_bodies = bool(data["read_bodies"])
     target.is_staff = target.role == Role.ADMIN
     target.is_active = bool(data["active"])
     if data.get("password"):
@@ -66,5 +72,11 @@ def _apply(request: HttpRequest, target: User, data: dict[str, object]) -> None:
         update_session_auth_hash(request, target)  # changing one's own password keeps the session
     log.info(
         "user changed",
-        extra={"by": request.user.pk, "user": target.pk, "role": target.role, "active": target.is_active},
+        extra={
+            "by": request.user.pk,
+            "user": target.pk,
+            "role": target.role,
+            "read_bodies": target.read_bodies,
+            "active": target.is_active,
+        },
     )
