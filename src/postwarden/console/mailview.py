@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
-from typing import Final
+from html.parser import HTMLParser
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 from django.http import Http404, HttpResponse
 from django.utils.http import content_disposition_header
 
 from postwarden.core.attachments import Attachment, files_in
+from postwarden.outbox.links import link_report
 
 #: the sandboxed document's own policy: no script, nothing fetched (remote images would
 #: tell the sender the mail was opened), inline styles allowed so the mail looks right
@@ -26,6 +30,17 @@ MAIL_HTML_POLICY: Final = (
 )
 #: a raw source beyond this is cut on the page (the download has it all)
 RAW_PREVIEW_BYTES: Final = 256 * 1024
+#: the widths the HTML is shown at (CSS pixels), as the template editor shows them
+WIDTHS: Final = (("Laptop", 1024), ("Phone", 375))
+#: the mail page's tabs, Mailpit's order: (key, label, needs the body permission)
+TABS: Final = (
+    ("html", "HTML", True),
+    ("source", "HTML source", True),
+    ("text", "Text", True),
+    ("headers", "Headers", False),
+    ("raw", "Raw", True),
+    ("links", "Link check", True),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +144,94 @@ def raw_response(raw: bytes, filename: str) -> HttpResponse:
     response.headers["Content-Disposition"] = f'inline; filename="{filename}.eml"'
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCheck:
+    url: str
+    scheme: str
+    host: str
+    #: why recipients could not follow it; "" when it is fine
+    problem: str
+
+
+def link_checks(mail: Rendered) -> list[LinkCheck]:
+    """Every link of the text and HTML parts against ``APP_URL`` (and LINKS_ALLOWED_HOSTS),
+    judged as the outbox judges API mail (core/links.py)."""
+    checks = []
+    for url, problem in link_report(mail.text, mail.html):
+        try:
+            parts = urlsplit(url)
+            scheme, host = parts.scheme.lower(), (parts.hostname or "")
+        except ValueError:
+            scheme, host = "", ""
+        checks.append(LinkCheck(url, scheme, host, problem.problem if problem else ""))
+    return checks
+
+
+_REMOTE: Final = re.compile(r"^\s*(?:https?:)?//", re.I)
+_CSS_URL: Final = re.compile(r"""url\(\s*['"]?([^'")\s]+)""", re.I)
+#: attributes that make a browser fetch something while it shows the mail
+_FETCHING: Final = frozenset({"src", "background", "poster", "srcset", "data"})
+
+
+class _Fetches(HTMLParser):
+    """The addresses an HTML part would fetch: images, backgrounds, style sheets."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if not value:
+                continue
+            if name == "srcset":
+                self.found.extend(item.split()[0] for item in value.split(",") if item.strip())
+            elif name in _FETCHING or (tag == "link" and name == "href"):
+                self.found.append(value)
+            elif name == "style":
+                self.found.extend(_CSS_URL.findall(value))
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_style:
+            self.found.extend(_CSS_URL.findall(data))
+
+
+def remote_content(html: str | None) -> list[str]:
+    """What the HTML would load from the network (each address once): the sandbox's
+    policy blocks it all, and the page says so, as a mail client does."""
+    if not html:
+        return []
+    parser = _Fetches()
+    parser.feed(html)
+    parser.close()
+    return list(dict.fromkeys(url.strip() for url in parser.found if _REMOTE.match(url)))
+
+
+def tabs_context(mail: Rendered, requested: str, may_read_bodies: bool) -> dict[str, Any]:
+    """The mail partial's context: which tabs this user gets, which one is open, and for
+    a body reader the link check and what the sandbox blocked."""
+    shown = [(key, label) for key, label, body in TABS if may_read_bodies or not body]
+    keys = [key for key, _ in shown]
+    default = (
+        "html" if mail.html is not None and may_read_bodies else ("text" if may_read_bodies else "headers")
+    )
+    tab = requested if requested in keys else default
+    context: dict[str, Any] = {
+        "tabs": shown,
+        "tab": tab,
+        "may_read_bodies": may_read_bodies,
+        "widths": WIDTHS,
+    }
+    if may_read_bodies:
+        links = link_checks(mail)
+        context["links"] = links
+        context["link_problems"] = sum(1 for link in links if link.problem)
+        context["remote"] = remote_content(mail.html)
+    return context

@@ -68,20 +68,27 @@ def host_allowed(host: str, allowed: Iterable[str]) -> bool:
 
 def judge(texts: Iterable[str], app_url: str | None, allowed_hosts: Iterable[str] = ()) -> list[LinkProblem]:
     """The questioned links of ``texts`` (each URL once, in order of appearance)."""
+    return [problem for _, problem in check(texts, app_url, allowed_hosts) if problem is not None]
+
+
+def check(
+    texts: Iterable[str], app_url: str | None, allowed_hosts: Iterable[str] = ()
+) -> list[tuple[str, LinkProblem | None]]:
+    """Every link of ``texts`` (each URL once, in order of appearance) with its problem,
+    None for a link that is fine: the captured inbox lists them all, as Mailpit's link
+    check does."""
     app = urlsplit(app_url.strip()) if app_url else None
     app_host = (app.hostname or "").lower() if app else ""
     hosts = (app_host, *allowed_hosts) if app_host else tuple(allowed_hosts)
     seen: set[str] = set()
-    problems: list[LinkProblem] = []
+    found: list[tuple[str, LinkProblem | None]] = []
     for text in texts:
         for url in urls_in(text):
             if url in seen:
                 continue
             seen.add(url)
-            problem = _problem(url, app.scheme if app else "", app_host, hosts)
-            if problem is not None:
-                problems.append(problem)
-    return problems
+            found.append((url, _problem(url, app.scheme if app else "", app_host, hosts)))
+    return found
 
 
 def _problem(url: str, app_scheme: str, app_host: str, hosts: tuple[str, ...]) -> LinkProblem | None:

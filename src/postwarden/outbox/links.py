@@ -9,7 +9,7 @@ from typing import Any
 
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.config.model import Settings
-from postwarden.core.links import LinkProblem, judge
+from postwarden.core.links import LinkProblem, check, judge
 from postwarden.outbox.errors import Refused
 
 #: links named in one timeline entry or refusal
@@ -19,6 +19,15 @@ SHOWN = 5
 def link_warnings(text: str | None, html: str | None, settings: Settings | None = None) -> list[LinkProblem]:
     sending = (settings or current_settings()).sending
     return judge([t for t in (text, html) if t], sending.app_url, sending.link_hosts)
+
+
+def link_report(
+    text: str | None, html: str | None, settings: Settings | None = None
+) -> list[tuple[str, LinkProblem | None]]:
+    """Every link of a mail with its problem (None: fine), judged as :func:`link_warnings`
+    judges them."""
+    sending = (settings or current_settings()).sending
+    return check([t for t in (text, html) if t], sending.app_url, sending.link_hosts)
 
 
 def links_event(
