@@ -9,6 +9,7 @@ the same resolver for the service settings (database, data directory, secret key
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import dj_database_url
@@ -134,6 +135,8 @@ STATIC_URL = "/static/"
 # whitenoise serves straight from the apps' static folders: no collectstatic step for
 # `make run`; the finders are enough for a console this size.
 WHITENOISE_USE_FINDERS = True
+# files browsers ask for at the root: /favicon.ico
+WHITENOISE_ROOT = Path(__file__).resolve().parent / "console" / "root"
 WHITENOISE_AUTOREFRESH = False
 
 # The API takes messages up to POSTWARDEN_MAX_MESSAGE_BYTES (10 MB by default, JSON-escaped)
@@ -145,6 +148,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 12 * 3600
 CSRF_COOKIE_SAMESITE = "Lax"
+# a form sent without its token gets the console's page, not Django's bare one
+CSRF_FAILURE_VIEW = "postwarden.console.views.errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

@@ -10,3 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("postwarden.outbox.urls")),
     path("", include("postwarden.console.urls")),
 ]
+
+# the console's pages for an unknown address and a refusal (JSON under /api/)
+handler404 = "postwarden.console.views.errors.not_found"
+handler403 = "postwarden.console.views.errors.permission_denied"

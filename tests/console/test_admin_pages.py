@@ -16,7 +16,12 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_shows_a_new_key_once_and_stores_only_its_hash(admin_client: Client) -> None:
-    response = admin_client.post("/api-keys/", {"name": "billing", "scopes": ["send", "read"]})
+    """Created by POST, then redirected (post/redirect/get): the page after the redirect
+    shows the key; the session that carried it across no longer holds it."""
+    posted = admin_client.post("/api-keys/", {"name": "billing", "scopes": ["send", "read"]})
+    assert (posted.status_code, posted["Location"]) == (302, "/api-keys/")
+    assert b"pw_" not in posted.content
+    response = admin_client.get(posted["Location"])
     html = response.content.decode()
     plain = re.search(r'id="new-key">(pw_[A-Za-z0-9_-]+)<', html).group(1)  # type: ignore[union-attr]
     row = ApiKey.objects.get()
@@ -27,6 +32,8 @@ def test_it_shows_a_new_key_once_and_stores_only_its_hash(admin_client: Client) 
     again = admin_client.get("/api-keys/").content.decode()
     assert plain not in again
     assert f"pw_{row.prefix}_…" in again
+    assert plain not in str(dict(admin_client.session))
+    assert ApiKey.objects.count() == 1
 
 
 def test_it_revokes_a_key_which_then_stops_working(admin_client: Client) -> None:
