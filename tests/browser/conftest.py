@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,19 @@ def _wait_until_up(service: Service) -> None:
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory, ca_file: Path, dns_zone: Any) -> Iterator[Service]:
     """``postwarden serve --no-relay``: migrate, first admin, web console and a worker."""
+    with running_service(tmp_path_factory, ca_file, dns_zone) as svc:
+        yield svc
+
+
+@contextmanager
+def running_service(
+    tmp_path_factory: pytest.TempPathFactory,
+    ca_file: Path,
+    dns_zone: Any,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Service]:
+    """A service as :func:`service` starts it, with ``extra_env`` on top (a module that
+    needs, say, APP_URL set from the start)."""
     data_dir = tmp_path_factory.mktemp("pw-browser")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTP_", "MAIL_", "EMAIL_", "DKIM_"))}
@@ -82,6 +96,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, ca_file: Path, dns_zone: A
             "POSTWARDEN_DNS_SERVER": dns_zone.address,
             "SSL_CERT_FILE": str(ca_file),
             "DATABASE_URL": f"sqlite:///{data_dir / 'postwarden.sqlite3'}",
+            **(extra_env or {}),
         }
     )
     env.pop("DJANGO_SETTINGS_MODULE", None)
