@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "postwarden.console",
     "postwarden.relay",
     "postwarden.bounces",
+    "postwarden.alerts",
 ]
 
 MIDDLEWARE = [

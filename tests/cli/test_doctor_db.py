@@ -67,6 +67,7 @@ def test_it_adds_the_database_checks_when_the_database_is_there(tmp_path: Path) 
         "queue.backlog": "pass",
         "queue.retrying": "pass",
         "queue.dead_letters": "pass",
+        "queue.bounce_rate": "pass",
         "queue.recent_sends": "pass",
         "policy.approved_domains": "pass",
         "policy.suppressed": "pass",

@@ -73,6 +73,16 @@ def test_a_failure_is_counted_with_its_line() -> None:
     )
 
 
+def test_a_job_that_waits_at_start_is_due_one_interval_after_it_is_first_seen() -> None:
+    now = timezone.now()
+    schedule.ensure(["soon", "later"], ["later"], now)
+    assert schedule.claim("soon", "a", EVERY, TIMEOUT, now) == now
+    assert schedule.claim("later", "a", EVERY, TIMEOUT, now) is None
+    assert schedule.claim("later", "a", EVERY, TIMEOUT, now + EVERY) == now + EVERY
+    schedule.ensure(["later"], ["later"], now + 2 * EVERY)  # a restart: the row stays
+    assert MonitorJob.objects.get(name="later").last_started_at == now + EVERY
+
+
 def test_due_at_follows_the_interval_and_the_lease() -> None:
     now = timezone.now()
     assert schedule.Slot("j", None, None).due_at(EVERY) is None

@@ -39,4 +39,4 @@ def collect(settings: Settings, recipient: str | None, *, now: datetime | None =
         state, reason = next(iter(decisions.values()))
         decision = RecipientPolicy(str(state), reason)
         members = frozenset(policy.members_among([recipient]))
-    return outbox_facts(django_db(), now, settings_fingerprint(settings), decision, members)
+    return outbox_facts(django_db(), now, settings_fingerprint(settings), decision, members, settings)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -137,17 +138,23 @@ def collect(db: Db, settings: Settings, recipient: str | None, key: Secret, now:
     if recipient:
         members = frozenset(_members(db, [recipient.strip().lower()]))
         decision = decide(db, recipient, settings, members, now)
-    return outbox_facts(db, now, fingerprint(settings, key), decision, members)
+    return outbox_facts(db, now, fingerprint(settings, key), decision, members, settings)
 
 
 def outbox_facts(
-    db: Db, now: datetime, digest: str, decision: RecipientPolicy | None, members: frozenset[str]
+    db: Db,
+    now: datetime,
+    digest: str,
+    decision: RecipientPolicy | None,
+    members: frozenset[str],
+    settings: Settings,
 ) -> ServiceFacts:
     """The facts both readers take from the outbox: this function with plain SQL, and
     facts.collect with Django's own connection. The policy decision, the members and the
     settings' fingerprint are each reader's own."""
+    window = timedelta(hours=settings.alerts.bounce_window_hours)
     return ServiceFacts(
-        queue=queue_facts(db, now),
+        queue=bounce_facts(db, now, window, queue_facts(db, now)),
         workers=worker_facts(db, now),
         fingerprint=digest,
         recipient=decision,
@@ -184,6 +191,28 @@ def queue_facts(db: Db, now: datetime) -> QueueFacts:
         dead_error=_most_common(db, "state = 'dead' AND updated_at >= ?", [dead_since]) if dead else None,
         dead_window_hours=int(DEAD_WINDOW.total_seconds() // 3600),
         claimed=int(claimed),
+    )
+
+
+def bounce_facts(db: Db, now: datetime, window: timedelta, queue: QueueFacts) -> QueueFacts:
+    """``queue`` with how the recipients of the messages made within ``window`` fared: accepted (sent,
+    delivered, bounced, complained), and of them bounced and complained. Read through
+    the messages' created_at index, so the cost follows the window's volume, not the
+    outbox's size."""
+    # outbox.Message and its outbox.Recipient rows
+    rows = db.rows(
+        "SELECT r.state, COUNT(*) FROM outbox_message m JOIN outbox_recipient r ON r.message_id = m.id "
+        "WHERE m.created_at >= ? AND r.state IN ('sent', 'delivered', 'bounced', 'complained') "
+        "GROUP BY r.state",
+        [db.moment(now - window)],
+    )
+    counts = {str(state): int(n) for state, n in rows}
+    return replace(
+        queue,
+        window_accepted=sum(counts.values()),
+        window_bounced=counts.get("bounced", 0),
+        window_complained=counts.get("complained", 0),
+        bounce_window_hours=int(window.total_seconds() // 3600),
     )
 
 

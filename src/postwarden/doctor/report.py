@@ -59,6 +59,17 @@ def run_doctor(
     return asyncio.run(runner.run(settings, options, service=facts, on_check=on_check, notes=notes))
 
 
+def run_database_doctor(settings: Settings | None = None) -> Report:
+    """Only the checks that read the database (core/doctor/checks.database_units): no
+    network, no DNS; what the monitor evaluates every minute for alerts."""
+    from postwarden.core.doctor.checks import database_units
+
+    settings = settings or settings_for()
+    options = Options()
+    facts = facts_for(settings, options)
+    return asyncio.run(runner.run(settings, options, units=database_units(), service=facts))
+
+
 def report_json(options: Options | None = None, **kwargs: Any) -> dict[str, Any]:
     """:func:`run_doctor`'s report as the JSON object of docs/spec/doctor.md."""
     return run_doctor(options, **kwargs).to_json()

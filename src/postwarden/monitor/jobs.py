@@ -41,6 +41,9 @@ class Job:
     run: Callable[[JobRun], None]
     every: Callable[[], timedelta]
     timeout: timedelta = timedelta(minutes=5)
+    #: False: the first run comes one interval after the job is first seen (a whole
+    #: doctor run at every new install's start is not wanted), not at once
+    run_at_start: bool = True
 
     def __post_init__(self) -> None:
         if not self.name or len(self.name) > 100:

@@ -89,7 +89,9 @@ class Monitor:
 
     def run(self, stop: threading.Event) -> int:
         """Until ``stop`` is set; returns the exit status."""
-        schedule.ensure(job.name for job in self.jobs)
+        schedule.ensure(
+            (job.name for job in self.jobs), (job.name for job in self.jobs if not job.run_at_start)
+        )
         log.info("monitor started", extra={"holder": self.holder, "jobs": [job.name for job in self.jobs]})
         status = 0
         next_look = 0.0

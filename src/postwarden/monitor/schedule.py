@@ -42,9 +42,13 @@ class Slot:
         return free_at if next_at is None else max(free_at, next_at)
 
 
-def ensure(names: Iterable[str]) -> None:
-    """A row for each job (a new job is due at once)."""
-    MonitorJob.objects.bulk_create([MonitorJob(name=name) for name in names], ignore_conflicts=True)
+def ensure(names: Iterable[str], later: Iterable[str] = (), now: datetime | None = None) -> None:
+    """A row for each job: due at once, or for those in ``later`` one interval from now
+    (their start counted as now); a row that is there stays as it is."""
+    now = now or timezone.now()
+    wait = set(later)
+    rows = [MonitorJob(name=name, last_started_at=now if name in wait else None) for name in names]
+    MonitorJob.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def read(names: Iterable[str]) -> dict[str, Slot]:

@@ -82,6 +82,33 @@ def test_it_reports_dead_letters() -> None:
     )
 
 
+def test_it_reports_a_bounce_and_complaint_rate_over_the_threshold() -> None:
+    facts = ServiceFacts(
+        QueueFacts(window_accepted=100, window_bounced=4, window_complained=2), (worker(),), fingerprint="f1"
+    )
+    found = finding(run(facts), "queue.bounce_rate")
+    assert (found.severity, found.evidence) == (
+        Severity.WARNING,
+        "4 bounced and 2 complained: 6.0 % of the 100 recipient(s) accepted in the last 24 h bounced or "
+        "complained, above the threshold of 5 % (POSTWARDEN_BOUNCE_RATE_THRESHOLD)",
+    )
+
+
+def test_a_bounce_rate_at_the_threshold_or_on_too_few_is_no_finding() -> None:
+    at = ServiceFacts(QueueFacts(window_accepted=100, window_bounced=5), (worker(),), fingerprint="f1")
+    assert "queue.bounce_rate" not in codes(run(at))
+    assert check(run(at), "queue.bounce_rate").detail.startswith("5.0 % of the 100 recipient(s)")
+    few = ServiceFacts(QueueFacts(window_accepted=19, window_bounced=19), (worker(),), fingerprint="f1")
+    assert "queue.bounce_rate" not in codes(run(few))
+    assert check(run(few), "queue.bounce_rate").detail == "too few to judge: 19 accepted (from 20 on)"
+
+
+def test_the_bounce_rate_threshold_is_a_setting() -> None:
+    facts = ServiceFacts(QueueFacts(window_accepted=100, window_bounced=3), (worker(),), fingerprint="f1")
+    report = doctor(settings(**GOOD, POSTWARDEN_BOUNCE_RATE_THRESHOLD="2.5"), only=ONLY, service=facts)
+    assert "above the threshold of 2.5 %" in finding(report, "queue.bounce_rate").evidence
+
+
 def test_it_reports_a_worker_running_other_settings() -> None:
     facts = ServiceFacts(QueueFacts(), (worker(fingerprint="0ld"),), fingerprint="n3w")
     found = finding(run(facts), "config.process_drift")

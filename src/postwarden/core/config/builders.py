@@ -11,6 +11,7 @@ from postwarden.core.config.datadir import default_data_dir
 from postwarden.core.config.model import (
     DEFAULT_PORTS,
     MICROSOFT_AUTHORITY,
+    AlertSettings,
     BounceSettings,
     DeliverySettings,
     OAuth2Provider,
@@ -67,6 +68,7 @@ def build(r: Reader) -> Settings:
         relay=_relay(r),
         bounces=_bounces(r),
         webhooks=_webhooks(r),
+        alerts=_alerts(r),
         sources=dict(r.sources),
         values=dict(r.display),
         notes=tuple(r.notes),
@@ -420,3 +422,44 @@ def _topic_arns(raw: str) -> tuple[str, ...]:
         if not arn.startswith("arn:") or arn.count(":") != 5:
             raise ValueError(f"{arn!r} is not a topic ARN (arn:aws:sns:<region>:<account>:<topic>)")
     return arns
+
+
+def _alert_urls(raw: str) -> tuple[Secret, ...]:
+    """Space-separated apprise URLs (a comma may be part of one). The services apprise
+    knows are checked where it is used (postwarden.alerts); here: that each is a URL."""
+    urls = tuple(dict.fromkeys(raw.split()))
+    for url in urls:
+        scheme, sep, rest = url.partition("://")
+        if not sep or not scheme or not rest or not scheme.replace("+", "").isalnum():
+            # only the scheme is named: the rest of an alert URL is its token
+            shown = f"{scheme}://…" if sep and scheme else "a value"
+            raise ValueError(f"{shown} is not an apprise URL (scheme://…, e.g. mmost://host/token)")
+    return tuple(Secret(url) for url in urls)
+
+
+def _alerts(r: Reader) -> AlertSettings:
+    d = AlertSettings()
+    return AlertSettings(
+        urls=r.get("POSTWARDEN_ALERT_URLS", _alert_urls, ()),
+        max_per_hour=r.get(
+            "POSTWARDEN_ALERT_MAX_PER_HOUR", _bounded_int("POSTWARDEN_ALERT_MAX_PER_HOUR"), d.max_per_hour
+        ),
+        retry_seconds=r.get(
+            "POSTWARDEN_ALERT_RETRY_SECONDS", _bounded_int("POSTWARDEN_ALERT_RETRY_SECONDS"), d.retry_seconds
+        ),
+        doctor_interval_minutes=r.get(
+            "POSTWARDEN_DOCTOR_INTERVAL",
+            _bounded_int("POSTWARDEN_DOCTOR_INTERVAL"),
+            d.doctor_interval_minutes,
+        ),
+        bounce_rate_percent=r.get(
+            "POSTWARDEN_BOUNCE_RATE_THRESHOLD",
+            _bounded_float("POSTWARDEN_BOUNCE_RATE_THRESHOLD"),
+            d.bounce_rate_percent,
+        ),
+        bounce_window_hours=r.get(
+            "POSTWARDEN_BOUNCE_RATE_WINDOW",
+            _bounded_int("POSTWARDEN_BOUNCE_RATE_WINDOW"),
+            d.bounce_window_hours,
+        ),
+    )

@@ -17,6 +17,7 @@ _TITLES = {
     Section.DELIVERY: "Delivery (worker)",
     Section.RELAY: "SMTP relay",
     Section.BOUNCES: "Bounces for SMTP senders (VERP)",
+    Section.ALERTS: "Alerts",
     Section.SERVICE: "Service (environment only)",
 }
 

@@ -288,6 +288,24 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertSettings:
+    """Where alerts go and how often (issue #14; postwarden.alerts)."""
+
+    #: apprise URLs (POSTWARDEN_ALERT_URLS): each holds its service's token
+    urls: tuple[Secret, ...] = ()
+    #: alerts sent per hour at most; more are kept in the history as held back
+    max_per_hour: int = 20
+    #: seconds before the first retry of an alert its endpoint refused (doubling, at most 15 min)
+    retry_seconds: int = 30
+    #: minutes between scheduled runs of the whole doctor
+    doctor_interval_minutes: int = 60
+    #: percent of accepted recipients that bounced or complained, above which queue.bounce_rate
+    bounce_rate_percent: float = 5.0
+    #: hours the bounce rate looks back
+    bounce_window_hours: int = 24
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceSettings:
     database_url: str = ""
     data_dir: Path = Path("data")
@@ -319,6 +337,7 @@ class Settings:
     relay: RelaySettings = field(default_factory=RelaySettings)
     bounces: BounceSettings = field(default_factory=BounceSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     #: variable name (canonical) -> where its value came from
     sources: Mapping[str, Source] = field(default_factory=dict)
     #: variable name -> the value as a person may see it (secrets masked)

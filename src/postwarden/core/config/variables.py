@@ -27,6 +27,7 @@ class Section(enum.StrEnum):
     DELIVERY = "delivery"
     RELAY = "relay"
     BOUNCES = "bounces"
+    ALERTS = "alerts"
     SERVICE = "service"
 
 
@@ -473,6 +474,63 @@ VARIABLES: tuple[Variable, ...] = (
         K.LIST,
         S.WEBHOOKS,
         "SNS topic ARNs the SES webhook accepts, comma-separated; empty accepts any topic SNS signs",
+    ),
+    # Alerts
+    _v(
+        "POSTWARDEN_ALERT_URLS",
+        K.SECRET,
+        S.ALERTS,
+        "Where alerts go: apprise URLs, separated by spaces (mmost://host/token, slack://…, "
+        "msteams://…, tgram://…, ntfy://…, mailtos://…, json://host/path …); each holds its "
+        "service's token. Also added and removed in the console (Alerts)",
+    ),
+    _v(
+        "POSTWARDEN_ALERT_MAX_PER_HOUR",
+        K.INT,
+        S.ALERTS,
+        "Alerts sent per hour at most; more are kept in the alert history as held back, and the "
+        "next one sent says how many",
+        default="20",
+        minimum=1,
+        maximum=1000,
+    ),
+    _v(
+        "POSTWARDEN_ALERT_RETRY_SECONDS",
+        K.INT,
+        S.ALERTS,
+        "Seconds before an alert whose endpoint failed is tried again (doubling each time, at "
+        "most 15 minutes; given up after 24 hours, shown as failed in the history)",
+        default="30",
+        minimum=1,
+        maximum=900,
+    ),
+    _v(
+        "POSTWARDEN_DOCTOR_INTERVAL",
+        K.INT,
+        S.ALERTS,
+        "Minutes between scheduled runs of the whole doctor; one turning from clear to error is an alert",
+        default="60",
+        minimum=5,
+        maximum=10080,
+    ),
+    _v(
+        "POSTWARDEN_BOUNCE_RATE_THRESHOLD",
+        K.FLOAT,
+        S.ALERTS,
+        "Percent of the recipients accepted in the window that bounced or complained, above "
+        "which the doctor reports queue.bounce_rate (counted from 20 accepted recipients on)",
+        default="5",
+        minimum=0.1,
+        maximum=100,
+    ),
+    _v(
+        "POSTWARDEN_BOUNCE_RATE_WINDOW",
+        K.INT,
+        S.ALERTS,
+        "Hours the bounce and complaint rate looks back",
+        default="24",
+        minimum=1,
+        maximum=720,
     ),
     # Service (environment only)
     _v(

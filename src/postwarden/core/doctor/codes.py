@@ -73,6 +73,8 @@ class Code(enum.StrEnum):
     QUEUE_DEAD_LETTERS = "queue.dead_letters"
     #: the most recent real sends failed, with replies that name no cause the knowledge base knows
     QUEUE_RECENT_FAILURES = "queue.recent_failures"
+    #: more of the recipients accepted in the window bounced or complained than the threshold
+    QUEUE_BOUNCE_RATE = "queue.bounce_rate"
 
     # -- network --------------------------------------------------------------
     #: the SMTP host (or API host) has no address
@@ -215,6 +217,7 @@ CATALOGUE: Final[Mapping[Code, CodeInfo]] = {
         (Code.QUEUE_RETRYING, _W, "Messages are being retried"),
         (Code.QUEUE_DEAD_LETTERS, _E, "Messages gave up after their last retry"),
         (Code.QUEUE_RECENT_FAILURES, _E, "The most recent real messages were refused"),
+        (Code.QUEUE_BOUNCE_RATE, _W, "Too many recipients bounced or complained"),
         (Code.NETWORK_DNS_UNRESOLVABLE, _E, "The server's host name does not resolve"),
         (Code.NETWORK_CONNECTION_REFUSED, _E, "Nothing accepts connections on that host and port"),
         (Code.NETWORK_TIMEOUT, _E, "The connection to the server timed out"),

@@ -157,6 +157,9 @@ class Unit:
     #: run even when its stages are not selected (--only): the settings' own faults are
     #: why a selected stage may not be checkable, and cost nothing to find
     always: bool = False
+    #: reads only the service's facts (no network, no DNS): the monitor runs these every
+    #: minute for alerts (checks.database_units)
+    offline: bool = False
 
 
 def effective_timeout(settings: Settings, options: Options) -> float:

@@ -49,6 +49,12 @@ class QueueFacts:
     dead_window_hours: int = 24
     #: of ``waiting``, those claimed by a worker (state ``sending``)
     claimed: int = 0
+    #: recipients of the messages made in the bounce window that were accepted (sent,
+    #: delivered, bounced or complained), and of them those that bounced or complained
+    window_accepted: int = 0
+    window_bounced: int = 0
+    window_complained: int = 0
+    bounce_window_hours: int = 24
 
 
 @dataclass(frozen=True, slots=True)

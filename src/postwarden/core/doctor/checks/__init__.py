@@ -20,13 +20,14 @@ def standard_units() -> list[Unit]:
     return [
         Unit("config.settings", frozenset({"config"}), run_config, budget=1.0, always=True),
         Unit("config.process_drift", frozenset({"config"}), run_drift, budget=1.0),
-        Unit("queue.outbox", frozenset({"queue"}), run_queue, budget=1.0),
+        Unit("queue.outbox", frozenset({"queue"}), run_queue, budget=1.0, offline=True),
         # what real mail met names a cause in whichever stage it belongs to
         Unit(
             "queue.recent_sends",
             frozenset({"queue", "network", "tls", "auth", "envelope", "policy", "provider", "dns"}),
             run_recent_sends,
             budget=1.0,
+            offline=True,
         ),
         # resolve, connect, TLS, greeting, EHLO, STARTTLS, EHLO, AUTH, MAIL, RCPT, RSET each
         # have their own timeout; the budget stops a server that answers every step just in
@@ -38,3 +39,9 @@ def standard_units() -> list[Unit]:
         Unit("dns.records", frozenset({"dns"}), run_dns, budget=4.0),
         Unit("links.urls", frozenset({"links"}), run_links, budget=1.0),
     ]
+
+
+def database_units() -> list[Unit]:
+    """The units that read only the service's database facts: cheap enough to run every
+    minute (the monitor's alert evaluation, postwarden.alerts)."""
+    return [unit for unit in standard_units() if unit.offline]

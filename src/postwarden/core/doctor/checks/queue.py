@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from postwarden.core.doctor.runner import Context, Recorder
 
 NO_DATABASE = "needs the service's database (none configured or reachable)"
+#: accepted recipients from which a bounce rate is judged (two bounces of three say little)
+BOUNCE_RATE_SAMPLE = 20
 
 
 def _alive(workers: tuple[WorkerFacts, ...]) -> list[WorkerFacts]:
@@ -23,13 +25,20 @@ def _alive(workers: tuple[WorkerFacts, ...]) -> list[WorkerFacts]:
 async def run_queue(ctx: Context, rec: Recorder) -> None:
     facts = ctx.service
     if facts is None:
-        for check_id in ("queue.worker", "queue.backlog", "queue.retrying", "queue.dead_letters"):
+        for check_id in (
+            "queue.worker",
+            "queue.backlog",
+            "queue.retrying",
+            "queue.dead_letters",
+            "queue.bounce_rate",
+        ):
             rec.check(check_id, Status.SKIP, NO_DATABASE)
         return
     _worker(rec, facts)
     _backlog(rec, facts)
     _retrying(rec, facts)
     _dead(rec, facts)
+    _bounce_rate(rec, facts, ctx.settings.alerts.bounce_rate_percent)
 
 
 def _worker(rec: Recorder, facts: ServiceFacts) -> None:
@@ -123,6 +132,41 @@ def _dead(rec: Recorder, facts: ServiceFacts) -> None:
             "Then re-queue them in the console (Held and dead) or through the API.",
         ),
     )
+
+
+def _bounce_rate(rec: Recorder, facts: ServiceFacts, threshold: float) -> None:
+    queue = facts.queue
+    accepted, returned = queue.window_accepted, queue.window_bounced + queue.window_complained
+    window = f"of the {accepted} recipient(s) accepted in the last {queue.bounce_window_hours} h"
+    if accepted < BOUNCE_RATE_SAMPLE:
+        rec.check(
+            "queue.bounce_rate",
+            Status.PASS,
+            f"too few to judge: {accepted} accepted (from {BOUNCE_RATE_SAMPLE} on)",
+        )
+        return
+    rate = 100.0 * returned / accepted
+    counted = f"{rate:.1f} % {window} bounced or complained"
+    if rate <= threshold:
+        rec.check("queue.bounce_rate", Status.PASS, f"{counted} (threshold {threshold:g} %)")
+        return
+    evidence = (
+        f"{queue.window_bounced} bounced and {queue.window_complained} complained: {counted}, "
+        f"above the threshold of {threshold:g} % (POSTWARDEN_BOUNCE_RATE_THRESHOLD)"
+    )
+    rec.finding(
+        Finding.of(
+            Code.QUEUE_BOUNCE_RATE,
+            evidence,
+            (
+                "Look at the bounced recipients (console > Deliveries, state bounced) for the reason: "
+                "old or mistyped addresses, a list never confirmed.",
+                "Keep bounced and complaining addresses suppressed; providers pause accounts whose "
+                "bounce or complaint rate stays high.",
+            ),
+        )
+    )
+    rec.check("queue.bounce_rate", Status.WARN, evidence)
 
 
 def _counted(

@@ -1,0 +1,53 @@
+"""Which findings are alert conditions, and the scheduled doctor's condition turning from
+clear to error and back (each change one alert, the database's conditions untouched)."""
+
+from __future__ import annotations
+
+import pytest
+
+from postwarden.alerts.conditions import (
+    DATABASE,
+    DOCTOR,
+    SCHEDULED,
+    Observation,
+    alerting,
+    observe,
+    scheduled,
+)
+from postwarden.core.doctor.model import Code, Finding, Report
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def report(*findings: Finding) -> Report:
+    return Report(findings=findings, checks=(), duration_ms=1)
+
+
+REFUSED = Finding.of(Code.NETWORK_CONNECTION_REFUSED, "127.0.0.1:2525: [Errno 111] Connection refused")
+BACKLOG = Finding.of(Code.QUEUE_BACKLOG, "the oldest of 3 waiting recipient(s) has waited 20 min")
+BOUNCES = Finding.of(Code.QUEUE_BOUNCE_RATE, "6 bounced …")
+
+
+def test_the_listed_codes_and_every_error_alert_other_warnings_do_not() -> None:
+    found = alerting([BACKLOG, BOUNCES, REFUSED, REFUSED])
+    assert [o.key for o in found] == ["queue.bounce_rate", "network.connection_refused"]
+    assert found[0].page == "/deliveries/"
+    assert found[1].page == "/doctor/"
+
+
+def test_the_scheduled_doctor_alerts_when_it_turns_to_error_and_when_it_clears() -> None:
+    assert scheduled(report(BACKLOG)) == []
+    [seen] = scheduled(report(BACKLOG, REFUSED))
+    assert seen.key == SCHEDULED
+    assert seen.evidence == (
+        "network.connection_refused: Nothing accepts connections on that host and port. "
+        "127.0.0.1:2525: [Errno 111] Connection refused"
+    )
+    database = Observation("queue.worker_down", "no worker", "1 waiting", "/")
+    assert [c.kind for c in observe(DATABASE, [database])] == ["firing"]
+    assert [c.kind for c in observe(DOCTOR, [seen])] == ["firing"]
+    assert observe(DOCTOR, [seen]) == []  # still in error: nothing new
+    [cleared] = observe(DOCTOR, [])
+    assert (cleared.kind, cleared.observation.key) == ("resolved", SCHEDULED)
+    # the scheduled doctor clearing says nothing about the database's conditions
+    assert observe(DATABASE, [database]) == []
