@@ -1,7 +1,8 @@
-"""``postwarden bounces``: receive the bounces of SMTP mail (issue #15). Runs the bounce
-listener when POSTWARDEN_BOUNCE_LISTEN is set (``postwarden serve`` then starts it as a
-child); BOUNCE_DOMAIN must be set, since the listener takes only its return paths. Stops on
-SIGTERM/SIGINT: no new connections, sessions get a few seconds to finish, exit 0."""
+"""``postwarden bounces``: receive the bounces of SMTP mail (issue #15): the bounce listener
+when POSTWARDEN_BOUNCE_LISTEN is set, the bounce mailbox poller when BOUNCE_IMAP_HOST is
+(``postwarden serve`` starts this as a child when either is); BOUNCE_DOMAIN must be set,
+since only its return paths are taken. Stops on SIGTERM/SIGINT: no new connections, sessions
+get a few seconds to finish, a poll in progress ends, exit 0."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import contextlib
 import logging
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from postwarden.cli.django_setup import start_up
 
@@ -21,6 +24,9 @@ GRACE = 10.0
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="postwarden bounces", description=__doc__.splitlines()[0])
     parser.add_argument("--listen", help="host:port to listen on (default POSTWARDEN_BOUNCE_LISTEN)")
+    parser.add_argument(
+        "--once", action="store_true", help="read the bounce mailbox once, print what was done, and exit"
+    )
     return parser
 
 
@@ -38,44 +44,90 @@ def run(argv: list[str]) -> int:
     settings = current_settings()
     verp = return_paths(settings)
     if verp is None:
-        print("postwarden bounces: set BOUNCE_DOMAIN (the domain of the return paths) first", file=sys.stderr)
-        return 2
-    overrides = {}
+        return _fail("set BOUNCE_DOMAIN (the domain of the return paths) first")
+    if args.once:
+        return _poll_once(settings.bounces, verp)
+    overrides: dict[str, Any] = {}
     if args.listen:
         try:
             host, port = parse.parse_host_port(args.listen, 25)
         except ValueError as exc:
-            print(f"postwarden bounces: --listen {args.listen!r}: {exc}", file=sys.stderr)
-            return 2
+            return _fail(f"--listen {args.listen!r}: {exc}")
         overrides = {"host": host, "port": port}
+    listener = None
+    if settings.bounces.listen is not None or overrides:
+        try:
+            listener = BounceListener(config_from_settings(settings, **overrides), verp)
+        except (ValueError, TlsConfigError) as exc:
+            return _fail(str(exc))
+    if listener is None and not settings.bounces.imap:
+        return _fail("set POSTWARDEN_BOUNCE_LISTEN (a listener) or BOUNCE_IMAP_HOST (a bounce mailbox)")
     try:
-        config = config_from_settings(settings, **overrides)
-    except (ValueError, TlsConfigError) as exc:
-        print(f"postwarden bounces: {exc}", file=sys.stderr)
-        return 2
-    listener = BounceListener(config, verp)
-    try:
-        return asyncio.run(_serve(listener))
+        return asyncio.run(_serve(listener, settings.bounces if settings.bounces.imap else None, verp))
     except OSError as exc:
-        print(f"postwarden bounces: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
-        return 1
+        assert listener is not None
+        host, port = listener.config.host, listener.config.port
+        return _fail(f"cannot listen on {host}:{port}: {exc}", code=1)
 
 
-async def _serve(listener: object) -> int:
-    from postwarden.bounces.listener import BounceListener
+def _fail(text: str, code: int = 2) -> int:
+    print(f"postwarden bounces: {text}", file=sys.stderr)
+    return code
 
-    assert isinstance(listener, BounceListener)
+
+def _poll_once(bounces: Any, verp: Any) -> int:
+    from postwarden.bounces.mailbox import poll
+
+    if not bounces.imap:
+        return _fail("set BOUNCE_IMAP_HOST and BOUNCE_IMAP_USER for a bounce mailbox")
+    result = poll(bounces, verp)
+    print(f"bounce mailbox: {result.found} found, {result.taken} taken, {result.left} left for later")
+    for error in result.errors:
+        print(f"  {error}", file=sys.stderr)
+    return 1 if result.errors else 0
+
+
+async def _serve(listener: Any, mailbox: Any, verp: Any) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
-    await listener.start()
-    host, port = listener.address
-    print(f"postwarden bounces: listening on {host}:{port} for {listener.handler.verp.domain}", flush=True)
+    polling = None
+    if listener is not None:
+        await listener.start()
+        host, port = listener.address
+        print(f"postwarden bounces: listening on {host}:{port} for {verp.domain}", flush=True)
+    if mailbox is not None:
+        polling = loop.create_task(_poll_forever(mailbox, verp, stop))
+        print(
+            f"postwarden bounces: reading {mailbox.imap_user} at {mailbox.imap_host} "
+            f"every {mailbox.imap_interval} s",
+            flush=True,
+        )
     await stop.wait()
-    await listener.stop(GRACE)
+    if listener is not None:
+        await listener.stop(GRACE)
+    if polling is not None:
+        await polling
     logging.getLogger("postwarden.bounces").info(
-        "bounce listener stopped", extra={"received": listener.handler.received}
+        "bounces stopped", extra={"received": listener.handler.received if listener is not None else 0}
     )
     return 0
+
+
+async def _poll_forever(mailbox: Any, verp: Any, stop: asyncio.Event) -> None:
+    from django.db import close_old_connections
+
+    from postwarden.bounces.mailbox import poll
+
+    def once() -> Any:
+        close_old_connections()
+        return poll(mailbox, verp)
+
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(1, "bounce-mailbox") as executor:
+        while not stop.is_set():
+            await loop.run_in_executor(executor, once)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), mailbox.imap_interval)

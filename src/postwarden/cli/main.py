@@ -33,7 +33,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "postwarden.cli.monitor",
         "run only the periodic jobs (alerts, canaries, the scheduled doctor), one node at a time",
     ),
-    "bounces": ("postwarden.cli.bounces", "run only the bounce listener for BOUNCE_DOMAIN (SMTP senders)"),
+    "bounces": (
+        "postwarden.cli.bounces",
+        "run only the bounce listener and bounce mailbox poller for BOUNCE_DOMAIN (SMTP senders)",
+    ),
     "send-test": (
         "postwarden.cli.send_test",
         "send a test mail the way real mail goes, showing the transcript",

@@ -1,11 +1,11 @@
 """``postwarden serve``: everything for one machine.
 
-Migrates, creates the first admin, then supervises the web console, a worker, the
-SMTP relay, the monitor (periodic jobs: alerts, canaries) and, when POSTWARDEN_BOUNCE_LISTEN
-is set, the bounce listener as separate processes: each gets its own interpreter (the worker's
-sending loop never competes with the console for the GIL) and a crash of one is restarted
-without taking the others down. SIGTERM/SIGINT stop them gracefully: the worker finishes
-in-flight mail and releases the rest.
+Migrates, creates the first admin, then supervises the web console, a worker, the SMTP
+relay, the monitor (periodic jobs: alerts, canaries) and, when POSTWARDEN_BOUNCE_LISTEN or
+BOUNCE_IMAP_HOST is set, the bounce listener and mailbox poller as separate processes: each
+gets its own interpreter (the worker's sending loop never competes with the console for the
+GIL) and a crash of one is restarted without taking the others down. SIGTERM/SIGINT stop
+them gracefully: the worker finishes in-flight mail and releases the rest.
 """
 
 from __future__ import annotations
@@ -55,12 +55,16 @@ def children(with_relay: bool, with_bounces: bool = False) -> list[Child]:
     return found
 
 
-def bounce_listener() -> str | None:
-    """``host:port`` of the bounce listener the settings ask for, or None."""
+def bounce_intake() -> str | None:
+    """Where bounces come in, as the settings ask (the listener's ``host:port``, the bounce
+    mailbox), or None when neither is set."""
     from postwarden.configstore.runtime import current_settings
 
-    listen = current_settings().bounces.listen
-    return f"{listen[0]}:{listen[1]}" if listen else None
+    bounces = current_settings().bounces
+    ways = [f"{bounces.listen[0]}:{bounces.listen[1]}"] if bounces.listen else []
+    if bounces.imap:
+        ways.append(f"mailbox {bounces.imap_user} at {bounces.imap_host}")
+    return ", ".join(ways) or None
 
 
 def prepare() -> str:
@@ -92,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     print(prepare(), flush=True)
-    bounces = bounce_listener()
+    bounces = bounce_intake()
     if bounces:
         print(f"  bounces:         {bounces}", flush=True)
     return supervise(children(with_relay=not args.no_relay, with_bounces=bounces is not None))

@@ -382,10 +382,26 @@ def _relay(r: Reader) -> RelaySettings:
     )
 
 
+#: the IMAP port a bounce mailbox's security implies
+IMAP_PORTS: Final = {"ssl": 993, "starttls": 143, "none": 143}
+
+
 def _bounces(r: Reader) -> BounceSettings:
+    d = BounceSettings()
+    security = r.get("BOUNCE_IMAP_SECURITY", lambda v: p.parse_choice(v, tuple(IMAP_PORTS)), d.imap_security)
     return BounceSettings(
         domain=r.get("BOUNCE_DOMAIN", p.parse_domain, None),
         listen=r.get("POSTWARDEN_BOUNCE_LISTEN", lambda v: p.parse_host_port(v, 25), None),
+        imap_host=r.text("BOUNCE_IMAP_HOST"),
+        imap_port=r.get("BOUNCE_IMAP_PORT", _bounded_int("BOUNCE_IMAP_PORT"), IMAP_PORTS[security]),
+        imap_security=security,
+        imap_user=r.text("BOUNCE_IMAP_USER"),
+        imap_password=r.secret("BOUNCE_IMAP_PASSWORD"),
+        imap_folder=r.text("BOUNCE_IMAP_FOLDER") or d.imap_folder,
+        imap_processed=r.get(
+            "BOUNCE_IMAP_PROCESSED", lambda v: p.parse_choice(v, ("delete", "flag")), d.imap_processed
+        ),
+        imap_interval=r.get("BOUNCE_IMAP_INTERVAL", _bounded_int("BOUNCE_IMAP_INTERVAL"), d.imap_interval),
     )
 
 

@@ -94,11 +94,17 @@ SMTP server does not: it answers `250`, and the bounce comes later, by mail, to 
 sender. With `BOUNCE_DOMAIN` set, the worker gives every recipient of SMTP mail its own envelope
 sender, `bounces+<token>@BOUNCE_DOMAIN` (VERP), where the token names the message and the
 recipient and carries an HMAC keyed from `POSTWARDEN_SECRET_KEY`, so a forged bounce cannot
-suppress anyone; `From:` is unchanged. Bounces reach Postwarden through **the bounce listener**
-(`POSTWARDEN_BOUNCE_LISTEN`, e.g. `0.0.0.0:25`; `postwarden serve` starts it, or run
-`postwarden bounces`): point the bounce domain's MX at this host. It takes mail only for bounce
-addresses whose token verifies, offers STARTTLS (the relay's certificate), no AUTH, and refuses
-everything else at RCPT.
+suppress anyone; `From:` is unchanged. Bounces then reach Postwarden one of two ways (both feed
+one intake; `postwarden serve` runs what is configured, or run `postwarden bounces`):
+
+- **the bounce listener** (`POSTWARDEN_BOUNCE_LISTEN`, e.g. `0.0.0.0:25`): point the bounce
+  domain's MX at this host. It takes mail only for bounce addresses whose token verifies,
+  offers STARTTLS (the relay's certificate), no AUTH, and refuses everything else at RCPT;
+- **a bounce mailbox** (`BOUNCE_IMAP_*`) for installs that cannot receive on port 25: the bounce
+  domain's MX is a mailbox (Microsoft 365, Gmail, any IMAP server) that takes every
+  `bounces+…` address (plus addressing or a catch-all); Postwarden reads it every
+  `BOUNCE_IMAP_INTERVAL` seconds and deletes (or flags) what it processed.
+  `postwarden bounces --once` reads it once and says what it found.
 
 A hard bounce puts `bounced` on the recipient's timeline with the remote server's words and
 what they mean, and suppresses the address as a provider's hard bounce does; a complaint (ARF

@@ -261,12 +261,27 @@ class RelaySettings:
 @dataclass(frozen=True, slots=True)
 class BounceSettings:
     """Bounce processing for SMTP senders (issue #15): VERP return paths under ``domain``,
-    received by a listener (``listen``)."""
+    received by a listener (``listen``) and/or read from an IMAP mailbox (``imap_*``)."""
 
     #: lower-case IDNA domain of the return paths; None: no VERP, the envelope sender is MAIL_FROM
     domain: str | None = None
     #: ``(host, port)`` of the bounce listener, or None
     listen: tuple[str, int] | None = None
+    imap_host: str | None = None
+    imap_port: int = 993
+    #: "ssl", "starttls" or "none"
+    imap_security: str = "ssl"
+    imap_user: str | None = None
+    imap_password: Secret = EMPTY
+    imap_folder: str = "INBOX"
+    #: "delete" or "flag"
+    imap_processed: str = "delete"
+    imap_interval: int = 60
+
+    @property
+    def imap(self) -> bool:
+        """Whether a bounce mailbox is configured."""
+        return bool(self.imap_host and self.imap_user)
 
 
 @dataclass(frozen=True, slots=True)

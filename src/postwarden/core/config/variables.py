@@ -431,7 +431,7 @@ VARIABLES: tuple[Variable, ...] = (
         S.BOUNCES,
         "Domain of the return paths (VERP): each recipient's envelope sender becomes "
         "bounces+<token>@BOUNCE_DOMAIN, so a bounce names its message and recipient (SMTP only; "
-        "From is unchanged). Its MX must reach the bounce listener",
+        "From is unchanged). Its MX must reach the bounce listener or the bounce mailbox",
     ),
     _v(
         "POSTWARDEN_BOUNCE_LISTEN",
@@ -440,6 +440,51 @@ VARIABLES: tuple[Variable, ...] = (
         "host:port of the listener that receives bounces for BOUNCE_DOMAIN (e.g. 0.0.0.0:25); "
         "it takes mail only for valid bounce addresses. Empty: no listener",
         storable=False,
+    ),
+    _v(
+        "BOUNCE_IMAP_HOST",
+        K.STR,
+        S.BOUNCES,
+        "IMAP server of a bounce mailbox to poll instead of (or besides) the listener, for installs "
+        "that cannot receive on port 25",
+    ),
+    _v(
+        "BOUNCE_IMAP_PORT",
+        K.INT,
+        S.BOUNCES,
+        "IMAP port",
+        default="993 ssl, 143 starttls or none",
+        minimum=1,
+        maximum=65535,
+    ),
+    _v(
+        "BOUNCE_IMAP_SECURITY",
+        K.CHOICE,
+        S.BOUNCES,
+        "ssl (implicit TLS), starttls or none",
+        choices=("ssl", "starttls", "none"),
+        default="ssl",
+    ),
+    _v("BOUNCE_IMAP_USER", K.STR, S.BOUNCES, "IMAP user of the bounce mailbox"),
+    _v("BOUNCE_IMAP_PASSWORD", K.SECRET, S.BOUNCES, "IMAP password of the bounce mailbox"),
+    _v("BOUNCE_IMAP_FOLDER", K.STR, S.BOUNCES, "Folder polled for bounces", default="INBOX"),
+    _v(
+        "BOUNCE_IMAP_PROCESSED",
+        K.CHOICE,
+        S.BOUNCES,
+        "What happens to a processed mail in the bounce mailbox: deleted, or flagged \\Seen and "
+        "\\Flagged and left there",
+        choices=("delete", "flag"),
+        default="delete",
+    ),
+    _v(
+        "BOUNCE_IMAP_INTERVAL",
+        K.INT,
+        S.BOUNCES,
+        "Seconds between polls of the bounce mailbox",
+        default="60",
+        minimum=5,
+        maximum=3600,
     ),
     # Webhooks
     _v(
