@@ -1,5 +1,5 @@
 """doctor/codes.py holds the contract of spec/doctor.md (and the auth.token_* codes issue #12 added
-in the auth stage): every code, its stage, severity and rank."""
+in the auth stage, the dns.bounce_* codes of issue #15): every code, its stage, severity and rank."""
 
 from __future__ import annotations
 
@@ -64,6 +64,9 @@ SPEC: list[tuple[str, str]] = [
     ("dns.dmarc_invalid", "error"),
     ("dns.dmarc_misaligned", "error"),
     ("dns.recipient_no_mx", "error"),
+    ("dns.bounce_spf_missing", "error"),
+    ("dns.bounce_misaligned", "warning"),
+    ("dns.bounce_mx_missing", "error"),
     ("links.template_broken", "error"),
     ("links.app_url_missing", "warning"),
     ("links.insecure", "warning"),

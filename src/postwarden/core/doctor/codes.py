@@ -174,6 +174,12 @@ class Code(enum.StrEnum):
     DNS_DMARC_MISALIGNED = "dns.dmarc_misaligned"
     #: the recipient's domain accepts no mail (no MX/A, or a null MX)
     DNS_RECIPIENT_NO_MX = "dns.recipient_no_mx"
+    #: the bounce domain (BOUNCE_DOMAIN) has no SPF record authorizing the sending host
+    DNS_BOUNCE_SPF_MISSING = "dns.bounce_spf_missing"
+    #: the bounce domain does not share the From domain's organizational domain (DMARC relaxed alignment)
+    DNS_BOUNCE_MISALIGNED = "dns.bounce_misaligned"
+    #: bounces are read (listener or mailbox) but the bounce domain has no MX
+    DNS_BOUNCE_MX_MISSING = "dns.bounce_mx_missing"
 
     # -- links ----------------------------------------------------------------
     #: a stored template does not render with its sample variables: no mail of that kind leaves
@@ -268,6 +274,9 @@ CATALOGUE: Final[Mapping[Code, CodeInfo]] = {
         (Code.DNS_DMARC_INVALID, _E, "The DMARC record is malformed"),
         (Code.DNS_DMARC_MISALIGNED, _E, "Neither SPF nor DKIM aligns with the From domain (DMARC)"),
         (Code.DNS_RECIPIENT_NO_MX, _E, "The recipient's domain accepts no mail"),
+        (Code.DNS_BOUNCE_SPF_MISSING, _E, "SPF of the bounce domain does not authorize the sending server"),
+        (Code.DNS_BOUNCE_MISALIGNED, _W, "The bounce domain does not align with the From domain (DMARC)"),
+        (Code.DNS_BOUNCE_MX_MISSING, _E, "The bounce domain has no MX: bounces cannot come back"),
         (Code.LINKS_TEMPLATE_BROKEN, _E, "A stored template does not render with its sample variables"),
         (Code.LINKS_APP_URL_MISSING, _W, "APP_URL is not set"),
         (Code.LINKS_INSECURE, _W, "Links use http:// instead of https://"),

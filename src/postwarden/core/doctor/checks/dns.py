@@ -4,6 +4,13 @@ domain takes mail at all. Every question goes through the run's :class:`DnsClien
 DMARC passes when SPF or DKIM passes *and* aligns with the From domain (RFC 7489 §3.1):
 SPF through the envelope sender (the From address for SMTP here; a provider's own
 bounce domain unless a custom MAIL FROM is set up), DKIM through the signing d= domain.
+
+With VERP return paths (BOUNCE_DOMAIN, SMTP) the envelope sender's domain is the bounce
+domain, so SPF is asked of it instead (``dns.bounce_spf``): it must authorize the sending
+host, and for SPF to count toward DMARC it must share the From domain's organizational
+domain (relaxed alignment, ``dns.bounce_misaligned`` when it does not). When a bounce
+listener or mailbox is configured, the bounce domain needs an MX (``dns.bounce_mx``): the
+bounces are mail to it.
 """
 
 from __future__ import annotations
@@ -42,8 +49,103 @@ async def run_dns(ctx: Context, rec: Recorder) -> None:
 
 
 async def _from_domain(ctx: Context, rec: Recorder, domain: str) -> None:
-    spf_result, dkim_result = await asyncio.gather(_spf(ctx, rec, domain), _dkim(ctx, rec, domain))
+    bounce = ctx.settings.bounces.domain if ctx.settings.sending.provider is Provider.SMTP else None
+    if bounce:
+        spf_result, dkim_result, _ = await asyncio.gather(
+            _bounce_spf(ctx, rec, bounce, domain), _dkim(ctx, rec, domain), _bounce_mx(ctx, rec, bounce)
+        )
+    else:
+        spf_result, dkim_result = await asyncio.gather(_spf(ctx, rec, domain), _dkim(ctx, rec, domain))
     await _dmarc(ctx, rec, domain, spf_result, dkim_result)
+
+
+async def _bounce_spf(ctx: Context, rec: Recorder, bounce: str, from_domain: str) -> SpfResult:
+    """SPF of the bounce domain (the envelope sender's, with VERP) and its alignment with
+    the From domain; the result counts as SPF alignment for DMARC only when both hold."""
+    steps = (
+        *_spf_steps(ctx, bounce),
+        f"Bounces come back to this domain: it needs the SPF record even if {from_domain} has one.",
+    )
+    with rec.timed() as t:
+        try:
+            records = await spf.fetch(ctx.dns, bounce)
+            if not records:
+                answer = await ctx.dns.txt(bounce)
+                covers: bool | None = False
+                detail = f"TXT {bounce}: {answer.evidence}"
+            else:
+                record = spf.parse(records[0]) if len(records) == 1 else None
+                if record is None:
+                    covers, detail = None, f"TXT {bounce}: {' | '.join(records)} (several SPF records)"
+                else:
+                    tally = await spf.count_lookups(ctx.dns, bounce, record)
+                    covers, why = await _covers(ctx, bounce, record, tally)
+                    detail = f"TXT {bounce}: {record.text} ({why})"
+        except (DnsError, spf.SpfError) as exc:
+            covers, detail = None, f"could not evaluate the SPF record of {bounce}: {exc}"
+    if covers is False:
+        rec.finding(Finding.of(Code.DNS_BOUNCE_SPF_MISSING, detail, steps))
+    status = Status.PASS if covers else (Status.FAIL if covers is False else Status.WARN)
+    aligned = dmarc.aligned(bounce, from_domain, "r")
+    if not aligned:
+        evidence = (
+            f"return paths @{bounce}, From @{from_domain}: organizational domains "
+            f"{dmarc.organizational_domain(bounce)} and {dmarc.organizational_domain(from_domain)} differ"
+        )
+        rec.finding(
+            Finding.of(
+                Code.DNS_BOUNCE_MISALIGNED,
+                evidence,
+                (
+                    f"Use a bounce domain under {dmarc.organizational_domain(from_domain)}, e.g. "
+                    f"BOUNCE_DOMAIN=bounces.{dmarc.organizational_domain(from_domain)}.",
+                    f"Or sign with DKIM for {from_domain}: DMARC passes when DKIM aligns, whatever SPF says.",
+                ),
+            )
+        )
+        detail += f"; not aligned with {from_domain} (DMARC counts only DKIM)"
+    rec.check("dns.bounce_spf", status, detail, duration_ms=t.ms)
+    return SpfResult(bool(covers and aligned) if covers is not None else None)
+
+
+async def _bounce_mx(ctx: Context, rec: Recorder, bounce: str) -> None:
+    """The bounce domain must receive mail when something reads its bounces."""
+    bounces = ctx.settings.bounces
+    if bounces.listen is None and not bounces.imap:
+        rec.check(
+            "dns.bounce_mx",
+            Status.SKIP,
+            "neither POSTWARDEN_BOUNCE_LISTEN nor BOUNCE_IMAP_HOST is set: nothing reads the bounces",
+        )
+        return
+    where = (
+        f"the bounce listener (port {bounces.listen[1]})"
+        if bounces.listen is not None
+        else f"the bounce mailbox at {bounces.imap_host}"
+    )
+    with rec.timed() as t:
+        try:
+            answer = await ctx.dns.lookup(bounce, "MX")
+            hosts = [host for _, host in await ctx.dns.mx(bounce)] if answer.records else []
+        except DnsError as exc:
+            rec.check("dns.bounce_mx", Status.WARN, f"could not look up MX {bounce}: {exc}", duration_ms=t.ms)
+            return
+    if hosts and hosts != [""]:
+        rec.check("dns.bounce_mx", Status.PASS, f"MX {bounce}: {answer.evidence}", duration_ms=t.ms)
+        return
+    evidence = f"MX {bounce}: {answer.evidence}" + (" (null MX: the domain takes no mail)" if hosts else "")
+    rec.finding(
+        Finding.of(
+            Code.DNS_BOUNCE_MX_MISSING,
+            evidence,
+            (
+                f"Publish an MX record for {bounce} pointing at {where}'s host, e.g. "
+                f'"{bounce}. IN MX 10 <this host>."',
+                "Without it, remote servers cannot return bounces and no bounce reaches the timeline.",
+            ),
+        )
+    )
+    rec.check("dns.bounce_mx", Status.FAIL, evidence, duration_ms=t.ms)
 
 
 async def _spf(ctx: Context, rec: Recorder, domain: str) -> SpfResult:
