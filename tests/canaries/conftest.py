@@ -18,6 +18,7 @@ from postwarden.core.config.model import Settings, SigningSettings
 from postwarden.core.dkim import generate_key, public_key_of, txt_record
 from postwarden.core.secrets import Secret
 from postwarden.outbox.worker.loop import Options, Worker
+from tests.console.conftest import settings_user, viewer  # noqa: F401 - fixtures
 from tests.dnsd import DnsTestServer
 from tests.dovecot import DovecotServer
 from tests.mx import MxServer, mx_factory  # noqa: F401 - a fixture

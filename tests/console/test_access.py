@@ -8,6 +8,7 @@ from django.test import Client
 from django.urls import URLPattern, get_resolver, reverse
 
 from postwarden.accounts.models import ApiKey, Member, MemberGroup, Role, User
+from postwarden.canaries import store as canary_store
 from postwarden.console.access import ACCESS
 from postwarden.mailtemplates import store as templates
 from postwarden.outbox.services import FileIn
@@ -56,6 +57,18 @@ def url_args(admin: User) -> dict[str, dict[str, object]]:
         "apikey_revoke": {"pk": key.pk},
         "user": {"pk": admin.pk},
     }
+    canary = canary_store.create(
+        canary_store.CanaryInput(
+            address="canary@example.com",
+            imap_host="127.0.0.1",
+            imap_port=9,
+            imap_security="none",
+            imap_user="canary@example.com",
+            imap_password="imap-password-1",
+        )
+    )
+    for name in ("canary", "canary_run", "canary_delete"):
+        args[name] = {"pk": canary.pk}
     return args
 
 

@@ -9,6 +9,8 @@ import pytest
 from django.test import Client
 
 from postwarden.accounts.models import ApiKey, Member, MemberGroup, Role, User
+from postwarden.canaries import store as canary_store
+from postwarden.canaries.models import Canary
 from postwarden.configstore import runtime
 from postwarden.mailtemplates import store
 from postwarden.outbox import suppressions
@@ -35,6 +37,19 @@ class World:
 
     clients: dict[str, Client]
     args: dict[str, str]
+
+
+def _canary() -> Canary:
+    return canary_store.create(
+        canary_store.CanaryInput(
+            address="canary@example.com",
+            imap_host="127.0.0.1",
+            imap_port=9,
+            imap_security="none",
+            imap_user="canary@example.com",
+            imap_password="imap-password-1",
+        )
+    )
 
 
 def _user(role: Role) -> User:
@@ -73,5 +88,6 @@ def world(db: None, clean_env: None) -> World:  # noqa: F811 - the imported fixt
             "address": "gone@example.com",
             "provider": "mailgun",
             "name": template.template.name,
+            "canary_id": str(_canary().pk),
         },
     )

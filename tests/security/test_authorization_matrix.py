@@ -149,6 +149,16 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("users/", "POST"): _console(403, 403, 200),
     ("users/<int:pk>/", "GET"): _console(403, 403, 200),
     ("users/<int:pk>/", "POST"): _console(403, 403, 200),
+    # canaries: everyone reads them; "settings" adds (an empty form: "this field is
+    # required"), changes, runs and deletes them; a GET of an action changes nothing
+    ("canaries/", "GET"): _console(200, 200, 200),
+    ("canaries/", "POST"): _console(403, 200, 200),
+    ("canaries/<int:pk>/", "GET"): _console(200, 200, 200),
+    ("canaries/<int:pk>/", "POST"): _console(403, 200, 200),
+    ("canaries/<int:pk>/run/", "GET"): _console(302, 302, 302),
+    ("canaries/<int:pk>/run/", "POST"): _console(403, 302, 302),
+    ("canaries/<int:pk>/delete/", "GET"): _console(302, 302, 302),
+    ("canaries/<int:pk>/delete/", "POST"): _console(403, 302, 302),
     # --- the API: scope read reads, scope send sends and changes, scope admin does all;
     # a key without the scope is refused as no key at all (401, tests/api)
     ("api/v1/messages", "GET"): _api(403, 200, 200),
@@ -169,6 +179,11 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("api/v1/templates/<name>", "PUT"): _api(200, 403, 200),
     ("api/v1/templates/<name>", "DELETE"): _api(204, 403, 204),
     ("api/v1/templates/<name>/render", "POST"): _api(403, 200, 200),
+    # canaries: registering one (with an IMAP password) is an admin's; a run sends mail
+    ("api/v1/canaries", "POST"): _api(403, 403, 201),
+    ("api/v1/canaries", "GET"): _api(403, 200, 200),
+    ("api/v1/canaries/<canary_id>/run", "POST"): _api(202, 403, 202),
+    ("api/v1/canaries/<canary_id>/runs", "GET"): _api(403, 200, 200),
     # the schema and its documentation page are public (they describe, they hold no data);
     # ninja's views answer any method with the same document
     ("api/openapi.json", "GET"): PUBLIC,
@@ -217,7 +232,15 @@ def routes() -> list[tuple[str, str, str]]:
 ROUTES: Final = routes()
 
 # which object a route's parameter names (pk means a different row on each page)
-_PK: Final = {"member": "member", "group": "group", "apikey_revoke": "apikey", "user": "user"}
+_PK: Final = {
+    "member": "member",
+    "group": "group",
+    "apikey_revoke": "apikey",
+    "user": "user",
+    "canary": "canary_id",
+    "canary_run": "canary_id",
+    "canary_delete": "canary_id",
+}
 _BODIES: Final[dict[tuple[str, str], object]] = {
     ("api/v1/messages", "POST"): {"to": ["a@example.com"], "subject": "Hi", "text": "Hello"},
     ("api/v1/messages/batch", "POST"): {
@@ -228,6 +251,12 @@ _BODIES: Final[dict[tuple[str, str], object]] = {
     ("api/v1/templates", "POST"): {"name": "new-one", "subject": "Hi {{ name }}", "text": "Hello"},
     ("api/v1/templates/<name>", "PUT"): {"subject": "Hi again", "text": "Hello"},
     ("api/v1/templates/<name>/render", "POST"): {"variables": {"name": "Ann"}},
+    ("api/v1/canaries", "POST"): {
+        "address": "canary@example.com",
+        "imap_host": "127.0.0.1",
+        "imap_user": "canary@example.com",
+        "imap_password": "imap-password-1",
+    },
 }
 _QUERIES: Final = {"api/v1/recipients/suggest": "?q=m"}
 

@@ -27,6 +27,9 @@ from django.urls import reverse
 
 from postwarden.accounts.bootstrap import create_admin
 from postwarden.accounts.models import ApiKey, Member, MemberGroup
+from postwarden.canaries import store as canary_store
+from postwarden.canaries.models import Canary
+from postwarden.canaries.runner import run_due
 from postwarden.configstore import runtime
 from postwarden.configstore.models import StoredSetting
 from postwarden.console.access import ACCESS
@@ -53,6 +56,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 ADMIN = "alice@example.com"
 #: a new SMTP password typed into the settings form (not saved: the form has a typo)
 TYPED_PASSWORD = "Ty6pEdPw9-typed-into-the-form-do-not-leak"
+#: a canary mailbox's IMAP password, given in the console and the API
+IMAP_PASSWORD = "Im4pPw7-canary-mailbox-do-not-leak"
 SMTP_FORM = {
     "EMAIL_ENABLED": "on",
     "EMAIL_PROVIDER": "smtp",
@@ -115,6 +120,20 @@ def console_pages(client: Client, outputs: dict[str, str]) -> None:
         "apikey_revoke": {"pk": ApiKey.issue("victim", ["send"])[0].pk},
         "user": {"pk": client.session["_auth_user_id"]},
     }
+    canary = canary_store.create(
+        canary_store.CanaryInput(
+            address="canary@example.com",
+            imap_host="127.0.0.1",
+            imap_port=9,
+            imap_security="none",
+            imap_user="canary@example.com",
+            imap_password=IMAP_PASSWORD,
+        )
+    )
+    # a run against a mailbox that is not there: its failure is on the pages too
+    run_due()
+    for name in ("canary", "canary_run", "canary_delete"):
+        args[name] = {"pk": canary.pk}
     captured = capture_one(ATTACHED)
     for name in ("captured_message", "captured_html", "captured_raw"):
         args[name] = {"captured_id": captured}
@@ -154,6 +173,21 @@ def console_forms(client: Client, server: SmtpServer, outputs: dict[str, str]) -
     outputs["POST /settings/ bad port"] = body(
         client.post("/settings/", {**form, "SMTP_PORT": "x", "action": "save"})
     )
+    typed_canary = {
+        "address": "c2@example.com",
+        "imap_host": "127.0.0.1",
+        "imap_port": "9",
+        "imap_security": "none",
+        "imap_user": "c2@example.com",
+        "imap_password": IMAP_PASSWORD,
+        "interval_minutes": "4",
+        "deadline_minutes": "10",
+        "slow_seconds": "300",
+    }
+    outputs["POST /canaries/ bad interval"] = body(client.post("/canaries/", typed_canary))
+    outputs["POST /canaries/"] = body(
+        client.post("/canaries/", {**typed_canary, "interval_minutes": "60"}, follow=True)
+    )
     outputs["POST /api-keys/"] = body(
         client.post("/api-keys/", {"name": "ci", "scopes": ["send"]}, follow=True)
     )
@@ -168,6 +202,7 @@ def api_calls(key: str, outputs: dict[str, str]) -> None:
     )
     assert sent.status_code == 202, sent.content
     public_id = sent.json()["id"]
+    canary_id = Canary.objects.order_by("pk").values_list("pk", flat=True).first()
     calls: list[tuple[str, str, object]] = [
         ("get", "/api/v1/messages", None),
         ("get", f"/api/v1/messages/{public_id}", None),
@@ -184,6 +219,25 @@ def api_calls(key: str, outputs: dict[str, str]) -> None:
         ("delete", "/api/v1/suppressions/gone@example.com", None),
         ("post", "/api/v1/doctor", {"timeout": 3}),
         ("post", "/api/v1/doctor", {"timeout": 3, "send": True, "to": "bob@example.com"}),
+        (
+            "post",
+            "/api/v1/canaries",
+            {
+                "address": "c3@example.com",
+                "imap_host": "127.0.0.1",
+                "imap_port": 9,
+                "imap_user": "c3@example.com",
+                "imap_password": IMAP_PASSWORD,
+            },
+        ),
+        (
+            "post",
+            "/api/v1/canaries",
+            {"address": "x", "imap_host": "h", "imap_user": "u", "imap_password": IMAP_PASSWORD},
+        ),
+        ("get", "/api/v1/canaries", None),
+        ("get", f"/api/v1/canaries/{canary_id}/runs", None),
+        ("post", f"/api/v1/canaries/{canary_id}/run", None),
         ("get", "/api/openapi.json", None),
         ("get", "/api/docs", None),
     ]
@@ -259,6 +313,7 @@ def test_no_answer_log_or_row_holds_a_secret(
         Secret("dkim key", dkim_key()),
         Secret("generated dkim key", stored_dkim),
         Secret("typed password", TYPED_PASSWORD),
+        Secret("imap password", IMAP_PASSWORD),
         Secret("api key", key.split("_", 2)[2]),
     )
     # the test SMTP server's own log (aiosmtpd's "mail.log") is not Postwarden's output

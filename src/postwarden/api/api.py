@@ -42,6 +42,7 @@ ROUTERS: dict[str, str] = {
     "postwarden.api.templates": "/templates",
     "postwarden.api.recipients": "/recipients",
     "postwarden.api.doctor": "/doctor",
+    "postwarden.api.canaries": "/canaries",
 }
 
 

@@ -24,7 +24,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -72,13 +72,17 @@ def run_due(
     owner: str | None = None,
     only: Sequence[int] | None = None,
     settings: Settings | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> int:
     """One pass over the canaries: start the due runs, look once for each waiting run whose
     poll is due. Returns how many canaries it moved on. ``only``: these canaries only;
-    ``settings``: what the canary mail is composed with (default: the settings in force)."""
+    ``settings``: what the canary mail is composed with (default: the settings in force);
+    ``stop``: asked between canaries, True ends the pass early (a shutdown)."""
     owner = owner or default_owner()
     moved = 0
     for canary_id in _candidates(now or timezone.now(), only):
+        if stop is not None and stop():
+            break
         if not _take_lease(canary_id, owner):
             continue
         try:
@@ -362,9 +366,11 @@ def drive(
     pause: float = 1.0,
     limit: float = 3600.0,
     settings: Settings | None = None,
+    wait: Callable[[float], None] = time.sleep,
 ) -> None:
     """Request a run of each canary now and drive the passes until they ended
-    (``postwarden canary run``): bounded by ``limit`` seconds."""
+    (``postwarden canary run``): bounded by ``limit`` seconds; ``wait(pause)`` between
+    passes."""
     owner = owner or default_owner()
     for canary in Canary.objects.filter(pk__in=canary_ids):
         store.request_run(canary)
@@ -373,5 +379,5 @@ def drive(
     while CanaryRun.objects.filter(canary_id__in=canary_ids, state=RunState.WAITING).exists():
         if time.monotonic() - started > limit:
             break
-        time.sleep(pause)
+        wait(pause)
         run_due(owner=owner, only=canary_ids, settings=settings)

@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("postwarden.cli.migrate", "create or upgrade the install (database, first admin)"),
     "createadmin": ("postwarden.cli.createadmin", "create a console user"),
     "apikey": ("postwarden.cli.apikey", "create, list or revoke API keys"),
+    "canary": ("postwarden.cli.canary", "list the canary mailboxes, or run them now and wait for the result"),
     "dkim": ("postwarden.cli.dkim", "generate a DKIM key pair and the TXT record to publish"),
     "oauth2": (
         "postwarden.cli.oauth2",

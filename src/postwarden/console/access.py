@@ -89,6 +89,12 @@ ACCESS: Final[dict[str, Rule]] = {
     "member": Rule(V, S),
     "group": Rule(V, S),
     "logs": Rule(V),
+    # canaries: everyone reads what they found; "settings" adds, changes (an IMAP password,
+    # like the SMTP one), runs and deletes them
+    "canaries": Rule(V, S),
+    "canary": Rule(V, S),
+    "canary_run": Rule(V, S),
+    "canary_delete": Rule(V, S),
     # admin only, even to look: key names and user lists are an attacker's map
     "apikeys": Rule(A, A),
     "apikey_revoke": Rule(A, A),

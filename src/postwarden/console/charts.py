@@ -47,9 +47,17 @@ class Chart:
 
 
 def stacked(
-    slots: Sequence[datetime], counts: Mapping[datetime, Mapping[str, int]], series: Sequence[str]
+    slots: Sequence[datetime],
+    counts: Mapping[datetime, Mapping[str, int]],
+    series: Sequence[str],
+    *,
+    label_format: str = "%H:%M",
+    label_every: int = 6,
+    unit: str = "",
 ) -> Chart:
-    """One column per slot (oldest first), ``series`` stacked bottom-up in the given order."""
+    """One column per slot (oldest first), ``series`` stacked bottom-up in the given order;
+    every ``label_every``-th slot labelled with ``label_format``; ``unit`` follows each
+    value in the bars' titles (" s")."""
     totals = [sum(counts.get(slot, {}).get(s, 0) for s in series) for slot in slots]
     peak = max(totals, default=0)
     plot_h = HEIGHT - BOTTOM - 4
@@ -72,9 +80,9 @@ def stacked(
                     round(step - 2, 1),
                     round(h, 1),
                     name,
-                    f"{slot:%H:%M} {name}: {n}",
+                    f"{slot.strftime(label_format)} {name}: {n}{unit}",
                 )
             )
-        if i % 6 == 0:
-            labels.append(Label(round(x, 1), HEIGHT - 4, f"{slot:%H:%M}"))
+        if i % label_every == 0:
+            labels.append(Label(round(x, 1), HEIGHT - 4, slot.strftime(label_format)))
     return Chart(WIDTH, HEIGHT, tuple(bars), tuple(labels), peak, float(HEIGHT - BOTTOM))

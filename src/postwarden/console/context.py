@@ -21,6 +21,7 @@ NAVIGATION: Final[tuple[tuple[str, str], ...]] = (
     ("suppressions", "Suppressions"),
     ("captured", "Captured"),
     ("doctor", "Doctor"),
+    ("canaries", "Canaries"),
     ("settings", "Email settings"),
     ("people", "People"),
     ("apikeys", "API keys"),

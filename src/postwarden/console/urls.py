@@ -10,6 +10,7 @@ from postwarden.console.access import View, guarded
 from postwarden.console.views import (
     apikeys,
     auth,
+    canaries,
     captured,
     deliveries,
     doctor,
@@ -81,4 +82,8 @@ urlpatterns: list[URLPattern] = [
     route("users/", users.users, "users"),
     route("users/<int:pk>/", users.user, "user"),
     route("logs/", logs.logs, "logs"),
+    route("canaries/", canaries.canaries, "canaries"),
+    route("canaries/<int:pk>/", canaries.canary, "canary"),
+    route("canaries/<int:pk>/run/", canaries.canary_run, "canary_run"),
+    route("canaries/<int:pk>/delete/", canaries.canary_delete, "canary_delete"),
 ]

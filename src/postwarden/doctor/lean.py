@@ -31,6 +31,7 @@ from postwarden.core.config.service import fingerprint
 from postwarden.core.doctor.service import (
     ACCEPTED_STATES,
     FAILED_STATES,
+    CanaryFacts,
     QueueFacts,
     RecipientPolicy,
     SendFacts,
@@ -55,6 +56,8 @@ WORKERS: Final = 50
 RECENT_WINDOW: Final = 200
 #: the most recently changed recipients among them whose fate is judged
 RECENT_SENDS: Final = 50
+#: canary mailboxes the canary stage reads at most
+CANARIES: Final = 100
 #: seconds to wait for a database lock or a PostgreSQL connection
 _WAIT: Final = 5
 
@@ -163,6 +166,7 @@ def outbox_facts(
         recent_sizes=recent_sizes(db),
         recent_sends=recent_sends(db, now),
         templates=stored_templates(db),
+        canaries=canary_facts(db, now),
     )
 
 
@@ -293,6 +297,60 @@ def recent_sends(db: Db, now: datetime) -> tuple[SendFacts, ...]:
             )
         )
     return tuple(sends)
+
+
+def canary_facts(db: Db, now: datetime) -> tuple[CanaryFacts, ...]:
+    """The latest finished run of each enabled canary: one row per canary through its
+    ``last_run`` pointer (canaries.Canary, canaries.CanaryRun), never a scan of the runs."""
+    try:
+        rows = db.rows(
+            "SELECT c.name, c.address, c.slow_seconds, c.deadline_minutes, r.state, r.started_at, r.folder, "
+            "r.accepted_at, r.arrived_at, r.spf, r.dkim, r.dmarc, r.auth_results, r.detail "
+            "FROM canaries_canary c JOIN canaries_canaryrun r ON r.id = c.last_run_id "
+            "WHERE c.enabled ORDER BY c.name LIMIT ?",
+            [CANARIES],
+        )
+    except Exception:  # a database from before the canaries' migration has no such table
+        return ()
+    return tuple(_canary(row, now) for row in rows)
+
+
+def _canary(row: tuple[Any, ...], now: datetime) -> CanaryFacts:
+    (
+        name,
+        address,
+        slow,
+        deadline,
+        state,
+        started,
+        folder,
+        accepted,
+        arrived,
+        spf,
+        dkim,
+        dmarc,
+        results,
+        detail,
+    ) = row
+    queued = aware(started) or now
+    found = aware(arrived)
+    return CanaryFacts(
+        name=str(name),
+        address=str(address),
+        state=str(state),
+        queued_at=queued,
+        age=max(0.0, (now - queued).total_seconds()),
+        folder=str(folder or ""),
+        accepted=accepted is not None,
+        arrival_seconds=max(0.0, (found - queued).total_seconds()) if found else None,
+        slow_seconds=float(slow),
+        deadline_minutes=int(deadline),
+        spf=str(spf or ""),
+        dkim=str(dkim or ""),
+        dmarc=str(dmarc or ""),
+        auth_results=str(results or ""),
+        detail=str(detail or ""),
+    )
 
 
 def stored_templates(db: Db) -> tuple[StoredTemplate, ...]:

@@ -1,5 +1,6 @@
 """doctor/codes.py holds the contract of spec/doctor.md (and the auth.token_* codes issue #12 added
-in the auth stage, the dns.bounce_* codes of issue #15): every code, its stage, severity and rank."""
+in the auth stage, the dns.bounce_* codes of issue #15, the canary stage of issue #14): every code,
+its stage, severity and rank."""
 
 from __future__ import annotations
 
@@ -71,6 +72,11 @@ SPEC: list[tuple[str, str]] = [
     ("links.app_url_missing", "warning"),
     ("links.insecure", "warning"),
     ("links.host_mismatch", "error"),
+    ("canary.missing", "error"),
+    ("canary.auth_failed", "error"),
+    ("canary.junk", "warning"),
+    ("canary.slow", "warning"),
+    ("canary.mailbox_unreachable", "warning"),
 ]
 
 
@@ -98,6 +104,7 @@ def test_it_orders_the_stages_as_the_doctor_walks_them() -> None:
         "provider",
         "dns",
         "links",
+        "canary",
     )
     assert {code.stage for code in Code} == set(STAGE_ORDER)
 

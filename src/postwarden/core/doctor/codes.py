@@ -27,6 +27,8 @@ STAGE_ORDER: Final[tuple[str, ...]] = (
     "provider",
     "dns",
     "links",
+    # past the first hop: what the canary mailboxes saw (postwarden.canaries)
+    "canary",
 )
 
 
@@ -191,6 +193,18 @@ class Code(enum.StrEnum):
     #: links point at another host than ``APP_URL`` (e.g. ``localhost``)
     LINKS_HOST_MISMATCH = "links.host_mismatch"
 
+    # -- canary ---------------------------------------------------------------
+    #: the latest canary did not arrive by its deadline (never accepted upstream, or accepted but missing)
+    CANARY_MISSING = "canary.missing"
+    #: the receiving server reported SPF, DKIM or DMARC failing on the canary
+    CANARY_AUTH_FAILED = "canary.auth_failed"
+    #: the canary landed in the junk folder
+    CANARY_JUNK = "canary.junk"
+    #: the canary arrived, later than its threshold
+    CANARY_SLOW = "canary.slow"
+    #: the canary mailbox cannot be read (IMAP login refused, server down, TLS): its own configuration
+    CANARY_MAILBOX_UNREACHABLE = "canary.mailbox_unreachable"
+
     @property
     def stage(self) -> str:
         """The doctor stage: the part before the dot."""
@@ -281,6 +295,11 @@ CATALOGUE: Final[Mapping[Code, CodeInfo]] = {
         (Code.LINKS_APP_URL_MISSING, _W, "APP_URL is not set"),
         (Code.LINKS_INSECURE, _W, "Links use http:// instead of https://"),
         (Code.LINKS_HOST_MISMATCH, _E, "Links point at another host than APP_URL"),
+        (Code.CANARY_MISSING, _E, "A canary mail did not arrive"),
+        (Code.CANARY_AUTH_FAILED, _E, "The receiving server saw SPF, DKIM or DMARC fail on a canary"),
+        (Code.CANARY_JUNK, _W, "A canary mail landed in the junk folder"),
+        (Code.CANARY_SLOW, _W, "A canary mail arrived late"),
+        (Code.CANARY_MAILBOX_UNREACHABLE, _W, "A canary mailbox cannot be read"),
     )
 }
 

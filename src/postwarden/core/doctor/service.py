@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -86,6 +87,34 @@ ACCEPTED_STATES: Final = frozenset({"sent", "delivered"})
 
 
 @dataclass(frozen=True, slots=True)
+class CanaryFacts:
+    """The latest finished run of one enabled canary mailbox (postwarden.canaries)."""
+
+    name: str
+    address: str
+    #: arrived (inbox), junk, other, missing, unreachable
+    state: str
+    #: when the run's mail was queued, and seconds since
+    queued_at: datetime
+    age: float
+    #: the folder it was found in, as the server names it
+    folder: str = ""
+    #: the sending server (or provider) accepted it
+    accepted: bool = False
+    #: queued → found, on the service's clock
+    arrival_seconds: float | None = None
+    slow_seconds: float = 300.0
+    deadline_minutes: int = 10
+    spf: str = ""
+    dkim: str = ""
+    dmarc: str = ""
+    #: the receiving server's Authentication-Results header(s), verbatim
+    auth_results: str = ""
+    #: why the run ended so (the outbox's reason, the IMAP server's words)
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class StoredTemplate:
     """The newest version of a stored mail template, for the links stage to render with
     its sample variables."""
@@ -124,5 +153,7 @@ class ServiceFacts:
     recent_sends: tuple[SendFacts, ...] = ()
     #: the newest version of each stored template, for the links stage
     templates: tuple[StoredTemplate, ...] = ()
+    #: the latest finished run of each enabled canary mailbox
+    canaries: tuple[CanaryFacts, ...] = ()
     #: sends a provider test mail through the worker's transport (``--send``)
     provider_send: Callable[[Context, Recorder], Awaitable[None]] | None = None

@@ -8,6 +8,7 @@ from postwarden.core.doctor.runner import Unit
 
 
 def standard_units() -> list[Unit]:
+    from postwarden.core.doctor.checks.canary import run_canaries
     from postwarden.core.doctor.checks.config import run_config
     from postwarden.core.doctor.checks.dns import run_dns
     from postwarden.core.doctor.checks.links import run_links
@@ -38,6 +39,7 @@ def standard_units() -> list[Unit]:
         Unit("provider.api", frozenset({"provider", "network"}), run_provider, budget=4.0),
         Unit("dns.records", frozenset({"dns"}), run_dns, budget=4.0),
         Unit("links.urls", frozenset({"links"}), run_links, budget=1.0),
+        Unit("canary.runs", frozenset({"canary"}), run_canaries, budget=1.0),
     ]
 
 

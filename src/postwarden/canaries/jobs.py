@@ -1,0 +1,25 @@
+"""The canaries' periodic job for ``postwarden monitor`` (cli/monitor.py's JOB_SOURCES):
+a pass of :func:`postwarden.canaries.runner.run_due` every few seconds. A pass never
+waits for mail (a waiting run gets one bounded look per pass), so it is short; the
+monitor's lease on the job and each canary's own lease keep it to one node."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+from postwarden.monitor.jobs import Job, JobRun, fixed
+
+#: how often a pass looks: the first look at a new run's mailbox comes this soon
+EVERY: Final = timedelta(seconds=5)
+
+
+def _pass(job: JobRun) -> None:
+    from postwarden.canaries.runner import run_due
+
+    run_due(stop=job.stopping)
+
+
+def monitor_jobs() -> list[Job]:
+    # a pass looks into each due mailbox once, each IMAP step bounded (30 s)
+    return [Job("canaries", _pass, fixed(EVERY), timeout=timedelta(minutes=15))]
