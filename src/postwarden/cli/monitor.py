@@ -18,7 +18,10 @@ from postwarden.monitor.jobs import Job
 #: where the jobs come from: "module:function", the function returning a list of
 #: postwarden.monitor.jobs.Job. A package adds its jobs by adding its function here (the
 #: cli may import every layer; the monitor package imports none above it).
-JOB_SOURCES: tuple[str, ...] = ("postwarden.alerts.jobs:monitor_jobs", "postwarden.canaries.jobs:monitor_jobs")
+JOB_SOURCES: tuple[str, ...] = (
+    "postwarden.alerts.jobs:monitor_jobs",
+    "postwarden.canaries.jobs:monitor_jobs",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

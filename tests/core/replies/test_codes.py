@@ -23,6 +23,7 @@ SPEC: list[tuple[str, str]] = [
     ("queue.retrying", "warning"),
     ("queue.dead_letters", "error"),
     ("queue.recent_failures", "error"),
+    ("queue.bounce_rate", "warning"),
     ("network.dns_unresolvable", "error"),
     ("network.connection_refused", "error"),
     ("network.timeout", "error"),
