@@ -43,7 +43,9 @@ def smtp_server(server_cert: trustme.LeafCert) -> Iterator[SmtpServer]:
 
 
 def fill_smtp(page: Any, server: SmtpServer, password: str) -> None:
-    """Type the local server's settings into the Email settings form (which must be open)."""
+    """Type the local server's settings into the Email settings form (which must be open);
+    the SMTP fields show once "Send through" says smtp."""
+    page.select_option("#id_EMAIL_PROVIDER", "smtp")
     page.fill("#id_SMTP_HOST", "localhost")
     page.fill("#id_SMTP_PORT", str(server.port))
     page.select_option("#id_SMTP_SECURITY", "starttls")
@@ -51,7 +53,6 @@ def fill_smtp(page: Any, server: SmtpServer, password: str) -> None:
     page.fill("#id_SMTP_PASSWORD", password)
     page.fill("#id_SMTP_TIMEOUT", "5")
     page.fill("#id_MAIL_FROM", "ops@example.com")
-    page.select_option("#id_EMAIL_PROVIDER", "smtp")
 
 
 def open_settings(page: Any, service: Service) -> None:

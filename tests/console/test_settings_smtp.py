@@ -177,3 +177,54 @@ def test_send_test_to_capture_lands_in_the_captured_inbox(settings_client: Clien
     assert "Captured: see Captured mail" in html
     captured_id = re.search(r"captured as ([0-9T]+-m_[A-Za-z0-9_]+-[0-9a-f]{6})", html).group(1)  # type: ignore[union-attr]
     assert "Postwarden test email" in settings_client.get(f"/captured/{captured_id}/").content.decode()
+
+
+def _events(response: object) -> list[dict[str, object]]:
+    import json
+
+    body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_live_test_streams_each_stage_as_it_starts_and_ends_then_the_result(
+    settings_client: Client, server: SmtpServer
+) -> None:
+    response = settings_client.post(
+        "/settings/test-connection/", form(server, WRONG), HTTP_ACCEPT="application/x-ndjson"
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/x-ndjson"
+    events = _events(response)
+    begin, *steps, outcome = events
+    assert begin["event"] == "begin"
+    assert [s["stage"] for s in begin["stages"]] == [  # type: ignore[union-attr]
+        "resolve",
+        "connect",
+        "greeting",
+        "ehlo",
+        "starttls",
+        "auth",
+    ]
+    assert (begin["timeout"], begin["limit"]) == (5.0, 45.0)
+    seen = [(e["event"], e["stage"]) for e in steps]
+    for stage in ("resolve", "connect", "greeting", "starttls", "auth"):
+        assert seen.index(("start", stage)) < seen.index(("step", stage))
+    auth = next(e for e in steps if e == {**e, "event": "step", "stage": "auth"})
+    assert auth["ok"] is False
+    assert outcome["event"] == "outcome"
+    assert outcome["ok"] is False
+    html = str(outcome["html"])
+    assert "failed at auth" in html
+    assert "The server said:" in html
+    assert WRONG not in "".join(map(str, events))
+
+
+@pytest.mark.django_db
+def test_show_its_settings_renders_the_chosen_transport_without_saving(settings_client: Client) -> None:
+    response = settings_client.post("/settings/", {"EMAIL_PROVIDER": "mailgun", "action": "provider"})
+    html = response.content.decode()
+    assert "These are the settings for mailgun. Nothing is saved yet" in html
+    assert re.search(r'<fieldset class="card group" id="group-mailgun" data-provider="mailgun">', html)
+    assert re.search(r'<fieldset class="card group" id="group-smtp" data-provider="smtp" hidden>', html)
+    assert not StoredSetting.objects.exists()

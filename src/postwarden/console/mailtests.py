@@ -10,13 +10,17 @@ reply knowledge base (core.replies), with the server's words verbatim.
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from postwarden.core.config.model import Provider, Settings
+from postwarden.core.config.model import Provider, Security, Settings, SmtpAuth
 from postwarden.core.doctor.redact import Redactor
 from postwarden.core.replies.classify import Explanation, classify
 from postwarden.core.smtp.errors import SmtpError, failure_text
+from postwarden.core.smtp.model import Step
 from postwarden.core.smtp.session import Endpoint, SmtpSession
 from postwarden.core.smtp.stages import SmtpStage
 from postwarden.core.smtp.transcript import Transcript
@@ -27,6 +31,21 @@ if TYPE_CHECKING:  # needs Django set up; imported where used
 #: the whole test is bounded whatever SMTP_TIMEOUT says, so a page never hangs a worker
 #: thread of the web server for minutes (each step still has SMTP_TIMEOUT)
 OVERALL_LIMIT: Final = 45.0
+#: what the page calls each stage of opening a session (the doctor's words)
+STAGE_LABELS: Final[dict[str, str]] = {
+    SmtpStage.RESOLVE: "DNS",
+    SmtpStage.CONNECT: "Connect",
+    SmtpStage.TLS: "TLS",
+    SmtpStage.GREETING: "Greeting",
+    SmtpStage.EHLO: "EHLO",
+    SmtpStage.STARTTLS: "STARTTLS",
+    SmtpStage.TOKEN: "OAuth2 token",
+    SmtpStage.AUTH: "Sign in",
+    SmtpStage.QUIT: "QUIT",
+}
+#: finding codes about the server's certificate: the page names "Verify certificate"
+CERTIFICATE_CODES: Final = frozenset({"tls.certificate_untrusted", "tls.hostname_mismatch"})
+_TLS_STAGES: Final = frozenset({SmtpStage.TLS.value, SmtpStage.STARTTLS.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +71,11 @@ class Outcome:
     transcript: tuple[Line, ...] = ()
     message_url: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    #: whose words ``reply`` are: "server" (its reply), "tls" (this machine's TLS library,
+    #: OpenSSL) or "system" (the operating system: a refused or timed-out connection)
+    said_by: str = "server"
+    #: the failure is about the server's certificate while "Verify certificate" is on
+    certificate: bool = False
 
     @property
     def summary(self) -> str:
@@ -74,16 +98,34 @@ def from_error(exc: SmtpError, settings: Settings, transcript: Transcript, *, ti
         host=settings.smtp.host,
     )
     steps = expl.steps + ((expl.advice,) if expl.advice else ())
+    code = expl.code.value if expl.code is not None else ""
     return Outcome(
         ok=False,
         title=title or expl.title,
         stage=exc.stage.value,
         reply=str(exc.reply) if exc.reply is not None else exc.detail,
-        code=expl.code.value if expl.code is not None else "",
+        code=code,
         explanation=expl.explanation,
         steps=steps,
         transcript=lines_of(transcript),
+        said_by=said_by(exc.stage.value, has_reply=exc.reply is not None),
+        certificate=about_certificate(code, exc.detail, settings),
     )
+
+
+def said_by(stage: str, *, has_reply: bool) -> str:
+    """Whose words a failure's text is: a reply is the server's; without one, a TLS
+    stage's text is OpenSSL's, any other the operating system's."""
+    if has_reply:
+        return "server"
+    return "tls" if stage in _TLS_STAGES else "system"
+
+
+def about_certificate(code: str, detail: str, settings: Settings) -> bool:
+    """A certificate failure while the certificate is verified (what the option decides)."""
+    if not settings.smtp.verify_certificate:
+        return False
+    return code in CERTIFICATE_CODES or (code.startswith("tls.") and "certificate" in detail.lower())
 
 
 def test_connection(settings: Settings) -> Outcome:
@@ -126,13 +168,13 @@ async def _bounded(coro: object) -> Outcome:
         )
 
 
-async def _open_and_quit(settings: Settings) -> Outcome:
+async def _open_and_quit(settings: Settings, on_step: StepObserver | None = None) -> Outcome:
     transcript = Transcript()
     try:
         endpoint = Endpoint.from_settings(settings.smtp)
     except ValueError as exc:  # incomplete OAuth2 settings
         return Outcome(ok=False, title=str(exc), stage="config", code="config.missing")
-    session = SmtpSession(endpoint, transcript=transcript)
+    session = SmtpSession(endpoint, transcript=transcript, on_step=on_step)
     try:
         await session.open()
     except SmtpError as exc:
@@ -147,6 +189,72 @@ async def _open_and_quit(settings: Settings) -> Outcome:
         facts=facts,
         transcript=lines_of(transcript),
     )
+
+
+StepObserver = Callable[[SmtpStage, Step | None], None]
+
+
+def expected_stages(settings: Settings) -> list[str]:
+    """The stages opening a session with these settings goes through, in order."""
+    smtp = settings.smtp
+    stages = [SmtpStage.RESOLVE, SmtpStage.CONNECT]
+    stages += [SmtpStage.TLS] if smtp.security is Security.SSL else []
+    stages += [SmtpStage.GREETING, SmtpStage.EHLO]
+    stages += [SmtpStage.STARTTLS] if smtp.security in (Security.STARTTLS, Security.OPPORTUNISTIC) else []
+    stages += [SmtpStage.TOKEN] if smtp.auth is SmtpAuth.OAUTH2 else []
+    stages += [SmtpStage.AUTH] if smtp.auth_enabled else []
+    return [s.value for s in stages]
+
+
+def test_connection_live(settings: Settings) -> Iterator[dict[str, Any]]:
+    """:func:`test_connection` as events, for a page that shows each stage as it
+    happens: ``begin`` (the stages to expect, each step's timeout and the overall
+    limit), ``start`` and ``step`` per stage, then ``outcome`` (the :class:`Outcome`).
+    The test runs on its own thread; what the events carry is redacted like the result."""
+    redactor = Redactor.for_settings(settings)
+    direct = settings.sending.provider is not Provider.SMTP or not settings.smtp.host
+    stages = [] if direct else expected_stages(settings)
+    yield {
+        "event": "begin",
+        "stages": [{"stage": s, "label": STAGE_LABELS.get(s, s)} for s in stages],
+        "timeout": settings.smtp.timeout,
+        "limit": OVERALL_LIMIT,
+    }
+    if direct:
+        yield {"event": "outcome", "outcome": test_connection(settings)}
+        return
+    events: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    def observe(stage: SmtpStage, step: Step | None) -> None:
+        if step is None:
+            events.put(
+                {"event": "start", "stage": stage.value, "label": STAGE_LABELS.get(stage, stage.value)}
+            )
+        else:
+            events.put(
+                {
+                    "event": "step",
+                    "stage": step.stage.value,
+                    "label": STAGE_LABELS.get(step.stage, step.stage.value),
+                    "ok": step.ok,
+                    "ms": round(step.duration_ms),
+                    "detail": redactor.text(step.detail),
+                }
+            )
+
+    def run() -> None:
+        try:
+            outcome = asyncio.run(_bounded(_open_and_quit(settings, observe)))
+        except Exception as exc:  # never a silent page: the result says what broke
+            outcome = Outcome(ok=False, title=f"The test itself failed: {type(exc).__name__}")
+        events.put({"event": "outcome", "outcome": redactor.report(outcome)})
+
+    threading.Thread(target=run, name="console-test-connection", daemon=True).start()
+    while True:
+        event = events.get(timeout=OVERALL_LIMIT + 15)
+        yield event
+        if event["event"] == "outcome":
+            return
 
 
 def _facts(session: SmtpSession) -> tuple[str, ...]:
@@ -270,14 +378,17 @@ def _outcome(result: TestSend, settings: Settings, lines: tuple[Line, ...], url:
         port=settings.smtp.port,
         host=settings.smtp.host,
     )
+    code = result.finding or (expl.code.value if expl.code else "")
     return Outcome(
         ok=False,
         title=expl.title or "Not accepted",
         stage=result.stage,
         reply=result.said,
-        code=result.finding or (expl.code.value if expl.code else ""),
+        code=code,
         explanation=result.explanation or expl.explanation,
         steps=expl.steps + ((expl.advice,) if expl.advice else ()),
         transcript=lines,
         message_url=url,
+        said_by=said_by(result.stage, has_reply=result.reply is not None),
+        certificate=about_certificate(code, result.said, settings),
     )

@@ -13,7 +13,7 @@ Rules (docs/spec/config.md):
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from django import forms
@@ -145,6 +145,93 @@ DESTINATIONS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
+#: the API providers' settings, by name prefix
+PROVIDER_PREFIXES: Final[dict[str, str]] = {
+    "AWS_": "ses",
+    "SENDGRID_": "sendgrid",
+    "MAILGUN_": "mailgun",
+    "POSTMARK_": "postmark",
+    "RESEND_": "resend",
+    "MANDRILL_": "mandrill",
+}
+PROVIDER_HEADINGS: Final[dict[str, str]] = {
+    "ses": "Amazon SES (API)",
+    "sendgrid": "SendGrid (API)",
+    "mailgun": "Mailgun (API)",
+    "postmark": "Postmark (API)",
+    "resend": "Resend (API)",
+    "mandrill": "Mandrill (API)",
+}
+#: the first card: where mail goes and who it is from (about what Metabase shows first)
+FIRST: Final = ("EMAIL_PROVIDER", "EMAIL_ENABLED", "MAIL_FROM", "MAIL_FROM_NAME", "MAIL_REPLY_TO")
+#: fields most never change, behind "More options" in their card
+MORE: Final = frozenset(
+    {
+        "SMTP_REQUIRE_ENCRYPTION",
+        "SMTP_EHLO_NAME",
+        "AWS_ENDPOINT_URL",
+        "SENDGRID_API_URL",
+        "MAILGUN_API_URL",
+        "POSTMARK_API_URL",
+        "RESEND_API_URL",
+        "MANDRILL_API_URL",
+        "OAUTH2_AUTHORITY",
+        "OAUTH2_SCOPE",
+    }
+)
+#: the advanced sections, each a card of its own, closed until opened
+ADVANCED: Final[dict[Section, tuple[str, str]]] = {
+    Section.SENDING: ("recipients", "Recipients, links and the test address"),
+    Section.SIGNING: ("dkim", "DKIM signing"),
+    Section.WEBHOOKS: ("webhooks", "Provider webhooks"),
+    Section.DELIVERY: ("delivery", "Delivery tuning"),
+    Section.PROVIDER: ("provider", "Email provider (API)"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One card of the page: its fields, and when it shows."""
+
+    key: str
+    heading: str
+    rows: list[dict[str, Any]]
+    #: shown only while "Send through" is this transport ("" = always)
+    provider: str = ""
+    #: shown only while "Sign in with" is this
+    auth: str = ""
+    #: an advanced section (closed until opened)
+    advanced: bool = False
+    #: shown now (the chosen transport's, or holding an error)
+    shown: bool = True
+    #: one of its fields has an error
+    erred: bool = False
+
+    @property
+    def main_rows(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r["var"].name not in MORE]
+
+    @property
+    def more_rows(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r["var"].name in MORE]
+
+
+def group_of(var: Variable) -> tuple[str, str, str, str, bool]:
+    """(key, heading, provider, auth, advanced) of the card a variable is on."""
+    if var.name in FIRST:
+        return "sending", "Send through", "", "", False
+    if var.section is Section.SMTP:
+        return "smtp", "SMTP server", "smtp", "", False
+    if var.section is Section.OAUTH2:
+        return "oauth2", "Signing in with OAuth2 (Microsoft 365, Google Workspace)", "smtp", "oauth2", False
+    if var.section is Section.PROVIDER:
+        for prefix, provider in PROVIDER_PREFIXES.items():
+            if var.name.startswith(prefix):
+                return provider, PROVIDER_HEADINGS[provider], provider, "", False
+    key, heading = ADVANCED.get(var.section, ("other", "Other settings"))
+    return key, heading, "", "", True
+
+
 def editable_variables() -> tuple[Variable, ...]:
     return tuple(v for v in VARIABLES if v.section in EDITED_SECTIONS and v.storable)
 
@@ -207,18 +294,49 @@ class EmailSettingsForm(forms.Form):
     def sections(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         """(heading, rows) for the template; each row has the bound field and its state."""
         for section, heading in SECTIONS:
-            rows = [
-                {
-                    "var": var,
-                    "field": self[var.name],
-                    "state": self.current[var.name],
-                    "clear": self[clear_name(var.name)] if var.secret else None,
-                    "label": LABELS.get(var.name, var.name),
-                }
-                for var in editable_variables()
-                if var.section is section
-            ]
+            rows = [self._row(var) for var in editable_variables() if var.section is section]
             yield heading, rows
+
+    def _row(self, var: Variable) -> dict[str, Any]:
+        return {
+            "var": var,
+            "field": self[var.name],
+            "state": self.current[var.name],
+            "clear": self[clear_name(var.name)] if var.secret else None,
+            "label": LABELS.get(var.name, var.name),
+        }
+
+    @staticmethod
+    def default_of(name: str) -> str:
+        return next(v.default for v in editable_variables() if v.name == name)
+
+    def chosen(self, name: str) -> str:
+        """A choice field's value as the page shows it now (the default when empty;
+        EMAIL_PROVIDER's is capture, or smtp when SMTP_HOST is set, as the resolver has it)."""
+        value = str(self[name].value() or "").strip().lower()
+        if value:
+            return value
+        if name == "EMAIL_PROVIDER":
+            return "smtp" if str(self["SMTP_HOST"].value() or "").strip() else "capture"
+        return self.default_of(name)
+
+    def groups(self) -> list[Group]:
+        """The page's cards in order: "Send through" first, then one per transport (only
+        the chosen one shown), then the advanced sections."""
+        found: dict[str, Group] = {}
+        for var in editable_variables():
+            key, heading, provider, auth, advanced = group_of(var)
+            group = found.setdefault(key, Group(key, heading, [], provider, auth, advanced))
+            group.rows.append(self._row(var))
+        provider, auth = self.chosen("EMAIL_PROVIDER"), self.chosen("SMTP_AUTH")
+        groups = []
+        for group in found.values():
+            wanted = (not group.provider or group.provider == provider) and (
+                not group.auth or group.auth == auth
+            )
+            erred = any(self.errors.get(r["var"].name) for r in group.rows) if self.is_bound else False
+            groups.append(replace(group, shown=wanted or erred, erred=erred))
+        return sorted(groups, key=lambda g: (g.advanced, g.key != "sending"))
 
     def values(self) -> dict[str, str]:
         """Values to save: unlocked fields only; secrets only when typed or cleared."""

@@ -4,13 +4,17 @@ use the values IN THE FORM, saved or not."""
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Final
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 
 from postwarden.configstore.runtime import current_settings, save
 from postwarden.console import dkimtools, mailtests
@@ -21,6 +25,8 @@ from postwarden.core.config.resolve import ConfigError
 from postwarden.outbox import retrynow
 
 log = logging.getLogger("postwarden.console.settings")
+#: the media type of the live Test connection (newline-delimited JSON)
+STREAM: Final = "application/x-ndjson"
 
 
 def _page(request: HttpRequest, form: EmailSettingsForm, **extra: Any) -> HttpResponse:
@@ -31,6 +37,9 @@ def _page(request: HttpRequest, form: EmailSettingsForm, **extra: Any) -> HttpRe
         resolved, problems = None, [str(p) for p in exc.problems]
     context = {
         "form": form,
+        "groups": form.groups(),
+        "chosen_provider": form.chosen("EMAIL_PROVIDER"),
+        "auth_default": form.default_of("SMTP_AUTH"),
         "presets": PRESETS,
         "regions": SES_REGIONS,
         "resolved": resolved,
@@ -53,6 +62,10 @@ def email_settings(request: HttpRequest) -> HttpResponse:
         return _page(request, EmailSettingsForm(current=current))
     if request.POST.get("action") == "preset":
         return _page(request, _with_preset(request.POST, current), preset_applied=True)
+    if request.POST.get("action") == "provider":
+        # without JavaScript, "Show its settings" shows the chosen transport's fields
+        shown = EmailSettingsForm(request.POST, current=current)
+        return _page(request, shown, provider_shown=shown.chosen("EMAIL_PROVIDER"))
     form = EmailSettingsForm(request.POST, current=current)
     if not form.is_valid():
         return _page(request, form)
@@ -152,12 +165,40 @@ def _result(request: HttpRequest, form: EmailSettingsForm, context: dict[str, An
     return _page(request, form, **context)
 
 
-def test_connection(request: HttpRequest) -> HttpResponse:
+def test_connection(request: HttpRequest) -> HttpResponseBase:
     if request.method != "POST":
         return redirect("console:settings")
     form, resolved, problems = _tested(request)
+    if STREAM in request.headers.get("Accept", ""):
+        return _live(request, resolved, problems)
     outcome = mailtests.test_connection(resolved) if resolved else None
     return _result(request, form, {"outcome": outcome, "problems_in_form": problems, "kind": "connection"})
+
+
+def _live(request: HttpRequest, resolved: Settings | None, problems: list[str]) -> StreamingHttpResponse:
+    """The page's script asks for the test as it happens: one JSON object per line (each
+    stage as it starts and ends, then the result as the partial renders it). A stream, not
+    a job to poll, so any web process answers it alone; a proxy that buffers it only
+    delays the progress, the result still comes."""
+
+    def lines() -> Iterator[str]:
+        outcome: mailtests.Outcome | None = None
+        events: Iterator[dict[str, Any]] = (
+            mailtests.test_connection_live(resolved) if resolved else iter([{"event": "begin", "stages": []}])
+        )
+        for event in events:
+            if event["event"] == "outcome":
+                outcome = event["outcome"]
+            else:
+                yield json.dumps(event) + "\n"
+        context = {"outcome": outcome, "problems_in_form": problems, "kind": "connection"}
+        html = render_to_string("console/partials/test_result.html", context, request)
+        yield json.dumps({"event": "outcome", "ok": bool(outcome and outcome.ok), "html": html}) + "\n"
+
+    response = StreamingHttpResponse(lines(), content_type=STREAM)
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each line on as it comes
+    return response
 
 
 def send_test(request: HttpRequest) -> HttpResponse:

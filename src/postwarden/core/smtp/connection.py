@@ -53,6 +53,8 @@ class _StepTimer:
 
     def __enter__(self) -> _StepTimer:
         self._start = time.perf_counter()
+        if self._session.on_step is not None:
+            self._session.on_step(self._stage, None)
         return self
 
     def __exit__(
@@ -60,13 +62,13 @@ class _StepTimer:
     ) -> Literal[False]:
         ms = round((time.perf_counter() - self._start) * 1000, 3)
         if exc is None:
-            self._session.steps.append(Step(self._stage, True, ms, self.detail))
+            self._session.record(Step(self._stage, True, ms, self.detail))
             return False
         mapped = translate(exc, self._stage) if isinstance(exc, Exception) else None
         if mapped is None:
             return False
         stage = mapped.step_stage if isinstance(mapped, TokenFailed) else mapped.stage
-        self._session.steps.append(Step(stage, False, ms, mapped.detail))
+        self._session.record(Step(stage, False, ms, mapped.detail))
         if mapped is not exc:
             raise mapped from exc
         return False
@@ -78,6 +80,8 @@ class Connection:
     ``steps`` lists the steps of ``open()`` always, and those of every transaction when
     a transcript is attached or ``record_steps=True`` (the worker's hot path records none).
     ``loopback`` decides which peer addresses may receive credentials in clear.
+    ``on_step(stage, None)`` is called when a step starts and ``on_step(stage, step)``
+    when it ends, so a page can show the stages as they happen.
     """
 
     def __init__(
@@ -89,8 +93,10 @@ class Connection:
         ssl_context: ssl.SSLContext | None = None,
         loopback: Callable[[str], bool] = auth.is_loopback,
         record_steps: bool | None = None,
+        on_step: Callable[[SmtpStage, Step | None], None] | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.on_step = on_step
         self.transcript = transcript
         self.steps: list[Step] = []
         self.extensions: dict[str, str] = {}
@@ -119,6 +125,12 @@ class Connection:
 
     def _step(self, stage: SmtpStage) -> _StepTimer:
         return _StepTimer(self, stage)
+
+    def record(self, step: Step) -> None:
+        """Add a finished step (and tell ``on_step``)."""
+        self.steps.append(step)
+        if self.on_step is not None:
+            self.on_step(step.stage, step)
 
     # -- the wire --------------------------------------------------------------------
 

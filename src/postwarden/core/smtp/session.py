@@ -283,7 +283,7 @@ class SmtpSession(Batching):
                 self.transcript.note("client", f"[OAuth2 {exc}]")
             raise
         detail = token.describe() + ("" if fetched else " (cached)")
-        self.steps.append(Step(S.TOKEN, True, round((time.perf_counter() - started) * 1000, 3), detail))
+        self.record(Step(S.TOKEN, True, round((time.perf_counter() - started) * 1000, 3), detail))
         if self.transcript is not None:
             self.transcript.note("client", f"[OAuth2 {detail}: {MASK}]")
         return token

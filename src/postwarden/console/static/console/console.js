@@ -88,4 +88,182 @@
       button.textContent = "Copied";
     }
   });
+
+  // Email settings: only the chosen transport's cards show. The server renders the same
+  // choice (and, without JavaScript, "Show its settings" asks it for another one).
+  function showChosen(form) {
+    if (!form || form.id !== "settings-form") { return; }
+    var provider = form.elements["EMAIL_PROVIDER"];
+    var auth = form.elements["SMTP_AUTH"];
+    var host = form.elements["SMTP_HOST"];
+    // empty is the default: capture, or smtp when SMTP_HOST is set (the resolver's rule)
+    var chosen = (provider && provider.value) || (host && host.value.trim() ? "smtp" : "capture");
+    var signIn = (auth && auth.value) || form.dataset.authDefault;
+    form.querySelectorAll("[data-provider]").forEach(function (card) {
+      var wanted = card.dataset.provider.split(" ").indexOf(chosen) !== -1 &&
+        (!card.dataset.auth || card.dataset.auth === signIn);
+      card.hidden = !wanted;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".js-hidden").forEach(function (element) { element.hidden = true; });
+    showChosen(document.getElementById("settings-form"));
+  });
+  document.addEventListener("change", function (event) {
+    var name = event.target.name;
+    if (name === "EMAIL_PROVIDER" || name === "SMTP_AUTH" || name === "SMTP_HOST") { showChosen(event.target.form); }
+  });
+  // a link to a field inside a closed "More options" or advanced section opens it
+  function reveal(hash) {
+    var target = hash && hash.length > 1 ? document.getElementById(hash.slice(1)) : null;
+    for (var node = target; node; node = node.parentElement) {
+      if (node.tagName === "DETAILS") { node.open = true; }
+    }
+    if (target) { target.scrollIntoView(); }
+  }
+  window.addEventListener("hashchange", function () { reveal(window.location.hash); });
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest ? event.target.closest("a[href^='#']") : null;
+    if (link) { reveal(link.getAttribute("href")); }
+  });
+
+  // Test connection, live: the buttons wait while a test runs (one result at a time),
+  // each stage shows as it starts and ends, with the seconds left before its timeout.
+  // The answer is newline-delimited JSON (views/settings.py); without JavaScript the
+  // button posts the form and the whole page comes back with the result.
+  var running = false;
+  function stageList(stages) {
+    var list = document.createElement("ol");
+    list.className = "pipeline live";
+    stages.forEach(function (s) {
+      var item = document.createElement("li");
+      item.dataset.stage = s.stage;
+      item.className = "pending";
+      var label = document.createElement("span");
+      label.className = "stage";
+      label.textContent = s.label;
+      var state = document.createElement("span");
+      state.className = "badge skip";
+      state.textContent = "waiting";
+      item.appendChild(label);
+      item.appendChild(state);
+      list.appendChild(item);
+    });
+    return list;
+  }
+  function stageItem(list, event) {
+    var item = list.querySelector("li[data-stage='" + event.stage + "']");
+    if (!item) {
+      item = stageList([{ stage: event.stage, label: event.label }]).firstChild;
+      list.appendChild(item);
+    }
+    return item;
+  }
+  function setStage(item, status, text, title) {
+    item.className = status;
+    var badge = item.querySelector(".badge");
+    badge.className = "badge " + (status === "running" ? "warn" : status);
+    badge.textContent = text;
+    if (title) { item.title = title; }
+  }
+  function liveTest(button) {
+    var form = button.form;
+    var progress = document.getElementById("test-progress");
+    var result = document.getElementById("test-result");
+    var buttons = form.querySelectorAll("#test-actions button");
+    running = true;
+    buttons.forEach(function (b) { b.disabled = true; });
+    form.setAttribute("aria-busy", "true");
+    result.innerHTML = "";
+    progress.hidden = false;
+    progress.textContent = "";
+    var heading = document.createElement("p");
+    heading.id = "test-clock";
+    heading.textContent = "Testing…";
+    progress.appendChild(heading);
+    var list = stageList([]);
+    progress.appendChild(list);
+    var clock = null;
+    var timeout = 0;
+    var limit = 0;
+    var began = Date.now();
+    var stageStarted = Date.now();
+    var current = null;
+    function tick() {
+      var now = Date.now();
+      var overall = Math.max(0, Math.ceil(limit - (now - began) / 1000));
+      var text = "Testing… at most " + overall + " s more";
+      if (current) {
+        var left = Math.max(0, Math.ceil(timeout - (now - stageStarted) / 1000));
+        text = "Testing: " + current.label + ", " + left + " s left before it times out (the whole test stops within " + overall + " s)";
+        var badge = current.item.querySelector(".badge");
+        badge.textContent = "running, " + left + " s left";
+      }
+      heading.textContent = text;
+    }
+    function handle(event) {
+      if (event.event === "begin") {
+        timeout = event.timeout || 0;
+        limit = event.limit || 0;
+        var fresh = stageList(event.stages || []);
+        list.replaceWith(fresh);
+        list = fresh;
+        clock = window.setInterval(tick, 250);
+        tick();
+      } else if (event.event === "start") {
+        var item = stageItem(list, event);
+        setStage(item, "running", "running");
+        current = { item: item, label: event.label };
+        stageStarted = Date.now();
+        tick();
+      } else if (event.event === "step") {
+        var done = stageItem(list, event);
+        setStage(done, event.ok ? "pass" : "fail", (event.ok ? "ok" : "failed") + " · " + event.ms + " ms", event.detail);
+        if (current && current.item === done) { current = null; }
+      } else if (event.event === "outcome") {
+        result.innerHTML = event.html;
+      }
+    }
+    var body = new FormData(form);
+    return window.fetch(button.dataset.live, {
+      method: "POST",
+      body: body,
+      headers: { "Accept": "application/x-ndjson" },
+      credentials: "same-origin"
+    }).then(function (response) {
+      if (!response.ok || !response.body) { throw new Error("the server answered " + response.status); }
+      var reader = response.body.getReader();
+      var decoder = new TextDecoder();
+      var buffer = "";
+      function pump() {
+        return reader.read().then(function (chunk) {
+          if (chunk.done) { return; }
+          buffer += decoder.decode(chunk.value, { stream: true });
+          var lines = buffer.split("\n");
+          buffer = lines.pop();
+          lines.forEach(function (line) { if (line.trim()) { handle(JSON.parse(line)); } });
+          return pump();
+        });
+      }
+      return pump();
+    }).catch(function (error) {
+      var failed = document.createElement("p");
+      failed.className = "flash error";
+      failed.textContent = "The test could not finish: " + error.message;
+      result.appendChild(failed);
+    }).then(function () {
+      if (clock) { window.clearInterval(clock); }
+      heading.textContent = "Tested in " + ((Date.now() - began) / 1000).toFixed(1) + " s";
+      list.querySelectorAll("li.pending .badge").forEach(function (badge) { badge.textContent = "not reached"; });
+      running = false;
+      buttons.forEach(function (b) { b.disabled = false; });
+      form.removeAttribute("aria-busy");
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("button[data-live]") : null;
+    if (!button || !window.fetch || !window.TextDecoder) { return; }
+    event.preventDefault();
+    if (!running) { liveTest(button); }
+  });
 })();
