@@ -41,7 +41,7 @@ from postwarden.core.doctor.service import (
 )
 from postwarden.core.secrets import Secret
 
-#: dead letters older than this are history, not a current fault
+#: dead letters (and permanent failures) older than this are history, not a current fault
 DEAD_WINDOW: Final = timedelta(hours=24)
 #: recent messages whose links the links stage reads
 RECENT_MESSAGES: Final = 20
@@ -185,6 +185,9 @@ def queue_facts(db: Db, now: datetime) -> QueueFacts:
     [(dead,)] = db.rows(
         "SELECT COUNT(*) FROM outbox_recipient WHERE state = 'dead' AND updated_at >= ?", [dead_since]
     )
+    [(failed,)] = db.rows(
+        "SELECT COUNT(*) FROM outbox_recipient WHERE state = 'failed' AND updated_at >= ?", [dead_since]
+    )
     oldest_at = aware(oldest)
     return QueueFacts(
         waiting=int(waiting),
@@ -194,6 +197,10 @@ def queue_facts(db: Db, now: datetime) -> QueueFacts:
         dead=int(dead),
         dead_error=_most_common(db, "state = 'dead' AND updated_at >= ?", [dead_since]) if dead else None,
         dead_window_hours=int(DEAD_WINDOW.total_seconds() // 3600),
+        failed=int(failed),
+        failed_error=_most_common(db, "state = 'failed' AND updated_at >= ?", [dead_since])
+        if failed
+        else None,
         claimed=int(claimed),
     )
 

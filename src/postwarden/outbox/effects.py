@@ -1,7 +1,7 @@
 """What a delivery event does: the one owner of its effects.
 
 A provider's webhook, a bounce message read from a mailbox and the worker's own permanent
-refusal of an address all say the same kind of thing about one recipient's mail. Each
+refusal of an address (outbox/worker/db.py) all say the same kind of thing about one recipient's mail. Each
 builds a :class:`Report` and calls :func:`record`, which
 
 1. writes the timeline entry (an Event row; a report with an ``event_id`` is stored once:
@@ -82,6 +82,12 @@ def bounce(address: str, *, hard: bool, detail: str, source: str, **more: Any) -
     if hard:
         return Report("bounced", address, detail, source, suppressions.HARD_BOUNCE, **more)
     return Report(SOFT, address, detail, source, None, **more)
+
+
+def refusal(address: str, *, detail: str, source: str, **more: Any) -> Report:
+    """The receiving server refused the address for good while we sent (550 5.1.1 user
+    unknown …: the reply knowledge base's ``address_gone``): a hard bounce told at once."""
+    return Report("rejected", address, detail, source, suppressions.HARD_BOUNCE, **more)
 
 
 def complaint(address: str, *, detail: str, source: str, **more: Any) -> Report:

@@ -96,6 +96,9 @@ class Verdict:
     title: str = ""
     #: Recipient.reason: the stage and the server's words, and what happens next
     reason: str = ""
+    #: a permanent refusal of this recipient's address at RCPT that says the address does not
+    #: exist or takes no mail (the knowledge base's ``address_gone``): suppress it
+    address_gone: bool = False
 
 
 #: the verdict on every accepted recipient (one object: the hot path allocates none)
@@ -119,8 +122,11 @@ def judge(
     evidence = explanation.evidence or result.detail or "no reply"
     finding = explanation.code.value if explanation.code is not None else ""
     if permanent(result, explanation):
+        # only a refusal at RCPT names this one address; a DATA reply answers the whole
+        # transaction, and a provider's error may be about the request
+        gone = explanation.address_gone and result.stage == SmtpStage.RCPT
         return Verdict(
-            "failed", None, True, finding, explanation.title, f"failed at {result.stage}: {evidence}"
+            "failed", None, True, finding, explanation.title, f"failed at {result.stage}: {evidence}", gone
         )
     age = (now - queued_at).total_seconds()
     if tries >= policy.max_attempts or age >= policy.max_age:

@@ -121,3 +121,25 @@ def test_it_reports_a_suppressed_recipient() -> None:
     )
     found = finding(run(facts), "policy.suppressed")
     assert found.evidence == "ops@example.com: hard bounce on 2026-01-02: 550 5.1.1 unknown"
+
+
+def test_it_counts_recipients_refused_for_good_beside_the_dead_ones() -> None:
+    refused = ("550 5.7.1 Message rejected", 3)
+    alone = run(ServiceFacts(QueueFacts(failed=3, failed_error=refused), (worker(),), fingerprint="f1"))
+    assert (check(alone, "queue.dead_letters").status, check(alone, "queue.dead_letters").detail) == (
+        Status.WARN,
+        "none gave up after retries in the last 24 h; 3 recipient(s) refused for good in the last 24 h; "
+        "most often: 550 5.7.1 Message rejected (3x)",
+    )
+    assert codes(alone) == []  # their cause is queue.recent_sends' to name
+    both = run(
+        ServiceFacts(
+            QueueFacts(dead=1, dead_error=("451 4.3.0 try later", 1), failed=3, failed_error=refused),
+            (worker(),),
+            fingerprint="f1",
+        )
+    )
+    assert finding(both, "queue.dead_letters").evidence == (
+        "1 recipient(s) gave up in the last 24 h; most often: 451 4.3.0 try later (1x); "
+        "3 recipient(s) refused for good in the last 24 h; most often: 550 5.7.1 Message rejected (3x)"
+    )

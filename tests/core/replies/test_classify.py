@@ -276,3 +276,43 @@ def test_it_reads_421_and_454_with_4_7_0_as_the_spec_lists_them(
     stage: SmtpStage, text: str, code: Code
 ) -> None:
     assert at(stage, text).code == code
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in virtual mailbox table",
+        "550 5.1.1 The email account that you tried to reach does not exist.",
+        "550 5.2.1 The email account that you tried to reach is disabled.",
+        "550 No such user here",
+        "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+        "554 5.1.2 <a@nowhere.invalid>: Recipient address rejected: Domain not found",
+        "553 5.1.3 Invalid recipient address syntax",
+    ],
+)
+def test_a_permanent_refusal_that_says_the_address_is_gone_is_told_apart(text: str) -> None:
+    got = at(SmtpStage.RCPT, text)
+    assert (got.permanent, got.address_gone) == (True, True), got.rule_id
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # policy, content, reputation: nothing is wrong with the address
+        "550 5.7.1 <nobody@example.com>: Recipient address rejected: Access denied",
+        "550 5.7.1 Message rejected due to content restrictions",
+        "554 5.7.1 Service unavailable; Client host [1.2.3.4] blocked using zen.spamhaus.org",
+        "550 5.7.1 Unauthenticated email from example.com is not accepted due to domain's DMARC policy",
+        "550 5.7.606 Access denied, banned sending IP",
+        # RFC 5321's generic words, used for policy refusals as well
+        "550 Requested action not taken: mailbox unavailable",
+        # a full mailbox empties again
+        "552 5.2.2 Mailbox full",
+        # the same words, but temporary
+        "450 4.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table",
+        # the words say gone, the status says policy
+        "550 5.7.1 User unknown",
+    ],
+)
+def test_a_refusal_for_policy_content_or_a_passing_cause_is_not_an_address_gone(text: str) -> None:
+    assert at(SmtpStage.RCPT, text).address_gone is False

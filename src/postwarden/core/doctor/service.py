@@ -48,6 +48,10 @@ class QueueFacts:
     dead: int = 0
     dead_error: tuple[str, int] | None = None
     dead_window_hours: int = 24
+    #: recipients refused for good (a permanent failure, no retry) in the same window, and
+    #: the most common reply among them
+    failed: int = 0
+    failed_error: tuple[str, int] | None = None
     #: of ``waiting``, those claimed by a worker (state ``sending``)
     claimed: int = 0
     #: recipients of the messages made in the bounce window that were accepted (sent,

@@ -88,6 +88,11 @@ class Explanation:
     identity_role: Role | None = None
     #: the address that names it
     identity: str | None = None
+    #: a permanent refusal that says the recipient's address does not exist or takes no
+    #: mail (a rule marked ``address_gone``, with no enhanced code that says otherwise):
+    #: the worker suppresses the address as for a hard bounce; a policy or content
+    #: refusal is never this
+    address_gone: bool = False
 
     @property
     def stage(self) -> str | None:
@@ -233,10 +238,11 @@ def _explain(
     values = _values(groups, facts, evidence)
     generic = play(rule.code)
     catalogued = CATALOGUE[rule.code].title if rule.code is not None else "Unknown reply"
+    permanent = rule.permanent if rule.permanent is not None else facts.code_class == 5
     return Explanation(
         code=rule.code,
         severity=_severity(rule, facts),
-        permanent=rule.permanent if rule.permanent is not None else facts.code_class == 5,
+        permanent=permanent,
         title=_fill(rule.title or catalogued, values),
         explanation=_fill(rule.explanation or generic.explanation, values),
         steps=tuple(_fill(step, values) for step in (rule.steps or generic.steps)),
@@ -246,7 +252,19 @@ def _explain(
         reply=reply,
         evidence=evidence,
         advice=_fill(advisor.advice, values),
+        address_gone=permanent and rule.address_gone and _gone_status(facts.enhanced),
     )
+
+
+#: RFC 3463 subject.detail pairs that agree with "the address is gone": other or undefined
+#: (X.0.0), bad mailbox, system or mailbox address (X.1.1, X.1.2, X.1.3, X.1.6 moved,
+#: X.1.10 null MX), mailbox disabled (X.2.1); a policy status (X.7.x) or a full
+#: mailbox (X.2.2) with the same words is not
+_GONE_STATUS: Final = frozenset({"0.0", "1.1", "1.2", "1.3", "1.6", "1.10", "2.1"})
+
+
+def _gone_status(enhanced: str | None) -> bool:
+    return enhanced is None or enhanced.split(".", 1)[-1] in _GONE_STATUS
 
 
 def _host_advisor(rule: Rule, facts: Facts) -> Rule:

@@ -296,6 +296,7 @@ PROVIDERS: Final[tuple[Rule, ...]] = (
         C.ENVELOPE_RECIPIENT_REJECTED,
         provider=MICROSOFT,
         text=r"RESOLVER\.ADR\.\w*NotFound|RecipientNotFound",
+        address_gone=True,
     ),
     rule(
         "microsoft.exchange_5.7.3",

@@ -122,6 +122,9 @@ class Rule:
     permanent: bool | None = None
     #: the text names which side was refused, not why: any rule whose words name a cause wins
     weak: bool = False
+    #: a permanent refusal this rule knows says the address does not exist or takes no mail
+    #: (user unknown, mailbox disabled, no such domain): the same fact as a hard bounce
+    address_gone: bool = False
 
     def match(self, facts: Facts) -> tuple[Specificity, dict[str, str]] | None:
         """The specificity of this rule for ``facts`` and the text's named groups, or ``None``.
@@ -212,6 +215,7 @@ def rule(
     severity: Severity | None = None,
     permanent: bool | None = None,
     weak: bool = False,
+    address_gone: bool = False,
 ) -> Rule:
     """Build a :class:`Rule` from the compact notation the tables use."""
     stages = frozenset([on]) if isinstance(on, SmtpStage) else (frozenset(on) if on is not None else None)
@@ -232,4 +236,5 @@ def rule(
         severity=severity,
         permanent=permanent,
         weak=weak,
+        address_gone=address_gone,
     )

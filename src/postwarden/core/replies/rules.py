@@ -264,6 +264,7 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         r"|has no MX)"
         r"|Host or domain name not found|^(?!.*sender).*null MX|no MX (?:or A )?records?"
         r"|domain (?:has )?no MX",
+        address_gone=True,
     ),
     rule(
         "policy.prohibited_identity",
@@ -287,11 +288,19 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         text=r"user unknown|unknown user|no such (?:user|mailbox|recipient|address)|(?:mailbox|account"
         r"|address|recipient"
         r"|user)(?: \S+)? (?:does not|doesn't|did not) exist|(?:mailbox|recipient|user|address) (?:not found"
-        r"|unknown|unavailable)|recipient not found|invalid (?:recipient|mailbox)|unroutable address"
+        r"|unknown)|recipient not found|invalid (?:recipient|mailbox)|unroutable address"
         r"|unrouteable address|not a valid (?:mailbox|recipient)|no mailbox here|unknown recipient"
         r"|bad destination mailbox|undeliverable address|doesn't have an? \S+ account"
         r"|mailbox (?:is )?(?:disabled"
-        r"|inactive|unavailable)",
+        r"|inactive)",
+        address_gone=True,
+    ),
+    # RFC 5321's own text for any 550 ("mailbox unavailable", for a missing mailbox or a
+    # policy refusal alike): the recipient was refused, but these words do not say it is gone
+    rule(
+        "recipient.unavailable",
+        C.ENVELOPE_RECIPIENT_REJECTED,
+        text=r"(?:mailbox|recipient|user|address) (?:is )?unavailable",
     ),
     rule(
         "dmarc.words",
@@ -412,12 +421,21 @@ ENHANCED: Final[tuple[Rule, ...]] = (
         "enhanced.policy_at_greeting", C.NETWORK_SERVICE_REFUSED, on=GREETING, enhanced="X.7.", severity=ERROR
     ),
     rule(
-        "enhanced.bad_mailbox", C.ENVELOPE_RECIPIENT_REJECTED, enhanced=("X.1.1", "X.1.3", "X.1.6", "X.1.10")
+        "enhanced.bad_mailbox",
+        C.ENVELOPE_RECIPIENT_REJECTED,
+        enhanced=("X.1.1", "X.1.3", "X.1.6", "X.1.10"),
+        address_gone=True,
     ),
-    rule("enhanced.bad_domain", C.DNS_RECIPIENT_NO_MX, on=ENVELOPE_OR_UNKNOWN, enhanced="X.1.2"),
+    rule(
+        "enhanced.bad_domain",
+        C.DNS_RECIPIENT_NO_MX,
+        on=ENVELOPE_OR_UNKNOWN,
+        enhanced="X.1.2",
+        address_gone=True,
+    ),
     rule("enhanced.bad_sender", C.ENVELOPE_SENDER_REJECTED, enhanced=("X.1.7", "X.1.8")),
     rule("enhanced.address_at_mail", C.ENVELOPE_SENDER_REJECTED, on=S.MAIL, enhanced="X.1."),
-    rule("enhanced.mailbox_disabled", C.ENVELOPE_RECIPIENT_REJECTED, enhanced="5.2.1"),
+    rule("enhanced.mailbox_disabled", C.ENVELOPE_RECIPIENT_REJECTED, enhanced="5.2.1", address_gone=True),
     rule("enhanced.receiving_rate", C.ENVELOPE_RATE_LIMITED, enhanced="4.2.1"),
     rule("enhanced.size", C.ENVELOPE_MESSAGE_TOO_LARGE, enhanced=("X.2.3", "X.3.4")),
     rule("enhanced.congestion", C.ENVELOPE_RATE_LIMITED, enhanced="X.4.5"),

@@ -24,7 +24,7 @@ from typing import Any, Final, NamedTuple
 from django.db import connection, transaction
 
 from postwarden.core.verp import Verp
-from postwarden.outbox import bulk, heartbeat, policy, states
+from postwarden.outbox import bulk, effects, heartbeat, policy, states
 from postwarden.outbox.models import Attempt, Recipient, State
 from postwarden.outbox.retry import Verdict
 from postwarden.outbox.states import Move
@@ -394,6 +394,7 @@ def _record(done: Sequence[Done], worker_id: str, redact: Redact) -> None:
     stamp = _stamper()
     moves = _RESULT_STATES
     attempts, recipients, sent = [], [], []
+    gone: list[tuple[Claimed, str]] = []
     # a server answers thousands of messages with one reply object (the reader shares
     # parsed replies), and rendering it is the costliest column of a row
     last_reply, last_words = None, ""
@@ -423,11 +424,28 @@ def _record(done: Sequence[Done], worker_id: str, redact: Redact) -> None:
         )  # fmt: skip
         if is_sent:
             sent.append(claimed.address)
+        elif verdict.address_gone:
+            gone.append((claimed, words))
     bulk.update(Attempt, _ATTEMPT_END, ("recipient", "number"), attempts, adapted=True)
     bulk.update(
         Recipient, _RECIPIENT_END, ("id", "attempts", "claimed_by", "state"), recipients, adapted=True
     )
     policy.clear_bounce_suppressions(sent)
+    if gone:
+        _suppress_gone(gone)
+
+
+def _suppress_gone(gone: Sequence[tuple[Claimed, str]]) -> None:
+    """Addresses a server refused for good as not existing: suppressed by the rules of a
+    hard bounce, through the one owner of a delivery event's effects. Rare, so they go one
+    by one after one query for their rows."""
+    rows = Recipient.objects.select_related("message").in_bulk([c.pk for c, _ in gone])
+    for claimed, words in gone:
+        row = rows.get(claimed.pk)
+        if row is None:
+            continue
+        source = f"attempt {claimed.attempt} of {row.message.public_id}"
+        effects.record(effects.refusal(row.address, detail=words, source=source), recipient=row)
 
 
 #: the worker's verdict -> (the state its move starts from, the state it lands in), from

@@ -118,6 +118,18 @@ def _retrying(rec: Recorder, facts: ServiceFacts) -> None:
 def _dead(rec: Recorder, facts: ServiceFacts) -> None:
     queue = facts.queue
     window = f"in the last {queue.dead_window_hours} h"
+    # recipients refused for good are counted beside: the doctor must not say "none" while
+    # they sit there; their cause is queue.recent_sends' to name (a refused address or
+    # message is not a broken path once later mail got through), so they raise no finding
+    failed = ""
+    if queue.failed:
+        quoted = (
+            f"; most often: {queue.failed_error[0]} ({queue.failed_error[1]}x)" if queue.failed_error else ""
+        )
+        failed = f"; {queue.failed} recipient(s) refused for good {window}{quoted}"
+    if not queue.dead and failed:
+        rec.check("queue.dead_letters", Status.WARN, f"none gave up after retries {window}{failed}")
+        return
     _counted(
         rec,
         "queue.dead_letters",
@@ -131,6 +143,7 @@ def _dead(rec: Recorder, facts: ServiceFacts) -> None:
             'Fix the cause the reply names (`postwarden explain "<reply>"`).',
             "Then re-queue them in the console (Held and dead) or through the API.",
         ),
+        more=failed,
     )
 
 
@@ -179,13 +192,16 @@ def _counted(
     what: str,
     none: str,
     steps: tuple[str, ...],
+    *,
+    more: str = "",
 ) -> None:
-    """``count`` recipients that ``what``, quoting the most common reply among them."""
+    """``count`` recipients that ``what``, quoting the most common reply among them;
+    ``more`` is added to the evidence (or to the line that says there are none)."""
     if not count:
-        rec.check(check_id, Status.PASS, none)
+        rec.check(check_id, Status.PASS, none + more)
         return
     quoted = f"; most often: {error[0]} ({error[1]}x)" if error else ""
-    evidence = f"{count} recipient(s) {what}{quoted}"
+    evidence = f"{count} recipient(s) {what}{quoted}{more}"
     rec.finding(Finding.of(code, evidence, steps))
     rec.check(check_id, status, evidence)
 
