@@ -39,6 +39,7 @@ SUCCEEDS: Final = frozenset(
         "GET /api/v1/messages",
         "GET /api/v1/recipients/suggest",
         "GET /api/v1/suppressions",
+        "GET /api/v1/bounces",
         "POST /api/v1/doctor",
         "POST /api/v1/messages/batch",
     }

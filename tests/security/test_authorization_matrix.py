@@ -102,6 +102,8 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("suppressions/export.csv", "POST"): _console(405, 405, 405),
     ("suppressions/remove/", "GET"): _console(302, 302, 302),
     ("suppressions/remove/", "POST"): _console(403, 302, 302),
+    ("bounces/", "GET"): _console(200, 200, 200),
+    ("bounces/", "POST"): _console(405, 405, 405),
     ("doctor/", "GET"): _console(200, 200, 200),
     ("doctor/", "POST"): _console(403, 200, 200),
     ("doctor/run/", "GET"): _console(302, 302, 302),
@@ -171,6 +173,7 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("api/v1/suppressions", "GET"): _api(403, 200, 200),
     ("api/v1/suppressions", "POST"): _api(201, 403, 201),
     ("api/v1/suppressions/<address>", "DELETE"): _api(204, 403, 204),
+    ("api/v1/bounces", "GET"): _api(403, 200, 200),
     ("api/v1/doctor", "POST"): _api(403, 200, 200),  # choosing a recipient or sending needs send too
     # templates: send writes them (they decide what is sent), read lists and previews them
     ("api/v1/templates", "POST"): _api(201, 403, 201),

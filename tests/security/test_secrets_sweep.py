@@ -217,6 +217,8 @@ def api_calls(key: str, outputs: dict[str, str]) -> None:
         ("post", "/api/v1/suppressions", {"address": "gone@example.com"}),
         ("get", "/api/v1/suppressions", None),
         ("delete", "/api/v1/suppressions/gone@example.com", None),
+        ("get", "/api/v1/bounces", None),
+        ("get", "/api/v1/bounces?outcome=unknown_message", None),
         ("post", "/api/v1/doctor", {"timeout": 3}),
         ("post", "/api/v1/doctor", {"timeout": 3, "send": True, "to": "bob@example.com"}),
         (

@@ -43,6 +43,7 @@ ROUTERS: dict[str, str] = {
     "postwarden.api.recipients": "/recipients",
     "postwarden.api.doctor": "/doctor",
     "postwarden.api.canaries": "/canaries",
+    "postwarden.api.bounces": "/bounces",
 }
 
 

@@ -5,3 +5,9 @@ class BouncesConfig(AppConfig):
     name = "postwarden.bounces"
     label = "bounces"
     verbose_name = "Bounces"
+
+    def ready(self) -> None:
+        from postwarden.bounces.metrics import BounceCollector
+        from postwarden.outbox.ops import add_collector
+
+        add_collector(BounceCollector)

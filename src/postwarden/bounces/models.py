@@ -16,19 +16,19 @@ from postwarden.outbox.models import Event, Message, Recipient
 
 class Outcome(models.TextChoices):
     #: put on the recipient's timeline (and its state and suppression changed by the rules)
-    APPLIED = "applied"
+    APPLIED = "applied", "Applied"
     #: a valid token for a message or recipient the outbox no longer has
-    UNKNOWN_MESSAGE = "unknown_message"
+    UNKNOWN_MESSAGE = "unknown_message", "Unknown message"
     #: no return path token in it (a mailbox that also gets other mail)
-    NO_TOKEN = "no_token"  # noqa: S105 - an outcome, not a password
+    NO_TOKEN = "no_token", "No return path"
     #: not readable as a bounce, a delay or a complaint
-    UNREADABLE = "unreadable"
+    UNREADABLE = "unreadable", "Unreadable"
     #: an auto-reply (out of office): never counted as a bounce
-    IGNORED = "ignored"
+    IGNORED = "ignored", "Ignored"
     #: the same mail again (a remote retry): nothing done twice
-    DUPLICATE = "duplicate"
+    DUPLICATE = "duplicate", "Duplicate"
     #: more bounces for one recipient than :data:`postwarden.bounces.intake.PER_RECIPIENT`: kept, not applied
-    EXCESS = "excess"
+    EXCESS = "excess", "Over the bound"
 
 
 class Bounce(models.Model):

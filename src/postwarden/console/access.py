@@ -78,6 +78,8 @@ ACCESS: Final[dict[str, Rule]] = {
     "suppressions_csv": Rule(V),
     "suppression_remove": Rule(V, S),
     # the doctor connects out and may probe the mail server: not for viewers
+    # bounces that came back to the return paths: metadata and the remote words, no mail body
+    "bounces": Rule(V),
     "doctor": Rule(V, S),
     "doctor_run": Rule(V, S),
     "captured": Rule(V),

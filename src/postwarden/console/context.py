@@ -19,6 +19,7 @@ NAVIGATION: Final[tuple[tuple[str, str], ...]] = (
     ("templates", "Templates"),
     ("held", "Held & dead"),
     ("suppressions", "Suppressions"),
+    ("bounces", "Bounces"),
     ("captured", "Captured"),
     ("doctor", "Doctor"),
     ("canaries", "Canaries"),

@@ -10,6 +10,7 @@ from postwarden.console.access import View, guarded
 from postwarden.console.views import (
     apikeys,
     auth,
+    bounces,
     canaries,
     captured,
     deliveries,
@@ -63,6 +64,7 @@ urlpatterns: list[URLPattern] = [
     route("suppressions/", suppressions.suppressions, "suppressions"),
     route("suppressions/export.csv", suppressions.suppressions_csv, "suppressions_csv"),
     route("suppressions/remove/", suppressions.suppression_remove, "suppression_remove"),
+    route("bounces/", bounces.bounces, "bounces"),
     route("doctor/", doctor.doctor, "doctor"),
     route("doctor/run/", doctor.doctor_run, "doctor_run"),
     route("captured/", captured.captured, "captured"),
