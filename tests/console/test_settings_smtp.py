@@ -228,3 +228,32 @@ def test_show_its_settings_renders_the_chosen_transport_without_saving(settings_
     assert re.search(r'<fieldset class="card group" id="group-mailgun" data-provider="mailgun">', html)
     assert re.search(r'<fieldset class="card group" id="group-smtp" data-provider="smtp" hidden>', html)
     assert not StoredSetting.objects.exists()
+
+
+@pytest.mark.django_db
+def test_saving_retries_at_once_the_deferred_recipients_the_change_can_help(
+    settings_client: Client, server: SmtpServer
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from postwarden.outbox.models import Event
+    from tests.console.helpers import enqueue_one
+
+    later = timezone.now() + timedelta(hours=1)
+    Recipient.objects.filter(message=enqueue_one("auth@example.com")).update(
+        state="deferred", finding="auth.failed", next_attempt_at=later
+    )
+    Recipient.objects.filter(message=enqueue_one("full@example.com")).update(
+        state="deferred", finding="envelope.mailbox_full", next_attempt_at=later
+    )
+    response = settings_client.post(
+        "/settings/", {**form(server, DISTINCT_SMTP_PASSWORD), "action": "save"}, follow=True
+    )
+    assert "1 deferred recipient that the change can help is retried now." in response.content.decode()
+    assert Recipient.objects.get(address="auth@example.com").next_attempt_at <= timezone.now()
+    assert Recipient.objects.get(address="full@example.com").next_attempt_at == later
+    assert Event.objects.get(kind="retry").detail == (
+        "auth@example.com: retried now (auth.failed): the email settings were saved"
+    )

@@ -15,11 +15,14 @@ import pytest
 
 from postwarden.configstore import runtime
 from postwarden.configstore.runtime import current_settings
+from postwarden.core.config.model import Origin, Settings, Source
+from postwarden.core.config.resolve import ConfigError, Problem
 from postwarden.outbox import actions, retrynow
 from postwarden.outbox.models import Attempt, Event, Recipient
 from postwarden.outbox.services import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from tests.console.conftest import _fresh_settings_cache, clean_env  # noqa: F401 - fixtures
+from tests.outbox.helpers import make_settings
 from tests.smtpd import SmtpServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_env", "ssl_cert_file")]
@@ -192,3 +195,28 @@ def test_retry_now_requeues_a_deferred_recipient_and_names_who_asked(
     assert (
         Event.objects.get(kind="requeued").detail == "grey@example.org: re-queued by console: ops@example.com"
     )
+
+
+def test_settings_that_cannot_be_read_before_a_send_leave_those_in_force(
+    smtpd_factory: Callable[..., SmtpServer],
+) -> None:
+    server = smtpd_factory()
+    settings = make_settings(smtp_port=server.port)
+    reads = {"n": 0}
+
+    def source() -> Settings:
+        reads["n"] += 1
+        if reads["n"] > 1:  # a stored value the resolver refuses, saved after the start
+            raise ConfigError([Problem("SMTP_PORT", "must be a whole number", Source(Origin.STORED))])
+        return settings
+
+    async def scenario() -> int:
+        worker = Worker(Options(worker_id="w-unreadable", settings_interval=3600), settings_source=source)
+        pk = await worker.db(lambda: enqueue(Outgoing(to=["a@example.org"], text="x"), settings=settings).pk)
+        await _until_sent(worker, pk)
+        await worker.close()
+        return pk
+
+    pk = asyncio.run(scenario())
+    assert _attempts(pk) == [("sent", "")]
+    assert reads["n"] >= 2

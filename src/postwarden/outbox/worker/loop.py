@@ -194,7 +194,7 @@ class Worker:
         except Exception:
             self.done = results + self.done  # not written: the next flush or claim tries again
             raise
-        if jobs and await self.settings_step():
+        if jobs and await self._settings_changed():
             # the settings changed since the last look (an admin fixed the password, and a
             # message came right after): what was claimed goes back and is claimed again
             # for the new transport, so no attempt is made with what was just replaced
@@ -345,6 +345,18 @@ class Worker:
             extra={"worker": self.worker_id, "transport": fresh.sending.provider.value},
         )
         return True
+
+    async def _settings_changed(self) -> bool:
+        """:meth:`settings_step` before sending what was claimed; settings that cannot be
+        read now (a stored value the resolver refuses) leave the ones in force, as the
+        periodic look does."""
+        try:
+            return await self.settings_step()
+        except Exception:
+            log.exception(
+                "reading the settings failed; sending with those in force", extra={"worker": self.worker_id}
+            )
+            return False
 
     async def deliver_step(self, *, message_pk: int | None = None) -> bool:
         """Claim, send everything claimed and write the results, in this task: one round of
