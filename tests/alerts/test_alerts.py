@@ -137,8 +137,8 @@ def test_an_endpoint_down_keeps_the_alert_queued_and_retried_until_it_is_back(
     assert [(d.status, d.attempts) for d in rows] == [("pending", 1), ("pending", 1)]
     assert all("Connection error" in d.last_error for d in rows), [d.last_error for d in rows]
     assert [d.label for d in rows] == [
-        f"mmost://127.0.0.1:{hook.port} ••••",
-        f"json://127.0.0.1:{hook.port} ••••",
+        f"mmost: 127.0.0.1:{hook.port} ••••",
+        f"json: 127.0.0.1:{hook.port} ••••",
     ]
     Alert.objects.filter(pk=alert.pk).update()  # still pending
     assert Alert.objects.get(pk=alert.pk).status == Alert.Status.PENDING

@@ -43,11 +43,11 @@ def test_apprise_refuses_a_service_it_does_not_know() -> None:
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
-        (f"mmost://chat.example.com:8065/{TOKEN}", "mmost://chat.example.com:8065 ••••"),
-        (f"json://user:{TOKEN}@hooks.example.com/in", "json://hooks.example.com ••••"),
-        (f"tgram://{TOKEN}/12345", "tgram:// ••••"),
-        (f"slack://T1JJ3T3L2/A1BRTD4JD/{TOKEN}", "slack:// ••••"),
-        (f"json://[::1]:8080/{TOKEN}", "json://::1:8080 ••••"),
+        (f"mmost://chat.example.com:8065/{TOKEN}", "mmost: chat.example.com:8065 ••••"),
+        (f"json://user:{TOKEN}@hooks.example.com/in", "json: hooks.example.com ••••"),
+        (f"tgram://{TOKEN}/12345", "tgram: ••••"),
+        (f"slack://T1JJ3T3L2/A1BRTD4JD/{TOKEN}", "slack: ••••"),
+        (f"json://[::1]:8080/{TOKEN}", "json: ::1:8080 ••••"),
     ],
 )
 def test_a_label_keeps_scheme_and_host(url: str, shown: str) -> None:

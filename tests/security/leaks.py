@@ -29,6 +29,8 @@ STORED: dict[str, str] = {
     "POSTMARK_SERVER_TOKEN": "Pm8tOkNn3-postmark-token-do-not-leak",
     "AWS_SECRET_ACCESS_KEY": "Aw5sEcRt4-aws-secret/key+do-not-leak",
     "MAILGUN_WEBHOOK_SIGNING_KEY": "Mg6wHsKy5-mailgun-signing-do-not-leak",
+    # an alert destination (apprise URL) on a port where nothing listens: the test alert fails
+    "POSTWARDEN_ALERT_URLS": "json://127.0.0.1:9/Al3rTtOk7-alert-url-token-do-not-leak",
     "RESEND_WEBHOOK_SECRET": "whsec_Rs9wHsCt6cmVzZW5kLXNlY3JldC1kby1ub3Q=",
     # shadowed by the environment's value below: must not show either
     "MAILGUN_API_KEY": "Mg2sToRe7-mailgun-key-in-the-store-do-not-leak",

@@ -151,6 +151,15 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("users/", "POST"): _console(403, 403, 200),
     ("users/<int:pk>/", "GET"): _console(403, 403, 200),
     ("users/<int:pk>/", "POST"): _console(403, 403, 200),
+    # alerts: everyone reads the history and the destinations (without tokens); "settings"
+    # adds (an empty form: "this field is required"), removes and sends a test; a GET of an
+    # action changes nothing
+    ("alerts/", "GET"): _console(200, 200, 200),
+    ("alerts/", "POST"): _console(403, 200, 200),
+    ("alerts/destinations/remove/", "GET"): _console(302, 302, 302),
+    ("alerts/destinations/remove/", "POST"): _console(403, 302, 302),
+    ("alerts/test/", "GET"): _console(302, 302, 302),
+    ("alerts/test/", "POST"): _console(403, 302, 302),
     # canaries: everyone reads them; "settings" adds (an empty form: "this field is
     # required"), changes, runs and deletes them; a GET of an action changes nothing
     ("canaries/", "GET"): _console(200, 200, 200),

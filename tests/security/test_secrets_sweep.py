@@ -188,6 +188,13 @@ def console_forms(client: Client, server: SmtpServer, outputs: dict[str, str]) -
     outputs["POST /canaries/"] = body(
         client.post("/canaries/", {**typed_canary, "interval_minutes": "60"}, follow=True)
     )
+    # the test alert fails on the stored destination: its reason is shown, never the URL
+    outputs["POST /alerts/test/"] = body(client.post("/alerts/test/", follow=True))
+    typed_url = f"nosuch://127.0.0.1/{IMAP_PASSWORD}"
+    outputs["POST /alerts/ unknown service"] = body(client.post("/alerts/", {"url": typed_url}))
+    outputs["POST /alerts/"] = body(
+        client.post("/alerts/", {"url": f"json://127.0.0.1:9/{IMAP_PASSWORD}"}, follow=True)
+    )
     outputs["POST /api-keys/"] = body(
         client.post("/api-keys/", {"name": "ci", "scopes": ["send"]}, follow=True)
     )

@@ -55,7 +55,8 @@ def digest(url: str) -> str:
 
 
 def label(url: str) -> str:
-    """``mmost://chat.example.com:8065 ••••`` - never the token. The host is shown only
+    """``mmost: chat.example.com:8065 ••••`` - never the token (nor the URL's first
+    characters as written, "scheme://…": the scheme and host are named). The host is shown only
     when it is a host name or an address: several services put a token where the host
     goes (Telegram's bot token, Slack's first token, ntfy's topic)."""
     try:
@@ -67,7 +68,7 @@ def label(url: str) -> str:
     if not _is_host(host):
         host, port = "", ""
     scheme = url.partition("://")[0].lower()[:20] or "?"
-    return f"{scheme}://{host}{port} {MASK}"[:200]
+    return f"{scheme}: {host}{port} {MASK}" if host else f"{scheme}: {MASK}"
 
 
 def _is_host(host: str) -> bool:

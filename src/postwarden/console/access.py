@@ -93,6 +93,11 @@ ACCESS: Final[dict[str, Rule]] = {
     "logs": Rule(V),
     # canaries: everyone reads what they found; "settings" adds, changes (an IMAP password,
     # like the SMTP one), runs and deletes them
+    # alerts: everyone reads what fired and where it went (destinations without their
+    # tokens); "settings" adds and removes destinations and sends a test
+    "alerts": Rule(V, S),
+    "alert_destination_remove": Rule(V, S),
+    "alert_test": Rule(V, S),
     "canaries": Rule(V, S),
     "canary": Rule(V, S),
     "canary_run": Rule(V, S),

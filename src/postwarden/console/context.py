@@ -23,6 +23,7 @@ NAVIGATION: Final[tuple[tuple[str, str], ...]] = (
     ("captured", "Captured"),
     ("doctor", "Doctor"),
     ("canaries", "Canaries"),
+    ("alerts", "Alerts"),
     ("settings", "Email settings"),
     ("people", "People"),
     ("apikeys", "API keys"),

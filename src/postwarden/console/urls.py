@@ -8,6 +8,7 @@ from django.urls import URLPattern, path
 
 from postwarden.console.access import View, guarded
 from postwarden.console.views import (
+    alerts,
     apikeys,
     auth,
     bounces,
@@ -84,6 +85,9 @@ urlpatterns: list[URLPattern] = [
     route("users/", users.users, "users"),
     route("users/<int:pk>/", users.user, "user"),
     route("logs/", logs.logs, "logs"),
+    route("alerts/", alerts.alerts, "alerts"),
+    route("alerts/destinations/remove/", alerts.alert_destination_remove, "alert_destination_remove"),
+    route("alerts/test/", alerts.alert_test, "alert_test"),
     route("canaries/", canaries.canaries, "canaries"),
     route("canaries/<int:pk>/", canaries.canary, "canary"),
     route("canaries/<int:pk>/run/", canaries.canary_run, "canary_run"),

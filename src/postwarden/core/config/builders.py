@@ -440,7 +440,7 @@ def _topic_arns(raw: str) -> tuple[str, ...]:
     return arns
 
 
-def _alert_urls(raw: str) -> tuple[Secret, ...]:
+def alert_urls(raw: str) -> tuple[Secret, ...]:
     """Space-separated apprise URLs (a comma may be part of one). The services apprise
     knows are checked where it is used (postwarden.alerts); here: that each is a URL."""
     urls = tuple(dict.fromkeys(raw.split()))
@@ -456,7 +456,7 @@ def _alert_urls(raw: str) -> tuple[Secret, ...]:
 def _alerts(r: Reader) -> AlertSettings:
     d = AlertSettings()
     return AlertSettings(
-        urls=r.get("POSTWARDEN_ALERT_URLS", _alert_urls, ()),
+        urls=r.get("POSTWARDEN_ALERT_URLS", alert_urls, ()),
         max_per_hour=r.get(
             "POSTWARDEN_ALERT_MAX_PER_HOUR", _bounded_int("POSTWARDEN_ALERT_MAX_PER_HOUR"), d.max_per_hour
         ),
