@@ -87,7 +87,15 @@ def test_provider_moves_follow_the_ranks_and_start_only_where_a_provider_can_kno
         froms, landing = TABLE[move]
         assert froms <= set(states.RANK), move
         assert all(states.RANK[landing] > states.RANK[s] for s in froms if s is not None), move  # type: ignore[index]
-    assert TABLE[Move.REJECTED][0] == {State.SENT}
+    assert TABLE[Move.REJECTED][0] == {State.SENDING, State.SENT}
+    # a row a worker holds is sending, or was moved by such an event before the worker reported
+    assert set(states.IN_FLIGHT) == {
+        State.SENDING,
+        State.DELIVERED,
+        State.BOUNCED,
+        State.COMPLAINED,
+        State.FAILED,
+    }
 
 
 def test_the_worker_results_and_the_policy_decisions_name_moves_of_the_table() -> None:

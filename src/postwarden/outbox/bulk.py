@@ -42,12 +42,13 @@ def update(
     adapted: bool = False,
 ) -> int:
     """``UPDATE … SET columns WHERE where`` once per tuple (``columns`` values, then ``where``
-    values); returns the number of tuples. ``adapted`` as for :func:`insert`."""
+    values); returns the number of rows changed (a tuple whose ``where`` matches no row
+    changes none). ``adapted`` as for :func:`insert`."""
     batch = rows if isinstance(rows, list) else list(rows)
     if not batch:
         return 0
     sql, adapters = _statement("update", model, tuple(columns), tuple(where))
-    return _executemany(sql, None if adapted else adapters, batch)
+    return _executemany(sql, None if adapted else adapters, batch, changed=True)
 
 
 def datetime_adapter() -> Adapter:
@@ -91,12 +92,17 @@ def _build(
     return f"UPDATE {table} SET {sets} WHERE {conditions}", fields  # noqa: S608
 
 
-def _executemany(sql: str, adapters: list[Adapter | None] | None, rows: list[Sequence[Any]]) -> int:
+def _executemany(
+    sql: str, adapters: list[Adapter | None] | None, rows: list[Sequence[Any]], *, changed: bool = False
+) -> int:
+    """Runs ``sql`` once per row; the number of rows, or with ``changed`` the rows the
+    statements changed (both drivers sum their counts over an executemany)."""
     prepared = rows if adapters is None else _adapt(adapters, rows)
-    if prepared:
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, prepared)
-    return len(prepared)
+    if not prepared:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, prepared)
+        return int(cursor.rowcount) if changed else len(prepared)
 
 
 def _column(field: Any) -> str:

@@ -14,8 +14,12 @@ own SQL, which is what makes them fast, but take their states from here:
 :func:`source_of`, :func:`target`, :func:`sources` and :func:`born`.
 
 Provider and bounce events only move forward, by :data:`RANK`: delivered, then bounced,
-then complained; a provider's "rejected" after it had accepted the message fails it. A
-soft bounce changes no state (it is a timeline entry; outbox/effects.py counts them).
+then complained; a provider's "rejected" after it had accepted the message fails it. They
+may also find the recipient still ``sending``: the server accepted it and its bounce came
+back before the worker wrote its result (a local MTA answers within a second). The event is
+the newer fact, so it moves the row, and the worker's result write, which only takes a
+row still ``sending`` (outbox/worker/db.py), leaves it be. A soft bounce changes no state
+(it is a timeline entry; outbox/effects.py counts them).
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ NEW: Final = None
 #: provider and bounce events move a recipient only up this scale, and only from a state a
 #: provider can know about (the message left through it)
 RANK: Final[Mapping[State, int]] = {
+    #: accepted or not, the worker has not said yet; an event about the message says it was
+    State.SENDING: -1,
     State.SENT: 0,
     State.FAILED: 1,
     State.DELIVERED: 1,
@@ -98,10 +104,10 @@ TABLE: Final[Mapping[Move, tuple[frozenset[State | None], State]]] = {
     Move.REQUEUED: (_REQUEUEABLE, State.QUEUED),
     # not yet sent and not being sent
     Move.CANCELLED: (frozenset({State.QUEUED, State.DEFERRED, State.HELD}), State.CANCELLED),
-    Move.DELIVERED: (frozenset({State.SENT}), State.DELIVERED),
-    Move.BOUNCED: (frozenset({State.SENT, State.DELIVERED}), State.BOUNCED),
-    Move.COMPLAINED: (frozenset({State.SENT, State.DELIVERED, State.BOUNCED}), State.COMPLAINED),
-    Move.REJECTED: (frozenset({State.SENT}), State.FAILED),
+    Move.DELIVERED: (_SENDING | {State.SENT}, State.DELIVERED),
+    Move.BOUNCED: (_SENDING | {State.SENT, State.DELIVERED}, State.BOUNCED),
+    Move.COMPLAINED: (_SENDING | {State.SENT, State.DELIVERED, State.BOUNCED}, State.COMPLAINED),
+    Move.REJECTED: (_SENDING | {State.SENT}, State.FAILED),
 }
 
 #: the worker's verdict (retry.Verdict.state) -> its move
@@ -128,6 +134,15 @@ EVENTS: Final[Mapping[str, Move]] = {
     "rejected": Move.REJECTED,
     "failed": Move.REJECTED,
 }
+
+
+#: the states a row claimed by a worker may be in before the worker reports: sending, or
+#: where an event about the message moved it meanwhile (the worker's lease renewal counts
+#: these as still its own, and its result write clears their claim)
+IN_FLIGHT: Final = (
+    State.SENDING,
+    *sorted({TABLE[m][1] for m in set(EVENTS.values()) if State.SENDING in TABLE[m][0]}),
+)
 
 
 class IllegalMove(ValueError):

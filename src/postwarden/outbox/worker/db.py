@@ -423,16 +423,33 @@ def _record(done: Sequence[Done], worker_id: str, redact: Redact) -> None:
              finished if is_sent else None, finished, claimed.pk, claimed.attempt, worker_id, was)
         )  # fmt: skip
         if is_sent:
-            sent.append(claimed.address)
+            sent.append((claimed.pk, claimed.address))
         elif verdict.address_gone:
             gone.append((claimed, words))
     bulk.update(Attempt, _ATTEMPT_END, ("recipient", "number"), attempts, adapted=True)
-    bulk.update(
+    changed = bulk.update(
         Recipient, _RECIPIENT_END, ("id", "attempts", "claimed_by", "state"), recipients, adapted=True
     )
-    policy.clear_bounce_suppressions(sent)
+    # fewer rows than results: an event moved some while they were sent (their bounce came
+    # back first, states.py); they keep its state, and a bounce suppression stays
+    moved = _moved_meanwhile(done, worker_id) if changed < len(recipients) else set()
+    policy.clear_bounce_suppressions(address for pk, address in sent if pk not in moved)
     if gone:
         _suppress_gone(gone)
+
+
+def _moved_meanwhile(done: Sequence[Done], worker_id: str) -> set[int]:
+    """Of ``done``, the rows an event moved out of ``sending`` before their result was
+    written: their claim is cleared (the lease renewal counted them as held) and their ids
+    returned."""
+    marks = ", ".join(["%s"] * len(done))
+    sql = (
+        f"UPDATE {_table(Recipient)} SET claimed_by = '', lease_until = NULL "  # noqa: S608
+        f"WHERE id IN ({marks}) AND claimed_by = %s AND state <> '{State.SENDING}' RETURNING id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*(d.claimed.pk for d in done), worker_id])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _suppress_gone(gone: Sequence[tuple[Claimed, str]]) -> None:
@@ -500,9 +517,10 @@ def renew(worker_id: str, until: datetime) -> set[int]:
     """Extend the lease of every recipient this worker still holds; returns their ids.
     A recipient it claimed that is not among them was taken back (the worker was silent
     longer than its lease) and must not be sent by it any more."""
+    in_flight = ", ".join(f"'{s.value}'" for s in states.IN_FLIGHT)
     sql = (
         f"UPDATE {_table(Recipient)} SET lease_until = %s "  # noqa: S608
-        f"WHERE state = '{State.SENDING}' AND claimed_by = %s RETURNING id"
+        f"WHERE state IN ({in_flight}) AND claimed_by = %s RETURNING id"
     )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, [bulk.datetime_adapter()(until), worker_id])
