@@ -91,6 +91,22 @@ def test_the_warning_says_what_is_wrong_in_words(client: Client) -> None:
     )
 
 
+def test_a_key_that_may_only_read_gets_the_count_of_questioned_links_not_the_links(client: Client) -> None:
+    """The links are the body's own URLs (a reset token here): a read-only key is a viewer's
+    (issue #17), so it sees that links were questioned, not which."""
+    timeline = send(client, HTTPS_APP, text="Reset: http://localhost:8000/reset/tok-Zq9XkVbN")
+    public_id = client.get(
+        "/api/v1/messages", headers={"Authorization": f"Bearer {ApiKey.issue('wall', ['send', 'read'])[1]}"}
+    ).json()["items"][0]["id"]
+    _, reader = ApiKey.issue("dashboard", ["read"])
+    seen = client.get(f"/api/v1/messages/{public_id}", headers={"Authorization": f"Bearer {reader}"}).json()
+    [entry] = [e for e in seen["timeline"] if e["kind"] == "links"]
+    assert entry["detail"] == "1 link(s) would not work for recipients (the links are part of the body)."
+    assert entry["data"] == {}
+    assert "tok-Zq9XkVbN" not in json.dumps(seen)
+    assert "tok-Zq9XkVbN" in json.dumps(timeline)  # the sender's own key still sees them
+
+
 def test_links_refuse_turns_the_warning_into_a_400_and_queues_nothing(client: Client) -> None:
     response = send(
         client, {**HTTPS_APP, "LINKS_REFUSE": "true"}, text="Reset: http://localhost:8000/reset/1"

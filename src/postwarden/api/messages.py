@@ -4,7 +4,8 @@
   state (queued, or held/suppressed/refused with the reason). 400/413/422 name the field.
 - ``POST /batch`` (scope ``send``): up to 500 messages in one transaction; 202 with one
   result per message, in order (a refused message does not stop the others).
-- ``GET /{id}`` (scope ``read``): each recipient's state and the timeline.
+- ``GET /{id}`` (scope ``read``): each recipient's state and the timeline (for a key that may
+  only read, without the body's links, as for a console viewer: issue #17).
 - ``GET`` (scope ``read``): newest first, filtered by state, recipient, tag and time.
 - ``POST /{id}/requeue`` and ``/{id}/cancel`` (scope ``send``): act on its recipients.
 """
@@ -41,7 +42,7 @@ from postwarden.outbox import actions
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.models import Message, Recipient, State
 from postwarden.outbox.services import Enqueued, FileIn, Outgoing, enqueue, enqueue_many
-from postwarden.outbox.timeline import timeline
+from postwarden.outbox.timeline import timeline, without_bodies
 
 router = Router(tags=["messages"])
 
@@ -213,9 +214,13 @@ def get_message(request: HttpRequest, public_id: str) -> MessageOut:
         )
         for r in Recipient.objects.filter(message=message).order_by("id")
     ]
+    story = timeline(message)
+    # a key that may only read is a viewer's: the body's links stay out (one that may send
+    # is the application's own, which wrote them)
+    shown = story if _key(request).allows("send") else without_bodies(story)
     entries = [
         TimelineEntry(at=e.at, kind=e.kind, recipient=e.recipient, detail=e.detail, data=e.data)
-        for e in timeline(message)
+        for e in shown
     ]
     return MessageOut(
         id=message.public_id,

@@ -90,3 +90,17 @@ def _said(attempt: Attempt) -> str:
             ": "
         )
     )
+
+
+def without_bodies(entries: list[Entry]) -> list[Entry]:
+    """The timeline for a reader who may not read mail bodies (a console viewer without the
+    grant, an API key that may only read): the links the outbox questioned are the body's
+    own URLs (a password-reset link among them), so only their count stays."""
+    shown = []
+    for entry in entries:
+        if entry.kind == "links":
+            count = len(entry.data.get("links") or ()) or "Some"
+            detail = f"{count} link(s) would not work for recipients (the links are part of the body)."
+            entry = Entry(entry.at, entry.kind, entry.recipient, detail, {})
+        shown.append(entry)
+    return shown

@@ -16,7 +16,7 @@ from postwarden.console.deliveries import Filters, matching, summary
 from postwarden.console.failures import failures
 from postwarden.outbox.actions import REQUEUEABLE
 from postwarden.outbox.models import Content, Event, Message, State
-from postwarden.outbox.timeline import Entry, timeline
+from postwarden.outbox.timeline import timeline, without_bodies
 
 PAGE_SIZE: Final = 50
 #: states a person may send again from the message's page (outbox/actions.py)
@@ -46,19 +46,6 @@ def raw_events(message: Message) -> dict[str, Any]:
     return {str(event_id): raw for event_id, raw in rows.values_list("event_id", "raw")}
 
 
-def _without_bodies(entries: list[Entry]) -> list[Entry]:
-    """The timeline for someone who may not read bodies: the links the outbox questioned
-    are the body's own URLs (a password-reset link among them), so only their count stays."""
-    shown = []
-    for entry in entries:
-        if entry.kind == "links":
-            count = len(entry.data.get("links") or ()) or "Some"
-            detail = f"{count} link(s) would not work for recipients (the links are part of the body)."
-            entry = Entry(entry.at, entry.kind, entry.recipient, detail, {})
-        shown.append(entry)
-    return shown
-
-
 def message(request: HttpRequest, public_id: str) -> HttpResponse:
     row = get_object_or_404(Message.objects.select_related("api_key"), public_id=public_id)
     content = Content.objects.filter(message=row).first()
@@ -72,7 +59,7 @@ def message(request: HttpRequest, public_id: str) -> HttpResponse:
         "failures": failures(recipients),
         "retryable": [r for r in recipients if r.state in RETRYABLE],
         "retry_states": RETRYABLE,
-        "timeline": entries if may_read else _without_bodies(entries),
+        "timeline": entries if may_read else without_bodies(entries),
         "raw_events": raw_events(row),
         "mail": mail,
         "tags": list(row.tag_rows.values_list("tag", flat=True)),
