@@ -48,6 +48,8 @@ NOT_PAGES: Final = {
     "suppression_remove": "a form's action",
     "doctor_run": "a form's action",
     "apikey_revoke": "a form's action",
+    "canary_run": "a form's action",
+    "canary_delete": "a form's action",
 }
 HTML = '<h1>Hello</h1><p><a href="http://localhost/reset/abc">Reset</a></p><img src="https://t.example.net/o.gif">'
 
@@ -86,6 +88,14 @@ def _seed(page: Any, service: Service) -> dict[str, str]:
     page.select_option("#id_role", "viewer")
     page.fill("#id_password", "viewer-password-123")
     page.get_by_role("button", name="Create user").click()
+    page.goto(service.url + "/canaries/")
+    page.fill("#id_address", "canary@example.net")
+    page.fill("#id_imap_host", "imap.example.net")
+    page.fill("#id_imap_user", "canary@example.net")
+    page.fill("#id_imap_password", "canary-imap-password")
+    page.get_by_role("button", name="Add canary").click()
+    page.wait_for_url("**/canaries/*/")
+    canary = page.url.removeprefix(service.url)
     page.goto(service.url + "/doctor/")
     page.get_by_role("button", name="Run the doctor").click()
     page.wait_for_selector("#root-cause")
@@ -122,6 +132,9 @@ def _seed(page: Any, service: Service) -> dict[str, str]:
         "users": "/users/",
         "user": user,
         "logs": "/logs/",
+        "bounces": "/bounces/",
+        "canaries": "/canaries/",
+        "canary": canary,
     }
     for tab in ("source", "text", "headers", "raw", "links"):  # each tab of a mail is a view of its own
         pages[f"captured_message-{tab}"] = f"{c}?view={tab}"
@@ -145,7 +158,7 @@ VISITED: Final = frozenset(
     {
         "login", "overview", "settings", "deliveries", "message", "templates", "template", "template_diff",
         "held", "suppressions", "doctor", "captured", "captured_message", "people", "member", "group",
-        "apikeys", "users", "user", "logs",
+        "apikeys", "users", "user", "logs", "bounces", "canaries", "canary",
     }
 )  # fmt: skip
 
