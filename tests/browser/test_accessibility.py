@@ -50,6 +50,8 @@ NOT_PAGES: Final = {
     "apikey_revoke": "a form's action",
     "canary_run": "a form's action",
     "canary_delete": "a form's action",
+    "alert_destination_remove": "a form's action",
+    "alert_test": "a form's action",
 }
 HTML = '<h1>Hello</h1><p><a href="http://localhost/reset/abc">Reset</a></p><img src="https://t.example.net/o.gif">'
 
@@ -135,6 +137,7 @@ def _seed(page: Any, service: Service) -> dict[str, str]:
         "bounces": "/bounces/",
         "canaries": "/canaries/",
         "canary": canary,
+        "alerts": "/alerts/",
     }
     for tab in ("source", "text", "headers", "raw", "links"):  # each tab of a mail is a view of its own
         pages[f"captured_message-{tab}"] = f"{c}?view={tab}"
@@ -158,7 +161,7 @@ VISITED: Final = frozenset(
     {
         "login", "overview", "settings", "deliveries", "message", "templates", "template", "template_diff",
         "held", "suppressions", "doctor", "captured", "captured_message", "people", "member", "group",
-        "apikeys", "users", "user", "logs", "bounces", "canaries", "canary",
+        "apikeys", "users", "user", "logs", "bounces", "canaries", "canary", "alerts",
     }
 )  # fmt: skip
 
