@@ -136,10 +136,14 @@ def _advance(canary_id: int, settings: Settings | None) -> int:
 
 def _start(canary: Canary, now: datetime, settings: Settings | None) -> None:
     trigger = "manual" if canary.run_requested else "schedule"
-    # the schedule moves first: whatever happens next, the next run is an interval away
-    Canary.objects.filter(pk=canary.pk).update(
-        next_run_at=now + timedelta(minutes=canary.interval_minutes), run_requested=False
-    )
+    # The schedule moves first, from what this node read (a conditional UPDATE): whatever
+    # happens next the next run is an interval away, and of two nodes that read the same
+    # due canary only one starts it, lease or no lease.
+    moved = Canary.objects.filter(
+        pk=canary.pk, next_run_at=canary.next_run_at, run_requested=canary.run_requested
+    ).update(next_run_at=now + timedelta(minutes=canary.interval_minutes), run_requested=False)
+    if moved != 1:
+        return
     token = f"{canary.key}.{secrets.token_hex(8)}"
     # Look first: a mailbox that cannot be read gets no mail it could not report on, and
     # mail of earlier runs that came late is recorded (and removed) before this one goes.
