@@ -36,6 +36,7 @@ from postwarden.canaries import store
 from postwarden.canaries.models import PLACEMENT, Canary, CanaryRun, RunState
 from postwarden.canaries.verdicts import TOKEN_HEADER
 from postwarden.canaries.watch import Found, Look, find, remove
+from postwarden.core.addresses import redact
 from postwarden.core.config.model import Settings
 from postwarden.core.imap import ImapError, open_session
 from postwarden.core.sealing import UnsealError
@@ -187,7 +188,9 @@ def _send(canary: Canary, token: str, trigger: str, now: datetime, settings: Set
             canary, run, RunState.MISSING, now, detail=f"never queued: {refused.field}: {refused.message}"
         )
         return run
-    log.info("canary %s: run %s queued as %s to %s", canary.name, run.pk, queued.public_id, canary.address)
+    log.info(
+        "canary %s: run %s queued as %s to %s", canary.name, run.pk, queued.public_id, redact(canary.address)
+    )
     return run
 
 
