@@ -15,6 +15,7 @@ from postwarden.alerts.conditions import (
     scheduled,
 )
 from postwarden.core.doctor.model import Code, Finding, Report
+from tests.console.conftest import clean_env  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,3 +52,23 @@ def test_the_scheduled_doctor_alerts_when_it_turns_to_error_and_when_it_clears()
     assert (cleared.kind, cleared.observation.key) == ("resolved", SCHEDULED)
     # the scheduled doctor clearing says nothing about the database's conditions
     assert observe(DATABASE, [database]) == []
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_the_scheduled_doctor_job_alerts_once_while_the_doctor_stays_in_error() -> None:
+    """The job itself, with the whole doctor on this suite's settings (nothing configured:
+    mail is only captured, the doctor's config.missing): one alert, then none while the
+    doctor says the same."""
+    import time
+
+    from postwarden.alerts.jobs import scheduled_doctor
+    from postwarden.alerts.models import Alert
+    from postwarden.monitor.jobs import JobRun
+
+    scheduled_doctor(JobRun("doctor.scheduled", deadline=time.monotonic() + 60))
+    [alert] = Alert.objects.all()
+    assert (alert.kind, alert.key, alert.status) == ("firing", SCHEDULED, "no_destination")
+    assert alert.evidence.startswith("config.missing: No mail is sent: Postwarden only captures it. ")
+    assert alert.link.endswith("/doctor/")
+    scheduled_doctor(JobRun("doctor.scheduled", deadline=time.monotonic() + 60))
+    assert Alert.objects.count() == 1
