@@ -34,4 +34,5 @@ def jobs() -> list[Job]:
     return [
         Job("test.tick", _tick, every),
         Job("test.crash", _crash, every),
+        Job("test.later", _tick, fixed(timedelta(hours=1)), run_at_start=False),
     ]

@@ -154,6 +154,8 @@ def test_a_crashing_job_is_logged_without_its_secret_and_the_others_go_on(
     shown = listing.read_text()
     assert "test.crash  every 0.5 s  last " in shown
     assert ", failed: RuntimeError: cannot reach" in shown
+    assert "test.later  every 3600 s  first run after " in shown
+    assert "test.later" not in {name for name, _, _ in runs(record)}
     assert SECRET not in shown
 
 

@@ -88,7 +88,12 @@ def _list(jobs: Sequence[Job]) -> int:
     for job in jobs:
         row = rows.get(job.name)
         started = None if row is None else row.last_started_at
-        last = "never run" if started is None else f"last {started:%Y-%m-%d %H:%M:%S} UTC"
+        if row is None or started is None:
+            last = "never run"
+        elif row.runs == 0:  # run_at_start=False: the schedule counts from when it was first seen
+            last = f"first run after {started + job.every():%Y-%m-%d %H:%M:%S} UTC"
+        else:
+            last = f"last {started:%Y-%m-%d %H:%M:%S} UTC"
         outcome = f", {row.last_outcome}" if row is not None and row.last_outcome else ""
         error = f": {row.last_error}" if row is not None and row.last_error else ""
         print(f"{job.name}  every {job.every().total_seconds():g} s  {last}{outcome}{error}")
