@@ -8,19 +8,14 @@ from django.utils import timezone
 
 from postwarden.outbox import effects, suppressions
 from postwarden.outbox.effects import Outcome
-from postwarden.outbox.models import Event, Message, Recipient, State, Suppression
+from postwarden.outbox.models import Event, Recipient, State, Suppression
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
 
 def _sent(address: str = "ann@example.net", state: State = State.SENT) -> Recipient:
-    message = Message.objects.create(
-        public_id=f"m_fx{Message.objects.count()}",
-        message_id="<fx@example.com>",
-        from_address="ops@example.com",
-        envelope_from="ops@example.com",
-    )
-    return Recipient.objects.create(message=message, address=address, state=state)
+    return factories.recipient(address, state=state)
 
 
 def test_a_hard_bounce_moves_the_recipient_notes_it_and_suppresses_until_the_ttl() -> None:

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from postwarden.outbox import states
-from postwarden.outbox.models import Message, Recipient, State
+from postwarden.outbox.models import Recipient, State
 from postwarden.outbox.states import NEW, TABLE, IllegalMove, Move
+from tests import factories
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "postwarden"
 
@@ -19,13 +20,7 @@ PAIRS = [(state, move) for move in Move for state in (NEW, *State)]
 
 
 def _recipient(state: State) -> Recipient:
-    message = Message.objects.create(
-        public_id=f"m_states{Message.objects.count()}",
-        message_id="<states@example.com>",
-        from_address="ops@example.com",
-        envelope_from="ops@example.com",
-    )
-    return Recipient.objects.create(message=message, address="ann@example.net", state=state, reason="before")
+    return factories.recipient(state=state, reason="before")
 
 
 @pytest.mark.django_db

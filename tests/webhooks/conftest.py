@@ -11,6 +11,7 @@ import pytest
 from postwarden.core.config.resolve import resolve_environment
 from postwarden.outbox.models import Message, Recipient, State
 from postwarden.webhooks import views
+from tests import factories
 
 BASIC_USER, BASIC_PASSWORD = "hooks", "basic-pass-5e8d1c"
 
@@ -42,17 +43,13 @@ def sent(db: None) -> Callable[..., Recipient]:
         pmid: str,
         state: State = State.SENT,
         message: Message | None = None,
-        message_id: str = "<m_hook.1700000000@postwarden.example.com>",
+        message_id: str = factories.MESSAGE_ID,
     ) -> Recipient:
-        if message is None:
-            message = Message.objects.create(
-                public_id=f"m_{Message.objects.count() + 1}",
-                message_id=message_id,
-                from_address="alerts@example.com",
-                envelope_from="alerts@example.com",
-            )
-        return Recipient.objects.create(
-            message=message, address=address, state=state, provider_message_id=pmid
+        return factories.recipient(
+            address,
+            state=state,
+            of=message or factories.message(message_id=message_id),
+            provider_message_id=pmid,
         )
 
     return make
