@@ -108,3 +108,27 @@ def test_a_bounce_over_the_size_limit_is_refused_with_552(listener: ListenerThre
         code, _ = smtp.data(big)
     assert code == 552
     assert not Bounce.objects.exists()
+
+
+def test_when_the_intake_is_full_a_bounce_is_deferred_not_lost(
+    listener: ListenerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from postwarden.bounces import listener as module
+
+    row = sent_recipient()
+    path = verp().address(row.message_id, row.pk)
+    monkeypatch.setattr(module, "MAX_WAITING", 0)  # a storm has filled the queue
+    with client(listener) as smtp:
+        with pytest.raises(smtplib.SMTPDataError) as deferred:
+            smtp.sendmail("", [path], dsn(path, "alice@example.net"))
+        assert (deferred.value.smtp_code, deferred.value.smtp_error) == (
+            451,
+            b"4.3.2 Error: too many bounces waiting; try again later",
+        )
+    assert not Bounce.objects.exists()
+    assert intake.tallies()["busy"] == 1
+    monkeypatch.setattr(module, "MAX_WAITING", 64)  # the sender's retry gets in
+    with client(listener) as smtp:
+        assert smtp.sendmail("", [path], dsn(path, "alice@example.net")) == {}
+    row.refresh_from_db()
+    assert row.state == "bounced"

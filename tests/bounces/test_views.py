@@ -85,3 +85,14 @@ def test_metrics_count_what_came_back_and_what_was_dropped() -> None:
     assert 'postwarden_bounces_total{kind="hard_bounce",outcome="unknown_message",source="smtp"} 1.0' in text
     assert 'postwarden_bounces_dropped_total{reason="forged"} 1.0' in text
     assert 'postwarden_recipients{state="bounced"} 1.0' in text
+
+
+def test_the_deliveries_filter_finds_bounced_mail(
+    viewer: object,
+) -> None:
+    public_id, _ = bounced()
+    enqueue(Outgoing(to=["carol@example.net"], subject="Other", text="x"), settings=bounce_settings())
+    client = logged_in(viewer)  # type: ignore[arg-type]
+    page = client.get("/deliveries/?state=bounced").content.decode()
+    assert f"/deliveries/{public_id}/" in page
+    assert "carol@example.net" not in page
