@@ -199,3 +199,32 @@ def test_soft_bounces_count_toward_the_threshold_as_provider_events_do() -> None
     suppression = Suppression.objects.get()
     assert suppression.reason == "failures"
     assert "Mailbox full (4)" in suppression.detail
+
+
+def test_a_bounce_faster_than_the_workers_record_waits_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    row = sent()
+    Recipient.objects.filter(pk=row.pk).update(state="sending")  # the server took it; not recorded yet
+
+    def worker_records(seconds: float) -> None:  # the worker writes its batch while the intake waits
+        Recipient.objects.filter(pk=row.pk).update(state="sent")
+
+    monkeypatch.setattr(intake.time, "sleep", worker_records)
+    [bounce] = arrive(dsn(path_of(row), row.address), path_of(row))
+    assert bounce.outcome == "applied"
+    row.refresh_from_db()
+    assert row.state == "bounced"
+
+
+def test_a_bounce_for_mail_still_unrecorded_after_the_wait_comes_again_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    row = sent()
+    Recipient.objects.filter(pk=row.pk).update(state="sending")
+    monkeypatch.setattr(intake, "SENDING_WAIT", 0.0)
+    with pytest.raises(intake.NotYet):
+        arrive(dsn(path_of(row), row.address), path_of(row))
+    assert not Bounce.objects.exists()
+    assert not Event.objects.exists()
+    Recipient.objects.filter(pk=row.pk).update(state="sent")
+    [bounce] = arrive(dsn(path_of(row), row.address), path_of(row))
+    assert bounce.outcome == "applied"

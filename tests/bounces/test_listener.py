@@ -132,3 +132,16 @@ def test_when_the_intake_is_full_a_bounce_is_deferred_not_lost(
         assert smtp.sendmail("", [path], dsn(path, "alice@example.net")) == {}
     row.refresh_from_db()
     assert row.state == "bounced"
+
+
+def test_a_bounce_before_the_workers_record_is_deferred_with_451(
+    listener: ListenerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    row = sent_recipient()
+    Recipient.objects.filter(pk=row.pk).update(state="sending")
+    monkeypatch.setattr(intake, "SENDING_WAIT", 0.0)
+    path = verp().address(row.message_id, row.pk)
+    with client(listener) as smtp, pytest.raises(smtplib.SMTPDataError) as deferred:
+        smtp.sendmail("", [path], dsn(path, "alice@example.net"))
+    assert deferred.value.smtp_code == 451
+    assert not Bounce.objects.exists()

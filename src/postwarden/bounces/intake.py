@@ -11,12 +11,18 @@ recipient's timeline (:mod:`postwarden.bounces.effects`).
 - The same mail twice (a remote retry, a replay): counted, nothing done twice.
 - Per recipient at most :data:`PER_RECIPIENT` bounces are applied; more are kept as
   ``excess`` (a storm of bounces for one address changes nothing more).
+- A bounce can come back before the worker has recorded that the server took the mail (a
+  local MTA bounces within milliseconds; the worker writes its results in batches): the
+  recipient is still ``sending``, and a bounce cannot move it from there. The intake waits
+  for the record, at most :data:`SENDING_WAIT` seconds, then raises :class:`NotYet`: the
+  listener answers 451 and the mailbox keeps the mail, so it comes again later.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from dataclasses import dataclass
 from email.parser import HeaderParser
 from email.policy import compat32
@@ -32,13 +38,17 @@ from postwarden.core.replies.classify import classify
 from postwarden.core.replies.parse import parse_reply
 from postwarden.core.replies.reply import Reply
 from postwarden.core.verp import BadToken, Target, Verp
-from postwarden.outbox.models import Recipient
+from postwarden.outbox.models import Recipient, State
 from postwarden.webhooks.events import redact
 
 log = logging.getLogger("postwarden.bounces")
 
 #: bounces applied to one recipient; more are kept, not applied
 PER_RECIPIENT: Final = 10
+#: seconds the intake waits for the worker to record a recipient it is still sending
+SENDING_WAIT: Final = 15.0
+#: seconds between looks while it waits
+SENDING_POLL: Final = 0.2
 #: bytes of a mail kept for the operator when it could not be applied
 KEEP_BYTES: Final = 256 * 1024
 #: headers where a bounce mailbox's mail names the address it was sent to
@@ -50,6 +60,10 @@ _EFFECTS: Final[dict[parse.Kind, Effect]] = {
     parse.Kind.DELAYED: Effect.DELAYED,
     parse.Kind.COMPLAINT: Effect.COMPLAINED,
 }
+
+
+class NotYet(RuntimeError):
+    """The recipient's attempt is not recorded yet; the bounce must come again later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +136,7 @@ def _apply(arrival: Arrival, report: parse.Report, digest: str, address: str, ta
             extra={"return_path": redact(address), "kind": report.kind.value},
         )
         return _keep(arrival, report, digest, Outcome.UNKNOWN_MESSAGE, return_path=address)
+    _settle(recipient)
     status = report.status_for(recipient.address)
     kind = status.kind if status is not None else report.kind
     effect = _EFFECTS.get(kind)
@@ -180,6 +195,16 @@ def _apply(arrival: Arrival, report: parse.Report, digest: str, address: str, ta
         status=status,
         event_pk=event.pk if event is not None else None,
     )
+
+
+def _settle(recipient: Recipient) -> None:
+    """Wait (bounded) until the worker has recorded ``recipient``'s attempt. Raises :class:`NotYet`."""
+    deadline = time.monotonic() + SENDING_WAIT
+    while recipient.state == State.SENDING:
+        if time.monotonic() >= deadline:
+            raise NotYet(f"the worker has not recorded {recipient.message.public_id} for this recipient yet")
+        time.sleep(SENDING_POLL)
+        recipient.refresh_from_db(fields=["state"])
 
 
 def _diagnostic(report: parse.Report, status: parse.Status | None) -> str:

@@ -8,9 +8,10 @@ framing, PIPELINING, STARTTLS, the size limit with 552, timeouts) with other rul
   else is refused there (``550 5.7.1`` not ours: it is no open relay; ``550 5.1.1`` a
   token that does not verify, counted as forged);
 - at the end of DATA the mail goes to the one intake (:mod:`postwarden.bounces.intake`) on
-  a database thread. When the intake cannot take it (the database is down, or more mail
-  waits than :data:`MAX_WAITING`: a storm) the answer is ``451``: the remote MTA keeps the
-  bounce and tries again, so nothing is lost.
+  a database thread. When the intake cannot take it (the database is down, more mail waits
+  than :data:`MAX_WAITING`: a storm, or the worker has not yet recorded the message it is
+  about) the answer is ``451``: the remote MTA keeps the bounce and tries again, so nothing
+  is lost.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ NOT_OURS: Final = "550 5.7.1 Error: this server takes mail only for bounce addre
 FORGED: Final = "550 5.1.1 Error: no such bounce address"
 BUSY: Final = "451 4.3.2 Error: too many bounces waiting; try again later"
 LOCAL_ERROR: Final = "451 4.3.0 Error: local problem; try again later"
+NOT_YET: Final = "451 4.3.0 Error: that message is still being sent; try again later"
 ACCEPTED: Final = "250 2.0.0 Ok: bounce received"
 
 
@@ -103,6 +105,9 @@ class BounceHandler:
         self.waiting += 1
         try:
             await self._db(intake.take, arrival, self.verp)
+        except intake.NotYet as exc:
+            log.info("bounce deferred: its message is still being sent", extra={"why": str(exc)})
+            return NOT_YET
         except Exception as exc:
             log.error("bounce intake failed; the sender will retry", exc_info=exc)
             return LOCAL_ERROR

@@ -87,6 +87,12 @@ def _take(
             continue
         try:
             intake.take(intake.Arrival(message.raw, "imap", origin=origin[:255]), verp)
+        except intake.NotYet as exc:
+            result.left += 1
+            log.info(
+                "bounce left for the next poll: its message is still being sent", extra={"why": str(exc)}
+            )
+            continue
         except Exception as exc:  # the database: leave it in the mailbox for the next poll
             result.left += 1
             log.error("bounce intake failed; the message stays in the mailbox", exc_info=exc)
