@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from postwarden.cli.serve import children
-from tests.pg import Cluster, pg_cluster  # noqa: F401 - a session fixture
+from tests.pg import Cluster, pg_cluster, restart_cluster, start_cluster, stop_cluster  # noqa: F401
 from tests.processes import stop_group
 from tests.serving import start, tail
 
@@ -106,6 +106,36 @@ def test_two_monitors_on_one_postgres_database_run_each_job_once(
     monitors: list[Process],
 ) -> None:
     two_monitors_share_the_jobs(tmp_path, pg_cluster.createdb("monitor_two"), monitors)
+
+
+@pytest.mark.postgres
+def test_the_database_going_away_and_back_does_not_stop_the_monitor(
+    tmp_path: Path, monitors: list[Process]
+) -> None:
+    """PostgreSQL restarted under a running monitor: it says it cannot reach its schedule
+    (no traceback, no exit, which would make serve give up after a few restarts) and runs
+    its jobs again once the database is back."""
+    cluster = start_cluster()
+    try:
+        record = tmp_path / "runs.txt"
+        env = node_env(tmp_path / "data", cluster.createdb("monitor_away"), record, 0.3)
+        output = tmp_path / "monitor.out"
+        monitors.append(monitor(env, tmp_path, output, "--only", "test.tick"))
+        wait_for(lambda: len(runs(record)) >= 2, "two runs", monitors)
+        restart_cluster(cluster, down_for=2.0)
+        wait_for(
+            lambda: "monitor cannot reach its schedule; trying again" in output.read_text(),
+            "the error",
+            monitors,
+        )
+        before = len(runs(record))
+        wait_for(lambda: len(runs(record)) >= before + 2, "runs after the restart", monitors)
+        text = output.read_text()
+        assert "Traceback" not in text
+    finally:
+        for process in monitors:
+            stop_group(process)
+        stop_cluster(cluster)
 
 
 def test_a_restart_does_not_run_a_job_before_its_time(tmp_path: Path, monitors: list[Process]) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from postwarden.logs import redact
@@ -96,14 +96,21 @@ class Monitor:
         status = 0
         next_look = 0.0
         while not stop.is_set():
-            self._reap()
             if self._overran():
                 status = OVERRAN
                 break
             now = time.monotonic()
-            if now >= next_look or self._wake.is_set():
-                self._wake.clear()
-                next_look = now + self._step()
+            try:
+                self._reap()
+                if now >= next_look or self._wake.is_set():
+                    self._wake.clear()
+                    next_look = now + self._step()
+            except DatabaseError as exc:
+                # the database away (a restart, a failover): say so and look again later;
+                # exiting would make the supervisor give up after a few quick restarts
+                log.error("monitor cannot reach its schedule; trying again", extra={"error": describe(exc)})
+                connections.close_all()
+                next_look = now + LOOK_EVERY
             # a finished run wakes the loop (its job may be due again); stop and time
             # limits are looked at every TICK
             self._wake.wait(min(TICK, max(0.0, next_look - now)))
@@ -151,12 +158,14 @@ class Monitor:
         for name, held in list(self.running.items()):
             if held.thread.is_alive():
                 continue
+            # recorded first: when the database is away, the run stays here to be recorded
+            # at the next look (its lease holds meanwhile)
+            schedule.finish(name, self.holder, held.started, held.error)
             del self.running[name]
             if held.error is not None:
                 log.error("job failed", extra={"job": name, "error": held.error})
             else:
                 log.info("job finished", extra={"job": name})
-            schedule.finish(name, self.holder, held.started, held.error)
 
     def _overran(self) -> bool:
         now = time.monotonic()
@@ -174,7 +183,10 @@ class Monitor:
         deadline = time.monotonic() + STOP_GRACE
         for held in self.running.values():
             held.thread.join(max(0.0, deadline - time.monotonic()))
-        self._reap()
+        try:
+            self._reap()
+        except DatabaseError as exc:
+            log.error("monitor could not record its last runs", extra={"error": describe(exc)})
         if self.running:
-            log.warning("jobs still running at exit", extra={"jobs": sorted(self.running)})
+            log.warning("jobs still running or unrecorded at exit", extra={"jobs": sorted(self.running)})
         log.info("monitor stopped", extra={"holder": self.holder, "runs": self.started})
