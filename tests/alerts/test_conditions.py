@@ -32,7 +32,7 @@ BOUNCES = Finding.of(Code.QUEUE_BOUNCE_RATE, "6 bounced …")
 def test_the_listed_codes_and_every_error_alert_other_warnings_do_not() -> None:
     found = alerting([BACKLOG, BOUNCES, REFUSED, REFUSED])
     assert [o.key for o in found] == ["queue.bounce_rate", "network.connection_refused"]
-    assert found[0].page == "/deliveries/"
+    assert found[0].page == "/deliveries/?state=bounced"
     assert found[1].page == "/doctor/"
 
 

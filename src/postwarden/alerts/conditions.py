@@ -46,7 +46,7 @@ DOCTOR: Final = "doctor"
 #: console page by code prefix (the longest match wins); the doctor's page otherwise
 PAGES: Final[dict[str, str]] = {
     "queue.dead_letters": "/held/",
-    "queue.bounce_rate": "/deliveries/",
+    "queue.bounce_rate": "/deliveries/?state=bounced",
     "queue.": "/",
     "canary.": "/canaries/",
 }
