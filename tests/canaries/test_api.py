@@ -117,3 +117,18 @@ def test_scopes_unknown_ids_and_a_run_under_way(canary_path: Path, client: Clien
     refused = client.post(f"{URL}/{canary.pk}/run", headers=key("send"))
     assert refused.status_code == 409
     assert "has a run under way" in refused.json()["detail"]
+
+
+def test_a_name_that_exists_is_refused_naming_it(canary_path: Path, client: Client) -> None:
+    admin = key("admin")
+    first = client.post(URL, _body(canary_path, name="home"), content_type="application/json", headers=admin)
+    again = client.post(URL, _body(canary_path, name="home"), content_type="application/json", headers=admin)
+    assert first.status_code == 201
+    assert (again.status_code, again.json()) == (
+        400,
+        {"detail": "a canary named 'home' exists already", "field": "name"},
+    )
+    # without a name, the address's domain, numbered when taken
+    third = client.post(URL, _body(canary_path), content_type="application/json", headers=admin)
+    fourth = client.post(URL, _body(canary_path), content_type="application/json", headers=admin)
+    assert (third.json()["name"], fourth.json()["name"]) == ("example.test", "example.test-2")

@@ -213,3 +213,17 @@ def test_one_node_drives_a_run_and_another_takes_over_when_its_lease_lapses(cana
     run.refresh_from_db()
     assert run.state == RunState.ARRIVED
     assert canary.runs.count() == 1
+
+
+def test_starttls_with_a_trusted_certificate_works_and_without_it_is_refused(
+    canary_path: Path, dovecot_factory: Callable[..., DovecotServer], ssl_cert_file: FsPath
+) -> None:
+    mailbox = dovecot_factory(tls=True)
+    canary_path.mx.mailbox = mailbox
+    run = canary_path.run_to_end(canary_path.canary(imap_port=mailbox.port, imap_security="starttls"))
+    assert run.state == RunState.ARRIVED
+    plain = canary_path.canary(name="plain", imap_security="starttls")  # the plain Dovecot offers none
+    canary_path.pass_()
+    refused = plain.runs.get()
+    assert refused.state == RunState.UNREACHABLE
+    assert refused.detail == "nothing was sent: starttls: the IMAP server does not offer STARTTLS"
