@@ -34,10 +34,20 @@ SECTIONS: Final[tuple[tuple[Section, str], ...]] = (
     (Section.SIGNING, "DKIM signing"),
     (Section.WEBHOOKS, "Provider webhooks"),
     (Section.DELIVERY, "Delivery"),
+    (Section.BOUNCES, "Bounces (SMTP senders)"),
 )
 EDITED_SECTIONS: Final = frozenset(s for s, _ in SECTIONS)
 
 LABELS: Final[dict[str, str]] = {
+    "BOUNCE_DOMAIN": "Bounce domain",
+    "BOUNCE_IMAP_HOST": "Bounce mailbox IMAP host",
+    "BOUNCE_IMAP_PORT": "IMAP port",
+    "BOUNCE_IMAP_SECURITY": "IMAP security",
+    "BOUNCE_IMAP_USER": "IMAP user",
+    "BOUNCE_IMAP_PASSWORD": "IMAP password",
+    "BOUNCE_IMAP_FOLDER": "Folder",
+    "BOUNCE_IMAP_PROCESSED": "Processed mail is",
+    "BOUNCE_IMAP_INTERVAL": "Read every (seconds)",
     "EMAIL_PROVIDER": "Send through",
     "EMAIL_ENABLED": "Sending enabled",
     "MAIL_FROM": "From address",
@@ -186,6 +196,7 @@ ADVANCED: Final[dict[Section, tuple[str, str]]] = {
     Section.WEBHOOKS: ("webhooks", "Provider webhooks"),
     Section.DELIVERY: ("delivery", "Delivery tuning"),
     Section.PROVIDER: ("provider", "Email provider (API)"),
+    Section.BOUNCES: ("bounces", "Bounces for SMTP senders (VERP return paths, bounce mailbox)"),
 }
 
 

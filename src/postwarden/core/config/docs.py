@@ -106,6 +106,11 @@ one intake; `postwarden serve` runs what is configured, or run `postwarden bounc
   `BOUNCE_IMAP_INTERVAL` seconds and deletes (or flags) what it processed.
   `postwarden bounces --once` reads it once and says what it found.
 
+The console's Email settings page has these settings in a card of their own ("Bounces for SMTP
+senders"); the listener's address comes from the environment only. The worker uses a changed
+bounce domain with its next settings look; the listener and the mailbox reader take changes when
+`postwarden bounces` (or `postwarden serve`) starts again.
+
 A hard bounce puts `bounced` on the recipient's timeline with the remote server's words and
 what they mean, and suppresses the address as a provider's hard bounce does; a complaint (ARF
 feedback report) `complained`; a soft bounce `deferred`; `Action: delayed` is a note only;
