@@ -157,4 +157,12 @@ def test_an_unknown_user_gets_the_meaning_and_steps_and_no_retry_advice(
     assert page.locator(".card.failure ol.steps li").count() >= 1
     assert "`" not in page.inner_text(".card.failure ol.steps")
     assert "retry after fixing the cause" not in page.content()
+    # the refusal suppressed the address under the bounce rules: the page says so, and what
+    # the suppression says, and offers no retry
+    suppression = page.inner_text(".card.failure .suppression")
+    assert "nobody@example.com" in suppression
+    assert "hard_bounce" in suppression
+    assert "Mail to this address is suppressed" in why
+    assert page.get_by_role("button", name="Retry nobody@example.com now").count() == 0
+    assert page.get_by_role("button", name="Retry now: 1 recipient").count() == 0
     shoot(page, "message-unknown-user")

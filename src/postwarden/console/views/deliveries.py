@@ -50,14 +50,20 @@ def message(request: HttpRequest, public_id: str) -> HttpResponse:
     row = get_object_or_404(Message.objects.select_related("api_key"), public_id=public_id)
     content = Content.objects.filter(message=row).first()
     recipients = list(row.recipients.order_by("id"))
+    failed = failures(recipients)
     may_read = reads_bodies(request.user)
     entries = timeline(row)
     mail = mailview.parse(bytes(content.raw)) if content else None
     context: dict[str, Any] = {
         "message": row,
         "recipients": recipients,
-        "failures": failures(recipients),
-        "retryable": [r for r in recipients if r.state in RETRYABLE],
+        "failures": failed,
+        # a suppressed address would only be stopped again by the policy: not offered
+        "retryable": [
+            r
+            for r in recipients
+            if r.state in RETRYABLE and not (r.pk in failed and failed[r.pk].suppression)
+        ],
         "retry_states": RETRYABLE,
         "timeline": entries if may_read else without_bodies(entries),
         "raw_events": raw_events(row),
