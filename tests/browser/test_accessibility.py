@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections import Counter
 from typing import Any, Final
 
 import pytest
@@ -18,6 +19,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 from postwarden.console.access import ACCESS
 from tests.browser.conftest import SCREENSHOTS, Service, log_in
+from tests.reliability.figures import report
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 SIZES: Final = (("laptop", {"width": 1280, "height": 900}), ("phone", {"width": 390, "height": 844}))
@@ -145,11 +147,15 @@ def _seed(page: Any, service: Service) -> dict[str, str]:
     return pages
 
 
-def _violations(page: Any) -> list[str]:
+def _violations(page: Any, tally: Counter[str] | None = None) -> list[str]:
+    """The serious and critical violations on ``page``; ``tally`` counts every violation
+    (rule and page) by impact, for the run's figures."""
     # the sandboxed mail frames hold the mail's own markup, not the console's: not checked
     results = Axe().run(page, options={"resultTypes": ["violations"], "iframes": False})
     found = []
     for violation in results.response["violations"]:
+        if tally is not None:
+            tally[str(violation.get("impact"))] += 1
         if violation.get("impact") in FAILING:
             targets = [", ".join(map(str, node["target"])) for node in violation["nodes"][:5]]
             found.append(f"{violation['impact']} {violation['id']}: {violation['help']} at {targets}")
@@ -167,20 +173,26 @@ VISITED: Final = frozenset(
 
 
 def test_every_console_route_is_checked_or_named_as_no_page() -> None:
-    assert set(ACCESS) == VISITED | set(NOT_PAGES)
+    assert set(ACCESS) == VISITED | set(NOT_PAGES), (
+        "a new console route: visit it in _seed and add it to VISITED, or say in NOT_PAGES why it is no page"
+    )
     assert not VISITED & set(NOT_PAGES)
 
 
-def test_no_page_has_a_serious_or_critical_accessibility_violation(browser: Any, service: Service) -> None:
+def test_no_page_has_a_serious_or_critical_accessibility_violation(
+    browser: Any, service: Service, request: pytest.FixtureRequest
+) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     problems: dict[str, list[str]] = {}
+    tally: Counter[str] = Counter()
+    visits = 0
     pages: dict[str, str] = {}
     for size, viewport in SIZES:
         context = browser.new_context(viewport=viewport)
         context.set_default_timeout(20_000)
         page = context.new_page()
         page.goto(service.url + "/login/")
-        checked = {"login": _violations(page)}
+        checked = {"login": _violations(page, tally)}
         page.screenshot(path=str(SCREENSHOTS / f"a11y-{size}-login.png"), full_page=True)
         log_in(page, service)
         pages = pages or _seed(page, service)
@@ -188,17 +200,19 @@ def test_no_page_has_a_serious_or_critical_accessibility_violation(browser: Any,
         for name, url in pages.items():
             page.goto(service.url + url)
             page.screenshot(path=str(SCREENSHOTS / f"a11y-{size}-{name}.png"), full_page=True)
-            checked[name] = _violations(page)
+            checked[name] = _violations(page, tally)
         # a viewer's view of a message: the body withheld, the refusal page
         viewer = browser.new_context(viewport=viewport).new_page()
         log_in(viewer, service, "viewer@example.com", "viewer-password-123")
         for name, url in (("message-viewer", pages["message"]), ("forbidden", "/settings/")):
             viewer.goto(service.url + url)
             viewer.screenshot(path=str(SCREENSHOTS / f"a11y-{size}-{name}.png"), full_page=True)
-            checked[name] = _violations(viewer)
+            checked[name] = _violations(viewer, tally)
         viewer.context.close()
         context.close()
         problems.update({f"{size} {name}": found for name, found in checked.items() if found})
+        visits += len(checked)
+    report(request, "accessibility (axe-core, issue #17)", page_visits=visits, **dict(tally))
     assert problems == {}, json.dumps(problems, indent=1)
 
 
