@@ -68,11 +68,16 @@ def send(service: Service, key: str, subject: str, html: str = HTML) -> str:
 
 
 def shot(page: Any, name: str) -> None:
-    """Screenshots of the page as it is, at laptop and at phone size."""
+    """Screenshots of the page as it is, at laptop and at phone size. Chromium leaves a
+    sandboxed frame below the first screen blank in a full-page capture, so the mail's
+    previews get a capture of their own (scrolled into view): <size>-<name>-preview.png."""
     SCREENSHOTS.mkdir(exist_ok=True)
     for label, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
         page.set_viewport_size(viewport)
         page.screenshot(path=str(SCREENSHOTS / f"{label}-{name}.png"), full_page=True)
+        previews = page.locator(".preview-widths")
+        if previews.count():
+            previews.first.screenshot(path=str(SCREENSHOTS / f"{label}-{name}-preview.png"))
     page.set_viewport_size(LAPTOP)
 
 
