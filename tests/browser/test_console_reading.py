@@ -186,7 +186,10 @@ def test_a_viewer_reads_metadata_and_the_timeline_but_a_body_only_when_granted(
 def test_tables_become_cards_on_a_phone_with_the_actions_in_reach(
     page: Any, service: Service, api_key: str
 ) -> None:
+    send(service, api_key, "Shown as a card")
     log_in(page, service)
+    page.goto(service.url + "/captured/")
+    page.locator("#captured-rows a", has_text="Shown as a card").wait_for()  # the list follows by itself
     page.on("dialog", lambda dialog: dialog.dismiss())
     page.goto(service.url + "/suppressions/")
     page.fill("#id_address", "gone@example.com")
