@@ -73,7 +73,11 @@ def test_every_integer_is_bounded_and_refused_past_its_bounds_by_name(
     _, token = ApiKey.issue("bounds", [Scope.ADMIN])
     url = path.replace("{", "").replace("}", "")  # path parameters: their own names as values
     for value in HUGE:
-        if where == "query":
+        if where == "path":
+            response = getattr(client, method)(
+                path.replace(f"{{{name}}}", str(value)), headers={"Authorization": f"Bearer {token}"}
+            )
+        elif where == "query":
             response = getattr(client, method)(
                 f"{url}?{name}={value}", headers={"Authorization": f"Bearer {token}"}
             )
