@@ -17,6 +17,7 @@ from typing import Any, Final
 import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
+from django.urls import Resolver404, resolve
 from hypothesis import HealthCheck, settings
 
 from postwarden.accounts.models import ApiKey
@@ -82,6 +83,19 @@ BOUNDED = settings(
 )
 
 
+def another_route(case: schemathesis.Case[Any]) -> bool:
+    """The drawn path parameters spell another route's path: ``GET /api/v1/messages/{public_id}``
+    with the id "batch" is ``/api/v1/messages/batch``, a POST-only route (405 is right there)."""
+    try:
+        drawn = resolve(case.formatted_path).route
+    except Resolver404:
+        return False
+    plain = case.operation.path
+    for name in case.path_parameters or {}:
+        plain = plain.replace(f"{{{name}}}", "zz0")  # a value no fixed route has
+    return drawn != resolve(plain).route
+
+
 @pytest.fixture
 def share_of_2xx(request: pytest.FixtureRequest) -> Iterator[None]:
     """After all of an operation's examples: a valid key's requests must get through."""
@@ -100,6 +114,8 @@ def test_it_answers_every_generated_request_of_an_admin_key_within_the_schema(
     case: schemathesis.Case[Any], admin_key: str
 ) -> None:
     SENT[case.operation.label] = SENT.get(case.operation.label, 0) + 1
+    if another_route(case):
+        return
     response = case.call_and_validate(headers={"Authorization": f"Bearer {admin_key}"})
     # a valid admin key is never refused, whatever else is wrong with the request
     assert response.status_code not in (401, 403), (case.operation.label, response.status_code)
@@ -113,7 +129,15 @@ def test_it_answers_every_generated_request_without_credentials_within_the_schem
     case: schemathesis.Case[Any],
 ) -> None:
     SENT[case.operation.label] = SENT.get(case.operation.label, 0) + 1
+    if another_route(case):
+        return
     response = case.call_and_validate()
     # the coverage phase also tries methods the route does not have: 405 before any auth
     expected = 401 if case.method.upper() == case.operation.method.upper() else 405
     assert response.status_code == expected, (case.operation.label, case.method, response.status_code)
+
+
+def test_a_drawn_id_that_spells_another_route_is_told_apart() -> None:
+    operation = schema["/api/v1/messages/{public_id}"]["GET"]
+    assert another_route(operation.Case(path_parameters={"public_id": "batch"}))
+    assert not another_route(operation.Case(path_parameters={"public_id": "m_0123456789abcdef0123"}))
