@@ -7,7 +7,8 @@ them to work (docs/reference/mission-anchors.md E7, E8), while RFC 5322 would wa
 
 Common ASCII addresses take a fast path that accepts a strict subset of what
 email-validator accepts (a differential test keeps the two in step), because
-email-validator costs ~50 µs per address and the API composes 10k messages/s.
+email-validator's cost per address is a large share of the API's budget per message
+(docs/performance.md).
 
 Raises :class:`InvalidAddress` (a ``ValueError``) whose message quotes the input and
 says what is wrong.

@@ -8,8 +8,8 @@ signature over the same message. The key and selector come from ``DKIM_*``
 The signature is RFC 6376 rsa-sha256 with relaxed/relaxed canonicalization. dkimpy
 parses the message and canonicalizes it (what it does well, and what verifiers run);
 the RSA operation is OpenSSL's through ``cryptography``: dkimpy's own RSA is pure
-Python, about 10 ms a message for a 2048-bit key, which capped a worker that signs at
-a hundred messages a second per core. The key is parsed once per signer, not per
+Python, which capped a worker that signs far below what it sends unsigned
+(docs/performance.md). The key is parsed once per signer, not per
 message. tests/core/test_dkim.py verifies every signature with dkimpy, and with Perl's
 Mail::DKIM, which (unlike dkimpy) shows what over-signing protects.
 """

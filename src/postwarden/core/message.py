@@ -40,9 +40,9 @@ _random = threading.local()
 def random_hex(nbytes: int) -> str:
     """``nbytes`` random bytes from the OS CSPRNG, as hex (like ``secrets.token_hex``).
 
-    Two of these per message (its Message-ID and its public id) were ~8% of a batch
-    request's time as a ``getrandom`` call each; the bytes are now drawn 4 KiB at a time
-    per thread and never handed out twice. A forked child starts with an empty pool,
+    Two of these per message (its Message-ID and its public id) were a visible share of a
+    batch request's time as a ``getrandom`` call each (docs/performance.md); the bytes are
+    now drawn 4 KiB at a time per thread and never handed out twice. A forked child starts with an empty pool,
     so parent and child can never share bytes."""
     pool: str = getattr(_random, "pool", "")
     at: int = getattr(_random, "at", 0)

@@ -1,7 +1,7 @@
 """The byte-level pieces of a message: header fields and bodies, written directly.
 
-The stdlib's ``email.message.EmailMessage`` costs ~480 µs per message
-(docs/reference/send-baselines.md); everything here is string work on the common path, and the
+The stdlib's ``email.message.EmailMessage`` costs more per message than the rest of the
+send path (docs/reference/send-baselines.md); everything here is string work on the common path, and the
 results are checked against the stdlib *parser* in the tests instead.
 
 Rules followed:

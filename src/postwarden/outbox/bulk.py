@@ -2,7 +2,7 @@
 
 The outbox's hot paths (a batch of 500 messages through the API, a worker recording
 thousands of results a second) would spend most of their time in the ORM's per-object
-work (docs/reference/send-baselines.md: 2.5 µs/row for the database itself against ~100 µs per row
+work (docs/reference/send-baselines.md: forty times what the database itself spends per row,
 through ``bulk_create``). These helpers take plain tuples, adapt only the columns that
 need it (datetimes, JSON) with the connection's own adapters, and hand the rest to the
 driver's ``executemany``. They run in the caller's transaction.

@@ -5,7 +5,7 @@ A commit costs an fsync (SQLite WAL with synchronous=FULL: one per commit; Postg
 its WAL flush), and with SQLite only one transaction writes at a time: sixteen request
 threads each opening their own write transaction queue up on the database lock, and
 Python's sqlite3 waits for that lock in SQLite's busy handler, which sleeps in growing
-steps (up to 100 ms a step) — a request could wait seconds (issue #7: p99 2 s).
+steps — a request could wait seconds (issue #7).
 
 So request threads do not open write transactions of their own. Each hands its prepared
 work to :meth:`GroupCommitter.submit` and waits. The first thread that finds nobody

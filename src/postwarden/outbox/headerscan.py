@@ -14,7 +14,7 @@ client may show the unsigned one.
 The relay stores thousands of messages a second and needs seven fields of each (Message-ID,
 Date, From, Sender, Subject, To, Cc). ``email.parser`` with the compat32 policy builds a whole
 Message for that, and ``email.utils.getaddresses`` runs a character-by-character parser
-on every address list: together ~160 µs per message, more than the relay's SMTP work.
+on every address list: together more than the relay's SMTP work (docs/performance.md).
 
 :func:`scan` gives exactly what ``BytesHeaderParser(policy=compat32)`` would give for
 those fields when the block is ASCII; for UTF-8 header text it answers None and the

@@ -1,7 +1,7 @@
 """Group commit: one thread owns the database, every SMTP session awaits it.
 
-A commit per message costs ~117 µs of fsync on SQLite with synchronous=FULL and ~200 µs
-on PostgreSQL (docs/reference/send-baselines.md), more than the relay's whole CPU budget per message.
+A commit per message costs an fsync (SQLite with synchronous=FULL, PostgreSQL's WAL flush),
+more than the relay's whole CPU budget per message (docs/performance.md).
 So sessions do not commit: each hands its message to this thread and waits. The thread
 takes everything that queued up while the previous transaction ran, writes it in ONE
 transaction, and only then releases every waiting session, which answers 250. A

@@ -266,9 +266,8 @@ class OffloadedSmtp:
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
     """Run ``main`` to completion on a new event loop (the worker's and the child's).
-    asyncio's: uvloop was measured and did not pay for the worker (220 against 218 µs
-    of CPU a message sending in-process; the child 133 against 152 µs), and it would
-    need core/smtp's reader to accept transports that are not asyncio.Transport."""
+    asyncio's: uvloop was measured and did not pay for the worker (docs/performance.md),
+    and it would need core/smtp's reader to accept transports that are not asyncio.Transport."""
     return asyncio.run(main)
 
 

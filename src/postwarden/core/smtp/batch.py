@@ -4,8 +4,8 @@ With PIPELINING, :meth:`send` costs two round trips: MAIL+RCPT+DATA, then the co
 RFC 2920 lets the content open the next group of commands, so :meth:`send_many` writes
 each message's content together with the next message's envelope: the server answers
 the end of data of one message and the MAIL, RCPT and DATA of the next in one go. Against
-a relay 1 ms away that doubles what one connection carries; on loopback it halves the
-system calls and event-loop wake-ups per message (bench/smtp_client.py).
+a relay a round trip away that doubles what one connection carries; on loopback it saves
+system calls and event-loop wake-ups per message (bench/smtp_client.py measures both).
 """
 
 from __future__ import annotations

@@ -142,8 +142,8 @@ def _claim_sql(vendor: str, one_message: bool) -> str:
 
     On SQLite the plan is pinned. Left to itself (no ANALYZE statistics) its planner
     reads ``state IN (…)`` through ``rcpt_state`` in both halves, which walks every
-    pending row and sorts them for each claim: 24 µs a claimed row with 20k queued,
-    growing with the queue, against 7 µs through the partial index ``rcpt_pending``
+    pending row and sorts them for each claim, a cost growing with the queue, against a
+    constant one through the partial index ``rcpt_pending`` (docs/performance.md)
     (a range scan in ``next_attempt_at`` order that stops at LIMIT) and rowid look-ups.
     A unary ``+`` keeps a term from choosing an index; ``INDEXED BY`` fails loudly
     should the index ever be missing. For one message (``send-test``) the message's
