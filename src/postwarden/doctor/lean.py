@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from postwarden.core.addresses import ascii_domain
+from postwarden.core import policy
 from postwarden.core.config.model import Settings
 from postwarden.core.config.service import fingerprint
 from postwarden.core.doctor.service import (
@@ -385,33 +385,18 @@ def _json_object(value: Any) -> dict[str, Any]:
 def decide(
     db: Db, address: str, settings: Settings, members: frozenset[str], now: datetime
 ) -> RecipientPolicy:
-    """What outbox.policy.decide answers for one address (the same order, the same words)."""
-    wanted = address.strip().lower()
-    allowed = settings.sending.allowed_domains
-    if allowed and ascii_domain(wanted) not in allowed and wanted not in members:
-        why = (
-            f"refused: {ascii_domain(wanted)} is not an approved domain "
-            f"(MAIL_ALLOWED_DOMAINS={','.join(allowed)}) and the address is not a member's"
-        )
-        return RecipientPolicy("refused", why)
+    """What outbox.policy.decide answers for one address: core.policy decides, from the
+    same facts read with plain SQL."""
+    wanted = policy.normalize(address)
     # outbox.Suppression, active ones only
     found = db.rows(
         "SELECT reason, source, expires_at FROM outbox_suppression WHERE address = ? "
         "AND (expires_at IS NULL OR expires_at > ?)",
         [wanted, db.moment(now)],
     )
-    if found:
-        reason, source, expires = found[0]
-        expires_at = aware(expires)
-        until = f" until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
-        return RecipientPolicy(
-            "suppressed", f"suppressed: {reason.replace('_', ' ')}{f' ({source})' if source else ''}{until}"
-        )
-    if not settings.sending.enabled:
-        return RecipientPolicy(
-            "held", "held: sending is switched off (EMAIL_ENABLED=false); release it once sending is on again"
-        )
-    return RecipientPolicy("queued", "")
+    suppressed = policy.Suppressed(str(found[0][0]), str(found[0][1]), aware(found[0][2])) if found else None
+    state, reason = policy.decide(wanted, settings, member=wanted in members, suppressed=suppressed)
+    return RecipientPolicy(state, reason)
 
 
 def _members(db: Db, addresses: list[str]) -> set[str]:

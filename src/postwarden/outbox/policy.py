@@ -2,9 +2,9 @@
 
 The same decisions serve the HTTP API (:mod:`postwarden.outbox.services`) and the SMTP
 relay, which refuses at RCPT time with these very reasons (:func:`recipient_policy`).
-Order matters and is the order a person would check: an address outside the approved
-domains is *refused* (whatever else is true of it), then a suppressed address is
-*suppressed*, then the kill switch *holds* everything else.
+This module reads the facts (members, suppressions) for many addresses in two queries;
+the decision itself and its words are :func:`postwarden.core.policy.decide`, which the
+doctor uses too.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.db import connection
 from django.db.models.functions import Lower
 
 from postwarden.accounts.models import Member
-from postwarden.core.addresses import ascii_domain as domain
+from postwarden.core import policy
 from postwarden.core.config.model import Settings
 from postwarden.outbox.models import State, Suppression
 from postwarden.outbox.suppressions import HARD_BOUNCE, is_suppressed, normalize
@@ -69,39 +69,22 @@ def decide(
     """``address -> (state, reason)`` for every address; ``(queued, "")`` when nothing objects.
     At most two queries (members, suppressions) for any number of addresses."""
     wanted = sorted({normalize(a) for a in addresses})
-    allowed = settings.sending.allowed_domains
-    outside = [a for a in wanted if allowed and domain(a) not in allowed]
+    outside = [a for a in wanted if policy.outside(a, settings)]
     exempt = members_among(outside) if outside else set()
     suppressed = is_suppressed(wanted, now=now)
     decisions: dict[str, tuple[str, str]] = {}
     for address in wanted:
-        if address in outside and address not in exempt:
-            decisions[address] = (State.REFUSED, _not_approved(address, allowed))
-        elif address in suppressed:
-            decisions[address] = (State.SUPPRESSED, _suppressed(suppressed[address]))
-        elif not settings.sending.enabled:
-            decisions[address] = (
-                State.HELD,
-                "held: sending is switched off (EMAIL_ENABLED=false); release it once sending is on again",
-            )
-        else:
-            decisions[address] = (State.QUEUED, "")
+        state, reason = policy.decide(
+            address, settings, member=address in exempt, suppressed=_facts(suppressed.get(address))
+        )
+        decisions[address] = (State(state), reason)
     return decisions
+
+
+def _facts(row: Suppression | None) -> policy.Suppressed | None:
+    return None if row is None else policy.Suppressed(row.reason, row.source, row.expires_at)
 
 
 def recipient_policy(address: str, settings: Settings) -> tuple[str, str]:
     """``(state, reason)`` for one address, e.g. for the relay's RCPT reply."""
     return decide([address], settings)[normalize(address)]
-
-
-def _not_approved(address: str, allowed: tuple[str, ...]) -> str:
-    return (
-        f"refused: {domain(address)} is not an approved domain (MAIL_ALLOWED_DOMAINS={','.join(allowed)}) "
-        "and the address is not a member's"
-    )
-
-
-def _suppressed(row: Suppression) -> str:
-    until = f" until {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else ""
-    source = f" ({row.source})" if row.source else ""
-    return f"suppressed: {row.reason.replace('_', ' ')}{source}{until}"

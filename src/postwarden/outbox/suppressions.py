@@ -20,6 +20,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+# keyed by the lower-cased addr-spec, like Recipient.address (one rule: core.policy)
+from postwarden.core.policy import normalize as normalize
 from postwarden.outbox.models import Event, Suppression
 
 HARD_BOUNCE: Final = "hard_bounce"
@@ -38,11 +40,6 @@ BOUNCE_TTL: Final = timedelta(days=30)
 _WEAK_REASONS: Final = frozenset({HARD_BOUNCE, FAILURES})
 
 CSV_COLUMNS: Final = ("address", "reason", "detail", "source", "created_at", "expires_at")
-
-
-def normalize(address: str) -> str:
-    """Suppressions are keyed by the lower-cased addr-spec, like ``Recipient.address``."""
-    return address.strip().lower()
 
 
 def _active(now: datetime) -> Q:

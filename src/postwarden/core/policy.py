@@ -1,0 +1,68 @@
+"""What may be sent to whom: the decision for one address, from facts its caller read.
+
+One implementation for both readers of the database: the outbox (:mod:`postwarden.outbox.policy`,
+with Django, for every enqueue and the relay's RCPT reply) and the doctor without Django
+(:mod:`postwarden.doctor.lean`), so the doctor's "what would happen to this address" is the
+outbox's answer in the outbox's words. Order matters and is the order a person would
+check: an address outside the approved domains is *refused* (whatever else is true of
+it), then a suppressed address is *suppressed*, then the kill switch *holds* the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from postwarden.core.addresses import ascii_domain
+from postwarden.core.config.model import Settings
+
+#: the decisions, spelled as outbox.models.State spells them
+QUEUED, REFUSED, SUPPRESSED, HELD = "queued", "refused", "suppressed", "held"
+HELD_REASON = "held: sending is switched off (EMAIL_ENABLED=false); release it once sending is on again"
+
+
+@dataclass(frozen=True, slots=True)
+class Suppressed:
+    """An active suppression of the address, as stored."""
+
+    reason: str
+    source: str = ""
+    expires_at: datetime | None = None
+
+
+def normalize(address: str) -> str:
+    """Addresses are decided (and suppressions keyed) by the lower-cased addr-spec."""
+    return address.strip().lower()
+
+
+def outside(address: str, settings: Settings) -> bool:
+    """Whether the address's domain is outside MAIL_ALLOWED_DOMAINS (when that is set)."""
+    allowed = settings.sending.allowed_domains
+    return bool(allowed) and ascii_domain(address) not in allowed
+
+
+def decide(
+    address: str, settings: Settings, *, member: bool, suppressed: Suppressed | None
+) -> tuple[str, str]:
+    """``(state, reason)`` for ``address``; ``(queued, "")`` when nothing objects. ``member``:
+    the address is a console member's (exempt from the approved domains)."""
+    if outside(address, settings) and not member:
+        return REFUSED, not_approved(address, settings.sending.allowed_domains)
+    if suppressed is not None:
+        return SUPPRESSED, suppression_reason(suppressed)
+    if not settings.sending.enabled:
+        return HELD, HELD_REASON
+    return QUEUED, ""
+
+
+def not_approved(address: str, allowed: tuple[str, ...]) -> str:
+    return (
+        f"refused: {ascii_domain(address)} is not an approved domain "
+        f"(MAIL_ALLOWED_DOMAINS={','.join(allowed)}) and the address is not a member's"
+    )
+
+
+def suppression_reason(row: Suppressed) -> str:
+    until = f" until {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else ""
+    source = f" ({row.source})" if row.source else ""
+    return f"suppressed: {row.reason.replace('_', ' ')}{source}{until}"
