@@ -19,6 +19,8 @@ import schemathesis
 from django.core.wsgi import get_wsgi_application
 from django.urls import Resolver404, resolve
 from hypothesis import HealthCheck, settings
+from schemathesis.checks import negative_data_rejection
+from schemathesis.core.parameters import ParameterLocation
 
 from postwarden.accounts.models import ApiKey
 from postwarden.configstore import runtime
@@ -116,7 +118,14 @@ def test_it_answers_every_generated_request_of_an_admin_key_within_the_schema(
     SENT[case.operation.label] = SENT.get(case.operation.label, 0) + 1
     if another_route(case):
         return
-    response = case.call_and_validate(headers={"Authorization": f"Bearer {admin_key}"})
+    # the key replaces the generated headers: when schemathesis made those the invalid part,
+    # what is sent is no longer the negative case it judges (it then saw `recipient=0.0`, a
+    # list of one that reads as a valid string on the wire, "accepted")
+    overwritten = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
+    response = case.call_and_validate(
+        headers={"Authorization": f"Bearer {admin_key}"},
+        excluded_checks=[negative_data_rejection] if overwritten else None,
+    )
     # a valid admin key is never refused, whatever else is wrong with the request
     assert response.status_code not in (401, 403), (case.operation.label, response.status_code)
     if case.method.upper() == case.operation.method.upper():  # not the coverage phase's 405s
