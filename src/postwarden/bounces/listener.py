@@ -32,7 +32,7 @@ from postwarden.bounces import intake
 from postwarden.core.config.model import Settings
 from postwarden.core.verp import BadToken, Verp
 from postwarden.relay import tls
-from postwarden.relay.protocol import RelaySMTP, Rules
+from postwarden.relay.protocol import ClientSlots, RelaySMTP, Rules
 
 log = logging.getLogger("postwarden.bounces")
 
@@ -165,7 +165,7 @@ class BounceListener:
         self.handler = BounceHandler(verp)
         self._server: asyncio.Server | None = None
         self._sessions: set[BounceSMTP] = set()
-        self._per_client: dict[str, int] = {}
+        self._per_client = ClientSlots(MAX_PER_CLIENT)
         self.address: tuple[str, int] = (config.host, config.port)
 
     async def start(self) -> None:
@@ -189,23 +189,11 @@ class BounceListener:
         self.handler.executor.shutdown(wait=True)
 
     def _session(self) -> BounceSMTP:
-        admitted: list[str] = []
-
-        def admit(client: str) -> bool:
-            if self._per_client.get(client, 0) >= MAX_PER_CLIENT:
-                return False
-            self._per_client[client] = self._per_client.get(client, 0) + 1
-            admitted.append(client)
-            return True
+        admit, release = self._per_client.session()
 
         def closed() -> None:
             self._sessions.discard(session)
-            for client in admitted:
-                left = self._per_client.get(client, 1) - 1
-                if left > 0:
-                    self._per_client[client] = left
-                else:
-                    self._per_client.pop(client, None)
+            release()
 
         session = BounceSMTP(
             self.handler,

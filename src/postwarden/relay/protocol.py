@@ -434,3 +434,35 @@ class RelaySMTP(SMTP):
         await super().smtp_AUTH(arg)
         if self.session is not None and self.session.authenticated:
             self._cancel_preauth()
+
+
+class ClientSlots:
+    """Open sessions per client address, at most ``limit`` each: one count for the relay and
+    the bounce listener. :meth:`session` gives a new session its ``admit`` (the protocol
+    calls it with the client's address once it is known) and the ``release`` its close
+    runs."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def session(self) -> tuple[Callable[[str], bool], Callable[[], None]]:
+        admitted: list[str] = []
+
+        def admit(client: str) -> bool:
+            if self._open.get(client, 0) >= self.limit:
+                return False
+            self._open[client] = self._open.get(client, 0) + 1
+            admitted.append(client)
+            return True
+
+        def release() -> None:
+            for client in admitted:
+                left = self._open.get(client, 1) - 1
+                if left > 0:
+                    self._open[client] = left
+                else:
+                    self._open.pop(client, None)
+            admitted.clear()
+
+        return admit, release

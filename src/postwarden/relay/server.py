@@ -21,7 +21,7 @@ from postwarden.relay import tls
 from postwarden.relay.auth import FailureThrottle
 from postwarden.relay.gateway import Gateway
 from postwarden.relay.handler import RelayHandler
-from postwarden.relay.protocol import LOOPBACK, PREAUTH_TIMEOUT, IPNetwork, RelaySMTP, Rules
+from postwarden.relay.protocol import LOOPBACK, PREAUTH_TIMEOUT, ClientSlots, IPNetwork, RelaySMTP, Rules
 
 log = logging.getLogger("postwarden.relay")
 
@@ -95,7 +95,7 @@ class Relay:
         )
         self.connections = 0
         #: open sessions per client address (for max_per_client)
-        self._per_client: dict[str, int] = {}
+        self._per_client = ClientSlots(config.max_per_client)
         self._servers: list[asyncio.Server] = []
         self._sessions: set[RelaySMTP] = set()
         #: the bound (host, port) of each listener: main first, then implicit TLS
@@ -141,23 +141,11 @@ class Relay:
         busy = len(self._sessions) >= config.max_connections
         rules = Rules(trusted=config.trusted, plain_auth=config.plain_auth, implicit_tls=implicit_tls)
         session: RelaySMTP
-        admitted: list[str] = []
-
-        def admit(client: str) -> bool:
-            if self._per_client.get(client, 0) >= config.max_per_client:
-                return False
-            self._per_client[client] = self._per_client.get(client, 0) + 1
-            admitted.append(client)
-            return True
+        admit, release = self._per_client.session()
 
         def closed() -> None:
             self._sessions.discard(session)
-            for client in admitted:
-                left = self._per_client.get(client, 1) - 1
-                if left > 0:
-                    self._per_client[client] = left
-                else:
-                    self._per_client.pop(client, None)
+            release()
 
         session = RelaySMTP(
             self.handler,
