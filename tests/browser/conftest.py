@@ -36,6 +36,8 @@ CHROMIUM_ARGS = [
 ]
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "browser-admin-Zq9XkVbN"
+#: the user the tests' local SMTP servers take
+SMTP_USER = "ops"
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "screenshots"
 #: seconds the service may take to migrate and start listening
 START_TIMEOUT = 60.0
@@ -192,3 +194,16 @@ def log_in(page: Any, service: Service, email: str = ADMIN_EMAIL, password: str 
     page.fill("#id_password", password)
     page.click("button[type=submit]")
     page.wait_for_url(service.url + "/")
+
+
+def fill_smtp(page: Any, port: int, password: str) -> None:
+    """Type a local SMTP server's settings (STARTTLS, user SMTP_USER) into the Email settings
+    form, which must be open; the SMTP fields show once "Send through" says smtp."""
+    page.select_option("#id_EMAIL_PROVIDER", "smtp")
+    page.fill("#id_SMTP_HOST", "localhost")
+    page.fill("#id_SMTP_PORT", str(port))
+    page.select_option("#id_SMTP_SECURITY", "starttls")
+    page.fill("#id_SMTP_USER", SMTP_USER)
+    page.fill("#id_SMTP_PASSWORD", password)
+    page.fill("#id_SMTP_TIMEOUT", "5")
+    page.fill("#id_MAIL_FROM", "ops@example.com")

@@ -16,12 +16,11 @@ from typing import Any
 import pytest
 import trustme
 
-from tests.browser.conftest import ADMIN_EMAIL, SCREENSHOTS, Service, log_in
+from tests.browser.conftest import ADMIN_EMAIL, SCREENSHOTS, SMTP_USER, Service, fill_smtp, log_in
 from tests.smtpd import SmtpdOptions, SmtpServer
 
 # Each test stands alone (xdist may split the module: each worker then runs its own service).
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-SMTP_USER = "ops"
 SMTP_PASSWORD = "Right-Zq9XkVbN-smtp-password"
 WRONG_PASSWORD = "Wrong-Zq9XkVbN-smtp-password"
 #: polls of a page that waits for the worker: bounded by count and time
@@ -40,19 +39,6 @@ def smtp_server(server_cert: trustme.LeafCert) -> Iterator[SmtpServer]:
         yield server
     finally:
         server.stop()
-
-
-def fill_smtp(page: Any, server: SmtpServer, password: str) -> None:
-    """Type the local server's settings into the Email settings form (which must be open);
-    the SMTP fields show once "Send through" says smtp."""
-    page.select_option("#id_EMAIL_PROVIDER", "smtp")
-    page.fill("#id_SMTP_HOST", "localhost")
-    page.fill("#id_SMTP_PORT", str(server.port))
-    page.select_option("#id_SMTP_SECURITY", "starttls")
-    page.fill("#id_SMTP_USER", SMTP_USER)
-    page.fill("#id_SMTP_PASSWORD", password)
-    page.fill("#id_SMTP_TIMEOUT", "5")
-    page.fill("#id_MAIL_FROM", "ops@example.com")
 
 
 def open_settings(page: Any, service: Service) -> None:
@@ -111,7 +97,7 @@ def test_test_connection_with_a_wrong_password_shows_the_error_and_the_raw_reply
 ) -> None:
     log_in(page, service)
     open_settings(page, service)
-    fill_smtp(page, smtp_server, WRONG_PASSWORD)
+    fill_smtp(page, smtp_server.port, WRONG_PASSWORD)
     page.get_by_role("button", name="Test connection").click()
     page.wait_for_selector("#test-outcome")
     outcome = page.inner_text("#test-outcome")
@@ -127,7 +113,7 @@ def test_test_connection_with_a_wrong_password_shows_the_error_and_the_raw_reply
 def test_fixed_password_send_test_email_arrives(page: Any, service: Service, smtp_server: SmtpServer) -> None:
     log_in(page, service)
     open_settings(page, service)
-    fill_smtp(page, smtp_server, SMTP_PASSWORD)
+    fill_smtp(page, smtp_server.port, SMTP_PASSWORD)
     page.get_by_role("button", name="Test connection").click()
     page.wait_for_selector("#test-outcome")
     assert "Connected" in page.inner_text("#test-outcome")
@@ -137,7 +123,7 @@ def test_fixed_password_send_test_email_arrives(page: Any, service: Service, smt
     page.wait_for_selector("#test-outcome >> text=Accepted by the server")
     assert [m.rcpt_tos for m in smtp_server.delivered[before:]] == [["dest@example.com"]]
     assert b"Subject: Postwarden test email" in smtp_server.delivered[-1].data
-    fill_smtp(page, smtp_server, SMTP_PASSWORD)
+    fill_smtp(page, smtp_server.port, SMTP_PASSWORD)
     page.click("button[value=save]")
     assert "Email settings saved." in page.inner_text("main")
     assert "connection test failed" not in page.inner_text("main")
@@ -145,7 +131,7 @@ def test_fixed_password_send_test_email_arrives(page: Any, service: Service, smt
 
 def save_smtp(page: Any, service: Service, server: SmtpServer) -> None:
     open_settings(page, service)
-    fill_smtp(page, server, SMTP_PASSWORD)
+    fill_smtp(page, server.port, SMTP_PASSWORD)
     page.click("button[value=save]")
     assert "Email settings saved." in page.inner_text("main")
     wait_for_worker_to_follow(page, service)
@@ -206,7 +192,7 @@ def wait_for_worker_to_follow(page: Any, service: Service) -> None:
 def test_the_doctor_names_the_root_cause(page: Any, service: Service, smtp_server: SmtpServer) -> None:
     log_in(page, service)
     open_settings(page, service)
-    fill_smtp(page, smtp_server, WRONG_PASSWORD)
+    fill_smtp(page, smtp_server.port, WRONG_PASSWORD)
     page.click("button[value=save]")
     assert "Saved, but the connection test failed" in page.inner_text("main")
     wait_for_worker_to_follow(page, service)

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import trustme
 
-from tests.browser.conftest import SCREENSHOTS, Service, log_in
+from tests.browser.conftest import SCREENSHOTS, SMTP_USER, Service, fill_smtp, log_in
 from tests.smtpd import SmtpdOptions, SmtpServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
-USER = "ops"
+USER = SMTP_USER
 RIGHT = "Right-Zq9XkVbN-smtp-password"
 WRONG = "Wrong-Zq9XkVbN-smtp-password"
 #: reloads of a page that waits for the worker: bounded by count; far less than the first
@@ -51,14 +51,7 @@ def shoot(page: Any, name: str) -> None:
 
 def save_smtp(page: Any, service: Service, server: SmtpServer, password: str) -> str:
     page.goto(service.url + "/settings/")
-    page.select_option("#id_EMAIL_PROVIDER", "smtp")
-    page.fill("#id_SMTP_HOST", "localhost")
-    page.fill("#id_SMTP_PORT", str(server.port))
-    page.select_option("#id_SMTP_SECURITY", "starttls")
-    page.fill("#id_SMTP_USER", USER)
-    page.fill("#id_SMTP_PASSWORD", password)
-    page.fill("#id_SMTP_TIMEOUT", "5")
-    page.fill("#id_MAIL_FROM", "ops@example.com")
+    fill_smtp(page, server.port, password)
     page.locator("button[value=save]").first.click()
     text = str(page.inner_text("main"))
     assert "Email settings saved." in text
