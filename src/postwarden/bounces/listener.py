@@ -25,14 +25,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from aiosmtpd.smtp import Envelope, Session
 from django.db import close_old_connections
 
 from postwarden.bounces import intake
 from postwarden.core.config.model import Settings
 from postwarden.core.verp import BadToken, Verp
 from postwarden.relay import tls
-from postwarden.relay.protocol import ClientSlots, RelaySMTP, Rules
+from postwarden.relay.handler import SessionHandler
+from postwarden.relay.protocol import LOCAL_ERROR, ClientSlots, RelaySMTP, Rules
 
 log = logging.getLogger("postwarden.bounces")
 
@@ -49,7 +49,6 @@ REPORT_ROOM: Final = 1024 * 1024
 NOT_OURS: Final = "550 5.7.1 Error: this server takes mail only for bounce addresses (relay access denied)"
 FORGED: Final = "550 5.1.1 Error: no such bounce address"
 BUSY: Final = "451 4.3.2 Error: too many bounces waiting; try again later"
-LOCAL_ERROR: Final = "451 4.3.0 Error: local problem; try again later"
 NOT_YET: Final = "451 4.3.0 Error: that message is still being sent; try again later"
 ACCEPTED: Final = "250 2.0.0 Ok: bounce received"
 
@@ -62,22 +61,15 @@ class BounceSMTP(RelaySMTP):
 
 
 @dataclass
-class BounceHandler:
+class BounceHandler(SessionHandler):
+    session_log = log
+    session_failed = "bounce session failed"
+
     verp: Verp
     #: the intake's single database thread (SQLite has one writer; the order is kept)
     executor: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, "bounce-intake"))
     waiting: int = 0
     received: int = 0
-
-    async def handle_EHLO(
-        self, server: RelaySMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
-    ) -> list[str]:
-        session.host_name = hostname
-        return [*responses[:-1], "250-PIPELINING", responses[-1]]
-
-    async def handle_exception(self, error: Exception) -> str:
-        log.error("bounce session failed: %s", type(error).__name__, exc_info=error)
-        return LOCAL_ERROR
 
     async def check_recipient(self, session: Any, address: str) -> str | None:
         if not self.verp.is_ours(address):

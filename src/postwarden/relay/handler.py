@@ -48,12 +48,14 @@ class Gateway(Protocol):
     async def store(self, submission: Submission) -> Stored: ...
 
 
-class RelayHandler:
-    """The aiosmtpd handler shared by every session of a relay."""
+class SessionHandler:
+    """What every handler of a :class:`RelaySMTP` session answers alike (the relay's, the
+    bounce listener's): EHLO offers PIPELINING, an unexpected error is logged and answered
+    with a temporary failure."""
 
-    def __init__(self, gateway: Gateway, throttle: FailureThrottle | None = None) -> None:
-        self.gateway = gateway
-        self.throttle = throttle or FailureThrottle()
+    #: the logger and the words an unexpected error of a session is logged with
+    session_log: logging.Logger = log
+    session_failed: str = "relay session failed"
 
     async def handle_EHLO(
         self, server: RelaySMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
@@ -64,8 +66,16 @@ class RelayHandler:
         return [*responses[:-1], "250-PIPELINING", responses[-1]]
 
     async def handle_exception(self, error: Exception) -> str:
-        log.error("relay session failed: %s", type(error).__name__, exc_info=error)
+        self.session_log.error("%s: %s", self.session_failed, type(error).__name__, exc_info=error)
         return LOCAL_ERROR
+
+
+class RelayHandler(SessionHandler):
+    """The aiosmtpd handler shared by every session of a relay."""
+
+    def __init__(self, gateway: Gateway, throttle: FailureThrottle | None = None) -> None:
+        self.gateway = gateway
+        self.throttle = throttle or FailureThrottle()
 
     # ------------------------------------------------------------------- AUTH
 
