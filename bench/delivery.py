@@ -1,7 +1,6 @@
 """Delivery throughput: the outbox and one worker against Postfix's smtp-sink.
 
     python -m bench.delivery [--messages 20000] [--connections 8] [--batch 500] [--profile FILE] [--json]
-        [--sending-process]
 
 1. A fresh SQLite database in a temporary data directory (WAL, synchronous=FULL: the
    project's own settings), migrated.
@@ -12,9 +11,7 @@
    it: claim, send over pooled pipelining sessions, batched results, one JSON log line per
    attempt) until every recipient's result is written; it reports its wall and CPU time
    from its first claim to the write of its last result, and its peak RSS
-   (``ru_maxrss``). ``--sending-process``: SMTP from a child process, as
-   ``postwarden worker --sending-process`` runs it; the child's CPU (start-up included)
-   and peak RSS are reported as ``sender_*``.
+   (``ru_maxrss``).
 5. Checks: the sink counted every message, the database says every recipient is sent.
 
 Targets (issue #7): >= 10k msg/s (0.4 x the 25k smtp-source ceiling) and < 150 MB RSS.
@@ -92,17 +89,14 @@ def enqueue(count: int, port: int, connections: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def worker_main(
-    port: int, connections: int, batch: int, profile: str | None, sending_process: bool = False
-) -> None:
+def worker_main(port: int, connections: int, batch: int, profile: str | None) -> None:
     """In the worker process: deliver until every message's result is written; print a
     JSON report. Wall and CPU time run from the worker's first claim to the write of its
     last result (issue #7's ``delivery_msgs_s``), so the start-up (imports, the transport,
     the heartbeat) is not in the figure; the process runs as ``postwarden worker`` does."""
     import asyncio
 
-    from postwarden.outbox.worker.loop import Options, Worker, offloading, prepare_process, run_loop
-    from postwarden.transports.registry import build_transport
+    from postwarden.outbox.worker.loop import Options, Worker, prepare_process, run_loop
 
     prepare_process()
     settings = _settings(port, connections)
@@ -136,16 +130,12 @@ def worker_main(
     worker = Timed(
         Options(worker_id="bench", batch_size=batch, idle_sleep=0.05),
         settings_source=lambda: settings,
-        transport_factory=offloading if sending_process else build_transport,
     )
-
-    sender_peak: list[float] = [0.0]
 
     async def watch(expected: int) -> None:
         deadline = time.monotonic() + WORKER_DEADLINE
         while time.monotonic() < deadline and worker.recorded < expected:
             await asyncio.sleep(0.01)
-        sender_peak[0] = _child_peak_mb(worker.transport)
         worker.stop()
 
     async def main() -> None:
@@ -171,31 +161,9 @@ def worker_main(
                 "recorded": worker.recorded,
                 "attempts": attempts,
                 "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                "children_cpu_s": _children_cpu(),
-                "children_maxrss_mb": sender_peak[0],
             }
         )
     )
-
-
-def _child_peak_mb(transport: Any) -> float:
-    """The sending child's peak RSS (VmHWM), read while it runs: ``RUSAGE_CHILDREN``
-    would count the copy of the worker a fork makes before the exec."""
-    child = getattr(transport, "_child", None)
-    if child is None:
-        return 0.0
-    try:
-        status = Path(f"/proc/{child.pid}/status").read_text()
-    except OSError:
-        return 0.0
-    peak = [line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")]
-    return int(peak[0]) / 1024 if peak else 0.0
-
-
-def _children_cpu() -> float:
-    """CPU seconds of the worker's exited children (its SMTP sending process), start-up included."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _pending() -> int:
@@ -228,8 +196,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             ]
             if args.profile:
                 cmd += ["--profile", args.profile]
-            if getattr(args, "sending_process", False):
-                cmd += ["--sending-process"]
             log = data / "worker.log"
             with log.open("wb") as err:
                 done = subprocess.run(
@@ -259,8 +225,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "worker_cpu_us_per_msg": round(report["cpu_s"] / args.messages * 1e6, 1),
         "worker_system_cpu_us_per_msg": round(report["system_cpu_s"] / args.messages * 1e6, 1),
         "worker_peak_rss_mb": round(report["maxrss_mb"], 1),
-        "sender_cpu_us_per_msg": round(report["children_cpu_s"] / args.messages * 1e6, 1),
-        "sender_peak_rss_mb": round(report["children_maxrss_mb"], 1),
         "sink_counted": sink_count,
         "db_sent": sent,
         "attempt_log_lines": log_lines,
@@ -275,17 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=500, help="recipients per claim")
     parser.add_argument("--profile", help="write a cProfile of the worker to this file")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument(
-        "--sending-process",
-        action="store_true",
-        help="send SMTP from a child process (postwarden worker --sending-process)",
-    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         _django(Path(os.environ["POSTWARDEN_DATA_DIR"]))
-        worker_main(args.port, args.connections, args.batch, args.profile, args.sending_process)
+        worker_main(args.port, args.connections, args.batch, args.profile)
         return 0
     result = run(args)
     if args.json:

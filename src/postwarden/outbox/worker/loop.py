@@ -1,13 +1,12 @@
-"""The delivery worker: one asyncio process (docs/style.md §3), and for SMTP a child process
-that holds the connections (transports/offload.py), so the worker uses two cores.
+"""The delivery worker: one asyncio process (docs/style.md §3) that claims, sends and records
+(in-process sending: docs/decisions/0004-in-process-sending.md).
 
 * The database is called between awaits, in short batched statements on the loop's own
   thread (:meth:`Worker.db`): a few milliseconds per batch of hundreds of recipients.
   A database thread cost more than it saved: every row's statement released and took
   back the GIL the sending loop needed, and each hand-over was a context switch.
 * Claimed deliveries go into a queue drained by as many sender tasks as the transport
-  asks for (its connections, or a few per connection when it sends from a child
-  process); each task takes a fair share of what waits (a few deliveries) and sends them
+  asks for (its connections); each task takes a fair share of what waits (a few deliveries) and sends them
   on one connection, one round trip each where the transport can.
 * Results are collected and written in batches (every ``flush_interval`` seconds or
   ``flush_rows`` results, or with the next claim), one transaction each.
@@ -15,8 +14,7 @@ that holds the connections (transports/offload.py), so the worker uses two cores
   :meth:`Worker.heartbeat_step`, :meth:`Worker.settings_step`) returns whether it found
   work and can be called alone in tests, as healthchecks' sendalerts does.
 * SIGTERM/SIGINT: stop claiming, finish what is being sent, give back what was claimed
-  but not started (a transport that can be held gives back what it had not started
-  either), write the last results, exit 0.
+  but not started, write the last results, exit 0.
 * A crash (SIGKILL, power loss) leaves recipients "sending". A claim is a lease of
   ``POSTWARDEN_WORKER_TIMEOUT`` seconds that the heartbeat renews every few seconds, so
   what a silent worker held falls back to the queue that long after its last heartbeat,
@@ -34,7 +32,7 @@ import contextlib
 import logging
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -56,7 +54,6 @@ from postwarden.outbox.worker.db import Claimed, Done, Job
 from postwarden.outbox.worker.options import Options, concurrency, in_db, new_worker_id, prepare_process
 from postwarden.outbox.worker.stats import Stats
 from postwarden.transports.base import Delivery, Outcome, RecipientResult, Transport
-from postwarden.transports.offload import ChildGone, NotStarted, OffloadedSmtp, run_loop
 from postwarden.transports.registry import build_transport
 
 log = logging.getLogger("postwarden.worker")
@@ -115,7 +112,7 @@ class Worker:
         self.problem: str | None = None
         self.stopping = asyncio.Event()
         self._inflight: dict[int, int] = {}
-        #: deliveries a held transport gave back unsent (released at shutdown)
+        #: deliveries taken but not sent while stopping, their claims unconfirmed (released at shutdown)
         self._returned: list[Job] = []
         self._senders: list[asyncio.Task[None]] = []
         self._flush_now = asyncio.Event()
@@ -153,11 +150,9 @@ class Worker:
     # -- steps ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Resolve the settings and build the transport (and let it get ready, if it
-        needs a moment: a child process)."""
+        """Resolve the settings and build the transport."""
         if self.settings is None:
             self._apply(await self.db(self._settings_source))
-            await self._ready()
 
     async def claim_step(self, *, message_pk: int | None = None, limit: int | None = None) -> bool:
         """Claim due recipients (only ``message_pk``'s, when given; at most ``limit``, or
@@ -337,7 +332,6 @@ class Worker:
         if fresh is old or fresh == old:
             return False
         self._apply(fresh)
-        await self._ready()
         if old is not None:
             await self.db(retrynow.retry_deferred, retrynow.helped_by(old, fresh), why="the settings changed")
         log.info(
@@ -400,11 +394,8 @@ class Worker:
                 answers = await send_many([job.delivery for job in jobs])
             else:
                 answers = [await transport.send(job.delivery) for job in jobs]
-        except NotStarted:  # the transport was held (stopping): nothing of these was sent
-            self._returned.extend(jobs)
-            return
         except Exception as exc:  # a poison message or a transport bug: never a crash loop
-            if len(jobs) == 1 or isinstance(exc, ChildGone):  # ChildGone: maybe sent, not again now
+            if len(jobs) == 1:
                 for job in jobs:
                     await self._poisoned(job, transport, exc, time.perf_counter() - started)
             else:  # send_many refuses a batch before sending (an unusable address): find the one
@@ -476,9 +467,6 @@ class Worker:
     def stop(self) -> None:
         if not self.stopping.is_set():
             log.info("worker stopping: finishing what is in flight", extra={"worker": self.worker_id})
-            hold = getattr(self.transport, "hold", None)
-            if hold is not None:
-                hold()  # what the transport has not started comes back, to be released
         self.stopping.set()
 
     async def _claim_loop(self) -> None:
@@ -627,11 +615,6 @@ class Worker:
         if old is not None:
             asyncio.get_running_loop().create_task(self._retire(old))
 
-    async def _ready(self) -> None:
-        ready = getattr(self.transport, "ready", None)
-        if ready is not None:
-            await ready()
-
     async def _reserve(self, key: str, count: int, rate: float) -> float:
         return await self.db(reserve, key, count, rate)
 
@@ -740,17 +723,14 @@ def _batching(transport: Transport) -> Callable[[Sequence[Delivery]], Any] | Non
 def run_worker(options: Options | None = None) -> int:
     """Run a worker until it is told to stop (``postwarden worker``)."""
     prepare_process()
-    options = options or Options()
-    factory = offloading if options.sending_process else build_transport
-    return run_loop(Worker(options, transport_factory=factory).run())
+    return run_loop(Worker(options or Options()).run())
 
 
-def offloading(settings: Settings) -> Transport:
-    """SMTP from a child process (see transports/offload.py), anything else as
-    registered (``--sending-process``)."""
-    if settings.sending.provider.value == "smtp":
-        return OffloadedSmtp(settings)
-    return build_transport(settings)
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` to completion on a new event loop. asyncio's: uvloop was measured and
+    did not pay for the worker (docs/performance.md), and it would need core/smtp's reader
+    to accept transports that are not asyncio.Transport."""
+    return asyncio.run(main)
 
 
 __all__ = ["Options", "Worker", "prepare_process", "run_loop", "run_worker"]

@@ -36,11 +36,6 @@ class Options:
     #: first retry wait in seconds (None: the policy's default, one minute)
     retry_base: float | None = None
     worker_id: str | None = None
-    #: send SMTP from a child process (transports/offload.py), so that the worker uses a
-    #: second core. Off by default: on this project's 2-core bench machine, shared with
-    #: the receiving server and other work, sending in-process measured faster (median
-    #: 2.5k against 1.8k msg/s) for a fifth less CPU; the child pays where a core is free.
-    sending_process: bool = False
 
 
 def new_worker_id() -> str:

@@ -43,11 +43,6 @@ class Command(BaseCommand):
             help="seconds before the first retry (default 60; tests use less)",
         )
         parser.add_argument("--worker-id", default=None, help="name in heartbeats (default host:pid:random)")
-        parser.add_argument(
-            "--sending-process",
-            action="store_true",
-            help="send SMTP from a child process, to use a second core (pays where one is free)",
-        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         status = run_worker(
@@ -57,7 +52,6 @@ class Command(BaseCommand):
                 idle_sleep=options["idle_sleep"],
                 retry_base=options["retry_base"],
                 worker_id=options["worker_id"],
-                sending_process=options["sending_process"],
             )
         )
         if status:
