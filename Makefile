@@ -14,7 +14,7 @@ PIP := $(BIN)/pip -q --disable-pip-version-check
 TEST_DEBS := chromium swaks postgresql postfix libnet-ssleay-perl libmail-dkim-perl libmail-spf-perl libmime-tools-perl systemd dovecot-imapd prometheus
 export DEBIAN_FRONTEND := noninteractive
 
-.PHONY: run test quick lint typecheck unit bench soak mutate clean system-deps container-test
+.PHONY: messages run test quick lint typecheck unit bench soak mutate clean system-deps container-test
 
 $(BIN)/postwarden: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,8 +53,8 @@ system-deps:
 	fi
 
 lint: $(VENV)/.test-deps
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.test-deps
@@ -67,9 +67,14 @@ test: lint typecheck unit
 
 # Fast feedback on the framework-free core: lint, layers, and its tests (no system packages).
 quick: $(VENV)/.test-deps
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench tools
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n 2 tests/core
+
+# Translations: extract the marked strings into every language's catalog and compile them
+# (CONTRIBUTING.md, "Translations"); make test checks they are complete and compiled.
+messages: $(VENV)/.test-deps
+	$(BIN)/python -m tools.messages extract
 
 # make bench BENCH_ARGS="--quick" for a smoke run; --n, --rounds: python -m bench.run --help
 bench: $(VENV)/.test-deps system-deps

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
 import postwarden
+from postwarden.core import i18n
 
 #: command -> (module with ``build_parser()`` and ``run(argv) -> int``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -93,6 +95,8 @@ def parser_tree() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    # the reader's locale first, then the instance's POSTWARDEN_LANGUAGE (core/i18n.py)
+    i18n.activate(i18n.language_from_environ(os.environ))
     if not args or args[0] in ("-h", "--help", "help"):
         print(usage())
         return 0

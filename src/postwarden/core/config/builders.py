@@ -32,6 +32,7 @@ from postwarden.core.config.model import (
     WebhookSettings,
 )
 from postwarden.core.config.variables import BY_NAME
+from postwarden.core.i18n import CALENDARS, LANGUAGES
 from postwarden.core.secrets import Secret
 
 if TYPE_CHECKING:
@@ -281,6 +282,8 @@ def _service(r: Reader) -> ServiceSettings:
         allowed_hosts=r.get("POSTWARDEN_ALLOWED_HOSTS", p.parse_list, ()),
         https=r.get("POSTWARDEN_HTTPS", p.parse_bool, False),
         trusted_proxies=r.get("POSTWARDEN_TRUSTED_PROXIES", _networks, ()),
+        language=r.get("POSTWARDEN_LANGUAGE", lambda v: p.parse_choice(v, LANGUAGES), "en"),
+        calendar=r.get("POSTWARDEN_CALENDAR", lambda v: p.parse_choice(v, CALENDARS), "gregorian"),
     )
 
 

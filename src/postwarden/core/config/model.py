@@ -337,6 +337,9 @@ class ServiceSettings:
     https: bool = False
     #: networks of reverse proxies whose X-Forwarded-For names the client; empty: none
     trusted_proxies: tuple[str, ...] = ()
+    #: the instance's default language (core/i18n.py LANGUAGES) and calendar (CALENDARS)
+    language: str = "en"
+    calendar: str = "gregorian"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from postwarden.core.i18n import CALENDARS, LANGUAGES
+
 
 class Kind(enum.StrEnum):
     STR = "str"
@@ -627,6 +629,26 @@ VARIABLES: tuple[Variable, ...] = (
         S.SERVICE,
         "Host names the console answers to, comma-separated",
         default="localhost, 127.0.0.1, ::1, POSTWARDEN_HOST",
+        storable=False,
+    ),
+    _v(
+        "POSTWARDEN_LANGUAGE",
+        K.CHOICE,
+        S.SERVICE,
+        "The language of the console, the CLI and the mail Postwarden writes itself, unless a console "
+        "user picks their own (the browser's Accept-Language counts when neither is set; the CLI "
+        "follows LANG first)",
+        choices=LANGUAGES,
+        default="en",
+        storable=False,
+    ),
+    _v(
+        "POSTWARDEN_CALENDAR",
+        K.CHOICE,
+        S.SERVICE,
+        "The calendar dates are written in: gregorian, or persian (Solar Hijri) when the language is Persian",
+        choices=CALENDARS,
+        default="gregorian",
         storable=False,
     ),
     _v(

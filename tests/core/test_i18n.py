@@ -1,0 +1,183 @@
+"""core/i18n.py: languages chosen, sentences said again in another language, dates and digits."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import datetime as dt
+import json
+import pickle
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from tools import messages
+
+from postwarden.core import i18n
+from postwarden.core.i18n import Text, ntext
+
+SRC = Path(i18n.__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A real compiled Persian catalog in a locale directory of the test's own."""
+    po = Catalog(locale="fa", domain="test")
+    po.add("The server {host} refused the login.", "سرور {host} ورود را نپذیرفت.")
+    po.add(("{n} message waits", "{n} messages wait"), ("{n} پیام در صف است", "{n} پیام در صف است"))
+    po.add("Untranslated", "")
+    folder = tmp_path / "fa" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with (folder / "test.mo").open("wb") as handle:
+        write_mo(handle, po)
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    i18n._catalog.cache_clear()
+    yield
+    i18n._catalog.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("tag", "language"),
+    [
+        ("fa", "fa"),
+        ("fa_IR.UTF-8", "fa"),
+        ("fa-IR", "fa"),
+        ("FA", "fa"),
+        ("en_US.UTF-8", "en"),
+        ("en-XA", i18n.PSEUDO),
+        ("C.UTF-8", None),
+        ("POSIX", None),
+        ("de_DE.UTF-8", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_match_language_reads_locale_tags(tag: str | None, language: str | None) -> None:
+    assert i18n.match_language(tag) == language
+
+
+def test_the_cli_follows_the_users_locale_then_the_instance_default() -> None:
+    assert i18n.language_from_environ({"LANG": "fa_IR.UTF-8"}) == "fa"
+    assert i18n.language_from_environ({"LANG": "en_US.UTF-8", "POSTWARDEN_LANGUAGE": "fa"}) == "en"
+    # a container's C locale names no language: the operator's instance default decides
+    assert i18n.language_from_environ({"LANG": "C.UTF-8", "POSTWARDEN_LANGUAGE": "fa"}) == "fa"
+    assert i18n.language_from_environ({"LC_ALL": "fa_IR.UTF-8", "LANG": "en_US.UTF-8"}) == "fa"
+    assert i18n.language_from_environ({"LANGUAGE": "de:fa", "LANG": "en_US.UTF-8"}) == "fa"
+    assert i18n.language_from_environ({}) == "en"
+
+
+def test_an_unknown_language_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="choose one of en, fa"):
+        i18n.activate("de")
+
+
+def test_text_is_english_for_machines_and_persian_for_a_reader(catalog: None) -> None:
+    text = Text("The server {host} refused the login.", host="mx.example.com")
+    assert text == "The server mx.example.com refused the login."
+    assert json.dumps({"title": text}) == '{"title": "The server mx.example.com refused the login."}'
+    with i18n.override("fa"):
+        assert i18n.localize(text) == "سرور mx.example.com ورود را نپذیرفت."
+        assert str(text) == "The server mx.example.com refused the login."
+    assert i18n.localize(text) == "The server mx.example.com refused the login."
+    assert text.localized("fa") == "سرور mx.example.com ورود را نپذیرفت."
+
+
+def test_a_servers_words_stay_as_the_server_said_them(catalog: None) -> None:
+    reply = "535 5.7.8 Username and Password not accepted {host}"
+    text = Text("The server {host} refused the login.", host=reply)
+    assert text.localized("fa") == f"سرور {reply} ورود را نپذیرفت."
+
+
+def test_plural_forms_and_the_count(catalog: None) -> None:
+    assert ntext("{n} message waits", "{n} messages wait", 1) == "1 message waits"
+    assert ntext("{n} message waits", "{n} messages wait", 3) == "3 messages wait"
+    assert ntext("{n} message waits", "{n} messages wait", 3).localized("fa") == "3 پیام در صف است"
+
+
+def test_missing_or_empty_translations_fall_back_to_english(catalog: None) -> None:
+    with i18n.override("fa"):
+        assert i18n.gettext("Untranslated") == "Untranslated"
+        assert i18n.gettext("Never marked") == "Never marked"
+        assert i18n.localize(42) == "42"
+
+
+def test_the_pseudo_locale_marks_every_translated_string() -> None:
+    with i18n.override(i18n.PSEUDO):
+        assert i18n.gettext("Queue") == "⟦Queue⟧"
+        assert Text("Sent to {to}", to="a@example.com").localized() == "⟦Sent to a@example.com⟧"
+        assert i18n.ngettext("one", "many", 2) == "⟦many⟧"
+
+
+def test_each_context_keeps_its_own_language() -> None:
+    async def speak(language: str) -> str:
+        i18n.activate(language)
+        await asyncio.sleep(0)
+        return i18n.get_language()
+
+    async def both() -> list[str]:
+        return list(await asyncio.gather(speak("fa"), speak("en")))
+
+    assert asyncio.run(both()) == ["fa", "en"]
+    assert i18n.get_language() == "en"
+
+
+def test_text_survives_pickling_with_its_message_id(catalog: None) -> None:
+    text = pickle.loads(pickle.dumps(ntext("{n} message waits", "{n} messages wait", 2)))  # noqa: S301 our own bytes
+    assert isinstance(text, Text)
+    assert text.localized("fa") == "2 پیام در صف است"
+
+
+def test_numbers_in_persian_digits() -> None:
+    assert i18n.format_number(1234567, "en") == "1,234,567"
+    assert i18n.format_number(1234567, "fa") == "۱٬۲۳۴٬۵۶۷"
+    assert i18n.format_number(98.25, "fa") == "۹۸٫۲"
+
+
+def test_dates_gregorian_by_default_solar_hijri_on_request() -> None:
+    when = dt.datetime(2026, 3, 21, 9, 5, 7, tzinfo=dt.UTC)
+    assert i18n.format_datetime(when, language="en") == "2026-03-21 09:05:07"
+    assert i18n.format_datetime(when, language="fa") == "۲۰۲۶-۰۳-۲۱ ۰۹:۰۵:۰۷"
+    # Nowruz: 21 March 2026 is 1 Farvardin 1405; 6 December 2026 is 15 Azar 1405
+    assert i18n.format_datetime(when, calendar="persian", language="fa", seconds=False) == "۱۴۰۵/۰۱/۰۱ ۰۹:۰۵"
+    assert i18n.format_datetime(dt.date(2026, 12, 6), calendar="persian", language="en") == "1405/09/15"
+    with pytest.raises(ValueError, match="unknown calendar"):
+        i18n.format_datetime(when, calendar="julian")
+
+
+def test_direction_follows_the_language() -> None:
+    assert i18n.text_direction("fa") == "rtl"
+    assert i18n.text_direction("en") == "ltr"
+    assert i18n.text_direction(i18n.PSEUDO) == "ltr"
+
+
+def test_every_marked_string_is_a_literal_the_extractor_can_read() -> None:
+    """``Text(f"…")`` or ``gettext(variable)`` would never reach a catalog."""
+    wrong = []
+    for path in sorted(SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if not _imports_core_i18n(tree):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _name(node.func) in messages.KEYWORDS:
+                literal_args = 2 if _name(node.func) in ("ngettext", "ntext") else 1
+                head = node.args[:literal_args]
+                if len(head) < literal_args or not all(
+                    isinstance(a, ast.Constant) and isinstance(a.value, str) for a in head
+                ):
+                    wrong.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert wrong == []
+
+
+def test_the_catalogs_are_complete_and_compiled() -> None:
+    """What make test refuses: a missing or untranslated string, a lost placeholder, a stale .mo."""
+    assert messages.problems() == []
+
+
+def _imports_core_i18n(tree: ast.Module) -> bool:
+    return any(isinstance(n, ast.ImportFrom) and n.module == "postwarden.core.i18n" for n in ast.walk(tree))
+
+
+def _name(func: ast.expr) -> str:
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""

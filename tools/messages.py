@@ -1,0 +1,195 @@
+"""The translation catalogs of the framework-free code: extract, compile, check.
+
+``python -m tools.messages extract`` reads the marked strings (``gettext``, ``ngettext``,
+``Text``, ``ntext`` from :mod:`postwarden.core.i18n`) out of the sources of each domain,
+merges them into every shipped language's ``.po`` (new entries empty, vanished ones
+dropped) and compiles the ``.mo`` files; ``check`` is what ``make test`` runs: it fails
+when a marked string is missing from a catalog, a shipped language is below 100%, a
+translation drops or invents a ``{placeholder}``, or a committed ``.mo`` is stale.
+Babel does the reading and writing; what it does not do (these checks, the domains) is here.
+CONTRIBUTING.md, "Translations", is the workflow.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+from babel.messages.catalog import Catalog, Message
+from babel.messages.extract import extract_from_file
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po, write_po
+
+from postwarden.core.i18n import LANGUAGES, LOCALE_DIR
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+SRC: Final = ROOT / "src" / "postwarden"
+
+#: Each domain and the sources it is extracted from; a file belongs to the first domain
+#: that lists it (or a folder above it). Django's apps keep Django's own catalogs.
+DOMAINS: Final[dict[str, tuple[str, ...]]] = {
+    "doctor": ("core/doctor", "doctor", "cli/doctor.py"),
+    "replies": ("core/replies", "cli/explain.py"),
+    "cli": ("cli", "core"),
+}
+KEYWORDS: Final = {"gettext": None, "ngettext": (1, 2), "Text": None, "ntext": (1, 2)}
+_PLACEHOLDER: Final = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)[^{}]*\}(?!\})")
+
+
+def domain_of(path: Path) -> str | None:
+    relative = path.relative_to(SRC).as_posix()
+    for domain, roots in DOMAINS.items():
+        if any(relative == root or relative.startswith(root + "/") for root in roots):
+            return domain
+    return None
+
+
+def sources(domain: str) -> Iterator[Path]:
+    for path in sorted(SRC.rglob("*.py")):
+        if "migrations" not in path.parts and domain_of(path) == domain:
+            yield path
+
+
+def template(domain: str) -> Catalog:
+    """The messages marked in the domain's sources now (what a ``.pot`` would hold)."""
+    catalog = _new_catalog(None, domain)
+    for path in sources(domain):
+        for line, message, comments, context in extract_from_file(
+            "python", str(path), keywords=KEYWORDS, comment_tags=("Translators:",)
+        ):
+            where = (path.relative_to(ROOT).as_posix(), line)
+            catalog.add(message, locations=[where], auto_comments=comments, context=context)
+    return catalog
+
+
+def po_path(language: str, domain: str) -> Path:
+    return LOCALE_DIR / language / "LC_MESSAGES" / f"{domain}.po"
+
+
+def read(language: str, domain: str) -> Catalog:
+    path = po_path(language, domain)
+    if not path.exists():
+        return _new_catalog(language, domain)
+    with path.open("rb") as handle:
+        return read_po(handle, locale=language, domain=domain)
+
+
+def compiled(catalog: Catalog) -> bytes:
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    return buffer.getvalue()
+
+
+def extract() -> None:
+    for domain in DOMAINS:
+        fresh = template(domain)
+        for language in LANGUAGES[1:]:
+            catalog = read(language, domain)
+            created = catalog.creation_date
+            catalog.update(fresh, no_fuzzy_matching=True)
+            # a stable header: parallel branches that each extract then merge cleanly
+            catalog.creation_date = created
+            catalog.obsolete.clear()
+            path = po_path(language, domain)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as handle:
+                write_po(handle, catalog, width=100, sort_by_file=True)
+            path.with_suffix(".mo").write_bytes(compiled(read(language, domain)))
+            print(
+                f"{path.relative_to(ROOT)}: {len(fresh)} messages, {len(untranslated(catalog))} to translate"
+            )
+
+
+def untranslated(catalog: Catalog) -> list[str]:
+    return [_id(m) for m in _messages(catalog) if m.fuzzy or not _complete(m)]
+
+
+def problems() -> list[str]:
+    """Everything ``make test`` refuses, one line each."""
+    found: list[str] = []
+    for domain in DOMAINS:
+        wanted = {_key(m) for m in _messages(template(domain))}
+        for language in LANGUAGES[1:]:
+            where = po_path(language, domain).relative_to(ROOT)
+            catalog = read(language, domain)
+            have = {_key(m) for m in _messages(catalog)}
+            found += [
+                f"{where}: not in the catalog (run make messages): {m!r}" for m in sorted(wanted - have)
+            ]
+            found += [
+                f"{where}: no longer in the code (run make messages): {m!r}" for m in sorted(have - wanted)
+            ]
+            found += [f"{where}: not translated: {m!r}" for m in untranslated(catalog)]
+            found += [f"{where}: {p}" for m in _messages(catalog) for p in _placeholder_errors(m)]
+            mo = po_path(language, domain).with_suffix(".mo")
+            if not mo.exists() or mo.read_bytes() != compiled(catalog):
+                found.append(f"{mo.relative_to(ROOT)}: stale or missing; run make messages")
+    return found
+
+
+def _new_catalog(language: str | None, domain: str) -> Catalog:
+    return Catalog(
+        locale=language,
+        domain=domain,
+        project="Postwarden",
+        copyright_holder="the Postwarden contributors",
+        msgid_bugs_address="the issue tracker (CONTRIBUTING.md)",
+        last_translator="the Postwarden contributors",
+        language_team=f"{language} (the Postwarden contributors)" if language else None,
+        fuzzy=False,
+    )
+
+
+def _messages(catalog: Catalog) -> list[Message]:
+    return [m for m in catalog if m.id]
+
+
+def _id(message: Message) -> str:
+    return message.id if isinstance(message.id, str) else message.id[0]
+
+
+def _key(message: Message) -> tuple[str, ...]:
+    return (message.id,) if isinstance(message.id, str) else tuple(message.id)
+
+
+def _complete(message: Message) -> bool:
+    strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+    return bool(strings) and all(strings)
+
+
+def _placeholder_errors(message: Message) -> list[str]:
+    ids = message.id if isinstance(message.id, tuple | list) else (message.id,)
+    strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+    wanted = set().union(*(_PLACEHOLDER.findall(i) for i in ids))
+    errors = []
+    for string in filter(None, strings):
+        got = set(_PLACEHOLDER.findall(string))
+        if got - wanted:
+            errors.append(
+                f"{_id(message)!r}: the translation names {sorted(got - wanted)}, unknown to the code"
+            )
+        if wanted - got - {"n"}:
+            errors.append(f"{_id(message)!r}: the translation leaves out {sorted(wanted - got - {'n'})}")
+    return errors
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "check"
+    if command == "extract":
+        extract()
+        return 0
+    if command == "check":
+        found = problems()
+        for line in found:
+            print(line, file=sys.stderr)
+        return 1 if found else 0
+    print("usage: python -m tools.messages extract|check", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
