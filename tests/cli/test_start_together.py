@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from postwarden.cli.serve import STOP_GRACE
 from tests.pg import Cluster, pg_cluster  # noqa: F401 - a session fixture
 from tests.ports import free_port
 from tests.processes import stop_group
@@ -57,7 +58,9 @@ def start_two(root: Path, urls: tuple[str, str]) -> list[int]:
         return [tail(log).count("Created the first admin") for _, log, _ in nodes]
     finally:
         for process in processes:
-            stop_group(process)
+            # more than serve's own grace, so a slow child is named and killed by serve in
+            # the log rather than serve itself being killed with nothing said
+            stop_group(process, grace=STOP_GRACE + 15)
         for (_, log, _), process in zip(nodes, processes, strict=True):
             assert process.returncode == 0, tail(log)
             assert "Traceback" not in tail(log), tail(log)

@@ -24,6 +24,8 @@ from postwarden.cli.django_setup import STARTED_UP, start_up
 
 #: seconds a child may take to stop before it is killed
 STOP_GRACE = 30.0
+#: seconds after which the supervisor names a child that is still stopping
+SLOW_STOP = 5.0
 #: a child that dies this many times in a row within FAST_EXIT seconds is not restarted
 MAX_FAST_EXITS = 5
 FAST_EXIT = 5.0
@@ -155,6 +157,11 @@ def _reap(kids: list[Child]) -> int:
 
 
 def _stop(kids: list[Child]) -> None:
+    """SIGTERM to every child, then wait for each; one still running after STOP_GRACE is killed.
+
+    Whoever holds up the stop is named (a worker finishing its sends, a hung monitor job), so
+    a supervisor's log says which child a slow shutdown or a kill belongs to.
+    """
     for kid in kids:
         if kid.process and kid.process.poll() is None:
             kid.process.send_signal(signal.SIGTERM)
@@ -163,7 +170,17 @@ def _stop(kids: list[Child]) -> None:
         if kid.process is None:
             continue
         try:
+            kid.process.wait(timeout=max(0.1, min(SLOW_STOP, deadline - time.monotonic())))
+            continue
+        except subprocess.TimeoutExpired:
+            _say(f"waiting for {kid.name} (pid {kid.process.pid}) to stop")
+        try:
             kid.process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            _say(f"{kid.name} (pid {kid.process.pid}) did not stop within {STOP_GRACE:.0f}s; killing it")
             kid.process.kill()
             kid.process.wait()
+
+
+def _say(line: str) -> None:
+    print(f"postwarden: {line}", file=sys.stderr, flush=True)
