@@ -89,7 +89,6 @@ def test_it_asks_the_classifier_and_keeps_its_finding(
     ("status", "detail", "state"),
     [
         (None, "ConnectionError: Connection refused", "deferred"),
-        (None, "not sent: an address anymail cannot encode", "failed"),
         (429, '{"message": "rate limited"}', "deferred"),
         (500, '{"errors": [{"message": "An internal server error occurred."}]}', "deferred"),
         (502, "<html><h1>502 Bad Gateway</h1></html>", "deferred"),
@@ -118,6 +117,23 @@ def test_it_reads_provider_answers_in_http_terms(status: int | None, detail: str
         failed("api", detail=detail, http_status=status), tries=1, queued_at=NOW, now=NOW, policy=POLICY
     )
     assert verdict.state == state
+
+
+@pytest.mark.parametrize("stage", ["api", "message", "data", "rcpt", "connect"])
+def test_a_message_refused_before_sending_fails_for_good_whatever_its_words(stage: str) -> None:
+    refused = RecipientResult(
+        "a@example.com", Outcome.FAILED, stage, detail="Invalid email address", refused_before_sending=True
+    )
+    verdict = judge(refused, tries=1, queued_at=NOW, now=NOW, policy=POLICY)
+    assert (verdict.state, verdict.permanent, verdict.retry_at) == ("failed", True, None)
+
+
+def test_the_words_not_sent_alone_decide_nothing() -> None:
+    """The field decides; a provider's text that happens to begin "not sent:" is read as
+    any failure without an HTTP answer: transient."""
+    words = failed("api", detail="not sent: the connection was reset")
+    verdict = judge(words, tries=1, queued_at=NOW, now=NOW, policy=POLICY)
+    assert (verdict.state, verdict.permanent) == ("deferred", False)
 
 
 def test_its_waits_grow_exponentially_within_jittered_bounds() -> None:
@@ -216,15 +232,3 @@ def test_it_reads_the_servers_reply_at_the_stage_it_came(stage: str, finding: st
     verdict = judge(result, tries=1, queued_at=NOW, now=NOW, policy=POLICY)
     assert (verdict.state, verdict.finding) == ("deferred", finding)
     assert verdict.reason == f"deferred at {stage}: 450 4.7.1 Rejected"
-
-
-def test_a_message_the_transport_cannot_send_as_it_is_fails_for_good() -> None:
-    # stage "message": the message itself (DKIM cannot parse it, UTF-8 without SMTPUTF8)
-    verdict = judge(
-        failed("message", detail="the next hop does not offer SMTPUTF8"),
-        tries=1,
-        queued_at=NOW,
-        now=NOW,
-        policy=POLICY,
-    )
-    assert (verdict.state, verdict.permanent, verdict.retry_at) == ("failed", True, None)

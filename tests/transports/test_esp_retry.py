@@ -158,3 +158,18 @@ def test_a_timeout_or_a_reset_connection_is_retried(
     assert re.search(kind, result.detail, re.IGNORECASE), result.detail
     found = verdict(result)
     assert (found.state, found.permanent) == ("deferred", False)
+
+
+@pytest.mark.parametrize("api", p.ALL, ids=IDS)
+def test_an_address_anymail_refuses_is_not_sent_and_fails_for_good(
+    api: p.Api, httpserver: HTTPServer
+) -> None:
+    """anymail refuses the message before any request (it cannot parse the address): the
+    result says so in its field, which makes it permanent; the words say it for people."""
+    [result] = send(api.settings(httpserver), delivery("ann@"))
+    assert len(httpserver.log) == 0
+    assert (result.outcome, result.stage, result.http_status) == (Outcome.FAILED, "api", None)
+    assert result.refused_before_sending
+    assert result.detail.startswith("not sent: Invalid email address")
+    found = verdict(result)
+    assert (found.state, found.permanent, found.retry_at) == ("failed", True, None)

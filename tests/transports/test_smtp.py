@@ -243,6 +243,8 @@ def test_a_message_dkim_cannot_parse_fails_for_good_alone_and_its_batch_is_sent(
         ("c@example.com", "sent"),
     ]
     assert (failed.address, failed.outcome, failed.stage) == ("b@example.com", Outcome.FAILED, "message")
+    assert failed.refused_before_sending
+    assert not first[0].refused_before_sending
     assert failed.detail == (
         "not sent: the header block cannot be parsed for DKIM signing: Unexpected characters in RFC822 "
         "header: b'Subject : Hi'; the message is malformed"

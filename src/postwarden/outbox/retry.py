@@ -1,7 +1,7 @@
 """Transient or permanent, and when to try again: the one retry policy (docs/style.md §7).
 
 Transports report what happened; this module decides, asking the reply knowledge base
-(:func:`postwarden.core.replies.classify.classify`) what a reply means. Two rules of its
+(:func:`postwarden.core.replies.classify.classify`) what a reply means. Rules of its
 own, each with a reason:
 
 * A failure on the way to the server (connect, TLS, greeting, EHLO, STARTTLS, AUTH; a
@@ -9,8 +9,9 @@ own, each with a reason:
   message or the recipient, the path is broken, and an operator can mend it (Postal
   retries auth and connection errors the same way). It is retried until the attempts or
   the maximum age run out, so mail is not lost to a mistyped password.
-* A failure in the stored message itself (stage ``message``: it cannot be DKIM-signed)
-  is permanent: the same bytes are sent on every retry, so no retry can mend it.
+* A message the transport refused before sending anything of it (``refused_before_sending``:
+  it cannot be DKIM-signed, the provider's client cannot encode it) is permanent: the same
+  bytes are sent on every retry, so no retry can mend it.
 * Provider APIs (stage ``api``) answer in HTTP: no answer, 429 and 5xx are transient,
   other 4xx permanent, and a 2xx that refused this recipient is permanent
   (transports/esp.py documents the same reading).
@@ -51,8 +52,6 @@ _PATH_HTTP: Final = frozenset({401, 403})
 #: seconds before the first retry: greylisting servers (450 4.7.1) want a few minutes,
 #: and a minute is short enough that a passing network fault costs little
 DEFAULT_BASE: Final = 60.0
-#: the prefix esp.py gives a message anymail refused to send at all
-_NOT_SENT: Final = "not sent:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,14 +152,12 @@ def explain(result: RecipientResult, *, port: int | None = None, host: str | Non
 
 
 def permanent(result: RecipientResult, explanation: Explanation) -> bool:
-    """Whether retrying cannot help (see the module docstring for the two rules)."""
+    """Whether retrying cannot help (see the module docstring for the rules)."""
+    if result.refused_before_sending:
+        return True
     if result.stage == "api":
         status = result.http_status
-        if status is None:
-            return result.detail.startswith(_NOT_SENT)
-        return not (status == 429 or status >= 500 or status in _PATH_HTTP)
+        return status is not None and not (status == 429 or status >= 500 or status in _PATH_HTTP)
     if result.stage in PATH_STAGES:
         return False
-    if result.stage == MESSAGE_STAGE:
-        return True
     return explanation.permanent

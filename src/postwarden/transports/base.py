@@ -54,7 +54,7 @@ class Delivery:
 
 
 #: the stage of a failure that lies in the stored message itself (it cannot be signed or
-#: sent as it is): the retry policy makes it permanent, as no retry can mend it
+#: sent as it is); such a result is also ``refused_before_sending``
 MESSAGE_STAGE = "message"
 
 
@@ -79,15 +79,30 @@ class RecipientResult:
     provider_message_id: str = ""
     queue_id: str = ""
     duration_ms: int = 0
+    #: the transport refused the message itself before sending anything of it (the
+    #: provider's client cannot build the request, the message cannot be signed): the same
+    #: stored bytes go on every retry, so the retry policy makes the failure permanent.
+    #: ``detail`` says why in words ("not sent: …"), for people; no code reads them.
+    refused_before_sending: bool = False
 
 
 class Transport(Protocol):
-    """Sends deliveries. Implementations are safe to call concurrently from one event loop."""
+    """Sends deliveries: everything the worker knows about a transport is here.
+    Implementations are safe to call concurrently from one event loop."""
 
     #: "smtp", "capture", "ses" …
     name: str
     #: recipients per transaction (SES refuses more than 50)
     max_recipients: int
+    #: deliveries it works on at once (connections, threads): the worker runs as many senders
+    concurrency: int
+    #: whether :meth:`send_many` carries several deliveries in one conversation (one
+    #: connection, one round trip each); the worker gives the others one delivery a call
+    batches: bool
+    #: whether it needs :attr:`Delivery.parts` (provider APIs that do not take raw MIME)
+    needs_parts: bool
+    #: whether it sends each recipient's own return path (VERP) as the envelope sender
+    takes_return_paths: bool
 
     async def send(self, delivery: Delivery) -> Sequence[RecipientResult]:
         """One result per recipient of ``delivery``, in any order. Must not raise for
@@ -95,6 +110,20 @@ class Transport(Protocol):
         Raises only for programming or configuration errors."""
         ...
 
+    async def send_many(self, deliveries: Sequence[Delivery]) -> Sequence[Sequence[RecipientResult]]:
+        """One list of results (as :meth:`send` gives them) per delivery, in order. When
+        :attr:`batches`, it raises only before anything was sent (an address the protocol
+        cannot carry), so the caller may send the deliveries again one by one."""
+        ...
+
     async def close(self) -> None:
         """Release connections (worker shutdown, settings change)."""
         ...
+
+
+async def one_at_a_time(
+    transport: Transport, deliveries: Sequence[Delivery]
+) -> list[Sequence[RecipientResult]]:
+    """:meth:`Transport.send_many` for a transport that does not batch: :meth:`Transport.send`
+    for each delivery in turn."""
+    return [await transport.send(delivery) for delivery in deliveries]

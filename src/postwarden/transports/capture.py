@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Final
 
 from postwarden.core.config.model import Settings
-from postwarden.transports.base import Delivery, Outcome, RecipientResult
+from postwarden.transports.base import Delivery, Outcome, RecipientResult, one_at_a_time
 
 #: how many captured mails stay on disk
 KEEP: Final = 1000
@@ -55,6 +55,11 @@ class CaptureTransport:
 
     name = "capture"
     max_recipients = 1000
+    #: deliveries written at once (each on a thread of the loop's default executor)
+    concurrency = 4
+    batches = False
+    needs_parts = False
+    takes_return_paths = False
 
     def __init__(self, directory: Path, keep: int = KEEP) -> None:
         self.directory = directory
@@ -76,6 +81,9 @@ class CaptureTransport:
             )
             for address in delivery.recipients
         ]
+
+    async def send_many(self, deliveries: Sequence[Delivery]) -> list[Sequence[RecipientResult]]:
+        return await one_at_a_time(self, deliveries)
 
     async def close(self) -> None:
         return None

@@ -15,8 +15,8 @@ What a result says (the retry policy in ``outbox/retry.py`` decides, not this mo
 - ``http_status`` 2xx with outcome FAILED: the provider accepted the request but refused
   this recipient (Mandrill ``rejected``/``invalid`` with its reject_reason, Postmark
   inactive recipient) — permanent.
-- outcome FAILED, ``http_status`` None and ``detail`` starting "not sent:": anymail
-  refused the message before any request (an address it cannot encode …) — permanent.
+- outcome FAILED with ``refused_before_sending``: anymail refused the message before any
+  request (an address it cannot encode …) — permanent.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from django.core.mail import EmailMessage
 from postwarden.core.config.model import Provider, ProviderSettings, Settings
 from postwarden.core.doctor.redact import Redactor
 from postwarden.transports import esp_backends, esp_messages
-from postwarden.transports.base import Delivery, Outcome, RecipientResult
+from postwarden.transports.base import Delivery, Outcome, RecipientResult, one_at_a_time
 
 #: concurrent API requests per worker process; providers rate-limit per account (the
 #: outbox's POSTWARDEN_SEND_RATE paces across workers), so more threads buy little
@@ -43,11 +43,15 @@ POOL_SIZE: Final = 4
 #: longest provider text kept in a result (error bodies can be whole HTML pages)
 MAX_DETAIL: Final = 2000
 _ACCEPTED: Final = frozenset({"sent", "queued", "scheduled", "unknown"})
-NOT_SENT: Final = "not sent: "
 
 
 class EspTransport:
-    """A :class:`~postwarden.transports.base.Transport` for one provider's API."""
+    """A :class:`~postwarden.transports.base.Transport` for one provider's API: one request
+    a call (no batching), with the structured parts, from the account's own sender."""
+
+    batches = False
+    needs_parts = True
+    takes_return_paths = False
 
     def __init__(self, provider: ProviderSettings, *, max_recipients: int = 0, pool_size: int = POOL_SIZE):
         spec = esp_backends.check(provider)
@@ -55,6 +59,7 @@ class EspTransport:
         self.max_recipients: int = (
             min(max_recipients, spec.max_recipients) if max_recipients else (spec.max_recipients)
         )
+        self.concurrency: int = pool_size
         self._provider = provider
         self._pool = ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix=f"esp-{self.name}")
         self._local = threading.local()
@@ -67,6 +72,9 @@ class EspTransport:
         network failure. Raises EspConfigurationError for unusable settings."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self.send_sync, delivery)
+
+    async def send_many(self, deliveries: Sequence[Delivery]) -> list[Sequence[RecipientResult]]:
+        return await one_at_a_time(self, deliveries)
 
     def send_sync(self, delivery: Delivery) -> list[RecipientResult]:
         """The same as :meth:`send`, in the calling thread."""
@@ -112,8 +120,11 @@ class EspTransport:
             return [self._result(r, Outcome.FAILED, detail, status, duration_ms=ms) for r in recipients]
         except AnymailError as error:
             ms = _ms(started)
-            detail = NOT_SENT + str(error.args[0] if error.args else error)
-            return [self._result(r, Outcome.FAILED, detail, None, duration_ms=ms) for r in recipients]
+            detail = f"not sent: {error.args[0] if error.args else error}"
+            return [
+                self._result(r, Outcome.FAILED, detail, None, duration_ms=ms, refused_before_sending=True)
+                for r in recipients
+            ]
         return self._statuses(message, recipients, _ms(started))
 
     def _statuses(self, message: EmailMessage, recipients: tuple[str, ...], ms: int) -> list[RecipientResult]:
@@ -142,6 +153,8 @@ class EspTransport:
         http_status: int | None,
         provider_message_id: str = "",
         duration_ms: int = 0,
+        *,
+        refused_before_sending: bool = False,
     ) -> RecipientResult:
         return RecipientResult(
             address=address,
@@ -151,6 +164,7 @@ class EspTransport:
             http_status=http_status,
             provider_message_id=provider_message_id,
             duration_ms=duration_ms,
+            refused_before_sending=refused_before_sending,
         )
 
     def _scrub(self, text: str) -> str:

@@ -67,6 +67,9 @@ class SmtpTransport:
     """A :class:`~postwarden.transports.base.Transport` over SMTP."""
 
     name = "smtp"
+    batches = True
+    needs_parts = False
+    takes_return_paths = True
 
     def __init__(
         self,
@@ -304,6 +307,7 @@ def _unsendable(address: str, error: UnsignableMessage, ms: int) -> RecipientRes
         MESSAGE_STAGE,
         detail=f"not sent: {error}; the message is malformed",
         duration_ms=ms,
+        refused_before_sending=True,
     )
 
 

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 from django.db import connection
 from django.utils import timezone
@@ -51,20 +51,13 @@ from postwarden.outbox.retry import RetryPolicy
 from postwarden.outbox.returnpaths import return_paths
 from postwarden.outbox.worker import attempts, db
 from postwarden.outbox.worker.db import Claimed, Done, Job
-from postwarden.outbox.worker.options import Options, concurrency, in_db, new_worker_id, prepare_process
+from postwarden.outbox.worker.options import Options, in_db, new_worker_id, prepare_process
 from postwarden.outbox.worker.stats import Stats
-from postwarden.transports.base import Delivery, Outcome, RecipientResult, Transport
+from postwarden.transports.base import Outcome, RecipientResult, Transport
 from postwarden.transports.registry import build_transport
 
 log = logging.getLogger("postwarden.worker")
 T = TypeVar("T")
-
-
-@runtime_checkable
-class Batching(Protocol):
-    """A transport that sends several deliveries on one connection (the SMTP transport)."""
-
-    async def send_many(self, deliveries: Sequence[Delivery]) -> Sequence[Sequence[RecipientResult]]: ...
 
 
 #: seconds between looks for expired leases and dead workers (at most; a third of the
@@ -75,8 +68,6 @@ PRUNE_EVERY = 300.0
 #: a worker claims what it can send within this many seconds at its recent pace (and
 #: at least enough to keep every sender busy): what it holds is not waiting for others
 SOON = 2.0
-#: transports that send the stored bytes; the others get the structured parts too
-RAW_TRANSPORTS = frozenset({"smtp", "capture"})
 #: the stages of a session that concern one message (a failure there says nothing about
 #: the way out)
 MESSAGE_STAGES = frozenset({"mail", "rcpt", "data", "rset"})
@@ -178,13 +169,13 @@ class Worker:
                 limit=limit or self.options.batch_size,
                 lease=timedelta(seconds=lease),
                 cap=cap,
-                with_parts=transport.name not in RAW_TRANSPORTS,
+                with_parts=transport.needs_parts,
                 now=now,
                 redact=self.redactor.text,
                 message_pk=message_pk,
                 done=results,
                 reap=self._reap_due(),
-                verp=self.verp if transport.name == "smtp" else None,
+                verp=self.verp if transport.takes_return_paths else None,
             )
         except Exception:
             self.done = results + self.done  # not written: the next flush or claim tries again
@@ -370,10 +361,10 @@ class Worker:
         await self.send_jobs([job])
 
     async def send_jobs(self, jobs: list[Job]) -> None:
-        """Send deliveries, several on one connection when the transport can (``send_many``:
-        one round trip a message), else one by one; queue the results for the next flush."""
+        """Send deliveries, several on one connection when the transport batches (one round
+        trip a message), else one by one; queue the results for the next flush."""
         _, transport = self._current()
-        if len(jobs) > 1 and _batching(transport) is not None:
+        if len(jobs) > 1 and transport.batches:
             await self._send(transport, jobs)
         else:
             for job in jobs:
@@ -388,12 +379,8 @@ class Worker:
         key = id(transport)
         self._inflight[key] = self._inflight.get(key, 0) + 1
         started = time.perf_counter()
-        send_many = _batching(transport) if len(jobs) > 1 else None
         try:
-            if send_many is not None:
-                answers = await send_many([job.delivery for job in jobs])
-            else:
-                answers = [await transport.send(job.delivery) for job in jobs]
+            answers = await transport.send_many([job.delivery for job in jobs])
         except Exception as exc:  # a poison message or a transport bug: never a crash loop
             if len(jobs) == 1:
                 for job in jobs:
@@ -516,7 +503,7 @@ class Worker:
                 )
 
     def _resize_senders(self) -> None:
-        want = concurrency(self.transport, self.settings)
+        want = self.transport.concurrency if self.transport is not None else 1
         self._senders = [t for t in self._senders if not t.done()]
         for index in range(len(self._senders), want):
             self._senders.append(asyncio.create_task(self._sender(index)))
@@ -710,14 +697,6 @@ def _prune_on_thread(settings: DeliverySettings) -> retention.Pruned:
         return retention.prune(settings)
     finally:
         connection.close()  # this thread's own connection, opened by the pass
-
-
-def _batching(transport: Transport) -> Callable[[Sequence[Delivery]], Any] | None:
-    """The transport's ``send_many``, if it has one (:class:`Batching`). A plain attribute
-    look-up: ``isinstance`` against a runtime-checkable Protocol inspects every member
-    each time, and this is asked once per batch."""
-    send_many: Callable[[Sequence[Delivery]], Any] | None = getattr(transport, "send_many", None)
-    return send_many
 
 
 def run_worker(options: Options | None = None) -> int:

@@ -11,9 +11,6 @@ from typing import Any, TypeVar
 
 from django.db import close_old_connections
 
-from postwarden.core.config.model import Settings
-from postwarden.transports.base import Transport
-
 T = TypeVar("T")
 
 
@@ -40,14 +37,6 @@ class Options:
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{os.urandom(2).hex()}"
-
-
-def concurrency(transport: Transport | None, settings: Settings | None) -> int:
-    """Sender tasks: the transport's own figure, else the SMTP connection count."""
-    declared = getattr(transport, "concurrency", None)
-    if isinstance(declared, int) and declared > 0:
-        return declared
-    return settings.delivery.smtp_connections if settings is not None else 4
 
 
 def in_db(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
