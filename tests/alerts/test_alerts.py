@@ -201,3 +201,28 @@ def test_the_test_alert_reaches_every_destination_at_once(hook: Hook) -> None:  
     failed = delivery.send_test(settings)
     assert failed.status == Alert.Status.FAILED
     assert all(d.status == "failed" and d.last_error for d in failed.deliveries.all())
+
+
+def test_alerts_older_than_the_retention_go_with_their_deliveries() -> None:
+    import time
+
+    from postwarden.cli.monitor import JOB_SOURCES, load_jobs
+    from postwarden.configstore import runtime
+    from postwarden.monitor.jobs import JobRun
+
+    runtime.save({"POSTWARDEN_RETENTION_DAYS": "7"})
+    [job] = [job for job in load_jobs(JOB_SOURCES) if job.name == "alerts.history"]
+    now = timezone.now()
+
+    def alert(key: str, age_days: int, status: str) -> None:
+        made = Alert.objects.create(kind=Alert.Kind.FIRING, key=key, title=key, status=status)
+        Alert.objects.filter(pk=made.pk).update(created_at=now - timedelta(days=age_days))
+        Delivery.objects.create(alert=made, destination="d", label="hook", status=status)
+
+    alert("old-sent", 8, Alert.Status.SENT)
+    alert("old-failed", 30, Alert.Status.FAILED)
+    alert("old-pending", 8, Alert.Status.PENDING)
+    alert("recent", 6, Alert.Status.SENT)
+    job.run(JobRun("alerts.history", deadline=time.monotonic() + 60))
+    assert sorted(Alert.objects.values_list("key", flat=True)) == ["old-pending", "recent"]
+    assert sorted(Delivery.objects.values_list("alert__key", flat=True)) == ["old-pending", "recent"]

@@ -9,6 +9,7 @@ import pytest
 from postwarden.canaries import store
 from postwarden.canaries.models import RunState
 from postwarden.cli.monitor import JOB_SOURCES, load_jobs
+from postwarden.configstore import runtime
 from postwarden.monitor.jobs import JobRun
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,3 +53,53 @@ def test_a_stopping_monitor_ends_the_pass_before_the_next_canary(closed_port: in
     from postwarden.canaries.models import CanaryRun
 
     assert CanaryRun.objects.count() == 0
+
+
+def test_runs_older_than_the_retention_go_and_a_waiting_one_stays(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from postwarden.canaries.models import Canary, CanaryRun
+    from postwarden.monitor import history
+
+    runtime.save({"POSTWARDEN_RETENTION_DAYS": "10"})
+    monkeypatch.setattr(history, "BATCH", 2)  # several batches, each its own transaction
+    [job] = [job for job in load_jobs(JOB_SOURCES) if job.name == "canaries.history"]
+    assert job.every() == timedelta(hours=1)
+    canary = Canary.objects.create(
+        address="c@example.com", imap_host="127.0.0.1", imap_port=993, imap_user="u"
+    )
+    now = timezone.now()
+
+    def run(token: str, age_days: int, state: str) -> None:
+        CanaryRun.objects.create(
+            canary=canary, token=token, state=state, started_at=now - timedelta(days=age_days)
+        )
+
+    for n in range(5):
+        run(f"old{n}", 11, RunState.ARRIVED)
+    run("old-missing", 30, RunState.MISSING)
+    run("old-waiting", 11, RunState.WAITING)
+    run("recent", 9, RunState.JUNK)
+    job.run(JobRun("canaries.history", deadline=time.monotonic() + 60))
+    assert sorted(CanaryRun.objects.values_list("token", flat=True)) == ["old-waiting", "recent"]
+
+
+def test_retention_0_keeps_every_run() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from postwarden.canaries.jobs import prune_runs
+    from postwarden.canaries.models import Canary, CanaryRun
+
+    runtime.save({"POSTWARDEN_RETENTION_DAYS": "0"})
+    canary = Canary.objects.create(
+        address="c@example.com", imap_host="127.0.0.1", imap_port=993, imap_user="u"
+    )
+    CanaryRun.objects.create(
+        canary=canary, token="t", state=RunState.ARRIVED, started_at=timezone.now() - timedelta(days=4000)
+    )
+    prune_runs(JobRun("canaries.history", deadline=time.monotonic() + 60))
+    assert CanaryRun.objects.count() == 1

@@ -1,6 +1,7 @@
 """The alerts' periodic jobs for ``postwarden monitor`` (listed in cli/monitor.py's
 JOB_SOURCES): evaluate the database's conditions every minute, run the whole doctor on
-its schedule, and send what is due."""
+its schedule, send what is due, and hourly delete alerts older than
+``POSTWARDEN_RETENTION_DAYS`` (one still being delivered is kept)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 EVALUATE_EVERY = timedelta(minutes=1)
 #: how often due alerts are sent (retries wait at least POSTWARDEN_ALERT_RETRY_SECONDS)
 SEND_EVERY = timedelta(seconds=5)
+#: how often old alerts are pruned
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def evaluate_database(settings: Settings) -> list[Alert]:
@@ -52,6 +55,18 @@ def send(run: JobRun) -> None:
     send_due(current_settings(), run.stopping)
 
 
+def prune_history(run: JobRun) -> None:
+    """Delete alerts made before the retention cutoff, with their deliveries."""
+    from postwarden.alerts.models import Alert
+    from postwarden.configstore.runtime import current_settings
+    from postwarden.monitor.history import cutoff, delete_in_batches
+
+    before = cutoff(current_settings().delivery.retention_days)
+    if before is not None:
+        old = Alert.objects.filter(created_at__lt=before).exclude(status=Alert.Status.PENDING)
+        delete_in_batches(old, run.stopping)
+
+
 def _doctor_interval() -> timedelta:
     from postwarden.configstore.runtime import current_settings
 
@@ -69,4 +84,5 @@ def monitor_jobs() -> list[Job]:
             timeout=timedelta(minutes=5),
             run_at_start=False,
         ),
+        Job("alerts.history", prune_history, fixed(PRUNE_EVERY), timeout=timedelta(minutes=10)),
     ]

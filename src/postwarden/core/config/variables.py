@@ -357,8 +357,8 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_RETENTION_DAYS",
         K.INT,
         S.DELIVERY,
-        "Days a finished message keeps its row, recipients and timeline; 0 keeps them for ever. "
-        "Suppressions are not deleted by age",
+        "Days a finished message keeps its row, recipients and timeline (and canary runs and sent "
+        "alerts their history); 0 keeps them for ever. Suppressions are not deleted by age",
         default="180",
         minimum=0,
         maximum=36500,
