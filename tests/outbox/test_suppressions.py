@@ -77,6 +77,17 @@ def test_it_exports_csv_with_formulas_defused() -> None:
     assert rows[1][5] == ""
 
 
+def test_a_detail_with_line_breaks_stays_one_row() -> None:
+    """A provider's detail may hold CR, LF or both: each stays inside its row (RFC 4180)."""
+    detail = "550 5.1.1 user unknown\rsecond line\nthird\r\nfourth"
+    suppressions.add("ann@example.net", "manual", detail=detail)
+    text = suppressions.export_csv(suppressions.search())
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert len(rows) == 2
+    assert rows[1][2] == detail
+    assert text.endswith("\r\n")
+
+
 def test_clearing_a_bounce_clears_only_that_address() -> None:
     suppressions.add_bounce("ann@example.net")
     suppressions.add_bounce("bob@example.org")

@@ -208,9 +208,11 @@ def _iso(value: datetime | None) -> str:
 def export_csv(rows: Iterable[Suppression]) -> str:
     """CSV text with a header row (columns: :data:`CSV_COLUMNS`), for the console's download.
     Values starting with ``= + - @`` are prefixed with ``'`` so a spreadsheet does not run
-    them as formulas (CSV injection: the detail is a provider's text)."""
+    them as formulas (CSV injection: the detail is a provider's text). Lines end in CRLF as
+    RFC 4180 says; the csv module then quotes a value holding a bare CR too, which with
+    ``\n`` endings it left bare and readers split the row there."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     for row in rows:
         values = (row.address, row.reason, row.detail, row.source, _iso(row.created_at), _iso(row.expires_at))
