@@ -245,6 +245,37 @@ def test_it_reports_mandrills_http_500_errors_as_mandrill_sends_them(httpserver:
     assert json.loads(result.detail)["name"] == "Invalid_Key"
 
 
+@pytest.mark.parametrize(
+    ("name", "state"),
+    [
+        ("ValidationError", "failed"),  # this message is wrong: no retry mends it
+        ("Unknown_Template", "failed"),
+        ("Invalid_Key", "deferred"),  # the path: an operator mends the key, mail waits
+        ("PaymentRequired", "deferred"),
+        ("GeneralError", "deferred"),  # Mandrill's side
+        ("ServiceUnavailable", "deferred"),
+    ],
+)
+def test_mandrills_error_name_decides_what_its_500_means(
+    httpserver: HTTPServer, name: str, state: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from postwarden.outbox.retry import RetryPolicy, judge
+
+    p.MANDRILL.answer(httpserver, 500, {"status": "error", "code": -2, "name": name, "message": "words"})
+    [result] = send(p.MANDRILL.settings(httpserver), delivery())
+    assert (result.http_status, result.provider_error) == (500, name)
+    now = datetime.now(UTC)
+    assert judge(result, tries=1, queued_at=now, now=now, policy=RetryPolicy()).state == state
+
+
+def test_an_error_body_of_another_shape_names_nothing(httpserver: HTTPServer) -> None:
+    p.RESEND.answer(httpserver, 500, {"statusCode": 500, "name": "internal_server_error", "message": "x"})
+    [result] = send(p.RESEND.settings(httpserver), delivery())
+    assert (result.http_status, result.provider_error) == (500, "")
+
+
 # --- envelope, visibility, failures without an answer -------------------------------------
 
 

@@ -14,7 +14,10 @@ own, each with a reason:
   bytes are sent on every retry, so no retry can mend it.
 * Provider APIs (stage ``api``) answer in HTTP: no answer, 429 and 5xx are transient,
   other 4xx permanent, and a 2xx that refused this recipient is permanent
-  (transports/esp.py documents the same reading).
+  (transports/esp.py documents the same reading). A provider that names its error
+  (``provider_error``: Mandrill answers every error with 500) is read by the name: an
+  error about this message is permanent; a bad key, an unpaid or unknown account, an
+  unverified sender or an outage is the path, retried like a 401 or a 5xx.
 
 Backoff is exponential with full jitter in ``[½·d, d]`` and a cap; a server's "try again
 in N minutes" wins over the computed wait (Postal adds its N+10 s the same way).
@@ -49,6 +52,18 @@ PATH_STAGES: Final = frozenset(
 )
 #: provider HTTP statuses that are about the account, not the message
 _PATH_HTTP: Final = frozenset({401, 403})
+#: provider error names that are about the message itself (Mandrill's list); every other
+#: named error is the key, the account or the provider, which an operator or time mends
+PROVIDER_MESSAGE_ERRORS: Final = frozenset(
+    {
+        "ValidationError",
+        "Unknown_Template",
+        "Invalid_Template",
+        "Invalid_Tag_Name",
+        "Metadata_FieldLimit",
+        "Unknown_MetadataField",
+    }
+)
 #: seconds before the first retry: greylisting servers (450 4.7.1) want a few minutes,
 #: and a minute is short enough that a passing network fault costs little
 DEFAULT_BASE: Final = 60.0
@@ -156,6 +171,8 @@ def permanent(result: RecipientResult, explanation: Explanation) -> bool:
     if result.refused_before_sending:
         return True
     if result.stage == "api":
+        if result.provider_error:  # the provider's name for the error tells more than its 500
+            return result.provider_error in PROVIDER_MESSAGE_ERRORS
         status = result.http_status
         return status is not None and not (status == 429 or status >= 500 or status in _PATH_HTTP)
     if result.stage in PATH_STAGES:

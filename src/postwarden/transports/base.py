@@ -84,6 +84,9 @@ class RecipientResult:
     #: stored bytes go on every retry, so the retry policy makes the failure permanent.
     #: ``detail`` says why in words ("not sent: …"), for people; no code reads them.
     refused_before_sending: bool = False
+    #: the provider's own name for its error, where its HTTP status does not tell
+    #: (Mandrill answers every error, a bad key as a hiccup, with 500 and ``name``)
+    provider_error: str = ""
 
 
 class Transport(Protocol):

@@ -9,7 +9,9 @@ What a result says (the retry policy in ``outbox/retry.py`` decides, not this mo
 
 - ``http_status`` None, outcome FAILED: no HTTP answer (connection refused, DNS, timeout) —
   transient.
-- ``http_status`` 429 or 5xx: the provider is busy or broken — transient.
+- ``http_status`` 429 or 5xx: the provider is busy or broken — transient, unless
+  ``provider_error`` names the error (Mandrill's 500 with ``{"status": "error", "name": …}``,
+  where the name tells a bad key from an outage).
 - ``http_status`` other 4xx: the provider refused the request (bad key, unverified
   sender, invalid payload) — permanent.
 - ``http_status`` 2xx with outcome FAILED: the provider accepted the request but refused
@@ -117,7 +119,11 @@ class EspTransport:
         except AnymailAPIError as error:
             ms = _ms(started)
             status, detail = _describe_api_error(error)
-            return [self._result(r, Outcome.FAILED, detail, status, duration_ms=ms) for r in recipients]
+            name = _error_name(getattr(error.response, "text", None))
+            return [
+                self._result(r, Outcome.FAILED, detail, status, duration_ms=ms, provider_error=name)
+                for r in recipients
+            ]
         except AnymailError as error:
             ms = _ms(started)
             detail = f"not sent: {error.args[0] if error.args else error}"
@@ -155,6 +161,7 @@ class EspTransport:
         duration_ms: int = 0,
         *,
         refused_before_sending: bool = False,
+        provider_error: str = "",
     ) -> RecipientResult:
         return RecipientResult(
             address=address,
@@ -165,6 +172,7 @@ class EspTransport:
             provider_message_id=provider_message_id,
             duration_ms=duration_ms,
             refused_before_sending=refused_before_sending,
+            provider_error=provider_error,
         )
 
     def _scrub(self, text: str) -> str:
@@ -227,6 +235,18 @@ def _refusals(body: Any) -> dict[str, str]:
             for address in str(item["To"]).split(","):
                 found[address.strip().lower()] = words
     return found
+
+
+def _error_name(body: object) -> str:
+    """The error's name in an ``{"status": "error", "name": …}`` answer (Mandrill's), else ""."""
+    if not isinstance(body, str) or not body.lstrip().startswith("{"):
+        return ""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return ""
+    name = answer.get("name") if isinstance(answer, dict) and answer.get("status") == "error" else None
+    return name[:100] if isinstance(name, str) else ""
 
 
 def _describe_api_error(error: AnymailAPIError) -> tuple[int | None, str]:
