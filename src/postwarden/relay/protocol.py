@@ -4,7 +4,7 @@ MAIL / RCPT / DATA path.
 Kept from aiosmtpd: EHLO/HELO, STARTTLS (and its buffer flush, RFC 3207 6), AUTH and
 its challenges, NOOP, RSET, VRFY, HELP, QUIT, timeouts. Replaced:
 
-* the command loop (:meth:`RelaySMTP._handle_client`), for strict framing
+* the command loop (:meth:`RelaySMTP.serve`), for strict framing
   (:mod:`postwarden.relay.commands`), RFC 2920 synchronization (a client that sends
   more after EHLO, DATA, STARTTLS or a challenging AUTH before the reply is refused
   and disconnected, as Postfix's ``smtpd_forbid_unauth_pipelining`` does) and no
@@ -12,6 +12,9 @@ its challenges, NOOP, RSET, VRFY, HELP, QUIT, timeouts. Replaced:
 * MAIL, RCPT and DATA, for enhanced status codes (RFC 3463), the null sender,
   recipient policy at RCPT, the size limit with 552 5.3.4, and a DATA reader that
   refuses smuggling (:mod:`postwarden.relay.data`).
+
+What it takes from aiosmtpd's private side is in :mod:`postwarden.relay.aiosmtpd_private`,
+with why, and pinned to the aiosmtpd version it was read in.
 
 Which rules apply depends on the client's address (:class:`Rules`): trusted networks
 need no AUTH; everyone else must AUTH, within a few seconds of connecting (NOOP, RSET
@@ -29,10 +32,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from aiosmtpd.smtp import SMTP, Envelope, TLSSetupException
+from aiosmtpd.smtp import Envelope, TLSSetupException
 
 from postwarden.core.addresses import InvalidAddress, parse_address
 from postwarden.relay import commands, data
+from postwarden.relay.aiosmtpd_private import SessionHooks
 from postwarden.relay.commands import Command, Framing
 from postwarden.relay.committer import Activity
 
@@ -90,7 +94,7 @@ def peer_address(peer: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | N
     return address
 
 
-class RelaySMTP(SMTP):
+class RelaySMTP(SessionHooks):
     """One client connection. ``on_close`` is called once when it ends."""
 
     #: the stream reader's limit: DATA is read in pieces of this size; command lines
@@ -131,8 +135,6 @@ class RelaySMTP(SMTP):
         #: set when the session is being closed: nothing more that was buffered may be
         #: read as a command (the point of refusing a smuggled line)
         self._closing = False
-        #: when the session has been idle too long (see _reset_timeout)
-        self._idle_deadline = 0.0
         #: asked once the client's address is known: may it open one more session?
         self._admit = admit
         self._busy_reply = BUSY
@@ -184,36 +186,13 @@ class RelaySMTP(SMTP):
             self._preauth_handle.cancel()
             self._preauth_handle = None
 
-    def _set_post_data_state(self) -> None:
-        # aiosmtpd's one place where a transaction ends: RSET, HELO/EHLO, end of DATA
+    def transaction_ended(self) -> None:
         self._leave_transaction()
-        super()._set_post_data_state()  # type: ignore[no-untyped-call]
 
     def _leave_transaction(self) -> None:
         if self._in_transaction:
             self._in_transaction = False
             self._activity.end()
-
-    def _reset_timeout(self, duration: float | None = None) -> None:
-        """Push the idle deadline back. aiosmtpd cancels its timer and schedules a new one
-        at every command (four times a message, and the event loop's heap keeps the
-        cancelled ones for a while); here one timer per session stays and moves only when
-        it fires early. ``duration`` (the PROXY-protocol wait) keeps aiosmtpd's way."""
-        if duration is not None:
-            super()._reset_timeout(duration)
-            return
-        self._idle_deadline = self.loop.time() + self._timeout_duration
-        handle = self._timeout_handle
-        if handle is None or handle.cancelled() or handle.when() > self._idle_deadline:
-            if handle is not None:
-                handle.cancel()
-            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_check)
-
-    def _idle_check(self) -> None:
-        if self.loop.time() < self._idle_deadline:
-            self._timeout_handle = self.loop.call_at(self._idle_deadline, self._idle_check)
-        else:
-            self._timeout_cb()  # type: ignore[no-untyped-call]
 
     def mail(self) -> Envelope:
         """The current transaction (aiosmtpd keeps one from connection_made on). A method,
@@ -228,7 +207,7 @@ class RelaySMTP(SMTP):
 
     # ------------------------------------------------------------- command loop
 
-    async def _handle_client(self) -> None:
+    async def serve(self) -> None:
         if self._busy:
             await self.push(self._busy_reply)
             self.hang_up()

@@ -51,6 +51,7 @@ from postwarden.outbox.retry import RetryPolicy
 from postwarden.outbox.returnpaths import return_paths
 from postwarden.outbox.worker import attempts, db
 from postwarden.outbox.worker.db import Claimed, Done, Job
+from postwarden.outbox.worker.loop_aside import call_with_loop_aside
 from postwarden.outbox.worker.options import Options, in_db, new_worker_id, prepare_process
 from postwarden.outbox.worker.stats import Stats
 from postwarden.transports.base import Outcome, RecipientResult, Transport
@@ -127,16 +128,13 @@ class Worker:
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` (synchronous database work) now, on this thread, while the loop
-        waits. Django refuses database calls while an event loop runs in the thread, to
-        catch an async view that blocks by mistake; here blocking for a batch's few
-        milliseconds is the design, and nothing else runs meanwhile, so the loop is set
-        aside for the call (asyncio's own hook for loop implementations)."""
-        loop = asyncio.events._get_running_loop()
-        asyncio.events._set_running_loop(None)
-        try:
+        waits: blocking for a batch is the design here, and nothing else runs meanwhile
+        (worker/loop_aside.py says why the loop is hidden from Django's guard for it)."""
+
+        def work() -> T:
             return in_db(fn, *args, **kwargs)
-        finally:
-            asyncio.events._set_running_loop(loop)
+
+        return call_with_loop_aside(work)
 
     # -- steps ---------------------------------------------------------------------------
 
