@@ -4,6 +4,7 @@ request's failure stays its own, and a crash mid-transaction leaves nothing behi
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -80,7 +81,7 @@ def queue_behind_first(committer: GroupCommitter[int, Any], gate: Gate, jobs: li
     def opener() -> None:
         assert gate.entered.wait(BOUND)
         for _ in range(int(BOUND * 1000)):
-            if len(committer._queue) == len(jobs) - 1:  # every other job is waiting
+            if committer.waiting == len(jobs) - 1:  # every other job is waiting
                 break
             threading.Event().wait(0.001)
         gate.release()
@@ -167,6 +168,89 @@ def test_it_wakes_every_waiting_thread_when_the_leader_dies() -> None:
     assert all(isinstance(e, KeyboardInterrupt) for e in errors.values())
     gate.batches.clear()
     assert committer.submit(4) == 4  # the lead was handed back
+
+
+def test_it_writes_each_job_alone_after_an_error_that_may_be_one_jobs_fault() -> None:
+    """``alone_on``: a batch that raises such an error is written again one job per
+    ``write``, so only the job at fault fails; other errors fail the batch as a whole."""
+    gate = Gate()
+    written: list[list[int]] = []
+
+    def write(jobs: Sequence[int]) -> list[int]:
+        if 3 in jobs:
+            raise LookupError("job 3 breaks the transaction")
+        if len(jobs) > 1 and 4 in jobs:
+            raise ValueError("not one job's fault")
+        written.append(list(jobs))
+        return gate(jobs)
+
+    committer: GroupCommitter[int, int] = GroupCommitter(write, alone_on=(LookupError,))
+    results, errors = queue_behind_first(committer, gate, [1, 2, 3, 5])
+    assert results == {0: 10, 1: 20, 3: 50}
+    assert list(errors) == [2]
+    assert isinstance(errors[2], LookupError)
+    assert written == [[1], [2], [5]]  # the batch [2, 3, 5] failed, then one by one
+    assert list(committer.batches) == [1, 1, 1]
+
+    gate = Gate()
+    committer = GroupCommitter(write, alone_on=(LookupError,))
+    results, errors = queue_behind_first(committer, gate, [1, 2, 4])
+    assert results == {0: 10}
+    assert sorted(errors) == [1, 2]
+    assert all(isinstance(e, ValueError) for e in errors.values())
+
+
+def test_threads_and_coroutines_share_one_batch_and_each_gets_its_own_result() -> None:
+    """One committer for both kinds of caller: while the writer thread is busy (a read),
+    a coroutine's job and a thread's job queue up and are written in ONE batch."""
+    batches: list[list[str]] = []
+    writers: set[str] = set()
+
+    def write(jobs: Sequence[str]) -> list[str]:
+        writers.add(threading.current_thread().name)
+        batches.append(list(jobs))
+        return [f"stored {job}" for job in jobs]
+
+    reading, release = threading.Event(), threading.Event()
+
+    def slow_read() -> str:
+        reading.set()
+        assert release.wait(BOUND)
+        return "read"
+
+    async def run() -> tuple[str, str, str]:
+        committer: GroupCommitter[str, str] = GroupCommitter(write, name="writer")
+        committer.start(asyncio.get_running_loop())
+        read = asyncio.ensure_future(committer.call(slow_read))
+        assert await asyncio.to_thread(reading.wait, BOUND)
+        from_loop = asyncio.ensure_future(committer.commit("session"))
+        from_thread = asyncio.ensure_future(asyncio.to_thread(committer.submit, "request"))
+        for _ in range(int(BOUND * 1000)):
+            if committer.waiting == 2:
+                break
+            await asyncio.sleep(0.001)
+        release.set()
+        answers = await asyncio.gather(read, from_loop, from_thread)
+        await asyncio.to_thread(committer.stop)
+        return answers[0], answers[1], answers[2]
+
+    assert asyncio.run(run()) == ("read", "stored session", "stored request")
+    assert batches == [["session", "request"]]
+    assert writers == {"writer"}
+
+
+def test_it_refuses_a_coroutines_job_when_no_writer_thread_runs() -> None:
+    async def run() -> None:
+        committer: GroupCommitter[str, str] = GroupCommitter(lambda jobs: list(jobs))
+        with pytest.raises(RuntimeError, match="not running"):
+            await committer.commit("before start")
+        committer.start(asyncio.get_running_loop())
+        assert await committer.commit("running") == "running"
+        await asyncio.to_thread(committer.stop)
+        with pytest.raises(RuntimeError, match="not running"):
+            await committer.commit("after stop")
+
+    asyncio.run(run())
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,16 +1,28 @@
-"""Group commit (postwarden.relay.committer) with a plain function as the writer: many
-concurrent sessions share a transaction, each gets its own result, failures reach all
-of a batch, reads are answered while a batch gathers, and stop() writes what is queued."""
+"""The group commit (postwarden.outbox.groupcommit) as the relay's sessions use it, with a
+plain function as the writer: many concurrent sessions share a transaction, each gets its
+own result, failures reach all of a batch, reads are answered while a batch gathers, and
+stop() writes what is queued."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import base64
+import logging
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 
-from postwarden.relay.committer import Activity, GroupCommitter
+from postwarden.accounts.models import ApiKey
+from postwarden.outbox.groupcommit import Activity, GroupCommitter
+from postwarden.outbox.models import Message
+from postwarden.outbox.services import _committer as api_committer
+from postwarden.relay.store import NOT_STORED
+from tests.relay.helpers import TIMEOUT, RelayThread, Wire, message, simple_mail
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "postwarden"
 
 
 async def until(condition: Callable[[], bool], what: str, bound: float = 10.0) -> None:
@@ -42,7 +54,9 @@ def test_it_writes_concurrent_items_in_shared_batches_and_answers_each_in_order(
     activity = Activity()
 
     async def run() -> list[str]:
-        committer: GroupCommitter[str, str] = GroupCommitter(ledger.write, expected=activity, linger=1.0)
+        committer: GroupCommitter[str, str] = GroupCommitter(
+            ledger.write, expected=activity, linger=1.0, name="relay-db"
+        )
         committer.start(asyncio.get_running_loop())
         for _ in range(8):
             activity.begin()
@@ -132,11 +146,13 @@ def test_it_writes_what_is_queued_when_stopped() -> None:
     async def run() -> list[str]:
         committer: GroupCommitter[str, str] = GroupCommitter(slow)
         committer.start(asyncio.get_running_loop())
-        pending = [asyncio.ensure_future(committer.commit(f"m{i}")) for i in range(3)]
+        pending = [asyncio.ensure_future(committer.commit("m0"))]
         assert await asyncio.to_thread(writing.wait, 10)  # the first batch is being written
+        pending += [asyncio.ensure_future(committer.commit(f"m{i}")) for i in (1, 2)]
+        await until(lambda: committer.waiting == 2, "m1 and m2 queued")
         stopping = asyncio.ensure_future(asyncio.to_thread(committer.stop))
-        # stop() has queued its marker behind m1 and m2 while the write is held
-        await until(lambda: committer._queue.qsize() == 3, "m1, m2 and the stop marker queued")
+        # stop() was called while the write is held, m1 and m2 queued behind it
+        await until(lambda: committer.stopping and committer.waiting == 2, "stopping with m1 and m2 queued")
         gate.set()
         await stopping
         return list(await asyncio.gather(*pending))
@@ -167,3 +183,90 @@ def test_it_reports_what_it_committed(count: int) -> None:
     committer = asyncio.run(run())
     assert committer.committed == count
     assert sum(committer.batches) == count
+
+
+def test_the_relay_and_the_api_commit_through_the_outboxs_one_group_committer(
+    relay_factory: Callable[..., RelayThread],
+) -> None:
+    relay = relay_factory()
+    assert type(relay.gateway.committer) is type(api_committer) is GroupCommitter
+    defined = [
+        path.relative_to(SRC).as_posix()
+        for path in sorted(SRC.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef) and node.name == "GroupCommitter"
+    ]
+    assert defined == ["outbox/groupcommit.py"]
+
+
+def test_the_relay_reaches_the_outbox_only_through_its_public_modules() -> None:
+    """The relay enqueues through the outbox's public function; its data access (bulk
+    statements, the models' tables) stays inside the outbox."""
+    imported: dict[str, set[str]] = {}
+    for path in sorted((SRC / "relay").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("postwarden.outbox"):
+                imported.setdefault(node.module or "", set()).update(a.name for a in node.names)
+            if isinstance(node, ast.Import):
+                assert not [a.name for a in node.names if a.name.startswith("postwarden.outbox")], path
+    public = {"postwarden.outbox.services", "postwarden.outbox.groupcommit", "postwarden.outbox.policy"}
+    assert set(imported) <= public | {"postwarden.outbox.models"}
+    # the states' names, not a table
+    assert imported.get("postwarden.outbox.models", set()) <= {"State"}
+
+
+def authenticated(relay: RelayThread, secret: str) -> Wire:
+    """A session on the real relay, AUTH PLAIN with ``secret``, up to DATA's 354."""
+    wire = Wire("127.0.0.1", relay.port)
+    assert wire.command("EHLO client.test").startswith("250")
+    token = base64.b64encode(f"\0app\0{secret}".encode()).decode()
+    assert wire.command(f"AUTH PLAIN {token}").startswith("235")
+    assert wire.command("MAIL FROM:<app@example.com>") == "250 2.1.0 Ok"
+    assert wire.command("RCPT TO:<alice@example.net>") == "250 2.1.5 Ok"
+    assert wire.command("DATA").startswith("354")
+    return wire
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_the_database_refuses_costs_the_others_in_its_batch_nothing(
+    relay_factory: Callable[..., RelayThread], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two sessions' messages in one batch, one of them under an API key deleted after its
+    AUTH (its foreign key fails at COMMIT): the batch is written again message by message,
+    the good one is answered 250 and stored, the other 451 and nothing of it stays."""
+    relay = relay_factory(trusted=())
+    _, kept_key = ApiKey.issue("kept", ["send"])
+    gone_row, gone_key = ApiKey.issue("gone", ["send"])
+    kept, gone = authenticated(relay, kept_key), authenticated(relay, gone_key)
+    ApiKey.objects.filter(pk=gone_row.pk).delete()
+
+    # hold the writer thread in a read, so both messages queue up for one batch
+    reading, release = threading.Event(), threading.Event()
+
+    def held() -> None:
+        reading.set()
+        assert release.wait(TIMEOUT)
+
+    committer = relay.gateway.committer
+    read = asyncio.run_coroutine_threadsafe(committer.call(held), relay.loop)
+    assert reading.wait(TIMEOUT)
+    kept.send(simple_mail("kept") + b".\r\n")
+    gone.send(simple_mail("gone") + b".\r\n")
+    for _ in range(int(TIMEOUT * 1000)):
+        if committer.waiting == 2:
+            break
+        threading.Event().wait(0.001)
+    assert committer.waiting == 2
+    with caplog.at_level(logging.WARNING, logger="postwarden.outbox"):
+        release.set()
+        read.result(TIMEOUT)
+        kept_reply, gone_reply = kept.reply(), gone.reply()
+
+    assert kept_reply.startswith("250 2.0.0 Ok: queued as m_")
+    assert gone_reply == NOT_STORED
+    assert list(Message.objects.values_list("public_id", "subject")) == [(message(kept_reply), "kept")]
+    assert "relay-db: a batch of 2 jobs failed (IntegrityError); writing each alone" in caplog.messages
+    # the session goes on: the next message under the kept key is stored
+    assert kept.command("MAIL FROM:<app@example.com>") == "250 2.1.0 Ok"
+    kept.close()
+    gone.close()

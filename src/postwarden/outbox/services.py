@@ -151,6 +151,9 @@ class RawItem:
     public_id: str = ""
     #: trace fields to put above everything (the relay's Received field)
     trace: bytes = b""
+    #: a timeline entry stored with the message under the source's name ("" for none):
+    #: the relay's word on an envelope sender it replaced
+    note: str = ""
 
 
 def enqueue_raw(
@@ -183,7 +186,7 @@ def enqueue_raw_many(
     def prepare(item: RawItem, now: datetime) -> Pending:
         prepared = prepare_raw(item.raw, item.envelope_from, item.recipients, now=now, trace=item.trace)
         _check_size(prepared.size, resolved)
-        return _raw_pending(prepared, source, item.api_key_id, now, item.tags, item.metadata, item.public_id)
+        return _raw_pending(prepared, source, item, now)
 
     return _enqueue(items, prepare, resolved, None, source)
 
@@ -229,20 +232,9 @@ class _StoreJob:
 
 
 def _write_jobs(jobs: Sequence[_StoreJob]) -> list[dict[int, Enqueued] | BaseException]:
-    """The group commit's transaction: every job's rows, then one commit. When the
-    commit itself breaks a constraint (a foreign key checked at commit: an API key
-    deleted meanwhile), nothing was stored and each job gets a transaction of its own, so only
-    the job at fault fails. Raises when a lone job's commit fails."""
-    try:
-        with transaction.atomic():
-            return _store_jobs(jobs)
-    except IntegrityError:
-        # only a constraint: a lock timeout or a full disk would fail each job alike,
-        # one lock wait (busy_timeout) after the other
-        if len(jobs) == 1:
-            raise
-        log.warning("a group commit of %d requests failed; committing each on its own", len(jobs))
-    return [_store_alone(job) for job in jobs]
+    """The group commit's transaction: every job's rows, then one commit."""
+    with transaction.atomic():
+        return _store_jobs(jobs)
 
 
 def _store_jobs(jobs: Sequence[_StoreJob]) -> list[dict[int, Enqueued] | BaseException]:
@@ -288,7 +280,14 @@ def _store_alone(job: _StoreJob) -> dict[int, Enqueued] | BaseException:
 
 #: the web server's request threads meet here (outbox/groupcommit.py)
 _committer: GroupCommitter[_StoreJob, dict[int, Enqueued]] = GroupCommitter(
-    _write_jobs, size=lambda job: len(job.pending)
+    _write_jobs,
+    # a request carries up to 500 messages: the batch is bounded in messages
+    size=lambda job: len(job.pending),
+    # each job is stored in a savepoint of its own when its statements fail
+    # (_store_jobs); what is left is a constraint checked at commit (a foreign key: an
+    # API key deleted meanwhile), which only the job at fault should pay for
+    alone_on=(IntegrityError,),
+    name="api-group-commit",
 )
 
 
@@ -416,26 +415,18 @@ def _clean_key(key: str | None) -> str | None:
     return key
 
 
-def _raw_pending(
-    prepared: RawMessage,
-    source: str,
-    api_key_id: int | None,
-    now: datetime,
-    tags: Sequence[str],
-    metadata: Mapping[str, str],
-    public_id: str = "",
-) -> Pending:
+def _raw_pending(prepared: RawMessage, source: str, item: RawItem, now: datetime) -> Pending:
     return Pending(
-        public_id=public_id or new_public_id(),
+        public_id=item.public_id or new_public_id(),
         message_id=prepared.message_id,
         created_at=now,
         source=source,
-        api_key_id=api_key_id,
+        api_key_id=item.api_key_id,
         from_address=prepared.from_address,
         envelope_from=prepared.envelope_from,
         subject=prepared.subject[:998],
-        tags=_clean_tags(tags),
-        metadata=_clean_metadata(metadata),
+        tags=_clean_tags(item.tags),
+        metadata=_clean_metadata(item.metadata),
         key=None,
         size=prepared.size,
         needs_smtputf8=prepared.needs_smtputf8,
@@ -443,6 +434,7 @@ def _raw_pending(
         to=list(prepared.to),
         cc=list(prepared.cc),
         recipients=list(prepared.recipients),
+        events=[(source, item.note, None)] if item.note else (),
     )
 
 

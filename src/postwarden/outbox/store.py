@@ -8,7 +8,7 @@ and then finds the winner's message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -87,7 +87,7 @@ class Pending:
     cc: list[str] = field(default_factory=list)
     #: timeline entries written with the message: (kind, detail, data) — the template it
     #: was rendered from, warnings about its links
-    events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    events: Sequence[tuple[str, str, dict[str, Any] | None]] = ()
     pk: int | None = None
 
 

@@ -2,7 +2,7 @@
 username, as apps insist on sending one), and a brake on guessing that throttles the
 failing credential, never a correct key (:class:`FailureThrottle`).
 
-The key is looked up on the database thread (:mod:`postwarden.relay.committer`); it
+The key is looked up on the database thread (:mod:`postwarden.outbox.groupcommit`); it
 never reaches a log line, a reply or an exception text.
 """
 

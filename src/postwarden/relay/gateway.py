@@ -1,4 +1,5 @@
-"""The relay's way to the database: everything runs on the group committer's thread.
+"""The relay's way to the database: everything runs on the writer thread of the outbox's
+group commit (:mod:`postwarden.outbox.groupcommit`), which the API's requests use too.
 
 Sessions ask three things: is this API key good (AUTH), what is this recipient's policy
 (RCPT), and store this message (end of DATA). Policy answers are kept for a few seconds
@@ -14,18 +15,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from postwarden.core.config.model import Settings
+from postwarden.outbox.groupcommit import Activity, GroupCommitter
 from postwarden.outbox.policy import recipient_policy
 from postwarden.relay.auth import Identity, verify_key
-from postwarden.relay.committer import Activity, GroupCommitter
-from postwarden.relay.store import Stored, Submission, store_batch
+from postwarden.relay.store import NOT_STORED, Stored, Submission, store_batch
 
 #: seconds a recipient's policy answer is reused at RCPT
 POLICY_TTL = 2.0
 #: seconds between re-reads of the settings (the console may change them)
 SETTINGS_TTL = 2.0
+#: seconds a batch waits for the sessions that are still sending their message (a
+#: commit saved is worth far more than this latency; email is not interactive)
+LINGER = 0.004
 _MAX_CACHED = 10_000
 
 
@@ -45,7 +49,16 @@ class Gateway:
         #: sessions in a mail transaction (the protocol counts them, the batch waits for them)
         self.activity = Activity()
         self.committer: GroupCommitter[Submission, Stored] = GroupCommitter(
-            self._write, idle=self._refresh, expected=self.activity
+            self._write,
+            # a session counts from MAIL to its reply: a batch waits briefly for those
+            expected=self.activity,
+            linger=LINGER,
+            # the relay's batch has no savepoint per message: any database error may be
+            # one message's (a value the database will not take), so the others are
+            # written again without it
+            alone_on=(DatabaseError,),
+            idle=self._refresh,
+            name="relay-db",
         )
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -70,7 +83,12 @@ class Gateway:
         return state, reason
 
     async def store(self, submission: Submission) -> Stored:
-        return await self.committer.commit(submission)
+        """The reply to the message: 250 once it is committed, a temporary failure when
+        it could not be (the committer logged why; the application retries)."""
+        try:
+            return await self.committer.commit(submission)
+        except Exception:
+            return Stored(NOT_STORED)
 
     def _write(self, items: Sequence[Submission]) -> list[Stored]:
         self._refresh()

@@ -35,10 +35,10 @@ from typing import Any, Final, Protocol
 from aiosmtpd.smtp import Envelope, TLSSetupException
 
 from postwarden.core.addresses import InvalidAddress, parse_address
+from postwarden.outbox.groupcommit import Activity
 from postwarden.relay import commands, data
 from postwarden.relay.aiosmtpd_private import SessionHooks
 from postwarden.relay.commands import Command, Framing
-from postwarden.relay.committer import Activity
 
 log = logging.getLogger("postwarden.relay")
 

@@ -1,5 +1,6 @@
 """Writing what the relay accepted: a batch of messages, one transaction, one log line
-each (database thread; see :mod:`postwarden.relay.committer`).
+each (the writer thread of the group commit: :mod:`postwarden.outbox.groupcommit`), through
+the outbox's public way in (:func:`postwarden.outbox.services.enqueue_raw_many`).
 
 The application's headers are kept as they are (``enqueue_raw`` adds only a missing
 Message-ID or Date), under the relay's Received field (:mod:`postwarden.relay.trace`).
@@ -10,21 +11,15 @@ align; otherwise it is MAIL_FROM, and the message's timeline says so.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError, transaction
-from django.utils import timezone
-
 from postwarden import logs
 from postwarden.core.addresses import ascii_domain as domain
 from postwarden.core.addresses import redact
 from postwarden.core.config.model import Settings
-from postwarden.outbox import bulk
-from postwarden.outbox.models import Event
 from postwarden.outbox.services import Enqueued, RawItem, Refused, enqueue_raw_many
 from postwarden.relay.auth import Identity
 from postwarden.relay.commands import printable
@@ -33,6 +28,8 @@ log = logging.getLogger("postwarden.relay")
 
 #: RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with its code and CRLF
 MAX_REPLY_TEXT = 400
+#: the reply when the message's transaction did not commit (the application retries)
+NOT_STORED = "451 4.3.0 Error: the message could not be stored; try again later"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,29 +84,9 @@ def envelope_sender(mail_from: str, settings: Settings) -> Sender:
 
 
 def store_batch(items: Sequence[Submission], settings: Settings) -> list[Stored]:
-    """Store ``items`` in one transaction; one :class:`Stored` per item, in order.
-
-    A database error fails the whole batch; then each item is tried alone, so one
-    message the database will not take cannot cost the others their place. Raises the
-    database error when a batch of one fails."""
-    try:
-        return _store(items, settings)
-    except DatabaseError:
-        if len(items) == 1:
-            raise
-        log.warning("relay batch of %d failed; storing its messages one by one", len(items))
-    return [_store_alone(item, settings) for item in items]
-
-
-def _store_alone(item: Submission, settings: Settings) -> Stored:
-    try:
-        return _store([item], settings)[0]
-    except DatabaseError:
-        log.exception("relay message not stored")
-        return Stored("451 4.3.0 Error: the message could not be stored; try again later")
-
-
-def _store(items: Sequence[Submission], settings: Settings) -> list[Stored]:
+    """Store ``items`` in one transaction; one :class:`Stored` per item, in order. A
+    database error fails the whole batch (the group commit then writes each message
+    on its own, so one message the database will not take costs the others nothing)."""
     senders = [envelope_sender(item.mail_from, settings) for item in items]
     raws = [
         RawItem(
@@ -119,16 +96,11 @@ def _store(items: Sequence[Submission], settings: Settings) -> list[Stored]:
             item.identity.key_id if item.identity else None,
             public_id=item.public_id,
             trace=item.trace,
+            note=sender.note or "",
         )
         for item, sender in zip(items, senders, strict=True)
     ]
-    # the outbox writes in one transaction of its own; only when a timeline note must go
-    # with the messages is an outer one needed (it would cost a savepoint per batch)
-    noted = any(sender.note for sender in senders)
-    with transaction.atomic() if noted else contextlib.nullcontext():
-        results = enqueue_raw_many(raws, settings=settings, source="relay")
-        if noted:
-            _note_senders(results, senders)
+    results = enqueue_raw_many(raws, settings=settings, source="relay")
     replies = []
     accepted: list[tuple[str, dict[str, Any]]] = []
     for item, result in zip(items, results, strict=True):
@@ -141,17 +113,6 @@ def _store(items: Sequence[Submission], settings: Settings) -> list[Stored]:
     # line cost as much as storing the message: docs/performance.md, lean log lines)
     logs.info_lines(log, accepted)
     return replies
-
-
-def _note_senders(results: Sequence[Enqueued | Refused], senders: Sequence[Sender]) -> None:
-    now = timezone.now()
-    rows = [
-        (result.pk, "relay", now, sender.note, "")
-        for result, sender in zip(results, senders, strict=True)
-        if sender.note and isinstance(result, Enqueued)
-    ]
-    if rows:
-        bulk.insert(Event, ("message", "kind", "at", "detail", "provider"), rows)
 
 
 def refusal_reply(refused: Refused) -> str:
