@@ -236,3 +236,27 @@ def test_the_openapi_schema_documents_templates(client: Client) -> None:
     )
     message_in = schema["components"]["schemas"]["MessageIn"]["properties"]
     assert {"template", "variables"} <= set(message_in)
+
+
+def test_a_change_that_loses_a_race_is_a_conflict_to_send_again(
+    client: Client, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two changes at the same moment: the unique version number lets one win; the other is
+    told 409 (try again), not 400 (your input is wrong)."""
+    from django.db import IntegrityError
+
+    from postwarden.mailtemplates.models import Version
+
+    assert call(client, "post", URL, auth, RESET).status_code == 201
+
+    def lost_the_race(**fields: Any) -> Version:
+        raise IntegrityError("UNIQUE constraint failed: mailtemplates_version.template_id, number")
+
+    monkeypatch.setattr(Version.objects, "create", lost_the_race)
+    body = {k: v for k, v in RESET.items() if k != "name"}
+    answer = call(client, "put", f"{URL}/password-reset", auth, body)
+    assert answer.status_code == 409
+    assert (
+        answer.json()["detail"] == "template 'password-reset' was changed at the same moment; send it again"
+    )
+    assert call(client, "put", f"{URL}/missing", auth, body).status_code == 404

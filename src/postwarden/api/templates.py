@@ -153,7 +153,7 @@ def _saved(name: str, draft: store.Draft, by: str, *, create: bool) -> Version |
     try:
         return store.save(name, draft, by=by, create=create)
     except store.Invalid as exc:
-        status = 409 if create and "exists" in exc.message else 404 if "no template" in exc.message else 400
+        status = 404 if isinstance(exc, store.Missing) else 409 if isinstance(exc, store.Conflict) else 400
         return Status(status, ErrorOut(detail=exc.message, field=exc.field))
 
 
@@ -196,11 +196,13 @@ def get_template(request: HttpRequest, name: str, query: Query[VersionQuery]) ->
 
 @router.put(
     "/{name}",
-    response={200: TemplateOut, 400: ErrorOut, 404: ErrorOut},
+    response={200: TemplateOut, 400: ErrorOut, 404: ErrorOut, 409: ErrorOut},
     auth=scope("send"),
     summary="Change a template (a new version)",
 )
 def change_template(request: HttpRequest, name: str, body: TemplateChange) -> TemplateOut | Status[ErrorOut]:
+    """200 with the new version; 404 when there is no such template; 409 when another
+    change of it was saved at the same moment (send it again)."""
     draft = store.Draft(body.subject, body.text, body.html, body.sample_variables)
     saved = _saved(name, draft, _by(request), create=False)
     return saved if isinstance(saved, Status) else _out(saved)

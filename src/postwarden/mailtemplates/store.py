@@ -33,6 +33,14 @@ class Invalid(ValueError):
         self.message = message
 
 
+class Missing(Invalid):
+    """The template (or version) to change is not there."""
+
+
+class Conflict(Invalid):
+    """The name is taken, or another save of it happened at the same moment."""
+
+
 @dataclass(frozen=True, slots=True)
 class Draft:
     subject: str
@@ -66,10 +74,10 @@ def save(name: str, draft: Draft, *, by: str, create: bool | None = None) -> Ver
             template = Template.objects.select_for_update().filter(name=name).first()
             if template is None:
                 if create is False:
-                    raise Invalid("name", f"no template {name!r}")
+                    raise Missing("name", f"no template {name!r}")
                 template = Template.objects.create(name=name, created_at=now, updated_at=now)
             elif create:
-                raise Invalid("name", f"template {name!r} exists: change it with PUT to add a version")
+                raise Conflict("name", f"template {name!r} exists: change it with PUT to add a version")
             number = (Version.objects.filter(template=template).aggregate(top=Max("number"))["top"] or 0) + 1
             Template.objects.filter(pk=template.pk).update(updated_at=now)
             return Version.objects.create(
@@ -84,7 +92,7 @@ def save(name: str, draft: Draft, *, by: str, create: bool | None = None) -> Ver
             )
     except IntegrityError:
         # two saves of the same name at once: one wins, the other is told to try again
-        raise Invalid("name", f"template {name!r} was changed at the same moment; send it again") from None
+        raise Conflict("name", f"template {name!r} was changed at the same moment; send it again") from None
 
 
 def _check_draft(draft: Draft) -> None:
