@@ -67,6 +67,25 @@ def test_runs_show_as_placements_verdicts_latency_and_last_success(canary_path: 
     assert canary_path.mailbox.user not in client.get("/metrics").content.decode()
 
 
+def test_an_inbox_arrival_that_failed_authentication_is_no_success(canary_path: Path, client: Client) -> None:
+    """The receiver filed it in the inbox but reported dkim=fail: the doctor calls that
+    canary.auth_failed, and the last-success gauge must not move for it either."""
+    from postwarden.core.dkim import generate_key
+
+    canary = canary_path.canary(name="home")
+    good = canary_path.run_to_end(canary)
+    assert good.arrived_at is not None
+    canary_path.publish(generate_key(2048))  # DNS now has another key than the signer's
+    broken = canary_path.run_to_end(canary)
+    assert (broken.state, broken.dkim) == (RunState.ARRIVED, "fail")
+    assert broken.arrived_at is not None
+    assert broken.arrived_at > good.arrived_at
+    got = _samples(client)
+    assert got[("postwarden_canary_last_success_timestamp_seconds", (("canary", "home"),))] == pytest.approx(
+        good.arrived_at.timestamp()
+    )
+
+
 def test_canary_mail_is_not_counted_as_the_applications_mail(canary_path: Path, client: Client) -> None:
     real = Outgoing(to=[canary_path.mailbox.user], subject="real", text="x")
     enqueue(real, settings=canary_path.settings)

@@ -6,6 +6,7 @@ address. Each run counts once, as the deadline left it: a late arrival is record
 run but changes no counter; a duplicate delivery is one placement.
 
 * ``postwarden_canary_last_success_timestamp_seconds{canary}``: the newest arrival in the inbox
+  that passed the receiver's SPF, DKIM and DMARC (what the doctor calls all well)
 * ``postwarden_canary_arrival_seconds{canary}``: queued → found, on this host's clock (histogram)
 * ``postwarden_canary_placement_total{canary,folder}``: inbox, junk, other, missing
 * ``postwarden_canary_auth_total{canary,method,result}``: the receiving side's SPF/DKIM/DMARC
@@ -16,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from postwarden.canaries.models import Canary, CanaryRun, RunState
+from postwarden.core.doctor.checks.canary import FAILING
 
 #: seconds; a canary normally arrives in seconds, a slow one in minutes, the deadline is 10
 BUCKETS: Final = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
@@ -42,10 +44,13 @@ class CanaryCollector:
 def _last_success(names: dict[int, str], runs: Any) -> GaugeMetricFamily:
     family = GaugeMetricFamily(
         "postwarden_canary_last_success_timestamp_seconds",
-        "When a canary was last found in the inbox (Unix time)",
+        "When a canary was last found in the inbox, authenticated (Unix time)",
         labels=["canary"],
     )
-    newest = runs.filter(state=RunState.ARRIVED).values("canary_id").annotate(at=Max("arrived_at"))
+    passed = runs.filter(state=RunState.ARRIVED).exclude(
+        Q(spf__in=FAILING) | Q(dkim__in=FAILING) | Q(dmarc__in=FAILING)
+    )
+    newest = passed.values("canary_id").annotate(at=Max("arrived_at"))
     for row in newest.order_by():
         family.add_metric([names[row["canary_id"]]], row["at"].timestamp())
     return family
