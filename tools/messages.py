@@ -32,7 +32,8 @@ SRC: Final = ROOT / "src" / "postwarden"
 #: Each domain and the sources it is extracted from; a file belongs to the first domain
 #: that lists it (or a folder above it). Django's apps keep Django's own catalogs.
 DOMAINS: Final[dict[str, tuple[str, ...]]] = {
-    "doctor": ("core/doctor", "doctor", "cli/doctor.py"),
+    # the SMTP session's words are what the doctor's walk reports, step by step
+    "doctor": ("core/doctor", "core/smtp", "doctor", "cli/doctor.py"),
     "replies": ("core/replies", "cli/explain.py"),
     "cli": ("cli", "core"),
 }

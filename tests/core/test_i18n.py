@@ -93,7 +93,8 @@ def test_a_servers_words_stay_as_the_server_said_them(catalog: None) -> None:
 def test_plural_forms_and_the_count(catalog: None) -> None:
     assert ntext("{n} message waits", "{n} messages wait", 1) == "1 message waits"
     assert ntext("{n} message waits", "{n} messages wait", 3) == "3 messages wait"
-    assert ntext("{n} message waits", "{n} messages wait", 3).localized("fa") == "3 پیام در صف است"
+    # the count is a number a person reads: Persian digits in the Persian sentence
+    assert ntext("{n} message waits", "{n} messages wait", 3).localized("fa") == "۳ پیام در صف است"
 
 
 def test_missing_or_empty_translations_fall_back_to_english(catalog: None) -> None:
@@ -126,7 +127,35 @@ def test_each_context_keeps_its_own_language() -> None:
 def test_text_survives_pickling_with_its_message_id(catalog: None) -> None:
     text = pickle.loads(pickle.dumps(ntext("{n} message waits", "{n} messages wait", 2)))  # noqa: S301 our own bytes
     assert isinstance(text, Text)
-    assert text.localized("fa") == "2 پیام در صف است"
+    assert text.localized("fa") == "۲ پیام در صف است"
+
+
+def test_a_sentence_inside_a_sentence_is_translated_too(catalog: None) -> None:
+    inner = Text("The server {host} refused the login.", host="mx.example.com")
+    outer = i18n.join("; ", [inner, "535 5.7.8 Bad credentials"])
+    assert outer == "The server mx.example.com refused the login.; 535 5.7.8 Bad credentials"
+    assert outer.localized("fa") == "سرور mx.example.com ورود را نپذیرفت.; 535 5.7.8 Bad credentials"
+    nested = Text("The server {host} refused the login.", host=inner)
+    assert nested.localized("fa") == "سرور سرور mx.example.com ورود را نپذیرفت. ورود را نپذیرفت."
+    copied = pickle.loads(pickle.dumps(outer))  # noqa: S301 our own bytes
+    assert copied.localized("fa") == outer.localized("fa")
+
+
+def test_numbers_in_a_sentence_follow_the_reader_and_stay_ascii_in_english(catalog: None) -> None:
+    with i18n.override("fa"):  # made while Persian is active: the English value is still ASCII
+        text = Text("The server {host} refused the login.", host=i18n.Number(1234.5))
+    assert text == "The server 1234.5 refused the login."
+    assert text.localized("fa") == "سرور ۱۲۳۴٫۵ ورود را نپذیرفت."
+    assert f"{i18n.Number(7.25):.1f}" == "7.2"
+    assert pickle.loads(pickle.dumps(i18n.Number(3))) == 3  # noqa: S301 our own bytes
+
+
+def test_a_sentence_with_other_parameters_keeps_its_message_id(catalog: None) -> None:
+    text = Text("The server {host} refused the login.", host="secret.example").with_params(host="••••")
+    assert (text, text.localized("fa")) == (
+        "The server •••• refused the login.",
+        "سرور •••• ورود را نپذیرفت.",
+    )
 
 
 def test_numbers_in_persian_digits() -> None:

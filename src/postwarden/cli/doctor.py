@@ -27,6 +27,7 @@ from postwarden.core.dns import parse_server
 from postwarden.core.doctor import render
 from postwarden.core.doctor.model import STAGE_ORDER, Report
 from postwarden.core.doctor.runner import CheckCallback, Options, recipient_of, run_sync
+from postwarden.core.i18n import Text, gettext
 
 #: how long the doctor waits to learn whether a PostgreSQL server is there
 _DB_PROBE_SECONDS = 0.5
@@ -39,36 +40,47 @@ class UsageError(Exception):
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="postwarden doctor",
-        description="Walk the delivery path (settings, queue, network, TLS, auth, envelope, policy, "
-        "provider, "
-        "DNS, links) and name the first broken stage with the evidence and the fix.",
+        description=gettext(
+            "Walk the delivery path (settings, queue, network, TLS, auth, envelope, policy, provider, "
+            "DNS, links) and name the first broken stage with the evidence and the fix."
+        ),
     )
-    parser.add_argument("--json", action="store_true", help="print only the JSON report on standard output")
     parser.add_argument(
-        "--to", metavar="ADDRESS", help="recipient of the probe (default TEST_EMAIL, else From)"
+        "--json", action="store_true", help=gettext("print only the JSON report on standard output")
     )
-    parser.add_argument("--send", action="store_true", help="send a real test mail instead of MAIL/RCPT/RSET")
+    parser.add_argument(
+        "--to",
+        metavar=gettext("ADDRESS"),
+        help=gettext("recipient of the probe (default TEST_EMAIL, else From)"),
+    )
+    parser.add_argument(
+        "--send", action="store_true", help=gettext("send a real test mail instead of MAIL/RCPT/RSET")
+    )
     parser.add_argument(
         "--from",
         dest="source",
-        metavar="SOURCE",
+        metavar=gettext("SOURCE"),
         default="env",
-        help="read settings written for another product: metabase-env, mattermost:PATH, "
-        "django:MODULE (default: env)",
+        help=gettext(
+            "read settings written for another product: metabase-env, mattermost:PATH, "
+            "django:MODULE (default: env)"
+        ),
     )
     parser.add_argument(
         "--dns-server",
-        metavar="HOST[:PORT]",
-        help="ask this resolver every DNS question (default POSTWARDEN_DNS_SERVER)",
+        metavar=gettext("HOST[:PORT]"),
+        help=gettext("ask this resolver every DNS question (default POSTWARDEN_DNS_SERVER)"),
     )
     parser.add_argument(
         "--timeout",
         type=float,
-        metavar="SECONDS",
-        help="seconds per network step (default SMTP_TIMEOUT, at most 10)",
+        metavar=gettext("SECONDS"),
+        help=gettext("seconds per network step (default SMTP_TIMEOUT, at most 10)"),
     )
     parser.add_argument(
-        "--only", metavar="STAGE[,STAGE]", help=f"check only these stages: {', '.join(STAGE_ORDER)}"
+        "--only",
+        metavar=gettext("STAGE[,STAGE]"),
+        help=gettext("check only these stages: {stages}").format(stages=", ".join(STAGE_ORDER)),
     )
     return parser
 
@@ -86,9 +98,13 @@ def options_from(args: argparse.Namespace) -> Options:
     only = frozenset(s.strip() for s in (args.only or "").split(",") if s.strip())
     unknown = sorted(only - set(STAGE_ORDER))
     if unknown:
-        raise UsageError(f"--only: unknown stage {', '.join(unknown)} (stages: {', '.join(STAGE_ORDER)})")
+        raise UsageError(
+            gettext("--only: unknown stage {unknown} (stages: {stages})").format(
+                unknown=", ".join(unknown), stages=", ".join(STAGE_ORDER)
+            )
+        )
     if args.timeout is not None and not 0 < args.timeout <= 600:
-        raise UsageError("--timeout must be more than 0 and at most 600 seconds")
+        raise UsageError(gettext("--timeout must be more than 0 and at most 600 seconds"))
     if args.dns_server:
         try:
             parse_server(args.dns_server)
@@ -105,13 +121,17 @@ def load_layers(source: str, environ: Mapping[str, str], dotenv: Path | None = P
     try:
         from postwarden.core.config.importers import load
     except ImportError as exc:  # pragma: no cover - the importers ship with the core
-        raise UsageError(f"--from {source}: the importers are not available ({exc})") from None
+        raise UsageError(
+            gettext("--from {source}: the importers are not available ({error})").format(
+                source=source, error=exc
+            )
+        ) from None
     try:
         imported = load(source, environ=environ)
     except ValueError as exc:  # ImporterError: unreadable file, bad JSON, unknown source
         raise UsageError(f"--from {source}: {exc}") from None
     layer = Layer(Origin.IMPORT, dict(imported.values), dict(imported.origins))
-    notes = (f"settings imported from {source}", *imported.notes)
+    notes = (Text("settings imported from {source}", source=source), *imported.notes)
     return Loaded((layer, *base), notes)
 
 
@@ -134,15 +154,27 @@ def database_reachable(settings: Settings) -> bool:
         return False
 
 
-def _no_database(settings: Settings) -> str:
+def _no_database(settings: Settings) -> Text:
     service = settings.service
     if service.database_url.startswith("sqlite:"):
-        where = f"no Postwarden install in {service.data_dir} (no database there)"
-    else:
-        where = "the database of DATABASE_URL does not answer"
-    return (
-        f"{where}: queue, suppression and drift checks are skipped; to check a running "
-        "Postwarden, give the doctor its POSTWARDEN_DATA_DIR or DATABASE_URL"
+        return Text(
+            "no Postwarden install in {folder} (no database there): queue, suppression and drift "
+            "checks are skipped; to check a running Postwarden, give the doctor its "
+            "POSTWARDEN_DATA_DIR or DATABASE_URL",
+            folder=str(service.data_dir),
+        )
+    return Text(
+        "the database of DATABASE_URL does not answer: queue, suppression and drift checks are "
+        "skipped; to check a running Postwarden, give the doctor its POSTWARDEN_DATA_DIR or DATABASE_URL"
+    )
+
+
+def _database_unusable(exc: Exception) -> Text:
+    return Text(
+        "the service's database could not be used ({kind}: {error}); queue, suppression and drift "
+        "checks are skipped",
+        kind=type(exc).__name__,
+        error=str(exc),
     )
 
 
@@ -165,11 +197,7 @@ def diagnose(loaded: Loaded, options: Options, *, on_check: CheckCallback | None
             setup("doctor")
             from postwarden.doctor.report import run_doctor
         except Exception as exc:  # the service's side is broken: still diagnose the path
-            notes = (
-                *notes,
-                f"the service's database could not be used ({type(exc).__name__}: {exc}); "
-                "queue, suppression and drift checks are skipped",
-            )
+            notes = (*notes, _database_unusable(exc))
         else:
             return run_doctor(options, layers=loaded.layers, on_check=on_check, notes=notes)
     return run_sync(settings, options, on_check=on_check, notes=notes)
@@ -191,8 +219,11 @@ def _with_plain_reads(
     if not key:
         notes = (
             *notes,
-            f"no secret key (POSTWARDEN_SECRET_KEY, or a secret_key file in {settings.service.data_dir}): "
-            "settings saved in the console and the queue are not read",
+            Text(
+                "no secret key (POSTWARDEN_SECRET_KEY, or a secret_key file in {folder}): settings "
+                "saved in the console and the queue are not read",
+                folder=str(settings.service.data_dir),
+            ),
         )
         return run_sync(settings, options, on_check=on_check, notes=notes)
     try:
@@ -204,11 +235,7 @@ def _with_plain_reads(
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     except Exception as exc:  # unreadable, not migrated, another engine: still diagnose the path
-        notes = (
-            *notes,
-            f"the service's database could not be used ({type(exc).__name__}: {exc}); "
-            "queue, suppression and drift checks are skipped",
-        )
+        notes = (*notes, _database_unusable(exc))
         return run_sync(settings, options, on_check=on_check, notes=notes)
     return run_sync(resolved, options, service=facts, on_check=on_check, notes=notes)
 

@@ -15,7 +15,10 @@ Two kinds of text:
   doctor's findings are ``Text``: ``--json`` stays English while the report a person reads
   is translated.
 
-Parameters are data — a server's reply, an address, a host — and are never translated.
+Parameters are data — a server's reply, an address, a host — and are never translated;
+a parameter that is itself a :class:`Text` is said in the reader's language too, and a
+:class:`Number` (a count, a duration) is written in the reader's digits. :func:`join`
+strings sentences together and keeps each one translatable.
 
 The active language lives in a context variable, so each request or command has its own;
 it starts as English, which needs no catalog.
@@ -29,7 +32,7 @@ import datetime as dt
 import functools
 import gettext as gnu
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -141,25 +144,93 @@ class Text(str):
     params: Mapping[str, object]
 
     def __new__(cls, msgid: str, /, **params: object) -> Text:
-        self = super().__new__(cls, _format(msgid, params))
+        self = super().__new__(cls, _english(msgid, params))
         self.msgid, self.msgid_plural, self.n, self.params = msgid, None, None, params
         return self
 
     def localized(self, language: str | None = None) -> str:
         """This sentence in ``language`` (default: the active language)."""
         with override(language) if language else contextlib.nullcontext():
+            params = {
+                name: localize(value) if isinstance(value, Text) else value
+                for name, value in self.params.items()
+            }
             if self.msgid_plural is None or self.n is None:
-                return _format(gettext(self.msgid), self.params)
-            return _format(ngettext(self.msgid, self.msgid_plural, self.n), self.params)
+                return _format(gettext(self.msgid), params)
+            return _format(ngettext(self.msgid, self.msgid_plural, self.n), params)
+
+    def with_params(self, **params: object) -> Text:
+        """The same sentence with other parameters (the redactor's masked ones)."""
+        return _rebuild(self.msgid, self.msgid_plural, self.n, {**self.params, **params})
 
     def __reduce__(self) -> tuple[object, ...]:
         # pickling (multiprocessing, caches) keeps the message id, not just the English
         return (_rebuild, (self.msgid, self.msgid_plural, self.n, dict(self.params)))
 
 
+class Number:
+    """A quantity inside a :class:`Text`: ASCII digits in the English sentence, the reader's
+    digits (Persian ones in Persian) where the sentence is said again. Format specs work
+    as for the number itself: ``{age:.0f}``."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int | float) -> None:
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        return _digits(format(self.value, spec), get_language())
+
+    def __str__(self) -> str:
+        return format(self, "")
+
+    def __repr__(self) -> str:
+        return f"Number({self.value!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return self.value == (other.value if isinstance(other, Number) else other)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Number, (self.value,))
+
+
+class Joined(Text):
+    """Sentences strung together with a separator, each said in the reader's language."""
+
+    parts: tuple[str, ...]
+    separator: str
+
+    def __new__(cls, separator: str, parts: Iterable[str]) -> Joined:
+        items = tuple(parts)
+        self = str.__new__(cls, separator.join(items))
+        self.msgid, self.msgid_plural, self.n, self.params = "", None, None, {}
+        self.parts, self.separator = items, separator
+        return self
+
+    def localized(self, language: str | None = None) -> str:
+        with override(language) if language else contextlib.nullcontext():
+            return localize(self.separator).join(localize(part) for part in self.parts)
+
+    def with_parts(self, parts: Iterable[str]) -> Joined:
+        return Joined(self.separator, parts)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Joined, (self.separator, self.parts))
+
+
+def join(separator: str, parts: Iterable[str]) -> Text:
+    """``separator.join(parts)`` that stays translatable: a :class:`Text` part (or
+    separator) is said in the reader's language, any other part is data."""
+    return Joined(separator, parts)
+
+
 def ntext(singular: str, plural: str, n: int, /, **params: object) -> Text:
-    """A :class:`Text` with a plural form chosen by ``n`` (also passed to the sentence as ``n``)."""
-    params = {"n": n, **params}
+    """A :class:`Text` with a plural form chosen by ``n`` (also passed to the sentence as
+    ``n``, written in the reader's digits)."""
+    params = {"n": Number(n), **params}
     text = Text(singular if n == 1 else plural, **params)
     text.msgid, text.msgid_plural, text.n = singular, plural, n
     return text
@@ -174,11 +245,8 @@ def localize(value: object) -> str:
 
 def format_number(value: int | float, language: str | None = None) -> str:
     """A number as the language writes it: grouped, and in Persian with Persian digits."""
-    language = language or get_language()
     text = f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
-    if language == "fa":
-        return text.replace(",", "٬").replace(".", "٫").translate(_PERSIAN_DIGITS)
-    return text
+    return _digits(text, language or get_language())
 
 
 def format_datetime(
@@ -219,6 +287,21 @@ def _known(language: str) -> str:
 
 def _format(message: str, params: Mapping[str, object]) -> str:
     return message.format_map(params) if params else message
+
+
+def _english(message: str, params: Mapping[str, object]) -> str:
+    """The English sentence, whatever language is active (a :class:`Number` writes ASCII digits)."""
+    if not params:
+        return message
+    with override("en"):
+        return _format(message, params)
+
+
+def _digits(text: str, language: str) -> str:
+    """A formatted number in the language's digits and separators."""
+    if language == "fa":
+        return text.replace(",", "٬").replace(".", "٫").translate(_PERSIAN_DIGITS)
+    return text
 
 
 def _pseudo(message: str) -> str:

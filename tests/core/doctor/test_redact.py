@@ -14,6 +14,7 @@ import enum
 
 from postwarden.core.config.model import Provider, ProviderSettings, ServiceSettings, Settings, SmtpSettings
 from postwarden.core.doctor.redact import Redactor
+from postwarden.core.i18n import PSEUDO, Text, join, localize, override
 from postwarden.core.secrets import MASK, Secret
 
 USER = "ops@example.com"
@@ -122,3 +123,18 @@ def test_for_settings_knows_every_secret_the_settings_hold() -> None:
         [b64(f"\0{USER}\0{PASSWORD}"), "service-key-d1st1nct1ve", "admin-pw-0001", "SG.key-0001", PASSWORD]
     )
     assert redactor.text(text) == " ".join([MASK] * 5)
+
+
+def test_a_translatable_sentence_stays_translatable_with_its_secret_masked() -> None:
+    redactor = Redactor(["hunter2-secret"])
+    said = Text("refused ({reply}); continuing without TLS", reply="530 bad hunter2-secret")
+    masked = redactor.any((said, join("; ", [said, "hunter2-secret"])))
+    assert masked == (
+        f"refused (530 bad {MASK}); continuing without TLS",
+        f"refused (530 bad {MASK}); continuing without TLS; {MASK}",
+    )
+    assert all(isinstance(value, Text) for value in masked)
+    with override(PSEUDO):  # still said through the catalog: the pseudo-locale marks it
+        assert localize(masked[0]) == f"⟦refused (530 bad {MASK}); continuing without TLS⟧"
+        assert localize(masked[1]).count("⟦") == 1
+    assert "hunter2-secret" not in localize(masked[1])

@@ -1,7 +1,9 @@
 """The doctor's finding codes: the contract of docs/spec/doctor.md, as data.
 
 A finding's code is ``stage.name``. The codes, their stage, default severity and
-title live here once; the doctor's checks, the reply knowledge base
+title live here once (the title a :class:`~postwarden.core.i18n.Text`: English here and
+in JSON, the reader's language where :func:`~postwarden.core.i18n.localize` says it); the
+doctor's checks, the reply knowledge base
 (:mod:`postwarden.core.replies`), the console and the JSON report all read them
 from this module. New codes are added in the stage they belong to, at the place in
 the table where they rank (docs/spec/doctor.md, "Resolving overlaps": within a stage,
@@ -14,6 +16,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
+
+from postwarden.core.i18n import Text
 
 #: The doctor's stages, in the order a message travels (and the report lists them).
 STAGE_ORDER: Final[tuple[str, ...]] = (
@@ -215,7 +219,7 @@ class Code(enum.StrEnum):
 class CodeInfo:
     stage: str
     severity: Severity
-    title: str
+    title: Text
 
 
 _E, _W = Severity.ERROR, Severity.WARNING
@@ -224,82 +228,106 @@ _E, _W = Severity.ERROR, Severity.WARNING
 CATALOGUE: Final[Mapping[Code, CodeInfo]] = {
     code: CodeInfo(code.stage, severity, title)
     for code, severity, title in (
-        (Code.CONFIG_MISSING, _E, "A required setting is missing"),
-        (Code.CONFIG_INVALID_ADDRESS, _E, "An address setting is not a valid email address"),
-        (Code.CONFIG_DISABLED, _E, "Sending email is switched off"),
-        (Code.CONFIG_AUTH_WITHOUT_TLS, _E, "A password would be sent over an unencrypted connection"),
-        (Code.CONFIG_SECURITY_PORT_MISMATCH, _W, "The port belongs to another security mode"),
-        (Code.CONFIG_OPPORTUNISTIC_WITH_AUTH, _W, "Credentials may be sent in clear (opportunistic TLS)"),
-        (Code.CONFIG_FREEMAIL_FROM, _W, "The From address is at a public mailbox provider"),
-        (Code.CONFIG_PROCESS_DRIFT, _E, "The worker runs with other settings than the web process"),
-        (Code.QUEUE_WORKER_DOWN, _E, "Messages are waiting and no worker is running"),
-        (Code.QUEUE_BACKLOG, _W, "Messages are waiting longer than they should"),
-        (Code.QUEUE_RETRYING, _W, "Messages are being retried"),
-        (Code.QUEUE_DEAD_LETTERS, _E, "Messages gave up after their last retry"),
-        (Code.QUEUE_RECENT_FAILURES, _E, "The most recent real messages were refused"),
-        (Code.QUEUE_BOUNCE_RATE, _W, "Too many recipients bounced or complained"),
-        (Code.NETWORK_DNS_UNRESOLVABLE, _E, "The server's host name does not resolve"),
-        (Code.NETWORK_CONNECTION_REFUSED, _E, "Nothing accepts connections on that host and port"),
-        (Code.NETWORK_TIMEOUT, _E, "The connection to the server timed out"),
-        (Code.NETWORK_NO_GREETING, _E, "Connected, but the server sent no SMTP greeting"),
-        (Code.NETWORK_SERVICE_REFUSED, _E, "The server refused the session or closed the connection"),
-        (Code.TLS_HANDSHAKE_FAILED, _E, "The TLS handshake failed"),
-        (Code.TLS_CERTIFICATE_UNTRUSTED, _E, "The server's certificate is not trusted"),
-        (Code.TLS_HOSTNAME_MISMATCH, _E, "The server's certificate is for another host name"),
-        (Code.TLS_STARTTLS_UNAVAILABLE, _E, "The server does not offer STARTTLS"),
-        (Code.AUTH_REQUIRED, _E, "The server requires authentication"),
-        (Code.AUTH_UNAVAILABLE, _E, "The server offers no authentication method this client can use"),
-        (Code.AUTH_ENCRYPTION_REQUIRED, _E, "The server requires encryption before authentication"),
-        (Code.AUTH_FAILED, _E, "The SMTP server rejected the username or password"),
+        (Code.CONFIG_MISSING, _E, Text("A required setting is missing")),
+        (Code.CONFIG_INVALID_ADDRESS, _E, Text("An address setting is not a valid email address")),
+        (Code.CONFIG_DISABLED, _E, Text("Sending email is switched off")),
+        (Code.CONFIG_AUTH_WITHOUT_TLS, _E, Text("A password would be sent over an unencrypted connection")),
+        (Code.CONFIG_SECURITY_PORT_MISMATCH, _W, Text("The port belongs to another security mode")),
+        (
+            Code.CONFIG_OPPORTUNISTIC_WITH_AUTH,
+            _W,
+            Text("Credentials may be sent in clear (opportunistic TLS)"),
+        ),
+        (Code.CONFIG_FREEMAIL_FROM, _W, Text("The From address is at a public mailbox provider")),
+        (Code.CONFIG_PROCESS_DRIFT, _E, Text("The worker runs with other settings than the web process")),
+        (Code.QUEUE_WORKER_DOWN, _E, Text("Messages are waiting and no worker is running")),
+        (Code.QUEUE_BACKLOG, _W, Text("Messages are waiting longer than they should")),
+        (Code.QUEUE_RETRYING, _W, Text("Messages are being retried")),
+        (Code.QUEUE_DEAD_LETTERS, _E, Text("Messages gave up after their last retry")),
+        (Code.QUEUE_RECENT_FAILURES, _E, Text("The most recent real messages were refused")),
+        (Code.QUEUE_BOUNCE_RATE, _W, Text("Too many recipients bounced or complained")),
+        (Code.NETWORK_DNS_UNRESOLVABLE, _E, Text("The server's host name does not resolve")),
+        (Code.NETWORK_CONNECTION_REFUSED, _E, Text("Nothing accepts connections on that host and port")),
+        (Code.NETWORK_TIMEOUT, _E, Text("The connection to the server timed out")),
+        (Code.NETWORK_NO_GREETING, _E, Text("Connected, but the server sent no SMTP greeting")),
+        (Code.NETWORK_SERVICE_REFUSED, _E, Text("The server refused the session or closed the connection")),
+        (Code.TLS_HANDSHAKE_FAILED, _E, Text("The TLS handshake failed")),
+        (Code.TLS_CERTIFICATE_UNTRUSTED, _E, Text("The server's certificate is not trusted")),
+        (Code.TLS_HOSTNAME_MISMATCH, _E, Text("The server's certificate is for another host name")),
+        (Code.TLS_STARTTLS_UNAVAILABLE, _E, Text("The server does not offer STARTTLS")),
+        (Code.AUTH_REQUIRED, _E, Text("The server requires authentication")),
+        (Code.AUTH_UNAVAILABLE, _E, Text("The server offers no authentication method this client can use")),
+        (Code.AUTH_ENCRYPTION_REQUIRED, _E, Text("The server requires encryption before authentication")),
+        (Code.AUTH_FAILED, _E, Text("The SMTP server rejected the username or password")),
         (
             Code.AUTH_TOKEN_ENDPOINT_UNREACHABLE,
             _E,
-            "The identity platform's token endpoint cannot be reached",
+            Text("The identity platform's token endpoint cannot be reached"),
         ),
-        (Code.AUTH_TOKEN_INVALID_CLIENT, _E, "The identity platform refused the app's secret or certificate"),
-        (Code.AUTH_TOKEN_APP_NOT_FOUND, _E, "The identity platform does not know this app or tenant"),
+        (
+            Code.AUTH_TOKEN_INVALID_CLIENT,
+            _E,
+            Text("The identity platform refused the app's secret or certificate"),
+        ),
+        (Code.AUTH_TOKEN_APP_NOT_FOUND, _E, Text("The identity platform does not know this app or tenant")),
         (
             Code.AUTH_TOKEN_INVALID_GRANT,
             _E,
-            "The identity platform refused the grant (expired, revoked, clock)",
+            Text("The identity platform refused the grant (expired, revoked, clock)"),
         ),
-        (Code.AUTH_TOKEN_UNAUTHORIZED_CLIENT, _E, "The app is not allowed to get a token for this mailbox"),
-        (Code.AUTH_TOKEN_REFUSED, _E, "The SMTP server refused the OAuth2 token"),
-        (Code.ENVELOPE_SENDER_REJECTED, _E, "The server refused the sender address"),
-        (Code.ENVELOPE_RELAY_DENIED, _E, "The server will not relay mail for this client"),
-        (Code.ENVELOPE_RECIPIENT_REJECTED, _E, "The server refused the recipient"),
-        (Code.ENVELOPE_GREYLISTED, _W, "The server deferred the mail (greylisting)"),
-        (Code.ENVELOPE_RATE_LIMITED, _W, "Too many messages or connections: the server is limiting"),
-        (Code.ENVELOPE_MESSAGE_TOO_LARGE, _E, "The message is larger than the server accepts"),
-        (Code.ENVELOPE_CONTENT_REJECTED, _E, "The server refused the message as spam or by policy"),
-        (Code.POLICY_DOMAIN_NOT_APPROVED, _E, "The recipient's domain is not approved"),
-        (Code.POLICY_SUPPRESSED, _E, "The recipient is on the suppression list"),
-        (Code.PROVIDER_UNREACHABLE, _E, "The provider's API cannot be reached"),
-        (Code.PROVIDER_INVALID_CREDENTIALS, _E, "The provider rejected the API key"),
-        (Code.PROVIDER_SANDBOX, _E, "The provider account is in sandbox mode"),
-        (Code.PROVIDER_SENDER_UNVERIFIED, _E, "The sender is not verified with the provider"),
-        (Code.PROVIDER_ACCOUNT_SUSPENDED, _E, "The provider account is paused, suspended or out of credit"),
-        (Code.DNS_SPF_MISSING, _E, "The From domain has no SPF record"),
-        (Code.DNS_SPF_INVALID, _E, "The SPF record is invalid"),
-        (Code.DNS_SPF_NOT_AUTHORIZING, _W, "SPF does not authorize the sending server"),
-        (Code.DNS_DKIM_MISSING, _E, "No DKIM key is published for the selector in use"),
-        (Code.DNS_DKIM_MISMATCH, _E, "The published DKIM key does not match the signing key"),
-        (Code.DNS_DMARC_MISSING, _W, "The From domain publishes no DMARC policy"),
-        (Code.DNS_DMARC_INVALID, _E, "The DMARC record is malformed"),
-        (Code.DNS_DMARC_MISALIGNED, _E, "Neither SPF nor DKIM aligns with the From domain (DMARC)"),
-        (Code.DNS_RECIPIENT_NO_MX, _E, "The recipient's domain accepts no mail"),
-        (Code.DNS_BOUNCE_SPF_MISSING, _E, "SPF of the bounce domain does not authorize the sending server"),
-        (Code.DNS_BOUNCE_MISALIGNED, _W, "The bounce domain does not align with the From domain (DMARC)"),
-        (Code.DNS_BOUNCE_MX_MISSING, _E, "The bounce domain has no MX: bounces cannot come back"),
-        (Code.LINKS_TEMPLATE_BROKEN, _E, "A stored template does not render with its sample variables"),
-        (Code.LINKS_APP_URL_MISSING, _W, "APP_URL is not set"),
-        (Code.LINKS_INSECURE, _W, "Links use http:// instead of https://"),
-        (Code.LINKS_HOST_MISMATCH, _E, "Links point at another host than APP_URL"),
-        (Code.CANARY_MISSING, _E, "A canary mail did not arrive"),
-        (Code.CANARY_AUTH_FAILED, _E, "The receiving server saw SPF, DKIM or DMARC fail on a canary"),
-        (Code.CANARY_JUNK, _W, "A canary mail landed in the junk folder"),
-        (Code.CANARY_SLOW, _W, "A canary mail arrived late"),
-        (Code.CANARY_MAILBOX_UNREACHABLE, _W, "A canary mailbox cannot be read"),
+        (
+            Code.AUTH_TOKEN_UNAUTHORIZED_CLIENT,
+            _E,
+            Text("The app is not allowed to get a token for this mailbox"),
+        ),
+        (Code.AUTH_TOKEN_REFUSED, _E, Text("The SMTP server refused the OAuth2 token")),
+        (Code.ENVELOPE_SENDER_REJECTED, _E, Text("The server refused the sender address")),
+        (Code.ENVELOPE_RELAY_DENIED, _E, Text("The server will not relay mail for this client")),
+        (Code.ENVELOPE_RECIPIENT_REJECTED, _E, Text("The server refused the recipient")),
+        (Code.ENVELOPE_GREYLISTED, _W, Text("The server deferred the mail (greylisting)")),
+        (Code.ENVELOPE_RATE_LIMITED, _W, Text("Too many messages or connections: the server is limiting")),
+        (Code.ENVELOPE_MESSAGE_TOO_LARGE, _E, Text("The message is larger than the server accepts")),
+        (Code.ENVELOPE_CONTENT_REJECTED, _E, Text("The server refused the message as spam or by policy")),
+        (Code.POLICY_DOMAIN_NOT_APPROVED, _E, Text("The recipient's domain is not approved")),
+        (Code.POLICY_SUPPRESSED, _E, Text("The recipient is on the suppression list")),
+        (Code.PROVIDER_UNREACHABLE, _E, Text("The provider's API cannot be reached")),
+        (Code.PROVIDER_INVALID_CREDENTIALS, _E, Text("The provider rejected the API key")),
+        (Code.PROVIDER_SANDBOX, _E, Text("The provider account is in sandbox mode")),
+        (Code.PROVIDER_SENDER_UNVERIFIED, _E, Text("The sender is not verified with the provider")),
+        (
+            Code.PROVIDER_ACCOUNT_SUSPENDED,
+            _E,
+            Text("The provider account is paused, suspended or out of credit"),
+        ),
+        (Code.DNS_SPF_MISSING, _E, Text("The From domain has no SPF record")),
+        (Code.DNS_SPF_INVALID, _E, Text("The SPF record is invalid")),
+        (Code.DNS_SPF_NOT_AUTHORIZING, _W, Text("SPF does not authorize the sending server")),
+        (Code.DNS_DKIM_MISSING, _E, Text("No DKIM key is published for the selector in use")),
+        (Code.DNS_DKIM_MISMATCH, _E, Text("The published DKIM key does not match the signing key")),
+        (Code.DNS_DMARC_MISSING, _W, Text("The From domain publishes no DMARC policy")),
+        (Code.DNS_DMARC_INVALID, _E, Text("The DMARC record is malformed")),
+        (Code.DNS_DMARC_MISALIGNED, _E, Text("Neither SPF nor DKIM aligns with the From domain (DMARC)")),
+        (Code.DNS_RECIPIENT_NO_MX, _E, Text("The recipient's domain accepts no mail")),
+        (
+            Code.DNS_BOUNCE_SPF_MISSING,
+            _E,
+            Text("SPF of the bounce domain does not authorize the sending server"),
+        ),
+        (
+            Code.DNS_BOUNCE_MISALIGNED,
+            _W,
+            Text("The bounce domain does not align with the From domain (DMARC)"),
+        ),
+        (Code.DNS_BOUNCE_MX_MISSING, _E, Text("The bounce domain has no MX: bounces cannot come back")),
+        (Code.LINKS_TEMPLATE_BROKEN, _E, Text("A stored template does not render with its sample variables")),
+        (Code.LINKS_APP_URL_MISSING, _W, Text("APP_URL is not set")),
+        (Code.LINKS_INSECURE, _W, Text("Links use http:// instead of https://")),
+        (Code.LINKS_HOST_MISMATCH, _E, Text("Links point at another host than APP_URL")),
+        (Code.CANARY_MISSING, _E, Text("A canary mail did not arrive")),
+        (Code.CANARY_AUTH_FAILED, _E, Text("The receiving server saw SPF, DKIM or DMARC fail on a canary")),
+        (Code.CANARY_JUNK, _W, Text("A canary mail landed in the junk folder")),
+        (Code.CANARY_SLOW, _W, Text("A canary mail arrived late")),
+        (Code.CANARY_MAILBOX_UNREACHABLE, _W, Text("A canary mailbox cannot be read")),
     )
 }
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from postwarden.core.config.model import Security
+from postwarden.core.i18n import Number, Text, join
 from postwarden.core.secrets import EMPTY
 from postwarden.core.smtp.errors import SmtpError
 from postwarden.core.smtp.model import Endpoint, Resolver
@@ -29,8 +30,16 @@ class Attempt:
     detail: str
 
     @property
-    def setting(self) -> str:
-        return f"SMTP_SECURITY={self.security.value} on port {self.port}"
+    def setting(self) -> Text:
+        return Text("SMTP_SECURITY={security} on port {port}", security=self.security.value, port=self.port)
+
+    @property
+    def said(self) -> Text:
+        """``starttls:587 works`` or ``ssl:465 fails: …``, for the ``network.other_modes`` check."""
+        mode = f"{self.security.value}:{self.port}"
+        if self.works:
+            return Text("{mode} works", mode=mode)
+        return Text("{mode} fails: {detail}", mode=mode, detail=self.detail)
 
 
 def alternatives(configured: Endpoint, usual: Mapping[Security, Sequence[int]]) -> list[tuple[Security, int]]:
@@ -54,24 +63,27 @@ async def _attempt(configured: Endpoint, mode: Security, port: int, resolver: Re
         async with asyncio.timeout(configured.timeout * 3):  # connect, handshake and replies each bounded too
             await session.open()
     except SmtpError as exc:
-        return Attempt(mode, port, False, str(exc))
+        return Attempt(mode, port, False, exc.said())
     except TimeoutError:
         session.abort()
-        return Attempt(mode, port, False, f"no answer within {configured.timeout * 3:g} s")
+        seconds = Number(configured.timeout * 3)
+        return Attempt(mode, port, False, Text("no answer within {seconds:g} s", seconds=seconds))
     encrypted = session.tls is not None
     await session.quit()
     if mode is Security.OPPORTUNISTIC and not encrypted:
-        return Attempt(mode, port, False, "connects, but offers no STARTTLS (plain text only)")
-    return Attempt(mode, port, True, "connects" + (f" with {session.tls.version}" if session.tls else ""))
+        return Attempt(mode, port, False, Text("connects, but offers no STARTTLS (plain text only)"))
+    if session.tls is not None:
+        return Attempt(mode, port, True, Text("connects with {version}", version=session.tls.version))
+    return Attempt(mode, port, True, Text("connects"))
 
 
-def working_step(attempts: Sequence[Attempt]) -> str | None:
+def working_step(attempts: Sequence[Attempt]) -> Text | None:
     """The step to add to the finding, or None when no alternative works."""
     works = [a.setting for a in attempts if a.works]
     if not works:
         return None
-    return (
-        f"{works[0]} works: set that instead"
-        + (f" (also: {'; '.join(works[1:])})" if works[1:] else "")
-        + "."
+    if len(works) == 1:
+        return Text("{setting} works: set that instead.", setting=works[0])
+    return Text(
+        "{setting} works: set that instead (also: {others}).", setting=works[0], others=join("; ", works[1:])
     )

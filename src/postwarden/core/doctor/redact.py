@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import Any, Final, TypeVar
 
 from postwarden.core.config.model import Settings
+from postwarden.core.i18n import Joined, Text
 from postwarden.core.secrets import MASK
 
 #: secrets shorter than this are replaced only where they stand as a whole word, so that
@@ -73,6 +74,8 @@ class Redactor:
         return cls(secrets, settings.smtp.user)
 
     def text(self, value: str) -> str:
+        if isinstance(value, Text):
+            return self._sentence(value)
         if not value:
             return value
         for form in self._long:
@@ -86,6 +89,8 @@ class Redactor:
         """``value`` with every string inside it redacted (str, lists, tuples, dicts, records)."""
         if isinstance(value, enum.Enum):  # codes and statuses are str enums: never rewrite them
             return value
+        if isinstance(value, Text):
+            return self._sentence(value)
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, list | tuple):
@@ -96,6 +101,17 @@ class Redactor:
             changes = {f.name: self.any(getattr(value, f.name)) for f in dataclasses.fields(value)}
             return dataclasses.replace(value, **changes)
         return value
+
+    def _sentence(self, value: Text) -> str:
+        """A translatable sentence stays translatable: its data (the parameters, a joined
+        sentence's parts) is redacted; should a secret still show in the whole, the
+        plain redacted English is returned instead."""
+        if isinstance(value, Joined):
+            masked: Text = value.with_parts(self.any(part) for part in value.parts)
+        else:
+            masked = value.with_params(**{name: self.any(v) for name, v in value.params.items()})
+        whole = self.text(str(masked))
+        return masked if whole == masked else whole
 
     def report(self, report: T) -> T:
         return self.any(report)  # type: ignore[no-any-return]

@@ -1,7 +1,11 @@
 """The doctor's two faces: readable terminal lines, and the JSON of docs/spec/doctor.md.
 
 Both render a :class:`Report` that has already passed the redactor, so neither can
-print a secret that the report does not hold.
+print a secret that the report does not hold. The JSON is English (codes, keys and the
+findings' English sentences, for machines); the terminal lines are in the active
+language (core/i18n.py). Right to left, every piece of data a finding quotes (the
+server's reply, a host, an address) stands on its own line: a terminal's bidirectional
+algorithm would otherwise reorder it among the words around it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Callable
 from typing import Final, TextIO
 
 from postwarden.core.doctor.model import CheckResult, Finding, Report, Severity, Status
+from postwarden.core.i18n import format_number, get_language, gettext, localize, ngettext, text_direction
 
 _RESET: Final = "\033[0m"
 _STYLE: Final[dict[str, str]] = {
@@ -37,22 +42,64 @@ def _paint(text: str, style: str, color: bool) -> str:
     return f"{_STYLE[style]}{text}{_RESET}" if color else text
 
 
+def _rtl() -> bool:
+    return text_direction() == "rtl"
+
+
+def status_word(status: Status) -> str:
+    """A check's status as the reader's language says it."""
+    words = {
+        Status.PASS: gettext("pass"),
+        Status.WARN: gettext("warn"),
+        Status.FAIL: gettext("fail"),
+        Status.SKIP: gettext("skip"),
+    }
+    return words[status]
+
+
+def severity_word(severity: Severity) -> str:
+    """A finding's severity as the reader's language says it."""
+    words = {
+        Severity.ERROR: gettext("error"),
+        Severity.WARNING: gettext("warning"),
+        Severity.INFO: gettext("info"),
+    }
+    return words[severity]
+
+
+def number(value: int) -> str:
+    """A count or a duration for a person: as is in English, grouped and in the
+    language's digits otherwise."""
+    return str(value) if get_language() == "en" else format_number(value)
+
+
 def check_line(check: CheckResult, *, color: bool = False) -> str:
     """``  pass  network.connect            3 ms  connected to 127.0.0.1:587``"""
-    status = _paint(f"{check.status.value:<4}", check.status, color)
-    timing = f"{check.duration_ms:>5} ms" if check.duration_ms else " " * 8
-    return f"  {status}  {check.id:<26} {timing}  {check.detail}".rstrip()
+    width = max(len(status_word(s)) for s in Status)
+    status = _paint(f"{status_word(check.status):<{width}}", check.status, color)
+    timing = gettext("{ms} ms").format(ms=f"{number(check.duration_ms):>5}") if check.duration_ms else ""
+    timing = f"{timing:>8}"
+    detail = localize(check.detail)
+    if _rtl() and detail:  # the detail quotes data: on its own line, below the check
+        return f"  {status}  {check.id:<26} {timing}".rstrip() + f"\n{' ' * (width + 4)}{detail}"
+    return f"  {status}  {check.id:<26} {timing}  {detail}".rstrip()
 
 
 def finding_block(finding: Finding, *, color: bool = False, heading: str = "") -> list[str]:
-    label = _paint(f"{finding.severity.value}: {finding.code.value}", finding.severity, color)
-    lines = [f"{heading}{label} - {finding.title}"]
-    lines.append(f"  Evidence: {finding.evidence}")
-    if finding.explanation:
-        lines.append(f"  What it means: {finding.explanation}")
+    label = _paint(f"{severity_word(finding.severity)}: {finding.code.value}", finding.severity, color)
+    title, evidence = localize(finding.title), localize(finding.evidence)
+    said, meant, steps = gettext("Evidence:"), gettext("What it means:"), gettext("Steps:")
+    if _rtl():
+        lines = [f"{heading}{title}", f"  {label}", f"  {said}", f"    {evidence}"]
+        if finding.explanation:
+            lines += [f"  {meant}", f"    {localize(finding.explanation)}"]
+    else:
+        lines = [f"{heading}{label} - {title}", f"  {said} {evidence}"]
+        if finding.explanation:
+            lines.append(f"  {meant} {localize(finding.explanation)}")
     if finding.steps:
-        lines.append("  Steps:")
-        lines += [f"    {n}. {step}" for n, step in enumerate(finding.steps, 1)]
+        lines.append(f"  {steps}")
+        lines += [f"    {number(n)}. {localize(step)}" for n, step in enumerate(finding.steps, 1)]
     return lines
 
 
@@ -62,20 +109,31 @@ def summary(report: Report, *, color: bool = False) -> str:
     lines = [""]
     root = report.root_cause
     if root is not None:
-        lines += finding_block(root, color=color, heading=_paint("Root cause: ", "bold", color))
+        lines += finding_block(root, color=color, heading=_paint(gettext("Root cause: "), "bold", color))
     others = [f for f in report.findings if f is not root]
     if others:
-        lines += ["", _paint("Also found:", "bold", color)]
+        lines += ["", _paint(gettext("Also found:"), "bold", color)]
         for finding in others:
             lines += ["", *finding_block(finding, color=color)]
     if report.notes:
-        lines += ["", _paint("Notes:", "bold", color), *(f"  - {note}" for note in report.notes)]
+        lines += [
+            "",
+            _paint(gettext("Notes:"), "bold", color),
+            *(f"  - {localize(note)}" for note in report.notes),
+        ]
     errors = sum(f.severity is Severity.ERROR for f in report.findings)
     warnings = sum(f.severity is Severity.WARNING for f in report.findings)
-    counts = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
     # "All clear" only when nothing at all was found: a warning can be mail that waits
-    verdict = "Problems found" if errors else ("Warnings" if warnings else "All clear")
-    lines += ["", _paint(f"{verdict}: {counts} ({report.duration_ms} ms).", "bold", color)]
+    verdict = (
+        gettext("Problems found") if errors else (gettext("Warnings") if warnings else gettext("All clear"))
+    )
+    line = gettext("{verdict}: {errors}, {warnings} ({ms} ms).").format(
+        verdict=verdict,
+        errors=ngettext("{n} error", "{n} errors", errors).format(n=number(errors)),
+        warnings=ngettext("{n} warning", "{n} warnings", warnings).format(n=number(warnings)),
+        ms=number(report.duration_ms),
+    )
+    lines += ["", _paint(line, "bold", color)]
     return "\n".join(lines)
 
 

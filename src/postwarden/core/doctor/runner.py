@@ -34,6 +34,7 @@ from postwarden.core.doctor.model import (
 )
 from postwarden.core.doctor.redact import Redactor
 from postwarden.core.doctor.service import ServiceFacts
+from postwarden.core.i18n import Number, Text
 
 #: the doctor answers in seconds: SMTP_TIMEOUT (default 20 s) is for a slow server under
 #: load, but a person waiting at a terminal gets a verdict sooner (Mattermost's
@@ -226,14 +227,14 @@ async def _run_unit(unit: Unit, ctx: Context, rec: Recorder) -> None:
         rec.check(
             unit.id,
             Status.FAIL,
-            f"did not finish within {unit.budget * ctx.timeout:g} s",
+            Text("did not finish within {seconds:g} s", seconds=Number(unit.budget * ctx.timeout)),
             duration_ms=elapsed_ms(start),
         )
     except asyncio.CancelledError:
         rec.check(
             unit.id,
             Status.FAIL,
-            "stopped: the doctor's overall time limit was reached",
+            Text("stopped: the doctor's overall time limit was reached"),
             duration_ms=elapsed_ms(start),
         )
         raise
@@ -241,7 +242,7 @@ async def _run_unit(unit: Unit, ctx: Context, rec: Recorder) -> None:
         rec.check(
             unit.id,
             Status.FAIL,
-            f"the check itself failed: {type(exc).__name__}: {exc}",
+            Text("the check itself failed: {kind}: {error}", kind=type(exc).__name__, error=str(exc)),
             duration_ms=elapsed_ms(start),
         )
 

@@ -69,6 +69,7 @@ from asyncio import IncompleteReadError, LimitOverrunError
 from collections.abc import Callable, Iterator, Mapping
 from typing import ClassVar, Final
 
+from postwarden.core.i18n import Text, join
 from postwarden.core.oauth.errors import TokenEndpointUnreachable, TokenError
 from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
@@ -77,7 +78,7 @@ from postwarden.core.smtp.stages import SmtpStage
 class SmtpError(Exception):
     """Base class: the session failed at ``stage``."""
 
-    summary: ClassVar[str] = "the SMTP session failed"
+    summary: ClassVar[str] = Text("the SMTP session failed")
 
     def __init__(self, stage: SmtpStage, *, reply: Reply | None = None, detail: str | None = None) -> None:
         self.stage = stage
@@ -88,6 +89,11 @@ class SmtpError(Exception):
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else self.summary
 
+    def said(self) -> Text:
+        """``str(self)`` for a person: the summary in the reader's language, the stage and
+        the detail (the server's or the system's words) as they are."""
+        return join(": ", [self.stage.value, self.summary, *([self.detail] if self.detail else [])])
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(stage={self.stage.value!r}, reply={self.reply!r}, detail={self.detail!r})"
@@ -95,66 +101,66 @@ class SmtpError(Exception):
 
 
 class SmtpTimeout(SmtpError, TimeoutError):
-    summary = "no answer in time"
+    summary = Text("no answer in time")
 
 
 class NetworkError(SmtpError):
-    summary = "the network connection failed"
+    summary = Text("the network connection failed")
 
 
 class ResolveError(NetworkError):
-    summary = "the host name has no address"
+    summary = Text("the host name has no address")
 
 
 class ResolveTimeout(ResolveError, SmtpTimeout):
-    summary = "the host name lookup timed out"
+    summary = Text("the host name lookup timed out")
 
 
 class ConnectError(NetworkError, ConnectionError):
-    summary = "could not connect"
+    summary = Text("could not connect")
 
 
 class ConnectionRefused(ConnectError, ConnectionRefusedError):
-    summary = "nothing accepts connections on that port"
+    summary = Text("nothing accepts connections on that port")
 
 
 class ConnectTimeout(ConnectError, SmtpTimeout):
-    summary = "the connection attempt timed out"
+    summary = Text("the connection attempt timed out")
 
 
 class NoGreeting(NetworkError, SmtpTimeout):
-    summary = "connected, but the server sent no 220 greeting in time"
+    summary = Text("connected, but the server sent no 220 greeting in time")
 
 
 class ServiceRefused(NetworkError):
-    summary = "the server refused service"
+    summary = Text("the server refused service")
 
 
 class ServerDisconnected(NetworkError, ConnectionError):
-    summary = "the server closed the connection"
+    summary = Text("the server closed the connection")
 
 
 class ReplyTimeout(SmtpTimeout):
-    summary = "the server did not reply in time"
+    summary = Text("the server did not reply in time")
 
 
 class TlsError(SmtpError):
-    summary = "TLS failed"
+    summary = Text("TLS failed")
 
 
 class TlsHandshakeFailed(TlsError):
-    summary = "the TLS handshake failed"
+    summary = Text("the TLS handshake failed")
 
 
 class TlsTimeout(TlsHandshakeFailed, SmtpTimeout):
-    summary = "the TLS handshake timed out"
+    summary = Text("the TLS handshake timed out")
 
 
 class CertificateError(TlsError):
     """The certificate was not accepted. ``reason`` is ``"untrusted"``, ``"expired"``
     or ``"hostname_mismatch"``; ``verify_code`` is OpenSSL's X509_V_ERR number."""
 
-    summary = "the server's certificate was not accepted"
+    summary = Text("the server's certificate was not accepted")
     reason: ClassVar[str] = "untrusted"
 
     def __init__(
@@ -165,49 +171,49 @@ class CertificateError(TlsError):
 
 
 class CertificateUntrusted(CertificateError):
-    summary = "the server's certificate is not trusted"
+    summary = Text("the server's certificate is not trusted")
 
 
 class CertificateExpired(CertificateUntrusted):
-    summary = "the server's certificate has expired or is not yet valid"
+    summary = Text("the server's certificate has expired or is not yet valid")
     reason = "expired"
 
 
 class HostnameMismatch(CertificateError):
-    summary = "the server's certificate does not name the host connected to"
+    summary = Text("the server's certificate does not name the host connected to")
     reason = "hostname_mismatch"
 
 
 class StartTlsUnavailable(TlsError):
-    summary = "the server does not offer STARTTLS"
+    summary = Text("the server does not offer STARTTLS")
 
 
 class StartTlsRequired(TlsError):
-    summary = "the server requires STARTTLS first"
+    summary = Text("the server requires STARTTLS first")
 
 
 class AuthError(SmtpError):
-    summary = "authentication failed"
+    summary = Text("authentication failed")
 
 
 class AuthRequired(AuthError):
-    summary = "the server requires authentication"
+    summary = Text("the server requires authentication")
 
 
 class AuthUnavailable(AuthError):
-    summary = "the server offers no usable AUTH mechanism"
+    summary = Text("the server offers no usable AUTH mechanism")
 
 
 class AuthEncryptionRequired(AuthError):
-    summary = "authentication needs an encrypted connection"
+    summary = Text("authentication needs an encrypted connection")
 
 
 class PlaintextAuthRefused(AuthEncryptionRequired):
-    summary = "refusing to send credentials over an unencrypted connection"
+    summary = Text("refusing to send credentials over an unencrypted connection")
 
 
 class AuthRejected(AuthError):
-    summary = "the server rejected the credentials"
+    summary = Text("the server rejected the credentials")
 
 
 class TokenRejected(AuthRejected):
@@ -216,7 +222,7 @@ class TokenRejected(AuthRejected):
     with the summary) rather than the reply: Exchange's ``535 5.7.3`` means a wrong
     password after AUTH LOGIN and an unauthorized app after XOAUTH2."""
 
-    summary = "OAuth2 token refused by the SMTP server"
+    summary = Text("OAuth2 token refused by the SMTP server")
 
 
 def failure_text(error: SmtpError) -> str:
@@ -230,31 +236,31 @@ class TokenFailed(AuthError):
     the AUTH stage (the path to the server is broken, not the message); the step the
     session records for it is the TOKEN step (``step_stage``)."""
 
-    summary = "no OAuth2 token"
+    summary = Text("no OAuth2 token")
     step_stage: ClassVar[SmtpStage] = SmtpStage.TOKEN
 
 
 class TokenUnreachable(TokenFailed):
-    summary = "the token endpoint cannot be reached"
+    summary = Text("the token endpoint cannot be reached")
 
 
 class TokenRefused(TokenFailed):
-    summary = "the identity platform refused to issue a token"
+    summary = Text("the identity platform refused to issue a token")
 
 
 class EnvelopeError(SmtpError):
-    summary = "the server refused the message"
+    summary = Text("the server refused the message")
 
 
 class SenderRefused(EnvelopeError):
-    summary = "the server refused the sender"
+    summary = Text("the server refused the sender")
 
 
 class RecipientsRefused(EnvelopeError):
     """Every recipient was refused; ``replies`` maps each address to its RCPT reply and
     ``.reply`` is the first of them."""
 
-    summary = "the server refused every recipient"
+    summary = Text("the server refused every recipient")
 
     def __init__(self, replies: Mapping[str, Reply], *, stage: SmtpStage = SmtpStage.RCPT) -> None:
         self.replies = dict(replies)
@@ -266,7 +272,7 @@ class DataRefused(EnvelopeError):
     """DATA or the end of data was refused: it applies to every accepted recipient.
     ``refused`` holds the recipients already refused at RCPT, if any."""
 
-    summary = "the server refused the message content"
+    summary = Text("the server refused the message content")
 
     def __init__(
         self,
@@ -284,7 +290,7 @@ class MessageTooLarge(EnvelopeError):
     """Over the server's limit: ``limit`` is the advertised SIZE (None when the server
     said so in a 552 instead) and ``size`` the message size in octets (RFC 1870)."""
 
-    summary = "the message is larger than the server accepts"
+    summary = Text("the message is larger than the server accepts")
 
     def __init__(
         self,
@@ -300,15 +306,15 @@ class MessageTooLarge(EnvelopeError):
 
 
 class SmtpUtf8Unavailable(EnvelopeError):
-    summary = "an address is not ASCII and the server does not offer SMTPUTF8"
+    summary = Text("an address is not ASCII and the server does not offer SMTPUTF8")
 
 
 class CommandRefused(SmtpError):
-    summary = "the server refused the command"
+    summary = Text("the server refused the command")
 
 
 class ProtocolError(SmtpError):
-    summary = "the server does not speak SMTP here"
+    summary = Text("the server does not speak SMTP here")
 
 
 #: at most this many refusals are spelled out in RecipientsRefused's detail

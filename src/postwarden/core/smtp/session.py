@@ -24,6 +24,7 @@ import time
 from types import TracebackType
 
 from postwarden.core.config.model import Security
+from postwarden.core.i18n import Text
 from postwarden.core.oauth.cache import TokenCache
 from postwarden.core.oauth.errors import TokenError
 from postwarden.core.oauth.token import AccessToken
@@ -135,7 +136,7 @@ class SmtpSession(Batching):
             else:
                 addresses = await asyncio.wait_for(self._resolver(host, port), self._timeout)
             if not addresses:
-                raise ResolveError(S.RESOLVE, detail=f"{host} has no address")
+                raise ResolveError(S.RESOLVE, detail=Text("{host} has no address", host=host))
             step.detail = ", ".join(f"{ip}:{p}" for ip, p in addresses)
         return addresses
 
@@ -157,7 +158,7 @@ class SmtpSession(Batching):
                     failures.append((f"{ip}:{port}", exc))
                     continue
                 self._transport, self._reader, self.peer = transport, reader, (ip, port)
-                step.detail = f"connected to {ip}:{port}"
+                step.detail = Text("connected to {ip}:{port}", ip=ip, port=port)
                 return
             raise _connect_failure(failures)
 
@@ -177,9 +178,9 @@ class SmtpSession(Batching):
         self._transport = self._reader.transport = transport
         verified = context.verify_mode != ssl.CERT_NONE
         self.tls = tls_info(transport.get_extra_info("ssl_object"), how=how, verified=verified)
-        summary = f"{self.tls.version} {self.tls.cipher}" + (
-            "" if verified else " (certificate not verified)"
-        )
+        summary: str = f"{self.tls.version} {self.tls.cipher}"
+        if not verified:
+            summary = Text("{cipher} (certificate not verified)", cipher=summary)
         if self.transcript is not None:
             self.transcript.note("client", f"[TLS established: {summary}]")
         return summary
@@ -212,27 +213,29 @@ class SmtpSession(Batching):
             if reply.code != 250:
                 raise error_for_reply(S.EHLO, reply)
             self.extensions, self._caps = extensions, Capabilities.from_extensions(extensions)
-            step.detail = " ".join(sorted(extensions)) or "(no extensions)"
+            step.detail = " ".join(sorted(extensions)) or Text("(no extensions)")
 
     async def _starttls(self) -> None:
         required = self.endpoint.security is Security.STARTTLS
         with self._step(S.STARTTLS) as step:
             if "STARTTLS" not in self.extensions:
                 if required:
-                    raise StartTlsUnavailable(S.STARTTLS, detail="the server's EHLO does not list STARTTLS")
-                step.detail = "not offered; continuing without TLS"
+                    raise StartTlsUnavailable(
+                        S.STARTTLS, detail=Text("the server's EHLO does not list STARTTLS")
+                    )
+                step.detail = Text("not offered; continuing without TLS")
                 return
             reply = await self._command(S.STARTTLS, "STARTTLS")
             if reply.code != 220:
                 if required:
                     raise error_for_reply(S.STARTTLS, reply)
-                step.detail = f"refused ({reply}); continuing without TLS"
+                step.detail = Text("refused ({reply}); continuing without TLS", reply=str(reply))
                 return
             assert self._reader is not None
             if self._reader.has_pending():
                 # RFC 3207 §5 / CVE-2011-0411: bytes sent before the handshake could be
                 # injected commands or replies; nothing from before TLS may be trusted.
-                raise ProtocolError(S.STARTTLS, detail="the server sent data after its 220 to STARTTLS")
+                raise ProtocolError(S.STARTTLS, detail=Text("the server sent data after its 220 to STARTTLS"))
             step.detail = await self._handshake(S.STARTTLS, "starttls")
         await self._hello()  # RFC 3207 §4.2: forget what the plaintext EHLO said
 
@@ -252,7 +255,7 @@ class SmtpSession(Batching):
                 return
             user, password = self.endpoint.user or "", self.endpoint.password
             self.auth_mechanism = await auth.authenticate(self, mechanisms, user, password)
-            step.detail = f"authenticated with {self.auth_mechanism}"
+            step.detail = Text("authenticated with {mechanism}", mechanism=self.auth_mechanism)
 
     async def _sign_in_with_token(self, cache: TokenCache, mechanism: str) -> str:
         """AUTH with the cached token; when the server refuses it, once more with a fresh
@@ -269,9 +272,11 @@ class SmtpSession(Batching):
             token = await self._token(cache, instead_of=token)
             await auth.bearer(self, mechanism, user, token.value, host=host, port=port)
             self.auth_mechanism = mechanism
-            return f"authenticated with {mechanism} after the first token was refused"
+            return Text(
+                "authenticated with {mechanism} after the first token was refused", mechanism=mechanism
+            )
         self.auth_mechanism = mechanism
-        return f"authenticated with {mechanism}"
+        return Text("authenticated with {mechanism}", mechanism=mechanism)
 
     async def _token(self, cache: TokenCache, instead_of: AccessToken | None = None) -> AccessToken:
         """A token from the cache, recorded as the TOKEN step (its value never)."""

@@ -17,6 +17,7 @@ from postwarden.core.addresses import InvalidAddress, parse_address
 from postwarden.core.config.model import Provider, Security
 from postwarden.core.doctor import fallback
 from postwarden.core.doctor.model import Code, Finding, Severity, Status, TranscriptLine
+from postwarden.core.i18n import Number, Text, join
 from postwarden.core.replies.classify import classify
 from postwarden.core.smtp.errors import SmtpError, TokenRejected, failure_text
 from postwarden.core.smtp.model import Endpoint
@@ -81,13 +82,13 @@ async def run_smtp(ctx: Context, rec: Recorder) -> None:
     if ctx.settings.sending.provider is not Provider.SMTP:
         return  # a provider's API host is checked by the provider stage
     if not ctx.settings.smtp.host:
-        rec.check("network.connect", Status.SKIP, "SMTP_HOST is not set (config.missing)")
+        rec.check("network.connect", Status.SKIP, Text("SMTP_HOST is not set (config.missing)"))
         rec.blocking.add(Code.CONFIG_MISSING)
         return
     try:
         endpoint = endpoint_of(ctx)
     except ValueError as exc:
-        rec.check("network.connect", Status.SKIP, f"{exc} (config.missing)")
+        rec.check("network.connect", Status.SKIP, Text("{error} (config.missing)", error=str(exc)))
         rec.blocking.add(Code.CONFIG_MISSING)
         return
     transcript = Transcript()
@@ -128,7 +129,9 @@ async def _envelope(ctx: Context, session: SmtpSession) -> str:
         return ""
     raw, envelope_from, utf8 = _test_message(ctx, recipient)
     result = await session.send(envelope_from, [recipient], raw, smtputf8=utf8)
-    return f"queued as {result.queue_id}" if result.queue_id else f"accepted: {result.data_reply}"
+    if result.queue_id:
+        return Text("queued as {queue_id}", queue_id=result.queue_id)
+    return Text("accepted: {reply}", reply=str(result.data_reply))
 
 
 def _addr_spec(address: str | None) -> str | None:
@@ -150,7 +153,9 @@ def _test_message(ctx: Context, recipient: str) -> tuple[bytes, str, bool]:
     try:
         composed = compose_test(ctx.settings, recipient)
     except ValueError as exc:
-        raise SmtpError(S.DATA, detail=f"the test message cannot be composed: {exc}") from None
+        raise SmtpError(
+            S.DATA, detail=Text("the test message cannot be composed: {error}", error=str(exc))
+        ) from None
     raw = composed.raw
     try:
         signer = Signer.from_settings(ctx.settings.signing, composed.envelope_from.rpartition("@")[2])
@@ -164,12 +169,17 @@ def _test_message(ctx: Context, recipient: str) -> tuple[bytes, str, bool]:
 def _report_session(ctx: Context, rec: Recorder, session: SmtpSession) -> None:
     if session.tls is not None and session.tls.verified:
         cert = session.tls
-        expires = f", valid until {cert.not_after:%Y-%m-%d}" if cert.not_after else ""
-        rec.check(
-            "tls.certificate",
-            Status.PASS,
-            f"{cert.subject or 'certificate'} issued by {cert.issuer}{expires}",
-        )
+        subject = cert.subject or Text("certificate")
+        if cert.not_after:
+            said = Text(
+                "{subject} issued by {issuer}, valid until {date}",
+                subject=subject,
+                issuer=cert.issuer,
+                date=cert.not_after.strftime("%Y-%m-%d"),
+            )
+        else:
+            said = Text("{subject} issued by {issuer}", subject=subject, issuer=cert.issuer)
+        rec.check("tls.certificate", Status.PASS, said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +188,7 @@ class ExpectedSize:
 
     bytes: int
     #: "the largest of the last 50 messages (msg_…)" or "a typical HTML notification"
-    source: str
+    source: Text
     #: from real messages in the database (not an estimate)
     real: bool
     #: how many of the recent messages exceed a limit is asked per limit
@@ -193,8 +203,11 @@ def expected_size(ctx: Context) -> ExpectedSize:
     sizes = ctx.service.recent_sizes if ctx.service is not None else ()
     if sizes:
         pid, largest = max(sizes, key=lambda item: item[1])
-        return ExpectedSize(largest, f"the largest of the last {len(sizes)} messages ({pid})", True, sizes)
-    return ExpectedSize(TYPICAL_MESSAGE_BYTES, "a typical HTML notification", False)
+        source = Text(
+            "the largest of the last {count} messages ({message})", count=Number(len(sizes)), message=pid
+        )
+        return ExpectedSize(largest, source, True, sizes)
+    return ExpectedSize(TYPICAL_MESSAGE_BYTES, Text("a typical HTML notification"), False)
 
 
 def advertised_limit(session: SmtpSession) -> int | None:
@@ -206,44 +219,72 @@ def advertised_limit(session: SmtpSession) -> int | None:
 def _judge_size(ctx: Context, rec: Recorder, session: SmtpSession) -> None:
     limit = advertised_limit(session)
     if limit is None:
-        rec.check("envelope.size", Status.PASS, "the server advertises no fixed size limit (EHLO SIZE)")
+        rec.check("envelope.size", Status.PASS, Text("the server advertises no fixed size limit (EHLO SIZE)"))
         return
     expected = expected_size(ctx)
     ceiling = ctx.settings.delivery.max_message_bytes
     if expected.bytes <= limit:
-        allowed = f"; POSTWARDEN_MAX_MESSAGE_BYTES allows {ceiling}, larger ones will be refused"
-        rec.check(
-            "envelope.size",
-            Status.WARN if limit < ceiling else Status.PASS,
-            f"the server takes up to {limit} bytes; {expected.source} is {expected.bytes}"
-            + (allowed if limit < ceiling else ""),
+        takes = {"limit": limit, "source": expected.source, "size": expected.bytes}
+        said = (
+            Text(
+                "the server takes up to {limit} bytes; {source} is {size}; POSTWARDEN_MAX_MESSAGE_BYTES "
+                "allows {ceiling}, larger ones will be refused",
+                ceiling=ceiling,
+                **takes,
+            )
+            if limit < ceiling
+            else Text("the server takes up to {limit} bytes; {source} is {size}", **takes)
         )
+        rec.check("envelope.size", Status.WARN if limit < ceiling else Status.PASS, said)
         return
     over = expected.over(limit)
-    counted = f"; {len(over)} of the last {len(expected.sizes)} messages are larger" if expected.real else ""
+    says = {"size_said": session.extensions["SIZE"], "limit": limit, "source": expected.source}
     evidence = (
-        f"the server's EHLO says SIZE {session.extensions['SIZE']} (at most {limit} bytes); "
-        f"{expected.source} is {expected.bytes} bytes{counted}"
+        Text(
+            "the server's EHLO says SIZE {size_said} (at most {limit} bytes); {source} is {size} bytes; "
+            "{over} of the last {count} messages are larger",
+            size=expected.bytes,
+            over=Number(len(over)),
+            count=Number(len(expected.sizes)),
+            **says,
+        )
+        if expected.real
+        else Text(
+            "the server's EHLO says SIZE {size_said} (at most {limit} bytes); {source} is {size} bytes",
+            size=expected.bytes,
+            **says,
+        )
     )
     rec.finding(
         Finding.of(
             Code.ENVELOPE_MESSAGE_TOO_LARGE,
             evidence,
             (
-                "Ask the server's administrator to raise its message size limit (Postfix "
-                "message_size_limit, Exim message_size_limit, Exchange MaxSendSize/MaxReceiveSize), "
-                "or send through a server or provider that takes larger mail.",
-                f"Set POSTWARDEN_MAX_MESSAGE_BYTES={limit}, so that mail this server cannot take is "
-                "refused when it is submitted, with a clear error, instead of failing at delivery.",
-                "Send large files as links rather than attachments.",
+                Text(
+                    "Ask the server's administrator to raise its message size limit (Postfix "
+                    "message_size_limit, Exim message_size_limit, Exchange MaxSendSize/MaxReceiveSize), "
+                    "or send through a server or provider that takes larger mail."
+                ),
+                Text(
+                    "Set POSTWARDEN_MAX_MESSAGE_BYTES={limit}, so that mail this server cannot take is "
+                    "refused when it is submitted, with a clear error, instead of failing at delivery.",
+                    limit=limit,
+                ),
+                Text("Send large files as links rather than attachments."),
             ),
             severity=Severity.ERROR if expected.real else Severity.WARNING,
-            explanation="The server announces the largest message it accepts (RFC 1870 SIZE) and "
-            "refuses larger ones at MAIL FROM or after DATA. "
-            + (
-                "Messages this service really sent recently are larger than that."
+            explanation=(
+                Text(
+                    "The server announces the largest message it accepts (RFC 1870 SIZE) and refuses larger "
+                    "ones at MAIL FROM or after DATA. Messages this service really sent recently are larger "
+                    "than that."
+                )
                 if expected.real
-                else "A typical notification with HTML and images is larger than that."
+                else Text(
+                    "The server announces the largest message it accepts (RFC 1870 SIZE) and refuses larger "
+                    "ones at MAIL FROM or after DATA. A typical notification with HTML and images is larger "
+                    "than that."
+                )
             ),
         )
     )
@@ -273,13 +314,17 @@ def _report_steps(
     for check_id, (status, detail, ms) in rows.items():
         rec.check(check_id, status, detail, duration_ms=round(ms))
     if endpoint.security is Security.NONE:
-        rec.check("tls.handshake", Status.SKIP, "SMTP_SECURITY=none: the connection is not encrypted")
+        rec.check("tls.handshake", Status.SKIP, Text("SMTP_SECURITY=none: the connection is not encrypted"))
     if not endpoint.wants_auth:
-        rec.check("auth.login", Status.SKIP, "no credentials set (SMTP_USER, SMTP_PASSWORD): no AUTH")
-    cause = f" (stopped at {failure.stage.value})" if failure is not None else ""
+        rec.check("auth.login", Status.SKIP, Text("no credentials set (SMTP_USER, SMTP_PASSWORD): no AUTH"))
+    not_reached = (
+        Text("not reached (stopped at {stage})", stage=failure.stage.value)
+        if failure is not None
+        else Text("not reached")
+    )
     for stage in expected_stages(endpoint, ctx.options.send):
         if CHECK_IDS[stage] not in rows:
-            rec.check(CHECK_IDS[stage], Status.SKIP, f"not reached{cause}")
+            rec.check(CHECK_IDS[stage], Status.SKIP, not_reached)
 
 
 async def _report_failure(ctx: Context, rec: Recorder, endpoint: Endpoint, failure: SmtpError) -> None:
@@ -308,16 +353,13 @@ async def _report_failure(ctx: Context, rec: Recorder, endpoint: Endpoint, failu
             endpoint, ctx.options.usual_ports, resolver=ctx.dns.resolve_host
         )
         if attempts:
-            summary = "; ".join(
-                f"{a.security.value}:{a.port} {'works' if a.works else 'fails: ' + a.detail}"
-                for a in attempts
-            )
+            summary = join("; ", [a.said for a in attempts])
             works = fallback.working_step(attempts)
             rec.check("network.other_modes", Status.PASS if works else Status.FAIL, summary)
             if works:
                 steps.insert(0, works)
     severity = explanation.severity if explanation.severity is not Severity.INFO else None
-    evidence = (explanation.evidence if failure.reply is not None else failure.detail) or str(failure)
+    evidence = (explanation.evidence if failure.reply is not None else failure.detail) or failure.said()
     if isinstance(failure, TokenRejected):
         evidence = explanation.evidence
     rec.finding(
