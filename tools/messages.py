@@ -13,7 +13,6 @@ CONTRIBUTING.md, "Translations", is the workflow.
 from __future__ import annotations
 
 import io
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +23,7 @@ from babel.messages.extract import extract_from_file
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from postwarden.core.i18n import LANGUAGES, LOCALE_DIR
+from postwarden.core.i18n import LANGUAGES, LOCALE_DIR, PLACEHOLDER
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 SRC: Final = ROOT / "src" / "postwarden"
@@ -38,7 +37,6 @@ DOMAINS: Final[dict[str, tuple[str, ...]]] = {
     "cli": ("cli", "core"),
 }
 KEYWORDS: Final = {"gettext": None, "ngettext": (1, 2), "Text": None, "ntext": (1, 2)}
-_PLACEHOLDER: Final = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)[^{}]*\}(?!\})")
 
 
 def domain_of(path: Path) -> str | None:
@@ -165,10 +163,10 @@ def _complete(message: Message) -> bool:
 def _placeholder_errors(message: Message) -> list[str]:
     ids = message.id if isinstance(message.id, tuple | list) else (message.id,)
     strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
-    wanted = set().union(*(_PLACEHOLDER.findall(i) for i in ids))
+    wanted = set().union(*(PLACEHOLDER.findall(i) for i in ids))
     errors = []
     for string in filter(None, strings):
-        got = set(_PLACEHOLDER.findall(string))
+        got = set(PLACEHOLDER.findall(string))
         if got - wanted:
             errors.append(
                 f"{_id(message)!r}: the translation names {sorted(got - wanted)}, unknown to the code"

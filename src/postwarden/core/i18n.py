@@ -55,6 +55,8 @@ LOCALE_DIR: Final = Path(__file__).resolve().parent.parent / "locale"
 _language: contextvars.ContextVar[str] = contextvars.ContextVar("postwarden_language", default="en")
 
 _PERSIAN_DIGITS: Final = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
+#: a placeholder a message names: {host}, {n:,} (not a doubled, literal brace)
+PLACEHOLDER: Final = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)[^{}]*\}(?!\})")
 # a locale tag as LANG, Accept-Language or a setting write it: fa, fa_IR.UTF-8, fa-IR, en-XA
 _TAG: Final = re.compile(r"^\s*([A-Za-z]{2,3})(?:[-_]([A-Za-z0-9]{2,8}))?")
 
@@ -163,6 +165,28 @@ class Text(str):
         """The same sentence with other parameters (the redactor's masked ones)."""
         return _rebuild(self.msgid, self.msgid_plural, self.n, {**self.params, **params})
 
+    def filled(self, values: Mapping[str, object]) -> Text:
+        """This sentence with its ``{placeholders}`` filled once the facts are known.
+
+        A knowledge base keeps templates ("``nc -vz {host} {port}``") and fills them per
+        case; the message id stays, so the filled sentence still translates. A name
+        neither ``values`` nor the sentence's own parameters know stays ``{name}``;
+        parameters that are templates themselves are filled from ``values`` too.
+        """
+        names = dict.fromkeys(PLACEHOLDER.findall(self.msgid))
+        if self.msgid_plural:
+            names.update(dict.fromkeys(PLACEHOLDER.findall(self.msgid_plural)))
+        params: dict[str, object] = {}
+        for name in names:
+            if name in self.params:
+                own = self.params[name]
+                params[name] = own.filled(values) if isinstance(own, Text) else own
+            else:
+                params[name] = values.get(name, "{" + name + "}")
+        if self.msgid_plural is not None and self.n is not None:
+            return ntext(self.msgid, self.msgid_plural, self.n, **params)
+        return Text(self.msgid, **params)
+
     def __reduce__(self) -> tuple[object, ...]:
         # pickling (multiprocessing, caches) keeps the message id, not just the English
         return (_rebuild, (self.msgid, self.msgid_plural, self.n, dict(self.params)))
@@ -216,6 +240,9 @@ class Joined(Text):
 
     def with_parts(self, parts: Iterable[str]) -> Joined:
         return Joined(self.separator, parts)
+
+    def filled(self, values: Mapping[str, object]) -> Joined:
+        return Joined(self.separator, (p.filled(values) if isinstance(p, Text) else p for p in self.parts))
 
     def __reduce__(self) -> tuple[object, ...]:
         return (Joined, (self.separator, self.parts))

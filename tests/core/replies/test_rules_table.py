@@ -7,6 +7,7 @@ import string
 import pytest
 
 from postwarden.core.doctor.codes import Code
+from postwarden.core.i18n import Text
 from postwarden.core.replies.failures import FAILURES, STAGE_FALLBACKS
 from postwarden.core.replies.oauth import TOKEN_FAILURES, TOKEN_REFUSALS
 from postwarden.core.replies.playbook import PLAYBOOK
@@ -31,9 +32,17 @@ def test_it_gives_every_rule_its_own_id() -> None:
 def test_it_gives_every_rule_a_criterion_and_fillable_texts(row: Rule) -> None:
     assert row.stages or row.reply or row.enhanced or row.text or row.host or row.ports
     groups = set(row.text.groupindex) if row.text else set()
-    for template in (row.title, row.explanation, row.advice, *row.steps):
-        names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
-        assert names <= PLACEHOLDERS | groups, (row.id, names)
+    for template in filter(None, (row.title, row.explanation, row.advice, *row.steps)):
+        # what a person reads is translatable: the catalog keys on the template's message id
+        assert isinstance(template, Text), (row.id, template)
+        names = {name for _, name, _, _ in string.Formatter().parse(template.msgid) if name}
+        assert names <= PLACEHOLDERS | groups | set(template.params), (row.id, names)
+
+
+@pytest.mark.parametrize("code", list(PLAYBOOK), ids=[c.value for c in PLAYBOOK])
+def test_it_gives_every_generic_text_as_translatable_text(code: Code) -> None:
+    generic = PLAYBOOK[code]
+    assert all(isinstance(t, Text) for t in (generic.explanation, *generic.steps)), code
 
 
 @pytest.mark.parametrize("row", EVERY, ids=[r.id for r in EVERY])

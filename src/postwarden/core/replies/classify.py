@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from postwarden.core.doctor.codes import CATALOGUE, Code, Severity
+from postwarden.core.i18n import Text
 from postwarden.core.replies.failures import FAILURES, STAGE_FALLBACKS
 from postwarden.core.replies.identity import Role, attribute, role_of, wording
 from postwarden.core.replies.oauth import REFUSED_MARK, TOKEN_FAILURES, TOKEN_REFUSALS
@@ -171,13 +172,15 @@ def _attributed(
     code = attribute(found.code, role, words_name_cause=not by_codes_alone)
     note = wording(role, address)
     if code is found.code:
-        return replace(found, explanation=f"{note} {found.explanation}", identity_role=role, identity=address)
+        return replace(
+            found, explanation=_noted(note, found.explanation), identity_role=role, identity=address
+        )
     generic = play(code)
     return replace(
         found,
         code=code,
         title=CATALOGUE[code].title,
-        explanation=f"{note} {generic.explanation}",
+        explanation=_noted(note, generic.explanation),
         steps=generic.steps,
         identity_role=role,
         identity=address,
@@ -237,7 +240,7 @@ def _explain(
     advisor = rule if rule.advice else _host_advisor(rule, facts)
     values = _values(groups, facts, evidence)
     generic = play(rule.code)
-    catalogued = CATALOGUE[rule.code].title if rule.code is not None else "Unknown reply"
+    catalogued = CATALOGUE[rule.code].title if rule.code is not None else Text("Unknown reply")
     permanent = rule.permanent if rule.permanent is not None else facts.code_class == 5
     return Explanation(
         code=rule.code,
@@ -299,15 +302,20 @@ def _unknown(reply: Reply | None, detail: str, rule_id: str, facts: Facts | None
         code=None,
         severity=Severity.ERROR if code_class == 5 else Severity.WARNING,
         permanent=code_class == 5,
-        title="Postwarden does not know this reply"
+        title=Text("Postwarden does not know this reply")
         if reply is not None
-        else "Postwarden does not know this error",
-        explanation="Nothing in the knowledge base matches it, and the stage it came from is not "
-        f"known. The server's or library's words are the evidence: {evidence or '(empty)'}",
+        else Text("Postwarden does not know this error"),
+        explanation=Text(
+            "Nothing in the knowledge base matches it, and the stage it came from is not "
+            "known. The server's or library's words are the evidence: {evidence}",
+            evidence=evidence or Text("(empty)"),
+        ),
         steps=(
-            "Run `postwarden doctor`: it walks every stage and names the one that fails.",
-            "Run `postwarden explain` again with --stage (connect, greeting, ehlo, starttls, auth, mail, "
-            "rcpt, data).",
+            Text("Run `postwarden doctor`: it walks every stage and names the one that fails."),
+            Text(
+                "Run `postwarden explain` again with --stage (connect, greeting, ehlo, starttls, auth, mail, "
+                "rcpt, data)."
+            ),
         ),
         provider=_provider_of(facts.host if facts else None),
         rule_id=rule_id,
@@ -323,15 +331,17 @@ def _evidence(reply: Reply | None, detail: str) -> str:
 
 
 def _values(groups: dict[str, str], facts: Facts, evidence: str) -> dict[str, str]:
-    values = {
-        "host": facts.host or "the SMTP server",
-        "port": str(facts.port) if facts.port is not None else "the port",
+    """What a rule's ``{placeholders}`` stand for: the facts, the server's words (never
+    translated), and for what is not known a phrase a reader can follow (translated)."""
+    values: dict[str, str] = {
+        "host": facts.host or Text("the SMTP server"),
+        "port": str(facts.port) if facts.port is not None else Text("the port"),
         "code": str(facts.code or ""),
         "evidence": evidence,
-        "region": _ses_region(facts.host) or "your SES region",
-        "identity": "(none)",
-        "identities": "the addresses it lists",
-        "resource": "the identity you send from",
+        "region": _ses_region(facts.host) or Text("your SES region"),
+        "identity": Text("(none)"),
+        "identities": Text("the addresses it lists"),
+        "resource": Text("the identity you send from"),
     }
     values.update(groups)
     if "region" in groups:
@@ -339,18 +349,20 @@ def _values(groups: dict[str, str], facts: Facts, evidence: str) -> dict[str, st
     return values
 
 
-class _Defaults(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
 def _fill(template: str, values: dict[str, str]) -> str:
-    if "{" not in template:
+    """``template`` with what is known put in; it stays a :class:`Text` so that a reader
+    gets it in their language while the English (JSON, stored rows) reads as before."""
+    if not isinstance(template, Text) or "{" not in template.msgid:
         return template
     try:
-        return template.format_map(_Defaults(values))
+        return template.filled(values)
     except (ValueError, IndexError, AttributeError, KeyError):
         return template
+
+
+def _noted(note: str, explanation: str) -> Text:
+    """Which side of the envelope the reply is about, then what it means."""
+    return Text("{note} {explanation}", note=note, explanation=explanation)
 
 
 _SES_HOST = re.compile(r"email-smtp(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com$", re.IGNORECASE)

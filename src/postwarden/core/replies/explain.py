@@ -13,6 +13,7 @@ import textwrap
 from typing import Final
 
 from postwarden.core.doctor.codes import Severity
+from postwarden.core.i18n import Text, format_number, gettext, localize
 from postwarden.core.replies.classify import Explanation, as_stage, classify
 from postwarden.core.replies.parse import parse_reply
 from postwarden.core.smtp.stages import SmtpStage as S
@@ -112,31 +113,48 @@ _WIDTH: Final = 88
 
 
 def render(expl: Explanation, color: bool) -> str:
-    """The explanation as terminal text: code and severity, the server's words, what
-    it means, provider advice, numbered steps. ANSI colours only when ``color``."""
+    """The explanation as terminal text, in the active language: code and severity, the
+    server's words (verbatim), what it means, provider advice, numbered steps. ANSI
+    colours only when ``color``."""
 
     def paint(text: str, sgr: str) -> str:
         return f"\x1b[{sgr}m{text}\x1b[0m" if color else text
 
-    kind = "permanent" if expl.permanent else "temporary"
-    head = f"{expl.code.value if expl.code else 'unknown'}  {expl.severity.value} · {kind}"
-    lines = [paint(head, "1;" + _COLORS[expl.severity]), paint(expl.title, "1"), ""]
+    kind = gettext("permanent") if expl.permanent else gettext("temporary")
+    code = expl.code.value if expl.code else gettext("unknown")
+    head = f"{code}  {severity_word(expl.severity)} · {kind}"
+    lines = [paint(head, "1;" + _COLORS[expl.severity]), paint(localize(expl.title), "1"), ""]
     if expl.evidence:
-        label = "Server said:" if expl.reply is not None else "Error:"
+        label = gettext("Server said:") if expl.reply is not None else gettext("Error:")
         lines += [paint(label, "1"), *_wrap(expl.evidence), ""]
     if expl.explanation:
-        lines += [paint("What it means:", "1"), *_wrap(expl.explanation), ""]
+        lines += [paint(gettext("What it means:"), "1"), *_wrap(localize(expl.explanation)), ""]
     if expl.advice:
-        lines += [paint(f"{expl.provider or 'Advice'}:", "1"), *_wrap(expl.advice), ""]
+        advisor = Text("{provider}:", provider=expl.provider) if expl.provider else Text("Advice:")
+        lines += [paint(localize(advisor), "1"), *_wrap(localize(expl.advice)), ""]
     if expl.steps:
-        lines.append(paint("What to do:", "1"))
+        lines.append(paint(gettext("What to do:"), "1"))
         for number, step in enumerate(expl.steps, start=1):
-            lines += _wrap(step, first=f"  {number}. ", rest="     ")
+            lines += _wrap(localize(step), first=f"  {format_number(number)}. ", rest="     ")
         lines.append("")
     if expl.retry_after is not None:
-        lines += [f"The server asks to wait {expl.retry_after:g} seconds before retrying.", ""]
-    lines.append(paint(f"rule: {expl.rule_id}", "2"))
+        wait = Text(
+            "The server asks to wait {seconds} seconds before retrying.",
+            seconds=format(expl.retry_after, "g"),
+        )
+        lines += [localize(wait), ""]
+    lines.append(paint(localize(Text("rule: {rule}", rule=expl.rule_id)), "2"))
     return "\n".join(lines)
+
+
+def severity_word(severity: Severity) -> str:
+    """The severity as a reader says it (its value is what machines read)."""
+    words = {
+        Severity.ERROR: gettext("error"),
+        Severity.WARNING: gettext("warning"),
+        Severity.INFO: gettext("info"),
+    }
+    return words[severity]
 
 
 def _wrap(text: str, first: str = "  ", rest: str = "  ") -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 from postwarden.core.doctor.codes import Code as C
+from postwarden.core.i18n import Text
 from postwarden.core.replies.rule import Rule, rule
 from postwarden.core.smtp.stages import SmtpStage as S
 
@@ -34,17 +35,23 @@ _IN_SESSION = frozenset({S.EHLO, S.AUTH, S.MAIL, S.RCPT, S.DATA, S.RSET, S.NOOP,
 _TLS = frozenset({S.TLS, S.STARTTLS})
 
 _MODE_MISMATCH_STEPS = (
-    "Port {port} speaks plain SMTP first and upgrades with STARTTLS: set SMTP_SECURITY=starttls, not ssl.",
-    "For implicit TLS (ssl), use port 465.",
+    Text(
+        "Port {port} speaks plain SMTP first and upgrades with STARTTLS: set SMTP_SECURITY=starttls, not ssl."
+    ),
+    Text("For implicit TLS (ssl), use port 465."),
 )
 _SMTPUTF8_STEPS = (
-    "Use an ASCII address: a non-ASCII domain works everywhere in its xn-- (IDNA) form; a "
-    "non-ASCII local part needs a server that offers SMTPUTF8 (RFC 6531).",
+    Text(
+        "Use an ASCII address: a non-ASCII domain works everywhere in its xn-- (IDNA) form; a "
+        "non-ASCII local part needs a server that offers SMTPUTF8 (RFC 6531)."
+    ),
 )
 _WRONG_PROTOCOL = (
-    "Use the SMTP submission port: 587 with SMTP_SECURITY=starttls or 465 with ssl.",
-    "Ask the mail provider for its SMTP (outgoing) server settings; the reading side "
-    "(IMAP 143/993, POP3 110/995) cannot send.",
+    Text("Use the SMTP submission port: 587 with SMTP_SECURITY=starttls or 465 with ssl."),
+    Text(
+        "Ask the mail provider for its SMTP (outgoing) server settings; the reading side "
+        "(IMAP 143/993, POP3 110/995) cannot send."
+    ),
 )
 
 FAILURES: Final[tuple[Rule, ...]] = (
@@ -53,34 +60,38 @@ FAILURES: Final[tuple[Rule, ...]] = (
         "banner.imap",
         C.NETWORK_NO_GREETING,
         text=r"\* OK\b|\bIMAP4|Dovecot ready|Courier-IMAP|\bIMAP\b",
-        title="This port speaks IMAP, not SMTP",
+        title=Text("This port speaks IMAP, not SMTP"),
         steps=_WRONG_PROTOCOL,
-        explanation="The server greeted with an IMAP banner: this port is for reading mail, not for sending "
-        "it.",
+        explanation=Text(
+            "The server greeted with an IMAP banner: this port is for reading mail, not for sending it."
+        ),
     ),
     rule(
         "banner.pop",
         C.NETWORK_NO_GREETING,
         text=r"^\s*\+OK\b|\bPOP3\b",
-        title="This port speaks POP3, not SMTP",
+        title=Text("This port speaks POP3, not SMTP"),
         steps=_WRONG_PROTOCOL,
-        explanation="The server greeted with a POP3 banner: this port is for reading mail, not for sending "
-        "it.",
+        explanation=Text(
+            "The server greeted with a POP3 banner: this port is for reading mail, not for sending it."
+        ),
     ),
     rule(
         "banner.http",
         C.NETWORK_NO_GREETING,
         text=r"\bHTTP/\d|<html|<!DOCTYPE",
-        title="This port speaks HTTP, not SMTP",
+        title=Text("This port speaks HTTP, not SMTP"),
         steps=_WRONG_PROTOCOL,
-        explanation="A web server answered: SMTP_HOST and SMTP_PORT point at a website or an API, "
-        "not at an SMTP server.",
+        explanation=Text(
+            "A web server answered: SMTP_HOST and SMTP_PORT point at a website or an API, "
+            "not at an SMTP server."
+        ),
     ),
     rule(
         "banner.ssh",
         C.NETWORK_NO_GREETING,
         text=r"\bSSH-\d\.\d",
-        title="This port speaks SSH, not SMTP",
+        title=Text("This port speaks SSH, not SMTP"),
         steps=_WRONG_PROTOCOL,
     ),
     # -- certificates: the host name first, since Python reports it as a verify failure
@@ -99,43 +110,52 @@ FAILURES: Final[tuple[Rule, ...]] = (
         C.TLS_CERTIFICATE_UNTRUSTED,
         text=r"certificate (?:has )?expired|CERT_HAS_EXPIRED|expired certificate|not yet valid"
         r"|validity check failed",
-        title="The server's certificate has expired (or is not valid yet)",
+        title=Text("The server's certificate has expired (or is not valid yet)"),
         steps=(
-            "The server's operator must renew the certificate.",
-            "If the certificate looks valid, check this machine's clock (`date`).",
+            Text("The server's operator must renew the certificate."),
+            Text("If the certificate looks valid, check this machine's clock (`date`)."),
         ),
     ),
     rule(
         "tls.empty_trust_store",
         C.TLS_CERTIFICATE_UNTRUSTED,
         text=r"trustAnchors parameter must be non-?empty|no trusted (?:CA )?certificates|empty trust ?store",
-        title="This machine trusts no certificate authority at all",
-        explanation="The client's list of trusted authorities is empty, so no certificate can be "
-        "verified. This is a problem of this machine or container, not of the server.",
+        title=Text("This machine trusts no certificate authority at all"),
+        explanation=Text(
+            "The client's list of trusted authorities is empty, so no certificate can be "
+            "verified. This is a problem of this machine or container, not of the server."
+        ),
         steps=(
-            "Install the CA bundle (Debian/Ubuntu: ca-certificates; for Java, its cacerts file).",
-            "In Docker, do not mount an empty or host-specific directory over /etc/ssl or the Java cacerts.",
+            Text("Install the CA bundle (Debian/Ubuntu: ca-certificates; for Java, its cacerts file)."),
+            Text(
+                "In Docker, do not mount an empty or host-specific directory over /etc/ssl or the "
+                "Java cacerts."
+            ),
         ),
     ),
     rule(
         "tls.self_signed",
         C.TLS_CERTIFICATE_UNTRUSTED,
         text=r"self[- ]signed|SELF_SIGNED",
-        title="The server's certificate is self-signed",
+        title=Text("The server's certificate is self-signed"),
         steps=(
-            "Use a certificate from a public authority on the server (e.g. Let's Encrypt).",
-            "For a local bridge with its own certificate (Proton Mail Bridge, a test server), "
-            "export that certificate and add it to this machine's trust store or SSL_CERT_FILE.",
+            Text("Use a certificate from a public authority on the server (e.g. Let's Encrypt)."),
+            Text(
+                "For a local bridge with its own certificate (Proton Mail Bridge, a test server), "
+                "export that certificate and add it to this machine's trust store or SSL_CERT_FILE."
+            ),
         ),
     ),
     rule(
         "tls.chain_too_long",
         C.TLS_HANDSHAKE_FAILED,
         text=r"chain length .{0,20}exceeds|chain (?:is )?too long",
-        title="The server sends a certificate chain that is too long",
+        title=Text("The server sends a certificate chain that is too long"),
         steps=(
-            "The server's operator should send only its certificate and the intermediates, "
-            "not a bundle of every authority.",
+            Text(
+                "The server's operator should send only its certificate and the intermediates, "
+                "not a bundle of every authority."
+            ),
         ),
     ),
     rule(
@@ -156,7 +176,7 @@ FAILURES: Final[tuple[Rule, ...]] = (
         r"|Unsupported or unrecognized SSL message|unknown protocol|packet length too long"
         r"|record layer failure"
         r"|oversized record|not an? (?:SSL|TLS) (?:record|handshake)|plaintext connection|http request",
-        title="TLS was spoken to a port that speaks plain SMTP first",
+        title=Text("TLS was spoken to a port that speaks plain SMTP first"),
         steps=_MODE_MISMATCH_STEPS,
     ),
     rule(
@@ -166,7 +186,7 @@ FAILURES: Final[tuple[Rule, ...]] = (
         r"|Unsupported or unrecognized SSL message|unknown protocol|packet length too long"
         r"|record layer failure"
         r"|oversized record|not an? (?:SSL|TLS) (?:record|handshake)|plaintext connection|http request",
-        title="The security mode does not match the port (TLS spoken to plain SMTP, or the reverse)",
+        title=Text("The security mode does not match the port (TLS spoken to plain SMTP, or the reverse)"),
     ),
     rule(
         "tls.no_common_protocol",
@@ -175,17 +195,20 @@ FAILURES: Final[tuple[Rule, ...]] = (
         r"|protocol version|no shared cipher|no ciphers? available|cipher suites? (?:are )?inappropriate"
         r"|insufficient security|dh key too small|inappropriate fallback|legacy renegotiation"
         r"|no cipher match",
-        title="The client and the server share no TLS version or cipher",
+        title=Text("The client and the server share no TLS version or cipher"),
         steps=(
-            "Old servers offer only TLS 1.0/1.1, which current clients refuse; old clients (JavaMail 1.4, "
-            "Java 7) lack TLS 1.2. Upgrade whichever side is old rather than re-enabling TLS 1.0.",
+            Text(
+                "Old servers offer only TLS 1.0/1.1, which current clients refuse; old clients "
+                "(JavaMail 1.4, "
+                "Java 7) lack TLS 1.2. Upgrade whichever side is old rather than re-enabling TLS 1.0."
+            ),
         ),
     ),
     rule(
         "tls.handshake_timeout",
         C.TLS_HANDSHAKE_FAILED,
         text=r"handshake (?:operation )?(?:timed out|timeout)",
-        title="The TLS handshake timed out",
+        title=Text("The TLS handshake timed out"),
     ),
     rule(
         "tls.starttls_missing",
@@ -221,7 +244,7 @@ FAILURES: Final[tuple[Rule, ...]] = (
         C.ENVELOPE_RECIPIENT_REJECTED,
         on=S.RCPT,
         text=r"SMTPUTF8",
-        title="The recipient address is not ASCII and the server does not offer SMTPUTF8",
+        title=Text("The recipient address is not ASCII and the server does not offer SMTPUTF8"),
         steps=_SMTPUTF8_STEPS,
     ),
     rule(
@@ -229,15 +252,21 @@ FAILURES: Final[tuple[Rule, ...]] = (
         C.ENVELOPE_CONTENT_REJECTED,
         on=S.MAIL,
         text=r"header fields carry UTF-8 text",
-        title="The message's headers carry UTF-8 text and the server does not offer SMTPUTF8",
-        explanation="Header text that is not ASCII needs SMTPUTF8 (RFC 6531, 6532), which this server does "
-        "not offer; the message was not sent rather than risk a refusal or garbled headers. Retrying the "
-        "same server cannot help.",
+        title=Text("The message's headers carry UTF-8 text and the server does not offer SMTPUTF8"),
+        explanation=Text(
+            "Header text that is not ASCII needs SMTPUTF8 (RFC 6531, 6532), which this server does "
+            "not offer; the message was not sent rather than risk a refusal or garbled headers. Retrying the "
+            "same server cannot help."
+        ),
         steps=(
-            "Have the application encode non-ASCII header text as RFC 2047 encoded-words "
-            "(=?utf-8?q?...?=), as most mail libraries do by default.",
-            "Or send through a server that offers SMTPUTF8 (Gmail, Microsoft 365, Postfix with "
-            "smtputf8_enable=yes).",
+            Text(
+                "Have the application encode non-ASCII header text as RFC 2047 encoded-words "
+                "(=?utf-8?q?...?=), as most mail libraries do by default."
+            ),
+            Text(
+                "Or send through a server that offers SMTPUTF8 (Gmail, Microsoft 365, Postfix with "
+                "smtputf8_enable=yes)."
+            ),
         ),
         permanent=True,
     ),
@@ -245,7 +274,7 @@ FAILURES: Final[tuple[Rule, ...]] = (
         "client.smtputf8",
         C.ENVELOPE_SENDER_REJECTED,
         text=r"SMTPUTF8",
-        title="An address is not ASCII and the server does not offer SMTPUTF8",
+        title=Text("An address is not ASCII and the server does not offer SMTPUTF8"),
         steps=_SMTPUTF8_STEPS,
     ),
     rule(
@@ -267,15 +296,15 @@ FAILURES: Final[tuple[Rule, ...]] = (
         C.CONFIG_MISSING,
         text=r"no password specified|password (?:is )?(?:empty|missing|not set)|empty password"
         r"|missing credentials",
-        title="The password is empty",
-        steps=("Set SMTP_PASSWORD, or clear SMTP_USER if the server needs no login.",),
+        title=Text("The password is empty"),
+        steps=(Text("Set SMTP_PASSWORD, or clear SMTP_USER if the server needs no login."),),
     ),
     rule(
         "client.host_missing",
         C.CONFIG_MISSING,
         text=r"(?:SMTP )?host (?:is )?not (?:set|configured)|no SMTP host",
-        title="No SMTP host is set",
-        steps=("Set SMTP_HOST (or EMAIL_PROVIDER and the provider's key).",),
+        title=Text("No SMTP host is set"),
+        steps=(Text("Set SMTP_HOST (or EMAIL_PROVIDER and the provider's key)."),),
     ),
     rule(
         "client.auth_failed",
@@ -308,13 +337,17 @@ FAILURES: Final[tuple[Rule, ...]] = (
         text=r"Network is unreachable|No route to host|EHOSTUNREACH|ENETUNREACH|Host is unreachable"
         r"|host unreachable"
         r"|errno 101\b|errno 113\b",
-        title="The network has no route to the server",
+        title=Text("The network has no route to the server"),
         steps=(
-            "A firewall rejects the connection, or the host has no route to that network: test with "
-            "`nc -vz {host} {port}` from this machine.",
-            "If the host name has an IPv6 address and this machine has no IPv6, use a name or "
-            "address that resolves to IPv4.",
-            "Try port 587 or 465, or an email provider's HTTPS API, if outbound SMTP is blocked.",
+            Text(
+                "A firewall rejects the connection, or the host has no route to that network: test with "
+                "`nc -vz {host} {port}` from this machine."
+            ),
+            Text(
+                "If the host name has an IPv6 address and this machine has no IPv6, use a name or "
+                "address that resolves to IPv4."
+            ),
+            Text("Try port 587 or 465, or an email provider's HTTPS API, if outbound SMTP is blocked."),
         ),
     ),
     rule(
@@ -328,11 +361,17 @@ FAILURES: Final[tuple[Rule, ...]] = (
         on=S.GREETING,
         ports=(465,),
         text=_TIMEOUT,
-        title="Port 465 expects TLS from the first byte, but the session started in plain text",
-        steps=("Set SMTP_SECURITY=ssl for port 465 (or use port 587 with starttls).",),
+        title=Text("Port 465 expects TLS from the first byte, but the session started in plain text"),
+        steps=(Text("Set SMTP_SECURITY=ssl for port 465 (or use port 587 with starttls)."),),
     ),
     rule("timeout.greeting", C.NETWORK_NO_GREETING, on=S.GREETING, text=_TIMEOUT),
-    rule("timeout.tls", C.TLS_HANDSHAKE_FAILED, on=_TLS, text=_TIMEOUT, title="The TLS handshake timed out"),
+    rule(
+        "timeout.tls",
+        C.TLS_HANDSHAKE_FAILED,
+        on=_TLS,
+        text=_TIMEOUT,
+        title=Text("The TLS handshake timed out"),
+    ),
     rule(
         "timeout.read",
         C.NETWORK_TIMEOUT,
@@ -340,13 +379,17 @@ FAILURES: Final[tuple[Rule, ...]] = (
         text=r"read timed out|ReadTimeout|read timeout|Exception reading response"
         r"|timed? ?out (?:while )?(?:reading"
         r"|waiting for (?:a |the )?(?:response|reply|data))",
-        title="The server stopped answering in the middle of the session",
-        explanation="The connection was up, but a reply did not come within the timeout. Some "
-        "servers answer slowly on purpose (Outlook/Office 365 delays replies).",
+        title=Text("The server stopped answering in the middle of the session"),
+        explanation=Text(
+            "The connection was up, but a reply did not come within the timeout. Some "
+            "servers answer slowly on purpose (Outlook/Office 365 delays replies)."
+        ),
         steps=(
-            "Raise SMTP_TIMEOUT (seconds; 30 or more for slow servers).",
-            "If it keeps happening at the same step, the transcript shows which command the server left "
-            "unanswered.",
+            Text("Raise SMTP_TIMEOUT (seconds; 30 or more for slow servers)."),
+            Text(
+                "If it keeps happening at the same step, the transcript shows which command the server left "
+                "unanswered."
+            ),
         ),
     ),
     rule(
@@ -355,12 +398,14 @@ FAILURES: Final[tuple[Rule, ...]] = (
         on=_CONNECTING,
         ports=(25,),
         text=_TIMEOUT,
-        title="Outbound port 25 looks blocked",
+        title=Text("Outbound port 25 looks blocked"),
         steps=(
-            "Most cloud and home providers (AWS, Google Cloud, Azure, DigitalOcean, …) block outbound "
-            "port 25: use the mail provider's submission port 587 (SMTP_SECURITY=starttls) or 465 (ssl), "
-            "or 2525 where offered.",
-            "Or send through an email provider's HTTPS API (EMAIL_PROVIDER=ses, postmark, …).",
+            Text(
+                "Most cloud and home providers (AWS, Google Cloud, Azure, DigitalOcean, …) block outbound "
+                "port 25: use the mail provider's submission port 587 (SMTP_SECURITY=starttls) or 465 (ssl), "
+                "or 2525 where offered."
+            ),
+            Text("Or send through an email provider's HTTPS API (EMAIL_PROVIDER=ses, postmark, …)."),
         ),
     ),
     rule("timeout.connect", C.NETWORK_TIMEOUT, on=_CONNECTING, text=_TIMEOUT),
@@ -369,8 +414,8 @@ FAILURES: Final[tuple[Rule, ...]] = (
         C.NETWORK_TIMEOUT,
         on=_IN_SESSION,
         text=_TIMEOUT,
-        title="The server stopped answering in the middle of the session",
-        steps=("Raise SMTP_TIMEOUT (seconds; 30 or more for slow servers).",),
+        title=Text("The server stopped answering in the middle of the session"),
+        steps=(Text("Raise SMTP_TIMEOUT (seconds; 30 or more for slow servers)."),),
     ),
     # -- the other side closed -----------------------------------------------------------------
     rule(
@@ -378,28 +423,30 @@ FAILURES: Final[tuple[Rule, ...]] = (
         C.TLS_HANDSHAKE_FAILED,
         on=_TLS,
         text=_CLOSED,
-        title="The server closed the connection during the TLS handshake",
+        title=Text("The server closed the connection during the TLS handshake"),
     ),
     rule(
         "closed.greeting",
         C.NETWORK_SERVICE_REFUSED,
         on=S.GREETING,
         text=_CLOSED,
-        title="The server closed the connection without greeting",
+        title=Text("The server closed the connection without greeting"),
     ),
-    rule("closed", C.NETWORK_SERVICE_REFUSED, text=_CLOSED, title="The server closed the connection"),
+    rule("closed", C.NETWORK_SERVICE_REFUSED, text=_CLOSED, title=Text("The server closed the connection")),
     rule(
         "connect.failed",
         C.NETWORK_CONNECTION_REFUSED,
         text=r"Could(?: not|n't) connect|unable to connect|Failed to (?:open (?:a )?connection|connect)"
         r"|can't connect|cannot connect|connection failed|ConnectException",
-        title="Could not connect to the server",
-        explanation="The connection failed and the error does not say why; the usual reasons are "
-        "a wrong port, a server that is down, or a firewall.",
+        title=Text("Could not connect to the server"),
+        explanation=Text(
+            "The connection failed and the error does not say why; the usual reasons are "
+            "a wrong port, a server that is down, or a firewall."
+        ),
     ),
 )
 
-_QUOTE = "The error matches no known cause; it is quoted as evidence: {evidence}"
+_QUOTE = Text("The error matches no known cause; it is quoted as evidence: {evidence}")
 
 #: when the words say nothing: the stage decides
 STAGE_FALLBACKS: Final[tuple[Rule, ...]] = (
@@ -409,7 +456,7 @@ STAGE_FALLBACKS: Final[tuple[Rule, ...]] = (
         C.NETWORK_CONNECTION_REFUSED,
         on=S.CONNECT,
         explanation=_QUOTE,
-        title="Could not connect to the server",
+        title=Text("Could not connect to the server"),
     ),
     rule("fallback.greeting", C.NETWORK_NO_GREETING, on=S.GREETING, explanation=_QUOTE),
     rule(

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Final
 
 from postwarden.core.doctor.codes import Code
+from postwarden.core.i18n import Text
 from postwarden.core.smtp.stages import SmtpStage
 
 
@@ -106,5 +107,8 @@ def attribute(code: Code, role: Role, *, words_name_cause: bool = True) -> Code:
 def wording(role: Role, address: str) -> str:
     """The sentence that tells a person which identity the server judged."""
     if role is Role.SENDER:
-        return f"The reply names {address}, the sender (MAIL FROM) of this attempt, not a recipient."
-    return f"The reply names {address}, a recipient of this attempt, not the sender."
+        return Text(
+            "The reply names {address}, the sender (MAIL FROM) of this attempt, not a recipient.",
+            address=address,
+        )
+    return Text("The reply names {address}, a recipient of this attempt, not the sender.", address=address)

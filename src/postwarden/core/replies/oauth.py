@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Final
 
 from postwarden.core.doctor.codes import Code as C
+from postwarden.core.i18n import Text
 from postwarden.core.replies.rule import Rule, rule
 from postwarden.core.smtp.errors import TokenRejected
 from postwarden.core.smtp.stages import SmtpStage as S
@@ -28,42 +29,61 @@ GOOGLE = "Google Workspace"
 REFUSED_MARK: Final = TokenRejected.summary
 
 _MS_SECRET_STEPS = (
-    "In the Entra admin center › App registrations › (the app) › Certificates & secrets, "
-    "create a new client secret and copy its Value (not its Secret ID) into OAUTH2_CLIENT_SECRET.",
-    "Check that OAUTH2_CLIENT_ID is that app's Application (client) ID and OAUTH2_TENANT_ID its "
-    "Directory (tenant) ID.",
-    "Or sign in with a certificate: upload its public part to the app and set OAUTH2_CLIENT_CERT_FILE "
-    "to a PEM holding the certificate and its private key.",
+    Text(
+        "In the Entra admin center › App registrations › (the app) › Certificates & secrets, "
+        "create a new client secret and copy its Value (not its Secret ID) into OAUTH2_CLIENT_SECRET."
+    ),
+    Text(
+        "Check that OAUTH2_CLIENT_ID is that app's Application (client) ID and OAUTH2_TENANT_ID its "
+        "Directory (tenant) ID."
+    ),
+    Text(
+        "Or sign in with a certificate: upload its public part to the app and set OAUTH2_CLIENT_CERT_FILE "
+        "to a PEM holding the certificate and its private key."
+    ),
 )
 _MS_APP_STEPS = (
-    "Check OAUTH2_CLIENT_ID: the Application (client) ID on the app registration's Overview page.",
-    "Check OAUTH2_TENANT_ID: the Directory (tenant) ID of the same tenant (the app must be "
-    "registered, or consented to, in the tenant that owns the mailbox).",
-    "For a sovereign cloud set OAUTH2_AUTHORITY (e.g. https://login.microsoftonline.us).",
+    Text("Check OAUTH2_CLIENT_ID: the Application (client) ID on the app registration's Overview page."),
+    Text(
+        "Check OAUTH2_TENANT_ID: the Directory (tenant) ID of the same tenant (the app must be "
+        "registered, or consented to, in the tenant that owns the mailbox)."
+    ),
+    Text("For a sovereign cloud set OAUTH2_AUTHORITY (e.g. https://login.microsoftonline.us)."),
 )
 _REFRESH_STEPS = (
-    "Connect the account again (console › Email settings › Connect account, or "
-    "`postwarden oauth2 connect`): the refresh token has expired, was revoked (a password "
-    "change, an admin's sign-out) or was issued to another client.",
+    Text(
+        "Connect the account again (console › Email settings › Connect account, or "
+        "`postwarden oauth2 connect`): the refresh token has expired, was revoked (a password "
+        "change, an admin's sign-out) or was issued to another client."
+    ),
 )
 _CLOCK_STEPS = (
-    "Set this machine's clock right (`timedatectl status`; enable NTP with "
-    "`timedatectl set-ntp true`): signed requests are only valid for minutes around the "
-    "identity platform's time.",
+    Text(
+        "Set this machine's clock right (`timedatectl status`; enable NTP with "
+        "`timedatectl set-ntp true`): signed requests are only valid for minutes around the "
+        "identity platform's time."
+    ),
 )
 _GOOGLE_DWD_STEPS = (
-    "In the Google Admin console › Security › Access and data control › API controls › "
-    "Manage domain-wide delegation, add the service account's client ID with the scope "
-    "https://mail.google.com/ (changes take a few minutes, sometimes up to 24 hours).",
-    "Check that SMTP_USER is a user of that Workspace domain (the service account acts as them).",
+    Text(
+        "In the Google Admin console › Security › Access and data control › API controls › "
+        "Manage domain-wide delegation, add the service account's client ID with the scope "
+        "https://mail.google.com/ (changes take a few minutes, sometimes up to 24 hours)."
+    ),
+    Text("Check that SMTP_USER is a user of that Workspace domain (the service account acts as them)."),
 )
 _UNREACHABLE_STEPS = (
-    "Check that this machine reaches the identity platform over HTTPS: "
-    "`curl -sS -o /dev/null -w '%{{http_code}}' <OAUTH2_AUTHORITY or OAUTH2_TOKEN_URL>`; a proxy "
-    "is taken from HTTPS_PROXY.",
-    "Check OAUTH2_AUTHORITY / OAUTH2_TOKEN_URL for typos; a certificate error means the "
-    "machine does not trust the identity platform's certificate (SSL_CERT_FILE).",
-    "Mail waits in the queue meanwhile and goes out once a token can be had.",
+    Text(
+        "Check that this machine reaches the identity platform over HTTPS: "
+        "`curl -sS -o /dev/null -w {write_out} <OAUTH2_AUTHORITY or OAUTH2_TOKEN_URL>`; a proxy "
+        "is taken from HTTPS_PROXY.",
+        write_out="'%{http_code}'",
+    ),
+    Text(
+        "Check OAUTH2_AUTHORITY / OAUTH2_TOKEN_URL for typos; a certificate error means the "
+        "machine does not trust the identity platform's certificate (SSL_CERT_FILE)."
+    ),
+    Text("Mail waits in the queue meanwhile and goes out once a token can be had."),
 )
 
 TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
@@ -73,8 +93,10 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         text=r"token endpoint cannot be reached",
         steps=_UNREACHABLE_STEPS,
-        explanation="Postwarden could not get an answer from the identity platform's token endpoint, "
-        "so it has no token to sign in with: {evidence}",
+        explanation=Text(
+            "Postwarden could not get an answer from the identity platform's token endpoint, "
+            "so it has no token to sign in with: {evidence}"
+        ),
     ),
     rule(
         "microsoft.AADSTS7000215",
@@ -82,9 +104,11 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=MICROSOFT,
         text=r"AADSTS7000215",
-        title="Microsoft Entra ID refused the client secret (AADSTS7000215)",
-        explanation="The secret in OAUTH2_CLIENT_SECRET is not a valid secret of this app: mistyped, "
-        "deleted, or the secret's ID was copied instead of its value.",
+        title=Text("Microsoft Entra ID refused the client secret (AADSTS7000215)"),
+        explanation=Text(
+            "The secret in OAUTH2_CLIENT_SECRET is not a valid secret of this app: mistyped, "
+            "deleted, or the secret's ID was copied instead of its value."
+        ),
         steps=_MS_SECRET_STEPS,
     ),
     rule(
@@ -93,8 +117,8 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=MICROSOFT,
         text=r"AADSTS7000222",
-        title="The app's client secret has expired (AADSTS7000222)",
-        explanation="Client secrets expire (at most after 24 months); this one has.",
+        title=Text("The app's client secret has expired (AADSTS7000222)"),
+        explanation=Text("Client secrets expire (at most after 24 months); this one has."),
         steps=_MS_SECRET_STEPS,
     ),
     rule(
@@ -103,13 +127,16 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=MICROSOFT,
         text=r"AADSTS700027|AADSTS7000274|AADSTS700023|AADSTS7000216",
-        title="Microsoft Entra ID refused the app's certificate",
-        explanation="The certificate in OAUTH2_CLIENT_CERT_FILE is not registered on the app, "
-        "or has expired.",
+        title=Text("Microsoft Entra ID refused the app's certificate"),
+        explanation=Text(
+            "The certificate in OAUTH2_CLIENT_CERT_FILE is not registered on the app, or has expired."
+        ),
         steps=(
-            "Upload the certificate's public part (.cer/.pem) to the app registration › "
-            "Certificates & secrets › Certificates, or set OAUTH2_CLIENT_CERT_FILE to the one "
-            "that is registered there.",
+            Text(
+                "Upload the certificate's public part (.cer/.pem) to the app registration › "
+                "Certificates & secrets › Certificates, or set OAUTH2_CLIENT_CERT_FILE to the one "
+                "that is registered there."
+            ),
             *_MS_SECRET_STEPS[1:2],
         ),
     ),
@@ -119,7 +146,7 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=MICROSOFT,
         text=r"AADSTS700024|AADSTS5000811",
-        title="This machine's clock is off: the signed request is outside its valid time",
+        title=Text("This machine's clock is off: the signed request is outside its valid time"),
         steps=_CLOCK_STEPS,
     ),
     rule(
@@ -128,9 +155,11 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=MICROSOFT,
         text=r"AADSTS700016",
-        title="The app is not registered in this tenant (AADSTS700016)",
-        explanation="Microsoft Entra ID knows no application with OAUTH2_CLIENT_ID in the tenant "
-        "OAUTH2_TENANT_ID: a typo, an app in another tenant, or one deleted.",
+        title=Text("The app is not registered in this tenant (AADSTS700016)"),
+        explanation=Text(
+            "Microsoft Entra ID knows no application with OAUTH2_CLIENT_ID in the tenant "
+            "OAUTH2_TENANT_ID: a typo, an app in another tenant, or one deleted."
+        ),
         steps=_MS_APP_STEPS,
     ),
     rule(
@@ -139,8 +168,8 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=MICROSOFT,
         text=r"AADSTS90002|AADSTS900023|invalid_tenant",
-        title="Microsoft Entra ID knows no such tenant",
-        explanation="OAUTH2_TENANT_ID names no tenant Microsoft knows.",
+        title=Text("Microsoft Entra ID knows no such tenant"),
+        explanation=Text("OAUTH2_TENANT_ID names no tenant Microsoft knows."),
         steps=_MS_APP_STEPS[1:],
     ),
     rule(
@@ -149,7 +178,7 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=MICROSOFT,
         text=r"AADSTS70000\b|AADSTS70008|AADSTS700082|AADSTS50173|AADSTS700084|AADSTS54005",
-        title="Microsoft refused the refresh token: the account must be connected again",
+        title=Text("Microsoft refused the refresh token: the account must be connected again"),
         steps=_REFRESH_STEPS,
     ),
     rule(
@@ -158,11 +187,16 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=MICROSOFT,
         text=r"AADSTS65001|AADSTS70011|AADSTS500011|AADSTS650057",
-        title="The app may not ask for this permission (consent or scope)",
+        title=Text("The app may not ask for this permission (consent or scope)"),
         steps=(
-            "App-only: leave OAUTH2_SCOPE unset (https://outlook.office365.com/.default), give the app "
-            "the Office 365 Exchange Online application permission SMTP.SendAsApp and grant admin consent.",
-            "Delegated: the app needs the delegated permission SMTP.Send (Microsoft Graph) with consent.",
+            Text(
+                "App-only: leave OAUTH2_SCOPE unset (https://outlook.office365.com/.default), give the app "
+                "the Office 365 Exchange Online application permission SMTP.SendAsApp and grant "
+                "admin consent."
+            ),
+            Text(
+                "Delegated: the app needs the delegated permission SMTP.Send (Microsoft Graph) with consent."
+            ),
         ),
     ),
     rule(
@@ -171,7 +205,7 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=GOOGLE,
         text=r"invalid_grant.{0,40}Invalid JWT.{0,80}(?:timeframe|iat|exp)",
-        title="Google refused the signed request: this machine's clock is off",
+        title=Text("Google refused the signed request: this machine's clock is off"),
         steps=_CLOCK_STEPS,
     ),
     rule(
@@ -180,12 +214,16 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=GOOGLE,
         text=r"Invalid JWT Signature|account not found",
-        title="Google does not accept the service account key",
-        explanation="The key in OAUTH2_SERVICE_ACCOUNT_FILE was deleted or disabled, or its "
-        "service account no longer exists.",
+        title=Text("Google does not accept the service account key"),
+        explanation=Text(
+            "The key in OAUTH2_SERVICE_ACCOUNT_FILE was deleted or disabled, or its "
+            "service account no longer exists."
+        ),
         steps=(
-            "In the Google Cloud console › IAM › Service accounts › (the account) › Keys, create a new "
-            "JSON key and point OAUTH2_SERVICE_ACCOUNT_FILE at it.",
+            Text(
+                "In the Google Cloud console › IAM › Service accounts › (the account) › Keys, create a new "
+                "JSON key and point OAUTH2_SERVICE_ACCOUNT_FILE at it."
+            ),
         ),
     ),
     rule(
@@ -194,9 +232,11 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=GOOGLE,
         text=r"unauthorized_client.{0,80}Client is unauthorized",
-        title="Domain-wide delegation is missing for the service account",
-        explanation="Google refused to let the service account act as SMTP_USER: its client ID is "
-        "not allowed domain-wide delegation with the scope https://mail.google.com/.",
+        title=Text("Domain-wide delegation is missing for the service account"),
+        explanation=Text(
+            "Google refused to let the service account act as SMTP_USER: its client ID is "
+            "not allowed domain-wide delegation with the scope https://mail.google.com/."
+        ),
         steps=_GOOGLE_DWD_STEPS,
     ),
     rule(
@@ -205,8 +245,10 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         text=r"failed: invalid_client\b",
         steps=(
-            "Check OAUTH2_CLIENT_ID and OAUTH2_CLIENT_SECRET against the client registered at the "
-            "identity platform; create a new secret if in doubt.",
+            Text(
+                "Check OAUTH2_CLIENT_ID and OAUTH2_CLIENT_SECRET against the client registered at the "
+                "identity platform; create a new secret if in doubt."
+            ),
         ),
     ),
     rule(
@@ -222,22 +264,30 @@ TOKEN_FAILURES: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         text=r"failed: (?:unauthorized_client|invalid_scope|access_denied)\b",
         steps=(
-            "Allow the client the grant and scope it asks for at the identity platform "
-            "(client credentials or refresh token; OAUTH2_SCOPE).",
+            Text(
+                "Allow the client the grant and scope it asks for at the identity platform "
+                "(client credentials or refresh token; OAUTH2_SCOPE)."
+            ),
             *_GOOGLE_DWD_STEPS[:1],
         ),
     ),
 )
 
 _EXCHANGE_APP_STEPS = (
-    "Register the app's service principal in Exchange Online and allow it the mailbox "
-    "(Exchange Online PowerShell): `New-ServicePrincipal -AppId <OAUTH2_CLIENT_ID> -ObjectId "
-    "<the Enterprise application's object ID>`, then `Add-MailboxPermission -Identity <SMTP_USER> "
-    "-User <that object ID> -AccessRights FullAccess`.",
-    "Give the app the API permission Office 365 Exchange Online › Application permissions › "
-    "SMTP.SendAsApp, and grant admin consent.",
-    "Allow SMTP AUTH for the mailbox: `Set-CASMailbox -Identity <SMTP_USER> "
-    "-SmtpClientAuthenticationDisabled $false` (and not blocked tenant-wide).",
+    Text(
+        "Register the app's service principal in Exchange Online and allow it the mailbox "
+        "(Exchange Online PowerShell): `New-ServicePrincipal -AppId <OAUTH2_CLIENT_ID> -ObjectId "
+        "<the Enterprise application's object ID>`, then `Add-MailboxPermission -Identity <SMTP_USER> "
+        "-User <that object ID> -AccessRights FullAccess`."
+    ),
+    Text(
+        "Give the app the API permission Office 365 Exchange Online › Application permissions › "
+        "SMTP.SendAsApp, and grant admin consent."
+    ),
+    Text(
+        "Allow SMTP AUTH for the mailbox: `Set-CASMailbox -Identity <SMTP_USER> "
+        "-SmtpClientAuthenticationDisabled $false` (and not blocked tenant-wide)."
+    ),
 )
 
 TOKEN_REFUSALS: Final[tuple[Rule, ...]] = (
@@ -247,7 +297,7 @@ TOKEN_REFUSALS: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=MICROSOFT,
         text=REFUSED_MARK + r".*(?:SmtpClientAuthentication is disabled|SMTP ?AUTH\w* is disabled)",
-        title="SMTP AUTH is switched off for this mailbox (the token itself is fine)",
+        title=Text("SMTP AUTH is switched off for this mailbox (the token itself is fine)"),
         steps=(_EXCHANGE_APP_STEPS[2],),
     ),
     rule(
@@ -257,10 +307,12 @@ TOKEN_REFUSALS: Final[tuple[Rule, ...]] = (
         provider=MICROSOFT,
         host=r"office365\.com|outlook\.com|office\.com",
         text=REFUSED_MARK,
-        title="Exchange Online refused the app's token",
-        explanation="Microsoft issued a token, but Exchange Online did not let it sign in as "
-        "SMTP_USER: the app is not registered in Exchange, lacks SMTP.SendAsApp, or SMTP AUTH is "
-        "off for the mailbox.",
+        title=Text("Exchange Online refused the app's token"),
+        explanation=Text(
+            "Microsoft issued a token, but Exchange Online did not let it sign in as "
+            "SMTP_USER: the app is not registered in Exchange, lacks SMTP.SendAsApp, or SMTP AUTH is "
+            "off for the mailbox."
+        ),
         steps=_EXCHANGE_APP_STEPS,
     ),
     rule(
@@ -269,7 +321,7 @@ TOKEN_REFUSALS: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=MICROSOFT,
         text=REFUSED_MARK + r".*\b5\.7\.(?:3|139)\b",
-        title="Exchange refused the app's token",
+        title=Text("Exchange refused the app's token"),
         steps=_EXCHANGE_APP_STEPS,
     ),
     rule(
@@ -278,10 +330,13 @@ TOKEN_REFUSALS: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=GOOGLE,
         text=REFUSED_MARK + r'.*"status":"400".*"scope"',
-        title="Gmail refused the token: it lacks the scope https://mail.google.com/",
+        title=Text("Gmail refused the token: it lacks the scope https://mail.google.com/"),
         steps=(
-            "Leave OAUTH2_SCOPE unset (or set it to https://mail.google.com/): Gmail's SMTP takes no other "
-            "scope.",
+            Text(
+                "Leave OAUTH2_SCOPE unset (or set it to https://mail.google.com/): Gmail's SMTP "
+                "takes no other "
+                "scope."
+            ),
             *_GOOGLE_DWD_STEPS[:1],
         ),
     ),
@@ -291,10 +346,12 @@ TOKEN_REFUSALS: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         provider=GOOGLE,
         text=REFUSED_MARK + r'.*"status":"401"',
-        title="Gmail refused the token as invalid for this user",
+        title=Text("Gmail refused the token as invalid for this user"),
         steps=(
-            "Check that SMTP_USER is the mailbox the token was issued for (the service account's "
-            "subject, or the person who connected).",
+            Text(
+                "Check that SMTP_USER is the mailbox the token was issued for (the service account's "
+                "subject, or the person who connected)."
+            ),
             *_GOOGLE_DWD_STEPS,
         ),
     ),
@@ -304,9 +361,11 @@ TOKEN_REFUSALS: Final[tuple[Rule, ...]] = (
         on=S.AUTH,
         text=REFUSED_MARK,
         steps=(
-            "Check that SMTP_USER is the mailbox the token is for, and that the server allows "
-            "OAuth2 sign-in for it.",
-            "Check OAUTH2_SCOPE: the server's error (quoted) may name the scope it wants.",
+            Text(
+                "Check that SMTP_USER is the mailbox the token is for, and that the server allows "
+                "OAuth2 sign-in for it."
+            ),
+            Text("Check OAUTH2_SCOPE: the server's error (quoted) may name the scope it wants."),
         ),
     ),
 )

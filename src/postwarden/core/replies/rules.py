@@ -19,6 +19,7 @@ from typing import Final
 
 from postwarden.core.doctor.codes import Code as C
 from postwarden.core.doctor.codes import Severity
+from postwarden.core.i18n import Text
 from postwarden.core.replies.providers import MICROSOFT, PROVIDERS
 from postwarden.core.replies.rule import ENVELOPE_OR_UNKNOWN, GREETING, SESSION, Rule, rule
 from postwarden.core.smtp.stages import SmtpStage as S
@@ -35,14 +36,16 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         r"|domain (?:is )?not (?:in the )?(?:approved|allowed|permitted)(?: domains| list)?"
         r"|MAIL_ALLOWED_DOMAINS"
         r"|(?:approved|allowed) domains? (?:list )?(?:does not|doesn't) (?:include|contain)",
-        title="The recipient's domain is not an approved domain",
-        explanation="The sending service only mails recipients in its approved domains (an allow "
-        "list such as Postwarden's MAIL_ALLOWED_DOMAINS or Metabase's approved domains). The server "
-        "did not try to deliver.",
+        title=Text("The recipient's domain is not an approved domain"),
+        explanation=Text(
+            "The sending service only mails recipients in its approved domains (an allow "
+            "list such as Postwarden's MAIL_ALLOWED_DOMAINS or Metabase's approved domains). The server "
+            "did not try to deliver."
+        ),
         steps=(
-            "Add the domain to the approved domains (MAIL_ALLOWED_DOMAINS), or",
-            "register the recipient as a member (people with accounts are exempt), or",
-            "send to an address in an approved domain.",
+            Text("Add the domain to the approved domains (MAIL_ALLOWED_DOMAINS), or"),
+            Text("register the recipient as a member (people with accounts are exempt), or"),
+            Text("send to an address in an approved domain."),
         ),
     ),
     rule(
@@ -50,14 +53,20 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         C.POLICY_SUPPRESSED,
         on=ENVELOPE_OR_UNKNOWN,
         text=r"\bsuppress(?:ed|ion list)\b|on (?:the|our|a) (?:suppression|do[- ]not[- ](?:send|mail)) list",
-        title="The recipient is on the suppression list",
-        explanation="Mail to this address is not sent because of an earlier hard bounce, a spam "
-        "complaint, an unsubscribe or a manual entry on the sender's suppression list.",
+        title=Text("The recipient is on the suppression list"),
+        explanation=Text(
+            "Mail to this address is not sent because of an earlier hard bounce, a spam "
+            "complaint, an unsubscribe or a manual entry on the sender's suppression list."
+        ),
         steps=(
-            "Check why the address is suppressed (the console's Suppressions page shows the reason "
-            "and the event).",
-            "Remove it from the list only if the cause is fixed (mailbox exists again, the person asked "
-            "for mail): re-sending to bouncing or complaining addresses harms the sender's reputation.",
+            Text(
+                "Check why the address is suppressed (the console's Suppressions page shows the reason "
+                "and the event)."
+            ),
+            Text(
+                "Remove it from the list only if the cause is fixed (mailbox exists again, the person asked "
+                "for mail): re-sending to bouncing or complaining addresses harms the sender's reputation."
+            ),
         ),
     ),
     rule(
@@ -65,20 +74,24 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         C.ENVELOPE_SENDER_REJECTED,
         provider="Exim",
         text=r"Sender verif\w* failed|Verification failed for <|unrouteable (?:mail )?domain",
-        title="The server could not verify the sender address",
-        advice="Exim checked the sender address (a DNS check, or a call to its domain's mail "
-        "server) and it failed: MAIL_FROM must be a real mailbox on a domain with working MX "
-        "records. A machine-made sender such as user@localhost always fails.",
+        title=Text("The server could not verify the sender address"),
+        advice=Text(
+            "Exim checked the sender address (a DNS check, or a call to its domain's mail "
+            "server) and it failed: MAIL_FROM must be a real mailbox on a domain with working MX "
+            "records. A machine-made sender such as user@localhost always fails."
+        ),
     ),
     rule(
         "postfix.not_owned",
         C.ENVELOPE_SENDER_REJECTED,
         provider="Postfix",
         text=r"not owned by (?:the )?user|Sender address rejected: not logged in",
-        title="This login may not send as that sender address",
-        advice="Postfix checks the sender against the login (smtpd_sender_login_maps): MAIL_FROM "
-        "must be an address that SMTP_USER owns. Send as your own address, or ask the admin "
-        "to map the address to your login.",
+        title=Text("This login may not send as that sender address"),
+        advice=Text(
+            "Postfix checks the sender against the login (smtpd_sender_login_maps): MAIL_FROM "
+            "must be an address that SMTP_USER owns. Send as your own address, or ask the admin "
+            "to map the address to your login."
+        ),
     ),
     rule(
         "helo.rejected",
@@ -87,15 +100,21 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         r"|need fully[- ]qualified"
         r"|Syntactically invalid (?:HELO|EHLO)|invalid (?:HELO|EHLO)|(?:HELO|EHLO) (?:is )?(?:invalid"
         r"|rejected)",
-        title="The server refused the client's EHLO name",
-        explanation="The server checks the name the client announces in EHLO: it must be a "
-        "fully qualified host name that resolves (app.example.com), not 'localhost', "
-        "a bare container name or an IP address.",
+        title=Text("The server refused the client's EHLO name"),
+        explanation=Text(
+            "The server checks the name the client announces in EHLO: it must be a "
+            "fully qualified host name that resolves (app.example.com), not 'localhost', "
+            "a bare container name or an IP address."
+        ),
         steps=(
-            "Give this machine or container a fully qualified host name that resolves "
-            "(Docker Compose: `hostname: app.example.com`); the client announces it in EHLO.",
-            "Or send through a server that authenticates you instead of checking EHLO "
-            "(submission port 587 with SMTP_USER and SMTP_PASSWORD).",
+            Text(
+                "Give this machine or container a fully qualified host name that resolves "
+                "(Docker Compose: `hostname: app.example.com`); the client announces it in EHLO."
+            ),
+            Text(
+                "Or send through a server that authenticates you instead of checking EHLO "
+                "(submission port 587 with SMTP_USER and SMTP_PASSWORD)."
+            ),
         ),
     ),
     rule(
@@ -144,7 +163,7 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         r"|barracuda|\bsorbs\b|\[BL\d+\]|(?:poor|bad|low) reputation|(?:banned|blocked|blacklisted"
         r"|blocklisted)"
         r" (?:sending |client |source )?IP|\bIP (?:address )?\S* ?(?:is |has been )?(?:banned|blocked)",
-        title="The server refuses this client's IP address (blocklist or reputation)",
+        title=Text("The server refuses this client's IP address (blocklist or reputation)"),
     ),
     rule(
         "blocklist.envelope",
@@ -155,12 +174,16 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         r"|barracuda|\bsorbs\b|\[BL\d+\]|(?:poor|bad|low) reputation|(?:banned|blocked|blacklisted"
         r"|blocklisted)"
         r" (?:sending |client |source )?IP|\bIP (?:address )?\S* ?(?:is |has been )?(?:banned|blocked)",
-        title="The server refuses this client's IP address (blocklist or reputation)",
+        title=Text("The server refuses this client's IP address (blocklist or reputation)"),
         steps=(
-            "Look the sending IP address up on the blocklist the reply names, and follow its delisting "
-            "steps.",
-            "Send through your provider's submission server or an email provider, whose "
-            "addresses are not on residential or abused ranges.",
+            Text(
+                "Look the sending IP address up on the blocklist the reply names, and follow its delisting "
+                "steps."
+            ),
+            Text(
+                "Send through your provider's submission server or an email provider, whose "
+                "addresses are not on residential or abused ranges."
+            ),
         ),
     ),
     rule(
@@ -196,19 +219,31 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         r"|space)"
         r"|storage (?:allocation|quota|limit)|exceeded (?:the |its )?storage|disk quota|user.{0,20}quota"
         r"|account.{0,30}(?:is full|over quota)|inbox is full",
-        title="The recipient's mailbox is full",
-        explanation="The recipient's mailbox has no room left. A 4xx reply is temporary and "
-        "Postwarden retries; a 5xx reply gives up on this recipient.",
-        steps=("Wait for retries (4xx), or tell the recipient by another channel that the mailbox is full.",),
+        title=Text("The recipient's mailbox is full"),
+        explanation=Text(
+            "The recipient's mailbox has no room left. A 4xx reply is temporary and "
+            "Postwarden retries; a 5xx reply gives up on this recipient."
+        ),
+        steps=(
+            Text(
+                "Wait for retries (4xx), or tell the recipient by another channel that the mailbox is full."
+            ),
+        ),
     ),
     rule(
         "mailbox_full.enhanced",
         C.ENVELOPE_RECIPIENT_REJECTED,
         enhanced="X.2.2",
-        title="The recipient's mailbox is full",
-        explanation="The recipient's mailbox has no room left. A 4xx reply is temporary and "
-        "Postwarden retries; a 5xx reply gives up on this recipient.",
-        steps=("Wait for retries (4xx), or tell the recipient by another channel that the mailbox is full.",),
+        title=Text("The recipient's mailbox is full"),
+        explanation=Text(
+            "The recipient's mailbox has no room left. A 4xx reply is temporary and "
+            "Postwarden retries; a 5xx reply gives up on this recipient."
+        ),
+        steps=(
+            Text(
+                "Wait for retries (4xx), or tell the recipient by another channel that the mailbox is full."
+            ),
+        ),
     ),
     rule(
         "greylist.words",
@@ -272,14 +307,18 @@ WORDINGS: Final[tuple[Rule, ...]] = (
         text=r"(?:user|domain|address)s? (?:or (?:user|domain|address) )?that you are sending to "
         r"\(?or from\)?|has a policy that prohibit"
         r"|policy (?:of the|at the) (?:recipient|sender)'?s? (?:domain|organi[sz]ation)",
-        title="A policy of the recipient's (or the sender's) domain refuses this mail",
-        explanation="The server's administrators set a rule against mail between these two "
-        "addresses or domains (Google Workspace's compliance rules, Exchange transport rules). "
-        "Nothing is wrong with the server connection; the rule names one side of the envelope.",
+        title=Text("A policy of the recipient's (or the sender's) domain refuses this mail"),
+        explanation=Text(
+            "The server's administrators set a rule against mail between these two "
+            "addresses or domains (Google Workspace's compliance rules, Exchange transport rules). "
+            "Nothing is wrong with the server connection; the rule names one side of the envelope."
+        ),
         steps=(
-            "Ask the administrator of the domain the reply names (the recipient's, or yours "
-            "when it names the From address) which rule refused the mail.",
-            "If the rule is yours, allow the From address or domain in it.",
+            Text(
+                "Ask the administrator of the domain the reply names (the recipient's, or yours "
+                "when it names the From address) which rule refused the mail."
+            ),
+            Text("If the rule is yours, allow the From address or domain in it."),
         ),
     ),
     rule(
@@ -394,17 +433,21 @@ ENHANCED: Final[tuple[Rule, ...]] = (
         "enhanced.reverse_dns",
         C.ENVELOPE_RELAY_DENIED,
         enhanced="X.7.25",
-        title="The sending IP address has no matching reverse DNS (PTR) record",
+        title=Text("The sending IP address has no matching reverse DNS (PTR) record"),
     ),
     rule(
         "enhanced.sender_null_mx",
         C.ENVELOPE_SENDER_REJECTED,
         enhanced="X.7.27",
-        title="The sender's domain accepts no mail (null MX)",
-        explanation="The sender's domain publishes a null MX (RFC 7505), so it cannot receive "
-        "bounces, and servers refuse mail from it. example.com is such a domain: a "
-        "default sender such as test@example.com is refused everywhere.",
-        steps=("Set MAIL_FROM (and the Reply-To) to an address on your own domain, not a placeholder.",),
+        title=Text("The sender's domain accepts no mail (null MX)"),
+        explanation=Text(
+            "The sender's domain publishes a null MX (RFC 7505), so it cannot receive "
+            "bounces, and servers refuse mail from it. example.com is such a domain: a "
+            "default sender such as test@example.com is refused everywhere."
+        ),
+        steps=(
+            Text("Set MAIL_FROM (and the Reply-To) to an address on your own domain, not a placeholder."),
+        ),
     ),
     rule("enhanced.flood", C.ENVELOPE_RATE_LIMITED, enhanced="X.7.28"),
     rule("enhanced.send_as", C.ENVELOPE_SENDER_REJECTED, enhanced="X.7.60", provider=MICROSOFT),
@@ -447,7 +490,7 @@ ENHANCED: Final[tuple[Rule, ...]] = (
         on=ENVELOPE_OR_UNKNOWN,
         reply="4xx",
         enhanced=("4.3.1", "4.3.2"),
-        title="The server is busy or short of resources: it will take mail later",
+        title=Text("The server is busy or short of resources: it will take mail later"),
     ),
     # any other mail-system status (RFC 3463 X.3.x) during a transaction is the server's own
     # trouble ("queue file write error", "configuration problem"), not this recipient's
@@ -457,13 +500,13 @@ ENHANCED: Final[tuple[Rule, ...]] = (
         on=ENVELOPE_OR_UNKNOWN,
         reply="4xx",
         enhanced="4.3.",
-        title="The server has a temporary problem of its own, not with this message or recipient",
+        title=Text("The server has a temporary problem of its own, not with this message or recipient"),
     ),
     rule(
         "enhanced.too_many_recipients",
         C.ENVELOPE_RATE_LIMITED,
         enhanced="X.5.3",
-        title="Too many recipients for one message",
+        title=Text("Too many recipients for one message"),
     ),
     rule("enhanced.media", C.ENVELOPE_CONTENT_REJECTED, enhanced="X.6."),
 )
@@ -477,7 +520,7 @@ CODES: Final[tuple[Rule, ...]] = (
         "code.534",
         C.AUTH_UNAVAILABLE,
         reply="534",
-        title="The server finds the authentication mechanism too weak",
+        title=Text("The server finds the authentication mechanism too weak"),
     ),
     rule("code.432", C.AUTH_FAILED, reply="432"),
     rule("code.552_at_data", C.ENVELOPE_MESSAGE_TOO_LARGE, on=S.DATA, reply="552"),
@@ -488,7 +531,7 @@ CODES: Final[tuple[Rule, ...]] = (
         C.ENVELOPE_RECIPIENT_REJECTED,
         on=S.RCPT,
         reply="552",
-        title="The recipient's mailbox is full",
+        title=Text("The recipient's mailbox is full"),
     ),
     rule("code.auth_command_unknown", C.AUTH_UNAVAILABLE, on=S.AUTH, reply=("500", "502", "503", "504")),
     rule("code.starttls_refused", C.TLS_STARTTLS_UNAVAILABLE, on=S.STARTTLS, reply=("4xx", "5xx")),
@@ -512,19 +555,22 @@ CODES: Final[tuple[Rule, ...]] = (
         enhanced=("X.7.0", None),
     ),
     rule(
-        "code.421", C.NETWORK_SERVICE_REFUSED, reply="421", title="The server is closing the connection (421)"
+        "code.421",
+        C.NETWORK_SERVICE_REFUSED,
+        reply="421",
+        title=Text("The server is closing the connection (421)"),
     ),
     rule(
         "code.positive",
         None,
         reply=("2xx", "3xx"),
         severity=Severity.INFO,
-        title="The server accepted this command",
-        explanation="A 2xx or 3xx reply is not a failure.",
+        title=Text("The server accepted this command"),
+        explanation=Text("A 2xx or 3xx reply is not a failure."),
     ),
 )
 
-_QUOTE = "The server's words match no known cause; they are quoted as evidence: {evidence}"
+_QUOTE = Text("The server's words match no known cause; they are quoted as evidence: {evidence}")
 
 #: when nothing above knows the words: the stage and the code class decide (docs/spec/doctor.md)
 FALLBACKS: Final[tuple[Rule, ...]] = (
