@@ -90,6 +90,23 @@ def test_a_servers_words_stay_as_the_server_said_them(catalog: None) -> None:
     assert text.localized("fa") == f"سرور {reply} ورود را نپذیرفت."
 
 
+def test_a_filled_template_keeps_its_message_id_and_says_its_defaults_in_the_language(catalog: None) -> None:
+    template = Text("The server {host} refused the login.")
+    assert template == "The server {host} refused the login."
+    filled = template.filled({"host": "mx.example.com", "port": "25"})
+    assert filled == "The server mx.example.com refused the login."
+    assert filled.localized("fa") == "سرور mx.example.com ورود را نپذیرفت."
+    # a value not known stays a placeholder; a Text value is said in the reader's language
+    assert template.filled({}) == "The server {host} refused the login."
+    unknown = template.filled({"host": Text("The server {host} refused the login.")})
+    assert unknown.localized("fa") == "سرور سرور {host} ورود را نپذیرفت. ورود را نپذیرفت."
+    # a sentence quoted inside another is filled too
+    outer = Text("Sent to {to}", to=template)
+    assert outer.filled({"host": "mx"}) == "Sent to The server mx refused the login."
+    with i18n.override(i18n.PSEUDO):
+        assert i18n.localize(outer.filled({"host": "mx"})) == "⟦Sent to ⟦The server mx refused the login.⟧⟧"
+
+
 def test_plural_forms_and_the_count(catalog: None) -> None:
     assert ntext("{n} message waits", "{n} messages wait", 1) == "1 message waits"
     assert ntext("{n} message waits", "{n} messages wait", 3) == "3 messages wait"
