@@ -127,6 +127,25 @@ def problems() -> list[str]:
             mo = po_path(language, domain).with_suffix(".mo")
             if not mo.exists() or mo.read_bytes() != compiled(catalog):
                 found.append(f"{mo.relative_to(ROOT)}: stale or missing; run make messages")
+    for language in LANGUAGES[1:]:
+        found += disagreements(language, {domain: read(language, domain) for domain in DOMAINS})
+    return found
+
+
+def disagreements(language: str, catalogs: dict[str, Catalog]) -> list[str]:
+    """Messages two domains translate differently: at run time the domains form one chain
+    and the first one that has a message wins, so the other translation would never show."""
+    seen: dict[tuple[str, ...], tuple[str, object]] = {}
+    found = []
+    for domain, catalog in catalogs.items():
+        for message in _messages(catalog):
+            key, string = _key(message), message.string
+            if key in seen and seen[key][1] != string:
+                other = seen[key][0]
+                found.append(
+                    f"{language}: {_id(message)!r} is translated one way in {other}, another in {domain}"
+                )
+            seen.setdefault(key, (domain, string))
     return found
 
 

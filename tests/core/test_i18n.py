@@ -216,6 +216,17 @@ def test_every_marked_string_is_a_literal_the_extractor_can_read() -> None:
     assert wrong == []
 
 
+def test_two_domains_may_not_translate_one_message_two_ways() -> None:
+    """The domains are one chain at run time: a second translation would silently never show."""
+    doctor, replies = Catalog(locale="fa", domain="doctor"), Catalog(locale="fa", domain="replies")
+    doctor.add("What it means:", "معنایش:")
+    doctor.add("error", "خطا")
+    replies.add("What it means:", "معنایش چیست:")
+    replies.add("error", "خطا")
+    found = messages.disagreements("fa", {"doctor": doctor, "replies": replies})
+    assert found == ["fa: 'What it means:' is translated one way in doctor, another in replies"]
+
+
 def test_the_catalogs_are_complete_and_compiled() -> None:
     """What make test refuses: a missing or untranslated string, a lost placeholder, a stale .mo."""
     assert messages.problems() == []
