@@ -32,7 +32,8 @@ SRC: Final = ROOT / "src" / "postwarden"
 #: that lists it (or a folder above it). Django's apps keep Django's own catalogs.
 DOMAINS: Final[dict[str, tuple[str, ...]]] = {
     # the SMTP session's words are what the doctor's walk reports, step by step
-    "doctor": ("core/doctor", "core/smtp", "doctor", "cli/doctor.py"),
+    # the finding codes' titles (core/codes.py) are the doctor's words wherever they show
+    "doctor": ("core/doctor", "core/codes.py", "core/smtp", "doctor", "cli/doctor.py"),
     "replies": ("core/replies", "cli/explain.py"),
     "cli": ("cli", "core"),
 }

@@ -15,7 +15,7 @@ from django.utils import timezone
 from postwarden.canaries.models import Canary, CanaryRun, RunState
 from postwarden.canaries.status import facts_of, status_of
 from postwarden.core.dkim import generate_key
-from postwarden.core.doctor.runner import Options
+from postwarden.core.doctor.context import Options
 from postwarden.doctor.facts import django_db
 from postwarden.doctor.lean import canary_facts
 from postwarden.doctor.report import run_doctor

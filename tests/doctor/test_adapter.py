@@ -20,8 +20,8 @@ from postwarden.configstore import runtime
 from postwarden.core.config.model import Origin
 from postwarden.core.config.resolve import Layer
 from postwarden.core.doctor.checks.config import config_findings
+from postwarden.core.doctor.context import Options
 from postwarden.core.doctor.model import Status
-from postwarden.core.doctor.runner import Options
 from postwarden.doctor.checks import CHECK_IDS, doctor_config_checks
 from postwarden.doctor.report import report_json, run_doctor
 from postwarden.outbox import heartbeat, suppressions
@@ -115,7 +115,7 @@ def test_the_system_checks_and_the_config_stage_never_disagree(smtpd: SmtpServer
 
 
 def test_every_config_code_has_a_stable_system_check_id() -> None:
-    from postwarden.core.doctor.codes import Code
+    from postwarden.core.codes import Code
 
     config_codes = {c for c in Code if c.stage == "config" and c is not Code.CONFIG_PROCESS_DRIFT}
     assert set(CHECK_IDS) == config_codes

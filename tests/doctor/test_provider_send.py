@@ -10,8 +10,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from postwarden.configstore import runtime
+from postwarden.core.doctor.context import Options
 from postwarden.core.doctor.model import Status
-from postwarden.core.doctor.runner import Options
 from postwarden.doctor.report import run_doctor
 from tests.providers import MAILGUN, mailgun_queued
 

@@ -17,9 +17,10 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from postwarden.core.config.model import Settings
+from postwarden.core.doctor.context import Options
 from postwarden.core.doctor.model import Report, Severity, Status
 from postwarden.core.doctor.render import summary
-from postwarden.core.doctor.runner import Options, run
+from postwarden.core.doctor.runner import run
 from postwarden.core.doctor.service import ServiceFacts
 from postwarden.core.secrets import Secret
 from postwarden.doctor import facts, lean

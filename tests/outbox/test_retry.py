@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from postwarden.core.replies.reply import Reply
+from postwarden.core.smtp.reply import Reply
 from postwarden.outbox.retry import RetryPolicy, judge
 from postwarden.transports.base import Outcome, RecipientResult
 

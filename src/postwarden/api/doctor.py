@@ -19,8 +19,8 @@ from pydantic import ConfigDict, Field
 from postwarden.accounts.models import ApiKey, Scope
 from postwarden.api.auth import scope
 from postwarden.api.errors import errors
+from postwarden.core.doctor.context import MAX_TIMEOUT, Options
 from postwarden.core.doctor.model import STAGE_ORDER
-from postwarden.core.doctor.runner import MAX_TIMEOUT, Options
 from postwarden.doctor.report import report_json
 
 router = Router(tags=["doctor"])

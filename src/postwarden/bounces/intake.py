@@ -36,7 +36,7 @@ from postwarden.bounces.effects import Effect, record
 from postwarden.bounces.models import Bounce, Outcome, Tally
 from postwarden.core.replies.classify import classify
 from postwarden.core.replies.parse import parse_reply
-from postwarden.core.replies.reply import Reply
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.verp import BadToken, Target, Verp
 from postwarden.outbox.models import Recipient, State
 from postwarden.webhooks.events import redact

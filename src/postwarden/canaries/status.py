@@ -10,8 +10,8 @@ from datetime import datetime
 from django.utils import timezone
 
 from postwarden.canaries.models import Canary, CanaryRun
+from postwarden.core.codes import Code
 from postwarden.core.doctor.checks.canary import judge, summary
-from postwarden.core.doctor.codes import Code
 from postwarden.core.doctor.service import CanaryFacts
 
 #: finding code -> status word

@@ -25,8 +25,9 @@ from postwarden.core.config.model import Origin, Settings
 from postwarden.core.config.resolve import ConfigError, Layer, env_layers, resolve
 from postwarden.core.dns import parse_server
 from postwarden.core.doctor import render
+from postwarden.core.doctor.context import CheckCallback, Options, recipient_of
 from postwarden.core.doctor.model import STAGE_ORDER, Report
-from postwarden.core.doctor.runner import CheckCallback, Options, recipient_of, run_sync
+from postwarden.core.doctor.runner import run_sync
 from postwarden.core.i18n import Text, gettext
 
 #: how long the doctor waits to learn whether a PostgreSQL server is there

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from postwarden.core.doctor.codes import STAGE_ORDER
+from postwarden.core.codes import STAGE_ORDER
 
 #: worst first
 _RANK: Final = {"fail": 3, "warn": 2, "pass": 1, "skip": 0}

@@ -279,7 +279,8 @@ def _facts(session: SmtpSession) -> tuple[str, ...]:
 def _provider_probe(settings: Settings) -> Outcome:
     """An API provider has no connection to open: ask its API, read-only, with the
     doctor's own provider probes (key valid? sandbox? suspended? sender verified?)."""
-    from postwarden.core.doctor.runner import Options, run_sync
+    from postwarden.core.doctor.context import Options
+    from postwarden.core.doctor.runner import run_sync
 
     report = run_sync(settings, Options(only=frozenset({"config", "provider"})))
     name = settings.sending.provider.value

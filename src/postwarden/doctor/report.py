@@ -18,8 +18,8 @@ from postwarden.configstore.runtime import current_settings, stored_values
 from postwarden.core.config.model import Origin, Settings
 from postwarden.core.config.resolve import Layer, resolve
 from postwarden.core.doctor import runner
+from postwarden.core.doctor.context import CheckCallback, Options, recipient_of
 from postwarden.core.doctor.model import CheckResult, Report
-from postwarden.core.doctor.runner import CheckCallback, Options, recipient_of
 from postwarden.core.doctor.service import ServiceFacts
 from postwarden.doctor.facts import collect
 from postwarden.doctor.send import provider_sender

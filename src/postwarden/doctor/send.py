@@ -15,7 +15,7 @@ from postwarden.transports.base import Delivery, Outcome
 from postwarden.transports.registry import build_transport
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 Sender = Callable[["Context", "Recorder"], Awaitable[None]]
 

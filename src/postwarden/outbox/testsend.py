@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from postwarden.core.config.model import Settings
 from postwarden.core.doctor.redact import Redactor
-from postwarden.core.replies.reply import Reply
+from postwarden.core.smtp.reply import Reply
 from postwarden.outbox.actions import cancel
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.retry import RetryPolicy

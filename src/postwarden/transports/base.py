@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from postwarden.core.attachments import Attachment
-from postwarden.core.replies.reply import Reply
+from postwarden.core.smtp.reply import Reply
 
 
 @dataclass(frozen=True, slots=True)

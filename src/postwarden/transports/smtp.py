@@ -26,7 +26,6 @@ from typing import Final
 
 from postwarden.core.config.model import Settings
 from postwarden.core.dkim import Signer, UnsignableMessage
-from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp.errors import (
     DataRefused,
     NetworkError,
@@ -35,6 +34,7 @@ from postwarden.core.smtp.errors import (
     failure_text,
 )
 from postwarden.core.smtp.model import Endpoint, Outgoing, SendResult
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.session import SmtpSession
 from postwarden.core.smtp.stages import SmtpStage
 from postwarden.core.smtp.transcript import Transcript

@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from postwarden.core.config.model import Origin, Settings
 from postwarden.core.config.resolve import Layer, resolve
 from postwarden.core.dkim import public_key_of, txt_record
+from postwarden.core.doctor.context import Options, Unit
 from postwarden.core.doctor.model import CheckResult, Report
-from postwarden.core.doctor.runner import Options, Unit, run
+from postwarden.core.doctor.runner import run
 from postwarden.core.doctor.service import ServiceFacts
 from postwarden.core.secrets import Secret
 

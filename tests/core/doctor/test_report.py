@@ -16,8 +16,8 @@ import pytest
 import trustme
 from pytest_httpserver import HTTPServer
 
+from postwarden.core.codes import STAGE_ORDER, Code
 from postwarden.core.doctor import render
-from postwarden.core.doctor.codes import STAGE_ORDER, Code
 from postwarden.core.doctor.model import Severity, Status
 from tests.core.doctor.helpers import codes, dkim_key, doctor, healthy_env, healthy_zone, settings
 from tests.core.doctor.smtp_helpers import PASSWORD

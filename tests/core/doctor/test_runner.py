@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+from postwarden.core.doctor.context import Context, Options, Recorder, Unit, effective_timeout
 from postwarden.core.doctor.model import Code, Finding, Report, Status
-from postwarden.core.doctor.runner import Context, Options, Recorder, Unit, effective_timeout, stream
+from postwarden.core.doctor.runner import stream
 from tests.core.doctor.helpers import check, codes, doctor, settings
 
 GOOD = settings(SMTP_HOST="smtp.example.com", MAIL_FROM="ops@example.com")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from postwarden.core.doctor.codes import Code, Severity
+from postwarden.core.codes import Code, Severity
 from postwarden.core.replies.classify import as_stage, classify
 from postwarden.core.replies.parse import parse_reply
-from postwarden.core.replies.reply import Reply
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 
 

@@ -1,4 +1,4 @@
-"""doctor/codes.py holds the contract of spec/doctor.md (and the auth.token_* codes issue #12 added
+"""core/codes.py holds the contract of spec/doctor.md (and the auth.token_* codes issue #12 added
 in the auth stage, the dns.bounce_* codes of issue #15, the canary stage of issue #14): every code,
 its stage, severity and rank."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from postwarden.core.doctor.codes import CATALOGUE, STAGE_ORDER, Code, Severity, rank, stage_of
+from postwarden.core.codes import CATALOGUE, STAGE_ORDER, Code, Severity, rank, stage_of
 
 #: spec/doctor.md, "Stages, in order, and their codes", in table order
 SPEC: list[tuple[str, str]] = [

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from postwarden.core.doctor.codes import Code, Severity
+from postwarden.core.codes import Code, Severity
 from postwarden.core.replies.classify import classify
 from postwarden.core.replies.explain import explain_text, render
 from postwarden.core.replies.parse import parse_reply
-from postwarden.core.replies.reply import Reply
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 
 #: words no rule knows

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from postwarden.core.doctor.codes import Severity
+from postwarden.core.codes import Severity
 from postwarden.core.replies.classify import classify
 from postwarden.core.replies.explain import explain_text
 from postwarden.core.replies.identity import Role

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from postwarden.core.replies.parse import find_enhanced, parse_reply, redact, retry_after_hint
-from postwarden.core.replies.reply import Reply
+from postwarden.core.smtp.reply import Reply
 
 
 def reply_of(text: str) -> tuple[int, str | None, str]:

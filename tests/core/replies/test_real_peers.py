@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import trustme
 
-from postwarden.core.doctor.codes import Code, Severity
+from postwarden.core.codes import Code, Severity
 from postwarden.core.replies.classify import Explanation, classify
 from postwarden.core.replies.explain import explain_text
-from postwarden.core.replies.reply import Reply
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 from tests.smtpd import RawServer, SmtpServer, banner, close_at_once, silent
 

@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from postwarden.core.doctor.codes import Code
+from postwarden.core.codes import Code
 from postwarden.core.i18n import Text
 from postwarden.core.replies.failures import FAILURES, STAGE_FALLBACKS
 from postwarden.core.replies.oauth import TOKEN_FAILURES, TOKEN_REFUSALS

@@ -10,7 +10,6 @@ import ssl
 
 import pytest
 
-from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp import errors
 from postwarden.core.smtp.errors import (
     EXCEPTION_MAP,
@@ -43,6 +42,7 @@ from postwarden.core.smtp.errors import (
     error_for_reply,
     map_exceptions,
 )
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp.errors import ProtocolError, ReplyTimeout, ServerDisconnected
 from postwarden.core.smtp.reader import ReplyReader
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 from tests.core.smtp.support import run
 

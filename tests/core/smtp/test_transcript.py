@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from postwarden.core.replies.reply import Reply
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.transcript import Transcript
 
 

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp.envelope import (
     Capabilities,
     check_addresses,
@@ -19,6 +18,7 @@ from postwarden.core.smtp.envelope import (
 )
 from postwarden.core.smtp.errors import MessageTooLarge, SmtpUtf8Unavailable
 from postwarden.core.smtp.queueid import parse_queue_id
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 
 

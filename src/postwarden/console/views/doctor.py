@@ -16,7 +16,7 @@ from postwarden.accounts.models import User
 from postwarden.console import doctorview
 from postwarden.console.models import DoctorRun
 from postwarden.core.config.resolve import ConfigError
-from postwarden.core.doctor.runner import Options
+from postwarden.core.doctor.context import Options
 from postwarden.doctor.report import report_json
 
 log = logging.getLogger("postwarden.console.doctor")

@@ -1,7 +1,7 @@
 """What a doctor run produces: findings, check results, the transcript, the report.
 
 The codes, their stages, default severities and titles are in
-:mod:`postwarden.core.doctor.codes` (one catalogue shared with the reply knowledge base);
+:mod:`postwarden.core.codes` (one catalogue shared with the reply knowledge base);
 this module holds the records built from them and the JSON shape of docs/spec/doctor.md.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from postwarden.core.doctor.codes import CATALOGUE, STAGE_ORDER, Code, Severity, rank
+from postwarden.core.codes import CATALOGUE, STAGE_ORDER, Code, Severity, rank
 
 __all__ = ["STAGE_ORDER", "CheckResult", "Code", "Finding", "Report", "Severity", "Status", "TranscriptLine"]
 

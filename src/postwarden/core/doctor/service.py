@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 #: a heartbeat older than this means the worker is gone (workers write every few seconds)
 WORKER_STALE_SECONDS: Final = 60.0

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from postwarden.core.doctor.codes import CATALOGUE, Code, Severity
+from postwarden.core.codes import CATALOGUE, Code, Severity
 from postwarden.core.i18n import Text
 from postwarden.core.replies.failures import FAILURES, STAGE_FALLBACKS
 from postwarden.core.replies.identity import Role, attribute, role_of, wording
@@ -21,9 +21,9 @@ from postwarden.core.replies.oauth import REFUSED_MARK, TOKEN_FAILURES, TOKEN_RE
 from postwarden.core.replies.parse import find_enhanced, redact, retry_after_hint, trailing_enhanced
 from postwarden.core.replies.playbook import play
 from postwarden.core.replies.providers import HOSTS, PROVIDER_HOSTS
-from postwarden.core.replies.reply import Reply
 from postwarden.core.replies.rule import Facts, Rule, Specificity
 from postwarden.core.replies.rules import RULES
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 
 #: replies are matched against the reply rules (with host advice); failures first

@@ -12,7 +12,7 @@ import re
 import textwrap
 from typing import Final
 
-from postwarden.core.doctor.codes import Severity
+from postwarden.core.codes import Severity
 from postwarden.core.i18n import Text, format_number, gettext, localize
 from postwarden.core.replies.classify import Explanation, as_stage, classify
 from postwarden.core.replies.parse import parse_reply

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from postwarden.core.doctor.codes import Code as C
+from postwarden.core.codes import Code as C
 from postwarden.core.i18n import Text
 from postwarden.core.replies.rule import Rule, rule
 from postwarden.core.smtp.stages import SmtpStage as S

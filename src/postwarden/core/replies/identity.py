@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from postwarden.core.doctor.codes import Code
+from postwarden.core.codes import Code
 from postwarden.core.i18n import Text
 from postwarden.core.smtp.stages import SmtpStage
 

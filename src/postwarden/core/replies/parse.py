@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from postwarden.core.replies.reply import Reply
+from postwarden.core.smtp.reply import Reply
 
 #: RFC 5321 §4.2: first digit 2-5, second digit 0-5. Ports such as 587 and 465 fail
 #: the second-digit test, which removes most false candidates in error chains.

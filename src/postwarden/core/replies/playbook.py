@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from postwarden.core.doctor.codes import Code
+from postwarden.core.codes import Code
 from postwarden.core.i18n import Text
 
 

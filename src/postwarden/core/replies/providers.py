@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from postwarden.core.doctor.codes import Code as C
+from postwarden.core.codes import Code as C
 from postwarden.core.i18n import Text
 from postwarden.core.replies.rule import NOT_AT_RCPT, Rule, rule
 

@@ -34,7 +34,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from postwarden.core.doctor.codes import Code, Severity
+from postwarden.core.codes import Code, Severity
 from postwarden.core.smtp.stages import SmtpStage
 
 Specificity = tuple[int, int, int, int, int]

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from postwarden.core.doctor.codes import Code as C
-from postwarden.core.doctor.codes import Severity
+from postwarden.core.codes import Code as C
+from postwarden.core.codes import Severity
 from postwarden.core.i18n import Text
 from postwarden.core.replies.providers import MICROSOFT, PROVIDERS
 from postwarden.core.replies.rule import ENVELOPE_OR_UNKNOWN, GREETING, SESSION, Rule, rule

@@ -17,7 +17,6 @@ import json
 from collections.abc import Callable
 from typing import Final, Protocol
 
-from postwarden.core.replies.reply import Reply
 from postwarden.core.secrets import MASK, Secret
 from postwarden.core.smtp.errors import (
     AuthEncryptionRequired,
@@ -27,6 +26,7 @@ from postwarden.core.smtp.errors import (
     TokenRejected,
     error_for_reply,
 )
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 
 #: what we speak, in order of preference

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp.connection import S, _explain_cut, _ok, error_for_closed
 from postwarden.core.smtp.envelope import check_addresses, mail_parameters, prepare_content
 from postwarden.core.smtp.errors import RecipientsRefused, SmtpError
 from postwarden.core.smtp.model import Outgoing, SendResult
 from postwarden.core.smtp.queueid import parse_queue_id
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.transaction import Transacting
 
 Outcome = SendResult | SmtpError

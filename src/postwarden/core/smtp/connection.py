@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Final, Literal
 
-from postwarden.core.replies.reply import Reply
 from postwarden.core.secrets import MASK
 from postwarden.core.smtp import auth
 from postwarden.core.smtp.envelope import Capabilities
@@ -29,6 +28,7 @@ from postwarden.core.smtp.errors import (
 )
 from postwarden.core.smtp.model import Endpoint, Resolver, Step, system_resolver
 from postwarden.core.smtp.reader import ReplyReader
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 from postwarden.core.smtp.tls import TlsInfo
 from postwarden.core.smtp.transcript import Transcript

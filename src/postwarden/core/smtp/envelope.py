@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp.errors import MessageTooLarge, SmtpUtf8Unavailable
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 
 _ANY_EOL: Final = re.compile(rb"\r\n|\r|\n")

@@ -3,7 +3,7 @@
 Every failure of :mod:`postwarden.core.smtp.session` is an :class:`SmtpError` carrying
 
 * ``.stage``  -- the :class:`~postwarden.core.smtp.stages.SmtpStage` where it happened,
-* ``.reply``  -- the server's :class:`~postwarden.core.replies.reply.Reply` verbatim, or None,
+* ``.reply``  -- the server's :class:`~postwarden.core.smtp.reply.Reply` verbatim, or None,
 * ``.detail`` -- the server's words, or the socket/TLS exception text
   (``"[SSL: WRONG_VERSION_NUMBER] wrong version number"``, ``"Connection refused"``).
 
@@ -71,7 +71,7 @@ from typing import ClassVar, Final
 
 from postwarden.core.i18n import Text, join
 from postwarden.core.oauth.errors import TokenEndpointUnreachable, TokenError
-from postwarden.core.replies.reply import Reply
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 
 

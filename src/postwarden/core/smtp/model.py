@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from postwarden.core.config.model import Security, SmtpSettings
 from postwarden.core.oauth.cache import TokenCache, source_for
-from postwarden.core.replies.reply import Reply
 from postwarden.core.secrets import EMPTY, Secret
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 
 #: host, port -> [(ip, port)]: the doctor passes one that asks its --dns-server

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from postwarden.core.replies.reply import Reply
+from postwarden.core.smtp.reply import Reply
 
 #: (who answers like this, pattern whose group 1 is the id). Examples in the tests.
 QUEUE_ID_PATTERNS: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (

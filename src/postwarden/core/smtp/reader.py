@@ -23,8 +23,8 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Final
 
-from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp.errors import ProtocolError, SmtpError, closed, timed_out, translate
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 
 #: RFC 5321 §4.5.3.1.5 limits a reply line to 512 octets; servers exceed it in the wild

@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from postwarden.core.replies.reply import Reply
 from postwarden.core.smtp.connection import Connection, S, _ok
 from postwarden.core.smtp.envelope import check_addresses, mail_parameters, prepare_content
 from postwarden.core.smtp.errors import RecipientsRefused, SmtpError
 from postwarden.core.smtp.model import SendResult
 from postwarden.core.smtp.queueid import parse_queue_id
+from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.stages import SmtpStage
 
 

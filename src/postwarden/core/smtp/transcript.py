@@ -13,8 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from postwarden.core.replies.reply import Reply
 from postwarden.core.secrets import MASK
+from postwarden.core.smtp.reply import Reply
 
 Direction = Literal["client", "server"]
 

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from postwarden.core.doctor.runner import Unit
+from postwarden.core.doctor.context import Unit
 
 
 def standard_units() -> list[Unit]:

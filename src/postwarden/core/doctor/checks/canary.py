@@ -17,7 +17,7 @@ from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.service import CanaryFacts
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 #: verdicts that mean the receiving side did not authenticate the mail (RFC 8601 2.7)
 FAILING: Final = frozenset({"fail", "softfail", "permerror", "temperror"})

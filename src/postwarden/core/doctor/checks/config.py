@@ -15,7 +15,7 @@ from postwarden.core.config.model import OAuth2Settings, Origin, Provider, Secur
 from postwarden.core.doctor.model import Code, Finding, Severity, Status
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 #: provider -> settings it cannot send without (docs/spec/config.md "Providers")
 REQUIRED: Final[Mapping[Provider, tuple[str, ...]]] = {

@@ -27,7 +27,7 @@ from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.senders import mail_domain, sender_for
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from postwarden.core.links import is_local_host, judge, urls_in
 from postwarden.core.templating import Source, TemplateError, render
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 #: files that can hold mail templates
 _TEMPLATE_SUFFIXES: Final = (".html", ".txt", ".htm")

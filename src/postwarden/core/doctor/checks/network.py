@@ -26,7 +26,7 @@ from postwarden.core.smtp.stages import DOCTOR_STAGE, SmtpStage
 from postwarden.core.smtp.transcript import Transcript
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 S = SmtpStage
 #: the size of a typical HTML notification with a logo, for servers whose limit cannot

@@ -13,7 +13,7 @@ from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.senders import mail_domain
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 
 async def run_policy(ctx: Context, rec: Recorder) -> None:

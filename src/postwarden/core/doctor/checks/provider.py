@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 from postwarden.core.config.model import Provider
 from postwarden.core.doctor.checks.config import REQUIRED
 from postwarden.core.doctor.model import Code, Status
-from postwarden.core.providers import probe_for
-from postwarden.core.providers.base import ProbeStop
+from postwarden.core.doctor.providers import probe_for
+from postwarden.core.doctor.providers.base import ProbeStop
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 
 async def run_provider(ctx: Context, rec: Recorder) -> None:

@@ -11,7 +11,7 @@ from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.service import BACKLOG_SECONDS, WORKER_STALE_SECONDS, ServiceFacts, WorkerFacts
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 NO_DATABASE = "needs the service's database (none configured or reachable)"
 #: accepted recipients from which a bounce rate is judged (two bounces of three say little)

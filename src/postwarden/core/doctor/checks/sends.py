@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from postwarden.core.addresses import redact
-from postwarden.core.doctor.codes import rank
+from postwarden.core.codes import rank
 from postwarden.core.doctor.model import Code, Finding, Severity, Status
 from postwarden.core.doctor.service import SendFacts
 from postwarden.core.replies.classify import Explanation, classify
 from postwarden.core.replies.parse import parse_reply
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 CHECK_ID: Final = "queue.recent_sends"
 #: causes that belong to one address: one refused address is not a broken path, so they

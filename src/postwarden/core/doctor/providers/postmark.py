@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from postwarden.core.doctor.model import Code, Finding, Status
-from postwarden.core.providers.base import Api
+from postwarden.core.doctor.providers.base import Api
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 DEFAULT_URL: Final = "https://api.postmarkapp.com/"
 #: Postmark's ErrorCode for "your account is pending approval" / "inactive"

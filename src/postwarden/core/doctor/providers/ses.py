@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
 from postwarden.core.doctor.model import Code, Finding, Status
+from postwarden.core.doctor.providers.base import Api, ProbeStop, sender_unverified
+from postwarden.core.doctor.providers.http import HttpResponse
 from postwarden.core.doctor.senders import mail_domain
-from postwarden.core.providers.base import Api, ProbeStop, sender_unverified
-from postwarden.core.providers.http import HttpResponse
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 #: AWS documents these quotas for every account in the sandbox
 SANDBOX_QUOTA: Final = (200.0, 1.0)

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, Final
 from postwarden.core.config.model import Provider
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 Probe = Callable[["Context", "Recorder"], Awaitable[None]]
 
 #: provider -> module with ``async def probe(ctx, rec)``
 PROBES: Final[dict[Provider, str]] = {
-    Provider.SES: "postwarden.core.providers.ses",
-    Provider.SENDGRID: "postwarden.core.providers.sendgrid",
-    Provider.MAILGUN: "postwarden.core.providers.mailgun",
-    Provider.POSTMARK: "postwarden.core.providers.postmark",
-    Provider.RESEND: "postwarden.core.providers.resend",
-    Provider.MANDRILL: "postwarden.core.providers.mandrill",
+    Provider.SES: "postwarden.core.doctor.providers.ses",
+    Provider.SENDGRID: "postwarden.core.doctor.providers.sendgrid",
+    Provider.MAILGUN: "postwarden.core.doctor.providers.mailgun",
+    Provider.POSTMARK: "postwarden.core.doctor.providers.postmark",
+    Provider.RESEND: "postwarden.core.doctor.providers.resend",
+    Provider.MANDRILL: "postwarden.core.doctor.providers.mandrill",
 }
 
 

@@ -12,10 +12,10 @@ import base64
 from typing import TYPE_CHECKING, Final
 
 from postwarden.core.doctor.model import Code, Finding, Status
-from postwarden.core.providers.base import Api, sender_unverified
+from postwarden.core.doctor.providers.base import Api, sender_unverified
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 DEFAULT_URL: Final = "https://api.mailgun.net/v3"
 

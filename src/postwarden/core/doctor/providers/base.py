@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from postwarden.core.doctor.model import Code, Finding, Status
-from postwarden.core.providers.http import HttpFailure, HttpResponse, request
+from postwarden.core.doctor.providers.http import HttpFailure, HttpResponse, request
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 #: how much of a provider's answer is quoted as evidence
 EVIDENCE_CHARS: Final = 300

@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from postwarden.core.doctor.model import Code, Finding, Status
+from postwarden.core.doctor.providers.base import Api, domain_covers, sender_unverified
 from postwarden.core.doctor.senders import mail_domain
-from postwarden.core.providers.base import Api, domain_covers, sender_unverified
 
 if TYPE_CHECKING:
-    from postwarden.core.doctor.runner import Context, Recorder
+    from postwarden.core.doctor.context import Context, Recorder
 
 DEFAULT_URL: Final = "https://api.resend.com/"
 TEST_DOMAIN: Final = "resend.dev"
