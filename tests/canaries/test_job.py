@@ -103,3 +103,74 @@ def test_retention_0_keeps_every_run() -> None:
     )
     prune_runs(JobRun("canaries.history", deadline=time.monotonic() + 60))
     assert CanaryRun.objects.count() == 1
+
+
+class SilentServer:
+    """Accepts IMAP connections and never greets (a mailbox host gone dark) until released."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.held: list[socket.socket] = []
+        self.released = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.listener.settimeout(0.1)
+        while not self.released.is_set():
+            try:
+                self.held.append(self.listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    def release(self) -> None:
+        self.released.set()
+        self.thread.join(5)
+        for conn in self.held:
+            conn.close()
+        self.listener.close()
+
+
+def test_a_silent_mailbox_does_not_hold_up_the_other_canaries(closed_port: int) -> None:
+    """The silent mailbox's canary comes first in the pass; the other is still looked into
+    (and ends unreachable) while the first waits on its server."""
+    import threading
+
+    from postwarden.canaries import runner
+    from postwarden.canaries.models import Canary
+
+    silent = SilentServer()
+    try:
+
+        def canary(address: str, port: int) -> Canary:
+            return store.create(
+                store.CanaryInput(
+                    address=address,
+                    imap_host="127.0.0.1",
+                    imap_port=port,
+                    imap_security="none",
+                    imap_user=address,
+                    imap_password="secret-password-1",
+                )
+            )
+
+        dark, refused = canary("dark@example.com", silent.port), canary("refused@example.com", closed_port)
+        assert dark.pk < refused.pk
+        passing = threading.Thread(target=runner.run_due)
+        passing.start()
+        for _ in range(400):  # bounded: 20 s, below the IMAP timeout the dark mailbox holds
+            if refused.runs.filter(state=RunState.UNREACHABLE).exists():
+                break
+            time.sleep(0.05)
+        assert refused.runs.get().state == RunState.UNREACHABLE
+        assert passing.is_alive()  # the dark mailbox is still being waited on
+        assert not dark.runs.exists()
+    finally:
+        silent.release()
+    passing.join(60)
+    assert not passing.is_alive()
+    assert dark.runs.get().state == RunState.UNREACHABLE

@@ -25,10 +25,11 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -48,6 +49,8 @@ log = logging.getLogger("postwarden.canaries")
 
 #: a node that stopped renewing its lease loses the canary after this
 LEASE: Final = timedelta(minutes=2)
+#: canaries looked into at once in one pass
+PARALLEL: Final = 4
 FIRST_POLL: Final = 2.0
 POLL_FACTOR: Final = 1.5
 MAX_POLL: Final = 30.0
@@ -78,21 +81,33 @@ def run_due(
     """One pass over the canaries: start the due runs, look once for each waiting run whose
     poll is due. Returns how many canaries it moved on. ``only``: these canaries only;
     ``settings``: what the canary mail is composed with (default: the settings in force);
-    ``stop``: asked between canaries, True ends the pass early (a shutdown)."""
+    ``stop``: asked before each canary, True ends the pass early (a shutdown).
+
+    Up to :data:`PARALLEL` canaries are looked into at once: one silent mailbox (each IMAP
+    step may take its whole timeout) must not delay the others' looks, which would inflate
+    their arrival times into false ``canary.slow`` findings."""
     owner = owner or default_owner()
-    moved = 0
-    for canary_id in _candidates(now or timezone.now(), only):
-        if stop is not None and stop():
-            break
-        if not _take_lease(canary_id, owner):
-            continue
+    ids = _candidates(now or timezone.now(), only)
+    if not ids:
+        return 0
+    with ThreadPoolExecutor(max_workers=min(PARALLEL, len(ids)), thread_name_prefix="canary") as pool:
+        return sum(pool.map(lambda canary_id: _one(canary_id, owner, settings, stop), ids))
+
+
+def _one(canary_id: int, owner: str, settings: Settings | None, stop: Callable[[], bool] | None) -> int:
+    """Drive one canary on a pool thread, with the thread's own database connection."""
+    try:
+        if (stop is not None and stop()) or not _take_lease(canary_id, owner):
+            return 0
         try:
-            moved += _advance(canary_id, settings)
+            return _advance(canary_id, settings)
         except Exception:  # one canary's defect must not stop the others (logged, retried next pass)
             log.exception("canary %s: the pass failed", canary_id)
+            return 0
         finally:
             _release_if_idle(canary_id, owner)
-    return moved
+    finally:
+        connection.close()
 
 
 def _candidates(now: datetime, only: Sequence[int] | None) -> list[int]:
