@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from postwarden.accounts import suggestions
 from postwarden.accounts.models import ApiKey, Member, MemberGroup
-from postwarden.console import prefs
 
 pytestmark = pytest.mark.django_db
 SUGGEST = "/api/v1/recipients/suggest"
@@ -53,9 +53,9 @@ def test_it_edits_and_removes_a_member(settings_client: Client, directory: None)
 
 
 def test_it_saves_the_suggestion_mode(settings_client: Client) -> None:
-    assert prefs.suggestion_mode() == "all"
+    assert suggestions.suggestion_mode() == "all"
     settings_client.post("/people/", {"action": "mode", "mode": "groups"})
-    assert prefs.suggestion_mode() == "groups"
+    assert suggestions.suggestion_mode() == "groups"
 
 
 def test_it_searches_members(viewer_client: Client, directory: None) -> None:
@@ -77,7 +77,7 @@ def test_suggest_offers_all_members_matching_in_mode_all(client: Client, directo
 
 
 def test_suggest_offers_only_the_same_groups_in_mode_groups(client: Client, directory: None) -> None:
-    prefs.set_suggestion_mode("groups")
+    suggestions.set_suggestion_mode("groups")
     response = client.get(SUGGEST, {"q": "", "for": "ann@example.com"}, HTTP_AUTHORIZATION=f"Bearer {key()}")
     assert [s["email"] for s in response.json()["suggestions"]] == ["abe@example.com"]
     missing_for = client.get(SUGGEST, {"q": "a"}, HTTP_AUTHORIZATION=f"Bearer {key()}")
@@ -86,7 +86,7 @@ def test_suggest_offers_only_the_same_groups_in_mode_groups(client: Client, dire
 
 
 def test_suggest_offers_nobody_in_mode_none(client: Client, directory: None) -> None:
-    prefs.set_suggestion_mode("none")
+    suggestions.set_suggestion_mode("none")
     response = client.get(SUGGEST, {"q": "a"}, HTTP_AUTHORIZATION=f"Bearer {key()}")
     assert response.json() == {"mode": "none", "suggestions": []}
 

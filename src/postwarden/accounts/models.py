@@ -1,5 +1,6 @@
 """Who may use Postwarden: console users with roles, API keys, and the application's
-members (people with accounts in the app, exempt from approved domains as in Metabase)."""
+members (people with accounts in the app, exempt from approved domains as in Metabase),
+with the preferences about them that the console sets and the API follows."""
 
 from __future__ import annotations
 
@@ -125,3 +126,18 @@ class Member(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+
+class Preference(models.Model):
+    """A preference about the members that is not a mail setting of docs/spec/config.md (those
+    live in configstore and follow the environment's precedence): the recipient-suggestion
+    mode (accounts/suggestions.py), set in the console, followed by the API."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    value = models.CharField(max_length=200)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[models.Manager[Preference]]
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"

@@ -18,10 +18,10 @@ from ninja.errors import HttpError
 from pydantic import ConfigDict
 
 from postwarden.accounts.models import Member
+from postwarden.accounts.suggestions import suggestion_mode
 from postwarden.api import params
 from postwarden.api.auth import scope
 from postwarden.api.errors import errors
-from postwarden.console.prefs import suggestion_mode
 
 router = Router(tags=["recipients"])
 

@@ -1,5 +1,5 @@
-"""What only the console keeps: login throttling counters, console preferences (the
-recipient-suggestion mode) and the doctor runs started from the console."""
+"""What only the console keeps: login throttling counters and the doctor runs started from
+the console. (The recipient-suggestion mode, which the API follows too, is kept by accounts.)"""
 
 from __future__ import annotations
 
@@ -23,20 +23,6 @@ class LoginThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.failures}"
-
-
-class ConsoleSetting(models.Model):
-    """A console preference that is not a mail setting of docs/spec/config.md
-    (those live in configstore and follow the environment's precedence)."""
-
-    name = models.CharField(max_length=64, primary_key=True)
-    value = models.CharField(max_length=200)
-    updated_at = models.DateTimeField(default=timezone.now)
-
-    objects: ClassVar[models.Manager[ConsoleSetting]]
-
-    def __str__(self) -> str:
-        return f"{self.name}={self.value}"
 
 
 class DoctorRun(models.Model):

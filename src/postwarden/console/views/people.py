@@ -12,8 +12,8 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from postwarden.accounts import suggestions
 from postwarden.accounts.models import Member, MemberGroup
-from postwarden.console import prefs
 from postwarden.console.forms.admin import GroupForm, MemberForm, SuggestionModeForm
 
 log = logging.getLogger("postwarden.console.people")
@@ -35,7 +35,7 @@ def people(request: HttpRequest) -> HttpResponse:
         "groups": MemberGroup.objects.annotate(n=Count("members")).order_by("name"),
         "member_form": MemberForm(),
         "group_form": GroupForm(),
-        "mode_form": SuggestionModeForm(initial={"mode": prefs.suggestion_mode()}),
+        "mode_form": SuggestionModeForm(initial={"mode": suggestions.suggestion_mode()}),
     }
     return render(request, "console/people.html", context)
 
@@ -45,7 +45,7 @@ def _post(request: HttpRequest) -> HttpResponse:
     if action == "mode":
         mode_form = SuggestionModeForm(request.POST)
         if mode_form.is_valid():
-            prefs.set_suggestion_mode(mode_form.cleaned_data["mode"])
+            suggestions.set_suggestion_mode(mode_form.cleaned_data["mode"])
             messages.success(request, "Recipient suggestions saved.")
     elif action == "member":
         form = MemberForm(request.POST)
