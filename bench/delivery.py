@@ -74,7 +74,7 @@ def enqueue(count: int, port: int, connections: int) -> float:
     """Enqueue ``count`` messages; returns msgs/s."""
     from django.db import transaction
 
-    from postwarden.outbox.services import Outgoing, enqueue_many
+    from postwarden.outbox.submission import Outgoing, enqueue_many
 
     settings = _settings(port, connections)
     body = BODY_LINE * 26

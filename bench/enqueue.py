@@ -46,7 +46,7 @@ def run(count: int) -> dict[str, Any]:
 
         from postwarden.accounts.models import ApiKey
         from postwarden.configstore import runtime
-        from postwarden.outbox.services import Outgoing, enqueue_many
+        from postwarden.outbox.submission import Outgoing, enqueue_many
 
         call_command("migrate", verbosity=0)
         runtime.save({"MAIL_FROM": "noreply@example.com"})

@@ -1,4 +1,4 @@
-"""Seed an outbox with ``COUNT`` ~2 KB messages through ``outbox.services.enqueue_many``,
+"""Seed an outbox with ``COUNT`` ~2 KB messages through ``outbox.submission.enqueue_many``,
 500 per transaction, as the batch API stores them (run in the installation's environment;
 bench/stack.py calls it).
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import transaction
 
     from postwarden.outbox.models import Recipient
-    from postwarden.outbox.services import Enqueued, Outgoing, enqueue_many
+    from postwarden.outbox.submission import Enqueued, Outgoing, enqueue_many
 
     body = BODY_LINE * 26
     started = time.perf_counter()

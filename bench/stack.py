@@ -1,6 +1,6 @@
 """Postwarden as an operator runs it, for the benchmark: a throwaway data directory (or a
 PostgreSQL database), the ``postwarden`` command line in subprocesses (``migrate``,
-``apikey``, ``web``, ``worker``), messages seeded through ``outbox.services.enqueue_many``
+``apikey``, ``web``, ``worker``), messages seeded through ``outbox.submission.enqueue_many``
 (bench/seed.py), and :class:`Outbox`, a read-mostly look at the outbox tables from outside
 the processes being measured (sqlite3 or psycopg, no Django in the benchmark's process).
 

@@ -1,6 +1,6 @@
 """Outbox rows for tests that need a message and a recipient in a given state without going
 through enqueue: a webhook's sent recipient, each state of the transition table, a delivery
-event's target. Tests of the way in use ``postwarden.outbox.services.enqueue`` instead."""
+event's target. Tests of the way in use ``postwarden.outbox.submission.enqueue`` instead."""
 
 from __future__ import annotations
 

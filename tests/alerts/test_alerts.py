@@ -20,7 +20,7 @@ from postwarden.core.config.model import AlertSettings, Settings, WebhookSetting
 from postwarden.core.secrets import Secret
 from postwarden.outbox import heartbeat
 from postwarden.outbox.models import Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from tests.alerts.hookd import Hook, hook  # noqa: F401 - a fixture
 from tests.outbox.helpers import make_settings
 
@@ -193,12 +193,12 @@ def test_without_a_destination_the_alert_is_kept_with_the_fix() -> None:
 
 def test_the_test_alert_reaches_every_destination_at_once(hook: Hook) -> None:  # noqa: F811
     settings = alert_settings(hook.mattermost_url(TOKEN), hook.json_url("generic"))
-    alert = delivery.send_test(settings)
+    alert = delivery.send_test_alert(settings)
     assert alert.status == Alert.Status.SENT
     got = hook.wait_for(2)
     assert all("This is a test alert from Postwarden" in r.text for r in got)
     hook.down()
-    failed = delivery.send_test(settings)
+    failed = delivery.send_test_alert(settings)
     assert failed.status == Alert.Status.FAILED
     assert all(d.status == "failed" and d.last_error for d in failed.deliveries.all())
 

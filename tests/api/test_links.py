@@ -12,7 +12,7 @@ from django.test import Client
 from postwarden.accounts.models import ApiKey
 from postwarden.configstore import runtime
 from postwarden.outbox.models import Event, Message
-from postwarden.outbox.services import enqueue_raw
+from postwarden.outbox.submission import enqueue_raw
 
 pytestmark = pytest.mark.django_db
 

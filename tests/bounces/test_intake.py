@@ -11,7 +11,7 @@ from postwarden.bounces import intake
 from postwarden.bounces.intake import Arrival, take
 from postwarden.bounces.models import Bounce, Outcome
 from postwarden.outbox.models import Event, Recipient, Suppression
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from tests.bounces.helpers import arf, bounce_settings, dsn, out_of_office, verp
 
 pytestmark = pytest.mark.django_db

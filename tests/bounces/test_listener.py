@@ -13,7 +13,7 @@ import pytest
 from postwarden.bounces import intake
 from postwarden.bounces.models import Bounce
 from postwarden.outbox.models import Event, Recipient, Suppression
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from tests.bounces.helpers import ListenerThread, bounce_settings, dsn, verp
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -18,7 +18,7 @@ from postwarden.bounces.models import Bounce
 from postwarden.core.config.model import BounceSettings
 from postwarden.core.secrets import Secret
 from postwarden.outbox.models import Event, Recipient, Suppression
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from tests.bounces.helpers import bounce_settings, bouncing_postfix, dsn, out_of_office, verp
 from tests.dovecot import DovecotServer

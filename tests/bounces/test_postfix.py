@@ -14,7 +14,7 @@ import pytest
 
 from postwarden.bounces.models import Bounce
 from postwarden.outbox.models import Attempt, Event, Recipient, Suppression
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from tests.bounces.helpers import ListenerThread, bounce_settings, bouncing_postfix
 from tests.postfix import PostfixInstance

@@ -10,7 +10,7 @@ import pytest
 
 from postwarden.core.config.model import Settings
 from postwarden.outbox.models import Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from tests.bounces.helpers import bounce_settings, verp
 from tests.outbox.helpers import make_settings

@@ -10,7 +10,7 @@ from django.test import Client
 from postwarden.accounts.models import ApiKey
 from postwarden.bounces.intake import Arrival, take
 from postwarden.outbox.models import Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from tests.bounces.helpers import bounce_settings, dsn, verp
 from tests.console.conftest import logged_in
 from tests.console.conftest import viewer as viewer

@@ -16,8 +16,8 @@ from postwarden.canaries.models import Canary, CanaryRun, RunState
 from postwarden.canaries.status import facts_of, status_of
 from postwarden.core.dkim import generate_key
 from postwarden.core.doctor.context import Options
+from postwarden.doctor.db_reads import canary_facts
 from postwarden.doctor.facts import django_db
-from postwarden.doctor.lean import canary_facts
 from postwarden.doctor.report import run_doctor
 from tests.canaries.conftest import Path
 from tests.canaries.test_faults import _look_now, _past_deadline, _started

@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from postwarden.canaries.models import CanaryRun, RunState
 from postwarden.console import stats
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from tests.canaries.conftest import Path
 from tests.canaries.test_faults import _past_deadline, _started
 

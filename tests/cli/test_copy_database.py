@@ -32,7 +32,7 @@ import json
 from postwarden.cli.django_setup import setup
 setup()
 from postwarden.configstore.runtime import save
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.accounts.models import ApiKey
 save({{"MAILGUN_WEBHOOK_SIGNING_KEY": "{SAVED_SECRET}"}})
 ids = [enqueue(Outgoing(to=[f"r{{i}}@example.net"], subject=f"queued {{i}}", text="hi")).public_id

@@ -79,7 +79,7 @@ def test_it_reads_the_database_without_setting_django_up(
     tmp_path: Path, engine: str, request: pytest.FixtureRequest
 ) -> None:
     """The database's facts, the settings saved in the console among them, come by plain
-    SQL (doctor/lean.py): Django cannot even be imported here, and the run still has them."""
+    SQL (doctor/db_reads.py): Django cannot even be imported here, and the run still has them."""
     env = doctor_env(tmp_path, TEST_EMAIL="dest@example.com")
     if engine == "postgresql":
         env["DATABASE_URL"] = request.getfixturevalue("pg_cluster").createdb("doctor_lean")
@@ -113,7 +113,7 @@ def save_setting(env: dict[str, str], sqlite_file: Path, name: str, value: str) 
 DELIVER = """
 import asyncio
 from postwarden.configstore.runtime import current_settings
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 settings = current_settings()
 for to in ("a@example.net", "b@example.net"):

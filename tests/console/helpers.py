@@ -10,7 +10,7 @@ from django.conf import settings as django_settings
 
 from postwarden.core.config.model import Provider, SendingSettings, Settings
 from postwarden.outbox.models import Message
-from postwarden.outbox.services import FileIn, Outgoing, enqueue
+from postwarden.outbox.submission import FileIn, Outgoing, enqueue
 from postwarden.transports.base import Delivery
 from postwarden.transports.capture import CaptureTransport
 

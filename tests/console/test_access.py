@@ -11,7 +11,7 @@ from postwarden.accounts.models import ApiKey, Member, MemberGroup, Role, User
 from postwarden.canaries import store as canary_store
 from postwarden.console.access import ACCESS
 from postwarden.mailtemplates import store as templates
-from postwarden.outbox.services import FileIn
+from postwarden.outbox.submission import FileIn
 from tests.console.conftest import logged_in
 from tests.console.helpers import ATTACHED, capture_one, enqueue_one
 

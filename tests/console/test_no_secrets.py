@@ -11,7 +11,7 @@ from postwarden.configstore.runtime import save
 from postwarden.console.access import ACCESS
 from postwarden.core.dkim import generate_key
 from postwarden.mailtemplates import store as templates
-from postwarden.outbox.services import FileIn
+from postwarden.outbox.submission import FileIn
 from tests.console.conftest import DISTINCT_SENDGRID_KEY, DISTINCT_SMTP_PASSWORD, DISTINCT_WEBHOOK_SECRET
 from tests.console.helpers import ATTACHED, capture_one, enqueue_one
 

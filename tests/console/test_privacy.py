@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from postwarden.accounts.models import Role, User
-from postwarden.outbox.services import FileIn
+from postwarden.outbox.submission import FileIn
 from tests.console.conftest import logged_in
 from tests.console.helpers import ATTACHED, capture_one, enqueue_one
 

@@ -15,7 +15,7 @@ from postwarden.configstore import runtime
 from postwarden.mailtemplates import store
 from postwarden.mailtemplates.models import Version
 from postwarden.outbox.models import Event, Message
-from postwarden.outbox.services import FileIn
+from postwarden.outbox.submission import FileIn
 from tests.console.conftest import logged_in
 from tests.console.helpers import enqueue_one
 

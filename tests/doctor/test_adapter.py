@@ -26,7 +26,7 @@ from postwarden.doctor.checks import CHECK_IDS, doctor_config_checks
 from postwarden.doctor.report import report_json, run_doctor
 from postwarden.outbox import heartbeat, suppressions
 from postwarden.outbox.models import Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from tests.outbox.helpers import make_settings
 from tests.smtpd import SmtpServer
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from postwarden.core.config.model import AlertSettings
 from postwarden.doctor.facts import collect
 from postwarden.outbox.models import Message, Recipient
-from postwarden.outbox.services import Outgoing, enqueue_many
+from postwarden.outbox.submission import Outgoing, enqueue_many
 from tests.outbox.helpers import make_settings
 
 pytestmark = pytest.mark.django_db

@@ -11,11 +11,11 @@ from django.utils import timezone
 
 from postwarden.accounts.models import Member
 from postwarden.core.doctor.service import QueueFacts
-from postwarden.doctor import lean
+from postwarden.doctor import db_reads
 from postwarden.doctor.facts import collect, django_db
 from postwarden.outbox import heartbeat, suppressions
 from postwarden.outbox.models import Recipient, State
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from tests.outbox.helpers import make_settings
 
 pytestmark = pytest.mark.django_db
@@ -77,7 +77,7 @@ def test_it_counts_what_waits_and_how_long(tmp_path: Path) -> None:
         reply="550 5.1.1 old",
         at=now - timedelta(days=3),
     )
-    facts = lean.queue_facts(django_db(), now)
+    facts = db_reads.queue_facts(django_db(), now)
     assert facts == QueueFacts(
         waiting=2,
         oldest_age=pytest.approx(540, abs=1),
@@ -101,7 +101,7 @@ def test_it_reads_heartbeats() -> None:
         started_at=now - timedelta(hours=1),
         now=now - timedelta(seconds=90),
     )
-    [worker] = lean.worker_facts(django_db(), now)
+    [worker] = db_reads.worker_facts(django_db(), now)
     assert (worker.worker_id, worker.status, worker.transport) == ("w-1", "running", "smtp")
     assert worker.age == pytest.approx(90)
     assert worker.fingerprint == heartbeat.settings_fingerprint(settings)
@@ -124,6 +124,6 @@ def test_it_asks_the_outbox_policy_about_the_recipient() -> None:
 
 def test_it_reads_recent_messages_text_and_html(tmp_path: Path) -> None:
     message("a@example.com", text="Reset: http://localhost:8000/reset/x", settings_dir=tmp_path)
-    [(public_id, body)] = lean.recent_messages(django_db())
+    [(public_id, body)] = db_reads.recent_messages(django_db())
     assert public_id.startswith("m_")
     assert "http://localhost:8000/reset/x" in body

@@ -23,9 +23,9 @@ from postwarden.core.doctor.render import summary
 from postwarden.core.doctor.runner import run
 from postwarden.core.doctor.service import ServiceFacts
 from postwarden.core.secrets import Secret
-from postwarden.doctor import facts, lean
+from postwarden.doctor import db_reads, facts
 from postwarden.outbox.models import Attempt, Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options as WorkerOptions
 from postwarden.outbox.worker.loop import Worker
 from tests.core.doctor.helpers import check, codes, finding
@@ -57,7 +57,7 @@ def doctor(settings: Settings, service: ServiceFacts) -> Report:
 def both_readers(settings: Settings) -> list[ServiceFacts]:
     now = timezone.now()
     service = facts.collect(settings, "dest@example.org", now=now)
-    plain = lean.collect(
+    plain = db_reads.collect(
         facts.django_db(), settings, "dest@example.org", Secret(django_settings.SECRET_KEY), now
     )
     assert plain == service

@@ -179,7 +179,7 @@ def _main(argv: list[str]) -> Any:
 def _enqueue(count: int) -> list[str]:
     from django.db import transaction
 
-    from postwarden.outbox.services import Outgoing, enqueue_many
+    from postwarden.outbox.submission import Outgoing, enqueue_many
 
     ids: list[str] = []
     for start in range(0, count, 500):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from postwarden.core.doctor.redact import Redactor
 from postwarden.outbox import effects, retry, suppressions
 from postwarden.outbox.models import Attempt, Recipient, State, Suppression
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker import db
 from postwarden.transports.base import Outcome, RecipientResult
 from tests.outbox.helpers import make_settings

@@ -21,7 +21,7 @@ from django.db import connection
 from postwarden.accounts.models import ApiKey
 from postwarden.outbox.groupcommit import GroupCommitter
 from postwarden.outbox.models import Message, Recipient
-from postwarden.outbox.services import Enqueued, Outgoing, enqueue_many
+from postwarden.outbox.submission import Enqueued, Outgoing, enqueue_many
 from tests.outbox.helpers import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -342,7 +342,7 @@ django.setup()
 from django.core.management import call_command
 from django.db import connection
 call_command("migrate", verbosity=0)
-from postwarden.outbox.services import Outgoing, enqueue_many
+from postwarden.outbox.submission import Outgoing, enqueue_many
 from tests.outbox.helpers import make_settings
 
 def crash_after_recipients(execute, sql, params, many, context):

@@ -16,7 +16,7 @@ from postwarden.configstore.models import StoredSetting
 from postwarden.configstore.runtime import current_settings, save_rotated_refresh_token
 from postwarden.core.secrets import Secret
 from postwarden.outbox.models import Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from tests.console.conftest import _fresh_settings_cache, clean_env  # noqa: F401 - fixtures
 from tests.oauthd import BearerCheck, IdentityServer

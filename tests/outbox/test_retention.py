@@ -104,7 +104,7 @@ from django.utils import timezone
 from postwarden.configstore.runtime import current_settings
 from postwarden.outbox import retention
 from postwarden.outbox.models import Message, Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 settings = current_settings()
 for n in range(300):
     draft = Outgoing(to=[f"u{n}@example.com"], subject="s", text="x" * 20_000)

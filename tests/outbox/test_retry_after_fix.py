@@ -19,7 +19,7 @@ from postwarden.core.config.model import Origin, Settings, Source
 from postwarden.core.config.resolve import ConfigError, Problem
 from postwarden.outbox import actions, retrynow
 from postwarden.outbox.models import Attempt, Event, Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from tests.console.conftest import _fresh_settings_cache, clean_env  # noqa: F401 - fixtures
 from tests.outbox.helpers import make_settings

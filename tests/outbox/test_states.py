@@ -124,7 +124,7 @@ def _string_parts(node: ast.AST) -> str:
 
 def writes_of_state(tree: ast.AST) -> list[int]:
     """Lines that write a recipient's state: ``.update(state=…)``/``create(state=…)``, an
-    assignment to ``….state``, a ``bulk.update``/``bulk.insert`` of ``Recipient`` whose columns
+    assignment to ``….state``, a ``bulk_sql.update``/``bulk_sql.insert`` of ``Recipient`` whose columns
     name ``state``, or SQL text that sets it."""
     tuples = {
         t.id: node.value
@@ -186,7 +186,7 @@ def test_no_module_but_the_state_machine_writes_recipient_state() -> None:
     [
         "Recipient.objects.filter(pk=1).update(state='sent')",
         "row.state = State.SENT",
-        "bulk.update(Recipient, ('state', 'reason'), ('id',), rows)",
+        "bulk_sql.update(Recipient, ('state', 'reason'), ('id',), rows)",
         "COLUMNS = ('reason', 'state')\nbulk.insert(Recipient, COLUMNS, rows)",
         "sql = f'UPDATE {table} SET reason = %s, state = %s WHERE id = %s'",
         "Recipient.objects.create(message=m, address='a@b', state='queued')",

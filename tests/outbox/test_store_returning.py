@@ -6,8 +6,8 @@ import pytest
 
 from postwarden.outbox import store
 from postwarden.outbox.models import Content, Message, Recipient
-from postwarden.outbox.services import Enqueued, RawItem, enqueue_raw_many
-from tests.outbox.test_services import SETTINGS
+from postwarden.outbox.submission import Enqueued, RawItem, enqueue_raw_many
+from tests.outbox.test_submission import SETTINGS
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from postwarden.outbox.models import Attempt, Recipient, WorkerHeartbeat
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from postwarden.transports.capture import list_captured, read_captured
 from tests.outbox.helpers import make_settings

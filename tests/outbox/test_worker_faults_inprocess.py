@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from postwarden.outbox.models import Attempt, Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from postwarden.transports.base import Delivery, RecipientResult
 from postwarden.transports.capture import CaptureTransport

@@ -24,7 +24,7 @@ from postwarden.core.config.model import (
 )
 from postwarden.core.secrets import Secret
 from postwarden.outbox.models import Attempt, Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from tests.oauthd import APP_SECRET, TENANT, BearerCheck, IdentityServer, microsoft_oauth2, self_signed
 from tests.outbox.helpers import make_settings

@@ -17,7 +17,7 @@ import pytest
 
 from postwarden.core.config.model import DeliverySettings, Security
 from postwarden.outbox.models import Attempt, Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from tests.outbox.helpers import make_settings
 from tests.ports import free_port

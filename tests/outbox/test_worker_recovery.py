@@ -29,7 +29,7 @@ from postwarden.core.config.model import DeliverySettings, Settings
 from postwarden.core.config.resolve import ConfigError, resolve_environment
 from postwarden.core.doctor.redact import Redactor
 from postwarden.outbox.models import Attempt, Recipient, WorkerHeartbeat
-from postwarden.outbox.services import Outgoing, enqueue_many
+from postwarden.outbox.submission import Outgoing, enqueue_many
 from postwarden.outbox.worker import db
 from postwarden.outbox.worker.liveness import ProcessId, gone, identify, this_process
 from postwarden.outbox.worker.loop import Options, Worker

@@ -9,7 +9,7 @@ import pytest
 
 from postwarden.core.config.model import DeliverySettings, Settings
 from postwarden.outbox.models import Attempt, Recipient, WorkerHeartbeat
-from postwarden.outbox.services import Outgoing, enqueue_many
+from postwarden.outbox.submission import Outgoing, enqueue_many
 from postwarden.outbox.worker.loop import Options, Worker
 from tests.outbox.helpers import make_settings
 from tests.outbox.smtpd_helper import Server

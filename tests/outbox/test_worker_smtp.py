@@ -14,7 +14,7 @@ from django.utils import timezone
 from postwarden.core.config.model import DeliverySettings
 from postwarden.outbox import actions
 from postwarden.outbox.models import Attempt, Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from tests.outbox.helpers import make_settings
 from tests.outbox.smtpd_helper import Server

@@ -11,7 +11,7 @@ from postwarden.core.doctor.model import Code, Status
 from postwarden.doctor.facts import collect
 from postwarden.outbox import effects, suppressions
 from postwarden.outbox.models import Event, Recipient, State, Suppression
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from tests.core.doctor.helpers import doctor
 from tests.outbox.helpers import make_settings
 from tests.outbox.smtpd_helper import Server

@@ -16,7 +16,7 @@ from pytest_httpserver import HTTPServer
 
 from postwarden.core.config.model import BounceSettings, Settings
 from postwarden.outbox.models import Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from postwarden.transports.base import Delivery, RecipientResult, Transport
 from postwarden.transports.capture import CaptureTransport

@@ -18,7 +18,7 @@ import pytest
 from postwarden.accounts.models import ApiKey
 from postwarden.outbox.groupcommit import Activity, GroupCommitter
 from postwarden.outbox.models import Message
-from postwarden.outbox.services import _committer as api_committer
+from postwarden.outbox.submission import _committer as api_committer
 from postwarden.relay.store import NOT_STORED
 from tests.relay.helpers import TIMEOUT, RelayThread, Wire, message, simple_mail
 
@@ -209,7 +209,7 @@ def test_the_relay_reaches_the_outbox_only_through_its_public_modules() -> None:
                 imported.setdefault(node.module or "", set()).update(a.name for a in node.names)
             if isinstance(node, ast.Import):
                 assert not [a.name for a in node.names if a.name.startswith("postwarden.outbox")], path
-    public = {"postwarden.outbox.services", "postwarden.outbox.groupcommit", "postwarden.outbox.policy"}
+    public = {"postwarden.outbox.submission", "postwarden.outbox.groupcommit", "postwarden.outbox.policy"}
     assert set(imported) <= public | {"postwarden.outbox.models"}
     # the states' names, not a table
     assert imported.get("postwarden.outbox.models", set()) <= {"State"}

@@ -49,7 +49,7 @@ def _enqueue_to(addresses: list[str]) -> list[str]:
     """One message to each address, in this order; their Message-IDs."""
     from django.db import transaction
 
-    from postwarden.outbox.services import Outgoing, enqueue_many
+    from postwarden.outbox.submission import Outgoing, enqueue_many
 
     with transaction.atomic():
         done = enqueue_many([Outgoing(to=[a], subject=a, text="x") for a in addresses], source="batch")

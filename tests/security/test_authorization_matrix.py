@@ -204,7 +204,7 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("api/docs", "POST"): PUBLIC,
     ("api/", "GET"): (404,) * 7,
     ("api/", "POST"): (404,) * 7,
-    # --- machines: monitoring needs no login and gets figures only (outbox/ops.py); 503
+    # --- machines: monitoring needs no login and gets figures only (outbox/metrics_healthz.py); 503
     # from /healthz while no worker has sent a heartbeat
     ("metrics", "GET"): PUBLIC,
     ("metrics", "POST"): (405,) * 7,

@@ -25,7 +25,7 @@ from postwarden.configstore import runtime
 from postwarden.configstore.models import StoredSetting
 from postwarden.configstore.runtime import current_settings
 from postwarden.outbox.models import Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from tests.oauthd import BearerCheck, IdentityServer, self_signed
 from tests.reliability.figures import report

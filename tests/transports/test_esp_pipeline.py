@@ -19,7 +19,7 @@ from pytest_httpserver import HTTPServer
 from postwarden.core.config.model import Provider, Settings
 from postwarden.core.config.resolve import resolve_environment
 from postwarden.outbox.models import Attempt, Recipient, Suppression
-from postwarden.outbox.services import FileIn, Outgoing, enqueue
+from postwarden.outbox.submission import FileIn, Outgoing, enqueue
 from postwarden.outbox.worker.loop import Options, Worker
 from postwarden.webhooks import views
 from tests import providers as p

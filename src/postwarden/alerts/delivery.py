@@ -142,7 +142,7 @@ def message(alert: Alert) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
-def send_test(settings: Settings, now: datetime | None = None) -> Alert:
+def send_test_alert(settings: Settings, now: datetime | None = None) -> Alert:
     """The console's "Send test alert": stored, then sent at once to every destination
     (not retried: the person pressing the button sees the outcome)."""
     alert = _store(

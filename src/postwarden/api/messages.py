@@ -41,7 +41,7 @@ from postwarden.api.message_schemas import (
 from postwarden.outbox import actions
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.models import Message, Recipient, State
-from postwarden.outbox.services import Enqueued, FileIn, Outgoing, enqueue, enqueue_many
+from postwarden.outbox.submission import Enqueued, FileIn, Outgoing, enqueue, enqueue_many
 from postwarden.outbox.timeline import timeline, without_bodies
 
 router = Router(tags=["messages"])

@@ -8,6 +8,6 @@ class BouncesConfig(AppConfig):
 
     def ready(self) -> None:
         from postwarden.bounces.metrics import BounceCollector
-        from postwarden.outbox.ops import add_collector
+        from postwarden.outbox.metrics_healthz import add_collector
 
         add_collector(BounceCollector)

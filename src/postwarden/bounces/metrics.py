@@ -1,4 +1,4 @@
-"""The bounce intake on /metrics (outbox/ops.py serves it; apps.py registers this), read
+"""The bounce intake on /metrics (outbox/metrics_healthz.py serves it; apps.py registers this), read
 from the database at scrape time like the outbox's families. The recipients' states
 (``postwarden_recipients{state="bounced"|"complained"}``) are the outbox's, as for provider
 events; these say what came back and what was done with it.

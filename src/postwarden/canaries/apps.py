@@ -7,6 +7,6 @@ class CanariesConfig(AppConfig):
 
     def ready(self) -> None:
         from postwarden.canaries.metrics import CanaryCollector
-        from postwarden.outbox.ops import add_collector
+        from postwarden.outbox.metrics_healthz import add_collector
 
         add_collector(CanaryCollector)

@@ -1,4 +1,4 @@
-"""The canaries on /metrics (outbox/ops.py serves them; apps.py registers this).
+"""The canaries on /metrics (outbox/metrics_healthz.py serves them; apps.py registers this).
 
 Read from the runs at scrape time, as the outbox's families are, so every web process on
 every machine says the same. The ``canary`` label is the canary's name, never its

@@ -43,7 +43,7 @@ from postwarden.core.imap import ImapError, open_session
 from postwarden.core.sealing import UnsealError
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.models import Recipient
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 
 log = logging.getLogger("postwarden.canaries")
 

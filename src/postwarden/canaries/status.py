@@ -34,7 +34,7 @@ class CanaryStatus:
 
 
 def facts_of(canary: Canary, run: CanaryRun, now: datetime | None = None) -> CanaryFacts:
-    """The doctor's facts for a finished run (what doctor/lean.py reads with plain SQL)."""
+    """The doctor's facts for a finished run (what doctor/db_reads.py reads with plain SQL)."""
     now = now or timezone.now()
     return CanaryFacts(
         name=canary.name,

@@ -2,7 +2,7 @@
 
 Runs from the framework-free core with no database. When the service's database is
 configured and reachable it adds what the database knows (queue, workers, suppressions,
-settings saved in the console), read with plain SQL (doctor/lean.py) rather than by
+settings saved in the console), read with plain SQL (doctor/db_reads.py) rather than by
 setting Django up, which cost more than the rest of the run; only ``--send`` sets Django
 up (a provider's test mail goes through the worker's transport). Without a database
 those checks say "skipped". Exit status (docs/spec/doctor.md): 0 no error, 1 an error, 2 could not run.
@@ -211,10 +211,10 @@ def _with_plain_reads(
     on_check: CheckCallback | None,
     notes: tuple[str, ...],
 ) -> Report:
-    """The doctor with the database's facts read without Django (doctor/lean.py): the
+    """The doctor with the database's facts read without Django (doctor/db_reads.py): the
     settings saved in the console first, since the network stages need them. ``--send``
     takes the Django path instead: a provider test mail goes through the worker's transport."""
-    from postwarden.doctor import lean
+    from postwarden.doctor import db_reads
 
     key = settings.service.secret_key  # never made here: the doctor creates nothing
     if not key:
@@ -228,11 +228,11 @@ def _with_plain_reads(
         )
         return run_sync(settings, options, on_check=on_check, notes=notes)
     try:
-        with lean.connect(settings.service.database_url) as db:
-            stored = lean.stored_values(db, key)
+        with db_reads.connect(settings.service.database_url) as db:
+            stored = db_reads.stored_values(db, key)
             resolved = resolve(*loaded.layers, Layer(Origin.STORED, stored))
             now = datetime.now(UTC)
-            facts = lean.collect(db, resolved, recipient_of(resolved, options), key, now)
+            facts = db_reads.collect(db, resolved, recipient_of(resolved, options), key, now)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     except Exception as exc:  # unreadable, not migrated, another engine: still diagnose the path

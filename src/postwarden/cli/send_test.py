@@ -2,7 +2,7 @@
 
 The mail is queued in the outbox (source ``cli``), claimed in the same transaction (so a
 running worker never takes it) and delivered by the worker's own code (transport, retry
-policy, results) in this process (:mod:`postwarden.outbox.testsend`), printing the SMTP
+policy, results) in this process (:mod:`postwarden.outbox.testmail`), printing the SMTP
 conversation as it happens. It ends with the server's acceptance and queue id, or the
 stage that failed with the server's words and what they mean. Exit 0 when the server took it, 1 when not,
 2 when it could not be tried (no recipient, unusable settings). A failed test mail is
@@ -22,8 +22,8 @@ from postwarden.core.config.model import Settings
 from postwarden.core.smtp.transcript import Direction, Transcript
 
 if TYPE_CHECKING:  # Django is set up inside run(); these modules need it
-    from postwarden.outbox.services import Enqueued
-    from postwarden.outbox.testsend import TestSend
+    from postwarden.outbox.submission import Enqueued
+    from postwarden.outbox.testmail import TestMailResult
     from postwarden.transports.base import Transport
 
 
@@ -60,7 +60,7 @@ def run(argv: list[str], out: Callable[[str], None] | None = None) -> int:
 
 
 def _send(settings: Settings, recipient: str, say: Callable[[str], None]) -> int:
-    from postwarden.outbox.testsend import send_test
+    from postwarden.outbox.testmail import send_test_mail
     from postwarden.transports.registry import build_transport
     from postwarden.transports.smtp import SmtpTransport
 
@@ -83,7 +83,7 @@ def _send(settings: Settings, recipient: str, say: Callable[[str], None]) -> int
     def queued(message: Enqueued, transport: str) -> None:
         say(f"queued {message.public_id} {message.message_id} to {recipient}, sending through {where}")
 
-    result = send_test(
+    result = send_test_mail(
         settings,
         recipient,
         text=text,
@@ -95,7 +95,7 @@ def _send(settings: Settings, recipient: str, say: Callable[[str], None]) -> int
     return _report(result, say)
 
 
-def _report(result: TestSend, say: Callable[[str], None]) -> int:
+def _report(result: TestMailResult, say: Callable[[str], None]) -> int:
     if result.state == "refused":
         say(f"refused ({result.field}): {result.reason}")
         return 2

@@ -40,7 +40,7 @@ urlpatterns: list[URLPattern] = [
     route("logout/", auth.logout_view, "logout"),
     route("settings/", settings.email_settings, "settings"),
     route("settings/test-connection/", settings.test_connection, "settings_test_connection"),
-    route("settings/send-test/", settings.send_test, "settings_send_test"),
+    route("settings/send-test/", settings.send_test_mail, "settings_send_test"),
     route("settings/dkim/generate/", settings.dkim_generate, "settings_dkim_generate"),
     route("settings/dkim/check/", settings.dkim_check, "settings_dkim_check"),
     route("settings/oauth2/connect/", oauth2.connect, "settings_oauth2_connect"),

@@ -2,7 +2,7 @@
 
 One implementation for both readers of the database: the outbox (:mod:`postwarden.outbox.policy`,
 with Django, for every enqueue and the relay's RCPT reply) and the doctor without Django
-(:mod:`postwarden.doctor.lean`), so the doctor's "what would happen to this address" is the
+(:mod:`postwarden.doctor.db_reads`), so the doctor's "what would happen to this address" is the
 outbox's answer in the outbox's words. Order matters and is the order a person would
 check: an address outside the approved domains is *refused* (whatever else is true of
 it), then a suppressed address is *suppressed*, then the kill switch *holds* the rest.

@@ -3,7 +3,7 @@
 console, the API, ``doctor --send``).
 
 The outbox's figures are read by the same queries as the command line's plain-SQL
-reader (:func:`postwarden.doctor.lean.outbox_facts`), run on Django's own connection, so
+reader (:func:`postwarden.doctor.db_reads.outbox_facts`), run on Django's own connection, so
 the two can never drift apart; what is Django's own here is the outbox's policy decision
 for the test recipient (:func:`postwarden.outbox.policy.decide` itself) and the settings'
 fingerprint as the workers compute it.
@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from postwarden.core.config.model import Settings
 from postwarden.core.doctor.service import RecipientPolicy, ServiceFacts
-from postwarden.doctor.lean import Db, outbox_facts
+from postwarden.doctor.db_reads import Db, outbox_facts
 from postwarden.outbox import policy
 from postwarden.outbox.heartbeat import settings_fingerprint
 

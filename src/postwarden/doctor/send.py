@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from postwarden.core.config.model import Provider, Settings
 from postwarden.core.doctor.model import Code, Finding, Status
-from postwarden.core.doctor.testmail import compose_test
+from postwarden.core.doctor.testmail import compose_test_mail
 from postwarden.core.replies.classify import classify
 from postwarden.transports.base import Delivery, Outcome
 from postwarden.transports.registry import build_transport
@@ -27,7 +27,7 @@ def provider_sender(settings: Settings) -> Sender | None:
     async def send(ctx: Context, rec: Recorder) -> None:
         recipient = ctx.recipient or ""
         try:
-            composed = compose_test(ctx.settings, recipient)
+            composed = compose_test_mail(ctx.settings, recipient)
         except ValueError as exc:
             rec.check("provider.send", Status.SKIP, f"the test message cannot be composed: {exc}")
             return

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.config.model import Settings
-from postwarden.outbox import bulk, policy, states
+from postwarden.outbox import bulk_sql, policy, states
 from postwarden.outbox.models import Event, Recipient, State
 from postwarden.outbox.states import Move
 from postwarden.outbox.suppressions import normalize
@@ -76,7 +76,7 @@ def requeue(recipient_ids: Iterable[int], *, by: str = "", settings: Settings | 
                 queued_at=now,
                 attempts_base=F("attempts"),
             )
-        bulk.insert(Event, ("message", "recipient", "kind", "at", "detail", "provider"), events)
+        bulk_sql.insert(Event, ("message", "recipient", "kind", "at", "detail", "provider"), events)
     return ActionResult(len(rows), len(ids) - len(rows), stopped)
 
 
@@ -92,7 +92,7 @@ def cancel(recipient_ids: Iterable[int], *, by: str = "") -> ActionResult:
         )
         why = f"cancelled{f' by {by}' if by else ''}"
         states.apply([r[0] for r in rows], Move.CANCELLED, reason=why, now=now)
-        bulk.insert(
+        bulk_sql.insert(
             Event,
             ("message", "recipient", "kind", "at", "detail", "provider"),
             [(message_pk, pk, "cancelled", now, f"{address}: {why}", "") for pk, message_pk, address in rows],

@@ -19,7 +19,7 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 
 from postwarden.outbox.errors import Refused
-from postwarden.outbox.services import FileIn, Outgoing, enqueue, enqueue_raw
+from postwarden.outbox.submission import FileIn, Outgoing, enqueue, enqueue_raw
 
 
 class OutboxBackend(BaseEmailBackend):

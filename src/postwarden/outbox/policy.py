@@ -1,6 +1,6 @@
 """What may be sent to whom, decided at enqueue and recorded as a reason per recipient.
 
-The same decisions serve the HTTP API (:mod:`postwarden.outbox.services`) and the SMTP
+The same decisions serve the HTTP API (:mod:`postwarden.outbox.submission`) and the SMTP
 relay, which refuses at RCPT time with these very reasons (:func:`recipient_policy`).
 This module reads the facts (members, suppressions) for many addresses in two queries;
 the decision itself and its words are :func:`postwarden.core.policy.decide`, which the

@@ -12,7 +12,7 @@ from postwarden.mailtemplates.models import Version
 from postwarden.outbox.errors import Refused
 
 if TYPE_CHECKING:
-    from postwarden.outbox.services import Outgoing
+    from postwarden.outbox.submission import Outgoing
 
 #: (kind, detail, data) of a timeline entry written with the message
 EventRow = tuple[str, str, dict[str, Any]]

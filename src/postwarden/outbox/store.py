@@ -1,5 +1,5 @@
 """Writing validated messages into the outbox tables: a fixed handful of statements per
-batch, whatever its size (bulk.py), in the caller's transaction.
+batch, whatever its size (bulk_sql.py), in the caller's transaction.
 
 Idempotency: ``(api key, key)`` is unique in :class:`IdempotencyKey`, so of two concurrent
 requests with the same key one insert fails; that one is run again inside its savepoint
@@ -16,7 +16,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from postwarden.core.config.model import Settings
-from postwarden.outbox import bulk, policy, states
+from postwarden.outbox import bulk_sql, policy, states
 from postwarden.outbox.models import Content, Event, IdempotencyKey, Message, MessageTag, Recipient, State
 from postwarden.outbox.suppressions import normalize
 
@@ -167,7 +167,7 @@ def _write(fresh: dict[int, Pending], settings: Settings, now: datetime) -> dict
     pks = _insert_messages(items)
     for item in items:
         item.pk = pks[item.public_id]
-    bulk.insert(
+    bulk_sql.insert(
         Content,
         _CONTENT_COLUMNS,
         [(m.pk, m.raw, m.text, m.html, m.headers, m.reply_to, m.from_name, m.to, m.cc) for m in items],
@@ -178,7 +178,7 @@ def _write(fresh: dict[int, Pending], settings: Settings, now: datetime) -> dict
     written = {
         m.pk: tuple(RecipientState(a, k, *decisions[normalize(a)]) for a, k in m.recipients) for m in items
     }
-    bulk.insert(
+    bulk_sql.insert(
         Recipient,
         _RECIPIENT_COLUMNS,
         [
@@ -204,7 +204,7 @@ def _write(fresh: dict[int, Pending], settings: Settings, now: datetime) -> dict
             for s in group
         ],
     )
-    bulk.insert(
+    bulk_sql.insert(
         Event,
         ("message", "kind", "at", "detail", "provider"),
         [
@@ -214,12 +214,12 @@ def _write(fresh: dict[int, Pending], settings: Settings, now: datetime) -> dict
             if s.state != State.QUEUED
         ],
     )
-    bulk.insert(
+    bulk_sql.insert(
         Event,
         ("message", "kind", "at", "detail", "provider", "raw"),
         [(m.pk, kind, now, detail, "", data) for m in items for kind, detail, data in m.events],
     )
-    bulk.insert(MessageTag, ("message", "tag"), [(m.pk, tag) for m in items for tag in m.tags])
+    bulk_sql.insert(MessageTag, ("message", "tag"), [(m.pk, tag) for m in items for tag in m.tags])
     return {
         index: Enqueued(m.pk, m.public_id, m.message_id, m.created_at, written[m.pk])
         for index, m in fresh.items()
@@ -255,7 +255,7 @@ def _save_keys(
             IdempotencyKey.objects.filter(pk=expired[item.key]).update(message_id=item.pk, created_at=now)
         else:
             new_rows.append((api_key_id, item.key, item.pk, now))
-    bulk.insert(IdempotencyKey, ("api_key", "key", "message", "created_at"), new_rows)
+    bulk_sql.insert(IdempotencyKey, ("api_key", "key", "message", "created_at"), new_rows)
 
 
 def _existing(message_pk: int) -> Enqueued:
@@ -300,7 +300,7 @@ def _insert_messages(items: list[Pending]) -> dict[str, int]:
     row order is not promised (SQLite says so), hence the public_id with each id. Where
     the database cannot return rows, the ids are looked up by public_id."""
     if not connection.features.can_return_rows_from_bulk_insert:
-        bulk.insert(Message, _MESSAGE_COLUMNS, [_message_row(m) for m in items])
+        bulk_sql.insert(Message, _MESSAGE_COLUMNS, [_message_row(m) for m in items])
         return _pks_of([m.public_id for m in items])
     adapt = _row_adapter()
     pks: dict[str, int] = {}
@@ -340,7 +340,7 @@ def _build_returning_sql(rows: int) -> str:
 def _row_adapter() -> Callable[[tuple[Any, ...]], list[Any]]:
     """Converts a :func:`_message_row` to the driver's values as the ORM would (the
     timestamp as the connection stores it, tags and metadata as JSON)."""
-    stamp = bulk.datetime_adapter()
+    stamp = bulk_sql.datetime_adapter()
     json_value = connection.ops.adapt_json_value
     created, tags, metadata = (_MESSAGE_COLUMNS.index(n) for n in ("created_at", "tags", "metadata"))
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-from postwarden.outbox import ops
+from postwarden.outbox import metrics_healthz
 
 urlpatterns: list[URLPattern] = [
-    path("metrics", ops.metrics, name="metrics"),
-    path("healthz", ops.healthz, name="healthz"),
+    path("metrics", metrics_healthz.metrics, name="metrics"),
+    path("healthz", metrics_healthz.healthz, name="healthz"),
 ]

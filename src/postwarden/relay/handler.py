@@ -19,7 +19,7 @@ from typing import Final, Protocol
 from aiosmtpd.smtp import AuthResult, Envelope, Session
 
 from postwarden.outbox.models import State
-from postwarden.outbox.services import new_public_id
+from postwarden.outbox.submission import new_public_id
 from postwarden.relay import trace
 from postwarden.relay.auth import FailureThrottle, Identity, credential_digest
 from postwarden.relay.protocol import LOCAL_ERROR, RelaySMTP

@@ -1,6 +1,6 @@
 """Writing what the relay accepted: a batch of messages, one transaction, one log line
 each (the writer thread of the group commit: :mod:`postwarden.outbox.groupcommit`), through
-the outbox's public way in (:func:`postwarden.outbox.services.enqueue_raw_many`).
+the outbox's public way in (:func:`postwarden.outbox.submission.enqueue_raw_many`).
 
 The application's headers are kept as they are (``enqueue_raw`` adds only a missing
 Message-ID or Date), under the relay's Received field (:mod:`postwarden.relay.trace`).
@@ -20,7 +20,7 @@ from postwarden import logs
 from postwarden.core.addresses import ascii_domain as domain
 from postwarden.core.addresses import redact
 from postwarden.core.config.model import Settings
-from postwarden.outbox.services import Enqueued, RawItem, Refused, enqueue_raw_many
+from postwarden.outbox.submission import Enqueued, RawItem, Refused, enqueue_raw_many
 from postwarden.relay.auth import Identity
 from postwarden.relay.commands import printable
 

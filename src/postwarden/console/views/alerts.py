@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from postwarden.alerts.delivery import send_test
+from postwarden.alerts.delivery import send_test_alert
 from postwarden.alerts.destinations import configured, digest, label
 from postwarden.alerts.models import Alert, Condition
 from postwarden.configstore.runtime import current_settings, save, stored_values
@@ -78,7 +78,7 @@ def alert_destination_remove(request: HttpRequest) -> HttpResponse:
 
 def alert_test(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        alert = send_test(current_settings())
+        alert = send_test_alert(current_settings())
         log.info("test alert", extra={"by": request.user.pk, "alert": alert.pk, "status": alert.status})
         if alert.status == Alert.Status.NO_DESTINATION:
             messages.warning(request, "No alert URL is configured: add one first.")

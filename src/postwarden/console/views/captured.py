@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from postwarden.console import mailview
+from postwarden.console import mail_display
 from postwarden.console.access import reads_bodies
 from postwarden.transports.capture import Captured, count_captured, list_captured, read_captured
 
@@ -54,22 +54,22 @@ def _load(captured_id: str) -> tuple[Captured, bytes]:
 
 def captured_message(request: HttpRequest, captured_id: str) -> HttpResponse:
     item, raw = _load(captured_id)
-    mail = mailview.parse(raw)
+    mail = mail_display.parse(raw)
     context = {
         "item": item,
         "mail": mail,
-        **mailview.tabs_context(mail, request.GET.get("view", ""), reads_bodies(request.user)),
+        **mail_display.tabs_context(mail, request.GET.get("view", ""), reads_bodies(request.user)),
     }
     return render(request, "console/captured_message.html", context)
 
 
 def captured_html(request: HttpRequest, captured_id: str) -> HttpResponse:
-    return mailview.html_response(mailview.parse(_load(captured_id)[1]).html)
+    return mail_display.html_response(mail_display.parse(_load(captured_id)[1]).html)
 
 
 def captured_attachment(request: HttpRequest, captured_id: str, index: int) -> HttpResponse:
-    return mailview.attachment_response(_load(captured_id)[1], index)
+    return mail_display.attachment_response(_load(captured_id)[1], index)
 
 
 def captured_raw(request: HttpRequest, captured_id: str) -> HttpResponse:
-    return mailview.raw_response(_load(captured_id)[1], captured_id)
+    return mail_display.raw_response(_load(captured_id)[1], captured_id)

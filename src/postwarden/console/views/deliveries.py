@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from postwarden.console import keyset, mailview
+from postwarden.console import keyset, mail_display
 from postwarden.console.access import reads_bodies
 from postwarden.console.deliveries import Filters, matching, summary
 from postwarden.console.failures import failures
@@ -53,7 +53,7 @@ def message(request: HttpRequest, public_id: str) -> HttpResponse:
     failed = failures(recipients)
     may_read = reads_bodies(request.user)
     entries = timeline(row)
-    mail = mailview.parse(bytes(content.raw)) if content else None
+    mail = mail_display.parse(bytes(content.raw)) if content else None
     context: dict[str, Any] = {
         "message": row,
         "recipients": recipients,
@@ -72,20 +72,20 @@ def message(request: HttpRequest, public_id: str) -> HttpResponse:
         "now": timezone.now(),
     }
     if mail is not None:
-        context.update(mailview.tabs_context(mail, request.GET.get("view", ""), may_read))
+        context.update(mail_display.tabs_context(mail, request.GET.get("view", ""), may_read))
     return render(request, "console/message.html", context)
 
 
 def message_html(request: HttpRequest, public_id: str) -> HttpResponse:
     content = get_object_or_404(Content, message__public_id=public_id)
-    return mailview.html_response(mailview.parse(bytes(content.raw)).html)
+    return mail_display.html_response(mail_display.parse(bytes(content.raw)).html)
 
 
 def message_attachment(request: HttpRequest, public_id: str, index: int) -> HttpResponse:
     content = get_object_or_404(Content, message__public_id=public_id)
-    return mailview.attachment_response(bytes(content.raw), index)
+    return mail_display.attachment_response(bytes(content.raw), index)
 
 
 def message_raw(request: HttpRequest, public_id: str) -> HttpResponse:
     content = get_object_or_404(Content, message__public_id=public_id)
-    return mailview.raw_response(bytes(content.raw), public_id)
+    return mail_display.raw_response(bytes(content.raw), public_id)

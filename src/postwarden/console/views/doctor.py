@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from postwarden.accounts.models import User
-from postwarden.console import doctorview
+from postwarden.console import doctor_pipeline
 from postwarden.console.models import DoctorRun
 from postwarden.core.config.resolve import ConfigError
 from postwarden.core.doctor.context import Options
@@ -27,10 +27,10 @@ def _context(run: DoctorRun | None) -> dict[str, Any]:
     report = run.report if run else {}
     return {
         "run": run,
-        "stages": doctorview.pipeline(report),
-        "cause": doctorview.root_cause(report),
-        "others": doctorview.others(report),
-        "settings_rows": doctorview.settings_rows(report),
+        "stages": doctor_pipeline.pipeline(report),
+        "cause": doctor_pipeline.root_cause(report),
+        "others": doctor_pipeline.others(report),
+        "settings_rows": doctor_pipeline.settings_rows(report),
         "history": DoctorRun.objects.select_related("started_by").only(
             "started_at", "ok", "root_cause", "started_by__email"
         )[:HISTORY],

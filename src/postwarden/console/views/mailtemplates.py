@@ -29,7 +29,7 @@ from postwarden.mailtemplates import store
 from postwarden.mailtemplates.models import Template, Version
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.links import link_warnings
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 
 from postwarden.configstore.runtime import current_settings, save
-from postwarden.console import dkimtools, mailtests
+from postwarden.console import dkimtools, settings_probes
 from postwarden.console.forms.email import Current, EmailSettingsForm, current_values
 from postwarden.console.presets import BY_KEY, PRESETS, SES_REGIONS
 from postwarden.core.config.model import Provider, Settings
@@ -116,7 +116,7 @@ def _probe_after_save(request: HttpRequest, resolved: Settings) -> None:
     """Saving probes the connection and warns, without refusing, when it fails."""
     if resolved.sending.provider is not Provider.SMTP or not resolved.smtp.host:
         return
-    outcome = mailtests.test_connection(resolved)
+    outcome = settings_probes.test_connection(resolved)
     if not outcome.ok:
         messages.warning(
             request,
@@ -171,7 +171,7 @@ def test_connection(request: HttpRequest) -> HttpResponseBase:
     form, resolved, problems = _tested(request)
     if STREAM in request.headers.get("Accept", ""):
         return _live(request, resolved, problems)
-    outcome = mailtests.test_connection(resolved) if resolved else None
+    outcome = settings_probes.test_connection(resolved) if resolved else None
     return _result(request, form, {"outcome": outcome, "problems_in_form": problems, "kind": "connection"})
 
 
@@ -182,9 +182,11 @@ def _live(request: HttpRequest, resolved: Settings | None, problems: list[str]) 
     delays the progress, the result still comes."""
 
     def lines() -> Iterator[str]:
-        outcome: mailtests.Outcome | None = None
+        outcome: settings_probes.Outcome | None = None
         events: Iterator[dict[str, Any]] = (
-            mailtests.test_connection_live(resolved) if resolved else iter([{"event": "begin", "stages": []}])
+            settings_probes.test_connection_live(resolved)
+            if resolved
+            else iter([{"event": "begin", "stages": []}])
         )
         for event in events:
             if event["event"] == "outcome":
@@ -201,12 +203,12 @@ def _live(request: HttpRequest, resolved: Settings | None, problems: list[str]) 
     return response
 
 
-def send_test(request: HttpRequest) -> HttpResponse:
+def send_test_mail(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return redirect("console:settings")
     form, resolved, problems = _tested(request)
     to = request.POST.get("test_to", "").strip() or _default_recipient(request, resolved)
-    outcome = mailtests.send_test(resolved, to, request.user) if resolved else None
+    outcome = settings_probes.send_test_mail(resolved, to, request.user) if resolved else None
     return _result(
         request, form, {"outcome": outcome, "problems_in_form": problems, "kind": "send", "test_to": to}
     )

@@ -14,7 +14,7 @@ TEXT: Final = (
 )
 
 
-def compose_test(settings: Settings, recipient: str) -> Composed:
+def compose_test_mail(settings: Settings, recipient: str) -> Composed:
     """Raises ``InvalidMessage``/``InvalidAddress`` (ValueError) for unusable addresses,
     which the config stage has reported already."""
     sending = settings.sending

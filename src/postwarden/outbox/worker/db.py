@@ -24,7 +24,7 @@ from typing import Any, Final, NamedTuple
 from django.db import connection, transaction
 
 from postwarden.core.verp import Verp
-from postwarden.outbox import bulk, effects, heartbeat, policy, states
+from postwarden.outbox import bulk_sql, effects, heartbeat, policy, states
 from postwarden.outbox.models import Attempt, Recipient, State
 from postwarden.outbox.retry import Verdict
 from postwarden.outbox.states import Move
@@ -124,7 +124,7 @@ def _table(model: Any) -> str:
 def _claim_rows(
     worker_id: str, transport: str, limit: int, lease_until: datetime, now: datetime, message_pk: int | None
 ) -> list[Claimed]:
-    adapt = bulk.datetime_adapter()
+    adapt = bulk_sql.datetime_adapter()
     params: list[Any] = [adapt(lease_until), worker_id, transport, adapt(now), adapt(now)]
     params += [message_pk] if message_pk is not None else []
     with connection.cursor() as cursor:
@@ -198,7 +198,7 @@ def _insert_sending(rows: Sequence[Claimed], now: datetime, transport: str, work
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            sql, [bulk.datetime_adapter()(now), transport, worker_id, False, *(c.pk for c in rows)]
+            sql, [bulk_sql.datetime_adapter()(now), transport, worker_id, False, *(c.pk for c in rows)]
         )
 
 
@@ -354,7 +354,7 @@ def _requeue(rows: Any, now: datetime, why: str) -> int:
     found = list(rows.values_list("pk", "attempts"))
     if not found:
         return 0
-    bulk.update(
+    bulk_sql.update(
         Attempt,
         ("outcome", "finished_at", "reply"),
         ("recipient", "number", "outcome"),
@@ -362,7 +362,7 @@ def _requeue(rows: Any, now: datetime, why: str) -> int:
     )
     # the move's one source and its target, from the table (a batched UPDATE compares with =)
     was, landing = states.source_of(Move.LOST).value, states.target(Move.LOST).value
-    bulk.update(
+    bulk_sql.update(
         Recipient,
         ("state", "next_attempt_at", "lease_until", "claimed_by", "reason", "updated_at"),
         ("id", "attempts", "state"),
@@ -426,8 +426,8 @@ def _record(done: Sequence[Done], worker_id: str, redact: Redact) -> None:
             sent.append((claimed.pk, claimed.address))
         elif verdict.address_gone:
             gone.append((claimed, words))
-    bulk.update(Attempt, _ATTEMPT_END, ("recipient", "number"), attempts, adapted=True)
-    changed = bulk.update(
+    bulk_sql.update(Attempt, _ATTEMPT_END, ("recipient", "number"), attempts, adapted=True)
+    changed = bulk_sql.update(
         Recipient, _RECIPIENT_END, ("id", "attempts", "claimed_by", "state"), recipients, adapted=True
     )
     # fewer rows than results: an event moved some while they were sent (their bounce came
@@ -476,7 +476,7 @@ _RESULT_STATES: Final = {
 def _stamper() -> Callable[[datetime | None], Any]:
     """The database form of a datetime, adapted once per distinct value: a batch's
     results share a handful of timestamps."""
-    adapt = bulk.datetime_adapter()
+    adapt = bulk_sql.datetime_adapter()
     seen: dict[datetime, Any] = {}
 
     def stamp(value: datetime | None) -> Any:
@@ -504,7 +504,7 @@ def release(jobs: Sequence[Job], worker_id: str, now: datetime) -> int:
                 [(c.pk, c.attempt) for c in claimed],
             )
         was, landing = states.source_of(Move.RELEASED).value, states.target(Move.RELEASED).value
-        bulk.update(
+        bulk_sql.update(
             Recipient,
             ("state", "next_attempt_at", "lease_until", "claimed_by", "attempts", "updated_at"),
             ("id", "attempts", "claimed_by", "state"),
@@ -523,5 +523,5 @@ def renew(worker_id: str, until: datetime) -> set[int]:
         f"WHERE state IN ({in_flight}) AND claimed_by = %s RETURNING id"
     )
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [bulk.datetime_adapter()(until), worker_id])
+        cursor.execute(sql, [bulk_sql.datetime_adapter()(until), worker_id])
         return {row[0] for row in cursor.fetchall()}

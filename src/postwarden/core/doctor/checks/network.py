@@ -127,7 +127,7 @@ async def _envelope(ctx: Context, session: SmtpSession) -> str:
         # finding): then it checks the sender and the recipient without declaring
         await session.probe(sender, [recipient], size=size if limit is None or size <= limit else None)
         return ""
-    raw, envelope_from, utf8 = _test_message(ctx, recipient)
+    raw, envelope_from, utf8 = _test_mail(ctx, recipient)
     result = await session.send(envelope_from, [recipient], raw, smtputf8=utf8)
     if result.queue_id:
         return Text("queued as {queue_id}", queue_id=result.queue_id)
@@ -143,15 +143,15 @@ def _addr_spec(address: str | None) -> str | None:
         return None
 
 
-def _test_message(ctx: Context, recipient: str) -> tuple[bytes, str, bool]:
+def _test_mail(ctx: Context, recipient: str) -> tuple[bytes, str, bool]:
     """The test mail, composed and (when signing is on) DKIM-signed as the worker does.
     Invalid addresses are config.invalid_address, already reported."""
     # only with --send: the composer and dkimpy are not worth loading for a probe
     from postwarden.core.dkim import DkimKeyError, Signer
-    from postwarden.core.doctor.testmail import compose_test
+    from postwarden.core.doctor.testmail import compose_test_mail
 
     try:
-        composed = compose_test(ctx.settings, recipient)
+        composed = compose_test_mail(ctx.settings, recipient)
     except ValueError as exc:
         raise SmtpError(
             S.DATA, detail=Text("the test message cannot be composed: {error}", error=str(exc))

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from postwarden.outbox import headerscan
-from postwarden.outbox import raw as raw_module
+from postwarden.outbox import raw_headers
+from postwarden.outbox import raw_message as raw_module
 from postwarden.outbox.errors import Refused
-from postwarden.outbox.raw import prepare_raw
+from postwarden.outbox.raw_message import prepare_raw
 
 NOW = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 RCPTS = ["ann@example.net", "bob@example.org", "cy@example.com"]
@@ -30,7 +30,7 @@ def parsed_fields(head: bytes) -> dict[str, list[str]]:
     UTF-8 (RFC 6532; a block that isn't is refused): parsed as text, as prepare_raw reads
     it, where parsing the bytes would give surrogate escapes for every non-ASCII byte."""
     message = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(head.decode("utf-8") + "\r\n")
-    wanted = (n.decode() for n in headerscan.WANTED)
+    wanted = (n.decode() for n in raw_headers.WANTED)
     return {name: [str(v) for v in message.get_all(name, [])] for name in wanted if message.get_all(name)}
 
 
@@ -141,7 +141,7 @@ def encode(line: str) -> bytes:
 @example("a@b.c\r\n")
 @example("a@\r\n b.c")
 def test_it_reads_a_plain_list_as_getaddresses_does_and_no_other(value: str) -> None:
-    simple = headerscan.simple_addresses(value)
+    simple = raw_headers.simple_addresses(value)
     if simple is not None:
         assert simple == [a for _, a in email.utils.getaddresses([value])]
         assert all(simple)
@@ -150,7 +150,7 @@ def test_it_reads_a_plain_list_as_getaddresses_does_and_no_other(value: str) -> 
 @given(plain_list)
 @settings(max_examples=200, deadline=None)
 def test_it_takes_the_fast_path_for_every_plain_list(value: str) -> None:
-    assert headerscan.simple_addresses(value) == [a for _, a in email.utils.getaddresses([value])]
+    assert raw_headers.simple_addresses(value) == [a for _, a in email.utils.getaddresses([value])]
 
 
 # ------------------------------------------------------------------ header blocks
@@ -165,10 +165,10 @@ def test_it_takes_the_fast_path_for_every_plain_list(value: str) -> None:
 def test_it_scans_what_the_parser_reads_or_refuses(lines: list[str]) -> None:
     head = b"".join(encode(line) + b"\r\n" for line in lines)
     if malformed(head):
-        with pytest.raises(headerscan.Malformed):
-            headerscan.scan(head)
+        with pytest.raises(raw_headers.Malformed):
+            raw_headers.scan(head)
         return
-    scanned = headerscan.scan(head)
+    scanned = raw_headers.scan(head)
     if head.isascii():
         assert scanned == parsed_fields(head)
     else:
@@ -183,7 +183,7 @@ def test_it_answers_every_well_formed_ascii_block_itself(lines: list[str], at: i
     lines.insert(min(at, len(lines)), "From: A <a@example.com>")
     head = b"".join(encode(line) + b"\r\n" for line in lines)
     if head.isascii() and not malformed(head):
-        assert headerscan.scan(head) == parsed_fields(head)
+        assert raw_headers.scan(head) == parsed_fields(head)
 
 
 @given(head_lines, st.sampled_from([b"", b"body\r\n", b"\r\n.leading dot\r\n"]))

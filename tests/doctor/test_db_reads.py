@@ -1,4 +1,4 @@
-"""The command line's plain-SQL reads (doctor/lean.py) give the same facts as the ORM
+"""The command line's plain-SQL reads (doctor/db_reads.py) give the same facts as the ORM
 adapter (doctor/facts.py) and the outbox's own policy, on the same database."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from postwarden.accounts.models import Member
 from postwarden.configstore import runtime
 from postwarden.core.doctor.service import RecipientPolicy
 from postwarden.core.secrets import Secret
-from postwarden.doctor import facts, lean
+from postwarden.doctor import db_reads, facts
 from postwarden.mailtemplates import store as templates
 from postwarden.outbox import heartbeat, policy, suppressions
 from postwarden.outbox.models import Recipient, State, Suppression
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from tests.outbox.helpers import make_settings
 
 pytestmark = pytest.mark.django_db
@@ -29,10 +29,10 @@ SEALED = "Lean-sealed-secret-7Hq!distinct"
 
 
 @pytest.fixture
-def db() -> lean.Db:
+def db() -> db_reads.Db:
     """The test database through Django's own DB-API connection (it sees this test's rows)."""
     connection.ensure_connection()
-    return lean.Db(connection.connection, sqlite=connection.vendor == "sqlite")
+    return db_reads.Db(connection.connection, sqlite=connection.vendor == "sqlite")
 
 
 def key() -> Secret:
@@ -95,44 +95,44 @@ def fill(tmp_path: Path) -> None:
     ],
 )
 def test_it_reads_what_the_orm_adapter_reads(
-    db: lean.Db, tmp_path: Path, recipient: str | None, sending: dict[str, Any]
+    db: db_reads.Db, tmp_path: Path, recipient: str | None, sending: dict[str, Any]
 ) -> None:
     fill(tmp_path)
     settings = make_settings(**sending)
     now = timezone.now()
-    plain = lean.collect(db, settings, recipient, key(), now)
+    plain = db_reads.collect(db, settings, recipient, key(), now)
     assert plain == facts.collect(settings, recipient, now=now)
     if recipient:
         state, reason = policy.decide([recipient], settings, now=now)[recipient.lower()]
         assert plain.recipient == RecipientPolicy(str(state), reason)
 
 
-def test_it_counts_the_queue_as_the_doctor_expects(db: lean.Db, tmp_path: Path) -> None:
+def test_it_counts_the_queue_as_the_doctor_expects(db: db_reads.Db, tmp_path: Path) -> None:
     fill(tmp_path)
-    queue = lean.queue_facts(db, timezone.now())
+    queue = db_reads.queue_facts(db, timezone.now())
     assert (queue.waiting, queue.retrying, queue.dead) == (3, 3, 1)
     assert queue.oldest_age == pytest.approx(540, abs=5)
     assert queue.dominant_error == ("451 4.7.1 Greylisted", 2)
     assert queue.dead_error == ("550 5.1.1 User unknown", 1)
-    assert [w.worker_id for w in lean.worker_facts(db, timezone.now())] == ["w-1", "w-2"]
-    assert len(lean.recent_messages(db)) == 7
-    stored = lean.stored_templates(db)
+    assert [w.worker_id for w in db_reads.worker_facts(db, timezone.now())] == ["w-1", "w-2"]
+    assert len(db_reads.recent_messages(db)) == 7
+    stored = db_reads.stored_templates(db)
     assert [(t.name, t.version, t.subject, t.sample_variables) for t in stored] == [
         ("digest", 1, "Digest {{ n }}", {"n": 3}),
         ("reset", 2, "Reset", {"url": "http://localhost/r"}),
     ]
 
 
-def test_it_unseals_the_settings_saved_in_the_console(db: lean.Db) -> None:
+def test_it_unseals_the_settings_saved_in_the_console(db: db_reads.Db) -> None:
     runtime.save({"SMTP_HOST": "smtp.example.com", "SMTP_PASSWORD": SEALED, "MAIL_FROM": "ops@example.com"})
-    assert lean.stored_values(db, key()) == runtime.stored_values()
-    assert lean.stored_values(db, key())["SMTP_PASSWORD"] == SEALED
+    assert db_reads.stored_values(db, key()) == runtime.stored_values()
+    assert db_reads.stored_values(db, key())["SMTP_PASSWORD"] == SEALED
 
 
 def test_it_refuses_an_engine_it_does_not_read() -> None:
     with (
-        pytest.raises(lean.Unsupported, match="no plain reader for mysql databases"),
-        lean.connect("mysql://h/db"),
+        pytest.raises(db_reads.Unsupported, match="no plain reader for mysql databases"),
+        db_reads.connect("mysql://h/db"),
     ):
         pass
 
@@ -145,7 +145,7 @@ def test_it_opens_an_sqlite_file_read_only(tmp_path: Path) -> None:
         made.execute("CREATE TABLE configstore_storedsetting (name TEXT, value TEXT, sealed BOOL)")
         made.execute("INSERT INTO configstore_storedsetting VALUES ('MAIL_FROM', 'ops@example.com', 0)")
     made.close()
-    with lean.connect(f"sqlite:///{path}") as opened:
-        assert lean.stored_values(opened, key()) == {"MAIL_FROM": "ops@example.com"}
+    with db_reads.connect(f"sqlite:///{path}") as opened:
+        assert db_reads.stored_values(opened, key()) == {"MAIL_FROM": "ops@example.com"}
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             opened.rows("DELETE FROM configstore_storedsetting")

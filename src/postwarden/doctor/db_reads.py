@@ -8,7 +8,7 @@ Why: setting Django up (every app, model, admin and system check) cost the docto
 console and the API, where Django is running anyway, run these same queries on Django's
 connection (:mod:`postwarden.doctor.facts`); only the policy decision and the settings'
 fingerprint are read there through the outbox itself, and a parity test
-(tests/doctor/test_lean.py) holds :func:`decide` to :func:`postwarden.outbox.policy.decide`.
+(tests/doctor/test_db_reads.py) holds :func:`decide` to :func:`postwarden.outbox.policy.decide`.
 
 Only reads; never creates or migrates anything. Table and column names are Django's
 defaults for the models named in each query's comment.

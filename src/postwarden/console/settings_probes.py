@@ -26,7 +26,7 @@ from postwarden.core.smtp.stages import SmtpStage
 from postwarden.core.smtp.transcript import Transcript
 
 if TYPE_CHECKING:  # needs Django set up; imported where used
-    from postwarden.outbox.testsend import TestSend
+    from postwarden.outbox.testmail import TestMailResult
 
 #: the whole test is bounded whatever SMTP_TIMEOUT says, so a page never hangs a worker
 #: thread of the web server for minutes (each step still has SMTP_TIMEOUT)
@@ -301,14 +301,14 @@ def _provider_probe(settings: Settings) -> Outcome:
     )
 
 
-def send_test(settings: Settings, to: str, user: object) -> Outcome:
-    """See :func:`_send_test`; what it shows passes through the doctor's redactor."""
-    return Redactor.for_settings(settings).report(_send_test(settings, to, user))
+def send_test_mail(settings: Settings, to: str, user: object) -> Outcome:
+    """See :func:`_send_test_mail`; what it shows passes through the doctor's redactor."""
+    return Redactor.for_settings(settings).report(_send_test_mail(settings, to, user))
 
 
-def _send_test(settings: Settings, to: str, user: object) -> Outcome:
+def _send_test_mail(settings: Settings, to: str, user: object) -> Outcome:
     """Queue a test mail to ``to`` and deliver it now through the worker's own steps, as
-    ``postwarden send-test`` does (both call :func:`postwarden.outbox.testsend.send_test`).
+    ``postwarden send-test`` does (both call :func:`postwarden.outbox.testmail.send_test_mail`).
 
     The message is claimed in the transaction that stores it, so a running worker —
     which sends with the SAVED settings — never takes a test of the form's unsaved
@@ -317,7 +317,7 @@ def _send_test(settings: Settings, to: str, user: object) -> Outcome:
     """
     from django.urls import reverse
 
-    from postwarden.outbox.testsend import send_test as send_now
+    from postwarden.outbox.testmail import send_test_mail as send_now
     from postwarden.transports.base import Transport
     from postwarden.transports.registry import build_transport
     from postwarden.transports.smtp import SmtpTransport
@@ -352,7 +352,7 @@ def _test_text(settings: Settings, to: str, user: object) -> str:
     )
 
 
-def _outcome(result: TestSend, settings: Settings, lines: tuple[Line, ...], url: str) -> Outcome:
+def _outcome(result: TestMailResult, settings: Settings, lines: tuple[Line, ...], url: str) -> Outcome:
     if result.state == "unusable":
         return Outcome(ok=False, title=f"Cannot send with these settings: {result.reason}")
     if result.state == "refused":

@@ -35,7 +35,7 @@ from postwarden.outbox.attachments import FileIn, checked
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.groupcommit import GroupCommitter
 from postwarden.outbox.links import links_event
-from postwarden.outbox.raw import RawMessage, prepare_raw
+from postwarden.outbox.raw_message import RawMessage, prepare_raw
 from postwarden.outbox.rendering import TemplateCache
 from postwarden.outbox.store import Enqueued, Pending, RecipientState, store
 

@@ -7,7 +7,7 @@ a ``Date`` are added when absent (RFC 5322 3.6: Date is required, Message-ID sho
 there and every retry must carry the same one), and ``Bcc`` is removed, as Postfix's
 cleanup does on submission, so blind copies stay blind.
 
-A header block that breaks RFC 5322 (:mod:`postwarden.outbox.headerscan` says how) is
+A header block that breaks RFC 5322 (:mod:`postwarden.outbox.raw_headers` says how) is
 refused with field ``headers``: the relay answers it at the end of DATA with
 ``550 5.6.0``, rather than accepting a message that cannot be signed or would be signed
 ambiguously.
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from postwarden.core.addresses import Address, InvalidAddress, parse_address
-from postwarden.outbox import headerscan
+from postwarden.outbox import raw_headers
 from postwarden.outbox.errors import Refused
 
 
@@ -133,11 +133,11 @@ def _date_line(now: datetime) -> bytes:
 
 
 def _fields(head: bytes) -> dict[str, list[str]]:
-    """The needed fields (headerscan.WANTED) as compat32 reads them: scanned, or parsed
+    """The needed fields (raw_headers.WANTED) as compat32 reads them: scanned, or parsed
     when the block holds UTF-8. Raises :class:`Refused` for a malformed block."""
     try:
-        scanned = headerscan.scan(head)
-    except headerscan.Malformed as exc:
+        scanned = raw_headers.scan(head)
+    except raw_headers.Malformed as exc:
         raise Refused("headers", str(exc)) from None
     if scanned is not None:
         return scanned
@@ -146,7 +146,7 @@ def _fields(head: bytes) -> dict[str, list[str]]:
     parsed = email.parser.HeaderParser(policy=email.policy.compat32).parsestr(head.decode("utf-8") + "\r\n")
     return {
         name.decode("ascii"): [str(v) for v in parsed.get_all(name.decode("ascii"), [])]
-        for name in headerscan.WANTED
+        for name in raw_headers.WANTED
     }
 
 
@@ -156,7 +156,7 @@ def _first(fields: dict[str, list[str]], name: str) -> str:
 
 
 def _listed(values: list[str]) -> list[str]:
-    simple = headerscan.simple_addresses(", ".join(values)) if values else []
+    simple = raw_headers.simple_addresses(", ".join(values)) if values else []
     if simple is not None:
         return [addr.lower() for addr in simple]
     return [addr.lower() for _, addr in email.utils.getaddresses(values) if addr]
@@ -167,7 +167,7 @@ def _check_from(fields: dict[str, list[str]]) -> str:
     :class:`Refused` when it names no address, or several without a Sender (RFC 5322
     3.6.2)."""
     value = _first(fields, "from")
-    simple = headerscan.simple_addresses(value)
+    simple = raw_headers.simple_addresses(value)
     authors = simple if simple is not None else [addr for _, addr in email.utils.getaddresses([value])]
     named = [addr for addr in authors if addr]
     if not named:

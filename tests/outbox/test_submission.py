@@ -11,7 +11,7 @@ from django.db import transaction
 
 from postwarden.accounts.models import ApiKey, Member
 from postwarden.core.config.model import DeliverySettings
-from postwarden.outbox import services
+from postwarden.outbox import submission
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.models import (
     Content,
@@ -22,7 +22,7 @@ from postwarden.outbox.models import (
     Recipient,
     Suppression,
 )
-from postwarden.outbox.services import Outgoing, enqueue, enqueue_many, enqueue_raw
+from postwarden.outbox.submission import Outgoing, enqueue, enqueue_many, enqueue_raw
 from tests.outbox.helpers import make_settings
 
 pytestmark = pytest.mark.django_db
@@ -162,8 +162,8 @@ def test_it_answers_a_key_repeated_inside_one_batch_with_the_first_message() -> 
     )
     assert Message.objects.count() == 1
     first, second = results
-    assert isinstance(first, services.Enqueued)
-    assert isinstance(second, services.Enqueued)
+    assert isinstance(first, submission.Enqueued)
+    assert isinstance(second, submission.Enqueued)
     assert second.duplicate
     assert second.pk == first.pk
 
@@ -220,7 +220,7 @@ def test_it_marks_suppressed_recipients_and_holds_mail_when_sending_is_off() -> 
 def test_it_writes_in_the_callers_transaction_and_announces_only_after_commit() -> None:
     heard: list[tuple[str, list[str]]] = []
 
-    def listener(sender: object, messages: list[services.Enqueued], source: str, **kwargs: object) -> None:
+    def listener(sender: object, messages: list[submission.Enqueued], source: str, **kwargs: object) -> None:
         heard.append((source, [m.public_id for m in messages]))
 
     def enqueue_then_fail() -> None:
@@ -228,7 +228,7 @@ def test_it_writes_in_the_callers_transaction_and_announces_only_after_commit() 
             enqueue(Outgoing(to=["a@example.com"], text="x"), settings=SETTINGS)
             raise RuntimeError("the caller's own failure")
 
-    services.message_enqueued.connect(listener)
+    submission.message_enqueued.connect(listener)
     try:
         with pytest.raises(RuntimeError):
             enqueue_then_fail()
@@ -239,7 +239,7 @@ def test_it_writes_in_the_callers_transaction_and_announces_only_after_commit() 
             assert heard == []
         assert heard == [("console", [out.public_id])]
     finally:
-        services.message_enqueued.disconnect(listener)
+        submission.message_enqueued.disconnect(listener)
 
 
 def test_it_keeps_a_raw_messages_headers_adding_only_what_is_missing() -> None:

@@ -1,4 +1,4 @@
-"""A test mail sent now (outbox/testsend.py): claimed where it is stored, so a running
+"""A test mail sent now (outbox/testmail.py): claimed where it is stored, so a running
 worker never takes it; recorded as the worker records an attempt; cancelled when it
 failed; bounded in time."""
 
@@ -16,7 +16,7 @@ import pytest
 from postwarden.core.config.model import Provider, ProviderSettings
 from postwarden.core.secrets import Secret
 from postwarden.outbox.models import Attempt, Recipient
-from postwarden.outbox.testsend import send_test
+from postwarden.outbox.testmail import send_test_mail
 from postwarden.outbox.timeline import timeline
 from tests.outbox.helpers import make_settings
 from tests.outbox.procs import BOUND, Place, wait_for
@@ -85,7 +85,9 @@ def _by_sender(tests: list[tuple[str, str, str]]) -> dict[str, int]:
 @pytest.mark.django_db(transaction=True)
 def test_it_records_the_attempt_in_the_timeline_as_the_worker_does(smtpd: SmtpServer) -> None:
     settings = make_settings(smtp_port=smtpd.port)
-    result = send_test(settings, "bob@example.com", text="hello", source="console", cancelled_by="the test")
+    result = send_test_mail(
+        settings, "bob@example.com", text="hello", source="console", cancelled_by="the test"
+    )
     assert result.state == "sent"
     assert result.said.startswith("250 ")
     [entry] = [e for e in timeline(Recipient.objects.get().message) if e.kind == "attempt"]
@@ -101,7 +103,7 @@ def test_it_records_the_attempt_in_the_timeline_as_the_worker_does(smtpd: SmtpSe
 def test_it_stops_a_send_that_overruns_its_bound_and_cancels_the_mail(smtpd: SmtpServer) -> None:
     smtpd.inject("DATA", "250 2.0.0 Ok", delay=3.0)
     settings = make_settings(smtp_port=smtpd.port)
-    result = send_test(
+    result = send_test_mail(
         settings, "bob@example.com", text="hello", source="console", cancelled_by="the test", timeout=0.5
     )
     assert result.state == "failed"
@@ -115,7 +117,7 @@ def test_it_stops_a_send_that_overruns_its_bound_and_cancels_the_mail(smtpd: Smt
 @pytest.mark.django_db(transaction=True)
 def test_it_sends_nothing_when_sending_is_switched_off(smtpd: SmtpServer) -> None:
     settings = make_settings(smtp_port=smtpd.port, enabled=False)
-    result = send_test(settings, "bob@example.com", text="hello", source="cli", cancelled_by="the test")
+    result = send_test_mail(settings, "bob@example.com", text="hello", source="cli", cancelled_by="the test")
     assert (result.state, result.reason) == ("unusable", "sending is switched off (EMAIL_ENABLED=false)")
     assert not Recipient.objects.exists()
     assert smtpd.delivered == []
@@ -141,7 +143,7 @@ def test_it_sends_through_a_provider_api_with_the_stored_message(moto_url: str) 
         api_url=moto_url,
     )
     settings = replace(make_settings(provider=Provider.SES), provider=provider)
-    result = send_test(settings, "bob@example.net", text="hello", source="cli", cancelled_by="the test")
+    result = send_test_mail(settings, "bob@example.net", text="hello", source="cli", cancelled_by="the test")
     assert (result.state, result.transport, result.stage) == ("sent", "ses", "api")
     assert result.provider_message_id
     attempt = Attempt.objects.get()

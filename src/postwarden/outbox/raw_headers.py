@@ -1,5 +1,5 @@
 """The header block of a message the application composed: checked against RFC 5322,
-and the few fields :mod:`postwarden.outbox.raw` needs, read without email.parser.
+and the few fields :mod:`postwarden.outbox.raw_message` needs, read without email.parser.
 
 The check (:func:`scan` raises :class:`Malformed`) refuses what no two readers agree on,
 so nothing is accepted that the DKIM signer cannot parse or that verifiers and mail

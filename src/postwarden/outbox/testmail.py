@@ -32,7 +32,7 @@ from postwarden.core.smtp.reply import Reply
 from postwarden.outbox.actions import cancel
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.retry import RetryPolicy
-from postwarden.outbox.services import Enqueued, Outgoing, enqueue
+from postwarden.outbox.submission import Enqueued, Outgoing, enqueue
 from postwarden.outbox.worker import attempts, db
 from postwarden.transports.base import Outcome, RecipientResult, Transport
 from postwarden.transports.registry import build_transport
@@ -46,7 +46,7 @@ TransportFactory = Callable[[Settings], Transport]
 
 
 @dataclass(frozen=True, slots=True)
-class TestSend:
+class TestMailResult:
     """What became of a test mail.
 
     ``state``: ``sent``; ``failed`` (tried and not accepted; cancelled); ``not_queued``
@@ -76,7 +76,7 @@ class TestSend:
         return self.state == "sent"
 
 
-def send_test(
+def send_test_mail(
     settings: Settings,
     to: str,
     *,
@@ -86,7 +86,7 @@ def send_test(
     transport_factory: TransportFactory = build_transport,
     on_queued: Callable[[Enqueued, str], None] | None = None,
     timeout: float | None = None,
-) -> TestSend:
+) -> TestMailResult:
     """Store, claim, send and record one test mail to ``to`` with ``settings``.
 
     ``transport_factory`` builds the transport (give one with a transcript to see the SMTP
@@ -96,12 +96,12 @@ def send_test(
     for database errors and programming errors; everything the server says is in the
     result."""
     if not settings.sending.enabled:
-        return TestSend("unusable", to, reason="sending is switched off (EMAIL_ENABLED=false)")
+        return TestMailResult("unusable", to, reason="sending is switched off (EMAIL_ENABLED=false)")
     with asyncio.Runner() as runner:
         try:
             transport = runner.run(_build(transport_factory, settings))
         except Exception as exc:  # SMTP_HOST unset, an unusable DKIM key, a missing extra …
-            return TestSend("unusable", to, reason=f"{type(exc).__name__}: {exc}")
+            return TestMailResult("unusable", to, reason=f"{type(exc).__name__}: {exc}")
         try:
             return _claim_and_send(
                 runner, transport, settings, to, text, source, cancelled_by, on_queued, timeout
@@ -125,7 +125,7 @@ def _claim_and_send(
     cancelled_by: str,
     on_queued: Callable[[Enqueued, str], None] | None,
     timeout: float | None,
-) -> TestSend:
+) -> TestMailResult:
     worker_id = f"send-test:{source}:{os.getpid()}"
     outgoing = Outgoing(to=[to], subject=SUBJECT, text=text, tags=["send-test"])
     try:
@@ -133,8 +133,8 @@ def _claim_and_send(
             queued = enqueue(outgoing, settings=settings, source=source)
             jobs = _claim(queued, transport, settings, worker_id)
     except Refused as refused:
-        return TestSend("refused", to, transport.name, reason=refused.message, field=refused.field)
-    base = TestSend("not_queued", to, transport.name, queued.pk, queued.public_id, queued.message_id)
+        return TestMailResult("refused", to, transport.name, reason=refused.message, field=refused.field)
+    base = TestMailResult("not_queued", to, transport.name, queued.pk, queued.public_id, queued.message_id)
     if not jobs:
         first = queued.recipients[0]
         return replace(base, state="not_queued", reason=f"{first.state}: {first.reason}")
@@ -201,7 +201,7 @@ async def _send(transport: Transport, job: db.Job, timeout: float | None) -> Rec
     return mine[0] if mine else attempts.missing(address, transport.name)
 
 
-def _finished(base: TestSend, done: db.Done, redactor: Redactor) -> TestSend:
+def _finished(base: TestMailResult, done: db.Done, redactor: Redactor) -> TestMailResult:
     """What the caller shows: the same redacted words the timeline stores."""
     result, verdict = done.result, done.verdict
     sent = result.outcome is Outcome.SENT

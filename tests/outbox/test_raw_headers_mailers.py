@@ -1,5 +1,5 @@
 """The header scan's fast path is the one ordinary mail takes. The property tests in
-test_headerscan.py prove that whatever the scan answers is right, and would still pass
+test_raw_headers.py prove that whatever the scan answers is right, and would still pass
 with a scanner that always declined (the parser then answers everything, correctly and
 slowly). Here messages as real mailers write them - Django, Python's smtplib and email
 package, Postfix's sendmail, Thunderbird, Outlook, Gmail, a Go and a Java notifier,
@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from django.core.mail import EmailMultiAlternatives
 
-from postwarden.outbox import headerscan
-from postwarden.outbox.raw import prepare_raw
-from tests.outbox.test_headerscan import parsed_fields
+from postwarden.outbox import raw_headers
+from postwarden.outbox.raw_message import prepare_raw
+from tests.outbox.test_raw_headers import parsed_fields
 
 NOW = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
 
@@ -161,7 +161,7 @@ def head_of(raw: bytes) -> bytes:
 @pytest.mark.parametrize("mailer", MAILERS)
 def test_the_scan_reads_an_ordinary_header_block_itself(mailer: str) -> None:
     head = head_of(MAILERS[mailer]())
-    scanned = headerscan.scan(head)
+    scanned = raw_headers.scan(head)
     assert scanned is not None, f"the scan declined {mailer}'s header block"
     assert scanned == parsed_fields(head)
     assert {"from", "to", "subject"} <= scanned.keys()
@@ -169,19 +169,19 @@ def test_the_scan_reads_an_ordinary_header_block_itself(mailer: str) -> None:
 
 @pytest.mark.parametrize("mailer", MAILERS)
 def test_the_plain_list_reader_reads_every_plain_address_field(mailer: str) -> None:
-    scanned = headerscan.scan(head_of(MAILERS[mailer]()))
+    scanned = raw_headers.scan(head_of(MAILERS[mailer]()))
     assert scanned is not None
     declined = {
         (mailer, name)
         for name in ("from", "to", "cc")
         for value in scanned.get(name, [])
-        if headerscan.simple_addresses(value) is None
+        if raw_headers.simple_addresses(value) is None
     }
     assert declined == {key for key in NOT_PLAIN if key[0] == mailer}
 
 
 class Counting:
-    """Wraps one of headerscan's readers and counts its answers and its declines."""
+    """Wraps one of raw_headers' readers and counts its answers and its declines."""
 
     def __init__(self, real: Callable[..., Any]) -> None:
         self.real = real
@@ -199,9 +199,12 @@ class Counting:
 
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, Counting]:
-    counters = {"scan": Counting(headerscan.scan), "simple_addresses": Counting(headerscan.simple_addresses)}
+    counters = {
+        "scan": Counting(raw_headers.scan),
+        "simple_addresses": Counting(raw_headers.simple_addresses),
+    }
     for name, counter in counters.items():
-        monkeypatch.setattr(headerscan, name, counter)
+        monkeypatch.setattr(raw_headers, name, counter)
     return counters
 
 

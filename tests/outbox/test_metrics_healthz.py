@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from postwarden.outbox.models import WorkerHeartbeat
-from postwarden.outbox.services import Outgoing, enqueue
+from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.stats import Stats
 from tests.outbox.helpers import make_settings
 
