@@ -35,7 +35,7 @@ DOMAINS: Final[dict[str, tuple[str, ...]]] = {
     # the finding codes' titles (core/codes.py) are the doctor's words wherever they show
     "doctor": ("core/doctor", "core/codes.py", "core/smtp", "doctor", "cli/doctor.py"),
     "replies": ("core/replies", "cli/explain.py"),
-    "cli": ("cli", "core"),
+    "cli": ("cli", "core", "outbox/management"),
 }
 KEYWORDS: Final = {"gettext": None, "ngettext": (1, 2), "Text": None, "ntext": (1, 2)}
 

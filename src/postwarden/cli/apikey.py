@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from postwarden.cli.django_setup import setup
+from postwarden.core.i18n import gettext
 
 if TYPE_CHECKING:
     from postwarden.accounts.models import ApiKey
@@ -19,23 +20,28 @@ SCOPES = ("send", "read", "admin")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="postwarden apikey", description="Create, list or revoke API keys.")
+    root = argparse.ArgumentParser(
+        prog="postwarden apikey", description=gettext("Create, list or revoke API keys.")
+    )
     commands = root.add_subparsers(dest="command", required=True, metavar="{create,list,revoke}")
-    create = commands.add_parser("create", help="create a key and print it (last line)")
-    create.add_argument("--name", required=True, help="what the key is for, e.g. the application's name")
+    create = commands.add_parser("create", help=gettext("create a key and print it (last line)"))
+    create.add_argument(
+        "--name", required=True, help=gettext("what the key is for, e.g. the application's name")
+    )
     create.add_argument(
         "--scope",
         action="append",
         choices=SCOPES,
         required=True,
         dest="scopes",
-        help="send, read or admin; repeat for several",
+        help=gettext("send, read or admin; repeat for several"),
     )
-    listing = commands.add_parser("list", help="list keys (never the keys themselves)")
-    listing.add_argument("--all", action="store_true", help="include revoked keys")
-    revoke = commands.add_parser("revoke", help="revoke a key by its id or prefix")
+    # the listing is English on purpose: scripts read its columns
+    listing = commands.add_parser("list", help=gettext("list keys (never the keys themselves)"))
+    listing.add_argument("--all", action="store_true", help=gettext("include revoked keys"))
+    revoke = commands.add_parser("revoke", help=gettext("revoke a key by its id or prefix"))
     revoke.add_argument(
-        "key", metavar="ID|PREFIX", help="the id (from list) or the prefix, with or without pw_"
+        "key", metavar="ID|PREFIX", help=gettext("the id (from list) or the prefix, with or without pw_")
     )
     return root
 
@@ -57,11 +63,12 @@ def _create(name: str, scopes: list[str], out: TextIO) -> int:
 
     row, plain = ApiKey.issue(name.strip(), scopes)
     scopes_text = ", ".join(row.scopes)
+    created = gettext("Created API key {id} {name}: scopes {scopes}, prefix {prefix}")
     print(
-        f"Created API key {row.pk} {row.name!r}: scopes {scopes_text}, prefix {KEY_PREFIX}{row.prefix}",
+        created.format(id=row.pk, name=repr(row.name), scopes=scopes_text, prefix=KEY_PREFIX + row.prefix),
         file=out,
     )
-    print("It is shown only this once; store it now:", file=out)
+    print(gettext("It is shown only this once; store it now:"), file=out)
     print(plain, file=out)
     return 0
 
@@ -109,12 +116,16 @@ def _revoke(text: str, out: TextIO, err: TextIO) -> int:
     if row is None:
         # a whole key pasted by mistake must not be echoed: show its prefix only
         shown = "_".join(text.strip().split("_")[:2])
-        print(f"postwarden apikey: no key with id or prefix {shown!r}", file=err)
+        missing = gettext("no key with id or prefix {key}").format(key=repr(shown))
+        print(f"postwarden apikey: {missing}", file=err)
         return 1
     if row.revoked_at is not None:
-        print(f"API key {row.pk} {row.name!r} was already revoked", file=out)
+        print(
+            gettext("API key {id} {name} was already revoked").format(id=row.pk, name=repr(row.name)),
+            file=out,
+        )
         return 0
     row.revoked_at = timezone.now()
     row.save(update_fields=["revoked_at"])
-    print(f"Revoked API key {row.pk} {row.name!r}", file=out)
+    print(gettext("Revoked API key {id} {name}").format(id=row.pk, name=repr(row.name)), file=out)
     return 0

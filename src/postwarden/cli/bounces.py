@@ -16,16 +16,25 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from postwarden.cli.django_setup import start_up
+from postwarden.core.i18n import gettext
 
 #: seconds sessions may take to finish after SIGTERM
 GRACE = 10.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="postwarden bounces", description=__doc__.splitlines()[0])
-    parser.add_argument("--listen", help="host:port to listen on (default POSTWARDEN_BOUNCE_LISTEN)")
+    parser = argparse.ArgumentParser(
+        prog="postwarden bounces",
+        description=gettext(
+            "Receive the bounces of SMTP mail: the bounce listener when POSTWARDEN_BOUNCE_LISTEN is set, "
+            "the bounce mailbox poller when BOUNCE_IMAP_HOST is; BOUNCE_DOMAIN must be set."
+        ),
+    )
+    parser.add_argument("--listen", help=gettext("host:port to listen on (default POSTWARDEN_BOUNCE_LISTEN)"))
     parser.add_argument(
-        "--once", action="store_true", help="read the bounce mailbox once, print what was done, and exit"
+        "--once",
+        action="store_true",
+        help=gettext("read the bounce mailbox once, print what was done, and exit"),
     )
     return parser
 
@@ -44,7 +53,7 @@ def run(argv: list[str]) -> int:
     settings = current_settings()
     verp = return_paths(settings)
     if verp is None:
-        return _fail("set BOUNCE_DOMAIN (the domain of the return paths) first")
+        return _fail(gettext("set BOUNCE_DOMAIN (the domain of the return paths) first"))
     if args.once:
         return _poll_once(settings.bounces, verp)
     overrides: dict[str, Any] = {}
@@ -61,13 +70,17 @@ def run(argv: list[str]) -> int:
         except (ValueError, TlsConfigError) as exc:
             return _fail(str(exc))
     if listener is None and not settings.bounces.imap:
-        return _fail("set POSTWARDEN_BOUNCE_LISTEN (a listener) or BOUNCE_IMAP_HOST (a bounce mailbox)")
+        return _fail(
+            gettext("set POSTWARDEN_BOUNCE_LISTEN (a listener) or BOUNCE_IMAP_HOST (a bounce mailbox)")
+        )
     try:
         return asyncio.run(_serve(listener, settings.bounces if settings.bounces.imap else None, verp))
     except OSError as exc:
         assert listener is not None
         host, port = listener.config.host, listener.config.port
-        return _fail(f"cannot listen on {host}:{port}: {exc}", code=1)
+        return _fail(
+            gettext("cannot listen on {address}: {error}").format(address=f"{host}:{port}", error=exc), code=1
+        )
 
 
 def _fail(text: str, code: int = 2) -> int:
@@ -79,9 +92,10 @@ def _poll_once(bounces: Any, verp: Any) -> int:
     from postwarden.bounces.mailbox import poll
 
     if not bounces.imap:
-        return _fail("set BOUNCE_IMAP_HOST and BOUNCE_IMAP_USER for a bounce mailbox")
+        return _fail(gettext("set BOUNCE_IMAP_HOST and BOUNCE_IMAP_USER for a bounce mailbox"))
     result = poll(bounces, verp)
-    print(f"bounce mailbox: {result.found} found, {result.taken} taken, {result.left} left for later")
+    done = gettext("bounce mailbox: {found} found, {taken} taken, {left} left for later")
+    print(done.format(found=result.found, taken=result.taken, left=result.left))
     for error in result.errors:
         print(f"  {error}", file=sys.stderr)
     return 1 if result.errors else 0
@@ -97,14 +111,16 @@ async def _serve(listener: Any, mailbox: Any, verp: Any) -> int:
     if listener is not None:
         await listener.start()
         host, port = listener.address
-        print(f"postwarden bounces: listening on {host}:{port} for {verp.domain}", flush=True)
+        listening = gettext("listening on {address} for {domain}").format(
+            address=f"{host}:{port}", domain=verp.domain
+        )
+        print(f"postwarden bounces: {listening}", flush=True)
     if mailbox is not None:
         polling = loop.create_task(_poll_forever(mailbox, verp, stop))
-        print(
-            f"postwarden bounces: reading {mailbox.imap_user} at {mailbox.imap_host} "
-            f"every {mailbox.imap_interval} s",
-            flush=True,
+        reading = gettext("reading {user} at {host} every {seconds} s").format(
+            user=mailbox.imap_user, host=mailbox.imap_host, seconds=mailbox.imap_interval
         )
+        print(f"postwarden bounces: {reading}", flush=True)
     await stop.wait()
     if listener is not None:
         await listener.stop(GRACE)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from postwarden.cli.django_setup import CommandError, setup
+from postwarden.core.i18n import Text, format_number, gettext, localize, ngettext
 
 if TYPE_CHECKING:
     from postwarden.canaries.models import Canary
@@ -23,13 +24,18 @@ if TYPE_CHECKING:
 
 def build_parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="postwarden canary", description="Canary mailboxes: list them, run them now."
+        prog="postwarden canary", description=gettext("Canary mailboxes: list them, run them now.")
     )
     commands = root.add_subparsers(dest="command", required=True, metavar="{list,run}")
-    commands.add_parser("list", help="each canary with its status")
-    run = commands.add_parser("run", help="run canaries now and wait for the result")
+    commands.add_parser("list", help=gettext("each canary with its status"))
+    run = commands.add_parser("run", help=gettext("run canaries now and wait for the result"))
     run.add_argument(
-        "--id", type=int, action="append", dest="ids", metavar="ID", help="a canary's id (repeatable)"
+        "--id",
+        type=int,
+        action="append",
+        dest="ids",
+        metavar="ID",
+        help=gettext("a canary's id (repeatable)"),
     )
     return root
 
@@ -46,10 +52,12 @@ def run(argv: list[str], *, out: TextIO | None = None) -> int:
     chosen = list(canaries.filter(pk__in=args.ids) if args.ids else canaries.filter(enabled=True))
     missing = sorted(set(args.ids or ()) - {c.pk for c in chosen})
     if missing:
-        raise CommandError(f"no canary with id {', '.join(map(str, missing))} (postwarden canary list)")
+        raise CommandError(
+            Text("no canary with id {ids} (postwarden canary list)", ids=", ".join(map(str, missing)))
+        )
     if not chosen:
         raise CommandError(
-            "no canary to run: add one on the console's Canaries page or POST /api/v1/canaries"
+            Text("no canary to run: add one on the console's Canaries page or POST /api/v1/canaries")
         )
     return _run(chosen, out)
 
@@ -59,7 +67,10 @@ def _list(canaries: Sequence[Canary], out: TextIO) -> int:
 
     for canary in canaries:
         status = status_of(canary)
-        print(f"{canary.pk}  {canary.name}  {canary.address}  {status.code}: {status.summary}", file=out)
+        print(
+            f"{canary.pk}  {canary.name}  {canary.address}  {status.code}: {localize(status.summary)}",
+            file=out,
+        )
     return 0
 
 
@@ -69,14 +80,16 @@ def _run(canaries: Sequence[Canary], out: TextIO) -> int:
     from postwarden.canaries.status import status_of
 
     ids = [c.pk for c in canaries]
-    print(
-        f"running {len(ids)} canar{'y' if len(ids) == 1 else 'ies'}; a worker must be running to send",
-        file=out,
+    running = ngettext(
+        "running {n} canary; a worker must be running to send",
+        "running {n} canaries; a worker must be running to send",
+        len(ids),
     )
+    print(running.format(n=format_number(len(ids))), file=out)
     runner.drive(ids)
     worst = 0
     for canary in Canary.objects.select_related("last_run").filter(pk__in=ids).order_by("name"):
         status = status_of(canary)
-        print(f"{canary.name}: {status.summary}", file=out)
+        print(f"{canary.name}: {localize(status.summary)}", file=out)
         worst = max(worst, 0 if status.code == "ok" else 1)
     return worst

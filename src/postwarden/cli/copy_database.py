@@ -20,6 +20,7 @@ from pathlib import Path
 
 from postwarden.cli.django_setup import CommandError, setup
 from postwarden.core.config.resolve import redact_url
+from postwarden.core.i18n import Text, gettext
 
 #: the alias of the target database while the copy runs
 TARGET = "target"
@@ -28,9 +29,16 @@ MADE_BY_MIGRATE = ("contenttypes", "auth.permission")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="postwarden copy-database", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="postwarden copy-database",
+        description=gettext(
+            "Copy this install's database into another, empty one, e.g. from SQLite to PostgreSQL."
+        ),
+    )
     parser.add_argument(
-        "target", metavar="TARGET_URL", help="the empty database, e.g. postgres://user:pw@host/db"
+        "target",
+        metavar="TARGET_URL",
+        help=gettext("the empty database, e.g. {example}").format(example="postgres://user:pw@host/db"),
     )
     return parser
 
@@ -45,12 +53,15 @@ def run(argv: list[str]) -> int:
 
     shown = redact_url(args.target)
     if args.target == settings.SERVICE_SETTINGS.service.database_url:
-        raise CommandError("the target is this install's own database")
+        raise CommandError(Text("the target is this install's own database"))
     # Django fills each entry's defaults when it reads DATABASES: the same for this one
     both = {"default": settings.DATABASES["default"], TARGET: _database(args.target)}
     connections.databases[TARGET] = connections.configure_settings(both)[TARGET]
     if (busy := _running_worker()) is not None:
-        print(f"postwarden copy-database: {busy}: stop Postwarden first", file=sys.stderr)
+        print(
+            "postwarden copy-database: " + gettext("{busy}: stop Postwarden first").format(busy=busy),
+            file=sys.stderr,
+        )
         return 1
     return _copy(shown)
 
@@ -62,7 +73,10 @@ def _running_worker() -> str | None:
 
     recent = timezone.now() - timedelta(minutes=2)
     row = WorkerHeartbeat.objects.filter(last_seen__gte=recent).exclude(status="stopped").first()
-    return None if row is None else f"worker {row.worker_id} is running (last seen {row.last_seen:%H:%M:%S})"
+    if row is None:
+        return None
+    running = gettext("worker {id} is running (last seen {when})")
+    return running.format(id=row.worker_id, when=f"{row.last_seen:%H:%M:%S}")
 
 
 def _copy(shown: str) -> int:
@@ -72,9 +86,9 @@ def _copy(shown: str) -> int:
     try:
         call_command("migrate", database=TARGET, interactive=False, verbosity=0)
         if filled := _non_empty(TARGET):
+            not_empty = gettext("{database} is not empty ({tables} have rows): give an empty database")
             print(
-                f"postwarden copy-database: {shown} is not empty ({', '.join(filled[:3])} have rows): "
-                "give an empty database",
+                "postwarden copy-database: " + not_empty.format(database=shown, tables=", ".join(filled[:3])),
                 file=sys.stderr,
             )
             return 1
@@ -90,7 +104,9 @@ def _copy(shown: str) -> int:
             )
             call_command("loaddata", str(dump), database=TARGET, verbosity=0)
     except DatabaseError as exc:
-        raise CommandError(f"cannot use {shown}: {str(exc).strip().splitlines()[0]}") from None
+        raise CommandError(
+            Text("cannot use {database}: {error}", database=shown, error=str(exc).strip().splitlines()[0])
+        ) from None
     return _compare(shown)
 
 
@@ -116,9 +132,12 @@ def _compare(shown: str) -> int:
         if source != copied:
             differ.append(f"{model._meta.db_table} {source} -> {copied}")  # type: ignore[attr-defined]
     if differ:
-        print(f"postwarden copy-database: the counts differ: {'; '.join(differ)}", file=sys.stderr)
+        differs = gettext("the counts differ: {tables}").format(tables="; ".join(differ))
+        print(f"postwarden copy-database: {differs}", file=sys.stderr)
         return 1
     waiting = Recipient.objects.using(TARGET).filter(state__in=(*PENDING_STATES, State.SENDING)).count()
-    print(f"Copied {total} rows into {shown}; {waiting} recipients are waiting to be sent.")
-    print(f"Now set DATABASE_URL={shown} (keep this install's secret key) and start Postwarden.")
+    copied = gettext("Copied {total} rows into {database}; {waiting} recipients are waiting to be sent.")
+    print(copied.format(total=total, database=shown, waiting=waiting))
+    now = gettext("Now set DATABASE_URL={database} (keep this install's secret key) and start Postwarden.")
+    print(now.format(database=shown))
     return 0

@@ -7,13 +7,20 @@ import getpass
 import sys
 
 from postwarden.cli.django_setup import setup
+from postwarden.core.i18n import gettext
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="postwarden createadmin", description="Create a console user.")
-    parser.add_argument("--email", required=True)
-    parser.add_argument("--role", default="admin", help="admin (the default), settings or viewer")
-    parser.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    parser = argparse.ArgumentParser(
+        prog="postwarden createadmin", description=gettext("Create a console user.")
+    )
+    parser.add_argument(
+        "--email", required=True, help=gettext("the user's email address, their sign-in name")
+    )
+    parser.add_argument("--role", default="admin", help=gettext("admin (the default), settings or viewer"))
+    parser.add_argument(
+        "--password-stdin", action="store_true", help=gettext("read the password from standard input")
+    )
     return parser
 
 
@@ -28,17 +35,21 @@ def run(argv: list[str]) -> int:
     from postwarden.accounts.models import Role, User
 
     if args.role not in Role.values:
-        print(f"postwarden createadmin: --role: one of {', '.join(Role.values)}", file=sys.stderr)
+        one_of = gettext("one of {roles}").format(roles=", ".join(Role.values))
+        print(f"postwarden createadmin: --role: {one_of}", file=sys.stderr)
         return 2
     if User.objects.filter(username=args.email).exists():
-        print(f"postwarden: a user {args.email} exists already", file=sys.stderr)
+        exists = gettext("a user {email} exists already").format(email=args.email)
+        print(f"postwarden: {exists}", file=sys.stderr)
         return 1
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Password: ")
+    password = (
+        sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(gettext("Password: "))
+    )
     try:
         validate_password(password)
     except ValidationError as exc:
         print("postwarden: " + " ".join(exc.messages), file=sys.stderr)
         return 1
     create_admin(args.email, password, Role(args.role))
-    print(f"Created {args.role} {args.email}")
+    print(gettext("Created {role} {email}").format(role=args.role, email=args.email))
     return 0

@@ -20,6 +20,7 @@ from pathlib import Path
 from postwarden.core.config.model import Settings
 from postwarden.core.config.resolve import ConfigError, env_layers, redact_url, resolve
 from postwarden.core.config.service import ensure_secret_key
+from postwarden.core.i18n import Text, ntext
 
 
 class CommandError(Exception):
@@ -27,6 +28,9 @@ class CommandError(Exception):
 
     def __init__(self, message: str, status: int = 2) -> None:
         super().__init__(message)
+        #: a :class:`~postwarden.core.i18n.Text` where the words are Postwarden's: the
+        #: command line says it in the reader's language, ``str()`` stays English
+        self.message = message
         self.status = status
 
 
@@ -82,7 +86,7 @@ def resolved() -> Settings:
 
 
 #: what to do when a command finds no install
-_FIX = (
+_FIX = Text(
     "start the server once (postwarden serve or postwarden migrate) to make it, "
     "or set POSTWARDEN_DATA_DIR (or DATABASE_URL) to the server's"
 )
@@ -106,17 +110,34 @@ def require_install(settings: Settings) -> None:
     path = sqlite_file(service.database_url)
     if path is not None:
         if not path.is_file():
-            missing = "no such directory" if not where.is_dir() else f"no database {path.name} in it"
-            raise CommandError(f"no Postwarden install in {where} ({missing}): {_FIX}")
+            missing = (
+                Text("no such directory")
+                if not where.is_dir()
+                else Text("no database {name} in it", name=path.name)
+            )
+            raise CommandError(
+                Text(
+                    "no Postwarden install in {where} ({missing}): {fix}",
+                    where=where,
+                    missing=missing,
+                    fix=_FIX,
+                )
+            )
         if not _has_tables(path):
             raise CommandError(
-                f"the database {path} has no Postwarden tables (not set up): run postwarden migrate, "
-                "or set POSTWARDEN_DATA_DIR to the server's data directory"
+                Text(
+                    "the database {path} has no Postwarden tables (not set up): run postwarden migrate, "
+                    "or set POSTWARDEN_DATA_DIR to the server's data directory",
+                    path=path,
+                )
             )
     if not service.secret_key:
         raise CommandError(
-            f"no secret key: POSTWARDEN_SECRET_KEY is not set and {where} has no secret_key file: "
-            "give this command the server's POSTWARDEN_SECRET_KEY or POSTWARDEN_DATA_DIR"
+            Text(
+                "no secret key: POSTWARDEN_SECRET_KEY is not set and {where} has no secret_key file: "
+                "give this command the server's POSTWARDEN_SECRET_KEY or POSTWARDEN_DATA_DIR",
+                where=where,
+            )
         )
 
 
@@ -145,13 +166,29 @@ def require_migrated(settings: Settings) -> None:
     except DatabaseError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CommandError(
-            f"cannot use the database {shown}: {first}: check that it runs, "
-            "or set DATABASE_URL to the server's database"
+            Text(
+                "cannot use the database {database}: {error}: check that it runs, "
+                "or set DATABASE_URL to the server's database",
+                database=shown,
+                error=first,
+            )
         ) from None
     if pending and not executor.loader.applied_migrations:
-        raise CommandError(f"the database {shown} has no Postwarden tables (not set up): {_FIX}")
+        raise CommandError(
+            Text(
+                "the database {database} has no Postwarden tables (not set up): {fix}",
+                database=shown,
+                fix=_FIX,
+            )
+        )
     if pending:
         raise CommandError(
-            f"the database {shown} is not up to date ({len(pending)} migrations not applied): "
-            "run postwarden migrate (postwarden serve does it when it starts)"
+            ntext(
+                "the database {database} is not up to date ({n} migration not applied): "
+                "run postwarden migrate (postwarden serve does it when it starts)",
+                "the database {database} is not up to date ({n} migrations not applied): "
+                "run postwarden migrate (postwarden serve does it when it starts)",
+                len(pending),
+                database=shown,
+            )
         )

@@ -10,24 +10,29 @@ import json
 import os
 import sys
 
+from postwarden.core.i18n import gettext
 from postwarden.core.replies.explain import explain_text, render
 
-_STAGES = "connect, greeting, ehlo, starttls, tls, auth, mail, rcpt, data (or 'MAIL FROM', 'RCPT TO' …)"
+_STAGES = "connect, greeting, ehlo, starttls, tls, auth, mail, rcpt, data ('MAIL FROM', 'RCPT TO' …)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="postwarden explain",
-        description="Explain an SMTP reply or a sending error, and what to do about it. "
-        "Paste the text as it was printed (Java, Go, Python and Ruby error chains are fine); "
-        "without text, it is read from standard input.",
+        description=gettext(
+            "Explain an SMTP reply or a sending error, and what to do about it. "
+            "Paste the text as it was printed (Java, Go, Python and Ruby error chains are fine); "
+            "without text, it is read from standard input."
+        ),
     )
-    parser.add_argument("text", nargs="*", help="the reply or error text")
-    parser.add_argument("--stage", help=f"the step the reply answered: {_STAGES}")
-    parser.add_argument("--port", type=int, help="the server port, when the text does not say")
-    parser.add_argument("--host", help="the server host name, when the text does not say")
-    parser.add_argument("--json", action="store_true", help="print the explanation as JSON")
-    parser.add_argument("--no-color", action="store_true", help="plain text, no colours")
+    parser.add_argument("text", nargs="*", help=gettext("the reply or error text"))
+    parser.add_argument(
+        "--stage", help=gettext("the step the reply answered: {stages}").format(stages=_STAGES)
+    )
+    parser.add_argument("--port", type=int, help=gettext("the server port, when the text does not say"))
+    parser.add_argument("--host", help=gettext("the server host name, when the text does not say"))
+    parser.add_argument("--json", action="store_true", help=gettext("print the explanation as JSON"))
+    parser.add_argument("--no-color", action="store_true", help=gettext("plain text, no colours"))
     return parser
 
 
@@ -39,9 +44,10 @@ def run(argv: list[str]) -> int:
         return int(exit_.code or 0)
     text = " ".join(args.text) if args.text else ("" if sys.stdin.isatty() else sys.stdin.read())
     if not text.strip():
-        print(
-            'postwarden explain: give the reply text, e.g. postwarden explain "535 5.7.8 …"', file=sys.stderr
+        hint = gettext("give the reply text, e.g. {example}").format(
+            example='postwarden explain "535 5.7.8 …"'
         )
+        print(f"postwarden explain: {hint}", file=sys.stderr)
         return 2
     expl = explain_text(text, stage=args.stage, port=args.port, host=args.host)
     if args.json:

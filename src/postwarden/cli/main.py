@@ -20,45 +20,50 @@ from collections.abc import Sequence
 from types import ModuleType
 
 import postwarden
+from postwarden.cli import argparse_i18n
 from postwarden.core import i18n
+from postwarden.core.i18n import Text, gettext, localize
 
 #: command -> (module with ``build_parser()`` and ``run(argv) -> int``, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
+COMMANDS: dict[str, tuple[str, Text]] = {
     "serve": (
         "postwarden.cli.serve",
-        "run the console, a worker, the SMTP relay and the monitor (one machine)",
+        Text("run the console, a worker, the SMTP relay and the monitor (one machine)"),
     ),
-    "web": ("postwarden.cli.web", "run only the web console and API"),
-    "worker": ("postwarden.cli.worker", "run only a delivery worker"),
-    "relay": ("postwarden.cli.relay", "run only the SMTP relay that apps submit mail to"),
+    "web": ("postwarden.cli.web", Text("run only the web console and API")),
+    "worker": ("postwarden.cli.worker", Text("run only a delivery worker")),
+    "relay": ("postwarden.cli.relay", Text("run only the SMTP relay that apps submit mail to")),
     "monitor": (
         "postwarden.cli.monitor",
-        "run only the periodic jobs (alerts, canaries, the scheduled doctor), one node at a time",
+        Text("run only the periodic jobs (alerts, canaries, the scheduled doctor), one node at a time"),
     ),
     "bounces": (
         "postwarden.cli.bounces",
-        "run only the bounce listener and bounce mailbox poller for BOUNCE_DOMAIN (SMTP senders)",
+        Text("run only the bounce listener and bounce mailbox poller for BOUNCE_DOMAIN (SMTP senders)"),
     ),
     "send-test": (
         "postwarden.cli.send_test",
-        "send a test mail the way real mail goes, showing the transcript",
+        Text("send a test mail the way real mail goes, showing the transcript"),
     ),
-    "doctor": ("postwarden.cli.doctor", "walk the delivery path and name the first broken stage"),
-    "explain": ("postwarden.cli.explain", "explain an SMTP reply or error and what to do about it"),
-    "migrate": ("postwarden.cli.migrate", "create or upgrade the install (database, first admin)"),
-    "createadmin": ("postwarden.cli.createadmin", "create a console user"),
-    "apikey": ("postwarden.cli.apikey", "create, list or revoke API keys"),
-    "canary": ("postwarden.cli.canary", "list the canary mailboxes, or run them now and wait for the result"),
-    "dkim": ("postwarden.cli.dkim", "generate a DKIM key pair and the TXT record to publish"),
+    "doctor": ("postwarden.cli.doctor", Text("walk the delivery path and name the first broken stage")),
+    "explain": ("postwarden.cli.explain", Text("explain an SMTP reply or error and what to do about it")),
+    "migrate": ("postwarden.cli.migrate", Text("create or upgrade the install (database, first admin)")),
+    "createadmin": ("postwarden.cli.createadmin", Text("create a console user")),
+    "apikey": ("postwarden.cli.apikey", Text("create, list or revoke API keys")),
+    "canary": (
+        "postwarden.cli.canary",
+        Text("list the canary mailboxes, or run them now and wait for the result"),
+    ),
+    "dkim": ("postwarden.cli.dkim", Text("generate a DKIM key pair and the TXT record to publish")),
     "oauth2": (
         "postwarden.cli.oauth2",
-        "connect a person's mailbox for OAuth2 sign-in (Microsoft: device code; others: sign-in URL)",
+        Text("connect a person's mailbox for OAuth2 sign-in (Microsoft: device code; others: sign-in URL)"),
     ),
     "copy-database": (
         "postwarden.cli.copy_database",
-        "copy this install's database into another, empty one (SQLite to PostgreSQL)",
+        Text("copy this install's database into another, empty one (SQLite to PostgreSQL)"),
     ),
-    "manage": ("postwarden.cli.manage", "run a Django management command (advanced)"),
+    "manage": ("postwarden.cli.manage", Text("run a Django management command (advanced)")),
 }
 
 #: the commands that make the install when there is none (docs/deploy.md); every other
@@ -69,10 +74,17 @@ WITHOUT_INSTALL: frozenset[str] = frozenset({"doctor", "explain", "dkim"})
 
 
 def usage() -> str:
+    """The list of commands, in the active language."""
     width = max(len(name) for name in COMMANDS)
-    lines = [f"usage: postwarden <command> [options]   (version {postwarden.__version__})", "", "commands:"]
-    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", "Run 'postwarden <command> --help' for a command's options."]
+    lines = [
+        gettext("usage: postwarden <command> [options]   (version {version})").format(
+            version=postwarden.__version__
+        ),
+        "",
+        gettext("commands:"),
+    ]
+    lines += [f"  {name:<{width}}  {localize(help_)}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", gettext("Run 'postwarden <command> --help' for a command's options.")]
     return "\n".join(lines)
 
 
@@ -83,12 +95,23 @@ def module_of(command: str) -> ModuleType:
 def parser_tree() -> argparse.ArgumentParser:
     """Every command's parser under one root (imports every command module)."""
     root = argparse.ArgumentParser(prog="postwarden", description=usage())
-    root.add_argument("-V", "--version", action="version", version=postwarden.__version__)
+    root.add_argument(
+        "-V",
+        "--version",
+        action="version",
+        version=postwarden.__version__,
+        help=gettext("show program's version number and exit"),
+    )
     commands = root.add_subparsers(dest="command", metavar="<command>")
     for name, (_, help_) in COMMANDS.items():
         own: argparse.ArgumentParser = module_of(name).build_parser()
         commands.add_parser(
-            name, parents=[own], add_help=False, help=help_, description=own.description, prog=own.prog
+            name,
+            parents=[own],
+            add_help=False,
+            help=localize(help_),
+            description=own.description,
+            prog=own.prog,
         )
     return root
 
@@ -97,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     # the reader's locale first, then the instance's POSTWARDEN_LANGUAGE (core/i18n.py)
     i18n.activate(i18n.language_from_environ(os.environ))
+    argparse_i18n.install()
     if not args or args[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
@@ -105,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command, rest = args[0], args[1:]
     if command not in COMMANDS:
-        print(f"postwarden: unknown command {command!r}\n\n{usage()}", file=sys.stderr)
+        unknown = gettext("unknown command {command}").format(command=repr(command))
+        print(f"postwarden: {unknown}\n\n{usage()}", file=sys.stderr)
         return 2
     try:
         return int(module_of(command).run(rest))
@@ -122,8 +147,10 @@ def _say(command: str, what: object) -> int:
     from postwarden.cli.django_setup import CommandError
 
     status = what.status if isinstance(what, CommandError) else 2
-    if isinstance(what, CommandError | str):
-        text = str(what)
+    if isinstance(what, CommandError):
+        text = localize(what.message)
+    elif isinstance(what, str):
+        text = what
     else:
         text = f"{type(what).__name__}: {_first_line(str(what))}"
     print(f"postwarden {command}: {_redacted(text)}", file=sys.stderr, flush=True)
@@ -132,7 +159,7 @@ def _say(command: str, what: object) -> int:
 
 def _first_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[0] if lines else "(no details)"
+    return lines[0] if lines else gettext("(no details)")
 
 
 def _redacted(text: str) -> str:

@@ -6,11 +6,17 @@ from __future__ import annotations
 import argparse
 
 from postwarden.cli.django_setup import setup
+from postwarden.core.i18n import gettext
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="postwarden manage", description=__doc__.splitlines()[0])
-    parser.add_argument("arguments", nargs=argparse.REMAINDER, help="the command and its options")
+    parser = argparse.ArgumentParser(
+        prog="postwarden manage",
+        description=gettext(
+            "A Django management command, in the install that is there (it never makes one)."
+        ),
+    )
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help=gettext("the command and its options"))
     return parser
 
 

@@ -8,10 +8,17 @@ from __future__ import annotations
 import argparse
 
 from postwarden.cli.django_setup import start_up
+from postwarden.core.i18n import gettext
 
 
 def build_parser() -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(prog="postwarden migrate", description=__doc__.splitlines()[0])
+    return argparse.ArgumentParser(
+        prog="postwarden migrate",
+        description=gettext(
+            "Make or upgrade the install without starting anything: the data directory, its secret key, "
+            "the database's tables and the first admin."
+        ),
+    )
 
 
 def run(argv: list[str]) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from postwarden.cli.django_setup import CommandError, start_up
+from postwarden.core.i18n import Text, format_datetime, gettext, ngettext
 from postwarden.monitor.jobs import Job
 
 #: where the jobs come from: "module:function", the function returning a list of
@@ -25,15 +26,27 @@ JOB_SOURCES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="postwarden monitor", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="postwarden monitor",
+        description=gettext(
+            "Run the periodic jobs (alerts, canaries, the scheduled doctor), each under a lease in the "
+            "database, so that with several nodes exactly one runs each job."
+        ),
+    )
     parser.add_argument(
         "--source",
         action="append",
         metavar="MODULE:FUNCTION",
-        help="take the jobs from this function instead of the built-in ones (repeatable; extensions, tests)",
+        help=gettext(
+            "take the jobs from this function instead of the built-in ones (repeatable; extensions, tests)"
+        ),
     )
-    parser.add_argument("--only", action="append", metavar="JOB", help="run only this job (repeatable)")
-    parser.add_argument("--list", action="store_true", help="list the jobs and their schedule, then exit")
+    parser.add_argument(
+        "--only", action="append", metavar="JOB", help=gettext("run only this job (repeatable)")
+    )
+    parser.add_argument(
+        "--list", action="store_true", help=gettext("list the jobs and their schedule, then exit")
+    )
     return parser
 
 
@@ -47,10 +60,14 @@ def load_jobs(sources: Sequence[str]) -> list[Job]:
                 importlib.import_module(module_name), function_name
             )
         except (ImportError, AttributeError, ValueError):
-            raise CommandError(f"no job source {source!r} (expected module:function)") from None
+            raise CommandError(
+                Text("no job source {source} (expected module:function)", source=repr(source))
+            ) from None
         for job in function():
             if not isinstance(job, Job):
-                raise CommandError(f"job source {source!r} gave something that is not a Job")
+                raise CommandError(
+                    Text("job source {source} gave something that is not a Job", source=repr(source))
+                )
             found.append(job)
     return found
 
@@ -64,7 +81,13 @@ def run(argv: list[str]) -> int:
     if args.only:
         unknown = sorted(set(args.only) - {job.name for job in jobs})
         if unknown:
-            raise CommandError(f"no such job: {', '.join(unknown)} (jobs: {', '.join(j.name for j in jobs)})")
+            raise CommandError(
+                Text(
+                    "no such job: {unknown} (jobs: {jobs})",
+                    unknown=", ".join(unknown),
+                    jobs=", ".join(j.name for j in jobs),
+                )
+            )
         jobs = [job for job in jobs if job.name in args.only]
     if args.list:
         return _list(jobs)
@@ -75,9 +98,9 @@ def run(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    print(
-        f"postwarden monitor: {len(jobs)} jobs: {', '.join(job.name for job in jobs) or '(none)'}", flush=True
-    )
+    names = ", ".join(job.name for job in jobs) or gettext("(none)")
+    running = ngettext("{n} job: {names}", "{n} jobs: {names}", len(jobs))
+    print("postwarden monitor: " + running.format(n=len(jobs), names=names), flush=True)
     return Monitor(jobs).run(stop)
 
 
@@ -89,12 +112,13 @@ def _list(jobs: Sequence[Job]) -> int:
         row = rows.get(job.name)
         started = None if row is None else row.last_started_at
         if row is None or started is None:
-            last = "never run"
+            last = gettext("never run")
         elif row.runs == 0:  # run_at_start=False: the schedule counts from when it was first seen
-            last = f"first run after {started + job.every():%Y-%m-%d %H:%M:%S} UTC"
+            last = gettext("first run after {when} UTC").format(when=format_datetime(started + job.every()))
         else:
-            last = f"last {started:%Y-%m-%d %H:%M:%S} UTC"
+            last = gettext("last {when} UTC").format(when=format_datetime(started))
         outcome = f", {row.last_outcome}" if row is not None and row.last_outcome else ""
         error = f": {row.last_error}" if row is not None and row.last_error else ""
-        print(f"{job.name}  every {job.every().total_seconds():g} s  {last}{outcome}{error}")
+        every = gettext("every {seconds} s").format(seconds=format(job.every().total_seconds(), "g"))
+        print(f"{job.name}  {every}  {last}{outcome}{error}")
     return 0

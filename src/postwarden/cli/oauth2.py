@@ -18,23 +18,28 @@ from typing import Final, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
 from postwarden.cli.django_setup import CommandError, setup
+from postwarden.core.i18n import Text, gettext
 
 LOOPBACK: Final = "http://127.0.0.1/"
 
 
 def build_parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="postwarden oauth2", description="Connect a person's mailbox for OAuth2 SMTP sign-in."
+        prog="postwarden oauth2", description=gettext("Connect a person's mailbox for OAuth2 SMTP sign-in.")
     )
     commands = root.add_subparsers(dest="command", required=True, metavar="{connect}")
     connect = commands.add_parser(
-        "connect", help="sign the mailbox in on another device and save its refresh token"
+        "connect", help=gettext("sign the mailbox in on another device and save its refresh token")
     )
-    connect.add_argument("--timeout", type=float, default=20.0, help="seconds for each request (default 20)")
+    connect.add_argument(
+        "--timeout", type=float, default=20.0, help=gettext("seconds for each request (default 20)")
+    )
     connect.add_argument(
         "--redirect-uri",
         default=LOOPBACK,
-        help=f"Google/generic: the redirect URI registered for the client (default {LOOPBACK})",
+        help=gettext("Google/generic: the redirect URI registered for the client (default {uri})").format(
+            uri=LOOPBACK
+        ),
     )
     return root
 
@@ -54,10 +59,12 @@ def run(argv: list[str], *, out: TextIO | None = None, inp: TextIO | None = None
     oauth2 = settings.smtp.oauth2
     if oauth2 is None:
         raise CommandError(
-            "SMTP_AUTH is not oauth2: set SMTP_AUTH=oauth2 and OAUTH2_PROVIDER=microsoft first"
+            Text("SMTP_AUTH is not oauth2: set SMTP_AUTH=oauth2 and OAUTH2_PROVIDER=microsoft first")
         )
     if settings.source("OAUTH2_REFRESH_TOKEN").locks_console_field:
-        raise CommandError("OAUTH2_REFRESH_TOKEN is set in the environment: remove it there to connect here")
+        raise CommandError(
+            Text("OAUTH2_REFRESH_TOKEN is set in the environment: remove it there to connect here")
+        )
     try:
         if delegated.uses_device_code(oauth2):
             flow = delegated.start_device(oauth2, timeout=args.timeout)
@@ -67,22 +74,20 @@ def run(argv: list[str], *, out: TextIO | None = None, inp: TextIO | None = None
             url, flow = delegated.start_authorization(
                 oauth2, redirect_uri=args.redirect_uri, login_hint=settings.smtp.user, timeout=args.timeout
             )
-            print(
-                f"Open this address in a browser on any device and sign in as {settings.smtp.user}:", file=out
-            )
+            open_it = gettext("Open this address in a browser on any device and sign in as {user}:")
+            print(open_it.format(user=settings.smtp.user), file=out)
             print(url, file=out)
-            print(
+            paste = gettext(
                 "The browser is then sent to an address starting with "
-                f"{args.redirect_uri} (its page may not load): paste that whole address here.",
-                file=out,
-                flush=True,
+                "{uri} (its page may not load): paste that whole address here."
             )
+            print(paste.format(uri=args.redirect_uri), file=out, flush=True)
             answer = _answer(inp.readline())
             refresh = delegated.finish_authorization(oauth2, flow, answer, timeout=args.timeout)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     except TokenError as exc:
-        print(f"Not connected: {exc}", file=out)
+        print(gettext("Not connected: {error}").format(error=exc), file=out)
         return 1
     save({"OAUTH2_REFRESH_TOKEN": refresh.reveal()})
     from dataclasses import replace
@@ -92,12 +97,10 @@ def run(argv: list[str], *, out: TextIO | None = None, inp: TextIO | None = None
             replace(oauth2, refresh_token=refresh), user=settings.smtp.user, timeout=args.timeout
         ).fetch()
     except (ValueError, TokenError) as exc:
-        print(f"Connected, but the first token failed: {exc}", file=out)
+        print(gettext("Connected, but the first token failed: {error}").format(error=exc), file=out)
         return 1
-    print(
-        f"Connected. The refresh token is saved (sealed) as OAUTH2_REFRESH_TOKEN; {token.describe()}.",
-        file=out,
-    )
+    connected = gettext("Connected. The refresh token is saved (sealed) as OAUTH2_REFRESH_TOKEN; {token}.")
+    print(connected.format(token=token.describe()), file=out)
     return 0
 
 
@@ -105,6 +108,6 @@ def _answer(line: str) -> Mapping[str, str]:
     """The query of the address pasted back (the code, the state, or the refusal)."""
     text = line.strip()
     if not text:
-        raise ValueError("no address was pasted: run postwarden oauth2 connect again")
+        raise ValueError(gettext("no address was pasted: run postwarden oauth2 connect again"))
     query = urlsplit(text).query if "://" in text else text.lstrip("?")
     return dict(parse_qsl(query))

@@ -12,14 +12,17 @@ import signal
 import sys
 
 from postwarden.cli.django_setup import start_up
+from postwarden.core.i18n import gettext
 
 #: seconds sessions may take to finish after SIGTERM
 GRACE = 10.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="postwarden relay", description=__doc__.splitlines()[0])
-    parser.add_argument("--listen", help="host:port to listen on (default POSTWARDEN_SMTP_LISTEN)")
+    parser = argparse.ArgumentParser(
+        prog="postwarden relay", description=gettext("Run only the SMTP relay that apps submit mail to.")
+    )
+    parser.add_argument("--listen", help=gettext("host:port to listen on (default POSTWARDEN_SMTP_LISTEN)"))
     return parser
 
 
@@ -48,7 +51,10 @@ def run(argv: list[str]) -> int:
     try:
         return asyncio.run(_serve(relay))
     except OSError as exc:
-        print(f"postwarden relay: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
+        cannot = gettext("cannot listen on {address}: {error}").format(
+            address=f"{config.host}:{config.port}", error=exc
+        )
+        print(f"postwarden relay: {cannot}", file=sys.stderr)
         return 1
 
 
@@ -63,7 +69,7 @@ async def _serve(relay: object) -> int:
             loop.add_signal_handler(signum, stop.set)
     await relay.start()
     addresses = ", ".join(f"{h}:{p}" for h, p in relay.addresses)
-    print(f"postwarden relay: listening on {addresses}", flush=True)
+    print("postwarden relay: " + gettext("listening on {addresses}").format(addresses=addresses), flush=True)
     await stop.wait()
     await relay.stop(GRACE)
     committer = relay.gateway.committer

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from postwarden.cli.django_setup import setup
 from postwarden.core.config.model import Settings
+from postwarden.core.i18n import Text, format_datetime, gettext, localize
 from postwarden.core.smtp.transcript import Direction, Transcript
 
 if TYPE_CHECKING:  # Django is set up inside run(); these modules need it
@@ -40,8 +41,10 @@ class LiveTranscript(Transcript):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="postwarden send-test", description=__doc__.splitlines()[0])
-    parser.add_argument("--to", help="recipient (default TEST_EMAIL, else the From address)")
+    parser = argparse.ArgumentParser(
+        prog="postwarden send-test", description=gettext("Send a test mail the way real mail goes.")
+    )
+    parser.add_argument("--to", help=gettext("recipient (default TEST_EMAIL, else the From address)"))
     return parser
 
 
@@ -54,7 +57,7 @@ def run(argv: list[str], out: Callable[[str], None] | None = None) -> int:
     settings = current_settings()
     recipient = args.to or settings.sending.test_email or settings.sending.from_address
     if not recipient:
-        say("postwarden send-test: no recipient: give --to, or set TEST_EMAIL or MAIL_FROM")
+        say("postwarden send-test: " + gettext("no recipient: give --to, or set TEST_EMAIL or MAIL_FROM"))
         return 2
     return _send(settings, recipient, say)
 
@@ -70,10 +73,15 @@ def _send(settings: Settings, recipient: str, say: Callable[[str], None]) -> int
         if provider == "smtp"
         else provider
     )
-    text = (
-        f"This is a test email from Postwarden, sent {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC through "
-        f"{where}.\n\nIf you can read this, mail from Postwarden reaches {recipient}.\n"
-    )
+    # mail Postwarden writes itself speaks the instance's language (POSTWARDEN_LANGUAGE)
+    language = settings.service.language
+    text = Text(
+        "This is a test email from Postwarden, sent {when} UTC through {where}.\n\n"
+        "If you can read this, mail from Postwarden reaches {recipient}.\n",
+        when=format_datetime(datetime.now(UTC), language=language),
+        where=where,
+        recipient=recipient,
+    ).localized(language)
 
     def transport_for(resolved: Settings) -> Transport:
         if resolved.sending.provider.value == "smtp":
@@ -81,7 +89,12 @@ def _send(settings: Settings, recipient: str, say: Callable[[str], None]) -> int
         return build_transport(resolved)
 
     def queued(message: Enqueued, transport: str) -> None:
-        say(f"queued {message.public_id} {message.message_id} to {recipient}, sending through {where}")
+        queued = gettext("queued {id} {message_id} to {recipient}, sending through {where}")
+        say(
+            queued.format(
+                id=message.public_id, message_id=message.message_id, recipient=recipient, where=where
+            )
+        )
 
     result = send_test_mail(
         settings,
@@ -96,27 +109,33 @@ def _send(settings: Settings, recipient: str, say: Callable[[str], None]) -> int
 
 
 def _report(result: TestMailResult, say: Callable[[str], None]) -> int:
+    # the server's words (said, reason) and the transcript are quoted as they came
     if result.state == "refused":
-        say(f"refused ({result.field}): {result.reason}")
+        say(gettext("refused ({field}): {reason}").format(field=result.field, reason=localize(result.reason)))
         return 2
     if result.state == "unusable":
-        say(f"cannot send with these settings: {result.reason}")
+        say(gettext("cannot send with these settings: {reason}").format(reason=localize(result.reason)))
         return 2
     if result.state == "not_queued":
-        say(f"not sent: {result.reason}")
+        say(gettext("not sent: {reason}").format(reason=localize(result.reason)))
         return 1
     if result.ok:
         if result.transport == "capture":
-            say(f"captured as {result.queue_id or '?'}: see Captured mail in the console")
+            captured = gettext("captured as {id}: see Captured mail in the console")
+            say(captured.format(id=result.queue_id or "?"))
+        elif result.queue_id:
+            accepted = gettext("accepted by the server (queue id {queue_id}): {said}")
+            say(accepted.format(queue_id=result.queue_id, said=result.said))
         else:
-            queue_id = f" (queue id {result.queue_id})" if result.queue_id else ""
-            say(f"accepted by the server{queue_id}: {result.said}")
+            say(gettext("accepted by the server: {said}").format(said=result.said))
         return 0
-    say(f"FAILED at {result.stage or '?'}: {result.said or result.reason}")
+    failed = gettext("FAILED at {stage}: {said}")
+    say(failed.format(stage=result.stage or "?", said=result.said or localize(result.reason)))
     if result.explanation:
-        say(f"what it means: {result.explanation}")
+        say(gettext("what it means: {explanation}").format(explanation=localize(result.explanation)))
     if result.finding:
-        say(f"finding: {result.finding} (run `postwarden doctor` for the steps that fix it)")
+        finding = gettext("finding: {code} (run `postwarden doctor` for the steps that fix it)")
+        say(finding.format(code=result.finding))
     return 1
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from postwarden.cli.django_setup import STARTED_UP, start_up
+from postwarden.core.i18n import gettext
 
 #: seconds a child may take to stop before it is killed
 STOP_GRACE = 30.0
@@ -81,17 +82,35 @@ def prepare() -> str:
     sending = current_settings()
     where = sending.sending.provider.value
     if where == "capture":
-        where += " (nothing configured yet: mails are kept and shown in the console's Captured mail)"
-    return (
-        f"Postwarden is running.\n  console and API: http://{service.host}:{service.port}/\n"
-        f"  SMTP relay:      {service.smtp_listen_host}:{service.smtp_listen_port}\n"
-        f"  mail goes to:    {where}\n  data:            {service.data_dir}"
+        note = gettext("nothing configured yet: mails are kept and shown in the console's Captured mail")
+        where += f" ({note})"
+    return "\n".join(
+        [
+            gettext("Postwarden is running."),
+            *_rows(
+                (gettext("console and API:"), f"http://{service.host}:{service.port}/"),
+                (gettext("SMTP relay:"), f"{service.smtp_listen_host}:{service.smtp_listen_port}"),
+                (gettext("mail goes to:"), where),
+                (gettext("data:"), str(service.data_dir)),
+            ),
+        ]
     )
 
 
+def _rows(*rows: tuple[str, str]) -> list[str]:
+    """The banner's label and value pairs, the values in one column."""
+    return [f"  {label:<{_LABEL_WIDTH}} {value}" for label, value in rows]
+
+
+#: the banner's label column ("console and API:" and a space)
+_LABEL_WIDTH = 16
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="postwarden serve", description=__doc__.splitlines()[0])
-    parser.add_argument("--no-relay", action="store_true", help="do not listen for SMTP submissions")
+    parser = argparse.ArgumentParser(
+        prog="postwarden serve", description=gettext("Everything for one machine.")
+    )
+    parser.add_argument("--no-relay", action="store_true", help=gettext("do not listen for SMTP submissions"))
     return parser
 
 
@@ -100,7 +119,7 @@ def run(argv: list[str]) -> int:
     print(prepare(), flush=True)
     bounces = bounce_intake()
     if bounces:
-        print(f"  bounces:         {bounces}", flush=True)
+        print(*_rows((gettext("bounces:"), bounces)), flush=True)
     return supervise(children(with_relay=not args.no_relay, with_bounces=bounces is not None))
 
 
@@ -137,18 +156,13 @@ def _reap(kids: list[Child]) -> int:
         if kid.restart_at == 0.0:
             kid.fast_exits = kid.fast_exits + 1 if now - kid.started < FAST_EXIT else 1
             if kid.fast_exits >= MAX_FAST_EXITS:
-                print(
-                    f"postwarden: {kid.name} keeps exiting (status {code}); stopping",
-                    file=sys.stderr,
-                    flush=True,
+                _say(
+                    gettext("{name} keeps exiting (status {code}); stopping").format(name=kid.name, code=code)
                 )
                 return code or 1
             delay = min(30.0, 2.0**kid.fast_exits)
-            print(
-                f"postwarden: {kid.name} exited with status {code}; restarting in {delay:.0f}s",
-                file=sys.stderr,
-                flush=True,
-            )
+            restarting = gettext("{name} exited with status {code}; restarting in {delay}s")
+            _say(restarting.format(name=kid.name, code=code, delay=f"{delay:.0f}"))
             kid.restart_at = now + delay
         elif now >= kid.restart_at:
             kid.restart_at = 0.0
@@ -173,11 +187,12 @@ def _stop(kids: list[Child]) -> None:
             kid.process.wait(timeout=max(0.1, min(SLOW_STOP, deadline - time.monotonic())))
             continue
         except subprocess.TimeoutExpired:
-            _say(f"waiting for {kid.name} (pid {kid.process.pid}) to stop")
+            _say(gettext("waiting for {name} (pid {pid}) to stop").format(name=kid.name, pid=kid.process.pid))
         try:
             kid.process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            _say(f"{kid.name} (pid {kid.process.pid}) did not stop within {STOP_GRACE:.0f}s; killing it")
+            killing = gettext("{name} (pid {pid}) did not stop within {grace}s; killing it")
+            _say(killing.format(name=kid.name, pid=kid.process.pid, grace=f"{STOP_GRACE:.0f}"))
             kid.process.kill()
             kid.process.wait()
 

@@ -7,15 +7,18 @@ import gc
 import logging
 
 from postwarden.cli.django_setup import start_up
+from postwarden.core.i18n import gettext
 
 log = logging.getLogger("postwarden.web")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="postwarden web", description="Serve the web console and the API.")
-    parser.add_argument("--host", help="listen address (default POSTWARDEN_HOST, 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port (default POSTWARDEN_PORT, 8025)")
-    parser.add_argument("--threads", type=int, default=16, help="worker threads (default 16)")
+    parser = argparse.ArgumentParser(
+        prog="postwarden web", description=gettext("Serve the web console and the API.")
+    )
+    parser.add_argument("--host", help=gettext("listen address (default POSTWARDEN_HOST, 127.0.0.1)"))
+    parser.add_argument("--port", type=int, help=gettext("port (default POSTWARDEN_PORT, 8025)"))
+    parser.add_argument("--threads", type=int, default=16, help=gettext("worker threads (default 16)"))
     return parser
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from postwarden.core.i18n import gettext
 from postwarden.outbox.worker.loop import Options, run_worker
 
 DEFAULTS = Options()
@@ -21,28 +22,32 @@ class Command(BaseCommand):
             "--batch-size",
             type=int,
             default=DEFAULTS.batch_size,
-            help="recipients claimed at a time (default %(default)s)",
+            help=gettext("recipients claimed at a time (default %(default)s)"),
         )
         parser.add_argument(
             "--lease",
             type=float,
             default=DEFAULTS.lease,
-            help="seconds a claim lasts unrenewed before another worker may take it back "
-            "(default: POSTWARDEN_WORKER_TIMEOUT)",
+            help=gettext(
+                "seconds a claim lasts unrenewed before another worker may take it back "
+                "(default: POSTWARDEN_WORKER_TIMEOUT)"
+            ),
         )
         parser.add_argument(
             "--idle-sleep",
             type=float,
             default=DEFAULTS.idle_sleep,
-            help="seconds to wait when nothing is due (default %(default)s)",
+            help=gettext("seconds to wait when nothing is due (default %(default)s)"),
         )
         parser.add_argument(
             "--retry-base",
             type=float,
             default=None,
-            help="seconds before the first retry (default 60; tests use less)",
+            help=gettext("seconds before the first retry (default 60; tests use less)"),
         )
-        parser.add_argument("--worker-id", default=None, help="name in heartbeats (default host:pid:random)")
+        parser.add_argument(
+            "--worker-id", default=None, help=gettext("name in heartbeats (default host:pid:random)")
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         status = run_worker(
