@@ -10,8 +10,9 @@ PIP := $(BIN)/pip -q --disable-pip-version-check
 # Mail::SPF: an independent SPF evaluator for the canaries' receiving server), libmime-tools-perl
 # (an independent MIME parser for attachments, tests/mime_check.py), systemd (systemd-analyze
 # verifies deploy/systemd/), dovecot-imapd (a real IMAP server for canary and bounce
-# mailboxes, run unprivileged per test), prometheus (promtool checks the shipped alert rules)
-TEST_DEBS := chromium swaks postgresql postfix libnet-ssleay-perl libmail-dkim-perl libmail-spf-perl libmime-tools-perl systemd dovecot-imapd prometheus
+# mailboxes, run unprivileged per test), prometheus (promtool checks the shipped alert rules),
+# gettext (xgettext: Django's makemessages reads the console's marked strings, make messages)
+TEST_DEBS := chromium swaks postgresql postfix libnet-ssleay-perl libmail-dkim-perl libmail-spf-perl libmime-tools-perl systemd dovecot-imapd prometheus gettext
 export DEBIAN_FRONTEND := noninteractive
 
 .PHONY: messages run test quick lint typecheck unit bench soak mutate clean system-deps container-test
@@ -43,6 +44,7 @@ system-deps:
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	{ command -v dovecot >/dev/null || test -x /usr/sbin/dovecot; } || missing="$$missing dovecot-imapd"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v xgettext >/dev/null || missing="$$missing gettext"; \
 	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -73,7 +75,7 @@ quick: $(VENV)/.test-deps
 
 # Translations: extract the marked strings into every language's catalog and compile them
 # (CONTRIBUTING.md, "Translations"); make test checks they are complete and compiled.
-messages: $(VENV)/.test-deps
+messages: $(VENV)/.test-deps system-deps
 	$(BIN)/python -m tools.messages extract
 
 # make bench BENCH_ARGS="--quick" for a smoke run; --n, --rounds: python -m bench.run --help

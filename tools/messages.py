@@ -13,7 +13,12 @@ CONTRIBUTING.md, "Translations", is the workflow.
 from __future__ import annotations
 
 import io
+import os
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
@@ -35,9 +40,21 @@ DOMAINS: Final[dict[str, tuple[str, ...]]] = {
     # the finding codes' titles (core/codes.py) are the doctor's words wherever they show
     "doctor": ("core/doctor", "core/codes.py", "core/smtp", "doctor", "cli/doctor.py"),
     "replies": ("core/replies", "cli/explain.py"),
+    # the settings' descriptions: the console's Email settings page shows them
+    "settings": ("core/config",),
     "cli": ("cli", "core", "outbox/management"),
 }
 KEYWORDS: Final = {"gettext": None, "ngettext": (1, 2), "Text": None, "ntext": (1, 2)}
+#: Django apps that keep their own catalog, <app>/locale/<language>/LC_MESSAGES/django.po:
+#: Django's makemessages reads their templates and Python (it needs GNU gettext's xgettext),
+#: Babel merges, writes and compiles them as it does the core's
+DJANGO_APPS: Final = ("console", "accounts", "canaries")
+#: where makemessages finds the settings it needs (the test suite's: a throwaway data directory)
+_SETTINGS_PATH: Final = str(ROOT)
+#: Django's placeholders: %(name)s in Python and {% blocktranslate %}, {name} in console.js's words
+_DJANGO_PLACEHOLDER: Final = re.compile(
+    r"%\(([A-Za-z_][A-Za-z0-9_]*)\)[-#0 +]*\d*(?:\.\d+)?[sdrfi]|(?<!\{)\{([A-Za-z_]\w*)\}(?!\})"
+)
 
 
 def domain_of(path: Path) -> str | None:
@@ -85,6 +102,7 @@ def compiled(catalog: Catalog) -> bytes:
 
 
 def extract() -> None:
+    extract_django()
     for domain in DOMAINS:
         fresh = template(domain)
         for language in LANGUAGES[1:]:
@@ -180,13 +198,13 @@ def _complete(message: Message) -> bool:
     return bool(strings) and all(strings)
 
 
-def _placeholder_errors(message: Message) -> list[str]:
+def _placeholder_errors(message: Message, pattern: re.Pattern[str] = PLACEHOLDER) -> list[str]:
     ids = message.id if isinstance(message.id, tuple | list) else (message.id,)
     strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
-    wanted = set().union(*(PLACEHOLDER.findall(i) for i in ids))
+    wanted = set().union(*(_names(pattern, i) for i in ids))
     errors = []
     for string in filter(None, strings):
-        got = set(PLACEHOLDER.findall(string))
+        got = _names(pattern, string)
         if got - wanted:
             errors.append(
                 f"{_id(message)!r}: the translation names {sorted(got - wanted)}, unknown to the code"
@@ -196,13 +214,104 @@ def _placeholder_errors(message: Message) -> list[str]:
     return errors
 
 
+def django_po_path(app: str, language: str) -> Path:
+    return SRC / app / "locale" / language / "LC_MESSAGES" / "django.po"
+
+
+def django_template(app: str) -> Catalog:
+    """The messages marked in a Django app now: makemessages run on a copy of the app with
+    an empty locale folder, so what it finds is not mixed with the committed catalog."""
+    with tempfile.TemporaryDirectory(prefix="postwarden-messages-") as tmp:
+        work = Path(tmp) / app
+        shutil.copytree(SRC / app, work, ignore=shutil.ignore_patterns("locale", "__pycache__", "static"))
+        (work / "locale").mkdir()
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": _SETTINGS_PATH}
+        language = LANGUAGES[1]  # any shipped one: Django fills in its plural forms
+        command = [sys.executable, "-m", "django", "makemessages", f"--locale={language}", "--no-location"]
+        # this interpreter and fixed arguments: nothing from outside reaches the command line
+        done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+        if done.returncode != 0:
+            raise RuntimeError(f"makemessages failed for {app}: {done.stderr.strip()[-2000:]}")
+        with (work / "locale" / language / "LC_MESSAGES" / "django.po").open("rb") as handle:
+            found = read_po(handle, domain="django")
+    catalog = _new_catalog(None, "django")
+    for message in _messages(found):
+        catalog.add(message.id, context=message.context, flags=message.flags - {"fuzzy"})
+    return catalog
+
+
+def read_django(app: str, language: str) -> Catalog:
+    path = django_po_path(app, language)
+    if not path.exists():
+        return _new_catalog(language, "django")
+    with path.open("rb") as handle:
+        return read_po(handle, locale=language, domain="django")
+
+
+def extract_django() -> None:
+    for app in DJANGO_APPS:
+        fresh = django_template(app)
+        for language in LANGUAGES[1:]:
+            catalog = read_django(app, language)
+            created = catalog.creation_date
+            catalog.update(fresh, no_fuzzy_matching=True)
+            catalog.creation_date = created
+            catalog.obsolete.clear()
+            path = django_po_path(app, language)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as handle:
+                write_po(handle, catalog, width=100, omit_header=False, no_location=True)
+            path.with_suffix(".mo").write_bytes(compiled(read_django(app, language)))
+            print(
+                f"{path.relative_to(ROOT)}: {len(fresh)} messages, {len(untranslated(catalog))} to translate"
+            )
+
+
+def django_problems() -> list[str]:
+    """What ``make test`` refuses in the Django apps' catalogs, one line each."""
+    found: list[str] = []
+    for app in DJANGO_APPS:
+        wanted = {_ctx_key(m) for m in _messages(django_template(app))}
+        for language in LANGUAGES[1:]:
+            where = django_po_path(app, language).relative_to(ROOT)
+            catalog = read_django(app, language)
+            have = {_ctx_key(m) for m in _messages(catalog)}
+            found += [
+                f"{where}: not in the catalog (run make messages): {m!r}" for m in sorted(wanted - have)
+            ]
+            found += [
+                f"{where}: no longer in the code (run make messages): {m!r}" for m in sorted(have - wanted)
+            ]
+            found += [f"{where}: not translated: {m!r}" for m in untranslated(catalog)]
+            found += [
+                f"{where}: {p}"
+                for m in _messages(catalog)
+                for p in _placeholder_errors(m, _DJANGO_PLACEHOLDER)
+            ]
+            mo = django_po_path(app, language).with_suffix(".mo")
+            if not mo.exists() or mo.read_bytes() != compiled(catalog):
+                found.append(f"{mo.relative_to(ROOT)}: stale or missing; run make messages")
+    return found
+
+
+def _ctx_key(message: Message) -> tuple[str, ...]:
+    return (message.context or "", *_key(message))
+
+
+def _names(pattern: re.Pattern[str], text: str) -> set[str]:
+    """The placeholder names in ``text`` (a pattern with several groups names one per match)."""
+    return {
+        next(filter(None, found)) if isinstance(found, tuple) else found for found in pattern.findall(text)
+    }
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "check"
     if command == "extract":
         extract()
         return 0
     if command == "check":
-        found = problems()
+        found = problems() + django_problems()
         for line in found:
             print(line, file=sys.stderr)
         return 1 if found else 0

@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "postwarden.api.middleware.AuthenticationMiddleware",
     "postwarden.api.middleware.LoginRequiredMiddleware",
     "postwarden.api.middleware.MessageMiddleware",
+    # after the user is known: their own language, else the instance's, else the browser's
+    "postwarden.console.language.LanguageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "postwarden.console.middleware.ContentSecurityPolicyMiddleware",
 ]
@@ -127,9 +129,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# The console's languages (docs/configuration.md POSTWARDEN_LANGUAGE); each app that renders
+# words keeps its catalog in <app>/locale (CONTRIBUTING.md "Translations")
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("fa", "فارسی")]
 TIME_ZONE = "UTC"
-USE_I18N = False
+USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"

@@ -140,6 +140,7 @@ def _seed(page: Any, service: Service) -> dict[str, str]:
         "canaries": "/canaries/",
         "canary": canary,
         "alerts": "/alerts/",
+        "account": "/account/",
     }
     for tab in ("source", "text", "headers", "raw", "links"):  # each tab of a mail is a view of its own
         pages[f"captured_message-{tab}"] = f"{c}?view={tab}"
@@ -167,7 +168,7 @@ VISITED: Final = frozenset(
     {
         "login", "overview", "settings", "deliveries", "message", "templates", "template", "template_diff",
         "held", "suppressions", "doctor", "captured", "captured_message", "people", "member", "group",
-        "apikeys", "users", "user", "logs", "bounces", "canaries", "canary", "alerts",
+        "apikeys", "users", "user", "logs", "bounces", "canaries", "canary", "alerts", "account",
     }
 )  # fmt: skip
 

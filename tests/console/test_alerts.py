@@ -40,7 +40,7 @@ def test_a_url_is_added_sealed_and_shown_without_its_token(settings_client: Clie
     ]
     page = settings_client.get(URL).content.decode()
     for scheme in ("mmost", "json"):
-        assert f'class="key">{scheme}: 127.0.0.1:{hook.port} ••••</td>' in page
+        assert f'class="key"><bdi>{scheme}: 127.0.0.1:{hook.port} ••••</bdi></td>' in page
     assert TOKEN not in page
 
 
@@ -103,10 +103,13 @@ def test_the_history_shows_sent_pending_and_failed_with_the_reason(settings_clie
         last_error="Failed to send JSON notification: Bad Gateway - error 502.",
     )
     page = settings_client.get(URL).content.decode()
-    assert "mmost: chat.example.com ••••: pending after 2 tries — A Connection error occurred" in page
     assert (
-        "json: h.example.com ••••: failed after 9 tries — Failed to send JSON notification: Bad Gateway"
-        in page
+        '<bdi>mmost: chat.example.com ••••</bdi>: pending after 2 tries — <bdi class="mono">A Connection'
+        " error occurred" in page
+    )
+    assert (
+        '<bdi>json: h.example.com ••••</bdi>: failed after 9 tries — <bdi class="mono">Failed to send JSON'
+        " notification: Bad Gateway" in page
     )
     assert "Firing now" in page
     assert "3 recipient(s) waiting" in page
@@ -119,7 +122,7 @@ def test_urls_from_the_environment_are_read_only_here(
 ) -> None:
     monkeypatch.setenv("POSTWARDEN_ALERT_URLS", hook.mattermost_url(TOKEN))
     page = settings_client.get(URL).content.decode()
-    assert "Set by the environment (POSTWARDEN_ALERT_URLS)" in page
+    assert "Set by the environment (<code>POSTWARDEN_ALERT_URLS</code>)" in page
     assert f"mmost: 127.0.0.1:{hook.port} ••••" in page
     assert TOKEN not in page
     response = settings_client.post(URL, {"url": hook.json_url("other")}, follow=True)

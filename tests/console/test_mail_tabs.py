@@ -58,7 +58,7 @@ def test_the_captured_page_has_mailpits_tabs_and_shows_the_html_at_both_widths(
     text = settings_client.get(f"/captured/{captured_id}/?view=text").content.decode()
     assert "Plain words https://app.example.com/welcome" in text
     headers = settings_client.get(f"/captured/{captured_id}/?view=headers").content.decode()
-    assert '<th scope="row">Message-ID</th>' in headers
+    assert '<th scope="row" class="mono">Message-ID</th>' in headers
     raw = settings_client.get(f"/captured/{captured_id}/?view=raw").content.decode()
     assert "Content-Type: multipart/alternative" in raw
     assert f'href="/captured/{captured_id}/raw/"' in raw

@@ -117,7 +117,7 @@ def test_it_never_prefills_the_password_and_keeps_it_when_left_empty(settings_cl
     block = field_html(html, "SMTP_PASSWORD")
     assert re.search(r'<input type="password" name="SMTP_PASSWORD"[^>]*>', block)
     assert "value=" not in re.search(r'<input type="password" name="SMTP_PASSWORD"[^>]*>', block).group(0)  # type: ignore[union-attr]
-    assert "Stored: ••••leak. Leave empty to keep it." in block
+    assert 'Stored: <bdi class="mono">••••leak</bdi>. Leave empty to keep it.' in block
     settings_client.post(URL, form_data(SMTP_HOST="smtp.example.com", SMTP_PASSWORD="", MAIL_FROM_NAME="Ops"))
     assert current_settings().smtp.password.reveal() == DISTINCT_SMTP_PASSWORD
     assert current_settings().sending.from_name == "Ops"

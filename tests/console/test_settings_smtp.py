@@ -51,7 +51,10 @@ def test_a_wrong_password_shows_the_humanized_error_and_the_raw_reply(
     assert response.status_code == 200
     assert "<html" not in html  # the htmx partial only
     assert "failed at auth" in html
-    assert '<pre class="evidence" id="raw-reply">535 5.7.8 Authentication credentials invalid</pre>' in html
+    assert (
+        '<pre class="evidence" id="raw-reply" dir="ltr">535 5.7.8 Authentication credentials invalid</pre>'
+        in html
+    )
     assert "auth.failed" in html
     assert "C: AUTH PLAIN ••••" in html
     assert "STARTTLS" in html
@@ -224,7 +227,7 @@ def test_the_live_test_streams_each_stage_as_it_starts_and_ends_then_the_result(
 def test_show_its_settings_renders_the_chosen_transport_without_saving(settings_client: Client) -> None:
     response = settings_client.post("/settings/", {"EMAIL_PROVIDER": "mailgun", "action": "provider"})
     html = response.content.decode()
-    assert "These are the settings for mailgun. Nothing is saved yet" in html
+    assert "These are the settings for <bdi>mailgun</bdi>. Nothing is saved yet" in html
     assert re.search(r'<fieldset class="card group" id="group-mailgun" data-provider="mailgun">', html)
     assert re.search(r'<fieldset class="card group" id="group-smtp" data-provider="smtp" hidden>', html)
     assert not StoredSetting.objects.exists()

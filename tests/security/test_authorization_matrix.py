@@ -140,6 +140,9 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("people/members/<int:pk>/", "POST"): _console(403, 200, 200),
     ("people/groups/<int:pk>/", "GET"): _console(200, 200, 200),
     ("people/groups/<int:pk>/", "POST"): _console(403, 200, 200),
+    # one's own language and calendar: every role, for itself (an empty post shows the form)
+    ("account/", "GET"): _console(200, 200, 200),
+    ("account/", "POST"): _console(200, 200, 200),
     ("logs/", "GET"): _console(200, 200, 200),
     ("logs/", "POST"): _console(405, 405, 405),
     # admin only, even to look

@@ -11,15 +11,23 @@ from typing import ClassVar
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
     #: everything, users and API keys included
-    ADMIN = "admin", "Admin"
+    ADMIN = "admin", _("Admin")
     #: email settings and tests (Metabase's "settings access"), deliveries, doctor
-    SETTINGS = "settings", "Settings"
+    SETTINGS = "settings", _("Settings")
     #: read only: metadata, timelines and replies; message bodies only with ``read_bodies``
-    VIEWER = "viewer", "Viewer"
+    VIEWER = "viewer", _("Viewer")
+
+
+class Calendar(models.TextChoices):
+    """How the console writes dates: Gregorian everywhere, Solar Hijri as an option in Persian."""
+
+    GREGORIAN = "gregorian", _("Gregorian")
+    PERSIAN = "persian", _("Solar Hijri (Persian)")
 
 
 _RANK = {Role.VIEWER: 0, Role.SETTINGS: 1, Role.ADMIN: 2}
@@ -32,6 +40,11 @@ class User(AbstractUser):
     #: a viewer granted the bodies (text, HTML, raw source, attachments) of the mail the
     #: console shows; the settings and admin roles read them anyway
     read_bodies = models.BooleanField(default=False)
+    #: the console's language for this user; "" = the instance default (POSTWARDEN_LANGUAGE),
+    #: else the browser's (console/language.py)
+    language = models.CharField(max_length=16, blank=True, default="")
+    #: "" = the instance default (POSTWARDEN_CALENDAR)
+    calendar = models.CharField(max_length=16, choices=Calendar.choices, blank=True, default="")
 
     def has_role(self, role: Role) -> bool:
         return self.is_active and _RANK[Role(self.role)] >= _RANK[role]
@@ -44,9 +57,9 @@ class User(AbstractUser):
 
 
 class Scope(models.TextChoices):
-    SEND = "send", "send"
-    READ = "read", "read"
-    ADMIN = "admin", "admin"
+    SEND = "send", _("send")
+    READ = "read", _("read")
+    ADMIN = "admin", _("admin")
 
 
 KEY_PREFIX = "pw_"

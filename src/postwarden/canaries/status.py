@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from postwarden.canaries.models import Canary, CanaryRun
 from postwarden.core.codes import Code
@@ -57,10 +58,10 @@ def facts_of(canary: Canary, run: CanaryRun, now: datetime | None = None) -> Can
 
 def status_of(canary: Canary) -> CanaryStatus:
     if not canary.enabled:
-        return CanaryStatus("disabled", "disabled: no run starts")
+        return CanaryStatus("disabled", gettext("disabled: no run starts"))
     run = canary.last_run
     if run is None:
-        return CanaryStatus("never_run", "no run has finished yet")
+        return CanaryStatus("never_run", gettext("no run has finished yet"))
     facts = facts_of(canary, run)
     verdicts = judge(facts)
     codes = tuple(v.code.value for v in verdicts if v.code is not None)

@@ -48,6 +48,8 @@ ACCESS: Final[dict[str, Rule]] = {
     "login": PUBLIC,
     "logout": Rule(V, V),
     "overview": Rule(V),
+    # one's own preferences (language, calendar): every signed-in user, for themselves only
+    "account": Rule(V, V),
     # email settings and their tests: Metabase's "settings access"
     "settings": Rule(S, S),
     "settings_test_connection": Rule(S, S),

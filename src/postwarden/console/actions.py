@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from django.utils.translation import ngettext
+
 from postwarden.outbox import actions
 
 #: the console's words for the two services
@@ -18,16 +20,26 @@ def apply(action: str, ids: list[int], user: object) -> str:
     by = f"console: {getattr(user, 'email', '') or getattr(user, 'username', '')}"
     if action == "release":
         result = actions.requeue(ids, by=by)
-        stopped = (
-            f"; {result.stopped} stopped by a policy (suppressed or not approved now)"
-            if result.stopped
-            else ""
-        )
-        done = f"Queued {result.changed} recipient{'s' if result.changed != 1 else ''} again{stopped}."
+        done = ngettext(
+            "Queued %(count)d recipient again.", "Queued %(count)d recipients again.", result.changed
+        ) % {"count": result.changed}
+        if result.stopped:
+            done += " " + ngettext(
+                "%(count)d was stopped by a policy (suppressed or not approved now).",
+                "%(count)d were stopped by a policy (suppressed or not approved now).",
+                result.stopped,
+            ) % {"count": result.stopped}
     elif action == "cancel":
         result = actions.cancel(ids, by=by)
-        done = f"Cancelled {result.changed} recipient{'s' if result.changed != 1 else ''}."
+        done = ngettext(
+            "Cancelled %(count)d recipient.", "Cancelled %(count)d recipients.", result.changed
+        ) % {"count": result.changed}
     else:
         raise ValueError(f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
-    skipped = f" {result.skipped} skipped: not in a state this applies to." if result.skipped else ""
-    return done + skipped
+    if result.skipped:
+        done += " " + ngettext(
+            "%(count)d skipped: not in a state this applies to.",
+            "%(count)d skipped: not in a state this applies to.",
+            result.skipped,
+        ) % {"count": result.skipped}
+    return done

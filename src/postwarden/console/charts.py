@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from postwarden.console.words import word
+
 WIDTH: Final = 600
 HEIGHT: Final = 160
 #: room for the axis labels under the bars
@@ -80,7 +82,7 @@ def stacked(
                     round(step - 2, 1),
                     round(h, 1),
                     name,
-                    f"{slot.strftime(label_format)} {name}: {n}{unit}",
+                    f"{slot.strftime(label_format)} {word(name)}: {n}{unit}",
                 )
             )
         if i % label_every == 0:

@@ -7,28 +7,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 from postwarden.core.codes import STAGE_ORDER
 
 #: worst first
 _RANK: Final = {"fail": 3, "warn": 2, "pass": 1, "skip": 0}
-LABELS: Final = {
-    "config": "Settings",
-    "queue": "Queue & worker",
-    "network": "Network",
-    "tls": "TLS",
-    "auth": "AUTH",
-    "envelope": "Envelope",
-    "policy": "Policy",
-    "provider": "Provider",
-    "dns": "DNS",
-    "links": "Links",
+LABELS: Final[dict[str, Promise]] = {
+    "config": _("Settings"),
+    "queue": _("Queue & worker"),
+    "network": _("Network"),
+    "tls": _("TLS"),
+    "auth": _("AUTH"),
+    "envelope": _("Envelope"),
+    "policy": _("Policy"),
+    "provider": _("Provider"),
+    "dns": _("DNS"),
+    "links": _("Links"),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class StageBox:
     stage: str
-    label: str
+    label: object
     status: str
     checks: int
 

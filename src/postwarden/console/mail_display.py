@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from django.http import Http404, HttpResponse
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext_lazy as _
 
 from postwarden.core.attachments import Attachment, files_in
 from postwarden.outbox.links import link_report
@@ -30,16 +31,17 @@ MAIL_HTML_POLICY: Final = (
 )
 #: a raw source beyond this is cut on the page (the download has it all)
 RAW_PREVIEW_BYTES: Final = 256 * 1024
-#: the widths the HTML is shown at (CSS pixels), as the template editor shows them
-WIDTHS: Final = (("Laptop", 1024), ("Phone", 375))
+#: the widths the HTML is shown at (CSS pixels), here and in the template editor: (key, its
+#: name on the page, width); the key names the frame's class
+WIDTHS: Final = (("laptop", _("Laptop"), 1024), ("phone", _("Phone"), 375))
 #: the mail page's tabs, Mailpit's order: (key, label, needs the body permission)
 TABS: Final = (
-    ("html", "HTML", True),
-    ("source", "HTML source", True),
-    ("text", "Text", True),
-    ("headers", "Headers", False),
-    ("raw", "Raw", True),
-    ("links", "Link check", True),
+    ("html", _("HTML"), True),
+    ("source", _("HTML source"), True),
+    ("text", _("Text"), True),
+    ("headers", _("Headers"), False),
+    ("raw", _("Raw"), True),
+    ("links", _("Link check"), True),
 )
 
 

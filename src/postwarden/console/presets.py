@@ -11,18 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
 from postwarden.core.config.model import Security
 
 
 @dataclass(frozen=True, slots=True)
 class Preset:
     key: str
-    label: str
+    label: Promise
     #: ``{region}`` is replaced by the region picked next to the preset (Amazon SES)
     host: str
     port: int
     security: Security
-    note: str
+    note: Promise
     #: a fixed SMTP username, when the service has one
     user: str = ""
     #: SMTP_AUTH: "" (password, the default) or "oauth2"
@@ -41,127 +44,147 @@ class Preset:
 PRESETS: Final[tuple[Preset, ...]] = (
     Preset(
         "gmail",
-        "Gmail",
+        _("Gmail"),
         "smtp.gmail.com",
         587,
         Security.STARTTLS,
-        "Needs an App Password (Google account → Security → 2-Step Verification → App passwords); "
-        "the normal password is refused with 535 5.7.8. The From address must be the account "
-        "or one of its verified aliases.",
+        _(
+            "Needs an App Password (Google account → Security → 2-Step Verification → App passwords); "
+            "the normal password is refused with 535 5.7.8. The From address must be the account "
+            "or one of its verified aliases."
+        ),
     ),
     Preset(
         "google_relay",
-        "Google Workspace SMTP relay",
+        _("Google Workspace SMTP relay"),
         "smtp-relay.gmail.com",
         587,
         Security.STARTTLS,
-        "Configure the relay in the Admin console (Apps → Google Workspace → Gmail → Routing → "
-        "SMTP relay service): allow this server's IP address or require SMTP authentication.",
+        _(
+            "Configure the relay in the Admin console (Apps → Google Workspace → Gmail → Routing → "
+            "SMTP relay service): allow this server's IP address or require SMTP authentication."
+        ),
     ),
     Preset(
         "ses",
-        "Amazon SES (SMTP)",
+        _("Amazon SES (SMTP)"),
         "email-smtp.{region}.amazonaws.com",
         587,
         Security.STARTTLS,
-        "Use SMTP credentials created in the SES console (not your AWS access key), in the region "
-        "where the sender identity is verified. New accounts are in the sandbox: they may only "
-        "send to verified addresses.",
+        _(
+            "Use SMTP credentials created in the SES console (not your AWS access key), in the region "
+            "where the sender identity is verified. New accounts are in the sandbox: they may only "
+            "send to verified addresses."
+        ),
     ),
     Preset(
         "office365",
-        "Microsoft 365",
+        _("Microsoft 365"),
         "smtp.office365.com",
         587,
         Security.STARTTLS,
-        "SMTP AUTH must be enabled for the mailbox (Microsoft 365 admin center → user → Mail → "
-        "Manage email apps → Authenticated SMTP); security defaults turn it off.",
+        _(
+            "SMTP AUTH must be enabled for the mailbox (Microsoft 365 admin center → user → Mail → "
+            "Manage email apps → Authenticated SMTP); security defaults turn it off."
+        ),
     ),
     Preset(
         "office365_oauth2",
-        "Microsoft 365 (OAuth2)",
+        _("Microsoft 365 (OAuth2)"),
         "smtp.office365.com",
         587,
         Security.STARTTLS,
-        "Signs in with an app token instead of a password (Exchange Online ends password SMTP AUTH "
-        "in December 2026). Register an app in Microsoft Entra ID with the application permission "
-        "SMTP.SendAsApp (admin consent), register its service principal in Exchange Online for the "
-        "mailbox, then fill in the tenant ID, client ID and client secret below; Username is the mailbox.",
+        _(
+            "Signs in with an app token instead of a password (Exchange Online ends password SMTP AUTH "
+            "in December 2026). Register an app in Microsoft Entra ID with the application permission "
+            "SMTP.SendAsApp (admin consent), register its service principal in Exchange Online for the "
+            "mailbox, then fill in the tenant ID, client ID and client secret below; Username is the mailbox."
+        ),
         auth="oauth2",
         oauth2_provider="microsoft",
     ),
     Preset(
         "google_oauth2",
-        "Google Workspace (OAuth2)",
+        _("Google Workspace (OAuth2)"),
         "smtp.gmail.com",
         587,
         Security.STARTTLS,
-        "Signs in with a service account token, no password: allow the service account's client ID "
-        "domain-wide delegation with the scope https://mail.google.com/ (Admin console → Security → "
-        "API controls), paste its JSON key below; Username is the mailbox to send as.",
+        _(
+            "Signs in with a service account token, no password: allow the service account's client ID "
+            "domain-wide delegation with the scope https://mail.google.com/ (Admin console → Security → "
+            "API controls), paste its JSON key below; Username is the mailbox to send as."
+        ),
         auth="oauth2",
         oauth2_provider="google",
     ),
     Preset(
         "outlook",
-        "Outlook.com",
+        _("Outlook.com"),
         "smtp-mail.outlook.com",
         587,
         Security.STARTTLS,
-        "Personal Outlook.com accounts with two-step verification need an app password.",
+        _("Personal Outlook.com accounts with two-step verification need an app password."),
     ),
     Preset(
         "mailgun",
-        "Mailgun (SMTP, US)",
+        _("Mailgun (SMTP, US)"),
         "smtp.mailgun.org",
         587,
         Security.STARTTLS,
-        "Use the SMTP credentials of the sending domain (Sending → Domain settings → SMTP "
-        "credentials), e.g. postmaster@mg.example.com.",
+        _(
+            "Use the SMTP credentials of the sending domain (Sending → Domain settings → SMTP "
+            "credentials), e.g. postmaster@mg.example.com."
+        ),
     ),
     Preset(
         "mailgun_eu",
-        "Mailgun (SMTP, EU)",
+        _("Mailgun (SMTP, EU)"),
         "smtp.eu.mailgun.org",
         587,
         Security.STARTTLS,
-        "For domains created in Mailgun's EU region; US credentials are refused here.",
+        _("For domains created in Mailgun's EU region; US credentials are refused here."),
     ),
     Preset(
         "sendgrid",
-        "SendGrid (SMTP)",
+        _("SendGrid (SMTP)"),
         "smtp.sendgrid.net",
         587,
         Security.STARTTLS,
-        'The username is literally "apikey"; the password is an API key with Mail Send '
-        "permission. The From address must be a verified sender.",
+        _(
+            'The username is literally "apikey"; the password is an API key with Mail Send '
+            "permission. The From address must be a verified sender."
+        ),
         user="apikey",
     ),
     Preset(
         "postmark",
-        "Postmark (SMTP)",
+        _("Postmark (SMTP)"),
         "smtp.postmarkapp.com",
         587,
         Security.STARTTLS,
-        "Username and password are both the Server API token; the From address must be a "
-        "confirmed sender signature.",
+        _(
+            "Username and password are both the Server API token; the From address must be a "
+            "confirmed sender signature."
+        ),
     ),
     Preset(
         "mandrill",
-        "Mandrill (SMTP)",
+        _("Mandrill (SMTP)"),
         "smtp.mandrillapp.com",
         587,
         Security.STARTTLS,
-        "The username is any string (e.g. your account name); the password is a Mandrill API key.",
+        _("The username is any string (e.g. your account name); the password is a Mandrill API key."),
     ),
     Preset(
         "postfix",
-        "Local Postfix",
+        _("Local Postfix"),
         "localhost",
         25,
         Security.NONE,
-        "A mail server on this machine; no credentials. Check that it relays for 127.0.0.1 "
-        "(mynetworks) and that its own outbound mail works.",
+        _(
+            "A mail server on this machine; no credentials. Check that it relays for 127.0.0.1 "
+            "(mynetworks) and that its own outbound mail works."
+        ),
     ),
 )
 

@@ -16,6 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from postwarden.console.words import word
 from postwarden.core.config.model import Provider, Security, Settings, SmtpAuth
 from postwarden.core.doctor.redact import Redactor
 from postwarden.core.replies.classify import Explanation, classify
@@ -32,16 +37,16 @@ if TYPE_CHECKING:  # needs Django set up; imported where used
 #: thread of the web server for minutes (each step still has SMTP_TIMEOUT)
 OVERALL_LIMIT: Final = 45.0
 #: what the page calls each stage of opening a session (the doctor's words)
-STAGE_LABELS: Final[dict[str, str]] = {
-    SmtpStage.RESOLVE: "DNS",
-    SmtpStage.CONNECT: "Connect",
-    SmtpStage.TLS: "TLS",
-    SmtpStage.GREETING: "Greeting",
-    SmtpStage.EHLO: "EHLO",
-    SmtpStage.STARTTLS: "STARTTLS",
-    SmtpStage.TOKEN: "OAuth2 token",
-    SmtpStage.AUTH: "Sign in",
-    SmtpStage.QUIT: "QUIT",
+STAGE_LABELS: Final[dict[str, Promise]] = {
+    SmtpStage.RESOLVE: gettext_lazy("DNS"),
+    SmtpStage.CONNECT: gettext_lazy("Connect"),
+    SmtpStage.TLS: gettext_lazy("TLS"),
+    SmtpStage.GREETING: gettext_lazy("Greeting"),
+    SmtpStage.EHLO: gettext_lazy("EHLO"),
+    SmtpStage.STARTTLS: gettext_lazy("STARTTLS"),
+    SmtpStage.TOKEN: gettext_lazy("OAuth2 token"),
+    SmtpStage.AUTH: gettext_lazy("Sign in"),
+    SmtpStage.QUIT: gettext_lazy("QUIT"),
 }
 #: finding codes about the server's certificate: the page names "Verify certificate"
 CERTIFICATE_CODES: Final = frozenset({"tls.certificate_untrusted", "tls.hostname_mismatch"})
@@ -134,14 +139,24 @@ def test_connection(settings: Settings) -> Outcome:
     return Redactor.for_settings(settings).report(_test_connection(settings))
 
 
+def _connected(*, tls: bool, auth: bool) -> str:
+    if tls and auth:
+        return _("Connected: the server accepted the connection, TLS and the credentials")
+    if tls:
+        return _("Connected: the server accepted the connection, TLS")
+    if auth:
+        return _("Connected: the server accepted the connection and the credentials")
+    return _("Connected: the server accepted the connection")
+
+
 def _test_connection(settings: Settings) -> Outcome:
     if settings.sending.provider is Provider.CAPTURE:
         return Outcome(
             ok=True,
-            title="Nothing to connect to: mail is captured",
+            title=_("Nothing to connect to: mail is captured"),
             facts=(
-                "EMAIL_PROVIDER is capture: mail is kept in the console's Captured inbox.",
-                "Choose SMTP (or a provider) and fill in its settings to send for real.",
+                _("EMAIL_PROVIDER is capture: mail is kept in the console's Captured inbox."),
+                _("Choose SMTP (or a provider) and fill in its settings to send for real."),
             ),
         )
     if settings.sending.provider is not Provider.SMTP:
@@ -149,10 +164,10 @@ def _test_connection(settings: Settings) -> Outcome:
     if not settings.smtp.host:
         return Outcome(
             ok=False,
-            title="SMTP_HOST is not set",
+            title=_("SMTP_HOST is not set"),
             stage="config",
             code="config.missing",
-            steps=("Fill in the SMTP host (or pick a preset).",),
+            steps=(_("Fill in the SMTP host (or pick a preset)."),),
         )
     return asyncio.run(_bounded(_open_and_quit(settings)))
 
@@ -163,8 +178,9 @@ async def _bounded(coro: object) -> Outcome:
     except TimeoutError:
         return Outcome(
             ok=False,
-            title=f"The test took longer than {OVERALL_LIMIT:.0f} seconds and was stopped",
-            steps=("Lower SMTP_TIMEOUT or run the doctor, which probes every stage concurrently.",),
+            title=_("The test took longer than %(seconds).0f seconds and was stopped")
+            % {"seconds": OVERALL_LIMIT},
+            steps=(_("Lower SMTP_TIMEOUT or run the doctor, which probes every stage concurrently."),),
         )
 
 
@@ -183,9 +199,7 @@ async def _open_and_quit(settings: Settings, on_step: StepObserver | None = None
     await session.quit()
     return Outcome(
         ok=True,
-        title="Connected: the server accepted the connection"
-        + (", TLS" if session.tls else "")
-        + (" and the credentials" if session.auth_mechanism else ""),
+        title=_connected(tls=bool(session.tls), auth=bool(session.auth_mechanism)),
         facts=facts,
         transcript=lines_of(transcript),
     )
@@ -216,7 +230,7 @@ def test_connection_live(settings: Settings) -> Iterator[dict[str, Any]]:
     stages = [] if direct else expected_stages(settings)
     yield {
         "event": "begin",
-        "stages": [{"stage": s, "label": STAGE_LABELS.get(s, s)} for s in stages],
+        "stages": [{"stage": s, "label": str(STAGE_LABELS.get(s, s))} for s in stages],
         "timeout": settings.smtp.timeout,
         "limit": OVERALL_LIMIT,
     }
@@ -228,14 +242,14 @@ def test_connection_live(settings: Settings) -> Iterator[dict[str, Any]]:
     def observe(stage: SmtpStage, step: Step | None) -> None:
         if step is None:
             events.put(
-                {"event": "start", "stage": stage.value, "label": STAGE_LABELS.get(stage, stage.value)}
+                {"event": "start", "stage": stage.value, "label": str(STAGE_LABELS.get(stage, stage.value))}
             )
         else:
             events.put(
                 {
                     "event": "step",
                     "stage": step.stage.value,
-                    "label": STAGE_LABELS.get(step.stage, step.stage.value),
+                    "label": str(STAGE_LABELS.get(step.stage, step.stage.value)),
                     "ok": step.ok,
                     "ms": round(step.duration_ms),
                     "detail": redactor.text(step.detail),
@@ -246,7 +260,9 @@ def test_connection_live(settings: Settings) -> Iterator[dict[str, Any]]:
         try:
             outcome = asyncio.run(_bounded(_open_and_quit(settings, observe)))
         except Exception as exc:  # never a silent page: the result says what broke
-            outcome = Outcome(ok=False, title=f"The test itself failed: {type(exc).__name__}")
+            outcome = Outcome(
+                ok=False, title=_("The test itself failed: %(error)s") % {"error": type(exc).__name__}
+            )
         events.put({"event": "outcome", "outcome": redactor.report(outcome)})
 
     threading.Thread(target=run, name="console-test-connection", daemon=True).start()
@@ -260,19 +276,23 @@ def test_connection_live(settings: Settings) -> Iterator[dict[str, Any]]:
 def _facts(session: SmtpSession) -> tuple[str, ...]:
     facts = []
     if session.peer:
-        facts.append(f"connected to {session.peer[0]} port {session.peer[1]}")
+        facts.append(
+            _("connected to %(host)s port %(port)s") % {"host": session.peer[0], "port": session.peer[1]}
+        )
     if session.tls is not None:
         tls = session.tls
-        cert = f", certificate {tls.subject}" if tls.subject else ""
-        checked = "" if tls.verified else " (certificate NOT verified: SMTP_TLS_VERIFY=false)"
+        cert = _(", certificate %(subject)s") % {"subject": tls.subject} if tls.subject else ""
+        checked = "" if tls.verified else _(" (certificate NOT verified: SMTP_TLS_VERIFY=false)")
         facts.append(f"TLS ({tls.how}): {tls.version} {tls.cipher}{cert}{checked}")
     else:
-        facts.append("no TLS: the connection is not encrypted")
+        facts.append(_("no TLS: the connection is not encrypted"))
     facts += [f"OAuth2 {step.detail}" for step in session.steps if step.stage is SmtpStage.TOKEN]
     if session.auth_mechanism:
-        facts.append(f"AUTH {session.auth_mechanism} accepted")
+        facts.append(_("AUTH %(mechanism)s accepted") % {"mechanism": session.auth_mechanism})
     if session.extensions.get("SIZE"):
-        facts.append(f"the server takes messages up to {session.extensions['SIZE']} bytes")
+        facts.append(
+            _("the server takes messages up to %(size)s bytes") % {"size": session.extensions["SIZE"]}
+        )
     return tuple(facts)
 
 
@@ -287,7 +307,9 @@ def _provider_probe(settings: Settings) -> Outcome:
     facts = tuple(f"{c.id}: {c.status.value} {c.detail}".strip() for c in report.checks)
     errors = [f for f in report.findings if f.severity.value == "error"]
     if not errors:
-        return Outcome(ok=True, title=f"{name}: the API accepted the key", facts=facts)
+        return Outcome(
+            ok=True, title=_("%(provider)s: the API accepted the key") % {"provider": name}, facts=facts
+        )
     first = errors[0]
     return Outcome(
         ok=False,
@@ -323,7 +345,7 @@ def _send_test_mail(settings: Settings, to: str, user: object) -> Outcome:
     from postwarden.transports.smtp import SmtpTransport
 
     if not to:
-        return Outcome(ok=False, title="No recipient: type an address, or set TEST_EMAIL or MAIL_FROM")
+        return Outcome(ok=False, title=_("No recipient: type an address, or set TEST_EMAIL or MAIL_FROM"))
     transcript = Transcript()
 
     def transport_for(resolved: Settings) -> Transport:
@@ -354,21 +376,29 @@ def _test_text(settings: Settings, to: str, user: object) -> str:
 
 def _outcome(result: TestMailResult, settings: Settings, lines: tuple[Line, ...], url: str) -> Outcome:
     if result.state == "unusable":
-        return Outcome(ok=False, title=f"Cannot send with these settings: {result.reason}")
+        return Outcome(
+            ok=False, title=_("Cannot send with these settings: %(reason)s") % {"reason": result.reason}
+        )
     if result.state == "refused":
-        return Outcome(ok=False, title=f"Refused ({result.field}): {result.reason}", stage="config")
+        title = _("Refused (%(field)s): %(reason)s") % {"field": result.field, "reason": result.reason}
+        return Outcome(ok=False, title=title, stage="config")
     if result.state == "not_queued":
-        state, _, why = result.reason.partition(": ")
-        return Outcome(ok=False, title=f"Not sent: {state}", explanation=why, message_url=url)
+        state, _sep, why = result.reason.partition(": ")
+        return Outcome(
+            ok=False,
+            title=_("Not sent: %(state)s") % {"state": word(state)},
+            explanation=why,
+            message_url=url,
+        )
     if result.ok and result.transport == "capture":
-        facts = (f"captured as {result.queue_id}",)
-        return Outcome(ok=True, title="Captured: see Captured mail", facts=facts, message_url=url)
+        facts = (_("captured as %(id)s") % {"id": result.queue_id},)
+        return Outcome(ok=True, title=_("Captured: see Captured mail"), facts=facts, message_url=url)
     if result.ok:
         return Outcome(
             ok=True,
-            title=f"Accepted by the server for {result.to}",
+            title=_("Accepted by the server for %(to)s") % {"to": result.to},
             reply=result.said,
-            facts=(f"queue id {result.queue_id}",) if result.queue_id else (),
+            facts=(_("queue id %(id)s") % {"id": result.queue_id},) if result.queue_id else (),
             transcript=lines,
             message_url=url,
         )
@@ -382,7 +412,7 @@ def _outcome(result: TestMailResult, settings: Settings, lines: tuple[Line, ...]
     code = result.finding or (expl.code.value if expl.code else "")
     return Outcome(
         ok=False,
-        title=expl.title or "Not accepted",
+        title=expl.title or _("Not accepted"),
         stage=result.stage,
         reply=result.said,
         code=code,

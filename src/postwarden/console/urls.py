@@ -8,6 +8,7 @@ from django.urls import URLPattern, path
 
 from postwarden.console.access import View, guarded
 from postwarden.console.views import (
+    account,
     alerts,
     apikeys,
     auth,
@@ -82,6 +83,7 @@ urlpatterns: list[URLPattern] = [
     route("people/groups/<int:pk>/", people.group, "group"),
     route("api-keys/", apikeys.apikeys, "apikeys"),
     route("api-keys/<int:pk>/revoke/", apikeys.apikey_revoke, "apikey_revoke"),
+    route("account/", account.account, "account"),
     route("users/", users.users, "users"),
     route("users/<int:pk>/", users.user, "user"),
     route("logs/", logs.logs, "logs"),

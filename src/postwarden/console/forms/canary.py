@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from postwarden.canaries import store
 from postwarden.canaries.models import Canary, Security
@@ -15,45 +16,58 @@ class CanaryForm(forms.Form):
     name = forms.CharField(
         max_length=64,
         required=False,
-        help_text="A label for the list and /metrics; empty: the address's domain.",
+        label=_("Name"),
+        help_text=_("A label for the list and /metrics; empty: the address's domain."),
     )
-    address = forms.CharField(max_length=320, help_text="The mailbox the canary mail is sent to.")
-    imap_host = forms.CharField(max_length=255, label="IMAP host")
+    address = forms.CharField(
+        max_length=320, label=_("Address"), help_text=_("The mailbox the canary mail is sent to.")
+    )
+    imap_host = forms.CharField(max_length=255, label=_("IMAP host"))
     imap_port = forms.IntegerField(
         min_value=1,
         max_value=65535,
         required=False,
-        label="IMAP port",
-        help_text="Empty: 993 for ssl, 143 otherwise.",
+        label=_("IMAP port"),
+        help_text=_("Empty: 993 for ssl, 143 otherwise."),
     )
-    imap_security = forms.ChoiceField(choices=Security.choices, initial=Security.SSL, label="IMAP security")
-    imap_user = forms.CharField(max_length=320, label="IMAP user")
+    imap_security = forms.ChoiceField(
+        choices=[
+            (Security.NONE, _("none (plain)")),
+            (Security.SSL, _("ssl (implicit TLS, usually 993)")),
+            (Security.STARTTLS, _("starttls (usually 143)")),
+        ],
+        initial=Security.SSL,
+        label=_("IMAP security"),
+    )
+    imap_user = forms.CharField(max_length=320, label=_("IMAP user"))
     imap_password = forms.CharField(
         max_length=1000,
         required=False,
-        label="IMAP password",
+        label=_("IMAP password"),
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
     interval_minutes = forms.IntegerField(
         min_value=store.MIN_INTERVAL,
         max_value=store.MAX_INTERVAL,
         initial=store.DEFAULT_INTERVAL,
-        label="Every (minutes)",
+        label=_("Every (minutes)"),
     )
     deadline_minutes = forms.IntegerField(
         min_value=1,
         max_value=store.MAX_DEADLINE,
         initial=store.DEFAULT_DEADLINE,
-        label="Missing after (minutes)",
+        label=_("Missing after (minutes)"),
     )
     slow_seconds = forms.IntegerField(
         min_value=1,
         max_value=store.MAX_DEADLINE * 60,
         initial=store.DEFAULT_SLOW_SECONDS,
-        label="Slow after (seconds)",
+        label=_("Slow after (seconds)"),
     )
-    delete_found = forms.BooleanField(required=False, initial=True, label="Delete the canary mail once found")
-    enabled = forms.BooleanField(required=False, initial=True, label="Enabled")
+    delete_found = forms.BooleanField(
+        required=False, initial=True, label=_("Delete the canary mail once found")
+    )
+    enabled = forms.BooleanField(required=False, initial=True, label=_("Enabled"))
 
     def __init__(self, *args: Any, canary: Canary | None = None, **kwargs: Any) -> None:
         if canary is not None:
@@ -68,7 +82,7 @@ class CanaryForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.canary = canary
         if canary is not None:
-            self.fields["imap_password"].help_text = "Stored (sealed). Leave empty to keep it."
+            self.fields["imap_password"].help_text = _("Stored (sealed). Leave empty to keep it.")
 
     def data_in(self) -> store.CanaryInput:
         data = self.cleaned_data

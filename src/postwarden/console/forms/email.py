@@ -17,8 +17,14 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from django import forms
+from django.conf import settings
+from django.utils.functional import Promise
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from postwarden.configstore.runtime import stored_values
+from postwarden.console.forms.admin import LanguageSelect
+from postwarden.core import i18n
 from postwarden.core.config.model import Origin, Source
 from postwarden.core.config.parse import parse_bool
 from postwarden.core.config.resolve import Layer, Reader, env_layers
@@ -26,103 +32,125 @@ from postwarden.core.config.variables import VARIABLES, Kind, Section, Variable
 from postwarden.core.secrets import Secret
 
 #: the sections the page edits, in page order, with their headings
-SECTIONS: Final[tuple[tuple[Section, str], ...]] = (
-    (Section.SENDING, "Sending"),
-    (Section.SMTP, "SMTP server"),
-    (Section.OAUTH2, "Signing in with OAuth2 (Microsoft 365, Google Workspace)"),
-    (Section.PROVIDER, "Email provider (API)"),
-    (Section.SIGNING, "DKIM signing"),
-    (Section.WEBHOOKS, "Provider webhooks"),
-    (Section.DELIVERY, "Delivery"),
-    (Section.BOUNCES, "Bounces (SMTP senders)"),
+SECTIONS: Final[tuple[tuple[Section, Promise], ...]] = (
+    (Section.SENDING, _("Sending")),
+    (Section.SMTP, _("SMTP server")),
+    (Section.OAUTH2, _("Signing in with OAuth2 (Microsoft 365, Google Workspace)")),
+    (Section.PROVIDER, _("Email provider (API)")),
+    (Section.SIGNING, _("DKIM signing")),
+    (Section.WEBHOOKS, _("Provider webhooks")),
+    (Section.DELIVERY, _("Delivery")),
+    (Section.BOUNCES, _("Bounces (SMTP senders)")),
+    (Section.CONSOLE, _("Console language and dates")),
 )
-EDITED_SECTIONS: Final = frozenset(s for s, _ in SECTIONS)
+EDITED_SECTIONS: Final = frozenset(section for section, _heading in SECTIONS)
 
-LABELS: Final[dict[str, str]] = {
-    "BOUNCE_DOMAIN": "Bounce domain",
-    "BOUNCE_IMAP_HOST": "Bounce mailbox IMAP host",
-    "BOUNCE_IMAP_PORT": "IMAP port",
-    "BOUNCE_IMAP_SECURITY": "IMAP security",
-    "BOUNCE_IMAP_USER": "IMAP user",
-    "BOUNCE_IMAP_PASSWORD": "IMAP password",
-    "BOUNCE_IMAP_FOLDER": "Folder",
-    "BOUNCE_IMAP_PROCESSED": "Processed mail is",
-    "BOUNCE_IMAP_INTERVAL": "Read every (seconds)",
-    "EMAIL_PROVIDER": "Send through",
-    "EMAIL_ENABLED": "Sending enabled",
-    "MAIL_FROM": "From address",
-    "MAIL_FROM_NAME": "From name",
-    "MAIL_REPLY_TO": "Reply-To address",
-    "MAIL_RECIPIENT_MODE": "Recipients in",
-    "MAIL_ALLOWED_DOMAINS": "Approved domains",
-    "APP_URL": "Application URL",
-    "TEST_EMAIL": "Test address",
-    "SMTP_HOST": "Host",
-    "SMTP_PORT": "Port",
-    "SMTP_SECURITY": "Security",
-    "SMTP_USER": "Username",
-    "SMTP_PASSWORD": "Password",
-    "SMTP_TIMEOUT": "Timeout (seconds)",
-    "SMTP_REQUIRE_ENCRYPTION": "Require encryption",
-    "SMTP_EHLO_NAME": "EHLO name",
-    "SMTP_TLS_VERIFY": "Verify certificate",
-    "SMTP_AUTH": "Sign in with",
-    "OAUTH2_PROVIDER": "Identity platform",
-    "OAUTH2_TENANT_ID": "Tenant ID",
-    "OAUTH2_CLIENT_ID": "Client ID",
-    "OAUTH2_CLIENT_SECRET": "Client secret",
-    "OAUTH2_CLIENT_CERT": "Client certificate and key (PEM)",
-    "OAUTH2_SERVICE_ACCOUNT": "Service account key (JSON)",
-    "OAUTH2_REFRESH_TOKEN": "Refresh token",
-    "OAUTH2_TOKEN_URL": "Token URL",
-    "OAUTH2_AUTHORIZATION_URL": "Authorization URL",
-    "OAUTH2_SCOPE": "Scope",
-    "OAUTH2_AUTHORITY": "Authority",
-    "AWS_ACCESS_KEY_ID": "Amazon SES access key ID",
-    "AWS_SECRET_ACCESS_KEY": "Amazon SES secret access key",
-    "AWS_REGION": "Amazon SES region",
-    "AWS_ENDPOINT_URL": "Amazon SES endpoint",
-    "SENDGRID_API_KEY": "SendGrid API key",
-    "SENDGRID_API_URL": "SendGrid API URL",
-    "MAILGUN_API_KEY": "Mailgun API key",
-    "MAILGUN_DOMAIN": "Mailgun domain",
-    "MAILGUN_API_URL": "Mailgun API URL",
-    "POSTMARK_SERVER_TOKEN": "Postmark server token",
-    "POSTMARK_MESSAGE_STREAM": "Postmark message stream",
-    "POSTMARK_API_URL": "Postmark API URL",
-    "RESEND_API_KEY": "Resend API key",
-    "RESEND_API_URL": "Resend API URL",
-    "MANDRILL_API_KEY": "Mandrill API key",
-    "MANDRILL_API_URL": "Mandrill API URL",
-    "DKIM_DOMAIN": "Signing domain (d=)",
-    "DKIM_SELECTOR": "Selector (s=)",
-    "DKIM_PRIVATE_KEY": "Private key (PEM)",
-    "POSTWARDEN_WEBHOOK_SECRET": "Webhook basic auth",
-    "MAILGUN_WEBHOOK_SIGNING_KEY": "Mailgun signing key",
-    "SENDGRID_WEBHOOK_VERIFICATION_KEY": "SendGrid verification key",
-    "RESEND_WEBHOOK_SECRET": "Resend signing secret",
-    "MANDRILL_WEBHOOK_KEY": "Mandrill webhook key",
-    "POSTWARDEN_PUBLIC_URL": "Public URL of Postwarden",
-    "POSTWARDEN_MAX_MESSAGE_BYTES": "Largest message (bytes)",
-    "POSTWARDEN_MAX_ATTEMPTS": "Attempts per recipient",
-    "POSTWARDEN_MAX_AGE": "Give up after (seconds)",
-    "POSTWARDEN_SEND_RATE": "Messages per second",
-    "POSTWARDEN_SMTP_CONNECTIONS": "SMTP connections per worker",
-    "POSTWARDEN_WORKER_TIMEOUT": "Worker timeout (seconds)",
-    "MAIL_MAX_RECIPIENTS_PER_MESSAGE": "Recipients per transaction",
+LABELS: Final[dict[str, Promise]] = {
+    "BOUNCE_DOMAIN": _("Bounce domain"),
+    "BOUNCE_IMAP_HOST": _("Bounce mailbox IMAP host"),
+    "BOUNCE_IMAP_PORT": _("IMAP port"),
+    "BOUNCE_IMAP_SECURITY": _("IMAP security"),
+    "BOUNCE_IMAP_USER": _("IMAP user"),
+    "BOUNCE_IMAP_PASSWORD": _("IMAP password"),
+    "BOUNCE_IMAP_FOLDER": _("Folder"),
+    "BOUNCE_IMAP_PROCESSED": _("Processed mail is"),
+    "BOUNCE_IMAP_INTERVAL": _("Read every (seconds)"),
+    "EMAIL_PROVIDER": _("Send through"),
+    "EMAIL_ENABLED": _("Sending enabled"),
+    "MAIL_FROM": _("From address"),
+    "MAIL_FROM_NAME": _("From name"),
+    "MAIL_REPLY_TO": _("Reply-To address"),
+    "MAIL_RECIPIENT_MODE": _("Recipients in"),
+    "MAIL_ALLOWED_DOMAINS": _("Approved domains"),
+    "APP_URL": _("Application URL"),
+    "TEST_EMAIL": _("Test address"),
+    "POSTWARDEN_LANGUAGE": _("Language"),
+    "POSTWARDEN_CALENDAR": _("Calendar"),
+    "SMTP_HOST": _("Host"),
+    "SMTP_PORT": _("Port"),
+    "SMTP_SECURITY": _("Security"),
+    "SMTP_USER": _("Username"),
+    "SMTP_PASSWORD": _("Password"),
+    "SMTP_TIMEOUT": _("Timeout (seconds)"),
+    "SMTP_REQUIRE_ENCRYPTION": _("Require encryption"),
+    "SMTP_EHLO_NAME": _("EHLO name"),
+    "SMTP_TLS_VERIFY": _("Verify certificate"),
+    "SMTP_AUTH": _("Sign in with"),
+    "OAUTH2_PROVIDER": _("Identity platform"),
+    "OAUTH2_TENANT_ID": _("Tenant ID"),
+    "OAUTH2_CLIENT_ID": _("Client ID"),
+    "OAUTH2_CLIENT_SECRET": _("Client secret"),
+    "OAUTH2_CLIENT_CERT": _("Client certificate and key (PEM)"),
+    "OAUTH2_SERVICE_ACCOUNT": _("Service account key (JSON)"),
+    "OAUTH2_REFRESH_TOKEN": _("Refresh token"),
+    "OAUTH2_TOKEN_URL": _("Token URL"),
+    "OAUTH2_AUTHORIZATION_URL": _("Authorization URL"),
+    "OAUTH2_SCOPE": _("Scope"),
+    "OAUTH2_AUTHORITY": _("Authority"),
+    "AWS_ACCESS_KEY_ID": _("Amazon SES access key ID"),
+    "AWS_SECRET_ACCESS_KEY": _("Amazon SES secret access key"),
+    "AWS_REGION": _("Amazon SES region"),
+    "AWS_ENDPOINT_URL": _("Amazon SES endpoint"),
+    "SENDGRID_API_KEY": _("SendGrid API key"),
+    "SENDGRID_API_URL": _("SendGrid API URL"),
+    "MAILGUN_API_KEY": _("Mailgun API key"),
+    "MAILGUN_DOMAIN": _("Mailgun domain"),
+    "MAILGUN_API_URL": _("Mailgun API URL"),
+    "POSTMARK_SERVER_TOKEN": _("Postmark server token"),
+    "POSTMARK_MESSAGE_STREAM": _("Postmark message stream"),
+    "POSTMARK_API_URL": _("Postmark API URL"),
+    "RESEND_API_KEY": _("Resend API key"),
+    "RESEND_API_URL": _("Resend API URL"),
+    "MANDRILL_API_KEY": _("Mandrill API key"),
+    "MANDRILL_API_URL": _("Mandrill API URL"),
+    "DKIM_DOMAIN": _("Signing domain (d=)"),
+    "DKIM_SELECTOR": _("Selector (s=)"),
+    "DKIM_PRIVATE_KEY": _("Private key (PEM)"),
+    "POSTWARDEN_WEBHOOK_SECRET": _("Webhook basic auth"),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": _("Mailgun signing key"),
+    "SENDGRID_WEBHOOK_VERIFICATION_KEY": _("SendGrid verification key"),
+    "RESEND_WEBHOOK_SECRET": _("Resend signing secret"),
+    "MANDRILL_WEBHOOK_KEY": _("Mandrill webhook key"),
+    "POSTWARDEN_PUBLIC_URL": _("Public URL of Postwarden"),
+    "POSTWARDEN_MAX_MESSAGE_BYTES": _("Largest message (bytes)"),
+    "POSTWARDEN_MAX_ATTEMPTS": _("Attempts per recipient"),
+    "POSTWARDEN_MAX_AGE": _("Give up after (seconds)"),
+    "POSTWARDEN_SEND_RATE": _("Messages per second"),
+    "POSTWARDEN_SMTP_CONNECTIONS": _("SMTP connections per worker"),
+    "POSTWARDEN_WORKER_TIMEOUT": _("Worker timeout (seconds)"),
+    "MAIL_MAX_RECIPIENTS_PER_MESSAGE": _("Recipients per transaction"),
+    "LINKS_ALLOWED_HOSTS": _("Other hosts links may go to"),
+    "LINKS_REFUSE": _("Refuse mail whose links fail the check"),
+    "POSTWARDEN_MAX_ATTACHMENT_BYTES": _("Largest attachment (bytes)"),
+    "POSTWARDEN_RETENTION_BODY_DAYS": _("Keep mail bodies for (days)"),
+    "POSTWARDEN_RETENTION_DAYS": _("Keep messages for (days)"),
+    "POSTWARDEN_WEBHOOK_TOLERANCE": _("Webhook clock tolerance (seconds)"),
+    "SES_WEBHOOK_TOPIC_ARN": _("SES webhook topic ARNs"),
 }
-CHOICE_LABELS: Final[dict[str, str]] = {
-    "none": "none (plain)",
-    "ssl": "ssl (implicit TLS, usually 465)",
-    "starttls": "starttls (required, usually 587)",
-    "opportunistic": "opportunistic (STARTTLS when offered)",
-    "bcc": "Bcc (recipients hidden from each other)",
-    "cc": "Cc (recipients see each other)",
-    "password": "password (Username and Password)",
-    "oauth2": "OAuth2 token (Microsoft 365, Google Workspace, …)",
-    "microsoft": "Microsoft Entra ID (Microsoft 365)",
-    "google": "Google (Workspace service account, or a person's Gmail)",
-    "generic": "another token endpoint (Token URL)",
+CHOICE_LABELS: Final[dict[str, Promise]] = {
+    "none": _("none (plain)"),
+    "ssl": _("ssl (implicit TLS, usually 465)"),
+    "starttls": _("starttls (required, usually 587)"),
+    "opportunistic": _("opportunistic (STARTTLS when offered)"),
+    "bcc": _("Bcc (recipients hidden from each other)"),
+    "cc": _("Cc (recipients see each other)"),
+    "password": _("password (Username and Password)"),
+    "oauth2": _("OAuth2 token (Microsoft 365, Google Workspace, …)"),
+    "microsoft": _("Microsoft Entra ID (Microsoft 365)"),
+    "google": _("Google (Workspace service account, or a person's Gmail)"),
+    "generic": _("another token endpoint (Token URL)"),
+    "gregorian": _("Gregorian"),
+    "smtp": _("SMTP server"),
+    "ses": _("Amazon SES (API)"),
+    "sendgrid": _("SendGrid (API)"),
+    "mailgun": _("Mailgun (API)"),
+    "postmark": _("Postmark (API)"),
+    "resend": _("Resend (API)"),
+    "mandrill": _("Mandrill (API)"),
+    "capture": _("capture (keep mail here, send nothing)"),
+    "delete": _("deleted"),
+    "flag": _("flagged and left there"),
+    "persian": _("Solar Hijri (Persian)"),
 }
 #: secrets that are a PEM block, typed into a text area
 MULTILINE: Final = frozenset({"DKIM_PRIVATE_KEY", "OAUTH2_CLIENT_CERT", "OAUTH2_SERVICE_ACCOUNT"})
@@ -164,13 +192,13 @@ PROVIDER_PREFIXES: Final[dict[str, str]] = {
     "RESEND_": "resend",
     "MANDRILL_": "mandrill",
 }
-PROVIDER_HEADINGS: Final[dict[str, str]] = {
-    "ses": "Amazon SES (API)",
-    "sendgrid": "SendGrid (API)",
-    "mailgun": "Mailgun (API)",
-    "postmark": "Postmark (API)",
-    "resend": "Resend (API)",
-    "mandrill": "Mandrill (API)",
+PROVIDER_HEADINGS: Final[dict[str, Promise]] = {
+    "ses": _("Amazon SES (API)"),
+    "sendgrid": _("SendGrid (API)"),
+    "mailgun": _("Mailgun (API)"),
+    "postmark": _("Postmark (API)"),
+    "resend": _("Resend (API)"),
+    "mandrill": _("Mandrill (API)"),
 }
 #: the first card: where mail goes and who it is from (about what Metabase shows first)
 FIRST: Final = ("EMAIL_PROVIDER", "EMAIL_ENABLED", "MAIL_FROM", "MAIL_FROM_NAME", "MAIL_REPLY_TO")
@@ -190,13 +218,14 @@ MORE: Final = frozenset(
     }
 )
 #: the advanced sections, each a card of its own, closed until opened
-ADVANCED: Final[dict[Section, tuple[str, str]]] = {
-    Section.SENDING: ("recipients", "Recipients, links and the test address"),
-    Section.SIGNING: ("dkim", "DKIM signing"),
-    Section.WEBHOOKS: ("webhooks", "Provider webhooks"),
-    Section.DELIVERY: ("delivery", "Delivery tuning"),
-    Section.PROVIDER: ("provider", "Email provider (API)"),
-    Section.BOUNCES: ("bounces", "Bounces for SMTP senders (VERP return paths, bounce mailbox)"),
+ADVANCED: Final[dict[Section, tuple[str, Promise]]] = {
+    Section.SENDING: ("recipients", _("Recipients, links and the test address")),
+    Section.SIGNING: ("dkim", _("DKIM signing")),
+    Section.WEBHOOKS: ("webhooks", _("Provider webhooks")),
+    Section.DELIVERY: ("delivery", _("Delivery tuning")),
+    Section.PROVIDER: ("provider", _("Email provider (API)")),
+    Section.BOUNCES: ("bounces", _("Bounces for SMTP senders (VERP return paths, bounce mailbox)")),
+    Section.CONSOLE: ("console", _("Console language and dates")),
 }
 
 
@@ -205,7 +234,7 @@ class Group:
     """One card of the page: its fields, and when it shows."""
 
     key: str
-    heading: str
+    heading: object
     rows: list[dict[str, Any]]
     #: shown only while "Send through" is this transport ("" = always)
     provider: str = ""
@@ -227,19 +256,25 @@ class Group:
         return [r for r in self.rows if r["var"].name in MORE]
 
 
-def group_of(var: Variable) -> tuple[str, str, str, str, bool]:
+def group_of(var: Variable) -> tuple[str, object, str, str, bool]:
     """(key, heading, provider, auth, advanced) of the card a variable is on."""
     if var.name in FIRST:
-        return "sending", "Send through", "", "", False
+        return "sending", _("Send through"), "", "", False
     if var.section is Section.SMTP:
-        return "smtp", "SMTP server", "smtp", "", False
+        return "smtp", _("SMTP server"), "smtp", "", False
     if var.section is Section.OAUTH2:
-        return "oauth2", "Signing in with OAuth2 (Microsoft 365, Google Workspace)", "smtp", "oauth2", False
+        return (
+            "oauth2",
+            _("Signing in with OAuth2 (Microsoft 365, Google Workspace)"),
+            "smtp",
+            "oauth2",
+            False,
+        )
     if var.section is Section.PROVIDER:
         for prefix, provider in PROVIDER_PREFIXES.items():
             if var.name.startswith(prefix):
                 return provider, PROVIDER_HEADINGS[provider], provider, "", False
-    key, heading = ADVANCED.get(var.section, ("other", "Other settings"))
+    key, heading = ADVANCED.get(var.section, ("other", _("Other settings")))
     return key, heading, "", "", True
 
 
@@ -299,10 +334,10 @@ class EmailSettingsForm(forms.Form):
             self.fields[var.name] = _field(var, state)
             if var.secret:
                 self.fields[clear_name(var.name)] = forms.BooleanField(
-                    required=False, label="clear", disabled=state.locked or not state.masked
+                    required=False, label=_("clear"), disabled=state.locked or not state.masked
                 )
 
-    def sections(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    def sections(self) -> Iterator[tuple[Promise, list[dict[str, Any]]]]:
         """(heading, rows) for the template; each row has the bound field and its state."""
         for section, heading in SECTIONS:
             rows = [self._row(var) for var in editable_variables() if var.section is section]
@@ -315,6 +350,7 @@ class EmailSettingsForm(forms.Form):
             "state": self.current[var.name],
             "clear": self[clear_name(var.name)] if var.secret else None,
             "label": LABELS.get(var.name, var.name),
+            "help": var.help,
         }
 
     @staticmethod
@@ -379,10 +415,18 @@ class EmailSettingsForm(forms.Form):
                 continue
             if state.locked:
                 for name in moved:
-                    self.add_error(name, f"{secret} is set by the environment: change {name} there too.")
+                    self.add_error(
+                        name,
+                        gettext("%(secret)s is set by the environment: change %(name)s there too.")
+                        % {"secret": secret, "name": name},
+                    )
             else:
-                label = LABELS.get(secret, secret).lower()
-                self.add_error(secret, f"Type the {label} again to use it with the new {', '.join(moved)}.")
+                label = str(LABELS.get(secret, secret)).lower()
+                self.add_error(
+                    secret,
+                    gettext("Type the %(label)s again to use it with the new %(names)s.")
+                    % {"label": label, "names": ", ".join(moved)},
+                )
         return data
 
     def _changed(self, name: str, value: object) -> bool:
@@ -415,7 +459,7 @@ def _field(var: Variable, state: Current) -> forms.Field:
     common: dict[str, Any] = {
         "required": False,
         "label": LABELS.get(var.name, var.name),
-        "help_text": var.help,
+        "help_text": i18n.localize(var.help),
         "disabled": state.locked,
     }
     if var.kind is Kind.SECRET:
@@ -431,10 +475,22 @@ def _field(var: Variable, state: Current) -> forms.Field:
         initial = parse_bool(state.value) if _is_bool(state.value) else default
         return forms.BooleanField(initial=initial, **common)
     if var.kind is Kind.CHOICE:
-        choices = [("", f"default ({var.default})" if var.default else "— not set —")]
-        choices += [(c, CHOICE_LABELS.get(c, c)) for c in var.choices]
-        return forms.ChoiceField(choices=choices, initial=state.value.lower(), **common)
-    attrs = {"placeholder": var.default} if var.default else {}
+        choices: list[tuple[str, object]] = [
+            (
+                "",
+                gettext("default (%(value)s)") % {"value": i18n.localize(var.default)}
+                if var.default
+                else gettext("— not set —"),
+            )
+        ]
+        # a language is named in its own words, so a reader who cannot read this page finds theirs
+        names = {**CHOICE_LABELS, **dict(settings.LANGUAGES)}
+        choices += [(c, names.get(c, c)) for c in var.choices]
+        choice_widget = LanguageSelect() if var.name == "POSTWARDEN_LANGUAGE" else forms.Select()
+        return forms.ChoiceField(choices=choices, initial=state.value.lower(), widget=choice_widget, **common)
+    attrs = {"placeholder": i18n.localize(var.default)} if var.default else {}
+    if var.default and not isinstance(var.default, i18n.Text):
+        attrs["dir"] = "ltr"  # the default is a value (a port, a folder): written as it is
     if var.kind in (Kind.INT, Kind.FLOAT):
         attrs["inputmode"] = "numeric" if var.kind is Kind.INT else "decimal"
     return forms.CharField(initial=state.value, widget=forms.TextInput(attrs=attrs), **common)

@@ -10,6 +10,8 @@ from typing import Final
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from postwarden.alerts.delivery import send_test_alert
 from postwarden.alerts.destinations import configured, digest, label
@@ -21,7 +23,9 @@ from postwarden.console.forms.alerts import AlertUrlForm
 log = logging.getLogger("postwarden.console.alerts")
 PAGE_SIZE: Final = 50
 NAME: Final = "POSTWARDEN_ALERT_URLS"
-LOCKED: Final = "The alert URLs are set by the environment (POSTWARDEN_ALERT_URLS): change them there."
+LOCKED: Final = gettext_lazy(
+    "The alert URLs are set by the environment (POSTWARDEN_ALERT_URLS): change them there."
+)
 
 
 def _saved() -> list[str]:
@@ -40,7 +44,9 @@ def alerts(request: HttpRequest) -> HttpResponse:
             url = form.cleaned_data["url"]
             save({NAME: " ".join(dict.fromkeys([*_saved(), url]))}, request.user)
             log.info("alert destination added", extra={"by": request.user.pk, "destination": label(url)})
-            messages.success(request, f"Alerts now also go to {label(url)}.")
+            messages.success(
+                request, _("Alerts now also go to %(destination)s.") % {"destination": label(url)}
+            )
             return redirect("console:alerts")
     page = keyset.page(
         Alert.objects.prefetch_related("deliveries"),
@@ -67,12 +73,14 @@ def alert_destination_remove(request: HttpRequest) -> HttpResponse:
         saved = _saved()
         kept = [url for url in saved if digest(url) != key]
         if len(kept) == len(saved):
-            messages.warning(request, "That destination is not among the saved ones.")
+            messages.warning(request, _("That destination is not among the saved ones."))
         else:
             gone = next(url for url in saved if digest(url) == key)
             save({NAME: " ".join(kept)}, request.user)
             log.info("alert destination removed", extra={"by": request.user.pk, "destination": label(gone)})
-            messages.success(request, f"Alerts no longer go to {label(gone)}.")
+            messages.success(
+                request, _("Alerts no longer go to %(destination)s.") % {"destination": label(gone)}
+            )
     return redirect("console:alerts")
 
 
@@ -81,10 +89,16 @@ def alert_test(request: HttpRequest) -> HttpResponse:
         alert = send_test_alert(current_settings())
         log.info("test alert", extra={"by": request.user.pk, "alert": alert.pk, "status": alert.status})
         if alert.status == Alert.Status.NO_DESTINATION:
-            messages.warning(request, "No alert URL is configured: add one first.")
+            messages.warning(request, _("No alert URL is configured: add one first."))
         for delivery in alert.deliveries.all():
             if delivery.status == "sent":
-                messages.success(request, f"Test alert sent to {delivery.label}.")
+                messages.success(
+                    request, _("Test alert sent to %(destination)s.") % {"destination": delivery.label}
+                )
             else:
-                messages.error(request, f"Test alert to {delivery.label} failed: {delivery.last_error}")
+                messages.error(
+                    request,
+                    _("Test alert to %(destination)s failed: %(error)s")
+                    % {"destination": delivery.label, "error": delivery.last_error},
+                )
     return redirect("console:alerts")

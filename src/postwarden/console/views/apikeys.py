@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from postwarden.accounts.models import ApiKey, User
@@ -54,5 +55,5 @@ def apikey_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and row.revoked_at is None:
         ApiKey.objects.filter(pk=row.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         log.info("api key revoked", extra={"by": request.user.pk, "key": row.prefix})
-        messages.success(request, f"Revoked {row}. Apps using it get 401 from now on.")
+        messages.success(request, _("Revoked %(key)s. Apps using it get 401 from now on.") % {"key": row})
     return redirect("console:apikeys")

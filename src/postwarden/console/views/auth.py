@@ -11,6 +11,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from postwarden.console import throttle
@@ -28,8 +29,8 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         self.throttled_for = 0
         self.error_messages = {
             **self.error_messages,
-            "invalid_login": "The email address or the password is wrong.",
-            "throttled": "Too many failed log-ins. Try again in %(minutes)s minute(s).",
+            "invalid_login": _("The email address or the password is wrong."),
+            "throttled": _("Too many failed log-ins. Try again in %(minutes)s minute(s)."),
         }
 
     def clean(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from postwarden.canaries import store
 from postwarden.canaries.models import Canary, CanaryRun, RunState
@@ -35,7 +36,10 @@ def canaries(request: HttpRequest) -> HttpResponse:
         canary = form.save()
         if canary is not None:
             log.info("canary added", extra={"by": request.user.pk, "canary": canary.name})
-            messages.success(request, f"Canary {canary.name} added; its first run starts at the next pass.")
+            messages.success(
+                request,
+                _("Canary %(name)s added; its first run starts at the next pass.") % {"name": canary.name},
+            )
             return redirect("console:canary", pk=canary.pk)
     rows = [(c, status_of(c)) for c in Canary.objects.select_related("last_run").order_by("name")]
     return render(request, "console/canaries.html", {"rows": rows, "form": form, "now": timezone.now()})
@@ -46,7 +50,7 @@ def canary(request: HttpRequest, pk: int) -> HttpResponse:
     form = CanaryForm(request.POST or None, canary=row)
     if request.method == "POST" and form.is_valid() and form.save() is not None:
         log.info("canary changed", extra={"by": request.user.pk, "canary": row.name})
-        messages.success(request, f"Canary {row.name} saved.")
+        messages.success(request, _("Canary %(name)s saved.") % {"name": row.name})
         return redirect("console:canary", pk=row.pk)
     now = timezone.now()
     runs = list(row.runs.order_by("-started_at", "-id")[:RUNS_SHOWN])
@@ -70,10 +74,14 @@ def canary_run(request: HttpRequest, pk: int) -> HttpResponse:
         if store.request_run(row):
             log.info("canary run requested", extra={"by": request.user.pk, "canary": row.name})
             messages.success(
-                request, f"A run of {row.name} starts at the monitor's next pass (within seconds)."
+                request,
+                _("A run of %(name)s starts at the monitor's next pass (within seconds).")
+                % {"name": row.name},
             )
         else:
-            messages.warning(request, f"{row.name} has a run under way; wait for it to end.")
+            messages.warning(
+                request, _("%(name)s has a run under way; wait for it to end.") % {"name": row.name}
+            )
     return redirect("console:canary", pk=row.pk)
 
 
@@ -84,7 +92,7 @@ def canary_delete(request: HttpRequest, pk: int) -> HttpResponse:
     name = row.name
     row.delete()
     log.info("canary deleted", extra={"by": request.user.pk, "canary": name})
-    messages.success(request, f"Canary {name} and its runs are deleted.")
+    messages.success(request, _("Canary %(name)s and its runs are deleted.") % {"name": name})
     return redirect("console:canaries")
 
 

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from postwarden.console import actions, keyset
 from postwarden.outbox.models import Message, Recipient, State
@@ -69,7 +70,7 @@ def held(request: HttpRequest) -> HttpResponse:
 def held_action(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return redirect("console:held")
-    action, _, scope = request.POST.get("action", "").partition("_")
+    action, _sep, scope = request.POST.get("action", "").partition("_")
     state = request.POST.get("state", "")
     # from a message's page: its recipients only, and back to it
     message = Message.objects.filter(public_id=request.POST.get("message", "")).first()
@@ -83,10 +84,10 @@ def held_action(request: HttpRequest) -> HttpResponse:
         if message is not None:
             ids = list(Recipient.objects.filter(message=message, pk__in=ids).values_list("id", flat=True))
     if not ids:
-        messages.warning(request, "Nothing selected.")
+        messages.warning(request, _("Nothing selected."))
         return redirect(back)
     if action not in actions.ACTIONS:
-        messages.error(request, f"Unknown action {action!r}.")
+        messages.error(request, _("Unknown action %(action)r.") % {"action": action})
         return redirect(back)
     messages.success(request, actions.apply(action, ids, request.user))
     return redirect(back)

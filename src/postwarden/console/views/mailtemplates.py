@@ -21,7 +21,9 @@ from urllib.parse import quote
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
+from postwarden.console import mail_display
 from postwarden.core.links import LinkProblem
 from postwarden.core.templating import Rendered, Source, TemplateError
 from postwarden.core.templating import render as render_template
@@ -33,8 +35,8 @@ from postwarden.outbox.submission import Outgoing, enqueue
 
 log = logging.getLogger(__name__)
 
-#: the widths the preview shows the HTML at (CSS pixels): a laptop and a phone
-WIDTHS = (("Laptop", 1024), ("Phone", 375))
+#: the widths the preview shows the HTML at: the mail page's
+WIDTHS = mail_display.WIDTHS
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +133,7 @@ def templates(request: HttpRequest) -> HttpResponse:
         except (store.Invalid, ValueError) as exc:
             error = str(exc)
         else:
-            messages.success(request, f"Template {form.name} saved as version 1.")
+            messages.success(request, _("Template %(name)s saved as version 1.") % {"name": form.name})
             return redirect("console:template", name=form.name)
     rows = []
     for template in Template.objects.order_by("name"):
@@ -157,7 +159,10 @@ def template(request: HttpRequest, name: str) -> HttpResponse:
         except (store.Invalid, ValueError) as exc:
             error = str(exc)
         else:
-            messages.success(request, f"Template {name} saved as version {saved.number}.")
+            messages.success(
+                request,
+                _("Template %(name)s saved as version %(number)s.") % {"name": name, "number": saved.number},
+            )
             return redirect("console:template", name=name)
     versions = list(Version.objects.filter(template=found.template).order_by("-number"))
     context = {
@@ -226,10 +231,12 @@ def template_send_test(request: HttpRequest, name: str) -> HttpResponse:
     try:
         sent = enqueue(outgoing, source="console")
     except Refused as refused:
-        messages.error(request, f"Not sent: {refused.message}")
+        messages.error(request, _("Not sent: %(reason)s") % {"reason": refused.message})
     else:
         messages.success(
-            request, f"Test of {name} version {found.number} queued for {to} ({sent.public_id})."
+            request,
+            _("Test of %(name)s version %(number)s queued for %(to)s (%(id)s).")
+            % {"name": name, "number": found.number, "to": to, "id": sent.public_id},
         )
     return redirect("console:template", name=name)
 
@@ -241,9 +248,9 @@ def template_delete(request: HttpRequest, name: str) -> HttpResponse:
         return redirect("console:template", name=name)
     if store.delete(name):
         log.info("template deleted", extra={"by": getattr(request.user, "pk", None), "template": name})
-        messages.success(request, f"Template {name} deleted with all its versions.")
+        messages.success(request, _("Template %(name)s deleted with all its versions.") % {"name": name})
     else:
-        messages.error(request, f"There is no template {name}.")
+        messages.error(request, _("There is no template %(name)s.") % {"name": name})
     return redirect("console:templates")
 
 

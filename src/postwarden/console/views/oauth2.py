@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from postwarden.configstore.runtime import current_settings, save
 from postwarden.core.config.model import OAuth2Settings, Settings
@@ -30,14 +31,16 @@ def _oauth2(request: HttpRequest) -> tuple[Settings, OAuth2Settings] | None:
     try:
         settings = current_settings()
     except ConfigError as exc:
-        messages.error(request, f"The saved settings cannot be used: {exc.problems[0]}")
+        messages.error(
+            request, _("The saved settings cannot be used: %(problem)s") % {"problem": exc.problems[0]}
+        )
         return None
     if settings.smtp.oauth2 is None:
-        messages.error(request, "Save SMTP_AUTH=oauth2 with the app registration first, then connect.")
+        messages.error(request, _("Save SMTP_AUTH=oauth2 with the app registration first, then connect."))
         return None
     if settings.source("OAUTH2_REFRESH_TOKEN").locks_console_field:
         messages.error(
-            request, "OAUTH2_REFRESH_TOKEN is set in the environment: remove it there to connect here."
+            request, _("OAUTH2_REFRESH_TOKEN is set in the environment: remove it there to connect here.")
         )
         return None
     return settings, settings.smtp.oauth2
@@ -55,7 +58,7 @@ def connect(request: HttpRequest) -> HttpResponse:
             oauth2, redirect_uri=callback, login_hint=settings.smtp.user, timeout=settings.smtp.timeout
         )
     except (ValueError, TokenError) as exc:
-        messages.error(request, f"Cannot connect: {exc}")
+        messages.error(request, _("Cannot connect: %(error)s") % {"error": exc})
         return redirect("console:settings")
     request.session[_FLOW] = flow
     return redirect(url)
@@ -70,20 +73,23 @@ def callback(request: HttpRequest) -> HttpResponse:
     settings, oauth2 = found
     if not isinstance(flow, dict):
         messages.error(
-            request, "No sign-in was started from this browser session: press Connect account again."
+            request, _("No sign-in was started from this browser session: press Connect account again.")
         )
         return redirect("console:settings")
     answer = {k: str(v) for k, v in request.GET.items()}
     try:
         refresh = delegated.finish_authorization(oauth2, flow, answer, timeout=settings.smtp.timeout)
     except TokenError as exc:
-        messages.error(request, f"Not connected: {exc}")
+        messages.error(request, _("Not connected: %(error)s") % {"error": exc})
         return redirect("console:settings")
     save({"OAUTH2_REFRESH_TOKEN": refresh.reveal()}, request.user)
     log.info("oauth2 account connected", extra={"mailbox": settings.smtp.user or ""})
     messages.success(
         request,
-        f"Connected: the mailbox's refresh token is saved (sealed). Postwarden signs in as "
-        f"{settings.smtp.user} from now on; use Test connection to see the token step.",
+        _(
+            "Connected: the mailbox's refresh token is saved (sealed). Postwarden signs in as "
+            "%(mailbox)s from now on; use Test connection to see the token step."
+        )
+        % {"mailbox": settings.smtp.user},
     )
     return redirect("console:settings")

@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 
 from postwarden.accounts import suggestions
 from postwarden.accounts.models import Member, MemberGroup
@@ -46,20 +47,22 @@ def _post(request: HttpRequest) -> HttpResponse:
         mode_form = SuggestionModeForm(request.POST)
         if mode_form.is_valid():
             suggestions.set_suggestion_mode(mode_form.cleaned_data["mode"])
-            messages.success(request, "Recipient suggestions saved.")
+            messages.success(request, _("Recipient suggestions saved."))
     elif action == "member":
         form = MemberForm(request.POST)
         if form.is_valid():
             member = Member.objects.create(email=form.cleaned_data["email"], name=form.cleaned_data["name"])
             member.groups.set(form.cleaned_data["groups"])
-            messages.success(request, f"Added {member.email}.")
+            messages.success(request, _("Added %(email)s.") % {"email": member.email})
         else:
             messages.error(request, _errors(form))
     elif action == "group":
         group_form = GroupForm(request.POST)
         if group_form.is_valid():
             MemberGroup.objects.create(name=group_form.cleaned_data["name"])
-            messages.success(request, f"Added the group {group_form.cleaned_data['name']}.")
+            messages.success(
+                request, _("Added the group %(name)s.") % {"name": group_form.cleaned_data["name"]}
+            )
         else:
             messages.error(request, _errors(group_form))
     return redirect("console:people")
@@ -73,7 +76,7 @@ def member(request: HttpRequest, pk: int) -> HttpResponse:
     row = get_object_or_404(Member, pk=pk)
     if request.method == "POST" and request.POST.get("action") == "delete":
         row.delete()
-        messages.success(request, f"Removed {row.email}.")
+        messages.success(request, _("Removed %(email)s.") % {"email": row.email})
         return redirect("console:people")
     initial = {"email": row.email, "name": row.name, "groups": list(row.groups.all())}
     form = MemberForm(request.POST or None, instance=row, initial=initial)
@@ -81,7 +84,7 @@ def member(request: HttpRequest, pk: int) -> HttpResponse:
         row.email, row.name = form.cleaned_data["email"], form.cleaned_data["name"]
         row.save()
         row.groups.set(form.cleaned_data["groups"])
-        messages.success(request, f"Saved {row.email}.")
+        messages.success(request, _("Saved %(email)s.") % {"email": row.email})
         return redirect("console:people")
     return render(request, "console/member.html", {"member": row, "form": form})
 
@@ -90,7 +93,7 @@ def group(request: HttpRequest, pk: int) -> HttpResponse:
     row = get_object_or_404(MemberGroup, pk=pk)
     if request.method == "POST" and request.POST.get("action") == "delete":
         row.delete()
-        messages.success(request, f"Removed the group {row.name}; its members stay.")
+        messages.success(request, _("Removed the group %(name)s; its members stay.") % {"name": row.name})
         return redirect("console:people")
     members = row.members.order_by("email")[:500]
     return render(request, "console/group.html", {"group": row, "members": members})

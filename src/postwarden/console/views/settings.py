@@ -15,10 +15,15 @@ from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpRespo
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from postwarden.configstore.runtime import current_settings, save
 from postwarden.console import dkimtools, settings_probes
 from postwarden.console.forms.email import Current, EmailSettingsForm, current_values
+from postwarden.console.language import active
+from postwarden.console.language import calendar as language_calendar
 from postwarden.console.presets import BY_KEY, PRESETS, SES_REGIONS
 from postwarden.core.config.model import Provider, Settings
 from postwarden.core.config.resolve import ConfigError
@@ -76,7 +81,7 @@ def email_settings(request: HttpRequest) -> HttpResponse:
     before = _in_force()
     save(values, request.user)
     log.info("email settings saved", extra={"by": request.user.pk, "changed": sorted(values)})
-    messages.success(request, "Email settings saved." + _retried(before, resolved))
+    messages.success(request, _("Email settings saved.") + _retried(before, resolved))
     _probe_after_save(request, resolved)
     return redirect("console:settings")
 
@@ -95,9 +100,11 @@ def _retried(before: Settings | None, after: Settings) -> str:
     count = retrynow.retry_deferred(stages, why="the email settings were saved")
     if not count:
         return ""
-    if count == 1:
-        return " 1 deferred recipient that the change can help is retried now."
-    return f" {count} deferred recipients that the change can help are retried now."
+    return " " + ngettext(
+        "%(count)d deferred recipient that the change can help is retried now.",
+        "%(count)d deferred recipients that the change can help are retried now.",
+        count,
+    ) % {"count": count}
 
 
 def _resolve(form: EmailSettingsForm, values: dict[str, str]) -> Settings | None:
@@ -120,8 +127,11 @@ def _probe_after_save(request: HttpRequest, resolved: Settings) -> None:
     if not outcome.ok:
         messages.warning(
             request,
-            f"Saved, but the connection test failed: {outcome.summary}. "
-            "Mail will wait in the queue until this is fixed.",
+            _(
+                "Saved, but the connection test failed: %(summary)s. "
+                "Mail will wait in the queue until this is fixed."
+            )
+            % {"summary": outcome.summary},
         )
 
 
@@ -181,7 +191,15 @@ def _live(request: HttpRequest, resolved: Settings | None, problems: list[str]) 
     a job to poll, so any web process answers it alone; a proxy that buffers it only
     delays the progress, the result still comes."""
 
+    # the lines are made while the server sends them, after the language middleware has
+    # returned: they are made in the request's language and calendar explicitly
+    language, calendar = translation.get_language() or "en", language_calendar()
+
     def lines() -> Iterator[str]:
+        with active(language, calendar):
+            yield from _lines()
+
+    def _lines() -> Iterator[str]:
         outcome: settings_probes.Outcome | None = None
         events: Iterator[dict[str, Any]] = (
             settings_probes.test_connection_live(resolved)

@@ -12,9 +12,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from postwarden.console import keyset
 from postwarden.console.forms.admin import SuppressionForm
+from postwarden.console.words import word
 from postwarden.outbox import suppressions as store
 from postwarden.outbox.models import Suppression
 
@@ -42,7 +44,11 @@ def suppressions(request: HttpRequest) -> HttpResponse:
             source=f"console: {getattr(request.user, 'email', '')}",
         )
         log.info("suppression added", extra={"by": request.user.pk, "reason": row.reason})
-        messages.success(request, f"{row.address} is suppressed ({row.reason}).")
+        messages.success(
+            request,
+            _("%(address)s is suppressed (%(reason)s).")
+            % {"address": row.address, "reason": word(row.reason)},
+        )
         return redirect("console:suppressions")
     rows = _filtered(request).select_related("event__message")
     page = keyset.page(rows, keyset.Cursor.decode(request.GET.get("after")), PAGE_SIZE)
@@ -66,9 +72,9 @@ def suppression_remove(request: HttpRequest) -> HttpResponse:
         address = request.POST.get("address", "")
         if store.remove(address):
             log.info("suppression removed", extra={"by": request.user.pk})
-            messages.success(request, f"{address} is no longer suppressed.")
+            messages.success(request, _("%(address)s is no longer suppressed.") % {"address": address})
         else:
-            messages.warning(request, f"{address} was not suppressed.")
+            messages.warning(request, _("%(address)s was not suppressed.") % {"address": address})
     return redirect("console:suppressions")
 
 

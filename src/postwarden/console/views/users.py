@@ -9,6 +9,7 @@ from django.contrib.auth import update_session_auth_hash
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 
 from postwarden.accounts.bootstrap import create_admin
 from postwarden.accounts.models import Role, User
@@ -26,7 +27,10 @@ def users(request: HttpRequest) -> HttpResponse:
             "user created",
             extra={"by": request.user.pk, "role": data["role"], "read_bodies": data["read_bodies"]},
         )
-        messages.success(request, f"Created {data['email']} ({Role(data['role']).label}).")
+        messages.success(
+            request,
+            _("Created %(email)s (%(role)s).") % {"email": data["email"], "role": Role(data["role"]).label},
+        )
         return redirect("console:users")
     rows = User.objects.order_by("username").only(
         "username", "email", "role", "read_bodies", "is_active", "last_login"
@@ -44,7 +48,7 @@ def user(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, problem)
         else:
             _apply(request, target, form.cleaned_data)
-            messages.success(request, f"Saved {target.email}.")
+            messages.success(request, _("Saved %(email)s.") % {"email": target.email})
             return redirect("console:users")
     return render(request, "console/user.html", {"target": target, "form": form})
 
@@ -55,7 +59,7 @@ def _refusal(request: HttpRequest, target: User, data: dict[str, object]) -> str
     if target.role == Role.ADMIN and target.is_active and demoted:
         others = User.objects.filter(role=Role.ADMIN, is_active=True).exclude(pk=target.pk)
         if not others.exists():
-            return "This is the last active admin: make someone else admin first."
+            return _("This is the last active admin: make someone else admin first.")
     return ""
 
 

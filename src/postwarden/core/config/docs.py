@@ -18,6 +18,8 @@ _TITLES = {
     Section.RELAY: "SMTP relay",
     Section.BOUNCES: "Bounces for SMTP senders (VERP)",
     Section.ALERTS: "Alerts",
+    Section.CONSOLE: "Console language and dates",
+    Section.CONSOLE: "Console",
     Section.SERVICE: "Service (environment only)",
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from postwarden.core.i18n import CALENDARS, LANGUAGES
+from postwarden.core.i18n import CALENDARS, LANGUAGES, Text
 
 
 class Kind(enum.StrEnum):
@@ -30,6 +30,7 @@ class Section(enum.StrEnum):
     RELAY = "relay"
     BOUNCES = "bounces"
     ALERTS = "alerts"
+    CONSOLE = "console"
     SERVICE = "service"
 
 
@@ -67,25 +68,25 @@ VARIABLES: tuple[Variable, ...] = (
         "EMAIL_PROVIDER",
         K.CHOICE,
         S.SENDING,
-        "Where mail is sent: an SMTP server, a provider's API, or captured locally",
+        Text("Where mail is sent: an SMTP server, a provider's API, or captured locally"),
         choices=PROVIDER_CHOICES,
-        default="capture, or smtp when SMTP_HOST is set",
+        default=Text("capture, or smtp when SMTP_HOST is set"),
     ),
     _v(
         "EMAIL_ENABLED",
         K.BOOL,
         S.SENDING,
-        "Master switch; false holds mail until it is released",
+        Text("Master switch; false holds mail until it is released"),
         default="true",
     ),
-    _v("MAIL_FROM", K.STR, S.SENDING, "From address", synonyms=("MAIL_FROM_ADDRESS", "EMAIL_FROM")),
-    _v("MAIL_FROM_NAME", K.STR, S.SENDING, "From display name"),
-    _v("MAIL_REPLY_TO", K.STR, S.SENDING, "Reply-To address"),
+    _v("MAIL_FROM", K.STR, S.SENDING, Text("From address"), synonyms=("MAIL_FROM_ADDRESS", "EMAIL_FROM")),
+    _v("MAIL_FROM_NAME", K.STR, S.SENDING, Text("From display name")),
+    _v("MAIL_REPLY_TO", K.STR, S.SENDING, Text("Reply-To address")),
     _v(
         "MAIL_RECIPIENT_MODE",
         K.CHOICE,
         S.SENDING,
-        "bcc hides recipients from each other; cc lists them",
+        Text("bcc hides recipients from each other; cc lists them"),
         choices=("bcc", "cc"),
         default="bcc",
     ),
@@ -93,39 +94,43 @@ VARIABLES: tuple[Variable, ...] = (
         "MAIL_ALLOWED_DOMAINS",
         K.LIST,
         S.SENDING,
-        "Approved recipient domains, comma-separated; empty allows all",
+        Text("Approved recipient domains, comma-separated; empty allows all"),
     ),
-    _v("APP_URL", K.STR, S.SENDING, "Public base URL of the application whose links the mails carry"),
+    _v("APP_URL", K.STR, S.SENDING, Text("Public base URL of the application whose links the mails carry")),
     _v(
         "LINKS_ALLOWED_HOSTS",
         K.LIST,
         S.SENDING,
-        "Hosts besides APP_URL's that API mail may link to, comma-separated "
-        "(a leading dot allows subdomains)",
+        Text(
+            "Hosts besides APP_URL's that API mail may link to, comma-separated "
+            "(a leading dot allows subdomains)"
+        ),
     ),
     _v(
         "LINKS_REFUSE",
         K.BOOL,
         S.SENDING,
-        "Refuse API mail whose links fail the links check (localhost, private address, http:, other host) "
-        "instead of only warning",
+        Text(
+            "Refuse API mail whose links fail the links check (localhost, private address, http:, "
+            "other host) instead of only warning"
+        ),
         default="false",
     ),
     _v(
         "TEST_EMAIL",
         K.STR,
         S.SENDING,
-        "Default recipient of test mails and doctor probes",
-        default="the From address",
+        Text("Default recipient of test mails and doctor probes"),
+        default=Text("the From address"),
     ),
     # SMTP
-    _v("SMTP_HOST", K.STR, S.SMTP, "SMTP server host name or IP"),
+    _v("SMTP_HOST", K.STR, S.SMTP, Text("SMTP server host name or IP")),
     _v(
         "SMTP_PORT",
         K.INT,
         S.SMTP,
-        "SMTP server port",
-        default="25 none, 465 ssl, 587 starttls",
+        Text("SMTP server port"),
+        default=Text("25 none, 465 ssl, 587 starttls"),
         minimum=1,
         maximum=65535,
     ),
@@ -133,7 +138,7 @@ VARIABLES: tuple[Variable, ...] = (
         "SMTP_SECURITY",
         K.CHOICE,
         S.SMTP,
-        "none, ssl (implicit TLS), starttls (required) or opportunistic (STARTTLS when offered)",
+        Text("none, ssl (implicit TLS), starttls (required) or opportunistic (STARTTLS when offered)"),
         choices=("none", "ssl", "starttls", "opportunistic"),
         default="starttls",
     ),
@@ -141,32 +146,32 @@ VARIABLES: tuple[Variable, ...] = (
         "SMTP_USER",
         K.STR,
         S.SMTP,
-        "SMTP username; empty with an empty password means no AUTH",
+        Text("SMTP username; empty with an empty password means no AUTH"),
         synonyms=("SMTP_USERNAME",),
     ),
-    _v("SMTP_PASSWORD", K.SECRET, S.SMTP, "SMTP password"),
+    _v("SMTP_PASSWORD", K.SECRET, S.SMTP, Text("SMTP password")),
     _v(
         "SMTP_TIMEOUT",
         K.FLOAT,
         S.SMTP,
-        "Seconds for the connect and for each reply",
+        Text("Seconds for the connect and for each reply"),
         default="20",
         minimum=0.1,
         maximum=600,
     ),
-    _v("SMTP_REQUIRE_ENCRYPTION", K.BOOL, S.SMTP, "Refuse security none", default="false"),
+    _v("SMTP_REQUIRE_ENCRYPTION", K.BOOL, S.SMTP, Text("Refuse security none"), default="false"),
     _v(
         "SMTP_EHLO_NAME",
         K.STR,
         S.SMTP,
-        "Name sent in EHLO (some servers want a fully-qualified name)",
-        default="this machine's FQDN",
+        Text("Name sent in EHLO (some servers want a fully-qualified name)"),
+        default=Text("this machine's FQDN"),
     ),
     _v(
         "SMTP_TLS_VERIFY",
         K.BOOL,
         S.SMTP,
-        "Verify the server's certificate (turn off only for a self-signed server you trust)",
+        Text("Verify the server's certificate (turn off only for a self-signed server you trust)"),
         default="true",
     ),
     # SMTP sign-in with OAuth2 (issue #12): Microsoft 365, Google Workspace, any other
@@ -174,8 +179,10 @@ VARIABLES: tuple[Variable, ...] = (
         "SMTP_AUTH",
         K.CHOICE,
         S.SMTP,
-        "How Postwarden signs in to the SMTP server: password (SMTP_USER and SMTP_PASSWORD) "
-        "or oauth2 (a token from OAUTH2_PROVIDER, for the mailbox in SMTP_USER)",
+        Text(
+            "How Postwarden signs in to the SMTP server: password (SMTP_USER and SMTP_PASSWORD) "
+            "or oauth2 (a token from OAUTH2_PROVIDER, for the mailbox in SMTP_USER)"
+        ),
         choices=("password", "oauth2"),
         default="password",
     ),
@@ -183,106 +190,121 @@ VARIABLES: tuple[Variable, ...] = (
         "OAUTH2_PROVIDER",
         K.CHOICE,
         S.OAUTH2,
-        "Who issues the token: microsoft (Entra ID), google, or generic (OAUTH2_TOKEN_URL)",
+        Text("Who issues the token: microsoft (Entra ID), google, or generic (OAUTH2_TOKEN_URL)"),
         choices=("microsoft", "google", "generic"),
-        default="by SMTP_HOST: microsoft for office365.com/outlook.com, google for gmail.com",
+        default=Text("by SMTP_HOST: microsoft for office365.com/outlook.com, google for gmail.com"),
     ),
-    _v("OAUTH2_TENANT_ID", K.STR, S.OAUTH2, "Microsoft Entra tenant id (directory id) or domain"),
-    _v("OAUTH2_CLIENT_ID", K.STR, S.OAUTH2, "Application (client) id of the app registration"),
+    _v("OAUTH2_TENANT_ID", K.STR, S.OAUTH2, Text("Microsoft Entra tenant id (directory id) or domain")),
+    _v("OAUTH2_CLIENT_ID", K.STR, S.OAUTH2, Text("Application (client) id of the app registration")),
     _v(
         "OAUTH2_CLIENT_SECRET",
         K.SECRET,
         S.OAUTH2,
-        "Client secret of the app registration (the secret's value, not its id)",
+        Text("Client secret of the app registration (the secret's value, not its id)"),
     ),
     _v(
         "OAUTH2_CLIENT_CERT",
         K.SECRET,
         S.OAUTH2,
-        "PEM certificate and private key the app signs in with, instead of a secret "
-        "(OAUTH2_CLIENT_CERT_FILE: a file holding them)",
+        Text(
+            "PEM certificate and private key the app signs in with, instead of a secret "
+            "(OAUTH2_CLIENT_CERT_FILE: a file holding them)"
+        ),
     ),
     _v(
         "OAUTH2_SERVICE_ACCOUNT",
         K.SECRET,
         S.OAUTH2,
-        "Google service account key (JSON) with domain-wide delegation "
-        "(OAUTH2_SERVICE_ACCOUNT_FILE: the downloaded key file)",
+        Text(
+            "Google service account key (JSON) with domain-wide delegation "
+            "(OAUTH2_SERVICE_ACCOUNT_FILE: the downloaded key file)"
+        ),
     ),
     _v(
         "OAUTH2_REFRESH_TOKEN",
         K.SECRET,
         S.OAUTH2,
-        "Refresh token of a person's mailbox (delegated sign-in; set by Connect account or "
-        "postwarden oauth2 connect)",
+        Text(
+            "Refresh token of a person's mailbox (delegated sign-in; set by Connect account or "
+            "postwarden oauth2 connect)"
+        ),
     ),
     _v(
         "OAUTH2_TOKEN_URL",
         K.STR,
         S.OAUTH2,
-        "Token endpoint (generic; overrides Google's)",
-        default="microsoft: from OAUTH2_AUTHORITY; google: https://oauth2.googleapis.com/token",
+        Text("Token endpoint (generic; overrides Google's)"),
+        default=Text("microsoft: from OAUTH2_AUTHORITY; google: https://oauth2.googleapis.com/token"),
     ),
     _v(
         "OAUTH2_AUTHORIZATION_URL",
         K.STR,
         S.OAUTH2,
-        "Authorization endpoint where a person signs in for Connect account / postwarden oauth2 "
-        "connect (generic; overrides Google's)",
-        default="google: https://accounts.google.com/o/oauth2/v2/auth; microsoft: from OAUTH2_AUTHORITY",
+        Text(
+            "Authorization endpoint where a person signs in for Connect account / postwarden oauth2 "
+            "connect (generic; overrides Google's)"
+        ),
+        default=Text(
+            "google: https://accounts.google.com/o/oauth2/v2/auth; microsoft: from OAUTH2_AUTHORITY"
+        ),
     ),
     _v(
         "OAUTH2_SCOPE",
         K.STR,
         S.OAUTH2,
-        "Scope(s) asked for, space-separated",
-        default="microsoft: https://outlook.office365.com/.default; google: https://mail.google.com/",
+        Text("Scope(s) asked for, space-separated"),
+        default=Text("microsoft: https://outlook.office365.com/.default; google: https://mail.google.com/"),
     ),
     _v(
         "OAUTH2_AUTHORITY",
         K.STR,
         S.OAUTH2,
-        "Microsoft identity platform base URL (a sovereign cloud, or a test identity server)",
+        Text("Microsoft identity platform base URL (a sovereign cloud, or a test identity server)"),
         default="https://login.microsoftonline.com",
     ),
     # Providers
-    _v("AWS_ACCESS_KEY_ID", K.STR, S.PROVIDER, "Amazon SES access key id"),
-    _v("AWS_SECRET_ACCESS_KEY", K.SECRET, S.PROVIDER, "Amazon SES secret access key"),
-    _v("AWS_REGION", K.STR, S.PROVIDER, "Amazon SES region", synonyms=("AWS_DEFAULT_REGION",)),
+    _v("AWS_ACCESS_KEY_ID", K.STR, S.PROVIDER, Text("Amazon SES access key id")),
+    _v("AWS_SECRET_ACCESS_KEY", K.SECRET, S.PROVIDER, Text("Amazon SES secret access key")),
+    _v("AWS_REGION", K.STR, S.PROVIDER, Text("Amazon SES region"), synonyms=("AWS_DEFAULT_REGION",)),
     _v(
         "AWS_ENDPOINT_URL",
         K.STR,
         S.PROVIDER,
-        "Another SES endpoint (tests, private gateways)",
+        Text("Another SES endpoint (tests, private gateways)"),
         synonyms=("SES_API_URL",),
     ),
-    _v("SENDGRID_API_KEY", K.SECRET, S.PROVIDER, "SendGrid API key"),
-    _v("SENDGRID_API_URL", K.STR, S.PROVIDER, "Another SendGrid API endpoint"),
-    _v("MAILGUN_API_KEY", K.SECRET, S.PROVIDER, "Mailgun API key"),
-    _v("MAILGUN_DOMAIN", K.STR, S.PROVIDER, "Mailgun sending domain"),
-    _v("MAILGUN_API_URL", K.STR, S.PROVIDER, "Mailgun API endpoint (https://api.eu.mailgun.net/v3 for EU)"),
-    _v("POSTMARK_SERVER_TOKEN", K.SECRET, S.PROVIDER, "Postmark server token"),
-    _v("POSTMARK_MESSAGE_STREAM", K.STR, S.PROVIDER, "Postmark message stream", default="outbound"),
-    _v("POSTMARK_API_URL", K.STR, S.PROVIDER, "Another Postmark API endpoint"),
-    _v("RESEND_API_KEY", K.SECRET, S.PROVIDER, "Resend API key"),
-    _v("RESEND_API_URL", K.STR, S.PROVIDER, "Another Resend API endpoint"),
-    _v("MANDRILL_API_KEY", K.SECRET, S.PROVIDER, "Mandrill API key"),
-    _v("MANDRILL_API_URL", K.STR, S.PROVIDER, "Another Mandrill API endpoint"),
+    _v("SENDGRID_API_KEY", K.SECRET, S.PROVIDER, Text("SendGrid API key")),
+    _v("SENDGRID_API_URL", K.STR, S.PROVIDER, Text("Another SendGrid API endpoint")),
+    _v("MAILGUN_API_KEY", K.SECRET, S.PROVIDER, Text("Mailgun API key")),
+    _v("MAILGUN_DOMAIN", K.STR, S.PROVIDER, Text("Mailgun sending domain")),
+    _v(
+        "MAILGUN_API_URL",
+        K.STR,
+        S.PROVIDER,
+        Text("Mailgun API endpoint (https://api.eu.mailgun.net/v3 for EU)"),
+    ),
+    _v("POSTMARK_SERVER_TOKEN", K.SECRET, S.PROVIDER, Text("Postmark server token")),
+    _v("POSTMARK_MESSAGE_STREAM", K.STR, S.PROVIDER, Text("Postmark message stream"), default="outbound"),
+    _v("POSTMARK_API_URL", K.STR, S.PROVIDER, Text("Another Postmark API endpoint")),
+    _v("RESEND_API_KEY", K.SECRET, S.PROVIDER, Text("Resend API key")),
+    _v("RESEND_API_URL", K.STR, S.PROVIDER, Text("Another Resend API endpoint")),
+    _v("MANDRILL_API_KEY", K.SECRET, S.PROVIDER, Text("Mandrill API key")),
+    _v("MANDRILL_API_URL", K.STR, S.PROVIDER, Text("Another Mandrill API endpoint")),
     # Signing
-    _v("DKIM_DOMAIN", K.STR, S.SIGNING, "DKIM d= domain", default="the From domain"),
-    _v("DKIM_SELECTOR", K.STR, S.SIGNING, "DKIM s= selector"),
+    _v("DKIM_DOMAIN", K.STR, S.SIGNING, Text("DKIM d= domain"), default=Text("the From domain")),
+    _v("DKIM_SELECTOR", K.STR, S.SIGNING, Text("DKIM s= selector")),
     _v(
         "DKIM_PRIVATE_KEY",
         K.SECRET,
         S.SIGNING,
-        "PEM private key; signing is on when set (also DKIM_PRIVATE_KEY_FILE)",
+        Text("PEM private key; signing is on when set (also DKIM_PRIVATE_KEY_FILE)"),
     ),
     # Delivery
     _v(
         "POSTWARDEN_MAX_MESSAGE_BYTES",
         K.INT,
         S.DELIVERY,
-        "Largest accepted message in bytes",
+        Text("Largest accepted message in bytes"),
         default="10485760",
         minimum=1024,
         maximum=200 * 1024 * 1024,
@@ -291,7 +313,10 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_MAX_ATTACHMENT_BYTES",
         K.INT,
         S.DELIVERY,
-        "Largest accepted attachment (decoded) in bytes; a message's total is POSTWARDEN_MAX_MESSAGE_BYTES",
+        Text(
+            "Largest accepted attachment (decoded) in bytes; a message's total is "
+            "POSTWARDEN_MAX_MESSAGE_BYTES"
+        ),
         default="5242880",
         minimum=1,
         maximum=200 * 1024 * 1024,
@@ -300,7 +325,7 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_MAX_ATTEMPTS",
         K.INT,
         S.DELIVERY,
-        "Attempts per recipient before it is dead",
+        Text("Attempts per recipient before it is dead"),
         default="8",
         minimum=1,
         maximum=100,
@@ -309,7 +334,7 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_MAX_AGE",
         K.FLOAT,
         S.DELIVERY,
-        "Seconds after enqueue when a failing recipient is dead",
+        Text("Seconds after enqueue when a failing recipient is dead"),
         default="172800",
         minimum=1,
         maximum=30 * 86400,
@@ -318,7 +343,7 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_SEND_RATE",
         K.FLOAT,
         S.DELIVERY,
-        "Messages per second across all workers; 0 = unlimited",
+        Text("Messages per second across all workers; 0 = unlimited"),
         default="0",
         minimum=0,
         maximum=1e6,
@@ -327,7 +352,7 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_SMTP_CONNECTIONS",
         K.INT,
         S.DELIVERY,
-        "SMTP connections per worker",
+        Text("SMTP connections per worker"),
         default="8",
         minimum=1,
         maximum=64,
@@ -336,9 +361,11 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_WORKER_TIMEOUT",
         K.FLOAT,
         S.DELIVERY,
-        "Seconds a worker's claim on the mail it is sending outlives its last heartbeat; then "
-        "other workers take that mail back (a running worker renews its claim every few seconds, "
-        "and what a worker that died on the same machine held comes back at once)",
+        Text(
+            "Seconds a worker's claim on the mail it is sending outlives its last heartbeat; then "
+            "other workers take that mail back (a running worker renews its claim every few seconds, "
+            "and what a worker that died on the same machine held comes back at once)"
+        ),
         default="30",
         minimum=3,
         maximum=3600,
@@ -347,8 +374,10 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_RETENTION_BODY_DAYS",
         K.INT,
         S.DELIVERY,
-        "Days a finished message keeps its body, raw source and attachments (timeline and "
-        "replies stay); 0 keeps them for ever",
+        Text(
+            "Days a finished message keeps its body, raw source and attachments (timeline and "
+            "replies stay); 0 keeps them for ever"
+        ),
         default="30",
         minimum=0,
         maximum=36500,
@@ -357,8 +386,10 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_RETENTION_DAYS",
         K.INT,
         S.DELIVERY,
-        "Days a finished message keeps its row, recipients and timeline (and canary runs and sent "
-        "alerts their history); 0 keeps them for ever. Suppressions are not deleted by age",
+        Text(
+            "Days a finished message keeps its row, recipients and timeline (and canary runs and sent "
+            "alerts their history); 0 keeps them for ever. Suppressions are not deleted by age"
+        ),
         default="180",
         minimum=0,
         maximum=36500,
@@ -367,7 +398,7 @@ VARIABLES: tuple[Variable, ...] = (
         "MAIL_MAX_RECIPIENTS_PER_MESSAGE",
         K.INT,
         S.DELIVERY,
-        "Recipients per transaction; 0 = the provider's limit (SES 50)",
+        Text("Recipients per transaction; 0 = the provider's limit (SES 50)"),
         default="0",
         minimum=0,
         maximum=10000,
@@ -377,31 +408,39 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_SMTPS_LISTEN",
         K.STR,
         S.RELAY,
-        "host:port of an implicit-TLS relay listener",
+        Text("host:port of an implicit-TLS relay listener"),
         storable=False,
     ),
     _v(
         "POSTWARDEN_RELAY_CERT_FILE",
         K.STR,
         S.RELAY,
-        "PEM certificate for the relay's TLS (self-signed into the data directory when unset)",
+        Text("PEM certificate for the relay's TLS (self-signed into the data directory when unset)"),
         storable=False,
     ),
-    _v("POSTWARDEN_RELAY_KEY_FILE", K.STR, S.RELAY, "PEM private key for the relay's TLS", storable=False),
+    _v(
+        "POSTWARDEN_RELAY_KEY_FILE",
+        K.STR,
+        S.RELAY,
+        Text("PEM private key for the relay's TLS"),
+        storable=False,
+    ),
     _v(
         "POSTWARDEN_RELAY_TRUSTED_NETWORKS",
         K.LIST,
         S.RELAY,
-        "CIDR networks that may relay without AUTH",
+        Text("CIDR networks that may relay without AUTH"),
         storable=False,
     ),
     _v(
         "POSTWARDEN_RELAY_AUTH_REQUIRE_TLS",
         K.BOOL,
         S.RELAY,
-        "AUTH only after STARTTLS (or on the implicit-TLS listener), loopback clients too; "
-        "when false, clients on loopback may AUTH in the clear (the key never leaves this machine), "
-        "all others need TLS",
+        Text(
+            "AUTH only after STARTTLS (or on the implicit-TLS listener), loopback clients too; "
+            "when false, clients on loopback may AUTH in the clear (the key never leaves this machine), "
+            "all others need TLS"
+        ),
         default="false",
         storable=False,
     ),
@@ -409,7 +448,7 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_RELAY_MAX_CONNECTIONS_PER_CLIENT",
         K.INT,
         S.RELAY,
-        "Connections one client address may hold open at once (512 in all); more are told 421",
+        Text("Connections one client address may hold open at once (512 in all); more are told 421"),
         default="50",
         minimum=1,
         maximum=512,
@@ -419,8 +458,10 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_RELAY_PREAUTH_TIMEOUT",
         K.INT,
         S.RELAY,
-        "Seconds a client that must AUTH has, from connecting, to authenticate; NOOP, RSET and EHLO "
-        "do not extend it",
+        Text(
+            "Seconds a client that must AUTH has, from connecting, to authenticate; NOOP, RSET and EHLO "
+            "do not extend it"
+        ),
         default="30",
         minimum=1,
         maximum=300,
@@ -431,31 +472,37 @@ VARIABLES: tuple[Variable, ...] = (
         "BOUNCE_DOMAIN",
         K.STR,
         S.BOUNCES,
-        "Domain of the return paths (VERP): each recipient's envelope sender becomes "
-        "bounces+<token>@BOUNCE_DOMAIN, so a bounce names its message and recipient (SMTP only; "
-        "From is unchanged). Its MX must reach the bounce listener or the bounce mailbox",
+        Text(
+            "Domain of the return paths (VERP): each recipient's envelope sender becomes "
+            "bounces+<token>@BOUNCE_DOMAIN, so a bounce names its message and recipient (SMTP only; "
+            "From is unchanged). Its MX must reach the bounce listener or the bounce mailbox"
+        ),
     ),
     _v(
         "POSTWARDEN_BOUNCE_LISTEN",
         K.STR,
         S.BOUNCES,
-        "host:port of the listener that receives bounces for BOUNCE_DOMAIN (e.g. 0.0.0.0:25); "
-        "it takes mail only for valid bounce addresses. Empty: no listener",
+        Text(
+            "host:port of the listener that receives bounces for BOUNCE_DOMAIN (e.g. 0.0.0.0:25); "
+            "it takes mail only for valid bounce addresses. Empty: no listener"
+        ),
         storable=False,
     ),
     _v(
         "BOUNCE_IMAP_HOST",
         K.STR,
         S.BOUNCES,
-        "IMAP server of a bounce mailbox to poll instead of (or besides) the listener, for installs "
-        "that cannot receive on port 25",
+        Text(
+            "IMAP server of a bounce mailbox to poll instead of (or besides) the listener, for installs "
+            "that cannot receive on port 25"
+        ),
     ),
     _v(
         "BOUNCE_IMAP_PORT",
         K.INT,
         S.BOUNCES,
-        "IMAP port",
-        default="993 ssl, 143 starttls or none",
+        Text("IMAP port"),
+        default=Text("993 ssl, 143 starttls or none"),
         minimum=1,
         maximum=65535,
     ),
@@ -463,19 +510,21 @@ VARIABLES: tuple[Variable, ...] = (
         "BOUNCE_IMAP_SECURITY",
         K.CHOICE,
         S.BOUNCES,
-        "ssl (implicit TLS), starttls or none",
+        Text("ssl (implicit TLS), starttls or none"),
         choices=("ssl", "starttls", "none"),
         default="ssl",
     ),
-    _v("BOUNCE_IMAP_USER", K.STR, S.BOUNCES, "IMAP user of the bounce mailbox"),
-    _v("BOUNCE_IMAP_PASSWORD", K.SECRET, S.BOUNCES, "IMAP password of the bounce mailbox"),
-    _v("BOUNCE_IMAP_FOLDER", K.STR, S.BOUNCES, "Folder polled for bounces", default="INBOX"),
+    _v("BOUNCE_IMAP_USER", K.STR, S.BOUNCES, Text("IMAP user of the bounce mailbox")),
+    _v("BOUNCE_IMAP_PASSWORD", K.SECRET, S.BOUNCES, Text("IMAP password of the bounce mailbox")),
+    _v("BOUNCE_IMAP_FOLDER", K.STR, S.BOUNCES, Text("Folder polled for bounces"), default="INBOX"),
     _v(
         "BOUNCE_IMAP_PROCESSED",
         K.CHOICE,
         S.BOUNCES,
-        "What happens to a processed mail in the bounce mailbox: deleted, or flagged \\Seen and "
-        "\\Flagged and left there",
+        Text(
+            "What happens to a processed mail in the bounce mailbox: deleted, or flagged \\Seen and "
+            "\\Flagged and left there"
+        ),
         choices=("delete", "flag"),
         default="delete",
     ),
@@ -483,7 +532,7 @@ VARIABLES: tuple[Variable, ...] = (
         "BOUNCE_IMAP_INTERVAL",
         K.INT,
         S.BOUNCES,
-        "Seconds between polls of the bounce mailbox",
+        Text("Seconds between polls of the bounce mailbox"),
         default="60",
         minimum=5,
         maximum=3600,
@@ -493,25 +542,34 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_WEBHOOK_SECRET",
         K.SECRET,
         S.WEBHOOKS,
-        "user:password for webhook basic auth; several comma-separated for rotation",
+        Text("user:password for webhook basic auth; several comma-separated for rotation"),
     ),
-    _v("MAILGUN_WEBHOOK_SIGNING_KEY", K.SECRET, S.WEBHOOKS, "Mailgun webhook signing key"),
+    _v("MAILGUN_WEBHOOK_SIGNING_KEY", K.SECRET, S.WEBHOOKS, Text("Mailgun webhook signing key")),
     _v(
         "SENDGRID_WEBHOOK_VERIFICATION_KEY",
         K.SECRET,
         S.WEBHOOKS,
-        "SendGrid signed event webhook public key (the base64 text SendGrid shows); "
-        "refused when it is not a public key",
+        Text(
+            "SendGrid signed event webhook public key (the base64 text SendGrid shows); "
+            "refused when it is not a public key"
+        ),
     ),
-    _v("RESEND_WEBHOOK_SECRET", K.SECRET, S.WEBHOOKS, "Resend (Svix) webhook signing secret"),
-    _v("MANDRILL_WEBHOOK_KEY", K.SECRET, S.WEBHOOKS, "Mandrill webhook key"),
-    _v("POSTWARDEN_PUBLIC_URL", K.STR, S.WEBHOOKS, "Public URL of this Postwarden, as providers call it"),
+    _v("RESEND_WEBHOOK_SECRET", K.SECRET, S.WEBHOOKS, Text("Resend (Svix) webhook signing secret")),
+    _v("MANDRILL_WEBHOOK_KEY", K.SECRET, S.WEBHOOKS, Text("Mandrill webhook key")),
+    _v(
+        "POSTWARDEN_PUBLIC_URL",
+        K.STR,
+        S.WEBHOOKS,
+        Text("Public URL of this Postwarden, as providers call it"),
+    ),
     _v(
         "POSTWARDEN_WEBHOOK_TOLERANCE",
         K.INT,
         S.WEBHOOKS,
-        "Seconds a Mailgun or SendGrid signed timestamp may be from this machine's clock, "
-        "either way; older requests are refused as replays, and so is a Mailgun token seen before",
+        Text(
+            "Seconds a Mailgun or SendGrid signed timestamp may be from this machine's clock, "
+            "either way; older requests are refused as replays, and so is a Mailgun token seen before"
+        ),
         default="300",
         minimum=30,
         maximum=86400,
@@ -520,23 +578,27 @@ VARIABLES: tuple[Variable, ...] = (
         "SES_WEBHOOK_TOPIC_ARN",
         K.LIST,
         S.WEBHOOKS,
-        "SNS topic ARNs the SES webhook accepts, comma-separated; empty accepts any topic SNS signs",
+        Text("SNS topic ARNs the SES webhook accepts, comma-separated; empty accepts any topic SNS signs"),
     ),
     # Alerts
     _v(
         "POSTWARDEN_ALERT_URLS",
         K.SECRET,
         S.ALERTS,
-        "Where alerts go: apprise URLs, separated by spaces (mmost://host/token, slack://…, "
-        "msteams://…, tgram://…, ntfy://…, mailtos://…, json://host/path …); each holds its "
-        "service's token. Also added and removed in the console (Alerts)",
+        Text(
+            "Where alerts go: apprise URLs, separated by spaces (mmost://host/token, slack://…, "
+            "msteams://…, tgram://…, ntfy://…, mailtos://…, json://host/path …); each holds its "
+            "service's token. Also added and removed in the console (Alerts)"
+        ),
     ),
     _v(
         "POSTWARDEN_ALERT_MAX_PER_HOUR",
         K.INT,
         S.ALERTS,
-        "Alerts sent per hour at most; more are kept in the alert history as held back, and the "
-        "next one sent says how many",
+        Text(
+            "Alerts sent per hour at most; more are kept in the alert history as held back, and the "
+            "next one sent says how many"
+        ),
         default="20",
         minimum=1,
         maximum=1000,
@@ -545,8 +607,10 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_ALERT_RETRY_SECONDS",
         K.INT,
         S.ALERTS,
-        "Seconds before an alert whose endpoint failed is tried again (doubling each time, at "
-        "most 15 minutes; given up after 24 hours, shown as failed in the history)",
+        Text(
+            "Seconds before an alert whose endpoint failed is tried again (doubling each time, at "
+            "most 15 minutes; given up after 24 hours, shown as failed in the history)"
+        ),
         default="30",
         minimum=1,
         maximum=900,
@@ -555,7 +619,9 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_DOCTOR_INTERVAL",
         K.INT,
         S.ALERTS,
-        "Minutes between scheduled runs of the whole doctor; one turning from clear to error is an alert",
+        Text(
+            "Minutes between scheduled runs of the whole doctor; one turning from clear to error is an alert"
+        ),
         default="60",
         minimum=5,
         maximum=10080,
@@ -564,8 +630,10 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_BOUNCE_RATE_THRESHOLD",
         K.FLOAT,
         S.ALERTS,
-        "Percent of the recipients accepted in the window that bounced or complained, above "
-        "which the doctor reports queue.bounce_rate (counted from 20 accepted recipients on)",
+        Text(
+            "Percent of the recipients accepted in the window that bounced or complained, above "
+            "which the doctor reports queue.bounce_rate (counted from 20 accepted recipients on)"
+        ),
         default="5",
         minimum=0.1,
         maximum=100,
@@ -574,42 +642,68 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_BOUNCE_RATE_WINDOW",
         K.INT,
         S.ALERTS,
-        "Hours the bounce and complaint rate looks back",
+        Text("Hours the bounce and complaint rate looks back"),
         default="24",
         minimum=1,
         maximum=720,
+    ),
+    # Console (also saved on the Email settings page)
+    _v(
+        "POSTWARDEN_LANGUAGE",
+        K.CHOICE,
+        S.CONSOLE,
+        Text(
+            "The language of the console, the CLI and the mail Postwarden writes itself, unless a console "
+            "user picks their own on their Account page; unset, the console follows the browser's "
+            "Accept-Language and the CLI follows LANG, then English"
+        ),
+        choices=LANGUAGES,
+        default="en",
+    ),
+    _v(
+        "POSTWARDEN_CALENDAR",
+        K.CHOICE,
+        S.CONSOLE,
+        Text(
+            "The calendar dates are written in: gregorian, or persian (Solar Hijri) when the language is "
+            "Persian; each console user may pick their own"
+        ),
+        choices=CALENDARS,
+        default="gregorian",
     ),
     # Service (environment only)
     _v(
         "DATABASE_URL",
         K.STR,
         S.SERVICE,
-        "sqlite:///path or postgres://…",
-        default="sqlite:/// a file in the data directory",
+        Text("sqlite:///path or postgres://…"),
+        default=Text("sqlite:/// a file in the data directory"),
         storable=False,
     ),
     _v(
         "POSTWARDEN_DATA_DIR",
         K.STR,
         S.SERVICE,
-        "Where the embedded database, the secret key, captured mails and the relay's certificate live "
-        "(docs/deploy.md)",
-        default="systemd's $STATE_DIRECTORY, else data/ of a checkout, else ~/.local/share/postwarden",
+        Text(
+            "Where the embedded database, the secret key, captured mails and the relay's certificate live "
+            "(docs/deploy.md)"
+        ),
+        default=Text("systemd's $STATE_DIRECTORY, else data/ of a checkout, else ~/.local/share/postwarden"),
         storable=False,
     ),
     _v(
         "POSTWARDEN_SECRET_KEY",
         K.SECRET,
         S.SERVICE,
-        "Key for sessions and for encrypting stored secrets",
-        default="generated once into the data directory",
+        Text("Key for sessions and for encrypting stored secrets"),
+        default=Text("generated once into the data directory"),
         storable=False,
     ),
     _v(
         "POSTWARDEN_HOST",
         K.STR,
         S.SERVICE,
-        "Where the console and API listen",
+        Text("Where the console and API listen"),
         default="127.0.0.1",
         storable=False,
     ),
@@ -617,7 +711,7 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_PORT",
         K.INT,
         S.SERVICE,
-        "Port of the console and API",
+        Text("Port of the console and API"),
         default="8025",
         minimum=1,
         maximum=65535,
@@ -627,36 +721,18 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_ALLOWED_HOSTS",
         K.LIST,
         S.SERVICE,
-        "Host names the console answers to, comma-separated",
-        default="localhost, 127.0.0.1, ::1, POSTWARDEN_HOST",
-        storable=False,
-    ),
-    _v(
-        "POSTWARDEN_LANGUAGE",
-        K.CHOICE,
-        S.SERVICE,
-        "The language of the console, the CLI and the mail Postwarden writes itself, unless a console "
-        "user picks their own (the browser's Accept-Language counts when neither is set; the CLI "
-        "follows LANG first)",
-        choices=LANGUAGES,
-        default="en",
-        storable=False,
-    ),
-    _v(
-        "POSTWARDEN_CALENDAR",
-        K.CHOICE,
-        S.SERVICE,
-        "The calendar dates are written in: gregorian, or persian (Solar Hijri) when the language is Persian",
-        choices=CALENDARS,
-        default="gregorian",
+        Text("Host names the console answers to, comma-separated"),
+        default=Text("localhost, 127.0.0.1, ::1, POSTWARDEN_HOST"),
         storable=False,
     ),
     _v(
         "POSTWARDEN_HTTPS",
         K.BOOL,
         S.SERVICE,
-        "The console is reached over HTTPS (behind a proxy that sets "
-        "X-Forwarded-Proto): secure cookies and HSTS",
+        Text(
+            "The console is reached over HTTPS (behind a proxy that sets "
+            "X-Forwarded-Proto): secure cookies and HSTS"
+        ),
         default="false",
         storable=False,
     ),
@@ -664,33 +740,41 @@ VARIABLES: tuple[Variable, ...] = (
         "POSTWARDEN_TRUSTED_PROXIES",
         K.LIST,
         S.SERVICE,
-        "Addresses or CIDR networks of the reverse proxies in front of the console and API, "
-        "comma-separated: their X-Forwarded-For names the client (log-in throttling, logs); "
-        "from anyone else it is ignored. Empty: none is believed",
+        Text(
+            "Addresses or CIDR networks of the reverse proxies in front of the console and API, "
+            "comma-separated: their X-Forwarded-For names the client (log-in throttling, logs); "
+            "from anyone else it is ignored. Empty: none is believed"
+        ),
         storable=False,
     ),
     _v(
         "POSTWARDEN_SMTP_LISTEN",
         K.STR,
         S.SERVICE,
-        "host:port of the SMTP relay for apps",
+        Text("host:port of the SMTP relay for apps"),
         default="127.0.0.1:2525",
         storable=False,
     ),
-    _v("POSTWARDEN_ADMIN_EMAIL", K.STR, S.SERVICE, "The first admin, created at first start", storable=False),
+    _v(
+        "POSTWARDEN_ADMIN_EMAIL",
+        K.STR,
+        S.SERVICE,
+        Text("The first admin, created at first start"),
+        storable=False,
+    ),
     _v(
         "POSTWARDEN_ADMIN_PASSWORD",
         K.SECRET,
         S.SERVICE,
-        "The first admin's password (generated and printed once when unset)",
+        Text("The first admin's password (generated and printed once when unset)"),
         storable=False,
     ),
     _v(
         "POSTWARDEN_DNS_SERVER",
         K.STR,
         S.SERVICE,
-        "host[:port] of the resolver the doctor asks",
-        default="the system resolver",
+        Text("host[:port] of the resolver the doctor asks"),
+        default=Text("the system resolver"),
     ),
 )
 

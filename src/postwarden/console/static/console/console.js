@@ -2,6 +2,17 @@
 (function () {
   "use strict";
 
+  // The words this script writes, in the page's language: base.html carries them as JSON
+  // (console/context.py js_strings); {name} is filled from the values given.
+  var strings = {};
+  var block = document.getElementById("console-strings");
+  if (block) { strings = JSON.parse(block.textContent); }
+  function t(key, values) {
+    var text = strings[key] || key;
+    Object.keys(values || {}).forEach(function (name) { text = text.split("{" + name + "}").join(String(values[name])); });
+    return text;
+  }
+
   // Presets on the Email settings page: fill host, port, security (and a fixed username)
   // from the selected <option>'s data attributes. The server applies the same table when
   // the "Apply preset" button is used without JavaScript.
@@ -85,7 +96,7 @@
     var source = document.querySelector(button.dataset.copy);
     if (source && navigator.clipboard) {
       navigator.clipboard.writeText(source.textContent.trim());
-      button.textContent = "Copied";
+      button.textContent = t("copied");
     }
   });
 
@@ -144,7 +155,7 @@
       label.textContent = s.label;
       var state = document.createElement("span");
       state.className = "badge skip";
-      state.textContent = "waiting";
+      state.textContent = t("waiting");
       item.appendChild(label);
       item.appendChild(state);
       list.appendChild(item);
@@ -179,7 +190,7 @@
     progress.textContent = "";
     var heading = document.createElement("p");
     heading.id = "test-clock";
-    heading.textContent = "Testing…";
+    heading.textContent = t("testing");
     progress.appendChild(heading);
     var list = stageList([]);
     progress.appendChild(list);
@@ -192,12 +203,12 @@
     function tick() {
       var now = Date.now();
       var overall = Math.max(0, Math.ceil(limit - (now - began) / 1000));
-      var text = "Testing… at most " + overall + " s more";
+      var text = t("testing_overall", { overall: overall });
       if (current) {
         var left = Math.max(0, Math.ceil(timeout - (now - stageStarted) / 1000));
-        text = "Testing: " + current.label + ", " + left + " s left before it times out (the whole test stops within " + overall + " s)";
+        text = t("testing_stage", { label: current.label, left: left, overall: overall });
         var badge = current.item.querySelector(".badge");
-        badge.textContent = "running, " + left + " s left";
+        badge.textContent = t("running_left", { left: left });
       }
       heading.textContent = text;
     }
@@ -212,13 +223,13 @@
         tick();
       } else if (event.event === "start") {
         var item = stageItem(list, event);
-        setStage(item, "running", "running");
+        setStage(item, "running", t("running"));
         current = { item: item, label: event.label };
         stageStarted = Date.now();
         tick();
       } else if (event.event === "step") {
         var done = stageItem(list, event);
-        setStage(done, event.ok ? "pass" : "fail", (event.ok ? "ok" : "failed") + " · " + event.ms + " ms", event.detail);
+        setStage(done, event.ok ? "pass" : "fail", t(event.ok ? "ok_ms" : "failed_ms", { ms: event.ms }), event.detail);
         if (current && current.item === done) { current = null; }
       } else if (event.event === "outcome") {
         result.innerHTML = event.html;
@@ -231,7 +242,7 @@
       headers: { "Accept": "application/x-ndjson" },
       credentials: "same-origin"
     }).then(function (response) {
-      if (!response.ok || !response.body) { throw new Error("the server answered " + response.status); }
+      if (!response.ok || !response.body) { throw new Error(t("server_answered", { status: response.status })); }
       var reader = response.body.getReader();
       var decoder = new TextDecoder();
       var buffer = "";
@@ -249,12 +260,12 @@
     }).catch(function (error) {
       var failed = document.createElement("p");
       failed.className = "flash error";
-      failed.textContent = "The test could not finish: " + error.message;
+      failed.textContent = t("could_not_finish", { error: error.message });
       result.appendChild(failed);
     }).then(function () {
       if (clock) { window.clearInterval(clock); }
-      heading.textContent = "Tested in " + ((Date.now() - began) / 1000).toFixed(1) + " s";
-      list.querySelectorAll("li.pending .badge").forEach(function (badge) { badge.textContent = "not reached"; });
+      heading.textContent = t("tested_in", { seconds: ((Date.now() - began) / 1000).toFixed(1) });
+      list.querySelectorAll("li.pending .badge").forEach(function (badge) { badge.textContent = t("not_reached"); });
       running = false;
       buttons.forEach(function (b) { b.disabled = false; });
       form.removeAttribute("aria-busy");

@@ -1,0 +1,135 @@
+"""Which language a console page is in (console/language.py): the user's own choice, else
+the instance default (POSTWARDEN_LANGUAGE, from the environment or saved in the console),
+else the browser's Accept-Language, else English; and how it is written (dir, digits, dates)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.test import Client
+
+from postwarden.accounts.models import User
+from postwarden.configstore.runtime import save
+from postwarden.console import formats
+from postwarden.console.language import active
+from tests.console.conftest import logged_in
+
+pytestmark = pytest.mark.django_db
+HTML_TAG = re.compile(r"<html lang=\"([^\"]+)\" dir=\"([^\"]+)\">")
+
+
+def html_of(client: Client, url: str = "/", **headers: str) -> tuple[str, str, str]:
+    """(lang, dir, page) of a console page."""
+    response = client.get(url, headers=headers)
+    assert response.status_code == 200
+    page = response.content.decode()
+    found = HTML_TAG.search(page)
+    assert found, page[:200]
+    return found.group(1), found.group(2), page
+
+
+def test_english_left_to_right_when_nothing_chooses(admin_client: Client, clean_env: None) -> None:
+    lang, direction, page = html_of(admin_client)
+    assert (lang, direction) == ("en", "ltr")
+    assert "<h1>Overview</h1>" in page
+
+
+def test_the_browsers_accept_language_picks_persian_when_nothing_else_is_set(
+    admin_client: Client, clean_env: None
+) -> None:
+    lang, direction, page = html_of(admin_client, "/", Accept_Language="de-DE,fa-IR;q=0.8,en;q=0.5")
+    assert (lang, direction) == ("fa", "rtl")
+    assert "<h1>نمای کلی</h1>" in page
+    response = admin_client.get("/", headers={"Accept-Language": "fa"})
+    assert response.headers["Content-Language"] == "fa"
+    assert "Accept-Language" in response.headers["Vary"]
+
+
+def test_the_login_page_follows_the_browser_before_anyone_signs_in(clean_env: None) -> None:
+    lang, direction, page = html_of(Client(), "/login/", Accept_Language="fa")
+    assert (lang, direction) == ("fa", "rtl")
+    assert "ورود" in page
+
+
+def test_the_instance_default_from_the_environment_beats_the_browser(
+    admin_client: Client, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTWARDEN_LANGUAGE", "fa")
+    assert html_of(admin_client, "/", Accept_Language="en")[:2] == ("fa", "rtl")
+
+
+def test_the_instance_default_saved_in_the_console_beats_the_browser(
+    admin: User, admin_client: Client, clean_env: None
+) -> None:
+    save({"POSTWARDEN_LANGUAGE": "fa"}, admin)
+    assert html_of(admin_client, "/", Accept_Language="en")[:2] == ("fa", "rtl")
+
+
+def test_the_users_own_choice_beats_the_instance_default(
+    admin: User, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTWARDEN_LANGUAGE", "fa")
+    admin.language = "en"
+    admin.save()
+    lang, direction, page = html_of(logged_in(admin), "/", Accept_Language="fa")
+    assert (lang, direction) == ("en", "ltr")
+    assert "<h1>Overview</h1>" in page
+
+
+def test_a_user_picks_their_language_and_calendar_on_their_own_page(
+    viewer: User, viewer_client: Client, clean_env: None
+) -> None:
+    """Every role reaches its own page; the next page is in the language chosen."""
+    response = viewer_client.post("/account/", {"language": "fa", "calendar": "persian"})
+    assert response.status_code == 302
+    viewer.refresh_from_db()
+    assert (viewer.language, viewer.calendar) == ("fa", "persian")
+    lang, direction, page = html_of(viewer_client, "/account/")
+    assert (lang, direction) == ("fa", "rtl")
+    assert "ترجیحات شما ذخیره شد." in page  # the flash, in the new language
+    assert 'value="persian" selected' in page
+    response = viewer_client.post("/account/", {"language": "de", "calendar": ""})
+    assert response.status_code == 200
+    viewer.refresh_from_db()
+    assert viewer.language == "fa"  # refused: not a language the console speaks
+
+
+def test_the_api_stays_english_whatever_the_browser_asks(clean_env: None) -> None:
+    response = Client().get("/api/v1/messages/m_nope", headers={"Accept-Language": "fa"})
+    assert response.status_code == 401
+    assert "Content-Language" not in response.headers
+    assert response.json()["detail"].isascii()
+
+
+def test_persian_pages_write_numbers_in_persian_digits_and_dates_in_the_chosen_calendar() -> None:
+    moment = dt.datetime(2026, 12, 6, 18, 5, 9, tzinfo=dt.UTC)
+    with active("en"):
+        assert formats.moment(moment, "second") == "2026-12-06 18:05:09"
+        assert formats.number(12345) == "12,345"
+    with active("fa"):
+        assert formats.moment(moment, "minute") == "۲۰۲۶-۱۲-۰۶ ۱۸:۰۵"
+        assert formats.number(12345) == "۱۲٬۳۴۵"
+    with active("fa", "persian"):
+        assert formats.moment(moment, "date") == "۱۴۰۵/۰۹/۱۵"
+        assert formats.moment(moment, "time") == "۱۸:۰۵:۰۹"
+    with active("en", "persian"):
+        # Solar Hijri is a choice in Persian; an English page keeps Gregorian dates
+        assert formats.moment(moment, "date") == "2026-12-06"
+
+
+def test_a_persian_page_shows_solar_hijri_dates_when_the_user_chose_them(
+    admin: User, clean_env: None
+) -> None:
+    from postwarden.accounts.models import ApiKey
+
+    key, _plain = ApiKey.issue("billing", ["send"], created_by=admin)
+    ApiKey.objects.filter(pk=key.pk).update(created_at=dt.datetime(2026, 3, 21, 10, 0, tzinfo=dt.UTC))
+    admin.language, admin.calendar = "fa", "persian"
+    admin.save()
+    page = html_of(logged_in(admin), "/api-keys/")[2]
+    assert "۱۴۰۵/۰۱/۰۱ ۱۰:۰۰" in page  # Nowruz 1405
+    admin.calendar = "gregorian"
+    admin.save()
+    assert "۲۰۲۶-۰۳-۲۱ ۱۰:۰۰" in html_of(logged_in(admin), "/api-keys/")[2]
