@@ -36,9 +36,18 @@ SRC: Final = ROOT / "src" / "postwarden"
 #: Each domain and the sources it is extracted from; a file belongs to the first domain
 #: that lists it (or a folder above it). Django's apps keep Django's own catalogs.
 DOMAINS: Final[dict[str, tuple[str, ...]]] = {
-    # the SMTP session's words are what the doctor's walk reports, step by step
-    # the finding codes' titles (core/codes.py) are the doctor's words wherever they show
-    "doctor": ("core/doctor", "core/codes.py", "core/smtp", "doctor", "cli/doctor.py"),
+    # the finding codes' titles (core/codes.py) are the doctor's words wherever they show;
+    # the SMTP session's, the resolver's and the recipient policy's words are what the
+    # doctor's walk reports
+    "doctor": (
+        "core/doctor",
+        "core/codes.py",
+        "core/smtp",
+        "core/dns.py",
+        "core/policy.py",
+        "doctor",
+        "cli/doctor.py",
+    ),
     "replies": ("core/replies", "cli/explain.py"),
     # the settings' descriptions: the console's Email settings page shows them
     "settings": ("core/config",),

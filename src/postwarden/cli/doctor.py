@@ -28,7 +28,7 @@ from postwarden.core.doctor import render
 from postwarden.core.doctor.context import CheckCallback, Options, recipient_of
 from postwarden.core.doctor.model import STAGE_ORDER, Report
 from postwarden.core.doctor.runner import run_sync
-from postwarden.core.i18n import Text, gettext
+from postwarden.core.i18n import Text, gettext, said
 
 #: how long the doctor waits to learn whether a PostgreSQL server is there
 _DB_PROBE_SECONDS = 0.5
@@ -175,7 +175,7 @@ def _database_unusable(exc: Exception) -> Text:
         "the service's database could not be used ({kind}: {error}); queue, suppression and drift "
         "checks are skipped",
         kind=type(exc).__name__,
-        error=str(exc),
+        error=said(exc),
     )
 
 

@@ -34,6 +34,8 @@ import dns.exception  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.resolver  # noqa: E402
 
+from postwarden.core.i18n import Number, Text, join  # noqa: E402
+
 #: per-datagram wait; dnspython retries within the lifetime, so one lost UDP packet
 #: costs a second, not the whole budget (the reason dig's +tries=3 exists)
 _UDP_TRY: Final = 1.0
@@ -46,6 +48,10 @@ class DnsError(Exception):
     def __init__(self, name: str, qtype: str, reason: str) -> None:
         self.name, self.qtype, self.reason = name, qtype, reason
         super().__init__(f"{qtype} {name}: {reason}")
+
+    def said(self) -> Text:
+        """``str(self)`` that a reader gets in their language (the name and type as they are)."""
+        return join(": ", [f"{self.qtype} {self.name}", self.reason])
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +69,7 @@ class Answer:
         """What the resolver answered, as the doctor quotes it."""
         if self.records:
             return "; ".join(self.records)
-        return "no record" if self.exists else f"no record ({self.name} does not exist)"
+        return Text("no record") if self.exists else Text("no record ({name} does not exist)", name=self.name)
 
 
 def parse_server(text: str, default_port: int = 53) -> tuple[str, int]:
@@ -112,7 +118,11 @@ class DnsClient:
 
     @property
     def description(self) -> str:
-        return f"the DNS server at {self.server}" if self.server else "the system resolver"
+        return (
+            Text("the DNS server at {server}", server=self.server)
+            if self.server
+            else Text("the system resolver")
+        )
 
     def _get_resolver(self) -> dns.asyncresolver.Resolver:
         if self._resolver is None:
@@ -156,11 +166,17 @@ class DnsClient:
         except dns.resolver.NoAnswer:
             return Answer(name, qtype)
         except dns.resolver.LifetimeTimeout:
-            raise DnsError(
-                name, qtype, f"no answer from {self.description} within {self.timeout:g} s"
-            ) from None
+            said = Text(
+                "no answer from {resolver} within {seconds:g} s",
+                resolver=self.description,
+                seconds=Number(self.timeout),
+            )
+            raise DnsError(name, qtype, said) from None
         except dns.resolver.NoNameservers as exc:
-            raise DnsError(name, qtype, f"{self.description} could not answer ({_servfail(exc)})") from None
+            said = Text(
+                "{resolver} could not answer ({reason})", resolver=self.description, reason=_servfail(exc)
+            )
+            raise DnsError(name, qtype, said) from None
         except dns.exception.DNSException as exc:
             raise DnsError(name, qtype, f"{type(exc).__name__}: {exc}") from None
         return Answer(name, qtype, tuple(_text(rdata, qtype) for rdata in answer))

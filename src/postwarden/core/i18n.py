@@ -263,6 +263,18 @@ def ntext(singular: str, plural: str, n: int, /, **params: object) -> Text:
     return text
 
 
+def said(error: BaseException) -> str:
+    """What an exception says, still translatable when it was raised with a :class:`Text`
+    (or says itself with a ``said()`` method, as the SMTP and DNS errors do)."""
+    own = getattr(error, "said", None)
+    if callable(own):
+        words = own()
+        return words if isinstance(words, str) else str(words)
+    if len(error.args) == 1 and isinstance(error.args[0], Text):
+        return error.args[0]
+    return str(error)
+
+
 def localize(value: object) -> str:
     """``value`` for a person to read: a :class:`Text` in the active language, else ``str(value)``."""
     if isinstance(value, Text):

@@ -15,10 +15,11 @@ from datetime import datetime
 
 from postwarden.core.addresses import ascii_domain
 from postwarden.core.config.model import Settings
+from postwarden.core.i18n import Text
 
 #: the decisions, spelled as outbox.models.State spells them
 QUEUED, REFUSED, SUPPRESSED, HELD = "queued", "refused", "suppressed", "held"
-HELD_REASON = "held: sending is switched off (EMAIL_ENABLED=false); release it once sending is on again"
+HELD_REASON = Text("held: sending is switched off (EMAIL_ENABLED=false); release it once sending is on again")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +57,19 @@ def decide(
 
 
 def not_approved(address: str, allowed: tuple[str, ...]) -> str:
-    return (
-        f"refused: {ascii_domain(address)} is not an approved domain "
-        f"(MAIL_ALLOWED_DOMAINS={','.join(allowed)}) and the address is not a member's"
+    return Text(
+        "refused: {domain} is not an approved domain (MAIL_ALLOWED_DOMAINS={allowed}) and the address is not "
+        "a member's",
+        domain=ascii_domain(address),
+        allowed=",".join(allowed),
     )
 
 
 def suppression_reason(row: Suppressed) -> str:
-    until = f" until {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else ""
-    source = f" ({row.source})" if row.source else ""
-    return f"suppressed: {row.reason.replace('_', ' ')}{source}{until}"
+    # the reason and its source are the suppression list's own words (hard_bounce, webhook)
+    why = row.reason.replace("_", " ") + (f" ({row.source})" if row.source else "")
+    if row.expires_at:
+        return Text(
+            "suppressed: {why} until {when} UTC", why=why, when=row.expires_at.strftime("%Y-%m-%d %H:%M")
+        )
+    return Text("suppressed: {why}", why=why)

@@ -39,6 +39,7 @@ from postwarden.core.doctor.service import (
     StoredTemplate,
     WorkerFacts,
 )
+from postwarden.core.i18n import Text
 from postwarden.core.secrets import Secret
 
 #: dead letters (and permanent failures) older than this are history, not a current fault
@@ -113,11 +114,11 @@ def connect(database_url: str) -> Iterator[Db]:
         try:
             import psycopg
         except ImportError as exc:
-            raise Unsupported(f"psycopg is not installed ({exc})") from None
+            raise Unsupported(Text("psycopg is not installed ({error})", error=str(exc))) from None
         connection = psycopg.connect(database_url, connect_timeout=_WAIT, autocommit=True)
         sqlite = False
     else:
-        raise Unsupported(f"no plain reader for {scheme or 'this'} databases")
+        raise Unsupported(Text("no plain reader for {scheme} databases", scheme=scheme or "this"))
     try:
         yield Db(connection, sqlite=sqlite)
     finally:

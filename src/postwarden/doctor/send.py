@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from postwarden.core.config.model import Provider, Settings
 from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.testmail import compose_test_mail
+from postwarden.core.i18n import Text
 from postwarden.core.replies.classify import classify
 from postwarden.transports.base import Delivery, Outcome
 from postwarden.transports.registry import build_transport
@@ -29,7 +30,8 @@ def provider_sender(settings: Settings) -> Sender | None:
         try:
             composed = compose_test_mail(ctx.settings, recipient)
         except ValueError as exc:
-            rec.check("provider.send", Status.SKIP, f"the test message cannot be composed: {exc}")
+            said = Text("the test message cannot be composed: {error}", error=str(exc))
+            rec.check("provider.send", Status.SKIP, said)
             return
         transport = build_transport(ctx.settings)
         delivery = Delivery(
@@ -51,7 +53,7 @@ def provider_sender(settings: Settings) -> Sender | None:
             rec.check(
                 "provider.send",
                 Status.PASS,
-                f"accepted; message id {result.provider_message_id or '-'}",
+                Text("accepted; message id {message_id}", message_id=result.provider_message_id or "-"),
                 duration_ms=t.ms,
             )
             return

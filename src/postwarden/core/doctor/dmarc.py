@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from postwarden.core.i18n import Text
+
 if TYPE_CHECKING:
     from publicsuffixlist import PublicSuffixList
 
@@ -46,10 +48,10 @@ def parse(record: str) -> Policy:
     p = tags.get("p", "none").lower()  # RFC 9989 §4.7: a missing p is p=none
     for name, value in (("p", p), ("sp", tags.get("sp", p)), ("np", tags.get("np", p))):
         if value.lower() not in POLICIES:
-            raise DmarcError(f"{name}={value} is not none, quarantine or reject")
+            raise DmarcError(Text("{name}={value} is not none, quarantine or reject", name=name, value=value))
     pct = tags.get("pct", "100")
     if not pct.isdigit() or int(pct) > 100:
-        raise DmarcError(f"pct={pct} is not a whole number from 0 to 100")
+        raise DmarcError(Text("pct={pct} is not a whole number from 0 to 100", pct=pct))
     return Policy(
         p=p,
         sp=tags.get("sp", p).lower(),
@@ -71,14 +73,16 @@ def _tags(record: str) -> dict[str, str]:
         name, sep, value = part.partition("=")
         name, value = name.strip().lower(), value.strip()
         if not sep or not _TAG.match(name) or "=" in value or (not value and name != "rua"):
-            raise DmarcError(f"{part!r} is not a tag=value pair (tags are separated by semicolons)")
+            raise DmarcError(
+                Text("{part!r} is not a tag=value pair (tags are separated by semicolons)", part=part)
+            )
         if index == 0 and (name, value) != ("v", "DMARC1"):
-            raise DmarcError("the record must start with v=DMARC1")
+            raise DmarcError(Text("the record must start with v=DMARC1"))
         if name in tags:
-            raise DmarcError(f"the {name} tag appears twice")
+            raise DmarcError(Text("the {name} tag appears twice", name=name))
         tags[name] = value
     if not tags:
-        raise DmarcError("the record is empty")
+        raise DmarcError(Text("the record is empty"))
     return tags
 
 
@@ -88,7 +92,13 @@ def _uris(name: str, value: str | None) -> tuple[str, ...]:
     uris = tuple(u.strip() for u in value.split(","))
     for uri in uris:
         if not _URI_SCHEME.match(uri):
-            raise DmarcError(f"{name}: {uri!r} is not a URI (report addresses are mailto:name@domain)")
+            raise DmarcError(
+                Text(
+                    "{name}: {uri!r} is not a URI (report addresses are mailto:name@domain)",
+                    name=name,
+                    uri=uri,
+                )
+            )
     return uris
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from postwarden.core.dns import DnsClient
+from postwarden.core.i18n import Number, Text, said
 
 #: RFC 7208 §4.6.4: more than 10 mechanisms/modifiers that cause DNS lookups is a permerror
 MAX_LOOKUPS: Final = 10
@@ -65,7 +66,7 @@ def parse(text: str) -> Record:
     """Parse one ``v=spf1`` record. Raises :class:`SpfError` naming the bad term."""
     terms = text.split()
     if not terms or terms[0].lower() != "v=spf1":
-        raise SpfError(f"{text!r} does not start with v=spf1")
+        raise SpfError(Text("{text!r} does not start with v=spf1", text=text))
     mechanisms: list[Term] = []
     redirect: str | None = None
     for raw in terms[1:]:
@@ -74,7 +75,7 @@ def parse(text: str) -> Record:
             name = modifier["name"].lower()
             if name == "redirect":
                 if redirect is not None:
-                    raise SpfError("redirect= appears twice (RFC 7208 §6)")
+                    raise SpfError(Text("redirect= appears twice (RFC 7208 §6)"))
                 redirect = _domain_arg(raw, modifier["value"])
             continue  # exp= and unknown modifiers are allowed (RFC 7208 §6)
         mechanisms.append(_mechanism(raw))
@@ -85,7 +86,7 @@ def _mechanism(raw: str) -> Term:
     match = _TERM_RE.match(raw)
     name = match["name"].lower() if match else ""
     if not match or name not in _MECHANISMS:
-        raise SpfError(f"{raw!r} is not an SPF mechanism")
+        raise SpfError(Text("{raw!r} is not an SPF mechanism", raw=raw))
     arg, cidr = match["arg"] or "", match["cidr"] or ""
     if name in ("ip4", "ip6"):
         # one prefix, of the mechanism's own family: ip6:2001:db8::/32
@@ -93,16 +94,16 @@ def _mechanism(raw: str) -> Term:
             int(cidr[1:]) if cidr.startswith("/") and not cidr.startswith("//") and "//" not in cidr else None
         )
         if cidr and prefix is None:
-            raise SpfError(f"{raw!r} has a malformed prefix length")
+            raise SpfError(Text("{raw!r} has a malformed prefix length", raw=raw))
         _check_network(raw, name, arg, prefix)
         return Term(
             match["q"] or "+", name, arg, prefix if name == "ip4" else None, prefix if name == "ip6" else None
         )
     cidr4, cidr6 = _cidrs(raw, cidr)
     if name == "all" and (arg or cidr):
-        raise SpfError(f"{raw!r}: 'all' takes no argument")
+        raise SpfError(Text("{raw!r}: 'all' takes no argument", raw=raw))
     if name in ("include", "exists") and not arg:
-        raise SpfError(f"{raw!r}: {name} needs a domain")
+        raise SpfError(Text("{raw!r}: {name} needs a domain", raw=raw, name=name))
     if arg:
         _domain_arg(raw, arg)
     return Term(match["q"] or "+", name, arg, cidr4, cidr6)
@@ -113,7 +114,7 @@ def _cidrs(raw: str, cidr: str) -> tuple[int | None, int | None]:
     cidr4 = int(v4[1:]) if v4.startswith("/") else None
     cidr6 = int(v6) if v6 else None
     if (cidr4 is not None and cidr4 > 32) or (cidr6 is not None and cidr6 > 128):
-        raise SpfError(f"{raw!r} has a prefix length out of range")
+        raise SpfError(Text("{raw!r} has a prefix length out of range", raw=raw))
     return cidr4, cidr6
 
 
@@ -121,9 +122,11 @@ def _check_network(raw: str, name: str, arg: str, prefix: int | None) -> None:
     try:
         network = ipaddress.ip_network(f"{arg}/{prefix}" if prefix is not None else arg, strict=False)
     except ValueError:
-        raise SpfError(f"{raw!r} is not a valid {name} network") from None
+        raise SpfError(Text("{raw!r} is not a valid {name} network", raw=raw, name=name)) from None
     if network.version != (4 if name == "ip4" else 6):
-        raise SpfError(f"{raw!r}: {arg} is not an IPv{name[-1]} address")
+        raise SpfError(
+            Text("{raw!r}: {arg} is not an IPv{version} address", raw=raw, arg=arg, version=name[-1])
+        )
 
 
 def _domain_arg(raw: str, value: str) -> str:
@@ -131,7 +134,7 @@ def _domain_arg(raw: str, value: str) -> str:
         return value  # a macro: checked when evaluated
     labels = value.rstrip(".").split(".")
     if len(labels) < 2 or not all(labels) or any(len(label) > 63 for label in labels):
-        raise SpfError(f"{raw!r}: {value!r} is not a domain name")
+        raise SpfError(Text("{raw!r}: {value!r} is not a domain name", raw=raw, value=value))
     return value.rstrip(".").lower()
 
 
@@ -145,11 +148,15 @@ async def load(client: DnsClient, domain: str) -> Record:
     """The one record at ``domain``. Raises :class:`SpfError` for none or several."""
     found = await fetch(client, domain)
     if not found:
-        raise SpfError(f"{domain} has no SPF record")
+        raise SpfError(Text("{domain} has no SPF record", domain=domain))
     if len(found) > 1:
         raise SpfError(
-            f"{domain} publishes {len(found)} SPF records; receivers treat that as an error "
-            "(RFC 7208 §4.5): merge them into one"
+            Text(
+                "{domain} publishes {count} SPF records; receivers treat that as an error (RFC 7208 §4.5): "
+                "merge them into one",
+                domain=domain,
+                count=Number(len(found)),
+            )
         )
     return parse(found[0])
 
@@ -161,7 +168,7 @@ async def count_lookups(
     or for an include/redirect target without a record, and on loops."""
     tally = tally or Tally()
     if depth > MAX_LOOKUPS:
-        raise SpfError(f"the SPF record of {domain} includes itself (a loop)")
+        raise SpfError(Text("the SPF record of {domain} includes itself (a loop)", domain=domain))
     nested: list[str] = []
     for term in record.mechanisms:
         if term.name in _LOOKUP_MECHANISMS:
@@ -177,7 +184,14 @@ async def count_lookups(
     records = await asyncio.gather(*(load(client, target) for target in nested), return_exceptions=True)
     for target, loaded in zip(nested, records, strict=True):
         if isinstance(loaded, BaseException):
-            raise SpfError(f"{domain} refers to {target}, which has no usable SPF record ({loaded})")
+            raise SpfError(
+                Text(
+                    "{domain} refers to {target}, which has no usable SPF record ({error})",
+                    domain=domain,
+                    target=target,
+                    error=said(loaded),
+                )
+            )
         tally.reached.add(target)
         await count_lookups(client, target, loaded, tally, depth + 1)
     return tally
@@ -186,14 +200,24 @@ async def count_lookups(
 def _check_limits(domain: str, tally: Tally) -> None:
     if tally.lookups > MAX_LOOKUPS:
         raise SpfError(
-            f"the SPF record of {domain} needs more than {MAX_LOOKUPS} DNS lookups "
-            f"({tally.lookups} so far); receivers stop there with a permanent error "
-            "(RFC 7208 §4.6.4): flatten includes or drop unused ones"
+            Text(
+                "the SPF record of {domain} needs more than {limit} DNS lookups ({lookups} so far); "
+                "receivers stop there with a permanent error (RFC 7208 §4.6.4): flatten includes or drop "
+                "unused ones",
+                domain=domain,
+                limit=MAX_LOOKUPS,
+                lookups=Number(tally.lookups),
+            )
         )
     if tally.void > MAX_VOID_LOOKUPS:
         raise SpfError(
-            f"the SPF record of {domain} has {tally.void} lookups that find nothing "
-            f"(more than {MAX_VOID_LOOKUPS}, RFC 7208 §4.6.4)"
+            Text(
+                "the SPF record of {domain} has {void} lookups that find nothing (more than {limit}, RFC "
+                "7208 §4.6.4)",
+                domain=domain,
+                void=Number(tally.void),
+                limit=MAX_VOID_LOOKUPS,
+            )
         )
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.service import CanaryFacts
+from postwarden.core.i18n import Number, Text, join
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
@@ -36,34 +37,39 @@ class Verdict:
 def judge(facts: CanaryFacts) -> list[Verdict]:
     """Every finding one run gives, in ranking order; ``[]`` when it arrived in the inbox,
     authenticated, in time."""
-    where = f"{facts.name} ({facts.address}), run of {facts.queued_at:%Y-%m-%d %H:%M} UTC"
+    where = Text(
+        "{name} ({address}), run of {when} UTC",
+        name=facts.name,
+        address=facts.address,
+        when=facts.queued_at.strftime("%Y-%m-%d %H:%M"),
+    )
     if facts.state == "unreachable":
-        return [Verdict(Code.CANARY_MAILBOX_UNREACHABLE, f"{where}: {facts.detail}")]
+        return [Verdict(Code.CANARY_MAILBOX_UNREACHABLE, join(": ", [where, facts.detail]))]
     if facts.state == "missing":
-        return [Verdict(Code.CANARY_MISSING, f"{where}: {facts.detail}")]
+        return [Verdict(Code.CANARY_MISSING, join(": ", [where, facts.detail]))]
     found: list[Verdict] = []
     failing = [
         (m, r) for m, r in (("spf", facts.spf), ("dkim", facts.dkim), ("dmarc", facts.dmarc)) if r in FAILING
     ]
     if failing:
         said = ", ".join(f"{method}={result}" for method, result in failing)
-        found.append(
-            Verdict(Code.CANARY_AUTH_FAILED, f'{where}: the receiver reported {said}: "{facts.auth_results}"')
+        reported = Text(
+            'the receiver reported {verdicts}: "{results}"', verdicts=said, results=facts.auth_results
         )
+        found.append(Verdict(Code.CANARY_AUTH_FAILED, join(": ", [where, reported])))
     if facts.state == "junk":
-        found.append(
-            Verdict(
-                Code.CANARY_JUNK, f"{where}: found in {facts.folder}, the junk folder ({_verdicts(facts)})"
-            )
+        junk = Text(
+            "found in {folder}, the junk folder ({verdicts})", folder=facts.folder, verdicts=_verdicts(facts)
         )
+        found.append(Verdict(Code.CANARY_JUNK, join(": ", [where, junk])))
     seconds = facts.arrival_seconds
     if seconds is not None and seconds > facts.slow_seconds:
-        found.append(
-            Verdict(
-                Code.CANARY_SLOW,
-                f"{where}: arrived after {seconds:.0f} s (slow after {facts.slow_seconds:.0f} s)",
-            )
+        late = Text(
+            "arrived after {seconds:.0f} s (slow after {slow:.0f} s)",
+            seconds=Number(seconds),
+            slow=Number(facts.slow_seconds),
         )
+        found.append(Verdict(Code.CANARY_SLOW, join(": ", [where, late])))
     return found
 
 
@@ -71,53 +77,82 @@ def summary(facts: CanaryFacts) -> str:
     """The run in one line, as the console and the API show it: "arrived in inbox in 3 s,
     SPF pass, DKIM pass, DMARC pass"."""
     if facts.state in ("missing", "unreachable"):
-        label = "missing" if facts.state == "missing" else "mailbox unreachable"
-        return f"{label}: {facts.detail}"
-    placement = {"arrived": "inbox", "junk": "junk"}.get(facts.state, facts.folder or "another folder")
-    took = f" in {facts.arrival_seconds:.0f} s" if facts.arrival_seconds is not None else ""
-    return f"arrived in {placement}{took}, {_verdicts(facts)}"
+        label = Text("missing") if facts.state == "missing" else Text("mailbox unreachable")
+        return join(": ", [label, facts.detail])
+    placement = {"arrived": Text("inbox"), "junk": Text("junk")}.get(
+        facts.state, facts.folder or Text("another folder")
+    )
+    if facts.arrival_seconds is not None:
+        return Text(
+            "arrived in {placement} in {seconds:.0f} s, {verdicts}",
+            placement=placement,
+            seconds=Number(facts.arrival_seconds),
+            verdicts=_verdicts(facts),
+        )
+    return Text("arrived in {placement}, {verdicts}", placement=placement, verdicts=_verdicts(facts))
 
 
-def _verdicts(facts: CanaryFacts) -> str:
-    return ", ".join(
-        f"{label} {result or 'not reported'}"
-        for label, result in (("SPF", facts.spf), ("DKIM", facts.dkim), ("DMARC", facts.dmarc))
+def _verdicts(facts: CanaryFacts) -> Text:
+    return join(
+        ", ",
+        [
+            join(" ", [label, result or Text("not reported")])
+            for label, result in (("SPF", facts.spf), ("DKIM", facts.dkim), ("DMARC", facts.dmarc))
+        ],
     )
 
 
 #: code -> what to do about it
 STEPS: Final[dict[Code, tuple[str, ...]]] = {
     Code.CANARY_MISSING: (
-        "If it was never accepted upstream, the message's timeline (Deliveries) names the stage that "
-        "refused it; the doctor's other findings name the cause.",
-        "If it was accepted but is missing, the receiving provider dropped or is holding it: look in its "
-        "quarantine or spam reports (Google Postmaster Tools, Microsoft SNDS) and check SPF, DKIM and "
-        "DMARC (postwarden doctor --only dns).",
-        "Check that the canary's address is the mailbox the IMAP login reads.",
+        Text(
+            "If it was never accepted upstream, the message's timeline (Deliveries) names the stage that "
+            "refused it; the doctor's other findings name the cause."
+        ),
+        Text(
+            "If it was accepted but is missing, the receiving provider dropped or is holding it: look in "
+            "its quarantine or spam reports (Google Postmaster Tools, Microsoft SNDS) and check SPF, DKIM "
+            "and DMARC (postwarden doctor --only dns)."
+        ),
+        Text("Check that the canary's address is the mailbox the IMAP login reads."),
     ),
     Code.CANARY_AUTH_FAILED: (
-        "Read the quoted Authentication-Results: it names the method that failed and often why.",
-        "dkim=fail: the published key does not match the signing key, or the mail was changed on the way "
-        "(postwarden doctor --only dns checks the key); spf=fail: the sending server is not in the "
-        "From domain's SPF record; dmarc=fail: neither SPF nor DKIM passed aligned with the From domain.",
+        Text("Read the quoted Authentication-Results: it names the method that failed and often why."),
+        Text(
+            "dkim=fail: the published key does not match the signing key, or the mail was changed on the "
+            "way (postwarden doctor --only dns checks the key); spf=fail: the sending server is not in the "
+            "From domain's SPF record; dmarc=fail: neither SPF nor DKIM passed aligned with the From domain."
+        ),
     ),
     Code.CANARY_JUNK: (
-        "Mark the canary as not spam in the mailbox, and check the receiver's verdicts in the run's "
-        "headers (a failing SPF, DKIM or DMARC is the usual cause).",
-        "Check the sending IP's and domain's reputation with the provider (Google Postmaster Tools, "
-        "Microsoft SNDS) and whether mail carries a List-Unsubscribe header and plain text.",
+        Text(
+            "Mark the canary as not spam in the mailbox, and check the receiver's verdicts in the run's "
+            "headers (a failing SPF, DKIM or DMARC is the usual cause)."
+        ),
+        Text(
+            "Check the sending IP's and domain's reputation with the provider (Google Postmaster Tools, "
+            "Microsoft SNDS) and whether mail carries a List-Unsubscribe header and plain text."
+        ),
     ),
     Code.CANARY_SLOW: (
-        "Check the queue (Overview) and the message's timeline: a retry or a rate limit delays the "
-        "first hop.",
-        "If the first hop was quick, the delay is at the receiver (greylisting, filtering): the run's "
-        "Received headers show where the time went.",
+        Text(
+            "Check the queue (Overview) and the message's timeline: a retry or a rate limit delays the "
+            "first hop."
+        ),
+        Text(
+            "If the first hop was quick, the delay is at the receiver (greylisting, filtering): the run's "
+            "Received headers show where the time went."
+        ),
     ),
     Code.CANARY_MAILBOX_UNREACHABLE: (
-        "This is the canary's own configuration, not a fault of your mail: check its IMAP host, port, "
-        "security, user and password on the Canaries page.",
-        "Gmail and Outlook.com need an app password (or OAuth2) for IMAP, and IMAP enabled in the "
-        "mailbox's settings.",
+        Text(
+            "This is the canary's own configuration, not a fault of your mail: check its IMAP host, port, "
+            "security, user and password on the Canaries page."
+        ),
+        Text(
+            "Gmail and Outlook.com need an app password (or OAuth2) for IMAP, and IMAP enabled in the "
+            "mailbox's settings."
+        ),
     ),
 }
 
@@ -125,10 +160,12 @@ STEPS: Final[dict[Code, tuple[str, ...]]] = {
 async def run_canaries(ctx: Context, rec: Recorder) -> None:
     facts = ctx.service
     if facts is None:
-        rec.check("canary.runs", Status.SKIP, "needs the service's database (none configured or reachable)")
+        rec.check(
+            "canary.runs", Status.SKIP, Text("needs the service's database (none configured or reachable)")
+        )
         return
     if not facts.canaries:
-        rec.check("canary.runs", Status.SKIP, "no canary mailbox has finished a run (Canaries page)")
+        rec.check("canary.runs", Status.SKIP, Text("no canary mailbox has finished a run (Canaries page)"))
         return
     for finding in findings(facts.canaries):
         rec.finding(finding)
@@ -140,7 +177,11 @@ async def run_canaries(ctx: Context, rec: Recorder) -> None:
     failing = any(
         v.code in (Code.CANARY_MISSING, Code.CANARY_AUTH_FAILED) for f in verdicts.values() for v in f
     )
-    rec.check("canary.runs", Status.FAIL if failing else Status.WARN, f"findings for {', '.join(bad)}")
+    rec.check(
+        "canary.runs",
+        Status.FAIL if failing else Status.WARN,
+        Text("findings for {names}", names=", ".join(bad)),
+    )
 
 
 def findings(canaries: Sequence[CanaryFacts]) -> list[Finding]:
@@ -154,8 +195,10 @@ def findings(canaries: Sequence[CanaryFacts]) -> list[Finding]:
 
 
 def _joined(evidence: Sequence[str]) -> str:
-    more = f" (and {len(evidence) - _NAMED} more)" if len(evidence) > _NAMED else ""
-    return "; ".join(evidence[:_NAMED]) + more
+    named = join("; ", evidence[:_NAMED])
+    if len(evidence) > _NAMED:
+        return Text("{named} (and {more} more)", named=named, more=Number(len(evidence) - _NAMED))
+    return named
 
 
 def _ranked(items: Iterable[tuple[Code, list[str]]]) -> list[tuple[Code, list[str]]]:

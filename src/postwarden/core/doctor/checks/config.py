@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 from postwarden.core.addresses import InvalidAddress, parse_address
 from postwarden.core.config.model import OAuth2Settings, Origin, Provider, Security, Settings
 from postwarden.core.doctor.model import Code, Finding, Severity, Status
+from postwarden.core.i18n import Text, join, said
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
@@ -68,22 +69,25 @@ def _missing(settings: Settings) -> Finding | None:
     provider = settings.sending.provider
     if provider is Provider.CAPTURE:
         how = (
-            "set explicitly"
+            Text("set explicitly")
             if settings.source("EMAIL_PROVIDER").origin is not Origin.DEFAULT
-            else "the default"
+            else Text("the default")
         )
         return Finding.of(
             Code.CONFIG_MISSING,
-            f"EMAIL_PROVIDER=capture ({how}): mail is only captured, nothing is sent",
+            Text("EMAIL_PROVIDER=capture ({how}): mail is only captured, nothing is sent", how=how),
             (
-                "To send through an SMTP server, set SMTP_HOST (with SMTP_PORT, SMTP_SECURITY, SMTP_USER and "
-                "SMTP_PASSWORD as your server needs).",
-                "To send through a provider's API, set EMAIL_PROVIDER (ses, sendgrid, mailgun, "
-                "postmark, resend or "
-                "mandrill) and its key.",
-                "Captured mails are in the console under Captured mail.",
+                Text(
+                    "To send through an SMTP server, set SMTP_HOST (with SMTP_PORT, SMTP_SECURITY, "
+                    "SMTP_USER and SMTP_PASSWORD as your server needs)."
+                ),
+                Text(
+                    "To send through a provider's API, set EMAIL_PROVIDER (ses, sendgrid, mailgun, "
+                    "postmark, resend or mandrill) and its key."
+                ),
+                Text("Captured mails are in the console under Captured mail."),
             ),
-            title="No mail is sent: Postwarden only captures it",
+            title=Text("No mail is sent: Postwarden only captures it"),
         )
     absent = []
     if provider is Provider.SMTP and not settings.smtp.host:
@@ -94,18 +98,27 @@ def _missing(settings: Settings) -> Finding | None:
     oauth2 = _oauth2_problem(settings) if provider is Provider.SMTP and settings.smtp.host else None
     if not absent and oauth2 is None:
         return None
-    evidence = "; ".join([*(f"{name} is not set" for name in absent), *([oauth2] if oauth2 else [])])
-    steps = [
-        f"Set {', '.join(absent)} (in the environment, the .env file or the console's Email settings).",
-        f"EMAIL_PROVIDER is {provider.value}; the settings it needs are listed in docs/spec/config.md.",
+    unset = [Text("{name} is not set", name=name) for name in absent]
+    evidence = join("; ", [*unset, *([oauth2] if oauth2 else [])])
+    steps: list[str] = [
+        Text(
+            "Set {names} (in the environment, the .env file or the console's Email settings).",
+            names=", ".join(absent),
+        ),
+        Text(
+            "EMAIL_PROVIDER is {provider}; the settings it needs are listed in docs/spec/config.md.",
+            provider=provider.value,
+        ),
     ]
     if oauth2 is not None:
         steps[0 if not absent else 1 :] = [
-            "SMTP_AUTH=oauth2 needs, by OAUTH2_PROVIDER: microsoft — OAUTH2_TENANT_ID, "
-            "OAUTH2_CLIENT_ID and OAUTH2_CLIENT_SECRET (or OAUTH2_CLIENT_CERT_FILE); google — "
-            "OAUTH2_SERVICE_ACCOUNT_FILE (a key with domain-wide delegation); generic — "
-            "OAUTH2_TOKEN_URL, OAUTH2_CLIENT_ID and OAUTH2_CLIENT_SECRET. SMTP_USER is the mailbox "
-            "(docs/configuration.md, 'Signing in with OAuth2').",
+            Text(
+                "SMTP_AUTH=oauth2 needs, by OAUTH2_PROVIDER: microsoft — OAUTH2_TENANT_ID, "
+                "OAUTH2_CLIENT_ID and OAUTH2_CLIENT_SECRET (or OAUTH2_CLIENT_CERT_FILE); google — "
+                "OAUTH2_SERVICE_ACCOUNT_FILE (a key with domain-wide delegation); generic — "
+                "OAUTH2_TOKEN_URL, OAUTH2_CLIENT_ID and OAUTH2_CLIENT_SECRET. SMTP_USER is the mailbox "
+                "(docs/configuration.md, 'Signing in with OAuth2')."
+            ),
         ]
     return Finding.of(Code.CONFIG_MISSING, evidence, tuple(steps))
 
@@ -119,7 +132,7 @@ def _oauth2_problem(settings: Settings) -> str | None:
     try:
         Endpoint.from_settings(settings.smtp)
     except ValueError as exc:
-        return f"SMTP_AUTH=oauth2: {exc}"
+        return join(": ", ["SMTP_AUTH=oauth2", said(exc)])
     return None
 
 
@@ -131,7 +144,7 @@ def _invalid_addresses(settings: Settings, recipient: str | None) -> Finding | N
     sending = settings.sending
     fields = [("MAIL_FROM", sending.from_address), ("MAIL_REPLY_TO", sending.reply_to)]
     if recipient and recipient != sending.from_address:
-        fields.append(("the test recipient (--to or TEST_EMAIL)", recipient))
+        fields.append((Text("the test recipient (--to or TEST_EMAIL)"), recipient))
     problems = []
     for name, value in fields:
         if not value:
@@ -139,16 +152,21 @@ def _invalid_addresses(settings: Settings, recipient: str | None) -> Finding | N
         try:
             parse_address(value)
         except InvalidAddress as exc:
-            problems.append(f"{name}: {exc}")
+            problems.append(join(": ", [name, said(exc)]))
     if not problems:
         return None
     return Finding.of(
         Code.CONFIG_INVALID_ADDRESS,
-        "; ".join(problems),
+        join("; ", problems),
         (
-            "Write the address as name@example.com; a display name goes into MAIL_FROM_NAME, not MAIL_FROM.",
-            "Check for a missing domain, spaces, or a default left in place (Mattermost ships "
-            "test@example.com).",
+            Text(
+                "Write the address as name@example.com; a display name goes into MAIL_FROM_NAME, not "
+                "MAIL_FROM."
+            ),
+            Text(
+                "Check for a missing domain, spaces, or a default left in place (Mattermost ships "
+                "test@example.com)."
+            ),
         ),
     )
 
@@ -159,10 +177,10 @@ def _disabled(settings: Settings) -> Finding | None:
     source = settings.source("EMAIL_ENABLED").describe()
     return Finding.of(
         Code.CONFIG_DISABLED,
-        f"EMAIL_ENABLED=false ({source})",
+        Text("EMAIL_ENABLED=false ({source})", source=source),
         (
-            "Set EMAIL_ENABLED=true (or switch sending on in the console's Email settings).",
-            "Messages queued while sending was off are held; release them in the console under Held.",
+            Text("Set EMAIL_ENABLED=true (or switch sending on in the console's Email settings)."),
+            Text("Messages queued while sending was off are held; release them in the console under Held."),
         ),
     )
 
@@ -175,10 +193,15 @@ def _security(settings: Settings) -> list[Finding]:
         found.append(
             Finding.of(
                 Code.CONFIG_AUTH_WITHOUT_TLS,
-                f"SMTP_SECURITY=none with {_credentials(settings)} set",
+                Text("SMTP_SECURITY=none with {value} set", value=_credentials(settings)),
                 (
-                    "Set SMTP_SECURITY=starttls (usually port 587) or SMTP_SECURITY=ssl (usually port 465).",
-                    "If the server is a relay that needs no password, clear SMTP_USER and SMTP_PASSWORD.",
+                    Text(
+                        "Set SMTP_SECURITY=starttls (usually port 587) or SMTP_SECURITY=ssl (usually port "
+                        "465)."
+                    ),
+                    Text(
+                        "If the server is a relay that needs no password, clear SMTP_USER and SMTP_PASSWORD."
+                    ),
                 ),
             )
         )
@@ -186,14 +209,19 @@ def _security(settings: Settings) -> list[Finding]:
         smtp.port in (587, 25) and smtp.security is Security.SSL
     )
     if mismatch:
-        usual = "implicit TLS (ssl)" if smtp.port == 465 else "plain SMTP upgraded with STARTTLS"
+        usual = Text("implicit TLS (ssl)") if smtp.port == 465 else Text("plain SMTP upgraded with STARTTLS")
         found.append(
             Finding.of(
                 Code.CONFIG_SECURITY_PORT_MISMATCH,
-                f"SMTP_PORT={smtp.port} with SMTP_SECURITY={smtp.security.value}",
+                Text(
+                    "SMTP_PORT={port} with SMTP_SECURITY={value}", port=smtp.port, value=smtp.security.value
+                ),
                 (
-                    f"Port {smtp.port} usually speaks {usual}.",
-                    "Use SMTP_SECURITY=ssl with port 465, or SMTP_SECURITY=starttls with port 587 (or 2525).",
+                    Text("Port {port} usually speaks {usual}.", port=smtp.port, usual=usual),
+                    Text(
+                        "Use SMTP_SECURITY=ssl with port 465, or SMTP_SECURITY=starttls with port 587 (or "
+                        "2525)."
+                    ),
                 ),
             )
         )
@@ -201,11 +229,12 @@ def _security(settings: Settings) -> list[Finding]:
         found.append(
             Finding.of(
                 Code.CONFIG_OPPORTUNISTIC_WITH_AUTH,
-                f"SMTP_SECURITY=opportunistic with {_credentials(settings)} set",
+                Text("SMTP_SECURITY=opportunistic with {value} set", value=_credentials(settings)),
                 (
-                    "Set SMTP_SECURITY=starttls: the connection is then encrypted before the "
-                    "password is sent, "
-                    "or not used at all.",
+                    Text(
+                        "Set SMTP_SECURITY=starttls: the connection is then encrypted before the password "
+                        "is sent, or not used at all."
+                    ),
                 ),
             )
         )
@@ -216,7 +245,9 @@ def _credentials(settings: Settings) -> str:
     names = [
         n for n, v in (("SMTP_USER", settings.smtp.user), ("SMTP_PASSWORD", settings.smtp.password)) if v
     ]
-    return " and ".join(names)
+    if len(names) == 2:
+        return Text("{first} and {second}", first=names[0], second=names[1])
+    return "".join(names)
 
 
 def _freemail(settings: Settings) -> Finding | None:
@@ -229,18 +260,24 @@ def _freemail(settings: Settings) -> Finding | None:
     if settings.sending.provider is Provider.SMTP and via in hosts:
         return None
     through = (
-        f"SMTP server {via}"
+        Text("SMTP server {host}", host=via)
         if settings.sending.provider is Provider.SMTP
         else settings.sending.provider.value
     )
     return Finding.of(
         Code.CONFIG_FREEMAIL_FROM,
-        f"MAIL_FROM is at {domain}, but mail is sent through {through}",
+        Text("MAIL_FROM is at {domain}, but mail is sent through {through}", domain=domain, through=through),
         (
-            f"Receivers check {domain}'s DMARC policy, which only its own servers pass: use a From "
-            "address at a "
-            "domain you control and can publish SPF and DKIM for.",
-            f"Or send through {domain}'s own server ({hosts[0]}) with that mailbox's credentials.",
+            Text(
+                "Receivers check {domain}'s DMARC policy, which only its own servers pass: use a From "
+                "address at a domain you control and can publish SPF and DKIM for.",
+                domain=domain,
+            ),
+            Text(
+                "Or send through {domain}'s own server ({value}) with that mailbox's credentials.",
+                domain=domain,
+                value=hosts[0],
+            ),
         ),
     )
 
@@ -251,8 +288,12 @@ async def run_config(ctx: Context, rec: Recorder) -> None:
     by_code = {f.code: f for f in findings}
     rows = (
         ("config.required", (Code.CONFIG_MISSING,), _summary(ctx.settings)),
-        ("config.addresses", (Code.CONFIG_INVALID_ADDRESS,), "From, Reply-To and test addresses are valid"),
-        ("config.enabled", (Code.CONFIG_DISABLED,), "sending is switched on"),
+        (
+            "config.addresses",
+            (Code.CONFIG_INVALID_ADDRESS,),
+            Text("From, Reply-To and test addresses are valid"),
+        ),
+        ("config.enabled", (Code.CONFIG_DISABLED,), Text("sending is switched on")),
         (
             "config.security",
             (
@@ -260,9 +301,13 @@ async def run_config(ctx: Context, rec: Recorder) -> None:
                 Code.CONFIG_SECURITY_PORT_MISMATCH,
                 Code.CONFIG_OPPORTUNISTIC_WITH_AUTH,
             ),
-            "security mode and port agree",
+            Text("security mode and port agree"),
         ),
-        ("config.from_domain", (Code.CONFIG_FREEMAIL_FROM,), "the From domain can be sent from this server"),
+        (
+            "config.from_domain",
+            (Code.CONFIG_FREEMAIL_FROM,),
+            Text("the From domain can be sent from this server"),
+        ),
     )
     for check_id, codes, ok_detail in rows:
         hits = [by_code[c] for c in codes if c in by_code]
@@ -270,18 +315,23 @@ async def run_config(ctx: Context, rec: Recorder) -> None:
             rec.check(check_id, Status.PASS, ok_detail)
             continue
         worst = Status.FAIL if any(h.severity is Severity.ERROR for h in hits) else Status.WARN
-        rec.check(check_id, worst, "; ".join(h.evidence for h in hits))
+        rec.check(check_id, worst, join("; ", [h.evidence for h in hits]))
     for finding in findings:
         rec.finding(finding)
 
 
-def _summary(settings: Settings) -> str:
+def _summary(settings: Settings) -> Text:
+    sender = settings.sending.from_address
     if settings.sending.provider is Provider.SMTP:
         smtp = settings.smtp
-        return (
-            f"smtp via {smtp.host}:{smtp.port} ({smtp.security.value}), From {settings.sending.from_address}"
+        return Text(
+            "smtp via {host}:{port} ({security}), From {sender}",
+            host=smtp.host,
+            port=smtp.port,
+            security=smtp.security.value,
+            sender=sender,
         )
-    return f"{settings.sending.provider.value}, From {settings.sending.from_address}"
+    return Text("{provider}, From {sender}", provider=settings.sending.provider.value, sender=sender)
 
 
 def settings_block(ctx: Context) -> dict[str, Any]:

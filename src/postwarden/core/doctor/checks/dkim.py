@@ -19,12 +19,17 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from postwarden.core.dns import Answer, DnsClient, DnsError
 from postwarden.core.doctor.model import Code, Finding
 from postwarden.core.doctor.senders import Sender
+from postwarden.core.i18n import Text, join, said
 from postwarden.core.secrets import Secret
 
-GENERATE_STEP = (
-    "Generate a key pair with `postwarden dkim generate --selector pw1 --domain {domain}`, publish the TXT "
-    "record it prints, and set DKIM_SELECTOR and DKIM_PRIVATE_KEY (or DKIM_PRIVATE_KEY_FILE)."
-)
+
+def generate_step(domain: str) -> Text:
+    return Text(
+        "Generate a key pair with `postwarden dkim generate --selector pw1 --domain {domain}`, publish the "
+        "TXT "
+        "record it prints, and set DKIM_SELECTOR and DKIM_PRIVATE_KEY (or DKIM_PRIVATE_KEY_FILE).",
+        domain=domain,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,17 +57,30 @@ def _dkim_records(answer: Answer) -> list[str]:
     return [r for r in answer.records if "p=" in r.replace(" ", "")]
 
 
-PUBLISH_STEPS = (
-    "Publish the TXT record at {name}: `postwarden dkim generate` prints it for a new key; for the key in "
-    "DKIM_PRIVATE_KEY the value is v=DKIM1; k=rsa; p=<its public key>.",
-    "DNS changes can take up to the record's TTL to be seen everywhere.",
-)
-MISMATCH_STEPS = (
-    "The key published at {name} is not the public half of DKIM_PRIVATE_KEY: receivers will reject the "
-    "signature.",
-    "Publish the TXT record for the configured key (`postwarden dkim generate` prints one for a new key), "
-    "or set DKIM_PRIVATE_KEY to the private key that belongs to the published record.",
-)
+def publish_steps(name: str) -> tuple[Text, ...]:
+    return (
+        Text(
+            "Publish the TXT record at {name}: `postwarden dkim generate` prints it for a new key; for the "
+            "key "
+            "in DKIM_PRIVATE_KEY the value is v=DKIM1; k=rsa; p=<its public key>.",
+            name=name,
+        ),
+        Text("DNS changes can take up to the record's TTL to be seen everywhere."),
+    )
+
+
+def mismatch_steps(name: str) -> tuple[Text, ...]:
+    return (
+        Text(
+            "The key published at {name} is not the public half of DKIM_PRIVATE_KEY: receivers will reject "
+            "the signature.",
+            name=name,
+        ),
+        Text(
+            "Publish the TXT record for the configured key (`postwarden dkim generate` prints one for a new "
+            "key), or set DKIM_PRIVATE_KEY to the private key that belongs to the published record."
+        ),
+    )
 
 
 async def check_own_key(client: DnsClient, selector: str, domain: str, private_key: Secret) -> DkimResult:
@@ -71,14 +89,16 @@ async def check_own_key(client: DnsClient, selector: str, domain: str, private_k
     answer = await client.txt(name)
     records = _dkim_records(answer)
     if not records:
-        evidence = f"TXT {name}: {answer.evidence}"
-        steps = tuple(step.format(name=name) for step in PUBLISH_STEPS)
-        return DkimResult(Finding.of(Code.DNS_DKIM_MISSING, evidence, steps), evidence)
+        evidence = join(": ", [f"TXT {name}", answer.evidence])
+        return DkimResult(Finding.of(Code.DNS_DKIM_MISSING, evidence, publish_steps(name)), evidence)
     published = tags(records[0]).get("p", "")
     if not published:
-        evidence = f"TXT {name}: {records[0]} (p= is empty: the key is revoked, RFC 6376 §3.6.1)"
-        steps = (GENERATE_STEP.format(domain=domain),)
-        return DkimResult(Finding.of(Code.DNS_DKIM_MISSING, evidence, steps), evidence)
+        evidence = Text(
+            "TXT {name}: {record} (p= is empty: the key is revoked, RFC 6376 §3.6.1)",
+            name=name,
+            record=records[0],
+        )
+        return DkimResult(Finding.of(Code.DNS_DKIM_MISSING, evidence, (generate_step(domain),)), evidence)
     return _compare(name, records[0], published, private_key, domain)
 
 
@@ -86,19 +106,20 @@ def _compare(name: str, record: str, published: str, private_key: Secret, domain
     try:
         same = _same_key(private_key, published)
     except ValueError as exc:
-        evidence = f"DKIM_PRIVATE_KEY cannot be used: {exc}"
+        evidence = Text("DKIM_PRIVATE_KEY cannot be used: {error}", error=said(exc))
         finding = Finding.of(
             Code.DNS_DKIM_MISMATCH,
             evidence,
-            (GENERATE_STEP.format(domain=domain),),
-            title="The DKIM private key cannot be read",
+            (generate_step(domain),),
+            title=Text("The DKIM private key cannot be read"),
         )
         return DkimResult(finding, evidence)
     if not same:
-        evidence = f"TXT {name}: {record}"
-        steps = tuple(step.format(name=name) for step in MISMATCH_STEPS)
-        return DkimResult(Finding.of(Code.DNS_DKIM_MISMATCH, evidence, steps), evidence)
-    return DkimResult(None, f"the key at {name} matches DKIM_PRIVATE_KEY", aligned_domain=domain)
+        published = f"TXT {name}: {record}"
+        return DkimResult(Finding.of(Code.DNS_DKIM_MISMATCH, published, mismatch_steps(name)), published)
+    return DkimResult(
+        None, Text("the key at {name} matches DKIM_PRIVATE_KEY", name=name), aligned_domain=domain
+    )
 
 
 async def check_service_keys(
@@ -111,22 +132,27 @@ async def check_service_keys(
         if sender is not None:  # SES, Postmark: selectors are per-account tokens
             return DkimResult(
                 None,
-                f"{sender.name} signs with per-domain selectors that DNS alone cannot list; "
-                "set DKIM_SELECTOR to have it checked",
+                Text(
+                    "{sender} signs with per-domain selectors that DNS alone cannot list; set DKIM_SELECTOR "
+                    "to "
+                    "have it checked",
+                    sender=sender.name,
+                ),
                 known=False,
             )
-        evidence = "DKIM_PRIVATE_KEY is not set and DKIM_SELECTOR names no selector"
+        evidence = Text("DKIM_PRIVATE_KEY is not set and DKIM_SELECTOR names no selector")
         return DkimResult(
             Finding.of(
                 Code.DNS_DKIM_MISSING,
                 evidence,
                 (
-                    GENERATE_STEP.format(domain=domain),
-                    "If your SMTP server signs the mail itself, set DKIM_SELECTOR to its selector "
-                    "so the doctor can "
-                    "check the published key.",
+                    generate_step(domain),
+                    Text(
+                        "If your SMTP server signs the mail itself, set DKIM_SELECTOR to its selector so the "
+                        "doctor can check the published key."
+                    ),
                 ),
-                title="No DKIM signing is configured",
+                title=Text("No DKIM signing is configured"),
             ),
             evidence,
         )
@@ -134,25 +160,29 @@ async def check_service_keys(
     answers = await asyncio.gather(*(client.txt(n) for n in names), return_exceptions=True)
     found = [n for n, a in zip(names, answers, strict=True) if isinstance(a, Answer) and _dkim_records(a)]
     if found:
-        return DkimResult(None, f"DKIM key published at {', '.join(found)}", aligned_domain=domain)
+        return DkimResult(
+            None, Text("DKIM key published at {names}", names=", ".join(found)), aligned_domain=domain
+        )
     errors = [a for a in answers if isinstance(a, DnsError)]
     if errors:
         raise errors[0]
-    who = f"{sender.name} " if sender and not selector else ""
-    evidence = f"TXT {', '.join(names)}: no record"
-    return DkimResult(
-        Finding.of(
-            Code.DNS_DKIM_MISSING,
-            evidence,
-            (
-                f"Publish the {who}DKIM record(s) for {domain}: the provider's "
-                "domain-authentication page lists them "
-                "(usually CNAME records).",
-                GENERATE_STEP.format(domain=domain),
-            ),
-        ),
-        evidence,
+    evidence = Text("TXT {names}: no record", names=", ".join(names))
+    publish = (
+        Text(
+            "Publish the {sender} DKIM record(s) for {domain}: the provider's domain-authentication page "
+            "lists "
+            "them (usually CNAME records).",
+            sender=sender.name,
+            domain=domain,
+        )
+        if sender and not selector
+        else Text(
+            "Publish the DKIM record(s) for {domain}: the provider's domain-authentication page lists them "
+            "(usually CNAME records).",
+            domain=domain,
+        )
     )
+    return DkimResult(Finding.of(Code.DNS_DKIM_MISSING, evidence, (publish, generate_step(domain))), evidence)
 
 
 def _same_key(private_key: Secret, published_b64: str) -> bool:
@@ -161,7 +191,7 @@ def _same_key(private_key: Secret, published_b64: str) -> bool:
     try:
         private = serialization.load_pem_private_key(text.encode(), password=None)
     except (ValueError, TypeError):
-        raise ValueError("not a PEM private key without a passphrase") from None
+        raise ValueError(Text("not a PEM private key without a passphrase")) from None
     try:
         raw = base64.b64decode(published_b64, validate=True)
     except binascii.Error:
@@ -170,7 +200,7 @@ def _same_key(private_key: Secret, published_b64: str) -> bool:
         mine = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return raw == mine
     if not isinstance(private, rsa.RSAPrivateKey):
-        raise ValueError(f"a {type(private).__name__} cannot sign DKIM (RSA or Ed25519 only)")
+        raise ValueError(Text("a {kind} cannot sign DKIM (RSA or Ed25519 only)", kind=type(private).__name__))
     try:
         published = serialization.load_der_public_key(raw)
     except ValueError:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.service import StoredTemplate
+from postwarden.core.i18n import Number, Text, join
 from postwarden.core.links import is_local_host, judge, urls_in
 from postwarden.core.templating import Source, TemplateError, render
 
@@ -38,14 +39,16 @@ async def run_links(ctx: Context, rec: Recorder) -> None:
         rec.finding(
             Finding.of(
                 Code.LINKS_APP_URL_MISSING,
-                "APP_URL is not set",
+                Text("APP_URL is not set"),
                 (
-                    "Set APP_URL to the public base URL of the application whose links the mails carry, e.g. "
-                    "https://app.example.com.",
+                    Text(
+                        "Set APP_URL to the public base URL of the application whose links the mails carry, "
+                        "e.g. https://app.example.com."
+                    ),
                 ),
             )
         )
-        rec.check("links.app_url", Status.WARN, "APP_URL is not set")
+        rec.check("links.app_url", Status.WARN, Text("APP_URL is not set"))
         app_host = None
     else:
         app_host = _check_app_url(rec, app_url)
@@ -55,7 +58,7 @@ async def run_links(ctx: Context, rec: Recorder) -> None:
         rec.finding(_broken_finding(stored.broken))
     _check_sources(rec, "links.templates", sources, app_host, strict=True, stored=stored)
     if ctx.service is None:
-        rec.check("links.messages", Status.SKIP, "recent messages need the service's database")
+        rec.check("links.messages", Status.SKIP, Text("recent messages need the service's database"))
     else:
         _check_sources(rec, "links.messages", ctx.service.recent_messages, app_host, strict=False)
 
@@ -67,40 +70,46 @@ def _check_app_url(rec: Recorder, app_url: str) -> str | None:
         rec.finding(
             Finding.of(
                 Code.LINKS_HOST_MISMATCH,
-                f"APP_URL={app_url} is not an http(s) URL with a host",
-                ("Set APP_URL to the public base URL, e.g. https://app.example.com.",),
+                Text("APP_URL={app_url} is not an http(s) URL with a host", app_url=app_url),
+                (Text("Set APP_URL to the public base URL, e.g. https://app.example.com."),),
             )
         )
-        rec.check("links.app_url", Status.FAIL, f"APP_URL={app_url} is not a URL")
+        rec.check("links.app_url", Status.FAIL, Text("APP_URL={app_url} is not a URL", app_url=app_url))
         return None
-    status, problems = Status.PASS, []
+    status, problems = Status.PASS, list[str]()
     if is_local_host(host):
         rec.finding(
             Finding.of(
                 Code.LINKS_HOST_MISMATCH,
-                f"APP_URL={app_url} names {host}, which recipients cannot reach",
+                Text(
+                    "APP_URL={app_url} names {host}, which recipients cannot reach",
+                    app_url=app_url,
+                    host=host,
+                ),
                 (
-                    "Set APP_URL to the address people use to reach the application (behind a "
-                    "proxy: its public name), "
-                    "not localhost or a private address.",
+                    Text(
+                        "Set APP_URL to the address people use to reach the application (behind a proxy: "
+                        "its public name), not localhost or a private address."
+                    ),
                 ),
             )
         )
         status = Status.FAIL
-        problems.append(f"{host} is not reachable by recipients")
+        problems.append(Text("{host} is not reachable by recipients", host=host))
     if parts.scheme == "http":
         rec.finding(
             Finding.of(
                 Code.LINKS_INSECURE,
-                f"APP_URL={app_url} uses http://",
-                ("Serve the application over HTTPS and set APP_URL to its https:// address.",),
+                Text("APP_URL={app_url} uses http://", app_url=app_url),
+                (Text("Serve the application over HTTPS and set APP_URL to its https:// address."),),
             )
         )
         status = Status.WARN if status is Status.PASS else status
-        problems.append("uses http://")
-    rec.check(
-        "links.app_url", status, f"APP_URL={app_url}" + (f" ({'; '.join(problems)})" if problems else "")
-    )
+        problems.append(Text("uses http://"))
+    said = f"APP_URL={app_url}"
+    if problems:
+        said = Text("APP_URL={app_url} ({problems})", app_url=app_url, problems=join("; ", problems))
+    rec.check("links.app_url", status, said)
     return host
 
 
@@ -122,7 +131,16 @@ class _Broken:
     error: TemplateError
 
     def __str__(self) -> str:
-        return f"template {self.name} version {self.version}, {self.error}"
+        return self.said
+
+    @property
+    def said(self) -> Text:
+        return Text(
+            "template {name} version {version}, {error}",
+            name=self.name,
+            version=self.version,
+            error=str(self.error),
+        )
 
 
 def _broken_finding(broken: Sequence[_Broken]) -> Finding:
@@ -130,23 +148,41 @@ def _broken_finding(broken: Sequence[_Broken]) -> Finding:
     each named in the evidence, with the steps that fix it."""
     shown = broken[:5]
     steps = [step for each in shown for step in _broken_steps(each)]
-    return Finding.of(Code.LINKS_TEMPLATE_BROKEN, "; ".join(map(str, shown)), steps)
+    return Finding.of(Code.LINKS_TEMPLATE_BROKEN, join("; ", [b.said for b in shown]), steps)
 
 
 def _broken_steps(broken: _Broken) -> tuple[str, ...]:
     name, error = broken.name, broken.error
-    where = f"the {error.part} part" + (f" at line {error.line}" if error.line else "")
-    fix = (
-        f"Fix {where} of template {name} in the console at /templates/{name}/ "
-        f"(or PUT /api/v1/templates/{name})"
+    where = (
+        Text("the {part} part at line {line}", part=error.part, line=error.line)
+        if error.line
+        else Text("the {part} part", part=error.part)
     )
     if not error.variables:
-        return (f"{fix}; until then every message naming it is refused.",)
+        return (
+            Text(
+                "Fix {where} of template {name} in the console at /templates/{name}/ (or PUT "
+                "/api/v1/templates/{name}); until then every message naming it is refused.",
+                where=where,
+                name=name,
+            ),
+        )
     missing = ", ".join(error.variables)
     return (
-        f"{fix}, if it should not need {missing}.",
-        f"Otherwise give {missing} in the sample variables of {name} (the doctor, the preview and "
-        f"Send test use them); a message naming it without {missing} is refused with a 400 naming it.",
+        Text(
+            "Fix {where} of template {name} in the console at /templates/{name}/ (or PUT "
+            "/api/v1/templates/{name}), if it should not need {missing}.",
+            where=where,
+            name=name,
+            missing=missing,
+        ),
+        Text(
+            "Otherwise give {missing} in the sample variables of {name} (the doctor, the preview and Send "
+            "test "
+            "use them); a message naming it without {missing} is refused with a 400 naming it.",
+            missing=missing,
+            name=name,
+        ),
     )
 
 
@@ -166,7 +202,7 @@ def _stored(ctx: Context, templates: Sequence[StoredTemplate]) -> _Judged:
     insecure: list[str] = []
     broken: list[_Broken] = []
     for template in templates:
-        label = f"template {template.name} version {template.version}"
+        name, version = template.name, template.version
         source = Source(template.subject, template.text, template.html)
         try:
             done = render(source, template.sample_variables)
@@ -174,7 +210,13 @@ def _stored(ctx: Context, templates: Sequence[StoredTemplate]) -> _Judged:
             broken.append(_Broken(template.name, template.version, exc))
             continue
         for problem in judge([t for t in (done.text, done.html) if t], sending.app_url, sending.link_hosts):
-            line = f"{label}: {problem.url} ({problem.problem})"
+            line = Text(
+                "template {name} version {version}: {url} ({problem})",
+                name=name,
+                version=version,
+                url=problem.url,
+                problem=problem.problem,
+            )
             (insecure if problem.kind == "insecure" else wrong).append(line)
     return _Judged(len(templates), tuple(wrong), tuple(insecure), tuple(broken))
 
@@ -195,7 +237,7 @@ def _check_sources(
     items = list(sources)
     stored = stored or _Judged()
     if not items and not stored.count:
-        rec.check(check_id, Status.SKIP, "nothing to check")
+        rec.check(check_id, Status.SKIP, Text("nothing to check"))
         return
     wrong: list[str] = list(stored.wrong)
     insecure: list[str] = list(stored.insecure)
@@ -212,13 +254,17 @@ def _check_sources(
         rec.finding(
             Finding.of(
                 Code.LINKS_HOST_MISMATCH,
-                "; ".join(wrong[:5]),
+                join("; ", wrong[:5]),
                 (
-                    f"Build links from APP_URL ({app_host or 'not set'}) instead of the request's "
-                    "host or a fixed "
-                    "address.",
-                    "Behind a reverse proxy, set APP_URL to the public name so that links do not "
-                    "point at localhost.",
+                    Text(
+                        "Build links from APP_URL ({value}) instead of the request's host or a fixed "
+                        "address.",
+                        value=app_host or Text("not set"),
+                    ),
+                    Text(
+                        "Behind a reverse proxy, set APP_URL to the public name so that links do not point "
+                        "at localhost."
+                    ),
                 ),
             )
         )
@@ -226,15 +272,22 @@ def _check_sources(
         rec.finding(
             Finding.of(
                 Code.LINKS_INSECURE,
-                "; ".join(insecure[:5]),
-                ("Use https:// links (set APP_URL to the https:// address).",),
+                join("; ", insecure[:5]),
+                (Text("Use https:// links (set APP_URL to the https:// address)."),),
             )
         )
     status = Status.FAIL if wrong or stored.broken else Status.WARN if insecure else Status.PASS
-    counted = f"{len(items) + stored.count} {'template' if strict else 'message'}(s) checked"
+    total = Number(len(items) + stored.count)
+    counted = (
+        Text("{count} template(s) checked", count=total)
+        if strict
+        else Text("{count} message(s) checked", count=total)
+    )
     # a template that does not render is named first: with it, no mail of that kind leaves
-    named = [*map(str, stored.broken), *wrong, *insecure]
+    named = [*(b.said for b in stored.broken), *wrong, *insecure]
     shown = len(stored.broken) + 3
     rec.check(
-        check_id, status, counted if status is Status.PASS else f"{counted}: {'; '.join(named[:shown])}"
+        check_id,
+        status,
+        counted if status is Status.PASS else join(": ", [counted, join("; ", named[:shown])]),
     )

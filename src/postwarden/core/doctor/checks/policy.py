@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.senders import mail_domain
+from postwarden.core.i18n import Text
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
@@ -19,29 +20,42 @@ if TYPE_CHECKING:
 async def run_policy(ctx: Context, rec: Recorder) -> None:
     allowed = ctx.settings.sending.allowed_domains
     if ctx.recipient is None:
-        rec.check("policy.approved_domains", Status.SKIP, "no recipient (--to, TEST_EMAIL or MAIL_FROM)")
+        rec.check(
+            "policy.approved_domains", Status.SKIP, Text("no recipient (--to, TEST_EMAIL or MAIL_FROM)")
+        )
         return
     if not allowed:
         rec.check(
-            "policy.approved_domains", Status.PASS, "MAIL_ALLOWED_DOMAINS is empty: every domain is allowed"
+            "policy.approved_domains",
+            Status.PASS,
+            Text("MAIL_ALLOWED_DOMAINS is empty: every domain is allowed"),
         )
         return
     domain = mail_domain(ctx.recipient)
     if domain in allowed:
-        rec.check("policy.approved_domains", Status.PASS, f"{domain} is approved")
+        rec.check("policy.approved_domains", Status.PASS, Text("{domain} is approved", domain=domain))
         return
     if ctx.service is not None and ctx.recipient.lower() in ctx.service.members:
-        rec.check("policy.approved_domains", Status.PASS, f"{ctx.recipient} is a member (exempt)")
+        rec.check(
+            "policy.approved_domains",
+            Status.PASS,
+            Text("{recipient} is a member (exempt)", recipient=ctx.recipient),
+        )
         return
-    evidence = f"{ctx.recipient}: {domain} is not in MAIL_ALLOWED_DOMAINS={','.join(allowed)}"
+    evidence = Text(
+        "{recipient}: {domain} is not in MAIL_ALLOWED_DOMAINS={allowed}",
+        recipient=ctx.recipient,
+        domain=domain,
+        allowed=",".join(allowed),
+    )
     rec.finding(
         Finding.of(
             Code.POLICY_DOMAIN_NOT_APPROVED,
             evidence,
             (
-                f"Add {domain} to MAIL_ALLOWED_DOMAINS (comma-separated, no spaces), or",
-                "add the recipient as a member in the console (members are exempt), or",
-                "send the test to an address in an approved domain (--to).",
+                Text("Add {domain} to MAIL_ALLOWED_DOMAINS (comma-separated, no spaces), or", domain=domain),
+                Text("add the recipient as a member in the console (members are exempt), or"),
+                Text("send the test to an address in an approved domain (--to)."),
             ),
         )
     )

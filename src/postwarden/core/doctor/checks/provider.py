@@ -16,6 +16,7 @@ from postwarden.core.doctor.checks.config import REQUIRED
 from postwarden.core.doctor.model import Code, Status
 from postwarden.core.doctor.providers import probe_for
 from postwarden.core.doctor.providers.base import ProbeStop
+from postwarden.core.i18n import Text
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
@@ -25,8 +26,12 @@ async def run_provider(ctx: Context, rec: Recorder) -> None:
     provider = ctx.settings.sending.provider
     probe = probe_for(provider)
     if probe is None:
-        how = "through an SMTP server" if provider is Provider.SMTP else "nowhere (EMAIL_PROVIDER=capture)"
-        rec.check("provider.api", Status.SKIP, f"mail goes {how}: no provider API to ask")
+        how = (
+            Text("through an SMTP server")
+            if provider is Provider.SMTP
+            else Text("nowhere (EMAIL_PROVIDER=capture)")
+        )
+        rec.check("provider.api", Status.SKIP, Text("mail goes {how}: no provider API to ask", how=how))
         return
     missing = [
         n
@@ -34,7 +39,9 @@ async def run_provider(ctx: Context, rec: Recorder) -> None:
         if not (ctx.settings.provider.secret(n).is_set or ctx.settings.provider.option(n))
     ]
     if missing:
-        rec.check("provider.api", Status.SKIP, f"{', '.join(missing)} not set (config.missing)")
+        rec.check(
+            "provider.api", Status.SKIP, Text("{names} not set (config.missing)", names=", ".join(missing))
+        )
         rec.blocking.add(Code.CONFIG_MISSING)
         return
     with contextlib.suppress(ProbeStop):  # the probe recorded why it stopped
@@ -49,8 +56,11 @@ async def _send(ctx: Context, rec: Recorder, provider: Provider) -> None:
         rec.check(
             "provider.send",
             Status.SKIP,
-            f"a {provider.value} test mail goes through the worker's transport: "
-            "run `postwarden send-test` (it needs the service's database)",
+            Text(
+                "a {provider} test mail goes through the worker's transport: run `postwarden send-test` (it "
+                "needs the service's database)",
+                provider=provider.value,
+            ),
         )
         return
     await sender(ctx, rec)

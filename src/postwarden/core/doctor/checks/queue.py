@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 
 from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.service import BACKLOG_SECONDS, WORKER_STALE_SECONDS, ServiceFacts, WorkerFacts
+from postwarden.core.i18n import Number, Text, join
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
 
-NO_DATABASE = "needs the service's database (none configured or reachable)"
+NO_DATABASE = Text("needs the service's database (none configured or reachable)")
 #: accepted recipients from which a bounce rate is judged (two bounces of three say little)
 BOUNCE_RATE_SAMPLE = 20
 
@@ -44,30 +45,45 @@ async def run_queue(ctx: Context, rec: Recorder) -> None:
 def _worker(rec: Recorder, facts: ServiceFacts) -> None:
     alive = _alive(facts.workers)
     if alive:
-        rec.check(
-            "queue.worker",
-            Status.PASS,
-            f"{len(alive)} worker(s) running, last seen {min(w.age for w in alive):.0f} s ago",
+        said = Text(
+            "{count} worker(s) running, last seen {age:.0f} s ago",
+            count=Number(len(alive)),
+            age=Number(min(w.age for w in alive)),
         )
+        rec.check("queue.worker", Status.PASS, said)
         return
     newest = min(facts.workers, key=lambda w: w.age, default=None)
     seen = (
-        f"last heartbeat {newest.age:.0f} s ago ({newest.worker_id}, {newest.status})"
+        Text(
+            "last heartbeat {age:.0f} s ago ({worker}, {status})",
+            age=Number(newest.age),
+            worker=newest.worker_id,
+            status=newest.status,
+        )
         if newest
-        else "no worker has ever reported"
+        else Text("no worker has ever reported")
     )
     if facts.queue.waiting == 0:
-        rec.check("queue.worker", Status.WARN, f"no worker running; nothing waits ({seen})")
+        rec.check("queue.worker", Status.WARN, Text("no worker running; nothing waits ({seen})", seen=seen))
         return
-    claimed = f" ({facts.queue.claimed} claimed by a worker that is gone)" if facts.queue.claimed else ""
-    evidence = f"{facts.queue.waiting} recipient(s) waiting{claimed}; {seen}"
+    waiting = Number(facts.queue.waiting)
+    evidence = (
+        Text(
+            "{waiting} recipient(s) waiting ({claimed} claimed by a worker that is gone); {seen}",
+            waiting=waiting,
+            claimed=Number(facts.queue.claimed),
+            seen=seen,
+        )
+        if facts.queue.claimed
+        else Text("{waiting} recipient(s) waiting; {seen}", waiting=waiting, seen=seen)
+    )
     rec.finding(
         Finding.of(
             Code.QUEUE_WORKER_DOWN,
             evidence,
             (
-                "Start a worker: `postwarden worker` (or `postwarden serve`, which runs one).",
-                "Under systemd or Docker, check the worker's service and its logs for why it stopped.",
+                Text("Start a worker: `postwarden worker` (or `postwarden serve`, which runs one)."),
+                Text("Under systemd or Docker, check the worker's service and its logs for why it stopped."),
             ),
         )
     )
@@ -77,20 +93,31 @@ def _worker(rec: Recorder, facts: ServiceFacts) -> None:
 def _backlog(rec: Recorder, facts: ServiceFacts) -> None:
     age = facts.queue.oldest_age
     if age is None or age <= BACKLOG_SECONDS:
-        rec.check(
-            "queue.backlog", Status.PASS, "nothing waits" if age is None else f"oldest waits {age:.0f} s"
-        )
+        said = Text("nothing waits") if age is None else Text("oldest waits {age:.0f} s", age=Number(age))
+        rec.check("queue.backlog", Status.PASS, said)
         return
     claimed = facts.queue.claimed
-    held = f", {claimed} of them claimed by a worker but not sent yet" if claimed else ""
-    evidence = f"the oldest of {facts.queue.waiting} waiting recipient(s) has waited {age / 60:.0f} min{held}"
+    figures = {"waiting": Number(facts.queue.waiting), "minutes": Number(age / 60)}
+    evidence = (
+        Text(
+            "the oldest of {waiting} waiting recipient(s) has waited {minutes:.0f} min, {claimed} of them "
+            "claimed by a worker but not sent yet",
+            claimed=Number(claimed),
+            **figures,
+        )
+        if claimed
+        else Text("the oldest of {waiting} waiting recipient(s) has waited {minutes:.0f} min", **figures)
+    )
     rec.finding(
         Finding.of(
             Code.QUEUE_BACKLOG,
             evidence,
             (
-                "Check that workers are running and not failing (queue.worker, the worker's log).",
-                "If the rate limit (POSTWARDEN_SEND_RATE) or the provider's quota holds mail back, raise it.",
+                Text("Check that workers are running and not failing (queue.worker, the worker's log)."),
+                Text(
+                    "If the rate limit (POSTWARDEN_SEND_RATE) or the provider's quota holds mail back, "
+                    "raise it."
+                ),
             ),
         )
     )
@@ -99,6 +126,7 @@ def _backlog(rec: Recorder, facts: ServiceFacts) -> None:
 
 def _retrying(rec: Recorder, facts: ServiceFacts) -> None:
     queue = facts.queue
+    count = Number(queue.retrying)
     _counted(
         rec,
         "queue.retrying",
@@ -106,29 +134,33 @@ def _retrying(rec: Recorder, facts: ServiceFacts) -> None:
         Status.WARN,
         queue.retrying,
         queue.dominant_error,
-        "waiting for a retry",
-        "no recipient is waiting for a retry",
+        Text("{count} recipient(s) waiting for a retry", count=count),
+        Text("no recipient is waiting for a retry"),
         (
-            "Run `postwarden explain` on the quoted reply to see what it means.",
-            "Temporary refusals clear by themselves; if they persist, fix what the reply names.",
+            Text("Run `postwarden explain` on the quoted reply to see what it means."),
+            Text("Temporary refusals clear by themselves; if they persist, fix what the reply names."),
         ),
     )
 
 
 def _dead(rec: Recorder, facts: ServiceFacts) -> None:
     queue = facts.queue
-    window = f"in the last {queue.dead_window_hours} h"
+    hours = Number(queue.dead_window_hours)
     # recipients refused for good are counted beside: the doctor must not say "none" while
     # they sit there; their cause is queue.recent_sends' to name (a refused address or
     # message is not a broken path once later mail got through), so they raise no finding
-    failed = ""
+    failed: Text | None = None
     if queue.failed:
-        quoted = (
-            f"; most often: {queue.failed_error[0]} ({queue.failed_error[1]}x)" if queue.failed_error else ""
+        failed = Text(
+            "{count} recipient(s) refused for good in the last {hours} h",
+            count=Number(queue.failed),
+            hours=hours,
         )
-        failed = f"; {queue.failed} recipient(s) refused for good {window}{quoted}"
+        if queue.failed_error:
+            failed = join("; ", [failed, _most_often(queue.failed_error)])
     if not queue.dead and failed:
-        rec.check("queue.dead_letters", Status.WARN, f"none gave up after retries {window}{failed}")
+        none = Text("none gave up after retries in the last {hours} h", hours=hours)
+        rec.check("queue.dead_letters", Status.WARN, join("; ", [none, failed]))
         return
     _counted(
         rec,
@@ -137,11 +169,11 @@ def _dead(rec: Recorder, facts: ServiceFacts) -> None:
         Status.FAIL,
         queue.dead,
         queue.dead_error,
-        f"gave up {window}",
-        f"none {window}",
+        Text("{count} recipient(s) gave up in the last {hours} h", count=Number(queue.dead), hours=hours),
+        Text("none in the last {hours} h", hours=hours),
         (
-            'Fix the cause the reply names (`postwarden explain "<reply>"`).',
-            "Then re-queue them in the console (Held and dead) or through the API.",
+            Text('Fix the cause the reply names (`postwarden explain "<reply>"`).'),
+            Text("Then re-queue them in the console (Held and dead) or through the API."),
         ),
         more=failed,
     )
@@ -150,36 +182,55 @@ def _dead(rec: Recorder, facts: ServiceFacts) -> None:
 def _bounce_rate(rec: Recorder, facts: ServiceFacts, threshold: float) -> None:
     queue = facts.queue
     accepted, returned = queue.window_accepted, queue.window_bounced + queue.window_complained
-    window = f"of the {accepted} recipient(s) accepted in the last {queue.bounce_window_hours} h"
     if accepted < BOUNCE_RATE_SAMPLE:
-        rec.check(
-            "queue.bounce_rate",
-            Status.PASS,
-            f"too few to judge: {accepted} accepted (from {BOUNCE_RATE_SAMPLE} on)",
+        said = Text(
+            "too few to judge: {accepted} accepted (from {sample} on)",
+            accepted=Number(accepted),
+            sample=Number(BOUNCE_RATE_SAMPLE),
         )
+        rec.check("queue.bounce_rate", Status.PASS, said)
         return
     rate = 100.0 * returned / accepted
-    counted = f"{rate:.1f} % {window} bounced or complained"
+    counted = Text(
+        "{rate:.1f} % of the {accepted} recipient(s) accepted in the last {hours} h bounced or complained",
+        rate=Number(rate),
+        accepted=Number(accepted),
+        hours=Number(queue.bounce_window_hours),
+    )
     if rate <= threshold:
-        rec.check("queue.bounce_rate", Status.PASS, f"{counted} (threshold {threshold:g} %)")
+        said = Text("{counted} (threshold {threshold:g} %)", counted=counted, threshold=Number(threshold))
+        rec.check("queue.bounce_rate", Status.PASS, said)
         return
-    evidence = (
-        f"{queue.window_bounced} bounced and {queue.window_complained} complained: {counted}, "
-        f"above the threshold of {threshold:g} % (POSTWARDEN_BOUNCE_RATE_THRESHOLD)"
+    evidence = Text(
+        "{bounced} bounced and {complained} complained: {counted}, above the threshold of {threshold:g} % "
+        "(POSTWARDEN_BOUNCE_RATE_THRESHOLD)",
+        bounced=Number(queue.window_bounced),
+        complained=Number(queue.window_complained),
+        counted=counted,
+        threshold=Number(threshold),
     )
     rec.finding(
         Finding.of(
             Code.QUEUE_BOUNCE_RATE,
             evidence,
             (
-                "Look at the bounced recipients (console > Deliveries, state bounced) for the reason: "
-                "old or mistyped addresses, a list never confirmed.",
-                "Keep bounced and complaining addresses suppressed; providers pause accounts whose "
-                "bounce or complaint rate stays high.",
+                Text(
+                    "Look at the bounced recipients (console > Deliveries, state bounced) for the reason: "
+                    "old or mistyped addresses, a list never confirmed."
+                ),
+                Text(
+                    "Keep bounced and complaining addresses suppressed; providers pause accounts whose "
+                    "bounce or complaint rate stays high."
+                ),
             ),
         )
     )
     rec.check("queue.bounce_rate", Status.WARN, evidence)
+
+
+def _most_often(error: tuple[str, int]) -> Text:
+    """``most often: 451 4.7.1 … (3x)``: the reply quoted as stored."""
+    return Text("most often: {reply} ({count}x)", reply=error[0], count=Number(error[1]))
 
 
 def _counted(
@@ -189,19 +240,18 @@ def _counted(
     status: Status,
     count: int,
     error: tuple[str, int] | None,
-    what: str,
-    none: str,
+    counted: Text,
+    none: Text,
     steps: tuple[str, ...],
     *,
-    more: str = "",
+    more: Text | None = None,
 ) -> None:
-    """``count`` recipients that ``what``, quoting the most common reply among them;
-    ``more`` is added to the evidence (or to the line that says there are none)."""
+    """``count`` recipients (``counted`` says so), quoting the most common reply among
+    them; ``more`` is added to the evidence (or to the line that says there are none)."""
     if not count:
-        rec.check(check_id, Status.PASS, none + more)
+        rec.check(check_id, Status.PASS, join("; ", [none, more]) if more else none)
         return
-    quoted = f"; most often: {error[0]} ({error[1]}x)" if error else ""
-    evidence = f"{count} recipient(s) {what}{quoted}{more}"
+    evidence = join("; ", [counted, *([_most_often(error)] if error else []), *([more] if more else [])])
     rec.finding(Finding.of(code, evidence, steps))
     rec.check(check_id, status, evidence)
 
@@ -214,23 +264,42 @@ async def run_drift(ctx: Context, rec: Recorder) -> None:
     alive = _alive(facts.workers)
     drifting = [w for w in alive if w.fingerprint and w.fingerprint != facts.fingerprint]
     if not alive:
-        rec.check("config.process_drift", Status.SKIP, "no running worker to compare with")
+        rec.check("config.process_drift", Status.SKIP, Text("no running worker to compare with"))
         return
     if not drifting:
-        rec.check("config.process_drift", Status.PASS, f"{len(alive)} worker(s) run with these settings")
+        said = Text("{count} worker(s) run with these settings", count=Number(len(alive)))
+        rec.check("config.process_drift", Status.PASS, said)
         return
-    names = ", ".join(f"{w.worker_id} on {w.host} ({w.fingerprint})" for w in drifting)
-    evidence = f"these settings have fingerprint {facts.fingerprint}; running with others: {names}"
+    names = join(
+        ", ",
+        [
+            Text(
+                "{worker} on {host} ({fingerprint})",
+                worker=w.worker_id,
+                host=w.host,
+                fingerprint=w.fingerprint,
+            )
+            for w in drifting
+        ],
+    )
+    evidence = Text(
+        "these settings have fingerprint {fingerprint}; running with others: {names}",
+        fingerprint=facts.fingerprint,
+        names=names,
+    )
     rec.finding(
         Finding.of(
             Code.CONFIG_PROCESS_DRIFT,
             evidence,
             (
-                "Restart the worker(s) so that they read the current environment (a deploy changed "
-                "it after they "
-                "started), or",
-                "set the same environment for the web process and the workers (the same .env, the "
-                "same secrets).",
+                Text(
+                    "Restart the worker(s) so that they read the current environment (a deploy changed it "
+                    "after they started), or"
+                ),
+                Text(
+                    "set the same environment for the web process and the workers (the same .env, the same "
+                    "secrets)."
+                ),
             ),
         )
     )
@@ -243,22 +312,28 @@ async def run_suppressed(ctx: Context, rec: Recorder) -> None:
         rec.check("policy.suppressed", Status.SKIP, NO_DATABASE)
         return
     if ctx.recipient is None:
-        rec.check("policy.suppressed", Status.SKIP, "no recipient (--to, TEST_EMAIL or MAIL_FROM)")
+        rec.check("policy.suppressed", Status.SKIP, Text("no recipient (--to, TEST_EMAIL or MAIL_FROM)"))
         return
     decision = facts.recipient
     if decision is None or decision.state != "suppressed":
-        rec.check("policy.suppressed", Status.PASS, f"{ctx.recipient} is not on the suppression list")
+        said = Text("{recipient} is not on the suppression list", recipient=ctx.recipient)
+        rec.check("policy.suppressed", Status.PASS, said)
         return
-    evidence = f"{ctx.recipient}: {decision.reason}"
+    evidence = join(": ", [ctx.recipient, decision.reason])
     rec.finding(
         Finding.of(
             Code.POLICY_SUPPRESSED,
             evidence,
             (
-                "If the address works again, remove it from the suppression list (console > Suppressions, or "
-                "DELETE /api/v1/suppressions/<address>).",
-                "A complaint or unsubscribe means the person asked for no mail: do not remove those "
-                "without asking.",
+                Text(
+                    "If the address works again, remove it from the suppression list (console > "
+                    "Suppressions, "
+                    "or DELETE /api/v1/suppressions/<address>)."
+                ),
+                Text(
+                    "A complaint or unsubscribe means the person asked for no mail: do not remove those "
+                    "without asking."
+                ),
             ),
         )
     )

@@ -19,6 +19,7 @@ from postwarden.core.addresses import redact
 from postwarden.core.codes import rank
 from postwarden.core.doctor.model import Code, Finding, Severity, Status
 from postwarden.core.doctor.service import SendFacts
+from postwarden.core.i18n import Number, Text, join
 from postwarden.core.replies.classify import Explanation, classify
 from postwarden.core.replies.parse import parse_reply
 
@@ -45,11 +46,13 @@ async def run_recent_sends(ctx: Context, rec: Recorder) -> None:
         return  # the queue unit already says the database is missing
     sends = facts.recent_sends
     if not sends:
-        rec.check(CHECK_ID, Status.PASS, "no real mail was sent in the last 24 h")
+        rec.check(CHECK_ID, Status.PASS, Text("no real mail was sent in the last 24 h"))
         return
     streak = _leading_failures(sends)
     if not streak:
-        rec.check(CHECK_ID, Status.PASS, f"the last real send was accepted {_ago(sends[0].age)}")
+        rec.check(
+            CHECK_ID, Status.PASS, Text("the last real send was accepted {ago}", ago=_ago(sends[0].age))
+        )
         return
     judged = [_Judged(send, _explain(ctx, send)) for send in streak]
     code, group = _dominant(judged)
@@ -60,8 +63,10 @@ async def run_recent_sends(ctx: Context, rec: Recorder) -> None:
     if newest.explanation.advice:
         steps.insert(0, newest.explanation.advice)
     steps.append(
-        "The doctor's own probe does not send a message: run `postwarden doctor --send` to send one "
-        "through the whole path, and look at a refused message's attempts in the console."
+        Text(
+            "The doctor's own probe does not send a message: run `postwarden doctor --send` to send one "
+            "through the whole path, and look at a refused message's attempts in the console."
+        )
     )
     rec.finding(
         Finding.of(
@@ -70,7 +75,10 @@ async def run_recent_sends(ctx: Context, rec: Recorder) -> None:
             steps,
             severity=severity,
             title=None if code is Code.QUEUE_RECENT_FAILURES else newest.explanation.title or None,
-            explanation=f"Real mail met this, whatever the probe finds now. {newest.explanation.explanation}",
+            explanation=Text(
+                "Real mail met this, whatever the probe finds now. {explanation}",
+                explanation=newest.explanation.explanation,
+            ),
         )
     )
     rec.check(CHECK_ID, Status.FAIL if severity is Severity.ERROR else Status.WARN, evidence)
@@ -125,24 +133,37 @@ def _gravity(severity: Severity) -> int:
     return {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}[severity]
 
 
-def _evidence(streak: list[SendFacts], group: list[_Judged], sends: tuple[SendFacts, ...]) -> str:
+def _evidence(streak: list[SendFacts], group: list[_Judged], sends: tuple[SendFacts, ...]) -> Text:
     newest = group[0].send
-    where = f" at {newest.stage.upper()}" if newest.stage else ""
     states = Counter(j.send.state for j in group)
+    # the states are the outbox's own words (deferred, failed, dead), as the console shows them
     counted = ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
     since = (
-        "none of the last ones was accepted" if len(streak) == len(sends) else "since the last accepted one"
+        Text("none of the last ones was accepted")
+        if len(streak) == len(sends)
+        else Text("since the last accepted one")
     )
-    return (
-        f"{len(group)} of the last {len(streak)} real recipient(s) refused ({counted}; {since}); "
-        f"the newest, {redact(newest.address)} in message {newest.message_id} {_ago(newest.age)}"
-        f"{where}: {newest.reply or '(no reply stored)'}"
+    refused = Text(
+        "{refused} of the last {streak} real recipient(s) refused ({counted}; {since})",
+        refused=Number(len(group)),
+        streak=Number(len(streak)),
+        counted=counted,
+        since=since,
     )
+    about = {"address": redact(newest.address), "message": newest.message_id, "ago": _ago(newest.age)}
+    who = (
+        Text(
+            "the newest, {address} in message {message} {ago} at {stage}", stage=newest.stage.upper(), **about
+        )
+        if newest.stage
+        else Text("the newest, {address} in message {message} {ago}", **about)
+    )
+    return join("; ", [refused, join(": ", [who, newest.reply or Text("(no reply stored)")])])
 
 
-def _ago(seconds: float) -> str:
+def _ago(seconds: float) -> Text:
     if seconds < 120:
-        return f"{seconds:.0f} s ago"
+        return Text("{seconds:.0f} s ago", seconds=Number(seconds))
     if seconds < 7200:
-        return f"{seconds / 60:.0f} min ago"
-    return f"{seconds / 3600:.0f} h ago"
+        return Text("{minutes:.0f} min ago", minutes=Number(seconds / 60))
+    return Text("{hours:.0f} h ago", hours=Number(seconds / 3600))
