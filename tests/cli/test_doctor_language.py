@@ -106,3 +106,70 @@ def test_json_is_the_same_english_whatever_the_language(
     assert reports[0] == reports[1] == reports[2]
     assert REFUSAL in reports[0]
     assert '"title": "The SMTP server rejected the username or password"' in reports[0]
+
+
+# -- the pseudo-locale: every word a person reads went through a catalog --------------
+
+#: a segment that starts with an SMTP reply code is the server's own words, to its end
+_SERVER_REPLY = re.compile(r"(?<![\w.])[2-5]\d\d[ -][^⟦⟧]*")
+#: a token that is data, not a word: codes and check ids (auth.failed), hosts, addresses,
+#: paths, settings (SMTP_HOST=…), numbers, TLS suites, technical names in capitals
+#: (SMTP, DKIM, the EHLO keywords), command-line options (--dns-server), and the one host
+#: name without a dot (the default From address is at localhost)
+_DATA = re.compile(r"^(?:.*[.@:/_=<>\d].*|[A-Z][A-Z0-9-]+|-{1,2}[a-z][a-z-]*|localhost)$")
+#: the command's own name, as the usage line spells it
+_PROGRAM = "postwarden doctor"
+
+
+def unmarked_english(output: str) -> list[str]:
+    """Words outside the pseudo-locale's ⟦…⟧ that are not data, each with its line."""
+    rest = output
+    while True:  # markers nest (a sentence inside a sentence) and span lines (argparse wraps)
+        stripped = re.sub(r"⟦[^⟦⟧]*⟧", " ", rest)
+        if stripped == rest:
+            break
+        rest = stripped
+    found = []
+    for line in rest.splitlines():
+        rest = _SERVER_REPLY.sub(" ", line).replace(_PROGRAM, " ")
+        words = [t for t in re.split(r"[\s,;()\[\]|{}\"'`]+", rest) if re.search(r"[A-Za-z]", t)]
+        # "usage:" is a word, "example.com:" data: the punctuation that ends a token says nothing
+        found += [f"{word!r} in {line!r}" for word in words if not _DATA.match(word.rstrip(":.!?"))]
+    return found
+
+
+def test_the_checker_finds_english_outside_the_markers() -> None:
+    assert unmarked_english("  ⟦pass⟧  network.connect  ⟦connected to 127.0.0.1:25⟧") == []
+    assert unmarked_english("  ⟦fail⟧  auth.login  535 5.7.8 Authentication credentials invalid") == []
+    assert unmarked_english("  ⟦Evidence:⟧ TXT example.com: ⟦no record (⟦x⟧ does not exist)⟧") == []
+    assert unmarked_english("  pass  network.connect  connected to 127.0.0.1:25") == [
+        "'pass' in '  pass  network.connect  connected to 127.0.0.1:25'",
+        "'connected' in '  pass  network.connect  connected to 127.0.0.1:25'",
+        "'to' in '  pass  network.connect  connected to 127.0.0.1:25'",
+    ]
+    assert unmarked_english("⟦a sentence that\nwraps⟧ but this does not") == [
+        "'but' in '  but this does not'",
+        "'this' in '  but this does not'",
+        "'does' in '  but this does not'",
+        "'not' in '  but this does not'",
+    ]
+
+
+@pytest.mark.usefixtures("ssl_cert_file")
+def test_no_word_of_the_report_escapes_the_catalog_against_a_failing_server(
+    smtpd_factory: Smtpd, dns_server: DnsTestServer, tmp_path: Path
+) -> None:
+    settings = refusing_server(smtpd_factory, dns_server)
+    done = postwarden(["doctor"], base_environ(tmp_path, "en_XA.UTF-8", **settings), tmp_path)
+    assert (done.returncode, done.stderr) == (1, "")
+    assert "⟦Root cause: ⟧" in done.stdout
+    assert "auth.login" in done.stdout
+    assert REFUSAL in done.stdout
+    assert unmarked_english(done.stdout) == []
+
+
+def test_no_word_of_the_report_escapes_the_catalog_without_settings(tmp_path: Path) -> None:
+    done = postwarden(["doctor"], base_environ(tmp_path, "en_XA.UTF-8"), tmp_path)
+    assert (done.returncode, done.stderr) == (1, "")
+    assert "config.missing" in done.stdout
+    assert unmarked_english(done.stdout) == []

@@ -3,6 +3,8 @@ server's acceptance or its words and what they mean, never the password."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -114,3 +116,16 @@ def test_it_works_with_the_capture_transport(tmp_path: Path, settings: object) -
 def test_it_says_when_there_is_nobody_to_send_to() -> None:
     runtime.save({"SMTP_HOST": "mail.example.com"})  # captured mail has a placeholder sender
     assert run() == (2, ["postwarden send-test: no recipient: give --to, or set TEST_EMAIL or MAIL_FROM"])
+
+
+def test_the_test_mail_subject_is_in_the_instance_language(
+    smtpd: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTWARDEN_LANGUAGE", "fa")
+    configure(smtpd, SMTP_USER="", SMTP_PASSWORD="")
+    status, lines = run("--to", "alice@example.com")
+    assert status == 0, lines
+    [delivered] = smtpd.delivered
+    parsed = email.message_from_bytes(delivered.data, policy=email.policy.default)
+    assert parsed["Subject"] == "ایمیل آزمایشی Postwarden"
+    assert b"Subject: =?utf-8?" in delivered.data

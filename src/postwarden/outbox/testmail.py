@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from postwarden.core.config.model import Settings
 from postwarden.core.doctor.redact import Redactor
+from postwarden.core.doctor.testmail import SEND_TEST_SUBJECT, in_instance_language
 from postwarden.core.smtp.reply import Reply
 from postwarden.outbox.actions import cancel
 from postwarden.outbox.errors import Refused
@@ -37,7 +38,6 @@ from postwarden.outbox.worker import attempts, db
 from postwarden.transports.base import Outcome, RecipientResult, Transport
 from postwarden.transports.registry import build_transport
 
-SUBJECT: Final = "Postwarden test email"
 #: the claim's lease: longer than any bounded test send, short enough that a crashed
 #: test's row goes back to the queue soon (the reaper's LOST entry then says so)
 LEASE: Final = timedelta(minutes=5)
@@ -127,7 +127,8 @@ def _claim_and_send(
     timeout: float | None,
 ) -> TestMailResult:
     worker_id = f"send-test:{source}:{os.getpid()}"
-    outgoing = Outgoing(to=[to], subject=SUBJECT, text=text, tags=["send-test"])
+    subject = in_instance_language(settings, SEND_TEST_SUBJECT)
+    outgoing = Outgoing(to=[to], subject=subject, text=text, tags=["send-test"])
     try:
         with transaction.atomic():
             queued = enqueue(outgoing, settings=settings, source=source)

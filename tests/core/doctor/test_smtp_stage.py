@@ -3,11 +3,14 @@ auth and envelope code, in several real servers' words, with the evidence verbat
 
 from __future__ import annotations
 
+import email
+import email.policy
 from collections.abc import Callable
 
 import pytest
 import trustme
 
+from postwarden.core import i18n
 from postwarden.core.config.model import Security
 from postwarden.core.doctor.model import Severity, Status
 from tests.core.doctor.helpers import check, codes, finding
@@ -469,6 +472,22 @@ def test_it_sends_a_real_test_mail_when_asked(smtpd_factory: Smtpd) -> None:
     assert message.rcpt_tos == ["dest@example.org"]
     assert check(report, "envelope.data").detail == f"queued as {message.queue_id}"
     assert b"Subject: Postwarden doctor: test message" in message.data
+
+
+def test_the_test_mail_speaks_the_instance_language(smtpd: SmtpServer) -> None:
+    """POSTWARDEN_LANGUAGE=fa: a Persian subject (RFC 2047) and body (UTF-8), read back
+    by Python's own mail parser; the terminal's language does not decide it."""
+    with i18n.override("en"):
+        walk(smtpd, options={"send": True}, POSTWARDEN_LANGUAGE="fa")
+    [message] = smtpd.delivered
+    parsed = email.message_from_bytes(message.data, policy=email.policy.default)
+    assert parsed["Subject"] == "Postwarden doctor: پیام آزمایشی"
+    assert parsed.get_content_type() == "text/plain"
+    assert parsed.get_content_charset() == "utf-8"
+    body = parsed.get_content()
+    assert body.startswith("این پیام را `postwarden doctor --send` فرستاد")
+    assert b"Subject: =?utf-8?" in message.data  # encoded on the wire: the raw header is ASCII
+    assert message.data.split(b"\r\n\r\n", 1)[0].isascii()
 
 
 def test_it_signs_the_test_mail_as_the_worker_would(smtpd: SmtpServer) -> None:

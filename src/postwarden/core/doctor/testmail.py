@@ -1,17 +1,31 @@
-"""The doctor's test message (``--send``): composed by the same composer as every mail."""
+"""The doctor's test message (``--send``): composed by the same composer as every mail.
+
+A mail Postwarden itself sends is written in the instance's language
+(``POSTWARDEN_LANGUAGE``, or the language chosen in the console: ``settings.service.language``),
+English by default; the reader of a test mail is whoever reads that mailbox, not the person
+at the terminal, so the terminal's LANG does not decide it.
+"""
 
 from __future__ import annotations
 
 from typing import Final
 
 from postwarden.core.config.model import Settings
+from postwarden.core.i18n import Text
 from postwarden.core.message import Composed, Draft, compose
 
-SUBJECT: Final = "Postwarden doctor: test message"
-TEXT: Final = (
+SUBJECT: Final = Text("Postwarden doctor: test message")
+TEXT: Final = Text(
     "This message was sent by `postwarden doctor --send` to prove that mail from this server is "
-    "accepted. No action is needed.\n"
+    "accepted. No action is needed."
 )
+#: the subject of ``postwarden send-test`` and the console's "Send test email" (outbox/testsend.py)
+SEND_TEST_SUBJECT: Final = Text("Postwarden test email")
+
+
+def in_instance_language(settings: Settings, text: Text) -> str:
+    """``text`` as a mail Postwarden sends says it: in the instance's language."""
+    return text.localized(settings.service.language)
 
 
 def compose_test_mail(settings: Settings, recipient: str) -> Composed:
@@ -24,7 +38,7 @@ def compose_test_mail(settings: Settings, recipient: str) -> Composed:
             from_name=sending.from_name,
             to=[recipient],
             reply_to=[sending.reply_to] if sending.reply_to else [],
-            subject=SUBJECT,
-            text=TEXT,
+            subject=in_instance_language(settings, SUBJECT),
+            text=in_instance_language(settings, TEXT) + "\n",
         )
     )
