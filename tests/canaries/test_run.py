@@ -66,3 +66,19 @@ def test_nothing_is_sent_to_a_mailbox_that_refuses_the_login(canary_path: Path) 
     assert "Wrong-Password-7c1" not in run.detail + run.imap_error
     assert run.message_id is None
     assert not Message.objects.exists()
+
+
+def test_the_canary_mail_is_written_in_the_instances_language(canary_path: Path) -> None:
+    from dataclasses import replace
+
+    from postwarden.canaries.runner import BODY, SUBJECT
+
+    settings = canary_path.settings
+    canary_path.settings = replace(settings, service=replace(settings.service, language="fa"))
+    canary_path.canary()
+    canary_path.pass_()
+    message = Message.objects.get(source="canary")
+    assert message.subject.startswith("قناری Postwarden ")
+    assert message.content.text == BODY.localized("fa")
+    assert "Postwarden آن را از راه IMAP می‌جوید" in message.content.text
+    assert SUBJECT not in message.subject

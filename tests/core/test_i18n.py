@@ -107,6 +107,26 @@ def test_a_filled_template_keeps_its_message_id_and_says_its_defaults_in_the_lan
         assert i18n.localize(outer.filled({"host": "mx"})) == "⟦Sent to ⟦The server mx refused the login.⟧⟧"
 
 
+def test_a_sentence_stored_as_data_is_said_again_in_the_language(catalog: None) -> None:
+    """An alert is stored before the monitor sends it: its words survive the JSON column."""
+    inner = Text("The server {host} refused the login.", host="mx.example.com")
+    outer = Text("{title} ({n} more)", title=inner, n=i18n.Number(3))
+    stored = json.loads(json.dumps(i18n.as_data(outer)))
+    back = i18n.from_data(stored)
+    assert isinstance(back, Text)
+    assert back == outer == "The server mx.example.com refused the login. (3 more)"
+    with i18n.override("fa"):
+        assert i18n.localize(back).startswith("سرور mx.example.com ورود را نپذیرفت.")
+    plural = i18n.from_data(
+        json.loads(json.dumps(i18n.as_data(ntext("{n} message waits", "{n} messages wait", 3))))
+    )
+    assert plural == "3 messages wait"
+    assert i18n.localize(plural) == "3 messages wait"
+    assert isinstance(plural, Text)
+    assert plural.localized("fa") == "۳ پیام در صف است"
+    assert i18n.from_data("a server's words") == "a server's words"
+
+
 def test_plural_forms_and_the_count(catalog: None) -> None:
     assert ntext("{n} message waits", "{n} messages wait", 1) == "1 message waits"
     assert ntext("{n} message waits", "{n} messages wait", 3) == "3 messages wait"

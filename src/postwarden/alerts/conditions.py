@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from postwarden.alerts.models import Alert, Condition
 from postwarden.core.doctor.model import Finding, Report, Severity
+from postwarden.core.i18n import Text, as_data, from_data, ntext
 
 #: the codes that alert whatever their severity (issue #14's triggers); beyond these, any
 #: finding of severity error does
@@ -86,9 +87,28 @@ def scheduled(report: Report) -> list[Observation]:
     if not errors:
         return []
     cause = report.root_cause or errors[0]
-    more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
-    evidence = f"{cause.code.value}: {cause.title}. {cause.evidence}{more}"
-    return [Observation(SCHEDULED, "The scheduled doctor found an error", evidence, DEFAULT_PAGE)]
+    more = (
+        ntext(" (and {n} more error)", " (and {n} more errors)", len(errors) - 1) if len(errors) > 1 else ""
+    )
+    evidence = Text(
+        "{code}: {title}. {evidence}{more}",
+        code=cause.code.value,
+        title=cause.title,
+        evidence=cause.evidence,
+        more=more,
+    )
+    return [Observation(SCHEDULED, Text("The scheduled doctor found an error"), evidence, DEFAULT_PAGE)]
+
+
+def words_of(title: str, evidence: str) -> dict[str, object]:
+    """What a row keeps of a title and an evidence to say them again in another language."""
+    return {"title": as_data(title), "evidence": as_data(evidence)}
+
+
+def said(words: dict[str, object], name: str, english: str) -> str:
+    """The sentence ``name`` a row kept (a :class:`Text` again), else its English column."""
+    kept = from_data(words.get(name)) if name in words else None
+    return kept if isinstance(kept, str) and kept == english else english
 
 
 @dataclass(frozen=True)
@@ -121,15 +141,18 @@ def observe(source: str, firing: Sequence[Observation], now: datetime | None = N
                         "title": seen.title[:300],
                         "evidence": seen.evidence,
                         "page": seen.page,
+                        "words": words_of(seen.title, seen.evidence),
                     },
                 )
             elif (row.evidence, row.title) != (seen.evidence, seen.title[:300]):
                 row.evidence, row.title = seen.evidence, seen.title[:300]
-                row.save(update_fields=["evidence", "title"])
+                row.words = words_of(seen.title, seen.evidence)
+                row.save(update_fields=["evidence", "title", "words"])
         for key, row in known.items():
             if key in wanted or not row.firing or row.source != source:
                 continue
-            changes.append(Change(Alert.Kind.RESOLVED, Observation(key, row.title, row.evidence, row.page)))
+            title, evidence = said(row.words, "title", row.title), said(row.words, "evidence", row.evidence)
+            changes.append(Change(Alert.Kind.RESOLVED, Observation(key, title, evidence, row.page)))
             row.firing, row.since = False, now
             row.save(update_fields=["firing", "since"])
     return changes

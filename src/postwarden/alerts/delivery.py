@@ -19,9 +19,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from postwarden.alerts import destinations
-from postwarden.alerts.conditions import Change
+from postwarden.alerts.conditions import Change, said, words_of
 from postwarden.alerts.models import Alert, Delivery
 from postwarden.core.config.model import Settings
+from postwarden.core.i18n import Text, as_data, format_datetime, gettext, localize, override
 
 log = logging.getLogger("postwarden.alerts")
 
@@ -74,19 +75,22 @@ def _store(
         alert = Alert(
             created_at=now, kind=kind, key=key[:100], title=title[:300], evidence=evidence, link=link[:500]
         )
+        note: str = ""
         if not targets:
             alert.status = Alert.Status.NO_DESTINATION
-            alert.note = "no alert URL is configured (POSTWARDEN_ALERT_URLS, or console > Alerts)"
+            note = Text("no alert URL is configured (POSTWARDEN_ALERT_URLS, or console > Alerts)")
         elif kind != Alert.Kind.TEST and _sent_last_hour(now) >= settings.alerts.max_per_hour:
             alert.status = Alert.Status.HELD
-            alert.note = (
-                f"held back: {settings.alerts.max_per_hour} alerts were sent in the last hour "
-                "(POSTWARDEN_ALERT_MAX_PER_HOUR)"
+            note = Text(
+                "held back: {n} alerts were sent in the last hour (POSTWARDEN_ALERT_MAX_PER_HOUR)",
+                n=settings.alerts.max_per_hour,
             )
         else:
             held = _held_since_last()
             if held:
-                alert.note = f"{held} alert(s) before this one were held back by the rate limit"
+                note = Text("{n} alert(s) before this one were held back by the rate limit", n=held)
+        alert.note = note
+        alert.words = {**words_of(title, evidence), "note": as_data(note)}
         alert.save()
         if alert.status == Alert.Status.PENDING:
             Delivery.objects.bulk_create(
@@ -120,25 +124,44 @@ def _held_since_last() -> int:
     return held.filter(id__gt=last).count() if last else held.count()
 
 
-def message(alert: Alert) -> tuple[str, str]:
-    """The notification's title and body: what broke, the evidence, the console's page."""
-    at = f"{alert.created_at:%Y-%m-%d %H:%M} UTC"
+def message(alert: Alert, language: str = "en") -> tuple[str, str]:
+    """The notification's title and body in ``language`` (the instance's,
+    POSTWARDEN_LANGUAGE): what broke, the evidence, the console's page. The finding's
+    title is said in it; the evidence quotes a server's words as they came."""
+    with override(language):
+        return _message(alert)
+
+
+def _message(alert: Alert) -> tuple[str, str]:
+    at = format_datetime(alert.created_at, seconds=False) + " UTC"
+    what = localize(said(alert.words, "title", alert.title))
+    evidence = localize(said(alert.words, "evidence", alert.evidence))
     if alert.kind == Alert.Kind.TEST:
-        title = "Postwarden: test alert"
-        lines = [f"This is a test alert from Postwarden, sent at {at}. Alerts reach this destination."]
-    elif alert.kind == Alert.Kind.RESOLVED:
-        title = f"Postwarden resolved: {alert.title} ({alert.key})"
+        title = gettext("Postwarden: test alert")
         lines = [
-            f"Resolved at {at}: {alert.title} ({alert.key}) is no longer found.",
-            f"Last evidence: {alert.evidence}",
+            gettext(
+                "This is a test alert from Postwarden, sent at {at}. Alerts reach this destination."
+            ).format(at=at)
+        ]
+    elif alert.kind == Alert.Kind.RESOLVED:
+        title = gettext("Postwarden resolved: {title} ({key})").format(title=what, key=alert.key)
+        lines = [
+            gettext("Resolved at {at}: {title} ({key}) is no longer found.").format(
+                at=at, title=what, key=alert.key
+            ),
+            gettext("Last evidence: {evidence}").format(evidence=evidence),
         ]
     else:
-        title = f"Postwarden alert: {alert.title} ({alert.key})"
-        lines = [f"What broke: {alert.title} ({alert.key}), found at {at}.", f"Evidence: {alert.evidence}"]
+        title = gettext("Postwarden alert: {title} ({key})").format(title=what, key=alert.key)
+        lines = [
+            gettext("What broke: {title} ({key}), found at {at}.").format(title=what, key=alert.key, at=at),
+            gettext("Evidence: {evidence}").format(evidence=evidence),
+        ]
     if alert.link:
-        lines.append(f"Console: {alert.link}")
+        lines.append(gettext("Console: {link}").format(link=alert.link))
     if alert.note:
-        lines.append(f"Note: {alert.note}.")
+        note = localize(said(alert.words, "note", alert.note))
+        lines.append(gettext("Note: {note}.").format(note=note))
     return title, "\n".join(lines)
 
 
@@ -149,14 +172,14 @@ def send_test_alert(settings: Settings, now: datetime | None = None) -> Alert:
         settings,
         kind=Alert.Kind.TEST,
         key="test",
-        title="Test alert",
+        title=Text("Test alert"),
         evidence="",
         link=base_url(settings) + ALERTS_PAGE,
         now=now or timezone.now(),
     )
     targets = {t.key: t for t in destinations.configured(settings)}
     for delivery in alert.deliveries.all():
-        _attempt(delivery, targets, retry=False)
+        _attempt(delivery, targets, retry=False, language=settings.service.language)
     _settle(alert)
     alert.refresh_from_db()
     return alert
@@ -180,7 +203,7 @@ def send_due(settings: Settings, stopping: Callable[[], bool] = lambda: False) -
             _postpone(delivery, settings, now)
             continue
         tried += 1
-        if not _attempt(delivery, targets, retry=True, settings=settings):
+        if not _attempt(delivery, targets, retry=True, settings=settings, language=settings.service.language):
             failing.add(delivery.destination)
         _settle(delivery.alert)
     return tried
@@ -192,6 +215,7 @@ def _attempt(
     *,
     retry: bool,
     settings: Settings | None = None,
+    language: str = "en",
 ) -> bool:
     alert = delivery.alert
     target = targets.get(delivery.destination)
@@ -201,7 +225,7 @@ def _attempt(
         error: str | None = "the destination was removed from the alert URLs before it was sent"
         retry = False
     else:
-        title, body = message(alert)
+        title, body = message(alert, language)
         error = destinations.send(target, title, body)
     if error is None:
         delivery.status, delivery.sent_at, delivery.last_error = Delivery.Status.SENT, now, ""

@@ -26,6 +26,10 @@ class Condition(models.Model):
     evidence = models.TextField(blank=True)
     #: the console page that shows it (a path)
     page = models.CharField(max_length=200, blank=True)
+    #: title and evidence as sentences that can be said again in another language
+    #: (core/i18n.py as_data): the columns above stay English for the history and logs,
+    #: an alert is sent in the instance's language
+    words = models.JSONField(default=dict, blank=True)
 
     objects: ClassVar[models.Manager[Condition]]
 
@@ -59,6 +63,10 @@ class Alert(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
     #: why it was held back, or had no destination
     note = models.CharField(max_length=300, blank=True)
+    #: title, evidence and note as sentences that can be said again in another language
+    #: (core/i18n.py as_data): the columns above stay English for the history and logs,
+    #: an alert is sent in the instance's language
+    words = models.JSONField(default=dict, blank=True)
 
     objects: ClassVar[models.Manager[Alert]]
 

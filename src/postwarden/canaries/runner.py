@@ -39,6 +39,7 @@ from postwarden.canaries.verdicts import TOKEN_HEADER
 from postwarden.canaries.watch import Found, Look, find, remove
 from postwarden.core.addresses import redact
 from postwarden.core.config.model import Settings
+from postwarden.core.i18n import Text
 from postwarden.core.imap import ImapError, open_session
 from postwarden.core.sealing import UnsealError
 from postwarden.outbox.errors import Refused
@@ -54,10 +55,11 @@ PARALLEL: Final = 4
 FIRST_POLL: Final = 2.0
 POLL_FACTOR: Final = 1.5
 MAX_POLL: Final = 30.0
-SUBJECT: Final = "Postwarden canary"
+SUBJECT: Final = Text("Postwarden canary")
 TAG: Final = "postwarden-canary"
 SOURCE: Final = "canary"
-BODY: Final = (
+#: the canary mail's words, sent in the instance's language (POSTWARDEN_LANGUAGE)
+BODY: Final = Text(
     "This is an automatic delivery test sent by Postwarden to a mailbox its operator owns.\n"
     "Postwarden looks for it over IMAP to see whether mail arrives, in which folder, and what\n"
     "the receiving server concluded about it (SPF, DKIM, DMARC). It is deleted once found.\n"
@@ -177,10 +179,13 @@ def _start(canary: Canary, now: datetime, settings: Settings | None) -> None:
 
 
 def _send(canary: Canary, token: str, trigger: str, now: datetime, settings: Settings | None) -> CanaryRun:
+    from postwarden.configstore.runtime import current_settings
+
+    language = (settings or current_settings()).service.language
     outgoing = Outgoing(
         to=[canary.address],
-        subject=f"{SUBJECT} {token.rsplit('.', 1)[-1][:6]}",
-        text=BODY,
+        subject=f"{SUBJECT.localized(language)} {token.rsplit('.', 1)[-1][:6]}",
+        text=BODY.localized(language),
         headers={TOKEN_HEADER: token},
         tags=[TAG],
     )

@@ -275,6 +275,37 @@ def said(error: BaseException) -> str:
     return str(error)
 
 
+def as_data(value: object) -> object:
+    """``value`` as JSON data that :func:`from_data` makes a sentence of again: for words
+    stored now and said later in the language of whoever reads them (an alert sent by the
+    monitor). A plain value is kept as its ``str``."""
+    if isinstance(value, Joined):
+        return {"join": as_data(value.separator), "parts": [as_data(part) for part in value.parts]}
+    if isinstance(value, Text):
+        params = {name: as_data(param) for name, param in value.params.items()}
+        return {"msgid": value.msgid, "plural": value.msgid_plural, "n": value.n, "params": params}
+    if isinstance(value, Number):
+        return {"number": value.value}
+    return str(value)
+
+
+def from_data(data: object) -> object:
+    """What :func:`as_data` stored: a :class:`Text` again, or the plain value."""
+    if not isinstance(data, dict):
+        return data
+    if "join" in data:
+        return Joined(_str_from(data["join"]), [_str_from(part) for part in data["parts"]])
+    if "number" in data:
+        return Number(data["number"])
+    params = {name: from_data(param) for name, param in data.get("params", {}).items()}
+    return _rebuild(data["msgid"], data.get("plural"), data.get("n"), params)
+
+
+def _str_from(data: object) -> str:
+    value = from_data(data)
+    return value if isinstance(value, str) else str(value)
+
+
 def localize(value: object) -> str:
     """``value`` for a person to read: a :class:`Text` in the active language, else ``str(value)``."""
     if isinstance(value, Text):
