@@ -53,7 +53,7 @@ DOMAINS: Final[dict[str, tuple[str, ...]]] = {
     "settings": ("core/config",),
     "cli": ("cli", "core", "outbox/management"),
     # what Postwarden writes itself outside the console: alerts, the canary mail
-    "mail": ("alerts", "canaries"),
+    "mail": ("alerts", "canaries/runner.py"),
 }
 KEYWORDS: Final = {"gettext": None, "ngettext": (1, 2), "Text": None, "ntext": (1, 2)}
 #: Django apps that keep their own catalog, <app>/locale/<language>/LC_MESSAGES/django.po:
