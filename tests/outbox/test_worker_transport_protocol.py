@@ -119,4 +119,5 @@ def test_every_transport_declares_the_whole_protocol(tmp_path: Path, httpserver:
     assert (capture.batches, capture.needs_parts, capture.takes_return_paths) == (False, False, False)
     assert (esp.batches, esp.needs_parts, esp.takes_return_paths) == (False, True, False)
     assert (smtp.concurrency, esp.concurrency) == (8, 4)
+    assert (smtp.server, capture.server, esp.server) == (("127.0.0.1", 2525), None, None)
     asyncio.run(esp.close())

@@ -147,8 +147,7 @@ def _claim_and_send(
     done = attempts.conclude(
         job.recipients[0],
         result,
-        transport=transport.name,
-        settings=settings,
+        server=transport.server,
         policy=RetryPolicy.from_settings(settings.delivery),
         now=timezone.now(),
         seconds=time.perf_counter() - started,

@@ -106,6 +106,9 @@ class Transport(Protocol):
     needs_parts: bool
     #: whether it sends each recipient's own return path (VERP) as the envelope sender
     takes_return_paths: bool
+    #: the SMTP server it talks to, ``(host, port)``, which the reply knowledge base words
+    #: its advice by; None for provider APIs and capture
+    server: tuple[str, int] | None
 
     async def send(self, delivery: Delivery) -> Sequence[RecipientResult]:
         """One result per recipient of ``delivery``, in any order. Must not raise for

@@ -60,6 +60,7 @@ class CaptureTransport:
     batches = False
     needs_parts = False
     takes_return_paths = False
+    server: tuple[str, int] | None = None
 
     def __init__(self, directory: Path, keep: int = KEEP) -> None:
         self.directory = directory

@@ -54,6 +54,7 @@ class EspTransport:
     batches = False
     needs_parts = True
     takes_return_paths = False
+    server: tuple[str, int] | None = None
 
     def __init__(self, provider: ProviderSettings, *, max_recipients: int = 0, pool_size: int = POOL_SIZE):
         spec = esp_backends.check(provider)

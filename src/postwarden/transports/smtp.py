@@ -80,6 +80,7 @@ class SmtpTransport:
     ) -> None:
         """Raises ValueError (SMTP_HOST unset) or DkimKeyError: configuration errors."""
         self.endpoint = Endpoint.from_settings(settings.smtp)
+        self.server: tuple[str, int] | None = (self.endpoint.host, self.endpoint.port)
         self.concurrency = max(1, settings.delivery.smtp_connections)
         cap = settings.delivery.max_recipients_per_message
         self.max_recipients = cap if cap > 0 else DEFAULT_MAX_RECIPIENTS

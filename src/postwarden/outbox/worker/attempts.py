@@ -11,7 +11,6 @@ from typing import Any
 
 from postwarden import logs
 from postwarden.core.addresses import redact
-from postwarden.core.config.model import Settings
 from postwarden.outbox.retry import RetryPolicy, explain, judge
 from postwarden.outbox.worker.db import Claimed, Done
 from postwarden.transports.base import Delivery, Outcome, RecipientResult
@@ -23,16 +22,14 @@ def conclude(
     claimed: Claimed,
     result: RecipientResult,
     *,
-    transport: str,
-    settings: Settings,
+    server: tuple[str, int] | None,
     policy: RetryPolicy,
     now: datetime,
     seconds: float,
 ) -> Done:
-    """The :class:`Done` to record for ``claimed``. The SMTP server's host and port go to
-    the classifier, which words its advice by them."""
-    smtp = settings.smtp if transport == "smtp" else None
-    port, host = (smtp.port, smtp.host) if smtp else (None, None)
+    """The :class:`Done` to record for ``claimed``. The SMTP server's host and port (the
+    transport's ``server``) go to the classifier, which words its advice by them."""
+    host, port = server if server is not None else (None, None)
     verdict = judge(
         result,
         tries=claimed.attempt - claimed.attempts_base,

@@ -651,12 +651,10 @@ class Worker:
         now: datetime,
         seconds: float,
     ) -> attempts.LogEntry:
-        settings, _ = self._current()
         done = attempts.conclude(
             claimed,
             result,
-            transport=transport.name,
-            settings=settings,
+            server=transport.server,
             policy=self.policy,
             now=now,
             seconds=seconds,
