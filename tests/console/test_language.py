@@ -9,6 +9,7 @@ import re
 
 import pytest
 from django.test import Client
+from django.utils.html import escape
 
 from postwarden.accounts.models import User
 from postwarden.configstore.runtime import save
@@ -133,3 +134,28 @@ def test_a_persian_page_shows_solar_hijri_dates_when_the_user_chose_them(
     admin.calendar = "gregorian"
     admin.save()
     assert "۲۰۲۶-۰۳-۲۱ ۱۰:۰۰" in html_of(logged_in(admin), "/api-keys/")[2]
+
+
+def test_a_doctor_run_reads_in_the_language_of_whoever_looks_at_it_later(
+    settings_user: User, clean_env: None
+) -> None:
+    """The run is kept as the JSON contract has it (English); its sentences are kept in
+    every shipped language too, so a Persian reader gets the findings in Persian."""
+    english = logged_in(settings_user)
+    assert english.post("/doctor/run/").status_code == 302
+    from postwarden.console.models import DoctorRun
+
+    run = DoctorRun.objects.get()
+    kept = [path for path in run.texts["fa"] if path.startswith("/findings/") and path.endswith("/title")]
+    assert kept, run.texts  # the doctor's finding titles are core Text
+    index = int(kept[0].split("/")[2])
+    title = run.report["findings"][index]["title"]
+    persian_title = run.texts["fa"][kept[0]]
+    assert title.isascii()
+    assert not persian_title.isascii()
+    assert escape(title) in html_of(english, "/doctor/")[2]
+    settings_user.language = "fa"
+    settings_user.save()
+    page = html_of(logged_in(settings_user), "/doctor/")[2]
+    assert escape(persian_title) in page
+    assert escape(title) not in page

@@ -3,13 +3,14 @@ stages as a pipeline, each with the worst status of its checks, and the root cau
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from postwarden.core import i18n
 from postwarden.core.codes import STAGE_ORDER
 
 #: worst first
@@ -77,3 +78,41 @@ def settings_rows(report: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
         else:
             rows.append((str(key), [str(value)]))
     return rows
+
+
+def translations(report: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The report's sentences (core Text: titles, details, steps, notes) in every shipped
+    language, by their place in the report ("/findings/0/title"). The report itself is
+    stored as the JSON contract has it, in English; a later reader gets these."""
+    said: dict[str, dict[str, str]] = {}
+    for path, text in _texts(report, ""):
+        for language in i18n.LANGUAGES[1:]:
+            said.setdefault(language, {})[path] = text.localized(language)
+    return said
+
+
+def in_language(report: Mapping[str, Any], said: Mapping[str, Mapping[str, str]], language: str) -> Any:
+    """``report`` with the sentences said in ``language`` where they were kept."""
+    words = said.get(language)
+    return _replace(report, "", words) if words else report
+
+
+def _texts(value: object, path: str) -> Iterator[tuple[str, i18n.Text]]:
+    if isinstance(value, i18n.Text):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _texts(item, f"{path}/{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _texts(item, f"{path}/{index}")
+
+
+def _replace(value: object, path: str, words: Mapping[str, str]) -> object:
+    if path in words:
+        return words[path]
+    if isinstance(value, Mapping):
+        return {key: _replace(item, f"{path}/{key}", words) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace(item, f"{path}/{index}", words) for index, item in enumerate(value)]
+    return value

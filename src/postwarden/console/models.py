@@ -34,6 +34,9 @@ class DoctorRun(models.Model):
     root_cause = models.CharField(max_length=64, blank=True)
     #: the doctor's JSON contract (docs/spec/doctor.md), secrets already reduced to set/empty
     report: models.JSONField[Any] = models.JSONField(default=dict)
+    #: the report's sentences in each shipped language but English, by their place in the
+    #: report (console/doctor_pipeline.py translations): a later reader gets their own
+    texts: models.JSONField[Any] = models.JSONField(default=dict)
 
     objects: ClassVar[models.Manager[DoctorRun]]
 

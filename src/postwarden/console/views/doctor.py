@@ -11,6 +11,7 @@ from typing import Any, Final
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 
 from postwarden.accounts.models import User
 from postwarden.console import doctor_pipeline
@@ -24,9 +25,12 @@ HISTORY: Final = 10
 
 
 def _context(run: DoctorRun | None) -> dict[str, Any]:
-    report = run.report if run else {}
+    report = (
+        doctor_pipeline.in_language(run.report, run.texts, translation.get_language() or "en") if run else {}
+    )
     return {
         "run": run,
+        "report": report,
         "stages": doctor_pipeline.pipeline(report),
         "cause": doctor_pipeline.root_cause(report),
         "others": doctor_pipeline.others(report),
@@ -59,6 +63,7 @@ def doctor_run(request: HttpRequest) -> HttpResponse:
         ok=bool(report.get("ok")),
         root_cause=str(report.get("root_cause") or ""),
         report=report,
+        texts=doctor_pipeline.translations(report),
     )
     log.info(
         "doctor run from the console", extra={"by": getattr(user, "pk", None), "root_cause": run.root_cause}

@@ -8,10 +8,10 @@ from datetime import datetime
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from postwarden.configstore.runtime import current_settings
-from postwarden.console import charts, stats
+from postwarden.console import charts, doctor_pipeline, stats
 from postwarden.console.models import DoctorRun
 from postwarden.core.config.model import Provider, Settings
 from postwarden.core.config.resolve import ConfigError
@@ -42,6 +42,17 @@ class DoctorCard:
     run: DoctorRun | None
     #: the newest finished attempt: (outcome, finding, when)
     latest: tuple[str, str, datetime] | None
+
+    @property
+    def cause_title(self) -> object:
+        """The root cause's title in the reader's language (as kept with the run)."""
+        if self.run is None or not self.run.root_cause:
+            return ""
+        report = doctor_pipeline.in_language(
+            self.run.report, self.run.texts, translation.get_language() or "en"
+        )
+        found = [f for f in report.get("findings", []) if f.get("code") == self.run.root_cause]
+        return found[0].get("title", "") if found else ""
 
     @property
     def recovered(self) -> bool:
