@@ -173,3 +173,10 @@ def test_no_word_of_the_report_escapes_the_catalog_without_settings(tmp_path: Pa
     assert (done.returncode, done.stderr) == (1, "")
     assert "config.missing" in done.stdout
     assert unmarked_english(done.stdout) == []
+
+
+def test_no_word_of_the_help_escapes_the_catalog(tmp_path: Path) -> None:
+    done = postwarden(["doctor", "--help"], base_environ(tmp_path, "en_XA.UTF-8"), tmp_path)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "--dns-server" in done.stdout
+    assert unmarked_english(done.stdout) == []

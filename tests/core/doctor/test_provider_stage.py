@@ -11,6 +11,7 @@ import socket
 import pytest
 from pytest_httpserver import HTTPServer
 
+from postwarden.core import i18n
 from postwarden.core.doctor.model import Severity, Status
 from tests.core.doctor.helpers import check, codes, doctor, finding, settings
 from tests.dnsd import DnsTestServer
@@ -91,6 +92,26 @@ def test_it_reports_an_unauthenticated_sendgrid_sender(httpserver: HTTPServer) -
         "MAIL_FROM ops@example.com: not a verified sender, and example.com is not an "
         "authenticated domain (GET /v3/whitelabel/domains: HTTP 200:"
     )
+
+
+def test_a_provider_finding_is_said_in_persian_with_the_apis_words_verbatim(httpserver: HTTPServer) -> None:
+    env = sendgrid(
+        httpserver,
+        domains=[{"domain": "example.com", "valid": False}],
+        senders=[{"from_email": "ops@example.com", "verified": False}],
+    )
+    report = run(httpserver, "sendgrid", **env)
+    found = finding(report, "provider.sender_unverified")
+    with i18n.override("fa"):
+        said = i18n.localize(found.evidence)
+        steps = [i18n.localize(step) for step in found.steps]
+        detail = i18n.localize(check(report, "provider.api").detail)
+    assert said.startswith(
+        "MAIL_FROM ops@example.com: فرستندهٔ تأییدشده نیست و example.com دامنهٔ احرازشده نیست ("
+    )
+    assert "GET /v3/whitelabel/domains: HTTP 200: " in said  # the API's answer, as it came
+    assert steps[0].startswith("example.com را در SendGrid احراز کنید")
+    assert detail == "کلید API پذیرفته شد و اجازهٔ ارسال دارد (۲ مجوز)"
 
 
 def test_it_accepts_a_verified_single_sender(httpserver: HTTPServer) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.providers.http import HttpFailure, HttpResponse, request
+from postwarden.core.i18n import Text, said
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
@@ -67,13 +68,20 @@ class Api:
             self.rec.finding(
                 Finding.of(
                     Code.NETWORK_DNS_UNRESOLVABLE,
-                    str(exc),
+                    said(exc),
                     (
-                        f"Check the {self.name} API host name ({host}); if <PROVIDER>_API_URL is "
-                        "set, check its spelling.",
-                        f"Check that this machine can resolve names ({self.ctx.dns.description}).",
+                        Text(
+                            "Check the {name} API host name ({host}); if <PROVIDER>_API_URL is set, check "
+                            "its spelling.",
+                            name=self.name,
+                            host=host,
+                        ),
+                        Text(
+                            "Check that this machine can resolve names ({description}).",
+                            description=self.ctx.dns.description,
+                        ),
                     ),
-                    title=f"The {self.name} API host does not resolve",
+                    title=Text("The {name} API host does not resolve", name=self.name),
                 ),
                 blocking=True,  # reported under --only provider too: it is why the provider was not checked
             )
@@ -81,15 +89,18 @@ class Api:
             self.rec.finding(
                 Finding.of(
                     Code.PROVIDER_UNREACHABLE,
-                    str(exc),
+                    said(exc),
                     (
-                        f"Check that this machine can reach {host} over HTTPS (firewall, proxy, "
-                        "egress rules).",
-                        f"Check {self.name}'s status page for an outage.",
+                        Text(
+                            "Check that this machine can reach {host} over HTTPS (firewall, proxy, egress "
+                            "rules).",
+                            host=host,
+                        ),
+                        Text("Check {name}'s status page for an outage.", name=self.name),
                     ),
                 )
             )
-        self.rec.check("provider.api", Status.FAIL, str(exc), duration_ms=ms)
+        self.rec.check("provider.api", Status.FAIL, said(exc), duration_ms=ms)
         raise ProbeStop(url)
 
     def evidence(self, method: str, path: str, response: HttpResponse) -> str:
@@ -104,8 +115,12 @@ class Api:
             Code.PROVIDER_INVALID_CREDENTIALS,
             evidence,
             (
-                f"Check {key_name}: copy the key again from the {self.name} dashboard (no spaces or quotes "
-                "around it).",
+                Text(
+                    "Check {key_name}: copy the key again from the {name} dashboard (no spaces or quotes "
+                    "around it).",
+                    key_name=key_name,
+                    name=self.name,
+                ),
                 *steps,
             ),
         )
@@ -114,7 +129,12 @@ class Api:
         self.stop(
             Code.PROVIDER_UNREACHABLE,
             evidence,
-            (f"{self.name}'s API answered with a server error: check its status page and try again later.",),
+            (
+                Text(
+                    "{name}'s API answered with a server error: check its status page and try again later.",
+                    name=self.name,
+                ),
+            ),
         )
 
     def stop(self, code: Code, evidence: str, steps: Sequence[str]) -> None:
@@ -137,7 +157,7 @@ def sender_unverified(rec: Recorder, name: str, evidence: str, steps: Sequence[s
             evidence,
             (
                 *steps,
-                f"Or set MAIL_FROM to an address at a domain that is verified with {name}.",
+                Text("Or set MAIL_FROM to an address at a domain that is verified with {name}.", name=name),
             ),
         )
     )

@@ -20,6 +20,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from postwarden.core.dns import DnsClient
+from postwarden.core.i18n import Number, Text
 
 #: provider bodies worth quoting are short; a proxy's HTML error page is not
 MAX_BODY: Final = 1 << 20
@@ -101,7 +102,7 @@ async def request(
     status (401, 500 …) is an answer and is returned."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HttpFailure("connect", f"{url!r} is not an http(s) URL")
+        raise HttpFailure("connect", Text("{url!r} is not an http(s) URL", url=url))
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         addresses = await dns.resolve_host(parts.hostname, port)
@@ -139,13 +140,25 @@ def _send(
         data = response.read(MAX_BODY)
         return HttpResponse(response.status, data, {k.lower(): v for k, v in response.getheaders()})
     except ssl.SSLError as exc:
-        raise HttpFailure("tls", f"TLS with {host}:{port} failed: {exc}") from None
+        raise HttpFailure(
+            "tls", Text("TLS with {host}:{port} failed: {error}", host=host, port=port, error=str(exc))
+        ) from None
     except TimeoutError:
         raise HttpFailure(
-            "timeout", f"no answer from {host}:{port} ({address}) within {timeout:g} s"
+            "timeout",
+            Text(
+                "no answer from {host}:{port} ({address}) within {timeout:g} s",
+                host=host,
+                port=port,
+                address=address,
+                timeout=Number(timeout),
+            ),
         ) from None
     except ConnectionRefusedError:
-        raise HttpFailure("connect", f"{host}:{port} ({address}) refused the connection") from None
+        raise HttpFailure(
+            "connect",
+            Text("{host}:{port} ({address}) refused the connection", host=host, port=port, address=address),
+        ) from None
     except (OSError, http.client.HTTPException) as exc:
         raise HttpFailure("connect", f"{host}:{port} ({address}): {type(exc).__name__}: {exc}") from None
     finally:

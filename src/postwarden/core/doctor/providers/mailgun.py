@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Final
 
 from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.providers.base import Api, sender_unverified
+from postwarden.core.i18n import Text
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
@@ -34,26 +35,30 @@ async def probe(ctx: Context, rec: Recorder) -> None:
             evidence,
             "MAILGUN_API_KEY",
             (
-                "Use a Mailgun API key (Account > API keys), and for an EU account set "
-                "MAILGUN_API_URL=https://api.eu.mailgun.net/v3.",
+                Text(
+                    "Use a Mailgun API key (Account > API keys), and for an EU account set "
+                    "MAILGUN_API_URL=https://api.eu.mailgun.net/v3."
+                ),
             ),
         )
     if response.status == 404:
-        rec.check("provider.api", Status.PASS, "the API key is accepted")
+        rec.check("provider.api", Status.PASS, Text("the API key is accepted"))
         sender_unverified(
             rec,
             "Mailgun",
             evidence,
             (
-                f"Add {name} under Sending > Domains in Mailgun, or set MAILGUN_DOMAIN to a domain "
-                "of this account "
-                "(an EU domain needs MAILGUN_API_URL=https://api.eu.mailgun.net/v3).",
+                Text(
+                    "Add {name} under Sending > Domains in Mailgun, or set MAILGUN_DOMAIN to a domain of "
+                    "this account (an EU domain needs MAILGUN_API_URL=https://api.eu.mailgun.net/v3).",
+                    name=name,
+                ),
             ),
         )
         return
     if response.status >= 400:
         api.server_error(evidence)
-    rec.check("provider.api", Status.PASS, "the API key is accepted")
+    rec.check("provider.api", Status.PASS, Text("the API key is accepted"))
     domain = (response.json() or {}).get("domain") or {}
     _judge(rec, name, domain, evidence)
 
@@ -67,9 +72,11 @@ def _judge(rec: Recorder, name: str, domain: dict[str, object], evidence: str) -
                 Code.PROVIDER_ACCOUNT_SUSPENDED,
                 evidence,
                 (
-                    f"Mailgun has disabled {name}: see the domain's page and your account's billing "
-                    "and compliance "
-                    "notices, or contact Mailgun support.",
+                    Text(
+                        "Mailgun has disabled {name}: see the domain's page and your account's billing and "
+                        "compliance notices, or contact Mailgun support.",
+                        name=name,
+                    ),
                 ),
             )
         )
@@ -81,8 +88,11 @@ def _judge(rec: Recorder, name: str, domain: dict[str, object], evidence: str) -
                 Code.PROVIDER_SANDBOX,
                 evidence,
                 (
-                    f"{name} is a sandbox domain: it delivers only to authorized recipients (at most 5).",
-                    "Add and verify your own sending domain in Mailgun and set MAILGUN_DOMAIN to it.",
+                    Text(
+                        "{name} is a sandbox domain: it delivers only to authorized recipients (at most 5).",
+                        name=name,
+                    ),
+                    Text("Add and verify your own sending domain in Mailgun and set MAILGUN_DOMAIN to it."),
                 ),
             )
         )
@@ -95,9 +105,12 @@ def _judge(rec: Recorder, name: str, domain: dict[str, object], evidence: str) -
             "Mailgun",
             evidence,
             (
-                f"Publish the DNS records Mailgun lists for {name} (Sending > Domains > DNS "
-                "records) and click Verify.",
+                Text(
+                    "Publish the DNS records Mailgun lists for {name} (Sending > Domains > DNS records) and "
+                    "click Verify.",
+                    name=name,
+                ),
             ),
         )
         return
-    rec.check("provider.sender", Status.PASS, f"{name} is verified")
+    rec.check("provider.sender", Status.PASS, Text("{name} is verified", name=name))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.providers.base import Api, domain_covers, sender_unverified
 from postwarden.core.doctor.senders import mail_domain
+from postwarden.core.i18n import Text
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
@@ -39,7 +40,7 @@ async def probe(ctx: Context, rec: Recorder) -> None:
         api.refuse_key(
             evidence,
             "MANDRILL_API_KEY",
-            ("Use a Mandrill API key (Settings > SMTP & API Info), not a Mailchimp marketing key.",),
+            (Text("Use a Mandrill API key (Settings > SMTP & API Info), not a Mailchimp marketing key."),),
         )
     if name == "PaymentRequired":
         rec.finding(
@@ -47,8 +48,10 @@ async def probe(ctx: Context, rec: Recorder) -> None:
                 Code.PROVIDER_ACCOUNT_SUSPENDED,
                 evidence,
                 (
-                    "Mandrill needs transactional credits: buy a block in Mailchimp (Transactional "
-                    "> Account).",
+                    Text(
+                        "Mandrill needs transactional credits: buy a block in Mailchimp (Transactional > "
+                        "Account)."
+                    ),
                 ),
             )
         )
@@ -56,7 +59,7 @@ async def probe(ctx: Context, rec: Recorder) -> None:
         return
     if ping.status >= 400:
         api.server_error(evidence)
-    rec.check("provider.api", Status.PASS, "the API key is accepted")
+    rec.check("provider.api", Status.PASS, Text("the API key is accepted"))
     await _sender(ctx, rec, api, body)
 
 
@@ -69,15 +72,20 @@ async def _sender(ctx: Context, rec: Recorder, api: Api, body: bytes) -> None:
         return
     matches = [d for d in domains if isinstance(d, dict) and domain_covers(str(d.get("domain", "")), domain)]
     if any(d.get("valid_signing") for d in matches):
-        rec.check("provider.sender", Status.PASS, f"{domain} is a verified sending domain")
+        rec.check(
+            "provider.sender", Status.PASS, Text("{domain} is a verified sending domain", domain=domain)
+        )
         return
-    state = "added but not verified for signing" if matches else "not added"
+    state = Text("added but not verified for signing") if matches else Text("not added")
     sender_unverified(
         rec,
         "Mandrill",
-        f"{domain}: {state} (POST /senders/domains.json)",
+        Text("{domain}: {state} (POST /senders/domains.json)", domain=domain, state=state),
         (
-            f"Add {domain} under Settings > Domains > Sending Domains, verify it, and publish its "
-            "DKIM and SPF records.",
+            Text(
+                "Add {domain} under Settings > Domains > Sending Domains, verify it, and publish its DKIM "
+                "and SPF records.",
+                domain=domain,
+            ),
         ),
     )

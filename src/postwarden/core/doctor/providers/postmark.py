@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Final
 
 from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.providers.base import Api
+from postwarden.core.i18n import Text, join
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
@@ -32,7 +33,7 @@ async def probe(ctx: Context, rec: Recorder) -> None:
         api.refuse_key(
             evidence,
             "POSTMARK_SERVER_TOKEN",
-            ("Use the Server API token (Servers > your server > API Tokens), not the Account token.",),
+            (Text("Use the Server API token (Servers > your server > API Tokens), not the Account token."),),
         )
     if error in (_PENDING, _INACTIVE):
         code = Code.PROVIDER_SANDBOX if error == _PENDING else Code.PROVIDER_ACCOUNT_SUSPENDED
@@ -41,8 +42,11 @@ async def probe(ctx: Context, rec: Recorder) -> None:
                 code,
                 evidence,
                 (
-                    "Finish Postmark's account approval (until then mail goes only to your own domain), or",
-                    "reactivate the account in Postmark's billing settings.",
+                    Text(
+                        "Finish Postmark's account approval (until then mail goes only to your own domain), "
+                        "or"
+                    ),
+                    Text("reactivate the account in Postmark's billing settings."),
                 ),
             )
         )
@@ -51,13 +55,15 @@ async def probe(ctx: Context, rec: Recorder) -> None:
     if response.status >= 400:
         api.server_error(evidence)
     name = (response.json() or {}).get("Name", "")
-    rec.check("provider.api", Status.PASS, f"the server token is accepted (server {name!r})")
+    rec.check("provider.api", Status.PASS, Text("the server token is accepted (server {name!r})", name=name))
     await _stream(rec, api, provider.option("POSTMARK_MESSAGE_STREAM") or "outbound")
     rec.check(
         "provider.sender",
         Status.SKIP,
-        "sender signatures need an account token; Postmark checks the "
-        "sender when it sends (postwarden send-test)",
+        Text(
+            "sender signatures need an account token; Postmark checks the sender when it sends (postwarden "
+            "send-test)"
+        ),
     )
 
 
@@ -65,10 +71,10 @@ async def _stream(rec: Recorder, api: Api, stream: str) -> None:
     path = f"message-streams/{stream}"
     response = await api.call("GET", path)
     if response.status == 200:
-        rec.check("provider.account", Status.PASS, f"message stream {stream!r} exists")
+        rec.check("provider.account", Status.PASS, Text("message stream {stream!r} exists", stream=stream))
         return
     rec.check(
         "provider.account",
         Status.WARN,
-        f"POSTMARK_MESSAGE_STREAM={stream}: {api.evidence('GET', path, response)}",
+        join(": ", [f"POSTMARK_MESSAGE_STREAM={stream}", api.evidence("GET", path, response)]),
     )

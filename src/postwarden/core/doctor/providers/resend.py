@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.providers.base import Api, domain_covers, sender_unverified
 from postwarden.core.doctor.senders import mail_domain
+from postwarden.core.i18n import Text
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
@@ -30,40 +31,48 @@ async def probe(ctx: Context, rec: Recorder) -> None:
     evidence = api.evidence("GET", "domains", response)
     body: Any = response.json() or {}
     if response.status == 401 and body.get("name") == "restricted_api_key":
-        rec.check("provider.api", Status.PASS, "the API key is accepted (send-only: domains not readable)")
-        rec.check("provider.sender", Status.SKIP, "a send-only key cannot list domains")
+        rec.check(
+            "provider.api", Status.PASS, Text("the API key is accepted (send-only: domains not readable)")
+        )
+        rec.check("provider.sender", Status.SKIP, Text("a send-only key cannot list domains"))
         return
     if response.status in (401, 403):
         api.refuse_key(evidence, "RESEND_API_KEY")
     if response.status >= 400:
         api.server_error(evidence)
-    rec.check("provider.api", Status.PASS, "the API key is accepted")
+    rec.check("provider.api", Status.PASS, Text("the API key is accepted"))
     domain = mail_domain(ctx.settings.sending.from_address)
     if domain == TEST_DOMAIN:
         rec.finding(
             Finding.of(
                 Code.PROVIDER_SANDBOX,
-                f"MAIL_FROM is at {TEST_DOMAIN}, Resend's testing domain",
+                Text("MAIL_FROM is at {TEST_DOMAIN}, Resend's testing domain", TEST_DOMAIN=TEST_DOMAIN),
                 (
-                    f"{TEST_DOMAIN} sends only to the address of your Resend account.",
-                    "Verify your own domain under Domains in Resend and use it in MAIL_FROM.",
+                    Text(
+                        "{TEST_DOMAIN} sends only to the address of your Resend account.",
+                        TEST_DOMAIN=TEST_DOMAIN,
+                    ),
+                    Text("Verify your own domain under Domains in Resend and use it in MAIL_FROM."),
                 ),
             )
         )
-        rec.check("provider.account", Status.FAIL, f"testing domain {TEST_DOMAIN}")
+        rec.check("provider.account", Status.FAIL, Text("testing domain {domain}", domain=TEST_DOMAIN))
         return
     domains = [d for d in body.get("data", []) if isinstance(d, dict)]
     matches = [d for d in domains if domain_covers(str(d.get("name", "")), domain)]
     if any(d.get("status") == "verified" for d in matches):
-        rec.check("provider.sender", Status.PASS, f"{domain} is verified")
+        rec.check("provider.sender", Status.PASS, Text("{domain} is verified", domain=domain))
         return
-    state = ", ".join(f"{d.get('name')}: {d.get('status')}" for d in matches) or "not added"
+    state = ", ".join(f"{d.get('name')}: {d.get('status')}" for d in matches) or Text("not added")
     sender_unverified(
         rec,
         "Resend",
-        f"{domain} ({state}); {evidence}",
+        Text("{domain} ({state}); {evidence}", domain=domain, state=state, evidence=evidence),
         (
-            f"Add {domain} under Domains in Resend, publish the records it shows, and wait for "
-            "status verified.",
+            Text(
+                "Add {domain} under Domains in Resend, publish the records it shows, and wait for status "
+                "verified.",
+                domain=domain,
+            ),
         ),
     )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 from postwarden.core.doctor.model import Status
 from postwarden.core.doctor.providers.base import Api, domain_covers, sender_unverified
 from postwarden.core.doctor.senders import mail_domain
+from postwarden.core.i18n import Number, Text
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
@@ -35,19 +36,21 @@ async def probe(ctx: Context, rec: Recorder) -> None:
         api.refuse_key(
             evidence,
             "SENDGRID_API_KEY",
-            ("Create a key with the Mail Send permission under Settings > API Keys.",),
+            (Text("Create a key with the Mail Send permission under Settings > API Keys."),),
         )
     if response.status >= 500:
         api.server_error(evidence)
     scopes = set((response.json() or {}).get("scopes", []))
     if "mail.send" not in scopes:
         api.refuse_key(
-            f"{evidence} (the key has no mail.send permission)",
+            Text("{evidence} (the key has no mail.send permission)", evidence=evidence),
             "SENDGRID_API_KEY",
-            ("Give the key the Mail Send permission (Settings > API Keys > Edit).",),
+            (Text("Give the key the Mail Send permission (Settings > API Keys > Edit)."),),
         )
     rec.check(
-        "provider.api", Status.PASS, f"the API key is accepted and may send ({len(scopes)} permissions)"
+        "provider.api",
+        Status.PASS,
+        Text("the API key is accepted and may send ({count} permissions)", count=Number(len(scopes))),
     )
     await _sender(ctx, rec, api)
 
@@ -64,27 +67,42 @@ async def _sender(ctx: Context, rec: Recorder, api: Api) -> None:
         s for s in _list(senders.json()) if s.get("verified") and str(s.get("from_email")).lower() == address
     ]
     if authenticated or verified:
-        what = f"{domain} is an authenticated domain" if authenticated else f"{address} is a verified sender"
+        what = (
+            Text("{domain} is an authenticated domain", domain=domain)
+            if authenticated
+            else Text("{address} is a verified sender", address=address)
+        )
         rec.check("provider.sender", Status.PASS, what)
         return
     if domains.status >= 400 and senders.status >= 400:
         rec.check(
             "provider.sender",
             Status.SKIP,
-            "the key may not read sender identities "
-            f"(HTTP {domains.status}, {senders.status}); SendGrid checks the sender when it sends",
+            Text(
+                "the key may not read sender identities (HTTP {domains}, {senders}); SendGrid checks the "
+                "sender when it sends",
+                domains=domains.status,
+                senders=senders.status,
+            ),
         )
         return
     sender_unverified(
         rec,
         "SendGrid",
-        f"MAIL_FROM {address}: not a verified sender, and {domain} is not an "
-        f"authenticated domain ({api.evidence('GET', 'whitelabel/domains', domains)})",
+        Text(
+            "MAIL_FROM {address}: not a verified sender, and {domain} is not an authenticated domain "
+            "({answer})",
+            address=address,
+            domain=domain,
+            answer=api.evidence("GET", "whitelabel/domains", domains),
+        ),
         (
-            f"Authenticate {domain} in SendGrid (Settings > Sender Authentication > Authenticate a "
-            "domain) and publish "
-            "the CNAME records it shows, or",
-            f"verify {address} as a single sender (Settings > Sender Authentication).",
+            Text(
+                "Authenticate {domain} in SendGrid (Settings > Sender Authentication > Authenticate a "
+                "domain) and publish the CNAME records it shows, or",
+                domain=domain,
+            ),
+            Text("verify {address} as a single sender (Settings > Sender Authentication).", address=address),
         ),
     )
 

@@ -22,6 +22,7 @@ from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.providers.base import Api, ProbeStop, sender_unverified
 from postwarden.core.doctor.providers.http import HttpResponse
 from postwarden.core.doctor.senders import mail_domain
+from postwarden.core.i18n import Number, Text
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
@@ -107,34 +108,39 @@ async def _account(ctx: Context, rec: Recorder, api: _SignedApi) -> bool:
             evidence,
             "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
             (
-                f"Use the IAM user's access key for region {api.region} (SES SMTP credentials are "
-                "not API keys).",
+                Text(
+                    "Use the IAM user's access key for region {region} (SES SMTP credentials are not API "
+                    "keys).",
+                    region=api.region,
+                ),
             ),
         )
     if response.status == 200:
         account: Any = response.json() or {}
-        rec.check("provider.api", Status.PASS, f"the keys are accepted (region {api.region})")
+        rec.check(
+            "provider.api", Status.PASS, Text("the keys are accepted (region {region})", region=api.region)
+        )
         if account.get("EnforcementStatus") == "SHUTDOWN" or account.get("SendingEnabled") is False:
             rec.finding(
                 Finding.of(
                     Code.PROVIDER_ACCOUNT_SUSPENDED,
-                    f"{evidence[:200]} (SendingEnabled="
-                    f"{account.get('SendingEnabled')}, EnforcementStatus="
-                    f"{account.get('EnforcementStatus')})",
+                    f"{evidence[:200]} (SendingEnabled={account.get('SendingEnabled')}, "
+                    f"EnforcementStatus={account.get('EnforcementStatus')})",
                     (
-                        "Open the SES console's Account dashboard and the AWS Health dashboard for "
-                        "the reason "
-                        "(bounce or complaint rates) and appeal or fix it.",
+                        Text(
+                            "Open the SES console's Account dashboard and the AWS Health dashboard for the "
+                            "reason (bounce or complaint rates) and appeal or fix it."
+                        ),
                     ),
                 )
             )
-            rec.check("provider.account", Status.FAIL, "sending is paused for this account")
-            raise ProbeStop("suspended")
+            rec.check("provider.account", Status.FAIL, Text("sending is paused for this account"))
+            raise ProbeStop(Text("suspended"))
         sandbox = account.get("ProductionAccessEnabled") is False
         rec.check(
             "provider.account",
             Status.PASS if not sandbox else Status.FAIL,
-            "in the sandbox" if sandbox else "production access",
+            Text("in the sandbox") if sandbox else Text("production access"),
         )
         return sandbox
     return await _quota(rec, api)
@@ -147,7 +153,7 @@ async def _quota(rec: Recorder, api: _SignedApi) -> bool:
         api.refuse_key(evidence, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
     if response.status >= 400:
         api.server_error(evidence)
-    rec.check("provider.api", Status.PASS, f"the keys are accepted (region {api.region})")
+    rec.check("provider.api", Status.PASS, Text("the keys are accepted (region {region})", region=api.region))
     quota = tuple(
         float(v or 0)
         for v in (*_xml_values(response, "Max24HourSend"), *_xml_values(response, "MaxSendRate"))
@@ -156,11 +162,16 @@ async def _quota(rec: Recorder, api: _SignedApi) -> bool:
     rec.check(
         "provider.account",
         Status.FAIL if sandbox else Status.PASS,
-        f"send quota {quota[0]:g}/24 h at {quota[1]:g}/s" + (" (the sandbox quota)" if sandbox else "")
-        if len(quota) == 2
-        else "send quota not reported",
+        _quota_said(quota, sandbox) if len(quota) == 2 else Text("send quota not reported"),
     )
     return sandbox
+
+
+def _quota_said(quota: tuple[float, ...], sandbox: bool) -> Text:
+    figures = {"day": Number(quota[0]), "second": Number(quota[1])}
+    if sandbox:
+        return Text("send quota {day:g}/24 h at {second:g}/s (the sandbox quota)", **figures)
+    return Text("send quota {day:g}/24 h at {second:g}/s", **figures)
 
 
 async def _identities(ctx: Context, rec: Recorder, api: _SignedApi, in_sandbox: bool) -> None:
@@ -178,12 +189,23 @@ async def _identities(ctx: Context, rec: Recorder, api: _SignedApi, in_sandbox: 
         rec.finding(
             Finding.of(
                 Code.PROVIDER_SANDBOX,
-                f"region {region}: the account is in the SES sandbox"
-                f"{'' if rcpt_ok else f'; the recipient {recipient} is not a verified identity'}",
+                Text("region {region}: the account is in the SES sandbox", region=region)
+                if rcpt_ok
+                else Text(
+                    "region {region}: the account is in the SES sandbox; the recipient {recipient} is not a "
+                    "verified identity",
+                    region=region,
+                    recipient=recipient,
+                ),
                 (
-                    f"Request production access for region {region} (SES console > Account dashboard).",
-                    "Until then SES delivers only to verified addresses: verify the test recipient "
-                    "to try it.",
+                    Text(
+                        "Request production access for region {region} (SES console > Account dashboard).",
+                        region=region,
+                    ),
+                    Text(
+                        "Until then SES delivers only to verified addresses: verify the test recipient to "
+                        "try it."
+                    ),
                 ),
             )
         )
@@ -198,17 +220,31 @@ async def _identities(ctx: Context, rec: Recorder, api: _SignedApi, in_sandbox: 
         rec.check(
             "provider.sender",
             Status.PASS,
-            f"{address if address in verified else domain} is verified in {region}",
+            Text(
+                "{identity} is verified in {region}",
+                identity=address if address in verified else domain,
+                region=region,
+            ),
         )
         return
     sender_unverified(
         rec,
         "Amazon SES",
-        f"region {region}: neither {address} nor {domain} is a verified "
-        f"identity ({json.dumps(dict(zip(keys, statuses, strict=False)))})",
+        Text(
+            "region {region}: neither {address} nor {domain} is a verified identity ({answer})",
+            region=region,
+            address=address,
+            domain=domain,
+            answer=json.dumps(dict(zip(keys, statuses, strict=False))),
+        ),
         (
-            f"Verify {domain} (or {address}) in the SES console for region {region}: identities are "
-            "per region.",
+            Text(
+                "Verify {domain} (or {address}) in the SES console for region {region}: identities are per "
+                "region.",
+                domain=domain,
+                address=address,
+                region=region,
+            ),
         ),
     )
 
