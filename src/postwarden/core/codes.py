@@ -1,8 +1,9 @@
 """The doctor's finding codes: the contract of docs/spec/doctor.md, as data.
 
-A leaf: it imports nothing from Postwarden, so everything that names a finding (the doctor,
-the reply knowledge base, the SMTP client's callers, the console) can import it without
-importing the doctor.
+Nearly a leaf: it imports nothing from Postwarden but the translations (core/i18n.py, the
+bottom layer of the core's import-linter contract), so everything that names a finding (the
+doctor, the reply knowledge base, the SMTP client's callers, the console) can import it
+without importing the doctor.
 
 A finding's code is ``stage.name``. The codes, their stage, default severity and
 title live here once (the title a :class:`~postwarden.core.i18n.Text`: English here and
