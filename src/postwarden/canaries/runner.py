@@ -39,6 +39,7 @@ from postwarden.canaries.verdicts import TOKEN_HEADER
 from postwarden.canaries.watch import Found, Look, find, remove
 from postwarden.core.addresses import redact
 from postwarden.core.config.model import Settings
+from postwarden.core.doctor.testmail import in_instance_language
 from postwarden.core.i18n import Text
 from postwarden.core.imap import ImapError, open_session
 from postwarden.core.sealing import UnsealError
@@ -181,11 +182,11 @@ def _start(canary: Canary, now: datetime, settings: Settings | None) -> None:
 def _send(canary: Canary, token: str, trigger: str, now: datetime, settings: Settings | None) -> CanaryRun:
     from postwarden.configstore.runtime import current_settings
 
-    language = (settings or current_settings()).service.language
+    sending = settings or current_settings()
     outgoing = Outgoing(
         to=[canary.address],
-        subject=f"{SUBJECT.localized(language)} {token.rsplit('.', 1)[-1][:6]}",
-        text=BODY.localized(language),
+        subject=f"{in_instance_language(sending, SUBJECT)} {token.rsplit('.', 1)[-1][:6]}",
+        text=in_instance_language(sending, BODY),
         headers={TOKEN_HEADER: token},
         tags=[TAG],
     )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from postwarden.cli.django_setup import setup
 from postwarden.core.config.model import Settings
+from postwarden.core.doctor.testmail import in_instance_language
 from postwarden.core.i18n import Text, format_datetime, gettext, localize
 from postwarden.core.smtp.transcript import Direction, Transcript
 
@@ -74,14 +75,16 @@ def _send(settings: Settings, recipient: str, say: Callable[[str], None]) -> int
         else provider
     )
     # mail Postwarden writes itself speaks the instance's language (POSTWARDEN_LANGUAGE)
-    language = settings.service.language
-    text = Text(
-        "This is a test email from Postwarden, sent {when} UTC through {where}.\n\n"
-        "If you can read this, mail from Postwarden reaches {recipient}.\n",
-        when=format_datetime(datetime.now(UTC), language=language),
-        where=where,
-        recipient=recipient,
-    ).localized(language)
+    text = in_instance_language(
+        settings,
+        Text(
+            "This is a test email from Postwarden, sent {when} UTC through {where}.\n\n"
+            "If you can read this, mail from Postwarden reaches {recipient}.\n",
+            when=format_datetime(datetime.now(UTC), language=settings.service.language),
+            where=where,
+            recipient=recipient,
+        ),
+    )
 
     def transport_for(resolved: Settings) -> Transport:
         if resolved.sending.provider.value == "smtp":
