@@ -195,3 +195,30 @@ def test_a_browser_asking_for_persian_gets_persian_when_nothing_else_is_set(
             state = _state(page)
             assert (state["lang"], state["dir"]) == expected, locale
             context.close()
+
+
+def test_the_live_connection_test_writes_its_progress_in_persian(browser: Any, persian: Service) -> None:
+    """console.js writes the words the page gave it (base.html's JSON block): the clock, the
+    stage badges and the result, in Persian digits where it counts."""
+    from tests.ports import free_port
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    log_in(page, persian)
+    page.goto(persian.url + "/settings/")
+    page.select_option("#id_EMAIL_PROVIDER", "smtp")
+    page.fill("#id_SMTP_HOST", "127.0.0.1")
+    page.fill("#id_SMTP_PORT", str(free_port()))  # nothing listens: refused at once
+    page.locator("#test-connection").click()
+    page.wait_for_selector("#test-outcome")
+    page.wait_for_function("document.getElementById('test-clock').textContent.startsWith('آزمایش در')")
+    clock = page.inner_text("#test-clock")
+    assert re.fullmatch(r"آزمایش در [۰-۹٫]+ ثانیه انجام شد", clock), clock  # in Persian digits
+    badges = page.locator("#test-progress .badge").all_inner_texts()
+    assert badges, "no stage was shown"
+    assert all(PERSIAN.search(b) for b in badges), badges
+    outcome = page.inner_text("#test-outcome")
+    assert PERSIAN.search(outcome), outcome
+    page.screenshot(path=str(SCREENSHOTS / "fa-settings-test-connection.png"), full_page=True)
+    context.close()

@@ -7,9 +7,15 @@
   var strings = {};
   var block = document.getElementById("console-strings");
   if (block) { strings = JSON.parse(block.textContent); }
+  // numbers in the page's digits (Persian digits on a Persian page), as the server writes them
+  var digits = window.Intl ? new Intl.NumberFormat(document.documentElement.lang || "en", { maximumFractionDigits: 1 }) : null;
   function t(key, values) {
     var text = strings[key] || key;
-    Object.keys(values || {}).forEach(function (name) { text = text.split("{" + name + "}").join(String(values[name])); });
+    Object.keys(values || {}).forEach(function (name) {
+      var value = values[name];
+      var shown = typeof value === "number" && digits ? digits.format(value) : String(value);
+      text = text.split("{" + name + "}").join(shown);
+    });
     return text;
   }
 
@@ -264,7 +270,7 @@
       result.appendChild(failed);
     }).then(function () {
       if (clock) { window.clearInterval(clock); }
-      heading.textContent = t("tested_in", { seconds: ((Date.now() - began) / 1000).toFixed(1) });
+      heading.textContent = t("tested_in", { seconds: Math.round((Date.now() - began) / 100) / 10 });
       list.querySelectorAll("li.pending .badge").forEach(function (badge) { badge.textContent = t("not_reached"); });
       running = false;
       buttons.forEach(function (b) { b.disabled = false; });
