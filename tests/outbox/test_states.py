@@ -82,7 +82,7 @@ def test_provider_moves_follow_the_ranks_and_start_only_where_a_provider_can_kno
         froms, landing = TABLE[move]
         assert froms <= set(states.RANK), move
         assert all(states.RANK[landing] > states.RANK[s] for s in froms if s is not None), move  # type: ignore[index]
-    assert TABLE[Move.REJECTED][0] == {State.SENDING, State.SENT}
+    assert TABLE[Move.REJECTED].sources == {State.SENDING, State.SENT}
     # a row a worker holds is sending, or was moved by such an event before the worker reported
     assert set(states.IN_FLIGHT) == {
         State.SENDING,
@@ -125,7 +125,9 @@ def _string_parts(node: ast.AST) -> str:
 def writes_of_state(tree: ast.AST) -> list[int]:
     """Lines that write a recipient's state: ``.update(state=…)``/``create(state=…)``, an
     assignment to ``….state``, a ``bulk_sql.update``/``bulk_sql.insert`` of ``Recipient`` whose columns
-    name ``state``, or SQL text that sets it."""
+    name ``state`` (as strings, or as the ``_fields`` of a row class with a ``state``
+    field), or SQL text that sets it."""
+    classes = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
     tuples = {
         t.id: node.value
         for node in ast.walk(tree)
@@ -150,7 +152,7 @@ def writes_of_state(tree: ast.AST) -> list[int]:
             if name in ("update", "insert") and isinstance(first, ast.Name) and first.id == "Recipient":
                 columns = node.args[1] if len(node.args) > 1 else None
                 columns = tuples.get(columns.id, columns) if isinstance(columns, ast.Name) else columns
-                if columns is not None and any(_string_parts(c) == "state" for c in ast.walk(columns)):
+                if columns is not None and _names_state(columns, classes):
                     found.append(node.lineno)
         elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
@@ -159,6 +161,24 @@ def writes_of_state(tree: ast.AST) -> list[int]:
         if _SETS_STATE.search(_string_parts(node)):
             found.append(node.lineno)
     return sorted(set(found))
+
+
+def _names_state(columns: ast.AST, classes: dict[str, ast.ClassDef]) -> bool:
+    """Whether a column list names ``state``: a string in it, or ``Row._fields`` of a row
+    class (a NamedTuple) declaring a ``state`` field."""
+    for node in ast.walk(columns):
+        if _string_parts(node) == "state":
+            return True
+        if isinstance(node, ast.Attribute) and node.attr == "_fields" and isinstance(node.value, ast.Name):
+            row = classes.get(node.value.id)
+            if row is not None and any(
+                isinstance(field, ast.AnnAssign)
+                and isinstance(field.target, ast.Name)
+                and field.target.id == "state"
+                for field in row.body
+            ):
+                return True
+    return False
 
 
 def test_no_module_but_the_state_machine_writes_recipient_state() -> None:
@@ -190,6 +210,9 @@ def test_no_module_but_the_state_machine_writes_recipient_state() -> None:
         "COLUMNS = ('reason', 'state')\nbulk.insert(Recipient, COLUMNS, rows)",
         "sql = f'UPDATE {table} SET reason = %s, state = %s WHERE id = %s'",
         "Recipient.objects.create(message=m, address='a@b', state='queued')",
+        "class Row(NamedTuple):\n    pk: int\n    state: str\nbulk.insert(Recipient, Row._fields, rows)",
+        "class End(NamedTuple):\n    state: str\n    id: int\n"
+        "SET = End._fields[:-1]\nbulk.update(Recipient, SET, ('id',), rows)",
     ],
 )
 def test_the_check_sees_each_way_of_writing_the_state(source: str) -> None:

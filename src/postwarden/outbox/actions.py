@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NamedTuple
 
 from django.db import transaction
 from django.db.models import F
@@ -27,6 +29,26 @@ from postwarden.outbox.suppressions import normalize
 REQUEUEABLE = states.sources(Move.REQUEUED)
 #: states a person may cancel (not yet sent, not being sent)
 CANCELLABLE = states.sources(Move.CANCELLED)
+
+
+class _Target(NamedTuple):
+    """A recipient a person acts on, as it is read (the fields are the ORM's names)."""
+
+    pk: int
+    message_id: int
+    address: str
+    state: str
+
+
+class _Event(NamedTuple):
+    """A person's action on a recipient's timeline, as it is inserted."""
+
+    message: int
+    recipient: int
+    kind: str
+    at: datetime
+    detail: str
+    provider: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +68,18 @@ def requeue(recipient_ids: Iterable[int], *, by: str = "", settings: Settings | 
     resolved = settings or current_settings()
     now = timezone.now()
     with transaction.atomic():
-        rows = list(
-            Recipient.objects.select_for_update()
+        rows = [
+            _Target(*row)
+            for row in Recipient.objects.select_for_update()
             # a message whose body retention deleted can't be sent again
             .filter(pk__in=ids, state__in=REQUEUEABLE, message__content__isnull=False)
-            .values_list("pk", "message_id", "address", "state")
-        )
-        decisions = policy.decide([r[2] for r in rows], resolved, now=now)
+            .values_list(*_Target._fields)
+        ]
+        decisions = policy.decide([r.address for r in rows], resolved, now=now)
         moves: dict[Move, dict[int, str]] = {}
         events, stopped = [], 0
-        for pk, message_pk, address, old in rows:
+        for row in rows:
+            pk, address, old = row.pk, row.address, row.state
             state, reason = decisions[normalize(address)]
             # releasing is what the person asked for, even while sending is switched off
             move = Move.REQUEUED if state in (State.QUEUED, State.HELD) else states.DECISIONS[state]
@@ -64,7 +88,7 @@ def requeue(recipient_ids: Iterable[int], *, by: str = "", settings: Settings | 
             done = "released" if old == State.HELD else "re-queued"
             why = reason if move is not Move.REQUEUED else f"{done}{f' by {by}' if by else ''}"
             moves.setdefault(move, {})[pk] = why
-            events.append((message_pk, pk, kind, now, f"{address}: {why}", ""))
+            events.append(_Event(row.message_id, pk, kind, now, f"{address}: {why}"))
         for move, reasons in moves.items():
             states.apply(
                 reasons,
@@ -76,7 +100,7 @@ def requeue(recipient_ids: Iterable[int], *, by: str = "", settings: Settings | 
                 queued_at=now,
                 attempts_base=F("attempts"),
             )
-        bulk_sql.insert(Event, ("message", "recipient", "kind", "at", "detail", "provider"), events)
+        bulk_sql.insert(Event, _Event._fields, events)
     return ActionResult(len(rows), len(ids) - len(rows), stopped)
 
 
@@ -85,16 +109,17 @@ def cancel(recipient_ids: Iterable[int], *, by: str = "") -> ActionResult:
     ids = sorted(set(recipient_ids))
     now = timezone.now()
     with transaction.atomic():
-        rows = list(
-            Recipient.objects.select_for_update()
+        rows = [
+            _Target(*row)
+            for row in Recipient.objects.select_for_update()
             .filter(pk__in=ids, state__in=CANCELLABLE)
-            .values_list("pk", "message_id", "address")
-        )
+            .values_list(*_Target._fields)
+        ]
         why = f"cancelled{f' by {by}' if by else ''}"
-        states.apply([r[0] for r in rows], Move.CANCELLED, reason=why, now=now)
+        states.apply([r.pk for r in rows], Move.CANCELLED, reason=why, now=now)
         bulk_sql.insert(
             Event,
-            ("message", "recipient", "kind", "at", "detail", "provider"),
-            [(message_pk, pk, "cancelled", now, f"{address}: {why}", "") for pk, message_pk, address in rows],
+            _Event._fields,
+            [_Event(r.message_id, r.pk, "cancelled", now, f"{r.address}: {why}") for r in rows],
         )
     return ActionResult(len(rows), len(ids) - len(rows))

@@ -48,7 +48,8 @@ def reserve(key: str, count: int, rate: float, now: float | None = None) -> floa
             cursor.execute(sql, [moment, moment, span, key])
             row = cursor.fetchone()
     assert row is not None
-    return float(row[0]) - span
+    (next_at,) = row
+    return float(next_at) - span
 
 
 class RateLimiter:

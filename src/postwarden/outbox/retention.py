@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
@@ -92,19 +93,25 @@ def _give_back_pages(deadline: float) -> int:
         return 0  # executescript would commit the caller's transaction first
     connection.ensure_connection()
     raw = connection.connection  # the sqlite3 connection
-    if raw.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+    if _pragma(raw, "auto_vacuum") != 2:
         return 0
     given = 0
-    free = int(raw.execute("PRAGMA freelist_count").fetchone()[0])
+    free = _pragma(raw, "freelist_count")
     while free and time.monotonic() <= deadline:
         # executescript steps the statement to its end: execute() would step it once, and
         # each step frees one page
         raw.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
-        left = int(raw.execute("PRAGMA freelist_count").fetchone()[0])
+        left = _pragma(raw, "freelist_count")
         if left >= free:
             break  # nothing could be freed now: the next pass tries again
         given, free = given + free - left, left
     return given
+
+
+def _pragma(raw: Any, name: str) -> int:
+    """The value of ``PRAGMA name`` (one row, one column) on the sqlite3 connection."""
+    (value,) = raw.execute(f"PRAGMA {name}").fetchone()
+    return int(value)
 
 
 def prune(settings: DeliverySettings, *, now: datetime | None = None, budget: float = 5.0) -> Pruned:

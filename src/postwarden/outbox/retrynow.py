@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Final
+from typing import Final, NamedTuple
 
 from django.db.models import Q
 from django.utils import timezone
@@ -52,6 +52,15 @@ def _matching(stages: Iterable[str]) -> Q:
     return where
 
 
+class _Due(NamedTuple):
+    """A deferred recipient made due now, as it is read (the fields are the ORM's names)."""
+
+    pk: int
+    message_id: int
+    address: str
+    finding: str
+
+
 def retry_deferred(stages: Iterable[str], *, why: str, now: datetime | None = None) -> int:
     """Make due now the deferred recipients whose last failure is in ``stages``; one
     "retry" Event each on its timeline saying ``why``. How many."""
@@ -59,26 +68,27 @@ def retry_deferred(stages: Iterable[str], *, why: str, now: datetime | None = No
     if not stages:
         return 0
     now = now or timezone.now()
-    rows = list(
-        Recipient.objects.filter(
+    rows = [
+        _Due(*row)
+        for row in Recipient.objects.filter(
             _matching(stages), state=State.DEFERRED, next_attempt_at__gt=now
-        ).values_list("pk", "message_id", "address", "finding")
-    )
+        ).values_list(*_Due._fields)
+    ]
     if not rows:
         return 0
     # state=deferred again: a worker may have claimed one since the read, and that one stays its own
-    changed = Recipient.objects.filter(pk__in=[r[0] for r in rows], state=State.DEFERRED).update(
+    changed = Recipient.objects.filter(pk__in=[r.pk for r in rows], state=State.DEFERRED).update(
         next_attempt_at=now, updated_at=now
     )
     Event.objects.bulk_create(
         Event(
-            message_id=message,
-            recipient_id=pk,
+            message_id=r.message_id,
+            recipient_id=r.pk,
             kind="retry",
             at=now,
-            detail=f"{address}: retried now ({finding}): {why}",
+            detail=f"{r.address}: retried now ({r.finding}): {why}",
         )
-        for pk, message, address, finding in rows
+        for r in rows
     )
     log.info("deferred recipients retried now", extra={"count": changed, "why": why})
     return changed

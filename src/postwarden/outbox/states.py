@@ -28,7 +28,7 @@ import enum
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
@@ -86,28 +86,36 @@ _POLICY_STOPS: Final = frozenset({NEW, *_REQUEUEABLE})
 _WAITING: Final = frozenset({State.QUEUED, State.DEFERRED})
 _SENDING: Final = frozenset({State.SENDING})
 
-#: move -> (the states it may be taken from, the state it lands in)
-TABLE: Final[Mapping[Move, tuple[frozenset[State | None], State]]] = {
-    Move.ENQUEUED: (frozenset({NEW}), State.QUEUED),
-    Move.HELD: (frozenset({NEW}), State.HELD),
+
+class Rule(NamedTuple):
+    """One row of the table: the states a move may be taken from, the state it lands in."""
+
+    sources: frozenset[State | None]
+    lands: State
+
+
+#: move -> its rule
+TABLE: Final[Mapping[Move, Rule]] = {
+    Move.ENQUEUED: Rule(frozenset({NEW}), State.QUEUED),
+    Move.HELD: Rule(frozenset({NEW}), State.HELD),
     # at enqueue, or when a person queues again an address suppressed or refused since
-    Move.SUPPRESSED: (_POLICY_STOPS, State.SUPPRESSED),
-    Move.REFUSED: (_POLICY_STOPS, State.REFUSED),
-    Move.CLAIMED: (_WAITING, State.SENDING),
-    Move.ACCEPTED: (_SENDING, State.SENT),
-    Move.DEFERRED: (_SENDING, State.DEFERRED),
-    Move.FAILED: (_SENDING, State.FAILED),
-    Move.DEAD: (_SENDING, State.DEAD),
-    Move.LOST: (_SENDING, State.QUEUED),
-    Move.RELEASED: (_SENDING, State.QUEUED),
+    Move.SUPPRESSED: Rule(_POLICY_STOPS, State.SUPPRESSED),
+    Move.REFUSED: Rule(_POLICY_STOPS, State.REFUSED),
+    Move.CLAIMED: Rule(_WAITING, State.SENDING),
+    Move.ACCEPTED: Rule(_SENDING, State.SENT),
+    Move.DEFERRED: Rule(_SENDING, State.DEFERRED),
+    Move.FAILED: Rule(_SENDING, State.FAILED),
+    Move.DEAD: Rule(_SENDING, State.DEAD),
+    Move.LOST: Rule(_SENDING, State.QUEUED),
+    Move.RELEASED: Rule(_SENDING, State.QUEUED),
     # re-queueing releases what was held, too
-    Move.REQUEUED: (_REQUEUEABLE, State.QUEUED),
+    Move.REQUEUED: Rule(_REQUEUEABLE, State.QUEUED),
     # not yet sent and not being sent
-    Move.CANCELLED: (frozenset({State.QUEUED, State.DEFERRED, State.HELD}), State.CANCELLED),
-    Move.DELIVERED: (_SENDING | {State.SENT}, State.DELIVERED),
-    Move.BOUNCED: (_SENDING | {State.SENT, State.DELIVERED}, State.BOUNCED),
-    Move.COMPLAINED: (_SENDING | {State.SENT, State.DELIVERED, State.BOUNCED}, State.COMPLAINED),
-    Move.REJECTED: (_SENDING | {State.SENT}, State.FAILED),
+    Move.CANCELLED: Rule(frozenset({State.QUEUED, State.DEFERRED, State.HELD}), State.CANCELLED),
+    Move.DELIVERED: Rule(_SENDING | {State.SENT}, State.DELIVERED),
+    Move.BOUNCED: Rule(_SENDING | {State.SENT, State.DELIVERED}, State.BOUNCED),
+    Move.COMPLAINED: Rule(_SENDING | {State.SENT, State.DELIVERED, State.BOUNCED}, State.COMPLAINED),
+    Move.REJECTED: Rule(_SENDING | {State.SENT}, State.FAILED),
 }
 
 #: the worker's verdict (retry.Verdict.state) -> its move
@@ -141,7 +149,7 @@ EVENTS: Final[Mapping[str, Move]] = {
 #: these as still its own, and its result write clears their claim)
 IN_FLIGHT: Final = (
     State.SENDING,
-    *sorted({TABLE[m][1] for m in set(EVENTS.values()) if State.SENDING in TABLE[m][0]}),
+    *sorted({TABLE[m].lands for m in set(EVENTS.values()) if State.SENDING in TABLE[m].sources}),
 )
 
 
@@ -160,12 +168,12 @@ def next_state(current: str | None, move: Move) -> State:
 
 
 def allowed(current: str | None, move: Move) -> bool:
-    return current in TABLE[move][0]
+    return current in TABLE[move].sources
 
 
 def sources(move: Move) -> tuple[State, ...]:
     """The stored states ``move`` may be taken from, in a fixed order (SQL is built from it)."""
-    return tuple(s for s in State if s in TABLE[move][0])
+    return tuple(s for s in State if s in TABLE[move].sources)
 
 
 def source_of(move: Move) -> State:
@@ -176,7 +184,7 @@ def source_of(move: Move) -> State:
 
 
 def target(move: Move) -> State:
-    return TABLE[move][1]
+    return TABLE[move].lands
 
 
 def born(decision: str) -> State:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 
@@ -23,40 +23,61 @@ from postwarden.outbox.suppressions import normalize
 #: an idempotency key returns the first message for this long (issue #3)
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
-_MESSAGE_COLUMNS = (
-    "public_id",
-    "message_id",
-    "created_at",
-    "source",
-    "api_key",
-    "from_address",
-    "envelope_from",
-    "subject",
-    "tags",
-    "metadata",
-    "idempotency_key",
-    "size",
-    "needs_smtputf8",
-)
-_CONTENT_COLUMNS = ("message", "raw", "text", "html", "headers", "reply_to", "from_name", "to", "cc")
-_RECIPIENT_COLUMNS = (
-    "message",
-    "address",
-    "kind",
-    "state",
-    "reason",
-    "finding",
-    "attempts",
-    "attempts_base",
-    "next_attempt_at",
-    "queued_at",
-    "claimed_by",
-    "transport",
-    "provider_message_id",
-    "last_enhanced",
-    "last_reply",
-    "updated_at",
-)
+
+class _MessageRow(NamedTuple):
+    """A Message as it is inserted; the fields are the model's, in the statement's order."""
+
+    public_id: str
+    message_id: str
+    created_at: datetime
+    source: str
+    api_key: int | None
+    from_address: str
+    envelope_from: str
+    subject: str
+    tags: list[str]
+    metadata: dict[str, str]
+    idempotency_key: str | None
+    size: int
+    needs_smtputf8: bool
+
+
+class _ContentRow(NamedTuple):
+    """A message's Content as it is inserted."""
+
+    message: int
+    raw: bytes
+    text: str | None
+    html: str | None
+    headers: dict[str, str]
+    reply_to: list[str]
+    from_name: str
+    to: list[str]
+    cc: list[str]
+
+
+class _RecipientRow(NamedTuple):
+    """A new Recipient as it is inserted."""
+
+    message: int
+    address: str
+    kind: str
+    state: str
+    reason: str
+    finding: str
+    attempts: int
+    attempts_base: int
+    next_attempt_at: datetime
+    queued_at: datetime
+    claimed_by: str
+    transport: str
+    provider_message_id: str
+    last_enhanced: str
+    last_reply: str
+    updated_at: datetime
+
+
+_MESSAGE_COLUMNS = _MessageRow._fields
 
 
 @dataclass(slots=True)
@@ -169,40 +190,25 @@ def _write(fresh: dict[int, Pending], settings: Settings, now: datetime) -> dict
         item.pk = pks[item.public_id]
     bulk_sql.insert(
         Content,
-        _CONTENT_COLUMNS,
-        [(m.pk, m.raw, m.text, m.html, m.headers, m.reply_to, m.from_name, m.to, m.cc) for m in items],
+        _ContentRow._fields,
+        [
+            _ContentRow(
+                pks[m.public_id], m.raw, m.text, m.html, m.headers, m.reply_to, m.from_name, m.to, m.cc
+            )
+            for m in items
+        ],
     )
     decided = policy.decide([a for m in items for a, _ in m.recipients], settings, now=now)
     # a new recipient's state is the table's answer to the policy's decision
     decisions = {a: (states.born(state), reason) for a, (state, reason) in decided.items()}
     written = {
-        m.pk: tuple(RecipientState(a, k, *decisions[normalize(a)]) for a, k in m.recipients) for m in items
+        pks[m.public_id]: tuple(RecipientState(a, k, *decisions[normalize(a)]) for a, k in m.recipients)
+        for m in items
     }
     bulk_sql.insert(
         Recipient,
-        _RECIPIENT_COLUMNS,
-        [
-            (
-                pk,
-                s.address,
-                s.kind,
-                s.state,
-                s.reason,
-                policy.FINDINGS.get(s.state, ""),
-                0,
-                0,
-                now,
-                now,
-                "",
-                "",
-                "",
-                "",
-                "",
-                now,
-            )
-            for pk, group in written.items()
-            for s in group
-        ],
+        _RecipientRow._fields,
+        [_recipient_row(pk, s, now) for pk, group in written.items() for s in group],
     )
     bulk_sql.insert(
         Event,
@@ -269,22 +275,20 @@ def _existing(message_pk: int) -> Enqueued:
     )
 
 
-def _message_row(m: Pending) -> tuple[Any, ...]:
-    return (
-        m.public_id,
-        m.message_id,
-        m.created_at,
-        m.source,
-        m.api_key_id,
-        m.from_address,
-        m.envelope_from,
-        m.subject,
-        list(m.tags),
-        m.metadata,
-        m.key,
-        m.size,
-        m.needs_smtputf8,
-    )
+def _recipient_row(message_pk: int, s: RecipientState, now: datetime) -> _RecipientRow:
+    # positionally, in the order of the row's fields (once per recipient; keywords are dearer)
+    return _RecipientRow(
+        message_pk, s.address, s.kind, s.state, s.reason, policy.FINDINGS.get(s.state, ""), 0, 0, now, now,
+        "", "", "", "", "", now,
+    )  # fmt: skip
+
+
+def _message_row(m: Pending) -> _MessageRow:
+    # positionally, in the order of the row's fields (once per message; keywords are dearer)
+    return _MessageRow(
+        m.public_id, m.message_id, m.created_at, m.source, m.api_key_id, m.from_address, m.envelope_from,
+        m.subject, list(m.tags), m.metadata, m.key, m.size, m.needs_smtputf8,
+    )  # fmt: skip
 
 
 #: rows per INSERT … RETURNING: 13 parameters each, well under SQLite's 32,766 and
@@ -337,7 +341,7 @@ def _build_returning_sql(rows: int) -> str:
     )
 
 
-def _row_adapter() -> Callable[[tuple[Any, ...]], list[Any]]:
+def _row_adapter() -> Callable[[_MessageRow], list[Any]]:
     """Converts a :func:`_message_row` to the driver's values as the ORM would (the
     timestamp as the connection stores it, tags and metadata as JSON)."""
     stamp = bulk_sql.datetime_adapter()
@@ -347,7 +351,7 @@ def _row_adapter() -> Callable[[tuple[Any, ...]], list[Any]]:
     # most messages carry no tags and no metadata: their JSON is made once per batch
     no_tags, no_metadata = json_value([], None), json_value({}, None)
 
-    def adapt(row: tuple[Any, ...]) -> list[Any]:
+    def adapt(row: _MessageRow) -> list[Any]:
         values = list(row)
         values[created] = stamp(values[created])
         values[tags] = json_value(values[tags], None) if values[tags] else no_tags

@@ -10,8 +10,10 @@ claimed row (docs/style.md §4) with one ``INSERT … SELECT``. Results are writ
 ``executemany``, values adapted once per batch.
 
 At ten thousand attempts a second every microsecond per row counts: rows travel as
-plain tuples (no model instances, no per-row adapters) and the records below are named
-tuples, which cost a third of a frozen dataclass to build.
+named tuples (no model instances, no per-row adapters), which cost a third of a frozen
+dataclass to build; each is defined next to the statement that reads or writes it, its
+fields named as the columns, so a schema change touches the model, its migration and
+this file.
 """
 
 from __future__ import annotations
@@ -73,12 +75,109 @@ class Done(NamedTuple):
 #: what every stored server or provider text passes through (a :class:`Redactor`'s ``text``)
 Redact = Callable[[str], str]
 
-# fmt: off
-_ATTEMPT_END = ("outcome", "finished_at", "duration_ms", "stage", "code", "enhanced", "reply", "finding",
-                "explanation", "permanent", "queue_id", "provider_message_id", "retry_at")
-_RECIPIENT_END = ("state", "reason", "next_attempt_at", "lease_until", "claimed_by", "last_code",
-                  "last_enhanced", "last_reply", "finding", "provider_message_id", "sent_at", "updated_at")
-# fmt: on
+
+class _AttemptEnd(NamedTuple):
+    """An Attempt's end: the columns it sets, then the row it sets them on."""
+
+    outcome: str
+    finished_at: Any
+    duration_ms: int | None
+    stage: str
+    code: int | None
+    enhanced: str
+    reply: str
+    finding: str
+    explanation: str
+    permanent: bool
+    queue_id: str
+    provider_message_id: str
+    retry_at: Any
+    # WHERE
+    recipient: int
+    number: int
+
+
+_ATTEMPT_END = _AttemptEnd._fields[:-2]
+_ATTEMPT_KEY = _AttemptEnd._fields[-2:]
+
+
+class _RecipientEnd(NamedTuple):
+    """A recipient's state after its attempt: the columns it sets, then the row as the
+    worker claimed it (still this attempt, still its claim, still ``was``)."""
+
+    state: str
+    reason: str
+    next_attempt_at: Any
+    lease_until: None
+    claimed_by: str
+    last_code: int | None
+    last_enhanced: str
+    last_reply: str
+    finding: str
+    provider_message_id: str
+    sent_at: Any
+    updated_at: Any
+    # WHERE
+    id: int
+    attempts: int
+    held_by: str
+    was: str
+
+
+_RECIPIENT_END = _RecipientEnd._fields[:-4]
+_RECIPIENT_KEY = ("id", "attempts", "claimed_by", "state")
+
+
+class _Requeue(NamedTuple):
+    """A recipient queued again (reaped or released): the columns it sets, then the row
+    as it was read (same attempt count, still ``was``)."""
+
+    state: str
+    next_attempt_at: datetime
+    lease_until: None
+    claimed_by: str
+    reason: str
+    updated_at: datetime
+    # WHERE
+    id: int
+    attempts: int
+    was: str
+
+
+_REQUEUE = _Requeue._fields[:-3]
+_REQUEUE_KEY = ("id", "attempts", "state")
+
+
+class _Release(NamedTuple):
+    """A claimed recipient given back unsent: queued as if never claimed."""
+
+    state: str
+    next_attempt_at: datetime
+    lease_until: None
+    claimed_by: str
+    attempts: int
+    updated_at: datetime
+    # WHERE
+    id: int
+    attempt: int
+    held_by: str
+    was: str
+
+
+_RELEASE = _Release._fields[:-4]
+_RELEASE_KEY = ("id", "attempts", "claimed_by", "state")
+
+
+class _Sending(NamedTuple):
+    """What a delivery needs of its message: the columns :func:`_messages` selects, and
+    the parts only provider transports need."""
+
+    public_id: str
+    message_id: str
+    envelope_from: str
+    needs_smtputf8: bool
+    raw: bytes
+    parts: Parts | None = None
 
 
 def claim(
@@ -131,7 +230,11 @@ def _claim_rows(
         cursor.execute(_claim_sql(connection.vendor, message_pk is not None), [*params, limit])
         fetched = cursor.fetchall()
     aware = _aware_parser()
-    rows = [Claimed(r[0], r[1], r[2], r[3], r[4], aware(r[5])) for r in fetched]
+    # in the order of the statement's RETURNING
+    rows = [
+        Claimed(pk, message_pk, address, attempt, base, aware(queued_at))
+        for pk, message_pk, address, attempt, base, queued_at in fetched
+    ]
     rows.sort(key=lambda c: (c.message_pk, c.pk))
     return rows
 
@@ -202,10 +305,10 @@ def _insert_sending(rows: Sequence[Claimed], now: datetime, transport: str, work
         )
 
 
-def _messages(pks: set[int], with_parts: bool) -> dict[int, tuple[Any, ...]]:
-    """``pk -> (pk, public_id, message_id, envelope_from, needs_smtputf8, raw[, parts…])``.
-    The sending columns come by one plain join (the ORM's per-row work cost as much as the
-    rest of the claim); the parts, which only provider transports need, through the ORM."""
+def _messages(pks: set[int], with_parts: bool) -> dict[int, _Sending]:
+    """``pk -> what its deliveries need``. The sending columns come by one plain join (the
+    ORM's per-row work cost as much as the rest of the claim); the parts, which only
+    provider transports need, through the ORM."""
     from postwarden.outbox.models import Content, Message
 
     marks = ", ".join(["%s"] * len(pks))
@@ -215,28 +318,35 @@ def _messages(pks: set[int], with_parts: bool) -> dict[int, tuple[Any, ...]]:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, list(pks))
-        found = {row[0]: tuple(row) for row in cursor.fetchall()}
+        found = {
+            pk: _Sending(public_id, message_id, envelope_from, bool(needs_smtputf8), bytes(raw))
+            for pk, public_id, message_id, envelope_from, needs_smtputf8, raw in cursor.fetchall()
+        }
     if with_parts:
-        extra = [
-            "pk",
-            "from_address",
-            "subject",
-            "tags",
-            "metadata",
-            "content__text",
-            "content__html",
-            "content__headers",
-            "content__reply_to",
-            "content__from_name",
-            "content__to",
-            "content__cc",
-        ]
-        for row in Message.objects.filter(pk__in=pks).values_list(*extra):
-            found[row[0]] = found[row[0]] + tuple(row[1:])
+        for row in Message.objects.filter(pk__in=pks).values(*_PARTS):
+            sending = found[row["pk"]]
+            found[row["pk"]] = sending._replace(parts=_parts(row, sending.message_id))
     return found
 
 
-def _jobs(rows: Sequence[Claimed], messages: dict[int, tuple[Any, ...]], cap: int) -> list[Job]:
+#: the ORM fields a provider transport's parts come from
+_PARTS: Final = (
+    "pk",
+    "from_address",
+    "subject",
+    "tags",
+    "metadata",
+    "content__text",
+    "content__html",
+    "content__headers",
+    "content__reply_to",
+    "content__from_name",
+    "content__to",
+    "content__cc",
+)
+
+
+def _jobs(rows: Sequence[Claimed], messages: dict[int, _Sending], cap: int) -> list[Job]:
     grouped: dict[int, list[Claimed]] = defaultdict(list)
     for row in rows:
         grouped[row.message_pk].append(row)
@@ -244,81 +354,56 @@ def _jobs(rows: Sequence[Claimed], messages: dict[int, tuple[Any, ...]], cap: in
     size = max(1, cap)
     for message_pk, claimed in grouped.items():
         found = messages[message_pk]
-        parts = _parts(found) if len(found) > 6 else None
-        raw = bytes(found[5])
         for start in range(0, len(claimed), size):
             chunk = tuple(claimed[start : start + size])
             delivery = Delivery(
                 message_pk=message_pk,
-                public_id=found[1],
-                message_id=found[2],
-                envelope_from=found[3],
+                public_id=found.public_id,
+                message_id=found.message_id,
+                envelope_from=found.envelope_from,
                 recipients=tuple(c.address for c in chunk),
-                raw=raw,
-                needs_smtputf8=bool(found[4]),
-                parts=parts,
+                raw=found.raw,
+                needs_smtputf8=found.needs_smtputf8,
+                parts=found.parts,
             )
             jobs.append(Job(delivery, chunk))
     return jobs
 
 
-def _verp_jobs(rows: Sequence[Claimed], messages: dict[int, tuple[Any, ...]], verp: Verp) -> list[Job]:
+def _verp_jobs(rows: Sequence[Claimed], messages: dict[int, _Sending], verp: Verp) -> list[Job]:
     """One delivery per recipient, each with the return path that names it: a bounce then
     says which recipient it is about, whatever the remote server writes in it. The stored
-    bytes (and the From header in them) are the same for all; the SMTP transport pipelines
-    the transactions on one connection and signs the shared bytes once."""
+    bytes (and the From header in them) are the same for all, one object per message
+    (signed once); the SMTP transport pipelines the transactions on one connection."""
     jobs = []
-    raws: dict[int, bytes] = {}
     for row in rows:
         found = messages[row.message_pk]
-        raw = raws.get(row.message_pk)
-        if raw is None:
-            raw = raws[row.message_pk] = bytes(found[5])  # one object per message: signed once
         delivery = Delivery(
             message_pk=row.message_pk,
-            public_id=found[1],
-            message_id=found[2],
+            public_id=found.public_id,
+            message_id=found.message_id,
             envelope_from=verp.address(row.message_pk, row.pk),
             recipients=(row.address,),
-            raw=raw,
-            needs_smtputf8=bool(found[4]),
+            raw=found.raw,
+            needs_smtputf8=found.needs_smtputf8,
         )
         jobs.append(Job(delivery, (row,)))
     return jobs
 
 
-def _parts(found: tuple[Any, ...]) -> Parts:
-    (
-        _,
-        _,
-        message_id,
-        _,
-        _,
-        _,
-        from_address,
-        subject,
-        tags,
-        metadata,
-        text,
-        html,
-        headers,
-        reply_to,
-        from_name,
-        to,
-        cc,
-    ) = found
+def _parts(row: dict[str, Any], message_id: str) -> Parts:
     return Parts(
-        from_address=from_address,
-        from_name=from_name or "",
-        subject=subject,
-        text=text,
-        html=html,
-        to=tuple(to or ()),
-        cc=tuple(cc or ()),
-        reply_to=tuple(reply_to or ()),
-        headers={**(headers or {}), "Message-ID": message_id},
-        tags=tuple(tags or ()),
-        metadata=dict(metadata or {}),
+        from_address=row["from_address"],
+        from_name=row["content__from_name"] or "",
+        subject=row["subject"],
+        text=row["content__text"],
+        html=row["content__html"],
+        to=tuple(row["content__to"] or ()),
+        cc=tuple(row["content__cc"] or ()),
+        reply_to=tuple(row["content__reply_to"] or ()),
+        headers={**(row["content__headers"] or {}), "Message-ID": message_id},
+        tags=tuple(row["tags"] or ()),
+        metadata=dict(row["metadata"] or {}),
     )
 
 
@@ -362,14 +447,12 @@ def _requeue(rows: Any, now: datetime, why: str) -> int:
     )
     # the move's one source and its target, from the table (a batched UPDATE compares with =)
     was, landing = states.source_of(Move.LOST).value, states.target(Move.LOST).value
+    reason = "back in the queue: " + why
     bulk_sql.update(
         Recipient,
-        ("state", "next_attempt_at", "lease_until", "claimed_by", "reason", "updated_at"),
-        ("id", "attempts", "state"),
-        [
-            (landing, now, None, "", "back in the queue: " + why, now, pk, attempts, was)
-            for pk, attempts in found
-        ],
+        _REQUEUE,
+        _REQUEUE_KEY,
+        [_Requeue(landing, now, None, "", reason, now, pk, attempts, was) for pk, attempts in found],
     )
     return len(found)
 
@@ -393,7 +476,9 @@ def _record(done: Sequence[Done], worker_id: str, redact: Redact) -> None:
         return
     stamp = _stamper()
     moves = _RESULT_STATES
-    attempts, recipients, sent = [], [], []
+    attempts: list[_AttemptEnd] = []
+    recipients: list[_RecipientEnd] = []
+    sent: list[tuple[int, str]] = []
     gone: list[tuple[Claimed, str]] = []
     # a server answers thousands of messages with one reply object (the reader shares
     # parsed replies), and rendering it is the costliest column of a row
@@ -411,25 +496,26 @@ def _record(done: Sequence[Done], worker_id: str, redact: Redact) -> None:
         reason = redact(verdict.reason) if verdict.reason else ""
         explanation = redact(d.explanation) if d.explanation else ""
         provider_id = result.provider_message_id or ""
+        # positionally, in the order of the row's fields: this runs for every attempt, and a
+        # call with keywords is dearer
         attempts.append(
-            (verdict.state, finished, result.duration_ms, result.stage, code, enhanced, words,
-             verdict.finding, explanation, verdict.permanent, result.queue_id or "", provider_id,
-             retry_at, claimed.pk, claimed.attempt)
+            _AttemptEnd(verdict.state, finished, result.duration_ms, result.stage, code, enhanced, words,
+                        verdict.finding, explanation, verdict.permanent, result.queue_id or "", provider_id,
+                        retry_at, claimed.pk, claimed.attempt)
         )  # fmt: skip
         is_sent = result.outcome is Outcome.SENT
         was, landing = moves[verdict.state]
         recipients.append(
-            (landing, reason, retry_at, None, "", code, enhanced, words, verdict.finding, provider_id,
-             finished if is_sent else None, finished, claimed.pk, claimed.attempt, worker_id, was)
+            _RecipientEnd(landing, reason, retry_at, None, "", code, enhanced, words, verdict.finding,
+                          provider_id, finished if is_sent else None, finished, claimed.pk, claimed.attempt,
+                          worker_id, was)
         )  # fmt: skip
         if is_sent:
             sent.append((claimed.pk, claimed.address))
         elif verdict.address_gone:
             gone.append((claimed, words))
-    bulk_sql.update(Attempt, _ATTEMPT_END, ("recipient", "number"), attempts, adapted=True)
-    changed = bulk_sql.update(
-        Recipient, _RECIPIENT_END, ("id", "attempts", "claimed_by", "state"), recipients, adapted=True
-    )
+    bulk_sql.update(Attempt, _ATTEMPT_END, _ATTEMPT_KEY, attempts, adapted=True)
+    changed = bulk_sql.update(Recipient, _RECIPIENT_END, _RECIPIENT_KEY, recipients, adapted=True)
     # fewer rows than results: an event moved some while they were sent (their bounce came
     # back first, states.py); they keep its state, and a bounce suppression stays
     moved = _moved_meanwhile(done, worker_id) if changed < len(recipients) else set()
@@ -449,7 +535,7 @@ def _moved_meanwhile(done: Sequence[Done], worker_id: str) -> set[int]:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*(d.claimed.pk for d in done), worker_id])
-        return {row[0] for row in cursor.fetchall()}
+        return {pk for (pk,) in cursor.fetchall()}
 
 
 def _suppress_gone(gone: Sequence[tuple[Claimed, str]]) -> None:
@@ -506,9 +592,12 @@ def release(jobs: Sequence[Job], worker_id: str, now: datetime) -> int:
         was, landing = states.source_of(Move.RELEASED).value, states.target(Move.RELEASED).value
         bulk_sql.update(
             Recipient,
-            ("state", "next_attempt_at", "lease_until", "claimed_by", "attempts", "updated_at"),
-            ("id", "attempts", "claimed_by", "state"),
-            [(landing, now, None, "", c.attempt - 1, now, c.pk, c.attempt, worker_id, was) for c in claimed],
+            _RELEASE,
+            _RELEASE_KEY,
+            [
+                _Release(landing, now, None, "", c.attempt - 1, now, c.pk, c.attempt, worker_id, was)
+                for c in claimed
+            ],
         )
     return len(claimed)
 
@@ -524,4 +613,4 @@ def renew(worker_id: str, until: datetime) -> set[int]:
     )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, [bulk_sql.datetime_adapter()(until), worker_id])
-        return {row[0] for row in cursor.fetchall()}
+        return {pk for (pk,) in cursor.fetchall()}
