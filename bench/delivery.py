@@ -96,7 +96,7 @@ def worker_main(port: int, connections: int, batch: int, profile: str | None) ->
     the heartbeat) is not in the figure; the process runs as ``postwarden worker`` does."""
     import asyncio
 
-    from postwarden.outbox.worker.loop import Options, Worker, prepare_process, run_loop
+    from postwarden.outbox.worker.loop import Worker, WorkerOptions, prepare_process, run_loop
 
     prepare_process()
     settings = _settings(port, connections)
@@ -128,7 +128,7 @@ def worker_main(port: int, connections: int, batch: int, profile: str | None) ->
                 self.last = (time.perf_counter(), time.process_time(), os.times().system)
 
     worker = Timed(
-        Options(worker_id="bench", batch_size=batch, idle_sleep=0.05),
+        WorkerOptions(worker_id="bench", batch_size=batch, idle_sleep=0.05),
         settings_source=lambda: settings,
     )
 

@@ -40,7 +40,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from postwarden.core.config.model import Security
-from postwarden.core.smtp.session import Endpoint, Outgoing, SendResult, SmtpSession
+from postwarden.core.smtp.session import Endpoint, SendResult, SmtpOutgoing, SmtpSession
 
 #: a timed run that takes longer than this is abandoned (the sink keeps 25k msg/s)
 RUN_DEADLINE = 60.0
@@ -153,7 +153,7 @@ async def _batched_session(endpoint: Endpoint, messages: list[bytes], cursor: li
         while cursor[0] < len(messages):
             start = cursor[0]
             cursor[0] = min(start + BATCH, len(messages))
-            batch = [Outgoing(SENDER, [RECIPIENT], data) for data in messages[start : cursor[0]]]
+            batch = [SmtpOutgoing(SENDER, [RECIPIENT], data) for data in messages[start : cursor[0]]]
             outcomes = await session.send_many(batch)
             sent += sum(1 for outcome in outcomes if isinstance(outcome, SendResult))
     return sent

@@ -8,9 +8,9 @@ from dataclasses import replace
 from datetime import timedelta
 
 from postwarden.alerts.jobs import monitor_jobs
-from postwarden.monitor.jobs import Job, fixed
+from postwarden.monitor.jobs import PeriodicJob, fixed
 
 
-def jobs() -> list[Job]:
+def jobs() -> list[PeriodicJob]:
     quick = {"alerts.evaluate": timedelta(seconds=1), "alerts.send": timedelta(milliseconds=200)}
     return [replace(job, every=fixed(quick[job.name])) for job in monitor_jobs() if job.name in quick]

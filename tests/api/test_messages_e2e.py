@@ -14,7 +14,7 @@ from django.test import Client
 
 from postwarden.accounts.models import ApiKey
 from postwarden.configstore import runtime
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.smtpd import SmtpServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -31,7 +31,7 @@ def deliver_until(condition: Callable[[], bool]) -> None:
     """Run a real worker (its loops, its settings from the console) until ``condition``."""
 
     async def scenario() -> None:
-        worker = Worker(Options(worker_id="e2e", retry_base=0.01, idle_sleep=0.02))
+        worker = Worker(WorkerOptions(worker_id="e2e", retry_base=0.01, idle_sleep=0.02))
         running = asyncio.create_task(worker.run())
         deadline = time.monotonic() + LIMIT
         while not condition() and time.monotonic() < deadline:

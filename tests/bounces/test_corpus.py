@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from postwarden.bounces.parse import Kind, read
+from postwarden.bounces.parse import BounceKind, read
 from tests.bounces.helpers import CORPUS
 
-BOUNCES = {Kind.HARD_BOUNCE, Kind.SOFT_BOUNCE, Kind.DELAYED}
+BOUNCES = {BounceKind.HARD_BOUNCE, BounceKind.SOFT_BOUNCE, BounceKind.DELAYED}
 #: samples whose report says the mail is still being tried (Action: delayed)
 DELAYED = {
     "089-lhost-outlook-06.eml",
@@ -56,16 +56,16 @@ def samples() -> list[Path]:
     return found
 
 
-def expected(name: str) -> set[Kind]:
+def expected(name: str) -> set[BounceKind]:
     if name in DELAYED:
-        return {Kind.DELAYED}
+        return {BounceKind.DELAYED}
     if name in UNRECOGNIZED or name in NOT_ARF:
-        return {Kind.UNKNOWN}
+        return {BounceKind.UNKNOWN}
     if "-arf-" in name:
-        return {Kind.COMPLAINT}
+        return {BounceKind.COMPLAINT}
     if "-rfc3834-" in name:
-        return {Kind.AUTO_REPLY}
-    return {Kind.HARD_BOUNCE, Kind.SOFT_BOUNCE}
+        return {BounceKind.AUTO_REPLY}
+    return {BounceKind.HARD_BOUNCE, BounceKind.SOFT_BOUNCE}
 
 
 def test_the_corpus_is_there_and_whole() -> None:
@@ -88,20 +88,20 @@ def test_standard_reports_carry_the_remote_words_verbatim() -> None:
     assert (status.address, status.action, status.status) == ("neko@example.co.jp", "failed", "5.1.1")
     assert status.diagnostic.startswith("smtp; 550 5.1.1 <neko@example.co.jp>: Recipient address rejected")
     complaint = read((CORPUS / "084-arf-14.eml").read_bytes())
-    assert (complaint.kind, complaint.feedback_type) == (Kind.COMPLAINT, "abuse")
+    assert (complaint.kind, complaint.feedback_type) == (BounceKind.COMPLAINT, "abuse")
 
 
 def test_a_bounce_that_says_auto_replied_is_still_a_bounce() -> None:
     # Exim and Postfix mark their bounces Auto-Submitted: auto-replied (RFC 3834 3.1.7)
     raw = (CORPUS / "002-lhost-exim-02.eml").read_bytes()
     assert b"Auto-Submitted: auto-replied" in raw
-    assert read(raw).kind is Kind.HARD_BOUNCE
+    assert read(raw).kind is BounceKind.HARD_BOUNCE
 
 
 def test_nothing_in_the_corpus_reads_as_its_opposite() -> None:
     for path in samples():
         kind = read(path.read_bytes()).kind
         if "-rfc3834-" in path.name:
-            assert kind not in BOUNCES | {Kind.COMPLAINT}, path.name
+            assert kind not in BOUNCES | {BounceKind.COMPLAINT}, path.name
         elif path.name not in SES_JSON:
-            assert kind is not Kind.AUTO_REPLY, path.name
+            assert kind is not BounceKind.AUTO_REPLY, path.name

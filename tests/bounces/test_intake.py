@@ -9,7 +9,7 @@ import pytest
 
 from postwarden.bounces import intake
 from postwarden.bounces.intake import Arrival, take
-from postwarden.bounces.models import Bounce, Outcome
+from postwarden.bounces.models import Bounce, BounceOutcome
 from postwarden.outbox.models import Event, Recipient, Suppression
 from postwarden.outbox.submission import Outgoing, enqueue
 from tests.bounces.helpers import arf, bounce_settings, dsn, out_of_office, verp
@@ -143,7 +143,7 @@ def test_a_storm_of_bounces_for_one_recipient_is_bounded() -> None:
     for n in range(intake.PER_RECIPIENT + 5):
         arrive(dsn(path_of(row), row.address, diagnostic=f"smtp; 550 5.1.1 no such user ({n})"), path_of(row))
     assert Event.objects.filter(recipient=row).count() == intake.PER_RECIPIENT
-    assert Bounce.objects.filter(outcome=Outcome.EXCESS).count() == 5
+    assert Bounce.objects.filter(outcome=BounceOutcome.EXCESS).count() == 5
     assert intake.tallies()["excess"] == 5
 
 

@@ -19,7 +19,7 @@ from postwarden.core.config.model import BounceSettings
 from postwarden.core.secrets import Secret
 from postwarden.outbox.models import Event, Recipient, Suppression
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.bounces.helpers import bounce_settings, bouncing_postfix, dsn, out_of_office, verp
 from tests.dovecot import DovecotServer
 from tests.ports import free_port
@@ -134,7 +134,7 @@ def test_postfixs_bounce_through_the_mailbox_lands_on_the_timeline(
         out = enqueue(Outgoing(to=["nobody@example.test"], subject="Hi", text="x"), settings=settings)
 
         async def deliver() -> None:
-            worker = Worker(Options(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
+            worker = Worker(WorkerOptions(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
             await worker.deliver_step()
             await worker.close()
 

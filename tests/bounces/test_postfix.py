@@ -15,7 +15,7 @@ import pytest
 from postwarden.bounces.models import Bounce
 from postwarden.outbox.models import Attempt, Event, Recipient, Suppression
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.bounces.helpers import ListenerThread, bounce_settings, bouncing_postfix
 from tests.postfix import PostfixInstance
 
@@ -44,7 +44,7 @@ def deliver(port: int) -> None:
     settings = bounce_settings(smtp_port=port, domain=DOMAIN)
 
     async def steps() -> None:
-        worker = Worker(Options(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
+        worker = Worker(WorkerOptions(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
         await worker.deliver_step()
         await worker.close()
 

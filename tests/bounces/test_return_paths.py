@@ -11,7 +11,7 @@ import pytest
 from postwarden.core.config.model import Settings
 from postwarden.outbox.models import Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.bounces.helpers import bounce_settings, verp
 from tests.outbox.helpers import make_settings
 from tests.outbox.smtpd_helper import Server
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def deliver(settings: Settings) -> None:
     async def steps() -> None:
-        worker = Worker(Options(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
+        worker = Worker(WorkerOptions(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
         await worker.deliver_step()
         await worker.close()
 

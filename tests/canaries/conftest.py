@@ -17,7 +17,7 @@ from postwarden.canaries.models import Canary, CanaryRun, RunState
 from postwarden.core.config.model import Settings, SigningSettings
 from postwarden.core.dkim import generate_key, public_key_of, txt_record
 from postwarden.core.secrets import Secret
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.console.conftest import settings_user, viewer  # noqa: F401 - fixtures
 from tests.dnsd import DnsTestServer
 from tests.dovecot import DovecotServer
@@ -65,7 +65,7 @@ class Path:
         """One round of the worker: claim, send, record."""
 
         async def step() -> None:
-            worker = Worker(Options(worker_id="w-canary"), settings_source=lambda: self.settings)
+            worker = Worker(WorkerOptions(worker_id="w-canary"), settings_source=lambda: self.settings)
             await worker.deliver_step()
             await worker.close()
 

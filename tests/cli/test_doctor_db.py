@@ -114,12 +114,12 @@ DELIVER = """
 import asyncio
 from postwarden.configstore.runtime import current_settings
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 settings = current_settings()
 for to in ("a@example.net", "b@example.net"):
     enqueue(Outgoing(to=[to], subject="Invoice", text="Pay now"), settings=settings)
 async def steps():
-    worker = Worker(Options(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
+    worker = Worker(WorkerOptions(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
     await worker.deliver_step()
     await worker.close()
 asyncio.run(steps())
@@ -166,9 +166,9 @@ def test_it_reads_what_real_mail_met(tmp_path: Path, smtpd: SmtpServer) -> None:
 TEMPLATES = """
 from postwarden.mailtemplates import store
 html = '<p>Hello {{ name }}</p>\\n<a href="{{ reset_url }}">reset</a>'
-store.save("password-reset", store.Draft("Reset", None, html, {"name": "Ann"}), by="test")
+store.save("password-reset", store.TemplateDraft("Reset", None, html, {"name": "Ann"}), by="test")
 sample = {"url": "http://localhost:8000/start"}
-store.save("welcome", store.Draft("Hi", "Start at {{ url }}", None, sample), by="test")
+store.save("welcome", store.TemplateDraft("Hi", "Start at {{ url }}", None, sample), by="test")
 """
 
 

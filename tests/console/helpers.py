@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from postwarden.core.config.model import Provider, SendingSettings, Settings
 from postwarden.outbox.models import Message
 from postwarden.outbox.submission import FileIn, Outgoing, enqueue
-from postwarden.transports.base import Delivery
+from postwarden.transports.base import TransportDelivery
 from postwarden.transports.capture import CaptureTransport
 
 SETTINGS = Settings(
@@ -54,7 +54,7 @@ def capture_one(raw: bytes | None = None, subject: str = "Captured hello") -> st
         ).encode()
     )
     transport = CaptureTransport(Path(django_settings.DATA_DIR) / "captured")
-    delivery = Delivery(
+    delivery = TransportDelivery(
         message_pk=0,
         public_id="m_captured",
         message_id="<c1@example.com>",

@@ -34,7 +34,7 @@ def url_args(admin: User) -> dict[str, dict[str, object]]:
     message = enqueue_one(files=[FileIn("report.csv", b"a,b\r\n")])
     captured = capture_one(ATTACHED)
     templates.save(
-        "welcome", templates.Draft("Hi {{ name }}", "Hello {{ name }}", None, {"name": "A"}), by="t"
+        "welcome", templates.TemplateDraft("Hi {{ name }}", "Hello {{ name }}", None, {"name": "A"}), by="t"
     )
     group = MemberGroup.objects.create(name="ops")
     member = Member.objects.create(email="m@example.com")

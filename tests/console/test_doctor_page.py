@@ -81,7 +81,9 @@ def test_a_viewer_sees_reports_but_cannot_run(viewer_client: Client) -> None:
 
 def test_a_stored_template_that_does_not_render_is_a_finding_with_its_steps(settings_client: Client) -> None:
     html = '<p>Hello {{ name }}</p>\n<a href="{{ reset_url }}">reset</a>'
-    store.save("password-reset", store.Draft("Reset", None, html, {"name": "Ann"}), by="test", create=True)
+    store.save(
+        "password-reset", store.TemplateDraft("Reset", None, html, {"name": "Ann"}), by="test", create=True
+    )
     settings_client.post("/doctor/run/")
     run = DoctorRun.objects.get()
     [found] = [f for f in run.report["findings"] if f["code"] == "links.template_broken"]

@@ -40,7 +40,7 @@ def test_no_page_shows_a_secret(admin_client: Client, monkeypatch: pytest.Monkey
     monkeypatch.setenv("MAILGUN_API_KEY", DISTINCT_ENV_KEY)
     message = enqueue_one(files=[FileIn("report.csv", b"a,b\r\n")])
     captured = capture_one(ATTACHED)
-    templates.save("welcome", templates.Draft("Hi", "Hello"), by="test")
+    templates.save("welcome", templates.TemplateDraft("Hi", "Hello"), by="test")
     args = {
         "message_attachment": {"public_id": message.public_id, "index": 0},
         "template_diff": {"name": "welcome"},

@@ -98,9 +98,9 @@ def test_send_test_queues_the_newest_version_with_its_samples(settings_client: C
 def test_a_settings_user_deletes_a_template_by_post_with_csrf_after_a_confirmation(
     settings_user: User,
 ) -> None:
-    store.save("welcome", store.Draft("Hi", "Hello", None, {}), by="test", create=True)
-    store.save("welcome", store.Draft("Hi again", "Hello", None, {}), by="test")
-    store.save("keep-me", store.Draft("Hi", "Hello", None, {}), by="test", create=True)
+    store.save("welcome", store.TemplateDraft("Hi", "Hello", None, {}), by="test", create=True)
+    store.save("welcome", store.TemplateDraft("Hi again", "Hello", None, {}), by="test")
+    store.save("keep-me", store.TemplateDraft("Hi", "Hello", None, {}), by="test", create=True)
     client = logged_in(settings_user, csrf=True)
     page = client.get("/templates/welcome/").content.decode()
     form = re.search(r'<form method="post" action="/templates/welcome/delete/">(.*?)</form>', page, re.S)
@@ -130,7 +130,7 @@ def test_a_settings_user_deletes_a_template_by_post_with_csrf_after_a_confirmati
 
 
 def test_a_viewer_cannot_delete_a_template(viewer_client: Client) -> None:
-    store.save("welcome", store.Draft("Hi", "Hello", None, {}), by="test", create=True)
+    store.save("welcome", store.TemplateDraft("Hi", "Hello", None, {}), by="test", create=True)
     assert "/delete/" not in viewer_client.get("/templates/welcome/").content.decode()
     assert "/delete/" not in viewer_client.get("/templates/").content.decode()
     assert viewer_client.post("/templates/welcome/delete/").status_code == 403

@@ -14,7 +14,7 @@ import pytest
 
 from postwarden.core.addresses import InvalidAddress
 from postwarden.core.config.model import RecipientMode
-from postwarden.core.message import Composed, Draft, InvalidMessage, Recipient, compose
+from postwarden.core.message import Composed, Draft, EnvelopeRecipient, InvalidMessage, compose
 
 DATE = datetime(2025, 3, 4, 5, 6, 7, tzinfo=UTC)
 MID = "<fixed@example.com>"
@@ -72,7 +72,7 @@ def test_it_writes_a_plain_message_byte_for_byte() -> None:
     )
     assert composed.size == len(composed.raw)
     assert composed.envelope_from == "ops@example.com"
-    assert composed.recipients == (Recipient("alice@example.net", "to"),)
+    assert composed.recipients == (EnvelopeRecipient("alice@example.net", "to"),)
     assert composed.needs_smtputf8 is False
     assert composed.message_id == MID
 
@@ -162,7 +162,7 @@ def test_it_writes_a_non_ascii_local_part_raw_and_asks_for_smtputf8() -> None:
     composed = compose(draft(to=["José@bücher.de"]))
     assert header_lines(composed.raw, "To") == ["To: José@bücher.de".encode()]
     assert composed.needs_smtputf8 is True
-    assert composed.recipients == (Recipient("José@bücher.de", "to"),)
+    assert composed.recipients == (EnvelopeRecipient("José@bücher.de", "to"),)
     assert parse(composed)["To"].addresses[0].addr_spec == "José@bücher.de"
 
 
@@ -173,9 +173,9 @@ def test_it_hides_several_to_recipients_from_each_other_in_bcc_mode() -> None:
     assert b"c@example.net" not in composed.raw
     assert b"\r\nBcc:" not in composed.raw
     assert composed.recipients == (
-        Recipient("a@example.net", "bcc"),
-        Recipient("b@example.net", "bcc"),
-        Recipient("c@example.net", "bcc"),
+        EnvelopeRecipient("a@example.net", "bcc"),
+        EnvelopeRecipient("b@example.net", "bcc"),
+        EnvelopeRecipient("c@example.net", "bcc"),
     )
     assert parse(composed)["To"].groups[0].display_name == "undisclosed-recipients"
 
@@ -184,7 +184,10 @@ def test_it_shows_a_single_to_recipient_in_bcc_mode() -> None:
     composed = compose(draft(to=["Alice <a@example.net>"], bcc=["c@example.net"]))
     assert header_lines(composed.raw, "To") == [b"To: Alice <a@example.net>"]
     assert b"c@example.net" not in composed.raw
-    assert composed.recipients == (Recipient("a@example.net", "to"), Recipient("c@example.net", "bcc"))
+    assert composed.recipients == (
+        EnvelopeRecipient("a@example.net", "to"),
+        EnvelopeRecipient("c@example.net", "bcc"),
+    )
 
 
 def test_it_lists_everyone_in_cc_mode_except_bcc() -> None:
@@ -217,7 +220,10 @@ def test_it_sends_once_to_an_address_given_twice() -> None:
     composed = compose(
         draft(to=["a@example.net"], cc=["a@example.net"], bcc=["a@example.net", "A@example.net"])
     )
-    assert composed.recipients == (Recipient("a@example.net", "to"), Recipient("A@example.net", "bcc"))
+    assert composed.recipients == (
+        EnvelopeRecipient("a@example.net", "to"),
+        EnvelopeRecipient("A@example.net", "bcc"),
+    )
 
 
 def test_it_accepts_a_comma_separated_string_for_a_recipient_field() -> None:

@@ -74,10 +74,10 @@ def fill(tmp_path: Path) -> None:
     Suppression.objects.create(address="never@example.com", reason="complaint")
     Member.objects.create(email="Boss@Example.org", name="Boss")
     # stored templates: the newest version of each is what the links stage renders
-    reset = templates.Draft("Reset", None, '<a href="{{ url }}">r</a>', {"url": "http://localhost/r"})
-    templates.save("reset", templates.Draft("Old", "{{ url }}", None, {"url": "x"}), by="t")
+    reset = templates.TemplateDraft("Reset", None, '<a href="{{ url }}">r</a>', {"url": "http://localhost/r"})
+    templates.save("reset", templates.TemplateDraft("Old", "{{ url }}", None, {"url": "x"}), by="t")
     templates.save("reset", reset, by="t")
-    templates.save("digest", templates.Draft("Digest {{ n }}", "{{ n }} new", None, {"n": 3}), by="t")
+    templates.save("digest", templates.TemplateDraft("Digest {{ n }}", "{{ n }} new", None, {"n": 3}), by="t")
 
 
 @pytest.mark.parametrize(

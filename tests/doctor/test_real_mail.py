@@ -26,8 +26,8 @@ from postwarden.core.secrets import Secret
 from postwarden.doctor import db_reads, facts
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options as WorkerOptions
 from postwarden.outbox.worker.loop import Worker
+from postwarden.outbox.worker.loop import WorkerOptions as WorkerOptions
 from tests.core.doctor.helpers import check, codes, finding
 from tests.outbox.helpers import make_settings
 from tests.smtpd import SmtpServer

@@ -8,7 +8,7 @@ import os
 import time
 from datetime import timedelta
 
-from postwarden.monitor.jobs import Job, JobRun, fixed
+from postwarden.monitor.jobs import JobRun, PeriodicJob, fixed
 
 
 def _record(run: JobRun) -> None:
@@ -29,10 +29,10 @@ def _crash(run: JobRun) -> None:
     raise RuntimeError(f"cannot reach mmost://alerts.example/{os.environ['MONITOR_TEST_SECRET']}")
 
 
-def jobs() -> list[Job]:
+def jobs() -> list[PeriodicJob]:
     every = fixed(timedelta(seconds=float(os.environ.get("MONITOR_TEST_EVERY", "3600"))))
     return [
-        Job("test.tick", _tick, every),
-        Job("test.crash", _crash, every),
-        Job("test.later", _tick, fixed(timedelta(hours=1)), run_at_start=False),
+        PeriodicJob("test.tick", _tick, every),
+        PeriodicJob("test.crash", _crash, every),
+        PeriodicJob("test.later", _tick, fixed(timedelta(hours=1)), run_at_start=False),
     ]

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from postwarden.monitor.jobs import Job, JobRun, fixed
+from postwarden.monitor.jobs import JobRun, PeriodicJob, fixed
 from postwarden.monitor.models import MonitorJob
 from postwarden.monitor.runner import OVERRAN, Monitor
 
@@ -59,7 +59,7 @@ def test_a_failing_job_is_logged_without_its_secret_and_the_others_go_on(
 
     every = fixed(timedelta(milliseconds=100))
     caplog.set_level(logging.INFO, logger="postwarden.monitor")
-    assert run_until(Monitor([Job("ok", ok, every), Job("crash", crash, every)]), done) == 0
+    assert run_until(Monitor([PeriodicJob("ok", ok, every), PeriodicJob("crash", crash, every)]), done) == 0
     failed = [r for r in caplog.records if r.getMessage() == "job failed"]
     assert failed
     assert all(r.__dict__["job"] == "crash" for r in failed)
@@ -81,7 +81,7 @@ def test_a_run_past_its_time_limit_makes_the_monitor_exit(caplog: pytest.LogCapt
         entered.set()
         release.wait(WAIT)  # ignores run.stopping(): a stuck call
 
-    job = Job("hang", hang, fixed(timedelta(hours=1)), timeout=timedelta(milliseconds=300))
+    job = PeriodicJob("hang", hang, fixed(timedelta(hours=1)), timeout=timedelta(milliseconds=300))
     stop = threading.Event()
     caplog.set_level(logging.INFO, logger="postwarden.monitor")
     try:
@@ -109,7 +109,7 @@ def test_a_stop_is_passed_on_to_a_waiting_job() -> None:
         ended.append(run.wait(WAIT))
 
     done = entered
-    assert run_until(Monitor([Job("wait", wait, fixed(timedelta(hours=1)))]), done) == 0
+    assert run_until(Monitor([PeriodicJob("wait", wait, fixed(timedelta(hours=1)))]), done) == 0
     assert ended == [True]
     row = MonitorJob.objects.get(name="wait")
     assert (row.last_outcome, row.lease_until) == ("ok", None)
@@ -118,4 +118,4 @@ def test_a_stop_is_passed_on_to_a_waiting_job() -> None:
 def test_two_jobs_with_one_name_are_refused() -> None:
     every = fixed(timedelta(minutes=1))
     with pytest.raises(ValueError, match="same name"):
-        Monitor([Job("a", lambda run: None, every), Job("a", lambda run: None, every)])
+        Monitor([PeriodicJob("a", lambda run: None, every), PeriodicJob("a", lambda run: None, every)])

@@ -57,7 +57,9 @@ def test_it_sends_through_a_stored_template_as_anymail_names_it() -> None:
     runtime.save({"MAIL_FROM": "ops@example.com", "APP_URL": "https://app.example.com"})
     store.save(
         "password-reset",
-        store.Draft("Reset, {{ name }}", None, '<img src="cid:logo"><a href="{{ reset_url }}">reset</a>'),
+        store.TemplateDraft(
+            "Reset, {{ name }}", None, '<img src="cid:logo"><a href="{{ reset_url }}">reset</a>'
+        ),
         by="test",
     )
     message = mail.EmailMessage(
@@ -90,7 +92,7 @@ def test_a_template_missing_a_variable_raises_and_queues_nothing() -> None:
     from postwarden.outbox.errors import Refused
 
     runtime.save({"MAIL_FROM": "ops@example.com"})
-    store.save("password-reset", store.Draft("Reset", "{{ reset_url }}"), by="test")
+    store.save("password-reset", store.TemplateDraft("Reset", "{{ reset_url }}"), by="test")
     message = mail.EmailMessage(
         to=["ann@example.net"],
         connection=mail.get_connection("postwarden.outbox.django_backend.OutboxBackend"),

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from postwarden.outbox import effects, suppressions
-from postwarden.outbox.effects import Outcome
+from postwarden.outbox.effects import EventOutcome
 from postwarden.outbox.models import Event, Recipient, State, Suppression
 from tests import factories
 
@@ -28,7 +28,7 @@ def test_a_hard_bounce_moves_the_recipient_notes_it_and_suppresses_until_the_ttl
         source="bounce <dsn1@mx>",
         event_id="dsn1",
     )
-    assert effects.record(report, recipient=rcpt) is Outcome.STORED
+    assert effects.record(report, recipient=rcpt) is EventOutcome.STORED
     rcpt.refresh_from_db()
     assert (rcpt.state, rcpt.reason) == (State.BOUNCED, "bounced: 550 5.1.1 user unknown")
     event = Event.objects.get(recipient=rcpt)
@@ -38,14 +38,14 @@ def test_a_hard_bounce_moves_the_recipient_notes_it_and_suppresses_until_the_ttl
     assert row.expires_at is not None
     assert before + effects.BOUNCE_TTL <= row.expires_at <= timezone.now() + effects.BOUNCE_TTL
     # the same report again is a no-op
-    assert effects.record(report, recipient=rcpt) is Outcome.DUPLICATE
+    assert effects.record(report, recipient=rcpt) is EventOutcome.DUPLICATE
     assert Event.objects.count() == 1
 
 
 def test_a_complaint_after_a_bounce_moves_forward_and_a_delivery_after_it_does_not_move_back() -> None:
     rcpt = _sent(state=State.BOUNCED)
     effects.record(effects.complaint("ann@example.net", detail="abuse", source="fbl"), recipient=rcpt)
-    effects.record(effects.Report("delivered", "ann@example.net", "250 ok"), recipient=rcpt)
+    effects.record(effects.EventReport("delivered", "ann@example.net", "250 ok"), recipient=rcpt)
     rcpt.refresh_from_db()
     assert rcpt.state == State.COMPLAINED
     assert list(Event.objects.order_by("id").values_list("kind", flat=True)) == ["complained", "delivered"]
@@ -72,6 +72,6 @@ def test_soft_bounces_suppress_only_once_they_reach_the_limit() -> None:
 
 def test_a_report_about_an_unknown_message_still_suppresses_the_address() -> None:
     report = effects.bounce("gone@example.org", hard=True, detail="5.1.1", source="bounce <x@mx>")
-    assert effects.record(report) is Outcome.UNMATCHED
+    assert effects.record(report) is EventOutcome.UNMATCHED
     assert Suppression.objects.get().address == "gone@example.org"
     assert not Event.objects.exists()

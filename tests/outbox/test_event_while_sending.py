@@ -53,7 +53,7 @@ def test_a_bounce_before_the_workers_result_keeps_the_recipient_bounced_and_supp
         source="bounce <dsn@mx>",
         event_id="dsn",
     )
-    assert effects.record(report, recipient=row) is effects.Outcome.STORED
+    assert effects.record(report, recipient=row) is effects.EventOutcome.STORED
     row.refresh_from_db()
     assert row.state == State.BOUNCED
     # the lease renewal still counts it as this worker's: no "taken back" for it

@@ -17,7 +17,7 @@ from postwarden.configstore.runtime import current_settings, save_rotated_refres
 from postwarden.core.secrets import Secret
 from postwarden.outbox.models import Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.console.conftest import _fresh_settings_cache, clean_env  # noqa: F401 - fixtures
 from tests.oauthd import BearerCheck, IdentityServer
 from tests.smtpd import SmtpServer
@@ -30,7 +30,7 @@ GOOGLE_SECRET = "GOCSPX-rotation-client-secret"
 
 def _deliver(worker_id: str) -> None:
     async def steps() -> None:
-        worker = Worker(Options(worker_id=worker_id, retry_base=0.01), settings_source=current_settings)
+        worker = Worker(WorkerOptions(worker_id=worker_id, retry_base=0.01), settings_source=current_settings)
         await worker.deliver_step()
         await worker.close()
 

@@ -165,7 +165,7 @@ def test_it_takes_the_fast_path_for_every_plain_list(value: str) -> None:
 def test_it_scans_what_the_parser_reads_or_refuses(lines: list[str]) -> None:
     head = b"".join(encode(line) + b"\r\n" for line in lines)
     if malformed(head):
-        with pytest.raises(raw_headers.Malformed):
+        with pytest.raises(raw_headers.MalformedHeaders):
             raw_headers.scan(head)
         return
     scanned = raw_headers.scan(head)

@@ -18,7 +18,7 @@ from django.utils import timezone
 from postwarden.core.config.model import DeliverySettings
 from postwarden.outbox import actions, retention, suppressions
 from postwarden.outbox.models import Attempt, Content, Event, Message, Recipient, State, Suppression
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.console.helpers import enqueue_one
 from tests.outbox.helpers import make_settings
 
@@ -157,7 +157,7 @@ def test_the_worker_prunes_on_a_thread_of_its_own(tmp_path: Path) -> None:
     old = _aged(31)
 
     async def step() -> tuple[retention.Pruned, bool]:
-        worker = Worker(Options(worker_id="w1"), settings_source=lambda: settings)
+        worker = Worker(WorkerOptions(worker_id="w1"), settings_source=lambda: settings)
         await worker.start()
         try:
             return await worker.prune_step(), await worker.db(Content.objects.filter(message=old).exists)

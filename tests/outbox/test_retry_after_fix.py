@@ -16,11 +16,11 @@ import pytest
 from postwarden.configstore import runtime
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.config.model import Origin, Settings, Source
-from postwarden.core.config.resolve import ConfigError, Problem
+from postwarden.core.config.resolve import ConfigError, ConfigProblem
 from postwarden.outbox import actions, retrynow
 from postwarden.outbox.models import Attempt, Event, Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.console.conftest import _fresh_settings_cache, clean_env  # noqa: F401 - fixtures
 from tests.outbox.helpers import make_settings
 from tests.smtpd import SmtpServer
@@ -61,7 +61,7 @@ def _attempts(message_pk: int) -> list[tuple[str, str]]:
 
 def _worker() -> Worker:
     # settings are looked at every hour only: what this test shows must not hang on the timer
-    return Worker(Options(worker_id="w-fix", settings_interval=3600), settings_source=current_settings)
+    return Worker(WorkerOptions(worker_id="w-fix", settings_interval=3600), settings_source=current_settings)
 
 
 def _all_sent(message_pks: tuple[int, ...]) -> bool:
@@ -207,11 +207,13 @@ def test_settings_that_cannot_be_read_before_a_send_leave_those_in_force(
     def source() -> Settings:
         reads["n"] += 1
         if reads["n"] > 1:  # a stored value the resolver refuses, saved after the start
-            raise ConfigError([Problem("SMTP_PORT", "must be a whole number", Source(Origin.STORED))])
+            raise ConfigError([ConfigProblem("SMTP_PORT", "must be a whole number", Source(Origin.STORED))])
         return settings
 
     async def scenario() -> int:
-        worker = Worker(Options(worker_id="w-unreadable", settings_interval=3600), settings_source=source)
+        worker = Worker(
+            WorkerOptions(worker_id="w-unreadable", settings_interval=3600), settings_source=source
+        )
         pk = await worker.db(lambda: enqueue(Outgoing(to=["a@example.org"], text="x"), settings=settings).pk)
         await _until_sent(worker, pk)
         await worker.close()

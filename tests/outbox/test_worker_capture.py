@@ -9,7 +9,7 @@ import pytest
 
 from postwarden.outbox.models import Attempt, Recipient, WorkerHeartbeat
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from postwarden.transports.capture import list_captured, read_captured
 from tests.outbox.helpers import make_settings
 
@@ -23,7 +23,7 @@ def test_it_claims_sends_and_records_in_steps(tmp_path: Path) -> None:
     )
 
     async def steps() -> tuple[bool, bool, bool]:
-        worker = Worker(Options(worker_id="w1"), settings_source=lambda: settings)
+        worker = Worker(WorkerOptions(worker_id="w1"), settings_source=lambda: settings)
         claimed = await worker.claim_step()
         assert await worker.db(Attempt.objects.filter(outcome="sending").count) == 2
         assert await worker.db(lambda: set(Recipient.objects.values_list("state", flat=True))) == {"sending"}

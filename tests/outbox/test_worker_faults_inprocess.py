@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
-from postwarden.transports.base import Delivery, RecipientResult
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
+from postwarden.transports.base import RecipientResult, TransportDelivery
 from postwarden.transports.capture import CaptureTransport
 from tests.outbox.helpers import make_settings
 
@@ -26,7 +26,7 @@ class Choking(CaptureTransport):
 
     poison = ""
 
-    async def send(self, delivery: Delivery) -> Sequence[RecipientResult]:
+    async def send(self, delivery: TransportDelivery) -> Sequence[RecipientResult]:
         if delivery.public_id == self.poison:
             raise RuntimeError("cannot render this one")
         return await super().send(delivery)
@@ -43,7 +43,7 @@ def test_it_pushes_a_poison_message_back_and_carries_on(
 
     async def steps() -> tuple[int, bool]:
         worker = Worker(
-            Options(worker_id="w-poison", retry_base=60.0),
+            WorkerOptions(worker_id="w-poison", retry_base=60.0),
             settings_source=lambda: settings,
             transport_factory=lambda s: transport,
         )

@@ -25,7 +25,7 @@ from postwarden.core.config.model import (
 from postwarden.core.secrets import Secret
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.oauthd import APP_SECRET, TENANT, BearerCheck, IdentityServer, microsoft_oauth2, self_signed
 from tests.outbox.helpers import make_settings
 from tests.smtpd import SmtpServer
@@ -52,7 +52,7 @@ def _settings(server: SmtpServer, oauth2: OAuth2Settings, **delivery: int) -> Se
 
 def _one_round(settings: Settings) -> None:
     async def steps() -> None:
-        worker = Worker(Options(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
+        worker = Worker(WorkerOptions(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
         await worker.deliver_step()
         await worker.close()
 
@@ -87,7 +87,7 @@ def test_it_renews_a_token_that_expires_during_a_long_run(
 
     async def long_run() -> Worker:
         # a connection a message, and three messages a round, so the clock moves during the run
-        options = Options(worker_id="w", retry_base=0.01, deliveries_per_send=1, batch_size=3)
+        options = WorkerOptions(worker_id="w", retry_base=0.01, deliveries_per_send=1, batch_size=3)
         worker = Worker(options, settings_source=lambda: settings)
         with time_machine.travel(timezone.now(), tick=True) as clock:
             for _ in range(total):  # bounded: at most one round per message
@@ -117,7 +117,7 @@ def test_it_refreshes_a_token_the_server_finds_expired_without_failing_a_message
     enqueue(Outgoing(to=["second@example.org"], text="x"), settings=make_settings())
 
     async def run() -> None:
-        options = Options(worker_id="w", retry_base=0.01, deliveries_per_send=1)
+        options = WorkerOptions(worker_id="w", retry_base=0.01, deliveries_per_send=1)
         worker = Worker(options, settings_source=lambda: settings)
         await worker.deliver_step()
         # Exchange's clock runs an hour ahead (or the token was revoked): to it, the token

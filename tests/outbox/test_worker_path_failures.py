@@ -18,7 +18,7 @@ import pytest
 from postwarden.core.config.model import DeliverySettings, Security
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.outbox.helpers import make_settings
 from tests.ports import free_port
 from tests.smtpd.raw import RawServer, banner, close_at_once, scripted
@@ -33,7 +33,7 @@ def deliver_once(port: int, *, max_attempts: int, security: Security = Security.
     settings = replace(base, smtp=replace(base.smtp, security=security))
 
     async def step() -> None:
-        worker = Worker(Options(worker_id="w", retry_base=60.0), settings_source=lambda: settings)
+        worker = Worker(WorkerOptions(worker_id="w", retry_base=60.0), settings_source=lambda: settings)
         await worker.deliver_step()
         await worker.close()
 

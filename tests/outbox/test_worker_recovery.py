@@ -32,7 +32,7 @@ from postwarden.outbox.models import Attempt, Recipient, WorkerHeartbeat
 from postwarden.outbox.submission import Outgoing, enqueue_many
 from postwarden.outbox.worker import db
 from postwarden.outbox.worker.liveness import ProcessId, gone, identify, this_process
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.outbox.helpers import make_settings
 from tests.outbox.smtpd_helper import Server
 
@@ -115,7 +115,9 @@ def heartbeat_of(worker_id: str, process: ProcessId) -> None:
 
 
 def worker(settings: Settings, **options: object) -> Worker:
-    return Worker(Options(worker_id="w-new", retry_base=60, **options), settings_source=lambda: settings)  # type: ignore[arg-type]
+    return Worker(
+        WorkerOptions(worker_id="w-new", retry_base=60, **options), settings_source=lambda: settings
+    )  # type: ignore[arg-type]
 
 
 def run_until_sent(
@@ -212,7 +214,7 @@ def test_another_machines_claims_come_back_when_their_lease_runs_out_not_before(
     start = timezone.now()
 
     async def far_claims() -> bool:  # the far worker's claim lasts its POSTWARDEN_WORKER_TIMEOUT
-        return await Worker(Options(worker_id="w-far"), settings_source=lambda: settings).claim_step()
+        return await Worker(WorkerOptions(worker_id="w-far"), settings_source=lambda: settings).claim_step()
 
     with time_machine.travel(start, tick=False):
         assert asyncio.run(far_claims())
@@ -239,11 +241,11 @@ def test_a_worker_silent_past_its_lease_sends_none_of_what_was_taken_back(smtp_s
     enqueue(6, settings)
 
     async def scenario() -> tuple[Worker, Worker]:
-        stalled = Worker(Options(worker_id="w-stalled", lease=0.5), settings_source=lambda: settings)
+        stalled = Worker(WorkerOptions(worker_id="w-stalled", lease=0.5), settings_source=lambda: settings)
         assert await stalled.claim_step(limit=6)
         # its loop stalls (no renewal) until another worker has taken its claims back
         # (a short lease of its own: it looks for expired ones every third of it)
-        other = Worker(Options(worker_id="w-other", lease=1.5), settings_source=lambda: settings)
+        other = Worker(WorkerOptions(worker_id="w-other", lease=1.5), settings_source=lambda: settings)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + LIMIT
         while not await other.deliver_step():

@@ -10,7 +10,7 @@ import pytest
 from postwarden.core.config.model import DeliverySettings, Settings
 from postwarden.outbox.models import Attempt, Recipient, WorkerHeartbeat
 from postwarden.outbox.submission import Outgoing, enqueue_many
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.outbox.helpers import make_settings
 from tests.outbox.smtpd_helper import Server
 
@@ -36,7 +36,7 @@ def test_it_finishes_what_is_in_flight_and_gives_back_the_rest_when_stopped(smtp
 
     async def scenario() -> int:
         worker = Worker(
-            Options(worker_id="w-stop", batch_size=20, heartbeat_interval=0.2, deliveries_per_send=1),
+            WorkerOptions(worker_id="w-stop", batch_size=20, heartbeat_interval=0.2, deliveries_per_send=1),
             settings_source=lambda: settings,
         )
         running = asyncio.create_task(worker.run())
@@ -67,7 +67,9 @@ def test_it_delivers_everything_and_rebuilds_the_transport_when_the_settings_cha
 
     async def scenario() -> list[str]:
         worker = Worker(
-            Options(worker_id="w-live", settings_interval=0.05, heartbeat_interval=0.05, idle_sleep=0.05),
+            WorkerOptions(
+                worker_id="w-live", settings_interval=0.05, heartbeat_interval=0.05, idle_sleep=0.05
+            ),
             settings_source=lambda: settings["now"],
         )
         running = asyncio.create_task(worker.run())
@@ -112,7 +114,9 @@ def test_it_waits_while_sending_is_switched_off_and_goes_when_it_is_on(smtp_serv
 
     async def scenario() -> tuple[bool, int]:
         worker = Worker(
-            Options(worker_id="w-switch", settings_interval=0.05, heartbeat_interval=0.05, idle_sleep=0.05),
+            WorkerOptions(
+                worker_id="w-switch", settings_interval=0.05, heartbeat_interval=0.05, idle_sleep=0.05
+            ),
             settings_source=settings_source,
         )
         running = asyncio.create_task(worker.run())
@@ -135,7 +139,7 @@ def test_it_reports_settings_it_cannot_send_with_and_keeps_running() -> None:
     enqueue_many([Outgoing(to=["a@example.com"], text="x")], settings=broken)
 
     async def scenario() -> str | None:
-        worker = Worker(Options(worker_id="w-broken", idle_sleep=0.05), settings_source=lambda: broken)
+        worker = Worker(WorkerOptions(worker_id="w-broken", idle_sleep=0.05), settings_source=lambda: broken)
         await worker.start()
         assert await worker.claim_step() is False
         await worker.heartbeat_step()

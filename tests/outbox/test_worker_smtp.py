@@ -15,7 +15,7 @@ from postwarden.core.config.model import DeliverySettings
 from postwarden.outbox import actions
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.outbox.helpers import make_settings
 from tests.outbox.smtpd_helper import Server
 
@@ -28,7 +28,7 @@ def run_worker_steps(settings_port: int, rounds: int = 1, **delivery: int) -> Wo
     settings = make_settings(smtp_port=settings_port, delivery=DeliverySettings(**delivery))
 
     async def steps() -> Worker:
-        worker = Worker(Options(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
+        worker = Worker(WorkerOptions(worker_id="w", retry_base=0.01), settings_source=lambda: settings)
         for _ in range(rounds):
             await worker.deliver_step()
         await worker.close()

@@ -17,8 +17,8 @@ from pytest_httpserver import HTTPServer
 from postwarden.core.config.model import BounceSettings, Settings
 from postwarden.outbox.models import Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
-from postwarden.transports.base import Delivery, RecipientResult, Transport
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
+from postwarden.transports.base import RecipientResult, Transport, TransportDelivery
 from postwarden.transports.capture import CaptureTransport
 from postwarden.transports.esp import EspTransport
 from postwarden.transports.smtp import SmtpTransport
@@ -38,9 +38,9 @@ class Declaring(CaptureTransport):
         self.takes_return_paths = return_paths
         self.batches = batches
         self.concurrency = 3
-        self.calls: list[tuple[Delivery, ...]] = []
+        self.calls: list[tuple[TransportDelivery, ...]] = []
 
-    async def send_many(self, deliveries: Sequence[Delivery]) -> list[Sequence[RecipientResult]]:
+    async def send_many(self, deliveries: Sequence[TransportDelivery]) -> list[Sequence[RecipientResult]]:
         self.calls.append(tuple(deliveries))
         return await super().send_many(deliveries)
 
@@ -57,7 +57,7 @@ def deliver(settings: Settings, transport: Declaring, count: int) -> int:
 
     async def go() -> int:
         worker = Worker(
-            Options(worker_id="w-protocol", deliveries_per_send=8),
+            WorkerOptions(worker_id="w-protocol", deliveries_per_send=8),
             settings_source=lambda: settings,
             transport_factory=lambda s: transport,
         )

@@ -13,7 +13,7 @@ import trustme
 
 from postwarden.accounts.models import ApiKey
 from postwarden.core.config.model import Settings
-from postwarden.relay.server import RelayConfig
+from postwarden.relay.server import RelayServerConfig
 from tests.relay.helpers import LOOPBACK_V4, RelayThread, relay_settings
 from tests.smtpd import server_context
 
@@ -30,7 +30,7 @@ def _quiet_aiosmtpd() -> Iterator[None]:
 
 @pytest.fixture
 def relay_factory(tmp_path: Path, server_cert: trustme.LeafCert) -> Iterator[Callable[..., RelayThread]]:
-    """``relay_factory(settings=None, **RelayConfig fields) -> RelayThread``, started.
+    """``relay_factory(settings=None, **RelayServerConfig fields) -> RelayThread``, started.
     Defaults: loopback trusted, STARTTLS with the trustme ``server_cert``, implicit TLS
     on a second free port, ephemeral ports, settings from :func:`relay_settings`."""
     relays: list[RelayThread] = []
@@ -42,7 +42,7 @@ def relay_factory(tmp_path: Path, server_cert: trustme.LeafCert) -> Iterator[Cal
         config.setdefault("tls_context", server_context(server_cert))
         config.setdefault("trusted", LOOPBACK_V4)
         config.setdefault("hostname", "relay.test")
-        relay = RelayThread(RelayConfig(**config), settings or relay_settings(tmp_path))
+        relay = RelayThread(RelayServerConfig(**config), settings or relay_settings(tmp_path))
         relays.append(relay)
         return relay.start()
 

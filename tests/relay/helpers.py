@@ -27,9 +27,9 @@ from postwarden.core.config.model import (
     Settings,
     SmtpSettings,
 )
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from postwarden.relay.gateway import Gateway
-from postwarden.relay.server import Relay, RelayConfig
+from postwarden.relay.server import Relay, RelayServerConfig
 
 T = TypeVar("T")
 LOOPBACK_V4 = (ipaddress.ip_network("127.0.0.0/8"),)
@@ -70,7 +70,7 @@ def relay_settings(
 class RelayThread:
     """A started relay; :meth:`stop` ends it (the fixture does, whatever the test did)."""
 
-    def __init__(self, config: RelayConfig, settings: Settings) -> None:
+    def __init__(self, config: RelayServerConfig, settings: Settings) -> None:
         self.settings = settings
         self.gateway = Gateway(settings, lambda: self.settings)
         self.relay = Relay(config, self.gateway)
@@ -166,7 +166,9 @@ def deliver(settings: Settings, rounds: int = 2) -> Worker:
     """Run a real worker over the outbox: claim, send, record, ``rounds`` times."""
 
     async def steps() -> Worker:
-        worker = Worker(Options(worker_id="relay-test", retry_base=0.01), settings_source=lambda: settings)
+        worker = Worker(
+            WorkerOptions(worker_id="relay-test", retry_base=0.01), settings_source=lambda: settings
+        )
         for _ in range(rounds):
             await worker.claim_step()
             while not worker.jobs.empty():

@@ -1,20 +1,20 @@
-"""Command lines and MAIL/RCPT arguments (postwarden.relay.commands)."""
+"""SmtpCommand lines and MAIL/RCPT arguments (postwarden.relay.commands)."""
 
 from __future__ import annotations
 
 import pytest
 
 from postwarden.relay import commands
-from postwarden.relay.commands import Command, Framing
+from postwarden.relay.commands import Framing, SmtpCommand
 
 
 @pytest.mark.parametrize(
     ("line", "parsed"),
     [
-        (b"EHLO client.test\r\n", Command("EHLO", "client.test")),
-        (b"mail FROM:<a@b.test>  \r\n", Command("MAIL", "FROM:<a@b.test>")),
-        (b"QUIT\r\n", Command("QUIT", None)),
-        ("RCPT TO:<jürgen@b.test>\r\n".encode(), Command("RCPT", "TO:<jürgen@b.test>")),
+        (b"EHLO client.test\r\n", SmtpCommand("EHLO", "client.test")),
+        (b"mail FROM:<a@b.test>  \r\n", SmtpCommand("MAIL", "FROM:<a@b.test>")),
+        (b"QUIT\r\n", SmtpCommand("QUIT", None)),
+        ("RCPT TO:<jürgen@b.test>\r\n".encode(), SmtpCommand("RCPT", "TO:<jürgen@b.test>")),
         (b"MAIL FROM:<a@b.test>\n", Framing(commands.BARE_LF)),
         (b"MAIL FROM:<a@b.test>\rRCPT TO:<c@d.test>\r\n", Framing(commands.BARE_CR)),
         (b"NOOP \x00\r\n", Framing(commands.NUL)),
@@ -24,7 +24,7 @@ from postwarden.relay.commands import Command, Framing
         (b"GET / HTTP/1.1\r\n", Framing(commands.NOT_SMTP)),
     ],
 )
-def test_it_reads_a_command_line_strictly(line: bytes, parsed: Command | Framing) -> None:
+def test_it_reads_a_command_line_strictly(line: bytes, parsed: SmtpCommand | Framing) -> None:
     assert commands.parse_line(line) == parsed
 
 
@@ -35,21 +35,21 @@ def test_a_line_of_exactly_the_limit_is_read_and_one_more_byte_is_too_long(verb:
         return head + b"x" * (length - len(head) - 2) + b"\r\n"
 
     assert len(line(limit)) == limit
-    assert isinstance(commands.parse_line(line(limit)), Command)
+    assert isinstance(commands.parse_line(line(limit)), SmtpCommand)
     assert commands.parse_line(line(limit + 1)) == Framing(commands.TOO_LONG, close=False)
 
 
 def test_it_keeps_every_byte_of_an_argument_that_is_not_utf8() -> None:
     parsed = commands.parse_line(b"RCPT TO:<caf\xe9@b.test>\r\n")
-    assert parsed == Command("RCPT", "TO:<caf\udce9@b.test>")
-    assert isinstance(parsed, Command)
+    assert parsed == SmtpCommand("RCPT", "TO:<caf\udce9@b.test>")
+    assert isinstance(parsed, SmtpCommand)
     assert parsed.arg is not None
     assert parsed.arg.encode("utf-8", "surrogateescape") == b"TO:<caf\xe9@b.test>"
 
 
 def test_it_allows_long_mail_and_auth_lines_up_to_their_extension_limits() -> None:
     mail = b"MAIL FROM:<a@b.test> " + b"X" * 1500 + b"\r\n"
-    assert isinstance(commands.parse_line(mail), Command)
+    assert isinstance(commands.parse_line(mail), SmtpCommand)
     assert commands.parse_line(b"AUTH PLAIN " + b"A" * 12300 + b"\r\n") == Framing(
         commands.TOO_LONG, close=False
     )
@@ -58,18 +58,18 @@ def test_it_allows_long_mail_and_auth_lines_up_to_their_extension_limits() -> No
 @pytest.mark.parametrize(
     ("command", "waits"),
     [
-        (Command("EHLO", "x"), True),
-        (Command("DATA", None), True),
-        (Command("STARTTLS", None), True),
-        (Command("AUTH", "LOGIN"), True),
-        (Command("AUTH", "PLAIN"), True),
-        (Command("AUTH", "PLAIN AGFwcABwdw=="), False),
-        (Command("MAIL", "FROM:<a@b.test>"), False),
-        (Command("RCPT", "TO:<a@b.test>"), False),
-        (Command("RSET", None), False),
+        (SmtpCommand("EHLO", "x"), True),
+        (SmtpCommand("DATA", None), True),
+        (SmtpCommand("STARTTLS", None), True),
+        (SmtpCommand("AUTH", "LOGIN"), True),
+        (SmtpCommand("AUTH", "PLAIN"), True),
+        (SmtpCommand("AUTH", "PLAIN AGFwcABwdw=="), False),
+        (SmtpCommand("MAIL", "FROM:<a@b.test>"), False),
+        (SmtpCommand("RCPT", "TO:<a@b.test>"), False),
+        (SmtpCommand("RSET", None), False),
     ],
 )
-def test_it_knows_which_commands_end_a_pipelined_group(command: Command, waits: bool) -> None:
+def test_it_knows_which_commands_end_a_pipelined_group(command: SmtpCommand, waits: bool) -> None:
     assert commands.must_wait(command) is waits
 
 

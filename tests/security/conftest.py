@@ -73,7 +73,9 @@ def world(db: None, clean_env: None) -> World:  # noqa: F811 - the imported fixt
         username="victim@example.com", email="victim@example.com", password=PASSWORD
     )
     suppressions.add("gone@example.com", suppressions.MANUAL, detail="test", source="test")
-    template = store.save("welcome", store.Draft("Hi {{ name }}", "Hello {{ name }}"), by="test", create=True)
+    template = store.save(
+        "welcome", store.TemplateDraft("Hi {{ name }}", "Hello {{ name }}"), by="test", create=True
+    )
     return World(
         clients=clients,
         args={

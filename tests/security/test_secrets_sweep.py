@@ -105,7 +105,9 @@ def log_in(outputs: dict[str, str]) -> Client:
 
 def console_pages(client: Client, outputs: dict[str, str]) -> None:
     message = enqueue_one(files=[FileIn("r.csv", b"a,b\r\n")])
-    template = store.save("welcome", store.Draft("Hi {{ name }}", "Hello {{ name }}"), by="test", create=True)
+    template = store.save(
+        "welcome", store.TemplateDraft("Hi {{ name }}", "Hello {{ name }}"), by="test", create=True
+    )
     args: dict[str, dict[str, object]] = {
         "message_attachment": {"public_id": message.public_id, "index": 0},
         "template": {"name": template.template.name},

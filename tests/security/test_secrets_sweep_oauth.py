@@ -26,7 +26,7 @@ from postwarden.configstore.models import StoredSetting
 from postwarden.configstore.runtime import current_settings
 from postwarden.outbox.models import Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.oauthd import BearerCheck, IdentityServer, self_signed
 from tests.reliability.figures import report
 from tests.security.leaks import Secret, sweep
@@ -63,7 +63,7 @@ def _settings(server: SmtpServer, identity: IdentityServer, client_id: str, **mo
 
 def _deliver() -> None:
     async def steps() -> None:
-        worker = Worker(Options(worker_id="sweep", retry_base=0.01), settings_source=current_settings)
+        worker = Worker(WorkerOptions(worker_id="sweep", retry_base=0.01), settings_source=current_settings)
         await worker.deliver_step()
         await worker.close()
 

@@ -33,7 +33,7 @@ from postwarden.core.secrets import Secret
 from postwarden.core.smtp.errors import AuthRejected, SmtpError
 from postwarden.core.smtp.session import Endpoint, SmtpSession
 from postwarden.outbox.models import Attempt, Recipient
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.oauthd import IdentityServer
 from tests.ports import free_port
 from tests.providers import MAILGUN
@@ -121,7 +121,7 @@ def echo_server(request: pytest.FixtureRequest) -> Iterator[tuple[Echo, int]]:
 
 def deliver() -> None:
     async def once() -> None:
-        worker = Worker(Options(worker_id="echo-test", retry_base=60))
+        worker = Worker(WorkerOptions(worker_id="echo-test", retry_base=60))
         await worker.deliver_step()
         await worker.close()
 

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 
 from postwarden.transports import capture
-from postwarden.transports.base import Delivery, Outcome
+from postwarden.transports.base import Outcome, TransportDelivery
 from postwarden.transports.capture import CaptureTransport, count_captured, list_captured, read_captured
 
 
-def delivery(n: int, subject: str = "Hello") -> Delivery:
+def delivery(n: int, subject: str = "Hello") -> TransportDelivery:
     raw = (
         f"From: ops@example.com\r\nTo: a{n}@example.com\r\nSubject: {subject}\r\n"
         f"Message-ID: <{n}@example.com>\r\n\r\nbody\r\n"
     ).encode()
-    return Delivery(
+    return TransportDelivery(
         message_pk=n,
         public_id=f"m_{n:04d}",
         message_id=f"<{n}@example.com>",
@@ -28,7 +28,7 @@ def delivery(n: int, subject: str = "Hello") -> Delivery:
     )
 
 
-def send(transport: CaptureTransport, *deliveries: Delivery) -> list[list[tuple[str, Outcome, str]]]:
+def send(transport: CaptureTransport, *deliveries: TransportDelivery) -> list[list[tuple[str, Outcome, str]]]:
     async def go() -> list[list[tuple[str, Outcome, str]]]:
         return [[(r.address, r.outcome, r.queue_id) for r in await transport.send(d)] for d in deliveries]
 

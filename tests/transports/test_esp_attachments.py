@@ -17,7 +17,7 @@ from pytest_httpserver import HTTPServer
 
 from postwarden.core.attachments import make
 from postwarden.core.message import Draft, compose
-from postwarden.transports.base import Delivery, Outcome, Parts
+from postwarden.transports.base import Outcome, Parts, TransportDelivery
 from tests import providers as p
 from tests.transports.test_esp_http import send
 
@@ -27,7 +27,7 @@ NAME = "Facture été.pdf"
 HTML = '<p>Hi</p><img src="cid:logo">'
 
 
-def delivery() -> Delivery:
+def delivery() -> TransportDelivery:
     files = [make(NAME, PDF), make("logo.png", PNG, content_id="logo")]
     composed = compose(
         Draft(
@@ -47,7 +47,7 @@ def delivery() -> Delivery:
         to=("ann@example.net",),
         headers={"Message-ID": composed.message_id},
     )
-    return Delivery(
+    return TransportDelivery(
         1, "m_1", composed.message_id, "billing@example.com", ("ann@example.net",), composed.raw, parts=parts
     )
 
@@ -153,7 +153,7 @@ def test_a_relayed_message_keeps_its_files_through_an_api(httpserver: HTTPServer
     # stored as MIME only (the relay): the parts, files included, are read from it
     p.resend_ok(httpserver)
     d = delivery()
-    bare = Delivery(1, "m_1", d.message_id, d.envelope_from, d.recipients, d.raw)
+    bare = TransportDelivery(1, "m_1", d.message_id, d.envelope_from, d.recipients, d.raw)
     [result] = send(p.RESEND.settings(httpserver), bare)
     assert result.outcome is Outcome.SENT
     assert resend_files(httpserver) == {

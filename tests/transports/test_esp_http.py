@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 
 from postwarden.core.config.model import Provider, ProviderSettings
 from postwarden.core.secrets import Secret
-from postwarden.transports.base import Delivery, Outcome, Parts, RecipientResult
+from postwarden.transports.base import Outcome, Parts, RecipientResult, TransportDelivery
 from postwarden.transports.esp import EspTransport
 from postwarden.transports.esp_backends import EspConfigurationError
 from tests import providers as p
@@ -26,7 +26,7 @@ def delivery(
     cc: tuple[str, ...] = (),
     text: str | None = "Hello.",
     html: str | None = "<p>Hello.</p>",
-) -> Delivery:
+) -> TransportDelivery:
     parts = Parts(
         from_address="alerts@example.com",
         from_name="Alerts",
@@ -40,7 +40,7 @@ def delivery(
         tags=("alert",),
         metadata={"tenant": "t1"},
     )
-    return Delivery(
+    return TransportDelivery(
         message_pk=1,
         public_id="m_abc123",
         message_id=MESSAGE_ID,
@@ -51,7 +51,7 @@ def delivery(
     )
 
 
-def send(settings: ProviderSettings, d: Delivery) -> list[RecipientResult]:
+def send(settings: ProviderSettings, d: TransportDelivery) -> list[RecipientResult]:
     transport = EspTransport(settings)
 
     async def go() -> list[RecipientResult]:
@@ -349,7 +349,7 @@ def test_it_rebuilds_the_parts_of_a_delivery_stored_as_mime_only(httpserver: HTT
         b"From: Alerts <alerts@example.com>\r\nTo: ann@example.net\r\nSubject: Disk full\r\n"
         b"Message-ID: <m_raw@postwarden.example.com>\r\nContent-Type: text/plain\r\n\r\nFull.\r\n"
     )
-    bare = Delivery(
+    bare = TransportDelivery(
         message_pk=1,
         public_id="m_raw",
         message_id="<m_raw@postwarden.example.com>",

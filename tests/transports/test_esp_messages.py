@@ -80,10 +80,10 @@ def test_it_rebuilds_parts_from_stored_mime() -> None:
 
 
 def test_it_hands_ses_the_stored_bytes_without_bcc() -> None:
-    from postwarden.transports.base import Delivery
+    from postwarden.transports.base import TransportDelivery
 
     raw = b"From: a@example.com\r\nTo: b@example.org\r\nBcc: c@example.org\r\nSubject: s\r\n\r\nbody\r\n"
-    delivery = Delivery(
+    delivery = TransportDelivery(
         message_pk=1,
         public_id="m",
         message_id="<m@x>",

@@ -20,7 +20,7 @@ from postwarden.core.config.model import Provider, Settings
 from postwarden.core.config.resolve import resolve_environment
 from postwarden.outbox.models import Attempt, Recipient, Suppression
 from postwarden.outbox.submission import FileIn, Outgoing, enqueue
-from postwarden.outbox.worker.loop import Options, Worker
+from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from postwarden.webhooks import views
 from tests import providers as p
 from tests.outbox.helpers import make_settings
@@ -37,7 +37,7 @@ def sendgrid_settings(server: HTTPServer, data_dir: Path) -> Settings:
 
 def run_worker(settings: Settings) -> None:
     async def steps() -> None:
-        worker = Worker(Options(worker_id="w-esp"), settings_source=lambda: settings)
+        worker = Worker(WorkerOptions(worker_id="w-esp"), settings_source=lambda: settings)
         assert await worker.claim_step()
         job = worker.jobs.get_nowait()
         assert job is not None

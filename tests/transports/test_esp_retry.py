@@ -18,7 +18,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from postwarden.core.config.model import ProviderSettings
-from postwarden.outbox.retry import RetryPolicy, Verdict, judge
+from postwarden.outbox.retry import RetryPolicy, RetryVerdict, judge
 from postwarden.transports import esp_backends
 from postwarden.transports.base import Outcome, RecipientResult
 from tests import providers as p
@@ -32,7 +32,7 @@ ACCOUNT = (401, 403)
 IDS = [api.provider.value for api in p.ALL]
 
 
-def verdict(result: RecipientResult) -> Verdict:
+def verdict(result: RecipientResult) -> RetryVerdict:
     return judge(result, tries=1, queued_at=NOW, now=NOW, policy=POLICY)
 
 

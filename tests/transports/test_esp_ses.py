@@ -14,7 +14,7 @@ import boto3
 
 from postwarden.core.config.model import Provider, ProviderSettings
 from postwarden.core.secrets import Secret
-from postwarden.transports.base import Delivery, Outcome, RecipientResult
+from postwarden.transports.base import Outcome, RecipientResult, TransportDelivery
 from postwarden.transports.esp import EspTransport
 from tests.transports import test_esp_attachments as with_files
 
@@ -47,7 +47,7 @@ def ses_client(url: str):  # type: ignore[no-untyped-def]
     )
 
 
-def send(url: str, d: Delivery) -> list[RecipientResult]:
+def send(url: str, d: TransportDelivery) -> list[RecipientResult]:
     transport = EspTransport(settings(url))
 
     async def go() -> list[RecipientResult]:
@@ -59,9 +59,9 @@ def send(url: str, d: Delivery) -> list[RecipientResult]:
     return asyncio.run(go())
 
 
-def delivery(*recipients: str, sender: str = "alerts@verified.example") -> Delivery:
+def delivery(*recipients: str, sender: str = "alerts@verified.example") -> TransportDelivery:
     raw = RAW.replace(b"alerts@verified.example", sender.encode())
-    return Delivery(
+    return TransportDelivery(
         message_pk=1,
         public_id="m_ses1",
         message_id="<m_ses1.1700000000@postwarden.example.com>",

@@ -16,7 +16,7 @@ from postwarden.core.dkim import generate_key, public_key_of, txt_record
 from postwarden.core.secrets import Secret
 from postwarden.outbox.retry import RetryPolicy, judge
 from postwarden.transports import smtp as smtp_transport
-from postwarden.transports.base import Delivery, Outcome, RecipientResult
+from postwarden.transports.base import Outcome, RecipientResult, TransportDelivery
 from postwarden.transports.smtp import SmtpTransport
 from tests.outbox import smtpd_helper
 from tests.outbox.helpers import make_settings
@@ -31,8 +31,8 @@ RAW = (
 smtp_server = smtpd_helper.smtp_server
 
 
-def delivery(*recipients: str, raw: bytes = RAW) -> Delivery:
-    return Delivery(
+def delivery(*recipients: str, raw: bytes = RAW) -> TransportDelivery:
+    return TransportDelivery(
         message_pk=1,
         public_id="m_1",
         message_id="<m1@example.com>",
@@ -42,7 +42,7 @@ def delivery(*recipients: str, raw: bytes = RAW) -> Delivery:
     )
 
 
-def send_all(transport: SmtpTransport, *deliveries: Delivery) -> list[list[tuple[str, str, str]]]:
+def send_all(transport: SmtpTransport, *deliveries: TransportDelivery) -> list[list[tuple[str, str, str]]]:
     async def go() -> list[list[tuple[str, str, str]]]:
         try:
             found = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from postwarden.monitor.jobs import Job, JobRun, fixed
+from postwarden.monitor.jobs import JobRun, PeriodicJob, fixed
 
 if TYPE_CHECKING:
     from postwarden.alerts.models import Alert
@@ -73,16 +73,16 @@ def _doctor_interval() -> timedelta:
     return timedelta(minutes=current_settings().alerts.doctor_interval_minutes)
 
 
-def monitor_jobs() -> list[Job]:
+def monitor_jobs() -> list[PeriodicJob]:
     return [
-        Job("alerts.evaluate", evaluate, fixed(EVALUATE_EVERY), timeout=timedelta(minutes=2)),
-        Job("alerts.send", send, fixed(SEND_EVERY), timeout=timedelta(minutes=10)),
-        Job(
+        PeriodicJob("alerts.evaluate", evaluate, fixed(EVALUATE_EVERY), timeout=timedelta(minutes=2)),
+        PeriodicJob("alerts.send", send, fixed(SEND_EVERY), timeout=timedelta(minutes=10)),
+        PeriodicJob(
             "doctor.scheduled",
             scheduled_doctor,
             _doctor_interval,
             timeout=timedelta(minutes=5),
             run_at_start=False,
         ),
-        Job("alerts.history", prune_history, fixed(PRUNE_EVERY), timeout=timedelta(minutes=10)),
+        PeriodicJob("alerts.history", prune_history, fixed(PRUNE_EVERY), timeout=timedelta(minutes=10)),
     ]

@@ -21,7 +21,7 @@ from pydantic import ConfigDict
 from postwarden.api import params
 from postwarden.api.auth import scope
 from postwarden.api.errors import errors
-from postwarden.bounces.models import Bounce, Outcome
+from postwarden.bounces.models import Bounce, BounceOutcome
 
 router = Router(tags=["bounces"])
 
@@ -60,7 +60,7 @@ class BouncePage(Schema):
     items: list[BounceOut]
 
 
-class ListQuery(Schema):
+class BounceListQuery(Schema):
     outcome: str | None = None
     limit: int = params.limit(50, MAX_LIMIT)
     offset: int = params.offset()
@@ -89,13 +89,15 @@ def _out(row: Bounce) -> BounceOut:
 
 
 @router.get("", response={200: BouncePage, **errors(400)}, auth=scope("read"), summary="List bounces")
-def list_bounces(request: HttpRequest, query: Query[ListQuery]) -> BouncePage:
+def list_bounces(request: HttpRequest, query: Query[BounceListQuery]) -> BouncePage:
     """Newest first. 400 for an unknown outcome; 422 naming ``limit`` outside 1…500 or
     ``offset`` outside 0…10⁹."""
     rows = Bounce.objects.select_related("message").defer("raw").order_by("-received_at", "-id")
     if query.outcome is not None:
-        if query.outcome not in Outcome.values:
-            raise HttpError(400, f"unknown outcome {query.outcome!r}; one of {', '.join(Outcome.values)}")
+        if query.outcome not in BounceOutcome.values:
+            raise HttpError(
+                400, f"unknown outcome {query.outcome!r}; one of {', '.join(BounceOutcome.values)}"
+            )
         rows = rows.filter(outcome=query.outcome)
     page = rows[query.offset : query.offset + query.limit]
     items = [_out(r) for r in page]

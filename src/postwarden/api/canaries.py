@@ -217,7 +217,7 @@ def create_canary(request: HttpRequest, body: CanaryIn) -> Status[CanaryOut | Er
     address, host or name, a name that exists."""
     try:
         canary = store.create(store.CanaryInput(**body.model_dump()))
-    except store.Invalid as invalid:
+    except store.InvalidCanary as invalid:
         return Status(400, ErrorOut(detail=invalid.message, field=invalid.field))
     return Status(201, canary_out(canary))
 

@@ -196,7 +196,7 @@ class MessagePage(BaseModel):
 MAX_LIMIT: Final = 200
 
 
-class ListQuery(BaseModel):
+class MessageListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     #: messages with at least one recipient in this state

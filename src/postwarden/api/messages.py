@@ -29,8 +29,8 @@ from postwarden.api.message_schemas import (
     BatchIn,
     BatchOut,
     ErrorOut,
-    ListQuery,
     MessageIn,
+    MessageListQuery,
     MessageOut,
     MessagePage,
     MessageSummary,
@@ -130,13 +130,14 @@ def send_batch(request: HttpRequest, body: BatchIn) -> HttpResponse:
 
 
 @router.get("", response={200: MessagePage, **errors(400)}, auth=scope("read"), summary="List messages")
-def list_messages(request: HttpRequest, query: Query[ListQuery]) -> MessagePage:
+def list_messages(request: HttpRequest, query: Query[MessageListQuery]) -> MessagePage:
     """Newest first. 400 for an unknown parameter or state; 422 naming ``limit`` outside
     1…200 or ``offset`` outside 0…10⁹ (api/params.py)."""
-    unknown = sorted(set(request.GET) - set(ListQuery.model_fields))
+    unknown = sorted(set(request.GET) - set(MessageListQuery.model_fields))
     if unknown:
         raise HttpError(
-            400, f"unknown parameter {unknown[0]!r}; the filters are {', '.join(ListQuery.model_fields)}"
+            400,
+            f"unknown parameter {unknown[0]!r}; the filters are {', '.join(MessageListQuery.model_fields)}",
         )
     if query.state is not None and query.state not in State.values:
         raise HttpError(400, f"unknown state {query.state!r}; one of {', '.join(State.values)}")
@@ -163,7 +164,7 @@ def list_messages(request: HttpRequest, query: Query[ListQuery]) -> MessagePage:
     return MessagePage(limit=query.limit, offset=query.offset, more=len(rows) > query.limit, items=items)
 
 
-def _filtered(query: ListQuery) -> QuerySet[Message]:
+def _filtered(query: MessageListQuery) -> QuerySet[Message]:
     rows = Message.objects.order_by("-id")
     if query.state:
         rows = rows.filter(pk__in=Recipient.objects.filter(state=query.state).values("message_id"))

@@ -51,7 +51,7 @@ class SuppressionPage(Schema):
     items: list[SuppressionOut]
 
 
-class ListQuery(Schema):
+class SuppressionListQuery(Schema):
     #: part of the address, case-insensitive
     q: str = ""
     reason: str | None = None
@@ -97,7 +97,7 @@ def _address(text: str) -> str:
 @router.get(
     "", response={200: SuppressionPage, **errors(400)}, auth=scope("read"), summary="List suppressions"
 )
-def list_suppressions(request: HttpRequest, query: Query[ListQuery]) -> SuppressionPage:
+def list_suppressions(request: HttpRequest, query: Query[SuppressionListQuery]) -> SuppressionPage:
     """Newest first. 400 for an unknown reason; 422 naming ``limit`` outside 1…500 or
     ``offset`` outside 0…10⁹ (api/params.py)."""
     if query.reason is not None and query.reason not in suppressions.REASONS:

@@ -149,10 +149,10 @@ def _found(name: str, number: int | None = None) -> Version:
     return found
 
 
-def _saved(name: str, draft: store.Draft, by: str, *, create: bool) -> Version | Status[ErrorOut]:
+def _saved(name: str, draft: store.TemplateDraft, by: str, *, create: bool) -> Version | Status[ErrorOut]:
     try:
         return store.save(name, draft, by=by, create=create)
-    except store.Invalid as exc:
+    except store.InvalidTemplate as exc:
         status = 404 if isinstance(exc, store.Missing) else 409 if isinstance(exc, store.Conflict) else 400
         return Status(status, ErrorOut(detail=exc.message, field=exc.field))
 
@@ -166,7 +166,7 @@ def _saved(name: str, draft: store.Draft, by: str, *, create: bool) -> Version |
 def create_template(request: HttpRequest, body: TemplateIn) -> Status[TemplateOut] | Status[ErrorOut]:
     """Version 1 of a new template. 400 names a syntax error or unknown filter with its
     part and line; 409 when the name exists (use PUT for a new version)."""
-    draft = store.Draft(body.subject, body.text, body.html, body.sample_variables)
+    draft = store.TemplateDraft(body.subject, body.text, body.html, body.sample_variables)
     saved = _saved(body.name, draft, _by(request), create=True)
     return saved if isinstance(saved, Status) else Status(201, _out(saved))
 
@@ -203,7 +203,7 @@ def get_template(request: HttpRequest, name: str, query: Query[VersionQuery]) ->
 def change_template(request: HttpRequest, name: str, body: TemplateChange) -> TemplateOut | Status[ErrorOut]:
     """200 with the new version; 404 when there is no such template; 409 when another
     change of it was saved at the same moment (send it again)."""
-    draft = store.Draft(body.subject, body.text, body.html, body.sample_variables)
+    draft = store.TemplateDraft(body.subject, body.text, body.html, body.sample_variables)
     saved = _saved(name, draft, _by(request), create=False)
     return saved if isinstance(saved, Status) else _out(saved)
 

@@ -35,11 +35,11 @@ def record(
     if effect is Effect.COMPLAINED:
         report = effects.complaint(recipient.address, detail=detail, source=source, **more)
     elif effect is Effect.DELAYED:
-        report = effects.Report(Effect.DELAYED.value, recipient.address, detail, source, None, **more)
+        report = effects.EventReport(Effect.DELAYED.value, recipient.address, detail, source, None, **more)
     else:
         report = effects.bounce(
             recipient.address, hard=effect is Effect.BOUNCED, detail=detail, source=source, **more
         )
-    if effects.record(report, recipient=recipient) is not effects.Outcome.STORED:
+    if effects.record(report, recipient=recipient) is not effects.EventOutcome.STORED:
         return None
     return Event.objects.filter(provider=PROVIDER, event_id=report.event_id).first()

@@ -33,7 +33,7 @@ from django.db.models import F
 
 from postwarden.bounces import parse
 from postwarden.bounces.effects import Effect, record
-from postwarden.bounces.models import Bounce, Outcome, Tally
+from postwarden.bounces.models import Bounce, BounceOutcome, Tally
 from postwarden.core.replies.classify import classify
 from postwarden.core.replies.parse import parse_reply
 from postwarden.core.smtp.reply import Reply
@@ -54,11 +54,11 @@ KEEP_BYTES: Final = 256 * 1024
 #: headers where a bounce mailbox's mail names the address it was sent to
 _ENVELOPE_HEADERS: Final = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To", "Cc")
 
-_EFFECTS: Final[dict[parse.Kind, Effect]] = {
-    parse.Kind.HARD_BOUNCE: Effect.BOUNCED,
-    parse.Kind.SOFT_BOUNCE: Effect.DEFERRED,
-    parse.Kind.DELAYED: Effect.DELAYED,
-    parse.Kind.COMPLAINT: Effect.COMPLAINED,
+_EFFECTS: Final[dict[parse.BounceKind, Effect]] = {
+    parse.BounceKind.HARD_BOUNCE: Effect.BOUNCED,
+    parse.BounceKind.SOFT_BOUNCE: Effect.DEFERRED,
+    parse.BounceKind.DELAYED: Effect.DELAYED,
+    parse.BounceKind.COMPLAINT: Effect.COMPLAINED,
 }
 
 
@@ -108,7 +108,7 @@ def take(arrival: Arrival, verp: Verp) -> list[Bounce]:
     paths = list(arrival.return_paths) or _addresses_in(arrival.raw, report)
     ours = [a for a in dict.fromkeys(p.lower() for p in paths) if verp.is_ours(a)]
     if not ours:
-        return [_keep(arrival, report, digest, Outcome.NO_TOKEN, return_path=paths[0] if paths else "")]
+        return [_keep(arrival, report, digest, BounceOutcome.NO_TOKEN, return_path=paths[0] if paths else "")]
     rows = []
     for address in ours:
         try:
@@ -124,7 +124,7 @@ def take(arrival: Arrival, verp: Verp) -> list[Bounce]:
     return rows
 
 
-def _apply(arrival: Arrival, report: parse.Report, digest: str, address: str, target: Target) -> Bounce:
+def _apply(arrival: Arrival, report: parse.BounceReport, digest: str, address: str, target: Target) -> Bounce:
     recipient = (
         Recipient.objects.select_related("message")
         .filter(pk=target.recipient_pk, message_id=target.message_pk)
@@ -135,23 +135,31 @@ def _apply(arrival: Arrival, report: parse.Report, digest: str, address: str, ta
             "bounce for a message the outbox does not know; kept for the operator",
             extra={"return_path": redact(address), "kind": report.kind.value},
         )
-        return _keep(arrival, report, digest, Outcome.UNKNOWN_MESSAGE, return_path=address)
+        return _keep(arrival, report, digest, BounceOutcome.UNKNOWN_MESSAGE, return_path=address)
     _settle(recipient)
     status = report.status_for(recipient.address)
     kind = status.kind if status is not None else report.kind
     effect = _EFFECTS.get(kind)
     if effect is None:
         outcome = (
-            Outcome.IGNORED if kind in (parse.Kind.AUTO_REPLY, parse.Kind.DELIVERED) else Outcome.UNREADABLE
+            BounceOutcome.IGNORED
+            if kind in (parse.BounceKind.AUTO_REPLY, parse.BounceKind.DELIVERED)
+            else BounceOutcome.UNREADABLE
         )
         return _keep(
             arrival, report, digest, outcome, return_path=address, recipient=recipient, status=status
         )
-    applied = Bounce.objects.filter(recipient=recipient, outcome=Outcome.APPLIED).count()
+    applied = Bounce.objects.filter(recipient=recipient, outcome=BounceOutcome.APPLIED).count()
     if applied >= PER_RECIPIENT:
         count("excess")
         return _keep(
-            arrival, report, digest, Outcome.EXCESS, return_path=address, recipient=recipient, status=status
+            arrival,
+            report,
+            digest,
+            BounceOutcome.EXCESS,
+            return_path=address,
+            recipient=recipient,
+            status=status,
         )
     diagnostic = _diagnostic(report, status)
     explanation, finding = _explain(status)
@@ -189,7 +197,7 @@ def _apply(arrival: Arrival, report: parse.Report, digest: str, address: str, ta
         arrival,
         report,
         digest,
-        Outcome.APPLIED if event is not None else Outcome.DUPLICATE,
+        BounceOutcome.APPLIED if event is not None else BounceOutcome.DUPLICATE,
         return_path=address,
         recipient=recipient,
         status=status,
@@ -207,18 +215,18 @@ def _settle(recipient: Recipient) -> None:
         recipient.refresh_from_db(fields=["state"])
 
 
-def _diagnostic(report: parse.Report, status: parse.Status | None) -> str:
+def _diagnostic(report: parse.BounceReport, status: parse.DsnRecipient | None) -> str:
     """The remote server's words verbatim, else what the report says in its place."""
     if status is not None and status.diagnostic:
         return status.diagnostic
-    if report.kind is parse.Kind.COMPLAINT:
+    if report.kind is parse.BounceKind.COMPLAINT:
         kind, reporter = report.feedback_type or "feedback report", report.reporter or "a mailbox provider"
         return f"complaint ({kind}) from {reporter}"
     parts = [f"status {status.status}" if status and status.status else "", report.subject]
     return "; ".join(p for p in parts if p) or f"{report.kind.value} ({report.detector})"
 
 
-def _explain(status: parse.Status | None) -> tuple[str, str]:
+def _explain(status: parse.DsnRecipient | None) -> tuple[str, str]:
     """The knowledge base's one-line explanation of the remote reply, and its finding code."""
     if status is None or not (status.diagnostic or status.status):
         return "", ""
@@ -231,7 +239,7 @@ def _explain(status: parse.Status | None) -> tuple[str, str]:
     return found.explanation, found.code.value if found.code is not None else ""
 
 
-def _addresses_in(raw: bytes, report: parse.Report) -> list[str]:
+def _addresses_in(raw: bytes, report: parse.BounceReport) -> list[str]:
     """Where a mailbox's mail was sent to (its envelope is gone): the delivery headers,
     then the returned mail's own return path (an ARF report's Original-Mail-From)."""
     head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0][:65536].decode("utf-8", "replace")
@@ -246,13 +254,13 @@ def _addresses_in(raw: bytes, report: parse.Report) -> list[str]:
 
 def _keep(
     arrival: Arrival,
-    report: parse.Report,
+    report: parse.BounceReport,
     digest: str,
-    outcome: Outcome,
+    outcome: BounceOutcome,
     *,
     return_path: str,
     recipient: Recipient | None = None,
-    status: parse.Status | None = None,
+    status: parse.DsnRecipient | None = None,
 ) -> Bounce:
     # mail that could not be applied is kept whole (up to a bound) so that a person can
     # read it; an ignored auto-reply or an excess bounce keeps only its facts
@@ -264,19 +272,19 @@ def _keep(
         return_path=return_path,
         recipient=recipient,
         status=status,
-        keep_raw=outcome in (Outcome.UNKNOWN_MESSAGE, Outcome.NO_TOKEN, Outcome.UNREADABLE),
+        keep_raw=outcome in (BounceOutcome.UNKNOWN_MESSAGE, BounceOutcome.NO_TOKEN, BounceOutcome.UNREADABLE),
     )
 
 
 def _row(
     arrival: Arrival,
-    report: parse.Report,
+    report: parse.BounceReport,
     digest: str,
-    outcome: Outcome,
+    outcome: BounceOutcome,
     *,
     return_path: str,
     recipient: Recipient | None = None,
-    status: parse.Status | None = None,
+    status: parse.DsnRecipient | None = None,
     event_pk: int | None = None,
     keep_raw: bool = False,
 ) -> Bounce:

@@ -20,7 +20,7 @@ from typing import Final
 from postwarden.bounces import intake
 from postwarden.core.config.model import BounceSettings
 from postwarden.core.imap.errors import ImapError
-from postwarden.core.imap.session import ImapEndpoint, ImapSession, Security, open_session
+from postwarden.core.imap.session import ImapEndpoint, ImapSecurity, ImapSession, open_session
 from postwarden.core.verp import Verp
 
 log = logging.getLogger("postwarden.bounces")
@@ -49,7 +49,7 @@ def endpoint(settings: BounceSettings) -> ImapEndpoint:
     return ImapEndpoint(
         host=settings.imap_host,
         port=settings.imap_port,
-        security=Security(settings.imap_security),
+        security=ImapSecurity(settings.imap_security),
         user=settings.imap_user,
         password=settings.imap_password,
     )

@@ -14,7 +14,7 @@ from django.utils import timezone
 from postwarden.outbox.models import Event, Message, Recipient
 
 
-class Outcome(models.TextChoices):
+class BounceOutcome(models.TextChoices):
     #: put on the recipient's timeline (and its state and suppression changed by the rules)
     APPLIED = "applied", "Applied"
     #: a valid token for a message or recipient the outbox no longer has
@@ -35,7 +35,7 @@ class Bounce(models.Model):
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     #: smtp (the listener) or imap (the bounce mailbox)
     source = models.CharField(max_length=8)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, db_index=True)
+    outcome = models.CharField(max_length=16, choices=BounceOutcome.choices, db_index=True)
     #: what the parser read: hard_bounce, soft_bounce, delayed, delivered, complaint, auto_reply, unknown
     kind = models.CharField(max_length=16)
     #: rfc3464, arf, flufl, notice, auto-reply, none

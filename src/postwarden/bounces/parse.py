@@ -1,8 +1,8 @@
 """What a mail that came back says: a bounce (RFC 3464 delivery status notification, or a
 non-standard one), a delay, a complaint (RFC 5965 ARF), an auto-reply, or none of these.
 
-Pure: bytes in, a :class:`Report` out; no database, no network. It never raises: a mail
-that cannot be read is a :class:`Report` of kind ``unknown`` with the reason in ``note``.
+Pure: bytes in, a :class:`BounceReport` out; no database, no network. It never raises: a mail
+that cannot be read is a :class:`BounceReport` of kind ``unknown`` with the reason in ``note``.
 
 - DSNs are read with the standard library's parser (``message/delivery-status``: one block
   of per-message fields, then one block per recipient); a status block written as
@@ -31,7 +31,7 @@ from typing import Final
 
 from flufl.bounce import all_failures
 
-#: recipient blocks read from one DSN; the rest are counted in ``Report.omitted``
+#: recipient blocks read from one DSN; the rest are counted in ``BounceReport.omitted``
 MAX_RECIPIENTS: Final = 1000
 #: characters kept of any one text (a diagnostic, a reporter)
 MAX_TEXT: Final = 2000
@@ -53,7 +53,7 @@ _AUTO_SUBJECT = re.compile(
 )
 
 
-class Kind(enum.StrEnum):
+class BounceKind(enum.StrEnum):
     #: failed permanently (a 5.x.x status, or a failure without a status)
     HARD_BOUNCE = "hard_bounce"
     #: failed after the remote side's retries, with a temporary (4.x.x) status
@@ -64,29 +64,29 @@ class Kind(enum.StrEnum):
     DELIVERED = "delivered"
     COMPLAINT = "complaint"
     AUTO_REPLY = "auto_reply"
-    #: none of these, or unreadable (see ``Report.note``)
+    #: none of these, or unreadable (see ``BounceReport.note``)
     UNKNOWN = "unknown"
 
 
 #: how bad each kind is: a report about several recipients takes the worst
-SEVERITY: Final[dict[Kind, int]] = {
-    Kind.UNKNOWN: 0,
-    Kind.AUTO_REPLY: 0,
-    Kind.DELIVERED: 1,
-    Kind.DELAYED: 2,
-    Kind.SOFT_BOUNCE: 3,
-    Kind.HARD_BOUNCE: 4,
-    Kind.COMPLAINT: 5,
+SEVERITY: Final[dict[BounceKind, int]] = {
+    BounceKind.UNKNOWN: 0,
+    BounceKind.AUTO_REPLY: 0,
+    BounceKind.DELIVERED: 1,
+    BounceKind.DELAYED: 2,
+    BounceKind.SOFT_BOUNCE: 3,
+    BounceKind.HARD_BOUNCE: 4,
+    BounceKind.COMPLAINT: 5,
 }
 
 
 @dataclass(frozen=True, slots=True)
-class Status:
+class DsnRecipient:
     """One recipient's block of a DSN (or what a detector found about one address)."""
 
     #: Final-Recipient's address, lower-cased ("" when the block names none)
     address: str
-    kind: Kind
+    kind: BounceKind
     #: Original-Recipient's address, lower-cased
     original: str = ""
     action: str = ""
@@ -98,12 +98,12 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
-class Report:
-    kind: Kind
+class BounceReport:
+    kind: BounceKind
     #: rfc3464, arf, flufl, notice (a mail system's notice read for its status codes),
     #: auto-reply or none
     detector: str
-    recipients: tuple[Status, ...] = ()
+    recipients: tuple[DsnRecipient, ...] = ()
     #: recipient blocks beyond MAX_RECIPIENTS, not read
     omitted: int = 0
     #: the Message-ID of the mail this one is about (from the returned part), angle brackets kept
@@ -122,7 +122,7 @@ class Report:
     message_id: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
-    def status_for(self, address: str) -> Status | None:
+    def status_for(self, address: str) -> DsnRecipient | None:
         """The block about ``address`` (Final- or Original-Recipient), else the worst block."""
         wanted = address.strip().lower()
         for status in self.recipients:
@@ -133,16 +133,18 @@ class Report:
         return max(self.recipients, key=lambda s: SEVERITY[s.kind])
 
 
-def read(raw: bytes) -> Report:
+def read(raw: bytes) -> BounceReport:
     """Read a mail that came back. Never raises."""
     try:
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
         return _read(message)
     except Exception as exc:  # a parser bug on hostile input must not stop the intake
-        return Report(Kind.UNKNOWN, "none", note=f"unreadable: {type(exc).__name__}: {_cut(str(exc), 200)}")
+        return BounceReport(
+            BounceKind.UNKNOWN, "none", note=f"unreadable: {type(exc).__name__}: {_cut(str(exc), 200)}"
+        )
 
 
-def _read(message: Message) -> Report:
+def _read(message: Message) -> BounceReport:
     parts = list(_parts(message))
     subject = _header(message, "Subject")
     own_id = _header(message, "Message-ID")
@@ -159,14 +161,14 @@ def _read(message: Message) -> Report:
         return found
     system = _from_mail_system(message)
     if _is_auto_reply(message) and not system:
-        return Report(Kind.AUTO_REPLY, "auto-reply", subject=subject, message_id=own_id)
+        return BounceReport(BounceKind.AUTO_REPLY, "auto-reply", subject=subject, message_id=own_id)
     if system:
         found = _notice(parts, subject, own_id)
         if found is not None:
             return found
     note = "a delivery-status part without recipient blocks" if status_part is not None else ""
-    return Report(
-        Kind.UNKNOWN,
+    return BounceReport(
+        BounceKind.UNKNOWN,
         "none",
         note=note or "neither a DSN, a complaint report, nor a bounce a detector recognizes",
         subject=subject,
@@ -179,7 +181,7 @@ def _read(message: Message) -> Report:
 # -- DSN (RFC 3464) ---------------------------------------------------------------------
 
 
-def _dsn(parts: list[Message], status_part: Message, subject: str, own_id: str) -> Report:
+def _dsn(parts: list[Message], status_part: Message, subject: str, own_id: str) -> BounceReport:
     blocks = _blocks(status_part)
     per_message, per_recipient = (blocks[0], blocks[1:]) if blocks else ({}, [])
     statuses = []
@@ -187,8 +189,8 @@ def _dsn(parts: list[Message], status_part: Message, subject: str, own_id: str) 
         status = _status(block)
         if status is not None:
             statuses.append(status)
-    kind = max((s.kind for s in statuses), key=SEVERITY.__getitem__, default=Kind.UNKNOWN)
-    return Report(
+    kind = max((s.kind for s in statuses), key=SEVERITY.__getitem__, default=BounceKind.UNKNOWN)
+    return BounceReport(
         kind,
         "rfc3464",
         recipients=tuple(statuses),
@@ -234,7 +236,7 @@ def _text_blocks(text: str) -> list[dict[str, str]]:
     return out
 
 
-def _status(block: dict[str, str]) -> Status | None:
+def _status(block: dict[str, str]) -> DsnRecipient | None:
     final = _typed_address(block.get("final-recipient", ""))
     original = _typed_address(block.get("original-recipient", ""))
     action = block.get("action", "").strip().lower().split(" ")[0]
@@ -246,7 +248,7 @@ def _status(block: dict[str, str]) -> Status | None:
     if not enhanced:
         found = _STATUS.search(diagnostic)
         enhanced = found.group(0) if found else ""
-    return Status(
+    return DsnRecipient(
         address=final or original,
         kind=_kind(action, enhanced, diagnostic),
         original=original,
@@ -257,27 +259,29 @@ def _status(block: dict[str, str]) -> Status | None:
     )
 
 
-def _kind(action: str, enhanced: str, diagnostic: str) -> Kind:
+def _kind(action: str, enhanced: str, diagnostic: str) -> BounceKind:
     if action == "delayed":
-        return Kind.DELAYED
+        return BounceKind.DELAYED
     if action in ("delivered", "relayed", "expanded"):
-        return Kind.DELIVERED
+        return BounceKind.DELIVERED
     # "failed", or an action missing or misspelt: the status class says how bad it is
     klass = enhanced[:1]
     if not klass:
         found = _REPLY_CODE.search(diagnostic)
         klass = found.group(1) if found else ""
     if klass == "4":
-        return Kind.SOFT_BOUNCE
+        return BounceKind.SOFT_BOUNCE
     if klass == "2":
-        return Kind.DELIVERED
-    return Kind.HARD_BOUNCE
+        return BounceKind.DELIVERED
+    return BounceKind.HARD_BOUNCE
 
 
 # -- ARF (RFC 5965) ---------------------------------------------------------------------
 
 
-def _arf(message: Message, parts: list[Message], feedback: Message, subject: str, own_id: str) -> Report:
+def _arf(
+    message: Message, parts: list[Message], feedback: Message, subject: str, own_id: str
+) -> BounceReport:
     blocks = _blocks(feedback)
     fields: dict[str, str] = {}
     rcpts: list[str] = []
@@ -292,17 +296,21 @@ def _arf(message: Message, parts: list[Message], feedback: Message, subject: str
     if not rcpts and fields.get("original-rcpt-to"):
         rcpts = [_bare(fields["original-rcpt-to"])]
     feedback_type = fields.get("feedback-type", "").strip().lower()
-    kind = Kind.COMPLAINT if feedback_type in COMPLAINT_TYPES or not feedback_type else Kind.UNKNOWN
+    kind = (
+        BounceKind.COMPLAINT if feedback_type in COMPLAINT_TYPES or not feedback_type else BounceKind.UNKNOWN
+    )
     senders = list(_original_senders(parts))
     mail_from = _bare(fields.get("original-mail-from", ""))
     if mail_from:
         senders.insert(0, mail_from)
     statuses = tuple(
-        Status(address=a, kind=kind, action="complained", diagnostic=_cut(f"feedback-type: {feedback_type}"))
+        DsnRecipient(
+            address=a, kind=kind, action="complained", diagnostic=_cut(f"feedback-type: {feedback_type}")
+        )
         for a in rcpts[:MAX_RECIPIENTS]
         if a
     )
-    return Report(
+    return BounceReport(
         kind,
         "arf",
         recipients=statuses,
@@ -311,7 +319,7 @@ def _arf(message: Message, parts: list[Message], feedback: Message, subject: str
         original_senders=tuple(dict.fromkeys(senders)),
         reporter=_cut(fields.get("user-agent", "") or fields.get("reporting-mta", "")),
         feedback_type=feedback_type,
-        note="" if kind is Kind.COMPLAINT else f"feedback type {feedback_type!r} is not a complaint",
+        note="" if kind is BounceKind.COMPLAINT else f"feedback type {feedback_type!r} is not a complaint",
         subject=subject,
         message_id=own_id,
     )
@@ -334,14 +342,15 @@ def _is_auto_reply(message: Message) -> bool:
 # -- non-standard bounces ----------------------------------------------------------------
 
 
-def _flufl(message: Message, parts: list[Message], subject: str, own_id: str) -> Report | None:
+def _flufl(message: Message, parts: list[Message], subject: str, own_id: str) -> BounceReport | None:
     temporary, permanent = all_failures(message)
     if not temporary and not permanent:
         return None
     statuses = [
-        Status(address=_decode(a), kind=Kind.HARD_BOUNCE, action="failed") for a in sorted(permanent)
+        DsnRecipient(address=_decode(a), kind=BounceKind.HARD_BOUNCE, action="failed")
+        for a in sorted(permanent)
     ] + [
-        Status(address=_decode(a), kind=Kind.SOFT_BOUNCE, action="failed")
+        DsnRecipient(address=_decode(a), kind=BounceKind.SOFT_BOUNCE, action="failed")
         for a in sorted(temporary - permanent)
     ]
     statuses = [s for s in statuses if s.address]
@@ -350,10 +359,10 @@ def _flufl(message: Message, parts: list[Message], subject: str, own_id: str) ->
     kind = max((s.kind for s in statuses), key=SEVERITY.__getitem__)
     diagnostic = _body_excerpt(parts)
     statuses = [
-        Status(address=s.address, kind=s.kind, action=s.action, diagnostic=diagnostic)
+        DsnRecipient(address=s.address, kind=s.kind, action=s.action, diagnostic=diagnostic)
         for s in statuses[:MAX_RECIPIENTS]
     ]
-    return Report(
+    return BounceReport(
         kind,
         "flufl",
         recipients=tuple(statuses),
@@ -376,7 +385,7 @@ def _from_mail_system(message: Message) -> bool:
     return sender.partition("@")[0] in _SYSTEM_SENDERS
 
 
-def _notice(parts: list[Message], subject: str, own_id: str) -> Report | None:
+def _notice(parts: list[Message], subject: str, own_id: str) -> BounceReport | None:
     """A notice from a mail system in a form no detector knows: the status codes in its
     own text (not in the returned mail) say whether it failed for good or for now. One
     without any code is left unknown: it may be a warning, not a failure."""
@@ -384,14 +393,14 @@ def _notice(parts: list[Message], subject: str, own_id: str) -> Report | None:
     codes = [m.group(0) for m in _STATUS.finditer(text)] + [m.group(1) for m in _REPLY_CODE.finditer(text)]
     classes = {c[:1] for c in codes}
     if "5" in classes:
-        kind = Kind.HARD_BOUNCE
+        kind = BounceKind.HARD_BOUNCE
     elif "4" in classes:
-        kind = Kind.SOFT_BOUNCE
+        kind = BounceKind.SOFT_BOUNCE
     else:
         return None
     enhanced = next((c for c in codes if "." in c and c[:1] in "45"), "")
-    status = Status(address="", kind=kind, action="failed", status=enhanced, diagnostic=text)
-    return Report(
+    status = DsnRecipient(address="", kind=kind, action="failed", status=enhanced, diagnostic=text)
+    return BounceReport(
         kind,
         "notice",
         recipients=(status,),

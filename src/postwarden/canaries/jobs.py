@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Final
 
-from postwarden.monitor.jobs import Job, JobRun, fixed
+from postwarden.monitor.jobs import JobRun, PeriodicJob, fixed
 
 #: how often a pass looks: the first look at a new run's mailbox comes this soon
 EVERY: Final = timedelta(seconds=5)
@@ -35,9 +35,9 @@ def prune_runs(job: JobRun) -> None:
         delete_in_batches(old, job.stopping)
 
 
-def monitor_jobs() -> list[Job]:
+def monitor_jobs() -> list[PeriodicJob]:
     # a pass looks into each due mailbox once, each IMAP step bounded (30 s)
     return [
-        Job("canaries", _pass, fixed(EVERY), timeout=timedelta(minutes=15)),
-        Job("canaries.history", prune_runs, fixed(PRUNE_EVERY), timeout=timedelta(minutes=10)),
+        PeriodicJob("canaries", _pass, fixed(EVERY), timeout=timedelta(minutes=15)),
+        PeriodicJob("canaries.history", prune_runs, fixed(PRUNE_EVERY), timeout=timedelta(minutes=10)),
     ]

@@ -17,7 +17,7 @@ from django.utils import timezone
 from postwarden.outbox.models import Message
 
 
-class Security(models.TextChoices):
+class MailboxSecurity(models.TextChoices):
     NONE = "none"
     SSL = "ssl"
     STARTTLS = "starttls"
@@ -52,7 +52,9 @@ class Canary(models.Model):
     address = models.CharField(max_length=320)
     imap_host = models.CharField(max_length=255)
     imap_port = models.PositiveIntegerField()
-    imap_security = models.CharField(max_length=8, choices=Security.choices, default=Security.SSL)
+    imap_security = models.CharField(
+        max_length=8, choices=MailboxSecurity.choices, default=MailboxSecurity.SSL
+    )
     imap_user = models.CharField(max_length=320)
     #: sealed (core/sealing.py), as the console keeps the SMTP password
     imap_password = models.TextField()

@@ -13,11 +13,11 @@ from typing import Final
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from postwarden.canaries.models import Canary, Security
+from postwarden.canaries.models import Canary, MailboxSecurity
 from postwarden.configstore.runtime import sealer
 from postwarden.core.addresses import InvalidAddress, parse_address
 from postwarden.core.imap import ImapEndpoint
-from postwarden.core.imap import Security as ImapSecurity
+from postwarden.core.imap import ImapSecurity as ImapSecurity
 from postwarden.core.secrets import Secret
 from postwarden.logs import register_secret
 
@@ -34,7 +34,7 @@ _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _HOST: Final = re.compile(r"[A-Za-z0-9._:\[\]-]{1,255}")
 
 
-class Invalid(ValueError):
+class InvalidCanary(ValueError):
     """Bad input for a canary: ``field`` names it, the message says what is wrong."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -61,7 +61,7 @@ class CanaryInput:
 
 
 def create(data: CanaryInput, *, now: datetime | None = None) -> Canary:
-    """A new canary, first run due now. Raises :class:`Invalid`."""
+    """A new canary, first run due now. Raises :class:`InvalidCanary`."""
     now = now or timezone.now()
     canary = Canary(key=f"pwc{secrets.token_hex(6)}", next_run_at=now, created_at=now, updated_at=now)
     _apply(canary, data, new=True)
@@ -69,12 +69,12 @@ def create(data: CanaryInput, *, now: datetime | None = None) -> Canary:
         with transaction.atomic():
             canary.save()
     except IntegrityError:
-        raise Invalid("name", f"a canary named {canary.name!r} exists already") from None
+        raise InvalidCanary("name", f"a canary named {canary.name!r} exists already") from None
     return canary
 
 
 def update(canary: Canary, data: CanaryInput, *, now: datetime | None = None) -> Canary:
-    """Change a canary; a new interval counts from its last run. Raises :class:`Invalid`."""
+    """Change a canary; a new interval counts from its last run. Raises :class:`InvalidCanary`."""
     before = canary.interval_minutes
     _apply(canary, data, new=False)
     canary.updated_at = now or timezone.now()
@@ -84,7 +84,7 @@ def update(canary: Canary, data: CanaryInput, *, now: datetime | None = None) ->
         with transaction.atomic():
             canary.save()
     except IntegrityError:
-        raise Invalid("name", f"a canary named {canary.name!r} exists already") from None
+        raise InvalidCanary("name", f"a canary named {canary.name!r} exists already") from None
     return canary
 
 
@@ -118,12 +118,12 @@ def _apply(canary: Canary, data: CanaryInput, *, new: bool) -> None:
     canary.imap_port = _port(data.imap_port, canary.imap_security)
     canary.imap_user = data.imap_user.strip()
     if not canary.imap_user or len(canary.imap_user) > 320:
-        raise Invalid("imap_user", "imap_user is required (at most 320 characters)")
+        raise InvalidCanary("imap_user", "imap_user is required (at most 320 characters)")
     if data.imap_password is not None or new:
         if not data.imap_password:
-            raise Invalid("imap_password", "imap_password is required")
+            raise InvalidCanary("imap_password", "imap_password is required")
         if len(data.imap_password) > 1000 or "\x00" in data.imap_password:
-            raise Invalid("imap_password", "imap_password is too long or holds a NUL character")
+            raise InvalidCanary("imap_password", "imap_password is too long or holds a NUL character")
         canary.imap_password = sealer().seal(Secret(data.imap_password))
     canary.interval_minutes = _bounded("interval_minutes", data.interval_minutes, MIN_INTERVAL, MAX_INTERVAL)
     canary.deadline_minutes = _bounded("deadline_minutes", data.deadline_minutes, 1, MAX_DEADLINE)
@@ -138,35 +138,35 @@ def _address(text: str) -> str:
     try:
         return parse_address(text.strip(), allow_display_name=False).addr_spec
     except InvalidAddress as exc:
-        raise Invalid("address", f"address: {exc}") from None
+        raise InvalidCanary("address", f"address: {exc}") from None
 
 
 def _host(text: str) -> str:
     host = text.strip()
     if not _HOST.fullmatch(host):
-        raise Invalid("imap_host", "imap_host must be a host name or an IP address")
+        raise InvalidCanary("imap_host", "imap_host must be a host name or an IP address")
     return host
 
 
 def _security(text: str) -> str:
-    if text not in Security.values:
-        raise Invalid(
-            "imap_security", f"imap_security must be one of {', '.join(Security.values)}, not {text!r}"
+    if text not in MailboxSecurity.values:
+        raise InvalidCanary(
+            "imap_security", f"imap_security must be one of {', '.join(MailboxSecurity.values)}, not {text!r}"
         )
     return text
 
 
 def _port(port: int | None, security: str) -> int:
     if port is None:
-        return 993 if security == Security.SSL else 143
+        return 993 if security == MailboxSecurity.SSL else 143
     if isinstance(port, bool) or not 1 <= port <= 65535:
-        raise Invalid("imap_port", f"imap_port must be 1-65535, not {port}")
+        raise InvalidCanary("imap_port", f"imap_port must be 1-65535, not {port}")
     return port
 
 
 def _bounded(field: str, value: int, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise Invalid(field, f"{field} must be a whole number from {low} to {high}, not {value!r}")
+        raise InvalidCanary(field, f"{field} must be a whole number from {low} to {high}, not {value!r}")
     return value
 
 
@@ -175,7 +175,7 @@ def _name(wanted: str, canary: Canary) -> str:
     /metrics that is not an address."""
     if wanted:
         if not _NAME.fullmatch(wanted):
-            raise Invalid(
+            raise InvalidCanary(
                 "name", "name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
             )
         return wanted

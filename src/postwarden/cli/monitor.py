@@ -14,10 +14,10 @@ from types import FrameType
 
 from postwarden.cli.django_setup import CommandError, start_up
 from postwarden.core.i18n import Text, format_datetime, gettext, ngettext
-from postwarden.monitor.jobs import Job
+from postwarden.monitor.jobs import PeriodicJob
 
 #: where the jobs come from: "module:function", the function returning a list of
-#: postwarden.monitor.jobs.Job. A package adds its jobs by adding its function here (the
+#: postwarden.monitor.jobs.PeriodicJob. A package adds its jobs by adding its function here (the
 #: cli may import every layer; the monitor package imports none above it).
 JOB_SOURCES: tuple[str, ...] = (
     "postwarden.alerts.jobs:monitor_jobs",
@@ -50,9 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_jobs(sources: Sequence[str]) -> list[Job]:
+def load_jobs(sources: Sequence[str]) -> list[PeriodicJob]:
     """The jobs the sources give. Raises CommandError for a source that is not there."""
-    found: list[Job] = []
+    found: list[PeriodicJob] = []
     for source in sources:
         module_name, _, function_name = source.partition(":")
         try:
@@ -64,9 +64,9 @@ def load_jobs(sources: Sequence[str]) -> list[Job]:
                 Text("no job source {source} (expected module:function)", source=repr(source))
             ) from None
         for job in function():
-            if not isinstance(job, Job):
+            if not isinstance(job, PeriodicJob):
                 raise CommandError(
-                    Text("job source {source} gave something that is not a Job", source=repr(source))
+                    Text("job source {source} gave something that is not a PeriodicJob", source=repr(source))
                 )
             found.append(job)
     return found
@@ -104,7 +104,7 @@ def run(argv: list[str]) -> int:
     return Monitor(jobs).run(stop)
 
 
-def _list(jobs: Sequence[Job]) -> int:
+def _list(jobs: Sequence[PeriodicJob]) -> int:
     from postwarden.monitor.models import MonitorJob
 
     rows = {row.name: row for row in MonitorJob.objects.filter(name__in=[job.name for job in jobs])}

@@ -26,7 +26,7 @@ SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
+class AccessRule:
     #: role needed for GET/HEAD; None = anyone, logged in or not (the login page only)
     read: Role | None
     #: role needed for POST and other writes; None = the view accepts no writes
@@ -38,77 +38,77 @@ class Rule:
     bodies: bool = False
 
 
-PUBLIC: Final = Rule(read=None, write=None, public=True)
+PUBLIC: Final = AccessRule(read=None, write=None, public=True)
 V, S, A = Role.VIEWER, Role.SETTINGS, Role.ADMIN
 #: a mail's body, read by whoever may read bodies (settings, admin, a viewer granted them)
-BODY: Final = Rule(V, bodies=True)
+BODY: Final = AccessRule(V, bodies=True)
 
 #: URL name (without the "console:" namespace) -> rule
-ACCESS: Final[dict[str, Rule]] = {
+ACCESS: Final[dict[str, AccessRule]] = {
     "login": PUBLIC,
-    "logout": Rule(V, V),
-    "overview": Rule(V),
+    "logout": AccessRule(V, V),
+    "overview": AccessRule(V),
     # one's own preferences (language, calendar): every signed-in user, for themselves only
-    "account": Rule(V, V),
+    "account": AccessRule(V, V),
     # email settings and their tests: Metabase's "settings access"
-    "settings": Rule(S, S),
-    "settings_test_connection": Rule(S, S),
-    "settings_send_test": Rule(S, S),
-    "settings_dkim_generate": Rule(S, S),
-    "settings_dkim_check": Rule(S, S),
-    "settings_oauth2_connect": Rule(S, S),
-    "settings_oauth2_callback": Rule(S),
+    "settings": AccessRule(S, S),
+    "settings_test_connection": AccessRule(S, S),
+    "settings_send_test": AccessRule(S, S),
+    "settings_dkim_generate": AccessRule(S, S),
+    "settings_dkim_check": AccessRule(S, S),
+    "settings_oauth2_connect": AccessRule(S, S),
+    "settings_oauth2_callback": AccessRule(S),
     # deliveries: everyone reads metadata and timelines, "settings" acts; the message page
     # shows its body only to those who may read bodies
-    "deliveries": Rule(V),
-    "message": Rule(V),
+    "deliveries": AccessRule(V),
+    "message": AccessRule(V),
     "message_html": BODY,
     "message_raw": BODY,
     # an attachment is part of the body: whoever reads bodies downloads files
     "message_attachment": BODY,
     # templates: everyone reads and previews (a preview changes nothing), "settings" saves
     # and sends tests
-    "templates": Rule(V, S),
-    "template_preview": Rule(V, V),
-    "template": Rule(V, S),
-    "template_diff": Rule(V),
-    "template_send_test": Rule(V, S),
-    "template_delete": Rule(V, S),
-    "held": Rule(V, S),
-    "held_action": Rule(V, S),
-    "suppressions": Rule(V, S),
-    "suppressions_csv": Rule(V),
-    "suppression_remove": Rule(V, S),
+    "templates": AccessRule(V, S),
+    "template_preview": AccessRule(V, V),
+    "template": AccessRule(V, S),
+    "template_diff": AccessRule(V),
+    "template_send_test": AccessRule(V, S),
+    "template_delete": AccessRule(V, S),
+    "held": AccessRule(V, S),
+    "held_action": AccessRule(V, S),
+    "suppressions": AccessRule(V, S),
+    "suppressions_csv": AccessRule(V),
+    "suppression_remove": AccessRule(V, S),
     # the doctor connects out and may probe the mail server: not for viewers
     # bounces that came back to the return paths: metadata and the remote words, no mail body
-    "bounces": Rule(V),
-    "doctor": Rule(V, S),
-    "doctor_run": Rule(V, S),
-    "captured": Rule(V),
-    "captured_message": Rule(V),
+    "bounces": AccessRule(V),
+    "doctor": AccessRule(V, S),
+    "doctor_run": AccessRule(V, S),
+    "captured": AccessRule(V),
+    "captured_message": AccessRule(V),
     "captured_html": BODY,
     "captured_raw": BODY,
     "captured_attachment": BODY,
-    "people": Rule(V, S),
-    "member": Rule(V, S),
-    "group": Rule(V, S),
-    "logs": Rule(V),
+    "people": AccessRule(V, S),
+    "member": AccessRule(V, S),
+    "group": AccessRule(V, S),
+    "logs": AccessRule(V),
     # canaries: everyone reads what they found; "settings" adds, changes (an IMAP password,
     # like the SMTP one), runs and deletes them
     # alerts: everyone reads what fired and where it went (destinations without their
     # tokens); "settings" adds and removes destinations and sends a test
-    "alerts": Rule(V, S),
-    "alert_destination_remove": Rule(V, S),
-    "alert_test": Rule(V, S),
-    "canaries": Rule(V, S),
-    "canary": Rule(V, S),
-    "canary_run": Rule(V, S),
-    "canary_delete": Rule(V, S),
+    "alerts": AccessRule(V, S),
+    "alert_destination_remove": AccessRule(V, S),
+    "alert_test": AccessRule(V, S),
+    "canaries": AccessRule(V, S),
+    "canary": AccessRule(V, S),
+    "canary_run": AccessRule(V, S),
+    "canary_delete": AccessRule(V, S),
     # admin only, even to look: key names and user lists are an attacker's map
-    "apikeys": Rule(A, A),
-    "apikey_revoke": Rule(A, A),
-    "users": Rule(A, A),
-    "user": Rule(A, A),
+    "apikeys": AccessRule(A, A),
+    "apikey_revoke": AccessRule(A, A),
+    "users": AccessRule(A, A),
+    "user": AccessRule(A, A),
 }
 
 
@@ -123,7 +123,7 @@ def allowed(user: object, role: Role | None) -> bool:
     return bool(getattr(user, "is_authenticated", False) and has_role is not None and has_role(role))
 
 
-def needed_role(rule: Rule, method: str) -> Role | bool | None:
+def needed_role(rule: AccessRule, method: str) -> Role | bool | None:
     """The role ``method`` needs under ``rule``; False when the method is not allowed."""
     if rule.public:
         return None

@@ -27,7 +27,7 @@ DEFAULT_SELECTOR: Final = "postwarden"
 
 
 @dataclass(frozen=True, slots=True)
-class Status:
+class DkimStatus:
     selector: str
     domain: str
     key_set: bool
@@ -36,7 +36,7 @@ class Status:
     problem: str = ""
 
 
-def status(current: Mapping[str, Current]) -> Status:
+def status(current: Mapping[str, Current]) -> DkimStatus:
     """What the DKIM block shows. The public half is derived from the stored key; the
     private key itself never leaves this function."""
     try:
@@ -53,23 +53,25 @@ def status(current: Mapping[str, Current]) -> Status:
             record = txt_record(selector, domain, public_key_of(signing.private_key))
         except DkimKeyError as exc:
             problem = str(exc)
-    return Status(selector, domain, bool(key.masked), key.locked, record, problem)
+    return DkimStatus(selector, domain, bool(key.masked), key.locked, record, problem)
 
 
 @dataclass(frozen=True, slots=True)
-class Done:
+class DkimActionResult:
     ok: bool
     message: str
 
 
-def generate(selector: str, domain: str, user: object) -> Done:
+def generate(selector: str, domain: str, user: object) -> DkimActionResult:
     """Make a 2048-bit key pair and save it with the selector (and domain, when given)."""
     selector = selector.strip() or DEFAULT_SELECTOR
     if not _SELECTOR.match(selector):
-        return Done(False, f"{selector!r} is not a valid DKIM selector (letters, digits and hyphens).")
+        return DkimActionResult(
+            False, f"{selector!r} is not a valid DKIM selector (letters, digits and hyphens)."
+        )
     locked = {name for name, state in _locks().items() if state}
     if "DKIM_PRIVATE_KEY" in locked:
-        return Done(False, "DKIM_PRIVATE_KEY is set by the environment; change it there.")
+        return DkimActionResult(False, "DKIM_PRIVATE_KEY is set by the environment; change it there.")
     values = {"DKIM_PRIVATE_KEY": generate_key(2048).reveal()}
     if "DKIM_SELECTOR" not in locked:
         values["DKIM_SELECTOR"] = selector
@@ -77,7 +79,9 @@ def generate(selector: str, domain: str, user: object) -> Done:
         values["DKIM_DOMAIN"] = domain.strip().lower()
     save(values, user)
     log.info("dkim key generated", extra={"by": getattr(user, "pk", None), "selector": selector})
-    return Done(True, "A new DKIM key was generated and saved. Publish the TXT record below, then check it.")
+    return DkimActionResult(
+        True, "A new DKIM key was generated and saved. Publish the TXT record below, then check it."
+    )
 
 
 def _locks() -> dict[str, bool]:

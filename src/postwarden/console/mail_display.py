@@ -57,7 +57,7 @@ class Part:
 
 
 @dataclass(frozen=True, slots=True)
-class Rendered:
+class DisplayedMail:
     headers: tuple[tuple[str, str], ...]
     subject: str
     text: str | None
@@ -67,7 +67,7 @@ class Rendered:
     raw_size: int
 
 
-def parse(raw: bytes) -> Rendered:
+def parse(raw: bytes) -> DisplayedMail:
     """Never raises for malformed mail: what cannot be decoded is shown replaced."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
     headers = tuple((name, _header(value)) for name, value in message.items())
@@ -80,7 +80,9 @@ def parse(raw: bytes) -> Rendered:
         for index, f in enumerate(_files(message))
     )
     preview = raw[:RAW_PREVIEW_BYTES].decode("utf-8", errors="replace")
-    return Rendered(headers, _header(message.get("Subject", "")), text, html, attachments, preview, len(raw))
+    return DisplayedMail(
+        headers, _header(message.get("Subject", "")), text, html, attachments, preview, len(raw)
+    )
 
 
 def _files(message: Message) -> tuple[Attachment, ...]:
@@ -157,7 +159,7 @@ class LinkCheck:
     problem: str
 
 
-def link_checks(mail: Rendered) -> list[LinkCheck]:
+def link_checks(mail: DisplayedMail) -> list[LinkCheck]:
     """Every link of the text and HTML parts against ``APP_URL`` (and LINKS_ALLOWED_HOSTS),
     judged as the outbox judges API mail (core/links.py)."""
     checks = []
@@ -216,7 +218,7 @@ def remote_content(html: str | None) -> list[str]:
     return list(dict.fromkeys(url.strip() for url in parser.found if _REMOTE.match(url)))
 
 
-def tabs_context(mail: Rendered, requested: str, may_read_bodies: bool) -> dict[str, Any]:
+def tabs_context(mail: DisplayedMail, requested: str, may_read_bodies: bool) -> dict[str, Any]:
     """The mail partial's context: which tabs this user gets, which one is open, and for
     a body reader the link check and what the sandbox blocked."""
     shown = [(key, label) for key, label, body in TABS if may_read_bodies or not body]

@@ -60,7 +60,7 @@ class Line:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class ProbeOutcome:
     """What the page shows. ``reply`` is the server's reply verbatim (or the socket/TLS
     error text when there was no reply); never a secret (the transcript is redacted by
     the session, the evidence by the knowledge base)."""
@@ -93,7 +93,9 @@ def lines_of(transcript: Transcript) -> tuple[Line, ...]:
     return tuple(Line(line.dir, line.line) for line in transcript.lines)
 
 
-def from_error(exc: SmtpError, settings: Settings, transcript: Transcript, *, title: str = "") -> Outcome:
+def from_error(
+    exc: SmtpError, settings: Settings, transcript: Transcript, *, title: str = ""
+) -> ProbeOutcome:
     """An SMTP failure as the page shows it, explained by the knowledge base."""
     expl: Explanation = classify(
         stage=exc.stage,
@@ -104,7 +106,7 @@ def from_error(exc: SmtpError, settings: Settings, transcript: Transcript, *, ti
     )
     steps = expl.steps + ((expl.advice,) if expl.advice else ())
     code = expl.code.value if expl.code is not None else ""
-    return Outcome(
+    return ProbeOutcome(
         ok=False,
         title=title or expl.title,
         stage=exc.stage.value,
@@ -133,7 +135,7 @@ def about_certificate(code: str, detail: str, settings: Settings) -> bool:
     return code in CERTIFICATE_CODES or (code.startswith("tls.") and "certificate" in detail.lower())
 
 
-def test_connection(settings: Settings) -> Outcome:
+def test_connection(settings: Settings) -> ProbeOutcome:
     """Connect, TLS, greeting, EHLO, STARTTLS, AUTH as configured, then QUIT; no mail.
     Redacted as the doctor's report is: a server may echo the AUTH line in its refusal."""
     return Redactor.for_settings(settings).report(_test_connection(settings))
@@ -149,9 +151,9 @@ def _connected(*, tls: bool, auth: bool) -> str:
     return _("Connected: the server accepted the connection")
 
 
-def _test_connection(settings: Settings) -> Outcome:
+def _test_connection(settings: Settings) -> ProbeOutcome:
     if settings.sending.provider is Provider.CAPTURE:
-        return Outcome(
+        return ProbeOutcome(
             ok=True,
             title=_("Nothing to connect to: mail is captured"),
             facts=(
@@ -162,7 +164,7 @@ def _test_connection(settings: Settings) -> Outcome:
     if settings.sending.provider is not Provider.SMTP:
         return _provider_probe(settings)
     if not settings.smtp.host:
-        return Outcome(
+        return ProbeOutcome(
             ok=False,
             title=_("SMTP_HOST is not set"),
             stage="config",
@@ -172,11 +174,11 @@ def _test_connection(settings: Settings) -> Outcome:
     return asyncio.run(_bounded(_open_and_quit(settings)))
 
 
-async def _bounded(coro: object) -> Outcome:
+async def _bounded(coro: object) -> ProbeOutcome:
     try:
         return await asyncio.wait_for(coro, OVERALL_LIMIT)  # type: ignore[arg-type]
     except TimeoutError:
-        return Outcome(
+        return ProbeOutcome(
             ok=False,
             title=_("The test took longer than %(seconds).0f seconds and was stopped")
             % {"seconds": OVERALL_LIMIT},
@@ -184,12 +186,12 @@ async def _bounded(coro: object) -> Outcome:
         )
 
 
-async def _open_and_quit(settings: Settings, on_step: StepObserver | None = None) -> Outcome:
+async def _open_and_quit(settings: Settings, on_step: StepObserver | None = None) -> ProbeOutcome:
     transcript = Transcript()
     try:
         endpoint = Endpoint.from_settings(settings.smtp)
     except ValueError as exc:  # incomplete OAuth2 settings
-        return Outcome(ok=False, title=str(exc), stage="config", code="config.missing")
+        return ProbeOutcome(ok=False, title=str(exc), stage="config", code="config.missing")
     session = SmtpSession(endpoint, transcript=transcript, on_step=on_step)
     try:
         await session.open()
@@ -197,7 +199,7 @@ async def _open_and_quit(settings: Settings, on_step: StepObserver | None = None
         return from_error(exc, settings, transcript)
     facts = _facts(session)
     await session.quit()
-    return Outcome(
+    return ProbeOutcome(
         ok=True,
         title=_connected(tls=bool(session.tls), auth=bool(session.auth_mechanism)),
         facts=facts,
@@ -223,7 +225,7 @@ def expected_stages(settings: Settings) -> list[str]:
 def test_connection_live(settings: Settings) -> Iterator[dict[str, Any]]:
     """:func:`test_connection` as events, for a page that shows each stage as it
     happens: ``begin`` (the stages to expect, each step's timeout and the overall
-    limit), ``start`` and ``step`` per stage, then ``outcome`` (the :class:`Outcome`).
+    limit), ``start`` and ``step`` per stage, then ``outcome`` (the :class:`ProbeOutcome`).
     The test runs on its own thread; what the events carry is redacted like the result."""
     redactor = Redactor.for_settings(settings)
     direct = settings.sending.provider is not Provider.SMTP or not settings.smtp.host
@@ -260,7 +262,7 @@ def test_connection_live(settings: Settings) -> Iterator[dict[str, Any]]:
         try:
             outcome = asyncio.run(_bounded(_open_and_quit(settings, observe)))
         except Exception as exc:  # never a silent page: the result says what broke
-            outcome = Outcome(
+            outcome = ProbeOutcome(
                 ok=False, title=_("The test itself failed: %(error)s") % {"error": type(exc).__name__}
             )
         events.put({"event": "outcome", "outcome": redactor.report(outcome)})
@@ -296,7 +298,7 @@ def _facts(session: SmtpSession) -> tuple[str, ...]:
     return tuple(facts)
 
 
-def _provider_probe(settings: Settings) -> Outcome:
+def _provider_probe(settings: Settings) -> ProbeOutcome:
     """An API provider has no connection to open: ask its API, read-only, with the
     doctor's own provider probes (key valid? sandbox? suspended? sender verified?)."""
     from postwarden.core.doctor.context import Options
@@ -307,11 +309,11 @@ def _provider_probe(settings: Settings) -> Outcome:
     facts = tuple(f"{c.id}: {c.status.value} {c.detail}".strip() for c in report.checks)
     errors = [f for f in report.findings if f.severity.value == "error"]
     if not errors:
-        return Outcome(
+        return ProbeOutcome(
             ok=True, title=_("%(provider)s: the API accepted the key") % {"provider": name}, facts=facts
         )
     first = errors[0]
-    return Outcome(
+    return ProbeOutcome(
         ok=False,
         title=first.title,
         stage=first.stage,
@@ -323,12 +325,12 @@ def _provider_probe(settings: Settings) -> Outcome:
     )
 
 
-def send_test_mail(settings: Settings, to: str, user: object) -> Outcome:
+def send_test_mail(settings: Settings, to: str, user: object) -> ProbeOutcome:
     """See :func:`_send_test_mail`; what it shows passes through the doctor's redactor."""
     return Redactor.for_settings(settings).report(_send_test_mail(settings, to, user))
 
 
-def _send_test_mail(settings: Settings, to: str, user: object) -> Outcome:
+def _send_test_mail(settings: Settings, to: str, user: object) -> ProbeOutcome:
     """Queue a test mail to ``to`` and deliver it now through the worker's own steps, as
     ``postwarden send-test`` does (both call :func:`postwarden.outbox.testmail.send_test_mail`).
 
@@ -345,7 +347,9 @@ def _send_test_mail(settings: Settings, to: str, user: object) -> Outcome:
     from postwarden.transports.smtp import SmtpTransport
 
     if not to:
-        return Outcome(ok=False, title=_("No recipient: type an address, or set TEST_EMAIL or MAIL_FROM"))
+        return ProbeOutcome(
+            ok=False, title=_("No recipient: type an address, or set TEST_EMAIL or MAIL_FROM")
+        )
     transcript = Transcript()
 
     def transport_for(resolved: Settings) -> Transport:
@@ -374,17 +378,17 @@ def _test_text(settings: Settings, to: str, user: object) -> str:
     )
 
 
-def _outcome(result: TestMailResult, settings: Settings, lines: tuple[Line, ...], url: str) -> Outcome:
+def _outcome(result: TestMailResult, settings: Settings, lines: tuple[Line, ...], url: str) -> ProbeOutcome:
     if result.state == "unusable":
-        return Outcome(
+        return ProbeOutcome(
             ok=False, title=_("Cannot send with these settings: %(reason)s") % {"reason": result.reason}
         )
     if result.state == "refused":
         title = _("Refused (%(field)s): %(reason)s") % {"field": result.field, "reason": result.reason}
-        return Outcome(ok=False, title=title, stage="config")
+        return ProbeOutcome(ok=False, title=title, stage="config")
     if result.state == "not_queued":
         state, _sep, why = result.reason.partition(": ")
-        return Outcome(
+        return ProbeOutcome(
             ok=False,
             title=_("Not sent: %(state)s") % {"state": word(state)},
             explanation=why,
@@ -392,9 +396,9 @@ def _outcome(result: TestMailResult, settings: Settings, lines: tuple[Line, ...]
         )
     if result.ok and result.transport == "capture":
         facts = (_("captured as %(id)s") % {"id": result.queue_id},)
-        return Outcome(ok=True, title=_("Captured: see Captured mail"), facts=facts, message_url=url)
+        return ProbeOutcome(ok=True, title=_("Captured: see Captured mail"), facts=facts, message_url=url)
     if result.ok:
-        return Outcome(
+        return ProbeOutcome(
             ok=True,
             title=_("Accepted by the server for %(to)s") % {"to": result.to},
             reply=result.said,
@@ -410,7 +414,7 @@ def _outcome(result: TestMailResult, settings: Settings, lines: tuple[Line, ...]
         host=settings.smtp.host,
     )
     code = result.finding or (expl.code.value if expl.code else "")
-    return Outcome(
+    return ProbeOutcome(
         ok=False,
         title=expl.title or _("Not accepted"),
         stage=result.stage,

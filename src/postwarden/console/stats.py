@@ -134,7 +134,7 @@ def _add(
 
 
 @dataclass(frozen=True, slots=True)
-class Worker:
+class WorkerRow:
     row: WorkerHeartbeat
     alive: bool
     drift: bool
@@ -152,7 +152,7 @@ class Worker:
         return "silent"
 
 
-def workers(web_fingerprint: str, now: datetime | None = None) -> list[Worker]:
+def workers(web_fingerprint: str, now: datetime | None = None) -> list[WorkerRow]:
     """Workers seen in the last day, newest first; ``drift`` when a live worker runs with
     other sending settings than this web process (docs/spec/doctor.md config.process_drift)."""
     now = now or timezone.now()
@@ -161,6 +161,6 @@ def workers(web_fingerprint: str, now: datetime | None = None) -> list[Worker]:
     for row in rows:
         alive = row.status in ("running", "misconfigured") and now - row.last_seen <= STALE_AFTER
         found.append(
-            Worker(row, alive, alive and bool(row.fingerprint) and row.fingerprint != web_fingerprint)
+            WorkerRow(row, alive, alive and bool(row.fingerprint) and row.fingerprint != web_fingerprint)
         )
     return found

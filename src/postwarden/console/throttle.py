@@ -30,7 +30,7 @@ ADDRESS_LIMIT: Final = 20
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class ThrottleVerdict:
     allowed: bool
     #: seconds until the oldest blocking window ends
     retry_after: int = 0
@@ -60,7 +60,7 @@ def keys_for(username: str, address: str) -> dict[str, int]:
     return {account_key(username): ACCOUNT_LIMIT, f"ip:{address}": ADDRESS_LIMIT}
 
 
-def check(username: str, address: str) -> Verdict:
+def check(username: str, address: str) -> ThrottleVerdict:
     """Whether a log-in attempt may even be tried. Reads only."""
     now = timezone.now()
     limits = keys_for(username, address)
@@ -70,7 +70,7 @@ def check(username: str, address: str) -> Verdict:
         for row in rows
         if row.failures >= limits[row.key]
     ]
-    return Verdict(allowed=not waits, retry_after=max(waits, default=0))
+    return ThrottleVerdict(allowed=not waits, retry_after=max(waits, default=0))
 
 
 def record_failure(username: str, address: str) -> None:

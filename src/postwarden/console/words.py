@@ -67,7 +67,7 @@ WORDS: Final[dict[str, Promise]] = {
     "resolved": pgettext_lazy("status", "resolved"),
     "test": pgettext_lazy("status", "test"),
     "no_destination": pgettext_lazy("status", "no destination"),
-    # a bounce's outcome (bounces.models.Outcome)
+    # a bounce's outcome (bounces.models.BounceOutcome)
     "applied": pgettext_lazy("status", "applied"),
     "unknown_message": pgettext_lazy("status", "unknown message"),
     "no_token": pgettext_lazy("status", "no return path"),

@@ -94,7 +94,7 @@ RecipientKind = Literal["to", "cc", "bcc"]
 
 
 @dataclass(frozen=True, slots=True)
-class Recipient:
+class EnvelopeRecipient:
     """One envelope recipient. ``kind`` is how the composed message treats it: a To
     recipient hidden by bcc mode is ``"bcc"`` (providers' APIs need exactly that)."""
 
@@ -113,7 +113,7 @@ class Composed:
     #: addr-spec for MAIL FROM
     envelope_from: str
     #: de-duplicated, in to, cc, bcc order
-    recipients: tuple[Recipient, ...]
+    recipients: tuple[EnvelopeRecipient, ...]
     needs_smtputf8: bool
     size: int
 
@@ -219,19 +219,19 @@ def _any_smtputf8(*groups: list[Address]) -> bool:
 
 def _recipients(
     to: list[Address], cc: list[Address], bcc: list[Address], hide_to: bool
-) -> tuple[Recipient, ...]:
+) -> tuple[EnvelopeRecipient, ...]:
     """Envelope recipients without exact repeats, in to, cc, bcc order.
 
     RFC 5321 2.4: a local part may be case-sensitive, so only identical addresses merge.
     """
     seen: set[str] = set()
-    out: list[Recipient] = []
+    out: list[EnvelopeRecipient] = []
     to_kind: RecipientKind = "bcc" if hide_to else "to"
     for group, kind in ((to, to_kind), (cc, "cc"), (bcc, "bcc")):
         for address in group:
             if address.addr_spec not in seen:
                 seen.add(address.addr_spec)
-                out.append(Recipient(address.addr_spec, kind))
+                out.append(EnvelopeRecipient(address.addr_spec, kind))
     return tuple(out)
 
 

@@ -52,7 +52,7 @@ class TemplateError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Source:
+class TemplateSource:
     """A template as stored: at least one of ``text`` and ``html``."""
 
     subject: str
@@ -78,7 +78,7 @@ _HTML: Final = _environment(True)
 _TEXT_CONFIG: Final = ParserConfig(display_links=True)
 
 
-def check(source: Source) -> None:
+def check(source: TemplateSource) -> None:
     """Compile every part. Raises :class:`TemplateError` for a syntax error or an unknown
     filter or test, or when neither text nor HTML is given."""
     if source.text is None and source.html is None:
@@ -87,7 +87,7 @@ def check(source: Source) -> None:
         _compiled(part, value)
 
 
-def variables_of(source: Source) -> dict[str, tuple[str, int]]:
+def variables_of(source: TemplateSource) -> dict[str, tuple[str, int]]:
     """The variables the template reads that it does not set itself: ``name -> (part,
     line)`` of their first use. Raises :class:`TemplateError` as :func:`check` does."""
     found: dict[str, tuple[str, int]] = {}
@@ -100,7 +100,7 @@ def variables_of(source: Source) -> dict[str, tuple[str, int]]:
     return found
 
 
-def render(source: Source, variables: Mapping[str, Any]) -> Rendered:
+def render(source: TemplateSource, variables: Mapping[str, Any]) -> Rendered:
     """Every part rendered with ``variables``. Raises :class:`TemplateError`: all missing
     variables are named at once, with the part and line of the first one's first use."""
     check(source)
@@ -128,7 +128,7 @@ def html_to_text(html: str) -> str:
     return text.strip() + "\n"
 
 
-def _parts(source: Source) -> list[tuple[str, str]]:
+def _parts(source: TemplateSource) -> list[tuple[str, str]]:
     values = {"subject": source.subject, "text": source.text, "html": source.html}
     return [(part, value) for part in PARTS if (value := values[part]) is not None]
 

@@ -12,7 +12,7 @@ from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.testmail import compose_test_mail
 from postwarden.core.i18n import Text
 from postwarden.core.replies.classify import classify
-from postwarden.transports.base import Delivery, Outcome
+from postwarden.transports.base import Outcome, TransportDelivery
 from postwarden.transports.registry import build_transport
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def provider_sender(settings: Settings) -> Sender | None:
             rec.check("provider.send", Status.SKIP, said)
             return
         transport = build_transport(ctx.settings)
-        delivery = Delivery(
+        delivery = TransportDelivery(
             message_pk=0,
             public_id="doctor",
             message_id=composed.message_id,

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from postwarden.core.templating import Rendered, Source, TemplateError, check, render
+from postwarden.core.templating import Rendered, TemplateError, TemplateSource, check, render
 from postwarden.mailtemplates.models import Template, Version
 
 #: letters, digits and . _ - ; used in URLs (/api/v1/templates/{name})
@@ -24,7 +24,7 @@ _NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 MAX_PART: Final = 512 * 1024
 
 
-class Invalid(ValueError):
+class InvalidTemplate(ValueError):
     """A template that cannot be saved; ``field`` names the part (name, subject, text, html)."""
 
     def __init__(self, field: str, message: str) -> None:
@@ -33,29 +33,29 @@ class Invalid(ValueError):
         self.message = message
 
 
-class Missing(Invalid):
+class Missing(InvalidTemplate):
     """The template (or version) to change is not there."""
 
 
-class Conflict(Invalid):
+class Conflict(InvalidTemplate):
     """The name is taken, or another save of it happened at the same moment."""
 
 
 @dataclass(frozen=True, slots=True)
-class Draft:
+class TemplateDraft:
     subject: str
     text: str | None = None
     html: str | None = None
     sample_variables: Mapping[str, Any] | None = None
 
 
-def source_of(version: Version) -> Source:
-    return Source(version.subject, version.text, version.html)
+def source_of(version: Version) -> TemplateSource:
+    return TemplateSource(version.subject, version.text, version.html)
 
 
 def check_name(name: str) -> str:
     if not _NAME.fullmatch(name or ""):
-        raise Invalid(
+        raise InvalidTemplate(
             "name",
             f"template name {name!r} is not allowed: 1 to 100 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit",
@@ -63,9 +63,9 @@ def check_name(name: str) -> str:
     return name
 
 
-def save(name: str, draft: Draft, *, by: str, create: bool | None = None) -> Version:
+def save(name: str, draft: TemplateDraft, *, by: str, create: bool | None = None) -> Version:
     """Store ``draft`` as the next version of ``name`` (version 1 of a new template).
-    ``create`` True refuses an existing name, False an unknown one. Raises :class:`Invalid`."""
+    ``create`` True refuses an existing name, False an unknown one. Raises :class:`InvalidTemplate`."""
     check_name(name)
     _check_draft(draft)
     now = timezone.now()
@@ -95,16 +95,16 @@ def save(name: str, draft: Draft, *, by: str, create: bool | None = None) -> Ver
         raise Conflict("name", f"template {name!r} was changed at the same moment; send it again") from None
 
 
-def _check_draft(draft: Draft) -> None:
+def _check_draft(draft: TemplateDraft) -> None:
     if not isinstance(draft.subject, str) or len(draft.subject) > 998:
-        raise Invalid("subject", "subject must be a string of at most 998 characters")
+        raise InvalidTemplate("subject", "subject must be a string of at most 998 characters")
     for field, value in (("text", draft.text), ("html", draft.html)):
         if value is not None and len(value) > MAX_PART:
-            raise Invalid(field, f"{field} is {len(value)} characters long; at most {MAX_PART}")
+            raise InvalidTemplate(field, f"{field} is {len(value)} characters long; at most {MAX_PART}")
     try:
-        check(Source(draft.subject, draft.text, draft.html))
+        check(TemplateSource(draft.subject, draft.text, draft.html))
     except TemplateError as exc:
-        raise Invalid(exc.part, str(exc)) from None
+        raise InvalidTemplate(exc.part, str(exc)) from None
 
 
 def latest(name: str) -> Version | None:

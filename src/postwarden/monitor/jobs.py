@@ -30,7 +30,7 @@ class JobRun:
 
 
 @dataclass(frozen=True)
-class Job:
+class PeriodicJob:
     """A periodic job. ``name`` is its row in the schedule (stable across versions);
     ``every`` is read at each look, so a setting can change it without a restart;
     ``timeout`` bounds a run: past it the monitor exits and is restarted (a thread cannot

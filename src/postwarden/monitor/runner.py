@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from postwarden.logs import redact
 from postwarden.monitor import schedule
-from postwarden.monitor.jobs import Job, JobRun
+from postwarden.monitor.jobs import JobRun, PeriodicJob
 
 log = logging.getLogger("postwarden.monitor")
 
@@ -48,7 +48,7 @@ _URL_TAIL = re.compile(r"(\b[a-z][\w+.-]*://)(?:[^/\s@]*@)?([^/\s?#@]*)[^\s]*", 
 
 @dataclass
 class _Running:
-    job: Job
+    job: PeriodicJob
     started: datetime
     run: JobRun
     thread: threading.Thread
@@ -76,7 +76,7 @@ def describe(exc: BaseException) -> str:
 
 
 class Monitor:
-    def __init__(self, jobs: Sequence[Job], holder: str | None = None) -> None:
+    def __init__(self, jobs: Sequence[PeriodicJob], holder: str | None = None) -> None:
         names = [job.name for job in jobs]
         if len(set(names)) != len(names):
             raise ValueError(f"two jobs have the same name: {sorted(names)}")
@@ -137,7 +137,7 @@ class Monitor:
                 self._start(job, started)
         return max(0.05, wait)
 
-    def _start(self, job: Job, started: datetime) -> None:
+    def _start(self, job: PeriodicJob, started: datetime) -> None:
         run = JobRun(job.name, deadline=time.monotonic() + job.timeout.total_seconds())
         thread = threading.Thread(target=self._run_one, args=(job, run), name=f"job-{job.name}", daemon=True)
         self.running[job.name] = _Running(job, started, run, thread)
@@ -145,7 +145,7 @@ class Monitor:
         log.info("job started", extra={"job": job.name})
         thread.start()
 
-    def _run_one(self, job: Job, run: JobRun) -> None:
+    def _run_one(self, job: PeriodicJob, run: JobRun) -> None:
         try:
             job.run(run)
         except Exception as exc:

@@ -2,7 +2,7 @@
 
 A provider's webhook, a bounce message read from a mailbox and the worker's own permanent
 refusal of an address (outbox/worker/db.py) all say the same kind of thing about one recipient's mail. Each
-builds a :class:`Report` and calls :func:`record`, which
+builds a :class:`EventReport` and calls :func:`record`, which
 
 1. writes the timeline entry (an Event row; a report with an ``event_id`` is stored once:
    a second one with the same ``(provider, event_id)`` is a no-op),
@@ -45,14 +45,14 @@ SOFT_WINDOW: Final = timedelta(days=7)
 SOFT: Final = "deferred"
 
 
-class Outcome(enum.StrEnum):
+class EventOutcome(enum.StrEnum):
     STORED = "stored"
     DUPLICATE = "duplicate"
     UNMATCHED = "unmatched"
 
 
 @dataclass(frozen=True, slots=True)
-class Report:
+class EventReport:
     """One event about one recipient's mail."""
 
     #: the timeline kind: delivered, bounced (hard), deferred (a soft bounce), complained,
@@ -77,24 +77,26 @@ class Report:
     raw: Any = None
 
 
-def bounce(address: str, *, hard: bool, detail: str, source: str, **more: Any) -> Report:
+def bounce(address: str, *, hard: bool, detail: str, source: str, **more: Any) -> EventReport:
     """A bounce report: hard ones are ``bounced`` and suppress, soft ones ``deferred``."""
     if hard:
-        return Report("bounced", address, detail, source, suppressions.HARD_BOUNCE, **more)
-    return Report(SOFT, address, detail, source, None, **more)
+        return EventReport("bounced", address, detail, source, suppressions.HARD_BOUNCE, **more)
+    return EventReport(SOFT, address, detail, source, None, **more)
 
 
-def refusal(address: str, *, detail: str, source: str, **more: Any) -> Report:
+def refusal(address: str, *, detail: str, source: str, **more: Any) -> EventReport:
     """The receiving server refused the address for good while we sent (550 5.1.1 user
     unknown …: the reply knowledge base's ``address_gone``): a hard bounce told at once."""
-    return Report("rejected", address, detail, source, suppressions.HARD_BOUNCE, **more)
+    return EventReport("rejected", address, detail, source, suppressions.HARD_BOUNCE, **more)
 
 
-def complaint(address: str, *, detail: str, source: str, **more: Any) -> Report:
-    return Report("complained", address, detail, source, suppressions.COMPLAINT, **more)
+def complaint(address: str, *, detail: str, source: str, **more: Any) -> EventReport:
+    return EventReport("complained", address, detail, source, suppressions.COMPLAINT, **more)
 
 
-def record(report: Report, *, message: Message | None = None, recipient: Recipient | None = None) -> Outcome:
+def record(
+    report: EventReport, *, message: Message | None = None, recipient: Recipient | None = None
+) -> EventOutcome:
     """Apply ``report`` (see the module docstring). ``message``/``recipient``: what it is
     about, when the caller could tell (the recipient implies its message)."""
     address = suppressions.normalize(report.address or (recipient.address if recipient else ""))
@@ -103,7 +105,7 @@ def record(report: Report, *, message: Message | None = None, recipient: Recipie
     if message is None:
         with transaction.atomic():
             _suppress(report, address, None)
-        return Outcome.UNMATCHED
+        return EventOutcome.UNMATCHED
     with transaction.atomic():
         try:
             with transaction.atomic():  # a savepoint: a duplicate leaves the outer one usable
@@ -118,11 +120,11 @@ def record(report: Report, *, message: Message | None = None, recipient: Recipie
                     raw=report.raw,
                 )
         except IntegrityError:
-            return Outcome.DUPLICATE
+            return EventOutcome.DUPLICATE
         if recipient is not None:
             advance(recipient, report.kind, report.detail)
         _suppress(report, address, row)
-    return Outcome.STORED
+    return EventOutcome.STORED
 
 
 def advance(recipient: Recipient, kind: str, detail: str) -> bool:
@@ -134,7 +136,7 @@ def advance(recipient: Recipient, kind: str, detail: str) -> bool:
     return states.apply([recipient.pk], move, reason=f"{kind}: {detail}" if detail else kind) == 1
 
 
-def _suppress(report: Report, address: str, row: Event | None) -> None:
+def _suppress(report: EventReport, address: str, row: Event | None) -> None:
     if not address or "@" not in address:
         return
     now = timezone.now()

@@ -1,7 +1,7 @@
 """The header block of a message the application composed: checked against RFC 5322,
 and the few fields :mod:`postwarden.outbox.raw_message` needs, read without email.parser.
 
-The check (:func:`scan` raises :class:`Malformed`) refuses what no two readers agree on,
+The check (:func:`scan` raises :class:`MalformedHeaders`) refuses what no two readers agree on,
 so nothing is accepted that the DKIM signer cannot parse or that verifiers and mail
 clients would read differently: a line that is neither a field nor a folded
 continuation (``Subject : x``, a tab before the colon, a line without a colon, an mbox
@@ -67,7 +67,7 @@ _ELEMENT: Final = re.compile(
 )
 
 
-class Malformed(ValueError):
+class MalformedHeaders(ValueError):
     """The header block breaks RFC 5322 (see the module docstring); the text says how,
     in words fit for an SMTP reply or an API error."""
 
@@ -77,12 +77,12 @@ def scan(head: bytes) -> dict[str, list[str]] | None:
     :data:`WANTED` fields, keyed by lower-case name, every occurrence in order, each value
     as compat32 returns it (leading blanks of the first line dropped, folds kept, trailing
     CR/LF stripped). None when the block holds UTF-8 (the parser decodes it). Raises
-    :class:`Malformed`."""
+    :class:`MalformedHeaders`."""
     lines = head.count(b"\r\n")
     if head.count(b"\r") != lines or head.count(b"\n") != lines:
-        raise Malformed("a header line ends in a bare CR or LF; lines end with CRLF (RFC 5322 2.2)")
+        raise MalformedHeaders("a header line ends in a bare CR or LF; lines end with CRLF (RFC 5322 2.2)")
     if head[:1] in (b" ", b"\t"):
-        raise Malformed(
+        raise MalformedHeaders(
             "the header block starts with a folded continuation line, not a field (RFC 5322 2.2.3)"
         )
     found: dict[bytes, list[list[bytes]]] = {}
@@ -95,7 +95,7 @@ def scan(head: bytes) -> dict[str, list[str]] | None:
             continue
         named = _NAME.match(line)
         if named is None:
-            raise Malformed(_not_a_field(line, number))
+            raise MalformedHeaders(_not_a_field(line, number))
         name = line[: named.end() - 1].lower()
         current = None
         if name in _ONCE_SET:
@@ -135,12 +135,12 @@ def _not_a_field(line: bytes, number: int) -> str:
 
 def _check_counts(counts: dict[bytes, int]) -> None:
     if not counts.get(b"from"):
-        raise Malformed("the message has no From field; RFC 5322 3.6 requires one")
+        raise MalformedHeaders("the message has no From field; RFC 5322 3.6 requires one")
     for name in ONCE:
         count = counts.get(name, 0)
         if count > 1:
             spelled = _SPELLED.get(name) or name.decode("ascii").title()
-            raise Malformed(
+            raise MalformedHeaders(
                 f"the message has {count} {spelled} fields; RFC 5322 3.6 allows "
                 f"{'exactly' if name == b'from' else 'at most'} one (list every address in one field)"
                 if name in (b"from", b"to", b"cc", b"bcc", b"reply-to")
@@ -152,7 +152,7 @@ def _check_utf8(head: bytes) -> None:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError:
-        raise Malformed(
+        raise MalformedHeaders(
             "a header field holds 8-bit bytes that are not UTF-8; use UTF-8 (RFC 6532) or an "
             "encoded-word (RFC 2047)"
         ) from None

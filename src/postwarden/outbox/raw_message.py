@@ -137,7 +137,7 @@ def _fields(head: bytes) -> dict[str, list[str]]:
     when the block holds UTF-8. Raises :class:`Refused` for a malformed block."""
     try:
         scanned = raw_headers.scan(head)
-    except raw_headers.Malformed as exc:
+    except raw_headers.MalformedHeaders as exc:
         raise Refused("headers", str(exc)) from None
     if scanned is not None:
         return scanned

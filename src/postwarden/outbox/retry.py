@@ -97,7 +97,7 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class RetryVerdict:
     """What becomes of one recipient after one attempt."""
 
     #: sent, deferred, failed or dead (also the attempt's outcome)
@@ -116,7 +116,7 @@ class Verdict:
 
 
 #: the verdict on every accepted recipient (one object: the hot path allocates none)
-SENT: Final = Verdict("sent")
+SENT: Final = RetryVerdict("sent")
 
 
 def judge(
@@ -128,7 +128,7 @@ def judge(
     policy: RetryPolicy,
     port: int | None = None,
     host: str | None = None,
-) -> Verdict:
+) -> RetryVerdict:
     """The verdict on ``result`` after ``tries`` attempts since the recipient was (re)queued."""
     if result.outcome is Outcome.SENT:
         return SENT
@@ -139,13 +139,13 @@ def judge(
         # only a refusal at RCPT names this one address; a DATA reply answers the whole
         # transaction, and a provider's error may be about the request
         gone = explanation.address_gone and result.stage == SmtpStage.RCPT
-        return Verdict(
+        return RetryVerdict(
             "failed", None, True, finding, explanation.title, f"failed at {result.stage}: {evidence}", gone
         )
     age = (now - queued_at).total_seconds()
     if tries >= policy.max_attempts or age >= policy.max_age:
         why = f"{tries} attempts" if tries >= policy.max_attempts else f"{age / 3600:.1f} hours"
-        return Verdict(
+        return RetryVerdict(
             "dead",
             None,
             False,
@@ -155,7 +155,7 @@ def judge(
         )
     wait = policy.delay(tries, explanation.retry_after)
     retry_at = min(now + timedelta(seconds=wait), queued_at + timedelta(seconds=policy.max_age))
-    return Verdict(
+    return RetryVerdict(
         "deferred", retry_at, False, finding, explanation.title, f"deferred at {result.stage}: {evidence}"
     )
 

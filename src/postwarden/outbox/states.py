@@ -87,7 +87,7 @@ _WAITING: Final = frozenset({State.QUEUED, State.DEFERRED})
 _SENDING: Final = frozenset({State.SENDING})
 
 
-class Rule(NamedTuple):
+class TransitionRule(NamedTuple):
     """One row of the table: the states a move may be taken from, the state it lands in."""
 
     sources: frozenset[State | None]
@@ -95,30 +95,32 @@ class Rule(NamedTuple):
 
 
 #: move -> its rule
-TABLE: Final[Mapping[Move, Rule]] = {
-    Move.ENQUEUED: Rule(frozenset({NEW}), State.QUEUED),
-    Move.HELD: Rule(frozenset({NEW}), State.HELD),
+TABLE: Final[Mapping[Move, TransitionRule]] = {
+    Move.ENQUEUED: TransitionRule(frozenset({NEW}), State.QUEUED),
+    Move.HELD: TransitionRule(frozenset({NEW}), State.HELD),
     # at enqueue, or when a person queues again an address suppressed or refused since
-    Move.SUPPRESSED: Rule(_POLICY_STOPS, State.SUPPRESSED),
-    Move.REFUSED: Rule(_POLICY_STOPS, State.REFUSED),
-    Move.CLAIMED: Rule(_WAITING, State.SENDING),
-    Move.ACCEPTED: Rule(_SENDING, State.SENT),
-    Move.DEFERRED: Rule(_SENDING, State.DEFERRED),
-    Move.FAILED: Rule(_SENDING, State.FAILED),
-    Move.DEAD: Rule(_SENDING, State.DEAD),
-    Move.LOST: Rule(_SENDING, State.QUEUED),
-    Move.RELEASED: Rule(_SENDING, State.QUEUED),
+    Move.SUPPRESSED: TransitionRule(_POLICY_STOPS, State.SUPPRESSED),
+    Move.REFUSED: TransitionRule(_POLICY_STOPS, State.REFUSED),
+    Move.CLAIMED: TransitionRule(_WAITING, State.SENDING),
+    Move.ACCEPTED: TransitionRule(_SENDING, State.SENT),
+    Move.DEFERRED: TransitionRule(_SENDING, State.DEFERRED),
+    Move.FAILED: TransitionRule(_SENDING, State.FAILED),
+    Move.DEAD: TransitionRule(_SENDING, State.DEAD),
+    Move.LOST: TransitionRule(_SENDING, State.QUEUED),
+    Move.RELEASED: TransitionRule(_SENDING, State.QUEUED),
     # re-queueing releases what was held, too
-    Move.REQUEUED: Rule(_REQUEUEABLE, State.QUEUED),
+    Move.REQUEUED: TransitionRule(_REQUEUEABLE, State.QUEUED),
     # not yet sent and not being sent
-    Move.CANCELLED: Rule(frozenset({State.QUEUED, State.DEFERRED, State.HELD}), State.CANCELLED),
-    Move.DELIVERED: Rule(_SENDING | {State.SENT}, State.DELIVERED),
-    Move.BOUNCED: Rule(_SENDING | {State.SENT, State.DELIVERED}, State.BOUNCED),
-    Move.COMPLAINED: Rule(_SENDING | {State.SENT, State.DELIVERED, State.BOUNCED}, State.COMPLAINED),
-    Move.REJECTED: Rule(_SENDING | {State.SENT}, State.FAILED),
+    Move.CANCELLED: TransitionRule(frozenset({State.QUEUED, State.DEFERRED, State.HELD}), State.CANCELLED),
+    Move.DELIVERED: TransitionRule(_SENDING | {State.SENT}, State.DELIVERED),
+    Move.BOUNCED: TransitionRule(_SENDING | {State.SENT, State.DELIVERED}, State.BOUNCED),
+    Move.COMPLAINED: TransitionRule(
+        _SENDING | {State.SENT, State.DELIVERED, State.BOUNCED}, State.COMPLAINED
+    ),
+    Move.REJECTED: TransitionRule(_SENDING | {State.SENT}, State.FAILED),
 }
 
-#: the worker's verdict (retry.Verdict.state) -> its move
+#: the worker's verdict (retry.RetryVerdict.state) -> its move
 RESULTS: Final[Mapping[str, Move]] = {
     State.SENT: Move.ACCEPTED,
     State.DEFERRED: Move.DEFERRED,

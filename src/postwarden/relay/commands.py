@@ -40,7 +40,7 @@ _PARAM_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*\Z")
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
+class SmtpCommand:
     verb: str
     arg: str | None
 
@@ -53,7 +53,7 @@ class Framing:
     close: bool = True
 
 
-def parse_line(line: bytes) -> Command | Framing:
+def parse_line(line: bytes) -> SmtpCommand | Framing:
     """One line as read up to (and including) its LF. Arguments are decoded as UTF-8 with
     surrogate escapes (SMTPUTF8 is offered, RFC 6531), so no byte is lost."""
     if not line.endswith(b"\r\n"):
@@ -75,10 +75,10 @@ def parse_line(line: bytes) -> Command | Framing:
     if len(line) > LIMITS.get(verb, DEFAULT_LIMIT):
         return Framing(TOO_LONG, close=False)
     arg = arg_bytes.strip().decode("utf-8", "surrogateescape") if arg_bytes.strip() else None
-    return Command(verb, arg)
+    return SmtpCommand(verb, arg)
 
 
-def must_wait(command: Command) -> bool:
+def must_wait(command: SmtpCommand) -> bool:
     """Whether the client must have waited for this command's reply before sending more.
     AUTH waits unless it is PLAIN with its initial response (one round trip, RFC 4954 4)."""
     if command.verb == "AUTH":

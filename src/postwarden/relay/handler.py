@@ -40,7 +40,7 @@ _USERNAME, _PASSWORD = "Username:", "Password:"
 _REFUSALS: Final[dict[str, str]] = {State.REFUSED: "550 5.7.1", State.SUPPRESSED: "550 5.1.1"}
 
 
-class Gateway(Protocol):
+class SessionGateway(Protocol):
     async def verify(self, password: str) -> Identity | None: ...
 
     async def policy(self, address: str) -> tuple[str, str]: ...
@@ -73,7 +73,7 @@ class SessionHandler:
 class RelayHandler(SessionHandler):
     """The aiosmtpd handler shared by every session of a relay."""
 
-    def __init__(self, gateway: Gateway, throttle: FailureThrottle | None = None) -> None:
+    def __init__(self, gateway: SessionGateway, throttle: FailureThrottle | None = None) -> None:
         self.gateway = gateway
         self.throttle = throttle or FailureThrottle()
 

@@ -38,7 +38,7 @@ from postwarden.core.addresses import InvalidAddress, parse_address
 from postwarden.outbox.groupcommit import Activity
 from postwarden.relay import commands, data
 from postwarden.relay.aiosmtpd_private import SessionHooks
-from postwarden.relay.commands import Command, Framing
+from postwarden.relay.commands import Framing, SmtpCommand
 
 log = logging.getLogger("postwarden.relay")
 
@@ -238,7 +238,7 @@ class RelaySMTP(SessionHooks):
             except Exception as error:
                 await self._failed(error)
 
-    async def _next_command(self) -> Command | None:
+    async def _next_command(self) -> SmtpCommand | None:
         try:
             line = await self._reader.readuntil(b"\n")
         except asyncio.LimitOverrunError as overrun:

@@ -1,7 +1,7 @@
 """The relay's listeners: STARTTLS on POSTWARDEN_SMTP_LISTEN (default 127.0.0.1:2525),
 implicit TLS on POSTWARDEN_SMTPS_LISTEN when set, one event loop, one database thread.
 
-:func:`config_from_settings` turns resolved settings into a :class:`RelayConfig` (and
+:func:`config_from_settings` turns resolved settings into a :class:`RelayServerConfig` (and
 makes the self-signed certificate when no files are configured); :class:`Relay` serves
 it. ``postwarden relay`` (cli/relay.py) runs one until SIGTERM; tests run one in a thread.
 """
@@ -30,7 +30,7 @@ MAX_CONNECTIONS = 512
 
 
 @dataclass(frozen=True)
-class RelayConfig:
+class RelayServerConfig:
     host: str = "127.0.0.1"
     port: int = 2525
     #: (host, port) of the implicit-TLS listener, or None
@@ -52,7 +52,7 @@ class RelayConfig:
     auth_window: float = 300.0
 
 
-def config_from_settings(settings: Settings, **overrides: Any) -> RelayConfig:
+def config_from_settings(settings: Settings, **overrides: Any) -> RelayServerConfig:
     """The relay configuration of ``settings``. Raises :class:`tls.TlsConfigError`."""
     service, relay = settings.service, settings.relay
     if relay.cert_file and relay.key_file:
@@ -71,7 +71,7 @@ def config_from_settings(settings: Settings, **overrides: Any) -> RelayConfig:
         "preauth_timeout": float(relay.preauth_timeout),
     }
     values.update(overrides)
-    return RelayConfig(**values)
+    return RelayServerConfig(**values)
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -80,9 +80,9 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 class Relay:
-    """Serves :class:`RelayConfig` with ``gateway`` (started and stopped with it)."""
+    """Serves :class:`RelayServerConfig` with ``gateway`` (started and stopped with it)."""
 
-    def __init__(self, config: RelayConfig, gateway: Gateway) -> None:
+    def __init__(self, config: RelayServerConfig, gateway: Gateway) -> None:
         self.config = config
         self.gateway = gateway
         self.handler = RelayHandler(

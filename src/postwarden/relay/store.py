@@ -58,24 +58,24 @@ class Stored:
 
 
 @dataclass(frozen=True, slots=True)
-class Sender:
+class RelaySender:
     address: str
     #: why the application's MAIL FROM was replaced (a timeline note), or None
     note: str | None = None
 
 
-def envelope_sender(mail_from: str, settings: Settings) -> Sender:
+def envelope_sender(mail_from: str, settings: Settings) -> RelaySender:
     """The envelope sender to deliver with (see the module docstring)."""
     configured = settings.sending.from_address
     if not configured:
-        return Sender(mail_from)
+        return RelaySender(mail_from)
     allowed = {domain(configured)}
     if settings.signing.domain:
         allowed.add(domain(settings.signing.domain))
     if mail_from and domain(mail_from) in allowed:
-        return Sender(mail_from)
+        return RelaySender(mail_from)
     shown = f"<{mail_from}>" if mail_from else "<> (the null sender)"
-    return Sender(
+    return RelaySender(
         configured,
         f"relay: the application's envelope sender {shown} is outside {', '.join(sorted(allowed))} "
         f"(MAIL_FROM{'/DKIM_DOMAIN' if len(allowed) > 1 else ''}), so the envelope sender is "

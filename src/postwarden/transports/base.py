@@ -39,7 +39,7 @@ class Parts:
 
 
 @dataclass(frozen=True, slots=True)
-class Delivery:
+class TransportDelivery:
     """One transaction: one message to ``recipients`` (at most the transport's
     ``max_recipients``). ``raw`` is the stored bytes, identical on every retry."""
 
@@ -102,7 +102,7 @@ class Transport(Protocol):
     #: whether :meth:`send_many` carries several deliveries in one conversation (one
     #: connection, one round trip each); the worker gives the others one delivery a call
     batches: bool
-    #: whether it needs :attr:`Delivery.parts` (provider APIs that do not take raw MIME)
+    #: whether it needs :attr:`TransportDelivery.parts` (provider APIs that do not take raw MIME)
     needs_parts: bool
     #: whether it sends each recipient's own return path (VERP) as the envelope sender
     takes_return_paths: bool
@@ -110,13 +110,13 @@ class Transport(Protocol):
     #: its advice by; None for provider APIs and capture
     server: tuple[str, int] | None
 
-    async def send(self, delivery: Delivery) -> Sequence[RecipientResult]:
+    async def send(self, delivery: TransportDelivery) -> Sequence[RecipientResult]:
         """One result per recipient of ``delivery``, in any order. Must not raise for
         anything the server or provider said or for network failures: those are results.
         Raises only for programming or configuration errors."""
         ...
 
-    async def send_many(self, deliveries: Sequence[Delivery]) -> Sequence[Sequence[RecipientResult]]:
+    async def send_many(self, deliveries: Sequence[TransportDelivery]) -> Sequence[Sequence[RecipientResult]]:
         """One list of results (as :meth:`send` gives them) per delivery, in order. When
         :attr:`batches`, it raises only before anything was sent (an address the protocol
         cannot carry), so the caller may send the deliveries again one by one."""
@@ -128,7 +128,7 @@ class Transport(Protocol):
 
 
 async def one_at_a_time(
-    transport: Transport, deliveries: Sequence[Delivery]
+    transport: Transport, deliveries: Sequence[TransportDelivery]
 ) -> list[Sequence[RecipientResult]]:
     """:meth:`Transport.send_many` for a transport that does not batch: :meth:`Transport.send`
     for each delivery in turn."""

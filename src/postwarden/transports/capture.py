@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Final
 
 from postwarden.core.config.model import Settings
-from postwarden.transports.base import Delivery, Outcome, RecipientResult, one_at_a_time
+from postwarden.transports.base import Outcome, RecipientResult, TransportDelivery, one_at_a_time
 
 #: how many captured mails stay on disk
 KEEP: Final = 1000
@@ -67,7 +67,7 @@ class CaptureTransport:
         self.keep = keep
         self._written = 0
 
-    async def send(self, delivery: Delivery) -> Sequence[RecipientResult]:
+    async def send(self, delivery: TransportDelivery) -> Sequence[RecipientResult]:
         started = asyncio.get_running_loop().time()
         captured_id = await asyncio.to_thread(self._write, delivery)
         duration = int((asyncio.get_running_loop().time() - started) * 1000)
@@ -83,13 +83,13 @@ class CaptureTransport:
             for address in delivery.recipients
         ]
 
-    async def send_many(self, deliveries: Sequence[Delivery]) -> list[Sequence[RecipientResult]]:
+    async def send_many(self, deliveries: Sequence[TransportDelivery]) -> list[Sequence[RecipientResult]]:
         return await one_at_a_time(self, deliveries)
 
     async def close(self) -> None:
         return None
 
-    def _write(self, delivery: Delivery) -> str:
+    def _write(self, delivery: TransportDelivery) -> str:
         self.directory.mkdir(parents=True, exist_ok=True)
         now = datetime.now(UTC)
         safe = re.sub(r"[^A-Za-z0-9_]", "_", delivery.public_id)[:40] or "m"

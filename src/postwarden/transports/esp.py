@@ -37,7 +37,7 @@ from django.core.mail import EmailMessage
 from postwarden.core.config.model import Provider, ProviderSettings, Settings
 from postwarden.core.doctor.redact import Redactor
 from postwarden.transports import esp_backends, esp_messages
-from postwarden.transports.base import Delivery, Outcome, RecipientResult, one_at_a_time
+from postwarden.transports.base import Outcome, RecipientResult, TransportDelivery, one_at_a_time
 
 #: concurrent API requests per worker process; providers rate-limit per account (the
 #: outbox's POSTWARDEN_SEND_RATE paces across workers), so more threads buy little
@@ -70,16 +70,16 @@ class EspTransport:
         self._lock = threading.Lock()
         self._redactor = Redactor(s.reveal() for s in provider.secrets.values() if s.is_set)
 
-    async def send(self, delivery: Delivery) -> Sequence[RecipientResult]:
+    async def send(self, delivery: TransportDelivery) -> Sequence[RecipientResult]:
         """One result per recipient; never raises for what the provider said or for a
         network failure. Raises EspConfigurationError for unusable settings."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self.send_sync, delivery)
 
-    async def send_many(self, deliveries: Sequence[Delivery]) -> list[Sequence[RecipientResult]]:
+    async def send_many(self, deliveries: Sequence[TransportDelivery]) -> list[Sequence[RecipientResult]]:
         return await one_at_a_time(self, deliveries)
 
-    def send_sync(self, delivery: Delivery) -> list[RecipientResult]:
+    def send_sync(self, delivery: TransportDelivery) -> list[RecipientResult]:
         """The same as :meth:`send`, in the calling thread."""
         if self._provider.name is Provider.SES:
             calls: list[tuple[EmailMessage, tuple[str, ...]]] = [

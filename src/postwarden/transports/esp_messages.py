@@ -1,4 +1,4 @@
-"""Turn one :class:`~postwarden.transports.base.Delivery` into the Django email messages
+"""Turn one :class:`~postwarden.transports.base.TransportDelivery` into the Django email messages
 that anymail's backends send.
 
 Provider APIs (except SES) take structured parts, not MIME, and send to every address
@@ -33,7 +33,7 @@ from typing import Final
 from django.core.mail import EmailMultiAlternatives
 
 from postwarden.core.attachments import Attachment, files_in
-from postwarden.transports.base import Delivery, Parts
+from postwarden.transports.base import Parts, TransportDelivery
 
 #: headers the API builds from its own fields; passing them as custom headers is refused
 #: by SendGrid ("reserved header") and Mandrill, or silently duplicated by others
@@ -151,7 +151,7 @@ def with_files(parts: Parts, raw: bytes) -> Parts:
     return dataclasses.replace(parts, attachments=files_in(parsed))
 
 
-class RawMessage(EmailMultiAlternatives):
+class StoredMimeMessage(EmailMultiAlternatives):
     """A Django message whose MIME is the stored bytes. anymail's SES backend asks for
     ``message()`` and sends what it gets; compat32 keeps the stored headers as they are."""
 
@@ -166,13 +166,13 @@ class RawMessage(EmailMultiAlternatives):
         return parsed
 
 
-def raw_message(delivery: Delivery) -> RawMessage:
-    return RawMessage(
+def raw_message(delivery: TransportDelivery) -> StoredMimeMessage:
+    return StoredMimeMessage(
         delivery.raw, from_email=delivery.envelope_from or _from_of(delivery), recipients=delivery.recipients
     )
 
 
-def _from_of(delivery: Delivery) -> str:
+def _from_of(delivery: TransportDelivery) -> str:
     if delivery.parts is not None:
         return delivery.parts.from_address
     parsed = email.message_from_bytes(delivery.raw, policy=email.policy.default)

@@ -33,12 +33,12 @@ from postwarden.core.smtp.errors import (
     SmtpError,
     failure_text,
 )
-from postwarden.core.smtp.model import Endpoint, Outgoing, SendResult
+from postwarden.core.smtp.model import Endpoint, SendResult, SmtpOutgoing
 from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.session import SmtpSession
 from postwarden.core.smtp.stages import SmtpStage
 from postwarden.core.smtp.transcript import Transcript
-from postwarden.transports.base import MESSAGE_STAGE, Delivery, Outcome, RecipientResult
+from postwarden.transports.base import MESSAGE_STAGE, Outcome, RecipientResult, TransportDelivery
 
 #: seconds a connection may sit idle before it is checked with NOOP
 IDLE_CHECK: Final = 30.0
@@ -95,10 +95,10 @@ class SmtpTransport:
         self._last_failure: SmtpError | None = None
         self._closed = False
 
-    async def send(self, delivery: Delivery) -> Sequence[RecipientResult]:
+    async def send(self, delivery: TransportDelivery) -> Sequence[RecipientResult]:
         return (await self.send_many([delivery]))[0]
 
-    async def send_many(self, deliveries: Sequence[Delivery]) -> list[list[RecipientResult]]:
+    async def send_many(self, deliveries: Sequence[TransportDelivery]) -> list[list[RecipientResult]]:
         """Send ``deliveries`` in order on one connection of the pool, one round trip each
         (``SmtpSession.send_many``); one list of results per delivery."""
         started = time.perf_counter()
@@ -108,7 +108,7 @@ class SmtpTransport:
             # RSA signing is the costliest step a message takes here (docs/performance.md): off the event loop
             raws = await asyncio.to_thread(_sign_all, signer, deliveries)
         outgoing = [
-            Outgoing(d.envelope_from, d.recipients, raw, smtputf8=d.needs_smtputf8)
+            SmtpOutgoing(d.envelope_from, d.recipients, raw, smtputf8=d.needs_smtputf8)
             for d, raw in zip(deliveries, raws, strict=True)
             if isinstance(raw, bytes)
         ]
@@ -126,7 +126,7 @@ class SmtpTransport:
             for d, raw in zip(deliveries, raws, strict=True)
         ]
 
-    async def _on_pool(self, outgoing: list[Outgoing]) -> list[SessionOutcome]:
+    async def _on_pool(self, outgoing: list[SmtpOutgoing]) -> list[SessionOutcome]:
         try:
             pooled, _ = await self._checkout(fresh=False)
         except SmtpError as exc:
@@ -150,7 +150,7 @@ class SmtpTransport:
                 outcomes[i] = outcome
         return outcomes
 
-    async def _batch(self, pooled: _Pooled, outgoing: list[Outgoing]) -> list[SessionOutcome]:
+    async def _batch(self, pooled: _Pooled, outgoing: list[SmtpOutgoing]) -> list[SessionOutcome]:
         try:
             return await pooled.session.send_many(outgoing)
         finally:
@@ -279,7 +279,7 @@ def _failed(address: str, error: SmtpError, ms: int) -> RecipientResult:
     )
 
 
-def _sign_all(signer: Signer, deliveries: Sequence[Delivery]) -> list[bytes | UnsignableMessage]:
+def _sign_all(signer: Signer, deliveries: Sequence[TransportDelivery]) -> list[bytes | UnsignableMessage]:
     """Each delivery's bytes, signed; bytes shared by several deliveries (one message to
     several recipients, each with its own return path) are signed once: the signature
     covers the header and body, not the envelope."""

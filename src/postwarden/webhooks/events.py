@@ -31,7 +31,7 @@ from typing import Any, Final
 from anymail.signals import AnymailTrackingEvent
 
 from postwarden.outbox import effects
-from postwarden.outbox.effects import Outcome
+from postwarden.outbox.effects import EventOutcome
 from postwarden.outbox.models import Message, Recipient
 from postwarden.webhooks import verdicts
 
@@ -60,13 +60,13 @@ def on_tracking(sender: object, event: AnymailTrackingEvent, esp_name: str, **kw
     record(PROVIDERS.get(esp_name, esp_name.lower()), event)
 
 
-def record(provider: str, event: AnymailTrackingEvent) -> Outcome:
+def record(provider: str, event: AnymailTrackingEvent) -> EventOutcome:
     raw = _jsonable(event.esp_event)
     meaning = verdicts.verdict(provider, str(event.event_type), raw)
     address = (event.recipient or "").strip().lower()
     key = event_key(event.event_id, address, raw)
     message, recipient = match(provider, event, raw)
-    report = effects.Report(
+    report = effects.EventReport(
         kind=meaning.kind,
         address=address or (recipient.address if recipient else ""),
         detail=describe(event),

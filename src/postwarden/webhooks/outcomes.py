@@ -43,16 +43,16 @@ REQUIRED: Final[Mapping[str, tuple[tuple[tuple[str, ...], ...], ...]]] = {
 _TEXT_FIELDS: Final = ("recipient", "message_id", "event_id", "description", "mta_response")
 
 
-class Malformed(ValueError):
+class MalformedEvent(ValueError):
     """An event that can never be recorded; the text says which field is wrong."""
 
 
 def check_batch(provider: str, batch: Any) -> None:
-    """Raise :class:`Malformed` unless a provider that posts its events as a JSON list
+    """Raise :class:`MalformedEvent` unless a provider that posts its events as a JSON list
     (SendGrid's body, Mandrill's ``mandrill_events``) sent a list: a string or an object
     would be iterated as one, and ``""`` or ``{}`` read as "no events"."""
     if not isinstance(batch, list):
-        raise Malformed(f"{provider} posts a JSON list of events, not {type(batch).__name__}")
+        raise MalformedEvent(f"{provider} posts a JSON list of events, not {type(batch).__name__}")
 
 
 def retryable(exc: BaseException) -> bool:
@@ -62,17 +62,17 @@ def retryable(exc: BaseException) -> bool:
 
 
 def check(provider: str, event: AnymailTrackingEvent, raw: Any) -> None:
-    """Raise :class:`Malformed` unless ``event`` (with its raw payload ``raw``) has the
+    """Raise :class:`MalformedEvent` unless ``event`` (with its raw payload ``raw``) has the
     fields an event of ``provider`` needs, each of the type it must be."""
     if not isinstance(raw, Mapping):
-        raise Malformed(f"a {provider} event is a JSON object, not {type(raw).__name__}")
+        raise MalformedEvent(f"a {provider} event is a JSON object, not {type(raw).__name__}")
     for places in REQUIRED.get(provider, ()):
         if not any(isinstance(dig(raw, *path), str) for path in places):
             names = " or ".join(".".join(path) for path in places)
-            raise Malformed(f"a {provider} event without {names} as text")
+            raise MalformedEvent(f"a {provider} event without {names} as text")
     for name in _TEXT_FIELDS:
         value = getattr(event, name, None)
         if value is not None and not isinstance(value, str):
-            raise Malformed(f"{name} is {type(value).__name__}, not text")
+            raise MalformedEvent(f"{name} is {type(value).__name__}, not text")
     if event.timestamp is not None and not isinstance(event.timestamp, datetime):
-        raise Malformed(f"timestamp is {type(event.timestamp).__name__}")
+        raise MalformedEvent(f"timestamp is {type(event.timestamp).__name__}")

@@ -50,7 +50,7 @@ DEFAULTS: Final[Mapping[str, Verdict]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
+class VerdictRule:
     #: where the deciding value is in the raw payload: the first of these paths present
     paths: tuple[tuple[str, ...], ...]
     #: the value, lower-cased -> its verdict
@@ -61,10 +61,10 @@ class Rule:
 
 _POSTMARK_REASON: Final = (("Type",), ("SuppressionReason",))
 
-RULES: Final[Mapping[tuple[str, str], Rule]] = {
-    ("ses", "bounced"): Rule((("bounce", "bounceType"),), {"transient": SOFT, "undetermined": SOFT}),
-    ("sendgrid", "bounced"): Rule((("type",),), {"blocked": SOFT}),
-    ("sendgrid", "rejected"): Rule(
+RULES: Final[Mapping[tuple[str, str], VerdictRule]] = {
+    ("ses", "bounced"): VerdictRule((("bounce", "bounceType"),), {"transient": SOFT, "undetermined": SOFT}),
+    ("sendgrid", "bounced"): VerdictRule((("type",),), {"blocked": SOFT}),
+    ("sendgrid", "rejected"): VerdictRule(
         (("reason",), ("type",)),
         {
             "bounced address": DROPPED_BOUNCED,
@@ -76,14 +76,14 @@ RULES: Final[Mapping[tuple[str, str], Rule]] = {
     ),
     # a Bounce record's Type, or a SubscriptionChange's SuppressionReason: only a hard
     # bounce is permanent (SoftBounce, VirusNotification … are "bounced" for anymail too)
-    ("postmark", "bounced"): Rule(_POSTMARK_REASON, {"hardbounce": HARD}, SOFT),
-    ("postmark", "rejected"): Rule(
+    ("postmark", "bounced"): VerdictRule(_POSTMARK_REASON, {"hardbounce": HARD}, SOFT),
+    ("postmark", "rejected"): VerdictRule(
         _POSTMARK_REASON,
         {"bademailaddress": DROPPED_BOUNCED, "manuallydeactivated": Verdict("rejected", MANUAL)},
         DROPPED,
     ),
-    ("mailgun", "bounced"): Rule((("event-data", "severity"),), {"temporary": SOFT}),
-    ("mailgun", "rejected"): Rule(
+    ("mailgun", "bounced"): VerdictRule((("event-data", "severity"),), {"temporary": SOFT}),
+    ("mailgun", "rejected"): VerdictRule(
         (("code",), ("event-data", "reason")),
         {
             "605": DROPPED_BOUNCED,
@@ -94,8 +94,8 @@ RULES: Final[Mapping[tuple[str, str], Rule]] = {
         },
         DROPPED,
     ),
-    ("mandrill", "bounced"): Rule((("event",),), {"soft_bounce": SOFT}),
-    ("resend", "bounced"): Rule((("data", "bounce", "type"),), {"transient": SOFT}),
+    ("mandrill", "bounced"): VerdictRule((("event",),), {"soft_bounce": SOFT}),
+    ("resend", "bounced"): VerdictRule((("data", "bounce", "type"),), {"transient": SOFT}),
 }
 
 

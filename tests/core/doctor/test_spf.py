@@ -89,7 +89,7 @@ def test_it_evaluates_addresses_through_includes(dns_server: DnsTestServer, ip: 
 def test_it_counts_lookups_and_lists_what_it_reached(dns_server: DnsTestServer) -> None:
     dns_server.load(CHAIN)
 
-    async def count() -> spf.Tally:
+    async def count() -> spf.SpfTally:
         client = DnsClient(dns_server.address, timeout=2)
         return await spf.count_lookups(client, "example.com", await spf.load(client, "example.com"))
 

@@ -15,11 +15,11 @@ from postwarden.core.imap import (
     ImapDisconnected,
     ImapEndpoint,
     ImapLoginRefused,
+    ImapSecurity,
     ImapStage,
     ImapStartTlsUnavailable,
     ImapTimeout,
     ImapTlsError,
-    Security,
     open_session,
 )
 from postwarden.core.secrets import Secret
@@ -40,7 +40,7 @@ def _endpoint(server: DovecotServer, **changes: object) -> ImapEndpoint:
     values: dict[str, object] = {
         "host": server.host,
         "port": server.port,
-        "security": Security.NONE,
+        "security": ImapSecurity.NONE,
         "user": server.user,
         "password": Secret(server.password),
         "timeout": 10.0,
@@ -161,7 +161,7 @@ def test_a_utf8_password_logs_in(dovecot_factory: Callable[..., DovecotServer]) 
 
 
 def test_a_server_that_is_down_is_a_connect_error(closed_port: int) -> None:
-    endpoint = ImapEndpoint("127.0.0.1", closed_port, Security.NONE, "u", Secret("p"), timeout=5)
+    endpoint = ImapEndpoint("127.0.0.1", closed_port, ImapSecurity.NONE, "u", Secret("p"), timeout=5)
     with pytest.raises(ImapConnectError) as caught, open_session(endpoint):
         pass
     assert caught.value.stage is ImapStage.CONNECT
@@ -169,7 +169,7 @@ def test_a_server_that_is_down_is_a_connect_error(closed_port: int) -> None:
 
 
 def test_a_server_that_never_answers_times_out(blackhole_port: int) -> None:
-    endpoint = ImapEndpoint("127.0.0.1", blackhole_port, Security.NONE, "u", Secret("p"), timeout=0.5)
+    endpoint = ImapEndpoint("127.0.0.1", blackhole_port, ImapSecurity.NONE, "u", Secret("p"), timeout=0.5)
     with pytest.raises(ImapTimeout) as caught, open_session(endpoint):
         pass
     assert caught.value.stage is ImapStage.CONNECT
@@ -180,7 +180,7 @@ def test_a_server_that_is_not_imap_is_named_at_the_greeting(
     raw_smtpd_factory: Callable[..., RawServer],
 ) -> None:
     server = raw_smtpd_factory(banner("220 mail.example.test ESMTP Postfix"))
-    endpoint = ImapEndpoint("127.0.0.1", server.port, Security.NONE, "u", Secret("p"), timeout=5)
+    endpoint = ImapEndpoint("127.0.0.1", server.port, ImapSecurity.NONE, "u", Secret("p"), timeout=5)
     with pytest.raises(ImapDisconnected) as caught, open_session(endpoint):
         pass
     assert caught.value.stage is ImapStage.GREETING
@@ -192,7 +192,7 @@ def test_implicit_tls_with_a_trusted_certificate(
 ) -> None:
     server = dovecot_factory(tls=True)
     server.deliver(_message("over-tls"))
-    with open_session(_endpoint(server, port=server.tls_port, security=Security.SSL)) as imap:
+    with open_session(_endpoint(server, port=server.tls_port, security=ImapSecurity.SSL)) as imap:
         imap.select("INBOX")
         assert len(imap.search_header(TOKEN_HEADER, "over-tls")) == 1
 
@@ -201,7 +201,7 @@ def test_starttls_with_a_trusted_certificate(
     dovecot_factory: Callable[..., DovecotServer], ssl_cert_file: Path
 ) -> None:
     server = dovecot_factory(tls=True)
-    with open_session(_endpoint(server, security=Security.STARTTLS)) as imap:
+    with open_session(_endpoint(server, security=ImapSecurity.STARTTLS)) as imap:
         assert imap.select("INBOX") == 0
 
 
@@ -209,7 +209,7 @@ def test_an_untrusted_certificate_is_refused(dovecot_factory: Callable[..., Dove
     server = dovecot_factory(tls=True)  # the test CA is not in the trust store here
     with (
         pytest.raises(ImapCertificateError) as caught,
-        open_session(_endpoint(server, port=server.tls_port, security=Security.SSL)),
+        open_session(_endpoint(server, port=server.tls_port, security=ImapSecurity.SSL)),
     ):
         pass
     assert (caught.value.stage, caught.value.reason) == (ImapStage.CONNECT, "untrusted")
@@ -222,7 +222,7 @@ def test_a_certificate_for_another_host_is_refused_at_starttls(
     server = dovecot_factory(tls=True, cert=wrong_host_cert)
     with (
         pytest.raises(ImapCertificateError) as caught,
-        open_session(_endpoint(server, security=Security.STARTTLS)),
+        open_session(_endpoint(server, security=ImapSecurity.STARTTLS)),
     ):
         pass
     assert (caught.value.stage, caught.value.reason) == (ImapStage.STARTTLS, "hostname_mismatch")
@@ -231,7 +231,7 @@ def test_a_certificate_for_another_host_is_refused_at_starttls(
 def test_verification_can_be_turned_off(dovecot_factory: Callable[..., DovecotServer]) -> None:
     server = dovecot_factory(tls=True)
     with open_session(
-        _endpoint(server, port=server.tls_port, security=Security.SSL, verify_tls=False)
+        _endpoint(server, port=server.tls_port, security=ImapSecurity.SSL, verify_tls=False)
     ) as imap:
         assert imap.select("INBOX") == 0
 
@@ -239,7 +239,7 @@ def test_verification_can_be_turned_off(dovecot_factory: Callable[..., DovecotSe
 def test_implicit_tls_against_a_plain_port_is_a_tls_error(
     dovecot: DovecotServer, ssl_cert_file: Path
 ) -> None:
-    with pytest.raises(ImapTlsError) as caught, open_session(_endpoint(dovecot, security=Security.SSL)):
+    with pytest.raises(ImapTlsError) as caught, open_session(_endpoint(dovecot, security=ImapSecurity.SSL)):
         pass
     assert caught.value.stage is ImapStage.CONNECT
 
@@ -247,7 +247,7 @@ def test_implicit_tls_against_a_plain_port_is_a_tls_error(
 def test_starttls_that_is_not_offered_is_named(dovecot: DovecotServer) -> None:
     with (
         pytest.raises(ImapStartTlsUnavailable) as caught,
-        open_session(_endpoint(dovecot, security=Security.STARTTLS)),
+        open_session(_endpoint(dovecot, security=ImapSecurity.STARTTLS)),
     ):
         pass
     assert caught.value.stage is ImapStage.STARTTLS
@@ -256,7 +256,7 @@ def test_starttls_that_is_not_offered_is_named(dovecot: DovecotServer) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"security": "tls"}, "'tls' is not a valid Security"),
+        ({"security": "tls"}, "'tls' is not a valid ImapSecurity"),
         ({"host": " "}, "the IMAP host is empty"),
         ({"port": 0}, "the IMAP port 0 is not a TCP port (1-65535)"),
         ({"timeout": 0}, "the IMAP timeout must be positive"),

@@ -13,7 +13,7 @@ import pytest
 from postwarden.core.codes import Severity
 from postwarden.core.replies.classify import classify
 from postwarden.core.replies.explain import explain_text
-from postwarden.core.replies.identity import Role
+from postwarden.core.replies.identity import AddressRole
 from postwarden.core.replies.parse import parse_reply
 
 SENDER = "ops@example.com"
@@ -249,7 +249,7 @@ def test_the_named_address_decides_the_side(server: str, reply: str, stage: str,
     assert got.code == code, f"{server}: {got.rule_id}"
     if got.identity is not None:
         assert got.identity in reply.lower() or stage == "mail"
-        assert got.identity_role is (Role.SENDER if got.identity == SENDER else Role.RECIPIENT)
+        assert got.identity_role is (AddressRole.SENDER if got.identity == SENDER else AddressRole.RECIPIENT)
         assert got.identity in got.explanation
 
 

@@ -14,19 +14,19 @@ from postwarden.core.smtp.errors import (
     SenderRefused,
     ServerDisconnected,
 )
-from postwarden.core.smtp.model import Outgoing, SendResult
+from postwarden.core.smtp.model import SendResult, SmtpOutgoing
 from postwarden.core.smtp.session import Endpoint, SmtpSession
 from postwarden.core.smtp.transcript import Transcript
 from tests.core.smtp.support import run
 from tests.smtpd import RawServer, SmtpServer, scripted
 
 
-def _message(i: int, *recipients: str) -> Outgoing:
+def _message(i: int, *recipients: str) -> SmtpOutgoing:
     data = b"Message-ID: <%d@example.test>\r\nSubject: n%d\r\n\r\n.dot line %d\r\n" % (i, i, i)
-    return Outgoing("from@example.test", recipients or ("a@example.test",), data)
+    return SmtpOutgoing("from@example.test", recipients or ("a@example.test",), data)
 
 
-async def _send_many(endpoint: Endpoint, messages: list[Outgoing], **kwargs: object) -> list[object]:
+async def _send_many(endpoint: Endpoint, messages: list[SmtpOutgoing], **kwargs: object) -> list[object]:
     async with SmtpSession(endpoint, **kwargs) as session:  # type: ignore[arg-type]
         return list(await session.send_many(messages))
 
@@ -69,8 +69,8 @@ def test_it_gives_each_message_its_own_refusal(
     server.inject("RCPT", "550 5.1.1 <gone@example.test>: User unknown", match="gone@")
     server.inject("MAIL", "553 5.7.1 Sender address rejected: not owned by user", times=1, match="SIZE=9")
     server.inject("DATA", "554 5.7.1 Message rejected as spam", match="Subject: n4")
-    big = Outgoing("from@example.test", ["a@example.test"], b"Subject: big\r\n\r\n" + b"x" * 300)
-    sender_refused = Outgoing("from@example.test", ["a@example.test"], b"\r\nshort\r\n")
+    big = SmtpOutgoing("from@example.test", ["a@example.test"], b"Subject: big\r\n\r\n" + b"x" * 300)
+    sender_refused = SmtpOutgoing("from@example.test", ["a@example.test"], b"\r\nshort\r\n")
     messages = [_message(0), _message(1, "gone@example.test"), big, sender_refused, _message(4),
                 _message(5, "a@example.test", "gone@example.test"), _message(6)]  # fmt: skip
 
@@ -107,7 +107,7 @@ def test_it_reports_the_messages_after_a_421_as_not_delivered(smtpd: SmtpServer)
 
 
 def test_it_refuses_a_bad_address_before_sending_anything(smtpd: SmtpServer) -> None:
-    messages = [_message(0), Outgoing("from@example.test", ["evil@example.test>\r\nRSET"], b"x")]
+    messages = [_message(0), SmtpOutgoing("from@example.test", ["evil@example.test>\r\nRSET"], b"x")]
 
     with pytest.raises(ValueError, match="address"):
         run(_send_many(Endpoint(**smtpd.endpoint_args()), messages))
@@ -137,8 +137,8 @@ def test_it_writes_the_transcript_in_wire_order(smtpd: SmtpServer) -> None:
     ]
 
 
-def _from(i: int) -> Outgoing:
-    return Outgoing(f"from{i}@example.test", ["a@example.test"], b"Subject: n%d\r\n\r\nbody\r\n" % i)
+def _from(i: int) -> SmtpOutgoing:
+    return SmtpOutgoing(f"from{i}@example.test", ["a@example.test"], b"Subject: n%d\r\n\r\nbody\r\n" % i)
 
 
 @pytest.mark.parametrize(

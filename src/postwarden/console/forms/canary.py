@@ -9,7 +9,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from postwarden.canaries import store
-from postwarden.canaries.models import Canary, Security
+from postwarden.canaries.models import Canary, MailboxSecurity
 
 
 class CanaryForm(forms.Form):
@@ -32,11 +32,11 @@ class CanaryForm(forms.Form):
     )
     imap_security = forms.ChoiceField(
         choices=[
-            (Security.NONE, _("none (plain)")),
-            (Security.SSL, _("ssl (implicit TLS, usually 993)")),
-            (Security.STARTTLS, _("starttls (usually 143)")),
+            (MailboxSecurity.NONE, _("none (plain)")),
+            (MailboxSecurity.SSL, _("ssl (implicit TLS, usually 993)")),
+            (MailboxSecurity.STARTTLS, _("starttls (usually 143)")),
         ],
-        initial=Security.SSL,
+        initial=MailboxSecurity.SSL,
         label=_("IMAP security"),
     )
     imap_user = forms.CharField(max_length=320, label=_("IMAP user"))
@@ -110,6 +110,6 @@ class CanaryForm(forms.Form):
             if self.canary is None:
                 return store.create(self.data_in())
             return store.update(self.canary, self.data_in())
-        except store.Invalid as invalid:
+        except store.InvalidCanary as invalid:
             self.add_error(invalid.field if invalid.field in self.fields else None, invalid.message)
             return None

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from postwarden.bounces.intake import tallies
-from postwarden.bounces.models import Bounce, Outcome
+from postwarden.bounces.models import Bounce, BounceOutcome
 from postwarden.console import keyset
 
 PAGE_SIZE: Final = 50
@@ -21,7 +21,7 @@ PAGE_SIZE: Final = 50
 def bounces(request: HttpRequest) -> HttpResponse:
     outcome = request.GET.get("outcome", "")
     rows = Bounce.objects.select_related("message").defer("raw")
-    if outcome in Outcome.values:
+    if outcome in BounceOutcome.values:
         rows = rows.filter(outcome=outcome)
     else:
         outcome = ""
@@ -29,7 +29,7 @@ def bounces(request: HttpRequest) -> HttpResponse:
     counts = tallies()
     context = {
         "page": page,
-        "outcomes": Outcome.choices,
+        "outcomes": BounceOutcome.choices,
         "outcome": outcome,
         "forged": counts.get("forged", 0),
         "query": f"outcome={outcome}" if outcome else "",

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from postwarden.console import mail_display
 from postwarden.core.links import LinkProblem
-from postwarden.core.templating import Rendered, Source, TemplateError
+from postwarden.core.templating import Rendered, TemplateError, TemplateSource
 from postwarden.core.templating import render as render_template
 from postwarden.mailtemplates import store
 from postwarden.mailtemplates.models import Template, Version
@@ -85,7 +85,7 @@ def _sample(text: str) -> dict[str, Any]:
 def _preview(form: Form) -> Preview:
     try:
         variables = _sample(form.sample)
-        done = render_template(Source(form.subject, form.text, form.html), variables)
+        done = render_template(TemplateSource(form.subject, form.text, form.html), variables)
     except (ValueError, TemplateError) as exc:
         return Preview(None, str(exc), [])
     shown = dataclasses.replace(done, html=_placeholders(done.html)) if done.html else done
@@ -130,7 +130,7 @@ def templates(request: HttpRequest) -> HttpResponse:
         form = _form(request)
         try:
             store.save(form.name, _draft(form), by=_by(request), create=True)
-        except (store.Invalid, ValueError) as exc:
+        except (store.InvalidTemplate, ValueError) as exc:
             error = str(exc)
         else:
             messages.success(request, _("Template %(name)s saved as version 1.") % {"name": form.name})
@@ -156,7 +156,7 @@ def template(request: HttpRequest, name: str) -> HttpResponse:
         form = _form(request, name)
         try:
             saved = store.save(name, _draft(form), by=_by(request), create=False)
-        except (store.Invalid, ValueError) as exc:
+        except (store.InvalidTemplate, ValueError) as exc:
             error = str(exc)
         else:
             messages.success(
@@ -258,12 +258,12 @@ def _number(given: str | None, default: int) -> int:
     return int(given) if given and given.isdigit() else default
 
 
-def _draft(form: Form) -> store.Draft:
+def _draft(form: Form) -> store.TemplateDraft:
     try:
         sample = _sample(form.sample)
     except ValueError as exc:
-        raise store.Invalid("sample_variables", str(exc)) from None
-    return store.Draft(form.subject, form.text, form.html, sample)
+        raise store.InvalidTemplate("sample_variables", str(exc)) from None
+    return store.TemplateDraft(form.subject, form.text, form.html, sample)
 
 
 def _by(request: HttpRequest) -> str:

@@ -200,7 +200,7 @@ def _live(request: HttpRequest, resolved: Settings | None, problems: list[str]) 
             yield from _lines()
 
     def _lines() -> Iterator[str]:
-        outcome: settings_probes.Outcome | None = None
+        outcome: settings_probes.ProbeOutcome | None = None
         events: Iterator[dict[str, Any]] = (
             settings_probes.test_connection_live(resolved)
             if resolved

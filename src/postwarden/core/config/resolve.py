@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class ConfigProblem:
     variable: str
     message: str
     source: Source
@@ -39,7 +39,7 @@ class Problem:
 class ConfigError(ValueError):
     """Settings that cannot be used. ``str()`` lists every problem; never a secret value."""
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+    def __init__(self, problems: Sequence[ConfigProblem]) -> None:
         self.problems = tuple(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"Postwarden cannot use these settings:\n{lines}")
@@ -114,7 +114,7 @@ class Reader:
 
     def __init__(self, layers: Sequence[Layer]) -> None:
         self.layers = tuple(layers)
-        self.problems: list[Problem] = []
+        self.problems: list[ConfigProblem] = []
         self.sources: dict[str, Source] = {}
         self.display: dict[str, str] = {}
         self.notes: list[str] = []
@@ -163,7 +163,9 @@ class Reader:
         return self.get(name, Secret, Secret())
 
     def problem(self, name: str, message: str, source: Source | None = None) -> None:
-        self.problems.append(Problem(name, message, source or self.sources.get(name, Source(Origin.DEFAULT))))
+        self.problems.append(
+            ConfigProblem(name, message, source or self.sources.get(name, Source(Origin.DEFAULT)))
+        )
 
     def note(self, text: str) -> None:
         self.notes.append(text)

@@ -17,7 +17,7 @@ from typing import Final
 
 from postwarden.core.config.model import Security, Settings
 from postwarden.core.dns import DnsClient
-from postwarden.core.doctor.model import CheckResult, Code, Finding, Status, TranscriptLine
+from postwarden.core.doctor.model import CheckResult, Code, Finding, ReportedLine, Status
 from postwarden.core.doctor.redact import Redactor
 from postwarden.core.doctor.service import ServiceFacts
 
@@ -83,7 +83,7 @@ class Recorder:
         self.findings: list[Finding] = []
         #: codes whose finding explains why a later, selected stage could not be checked
         self.blocking: set[Code] = set()
-        self.transcript: list[TranscriptLine] = []
+        self.transcript: list[ReportedLine] = []
         self.notes: list[str] = []
         self._on_check = on_check
         self._redactor = redactor or Redactor(())

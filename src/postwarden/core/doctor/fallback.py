@@ -23,7 +23,7 @@ from postwarden.core.smtp.session import SmtpSession
 
 
 @dataclass(frozen=True, slots=True)
-class Attempt:
+class FallbackAttempt:
     security: Security
     port: int
     works: bool
@@ -50,34 +50,34 @@ def alternatives(configured: Endpoint, usual: Mapping[Security, Sequence[int]]) 
 
 async def try_alternatives(
     configured: Endpoint, usual: Mapping[Security, Sequence[int]], *, resolver: Resolver
-) -> list[Attempt]:
+) -> list[FallbackAttempt]:
     """Try each alternative once, concurrently; each is bounded by ``configured.timeout``."""
     pairs = alternatives(configured, usual)
     return list(await asyncio.gather(*(_attempt(configured, mode, port, resolver) for mode, port in pairs)))
 
 
-async def _attempt(configured: Endpoint, mode: Security, port: int, resolver: Resolver) -> Attempt:
+async def _attempt(configured: Endpoint, mode: Security, port: int, resolver: Resolver) -> FallbackAttempt:
     endpoint = replace(configured, security=mode, port=port, user=None, password=EMPTY, token=None)
     session = SmtpSession(endpoint, resolver=resolver)
     try:
         async with asyncio.timeout(configured.timeout * 3):  # connect, handshake and replies each bounded too
             await session.open()
     except SmtpError as exc:
-        return Attempt(mode, port, False, exc.said())
+        return FallbackAttempt(mode, port, False, exc.said())
     except TimeoutError:
         session.abort()
         seconds = Number(configured.timeout * 3)
-        return Attempt(mode, port, False, Text("no answer within {seconds:g} s", seconds=seconds))
+        return FallbackAttempt(mode, port, False, Text("no answer within {seconds:g} s", seconds=seconds))
     encrypted = session.tls is not None
     await session.quit()
     if mode is Security.OPPORTUNISTIC and not encrypted:
-        return Attempt(mode, port, False, Text("connects, but offers no STARTTLS (plain text only)"))
+        return FallbackAttempt(mode, port, False, Text("connects, but offers no STARTTLS (plain text only)"))
     if session.tls is not None:
-        return Attempt(mode, port, True, Text("connects with {version}", version=session.tls.version))
-    return Attempt(mode, port, True, Text("connects"))
+        return FallbackAttempt(mode, port, True, Text("connects with {version}", version=session.tls.version))
+    return FallbackAttempt(mode, port, True, Text("connects"))
 
 
-def working_step(attempts: Sequence[Attempt]) -> Text | None:
+def working_step(attempts: Sequence[FallbackAttempt]) -> Text | None:
     """The step to add to the finding, or None when no alternative works."""
     works = [a.setting for a in attempts if a.works]
     if not works:

@@ -14,7 +14,7 @@ from typing import Any
 
 from postwarden.core.codes import CATALOGUE, STAGE_ORDER, Code, Severity, rank
 
-__all__ = ["STAGE_ORDER", "CheckResult", "Code", "Finding", "Report", "Severity", "Status", "TranscriptLine"]
+__all__ = ["STAGE_ORDER", "CheckResult", "Code", "Finding", "Report", "ReportedLine", "Severity", "Status"]
 
 
 class Status(enum.StrEnum):
@@ -96,7 +96,7 @@ class CheckResult:
 
 
 @dataclass(frozen=True, slots=True)
-class TranscriptLine:
+class ReportedLine:
     """One line of the SMTP conversation (the AUTH exchange already redacted)."""
 
     dir: str  # "client" | "server"
@@ -133,7 +133,7 @@ class Report:
     duration_ms: int
     #: where the doctor looked; secrets only as "set"/"empty"
     settings: Mapping[str, Any] = field(default_factory=dict)
-    transcript: tuple[TranscriptLine, ...] = ()
+    transcript: tuple[ReportedLine, ...] = ()
     #: decisions a person should see: importer translations, "SMTP_SECURITY=tls was read as ssl"
     notes: tuple[str, ...] = ()
 

@@ -55,7 +55,7 @@ class Record:
 
 
 @dataclass
-class Tally:
+class SpfTally:
     lookups: int = 0
     void: int = 0
     #: every domain reached through include: or redirect=, lower-case
@@ -162,11 +162,11 @@ async def load(client: DnsClient, domain: str) -> Record:
 
 
 async def count_lookups(
-    client: DnsClient, domain: str, record: Record, tally: Tally | None = None, depth: int = 0
-) -> Tally:
+    client: DnsClient, domain: str, record: Record, tally: SpfTally | None = None, depth: int = 0
+) -> SpfTally:
     """Walk includes and redirects; raises :class:`SpfError` past the limits of RFC 7208 §4.6.4
     or for an include/redirect target without a record, and on loops."""
-    tally = tally or Tally()
+    tally = tally or SpfTally()
     if depth > MAX_LOOKUPS:
         raise SpfError(Text("the SPF record of {domain} includes itself (a loop)", domain=domain))
     nested: list[str] = []
@@ -197,7 +197,7 @@ async def count_lookups(
     return tally
 
 
-def _check_limits(domain: str, tally: Tally) -> None:
+def _check_limits(domain: str, tally: SpfTally) -> None:
     if tally.lookups > MAX_LOOKUPS:
         raise SpfError(
             Text(

@@ -25,8 +25,8 @@ from postwarden.core.imap.session import (
     DEFAULT_PORTS,
     FetchedMessage,
     ImapEndpoint,
+    ImapSecurity,
     ImapSession,
-    Security,
     open_session,
 )
 
@@ -44,12 +44,12 @@ __all__ = [
     "ImapLoginRefused",
     "ImapNetworkError",
     "ImapPlaintextRefused",
+    "ImapSecurity",
     "ImapSession",
     "ImapStage",
     "ImapStartTlsUnavailable",
     "ImapTimeout",
     "ImapTlsError",
-    "Security",
     "decode_modified_utf7",
     "find_junk",
     "open_session",

@@ -57,27 +57,27 @@ _FETCH_FLAGS: Final = re.compile(rb"FLAGS \(([^)]*)\)")
 _FETCH_DATE: Final = re.compile(rb'INTERNALDATE "([^"]+)"')
 
 
-class Security(enum.StrEnum):
+class ImapSecurity(enum.StrEnum):
     NONE = "none"
     SSL = "ssl"  # implicit TLS, port 993
     STARTTLS = "starttls"  # plain connect, then STARTTLS, port 143
 
 
-DEFAULT_PORTS: Final = {Security.NONE: 143, Security.SSL: 993, Security.STARTTLS: 143}
+DEFAULT_PORTS: Final = {ImapSecurity.NONE: 143, ImapSecurity.SSL: 993, ImapSecurity.STARTTLS: 143}
 
 
 @dataclass(frozen=True, slots=True)
 class ImapEndpoint:
     host: str
     port: int
-    security: Security
+    security: ImapSecurity
     user: str
     password: Secret = field(repr=False)
     timeout: float = DEFAULT_TIMEOUT
     verify_tls: bool = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "security", Security(self.security))  # ValueError when unknown
+        object.__setattr__(self, "security", ImapSecurity(self.security))  # ValueError when unknown
         if not self.host.strip():
             raise ValueError("the IMAP host is empty")
         if not 0 < self.port < 65536:
@@ -222,13 +222,13 @@ def connect(endpoint: ImapEndpoint) -> imaplib.IMAP4:
     context = client_context(verify=endpoint.verify_tls)
     try:
         client: imaplib.IMAP4
-        if endpoint.security is Security.SSL:
+        if endpoint.security is ImapSecurity.SSL:
             client = _TlsClient(endpoint, progress, context)
         else:
             client = _PlainClient(endpoint, progress)
     except Exception as exc:
         raise _greeting_error(exc, progress[-1]) from exc
-    if endpoint.security is Security.STARTTLS:
+    if endpoint.security is ImapSecurity.STARTTLS:
         _starttls(client, context)
     return client
 
@@ -349,8 +349,8 @@ __all__ = [
     "DEFAULT_PORTS",
     "FetchedMessage",
     "ImapEndpoint",
+    "ImapSecurity",
     "ImapSession",
-    "Security",
     "connect",
     "login",
     "open_session",

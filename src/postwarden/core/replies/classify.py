@@ -16,7 +16,7 @@ from typing import Any, Final
 from postwarden.core.codes import CATALOGUE, Code, Severity
 from postwarden.core.i18n import Text
 from postwarden.core.replies.failures import FAILURES, STAGE_FALLBACKS
-from postwarden.core.replies.identity import Role, attribute, role_of, wording
+from postwarden.core.replies.identity import AddressRole, attribute, role_of, wording
 from postwarden.core.replies.oauth import REFUSED_MARK, TOKEN_FAILURES, TOKEN_REFUSALS
 from postwarden.core.replies.parse import find_enhanced, redact, retry_after_hint, trailing_enhanced
 from postwarden.core.replies.playbook import play
@@ -86,7 +86,7 @@ class Explanation:
     evidence: str
     advice: str = ""
     #: the side of the attempt the reply is about, when it names one (sender or recipient)
-    identity_role: Role | None = None
+    identity_role: AddressRole | None = None
     #: the address that names it
     identity: str | None = None
     #: a permanent refusal that says the recipient's address does not exist or takes no

@@ -21,7 +21,7 @@ from postwarden.core.i18n import Text
 from postwarden.core.smtp.stages import SmtpStage
 
 
-class Role(enum.StrEnum):
+class AddressRole(enum.StrEnum):
     SENDER = "sender"
     RECIPIENT = "recipient"
 
@@ -57,7 +57,7 @@ def _clean(address: str) -> str:
 
 def role_of(
     text: str, sender: str | None, recipients: Iterable[str], stage: SmtpStage | None
-) -> tuple[Role, str] | None:
+) -> tuple[AddressRole, str] | None:
     """The side the reply is about and the address that says so, or ``None`` when the
     reply names neither side alone (no address, both, or only strangers).
 
@@ -73,40 +73,40 @@ def role_of(
         if found is not None:
             return found
     if not every and stage is SmtpStage.MAIL and own:
-        return Role.SENDER, own
+        return AddressRole.SENDER, own
     return None
 
 
-def _side(named: list[str], sender: str | None, recipients: set[str]) -> tuple[Role, str] | None:
+def _side(named: list[str], sender: str | None, recipients: set[str]) -> tuple[AddressRole, str] | None:
     is_sender = [a for a in named if a == sender]
     is_recipient = [a for a in named if a in recipients and a != sender]
     if is_sender and not is_recipient:
-        return Role.SENDER, is_sender[0]
+        return AddressRole.SENDER, is_sender[0]
     if is_recipient and not is_sender:
-        return Role.RECIPIENT, is_recipient[0]
+        return AddressRole.RECIPIENT, is_recipient[0]
     return None
 
 
 #: a refusal at DATA known only by its stage and codes (no words naming a cause) that
 #: names one side of the envelope is about that side, not the content
-_BY_STAGE_ONLY: Final[Mapping[Role, Code]] = {
-    Role.SENDER: Code.ENVELOPE_SENDER_REJECTED,
-    Role.RECIPIENT: Code.ENVELOPE_RECIPIENT_REJECTED,
+_BY_STAGE_ONLY: Final[Mapping[AddressRole, Code]] = {
+    AddressRole.SENDER: Code.ENVELOPE_SENDER_REJECTED,
+    AddressRole.RECIPIENT: Code.ENVELOPE_RECIPIENT_REJECTED,
 }
 
 
-def attribute(code: Code, role: Role, *, words_name_cause: bool = True) -> Code:
+def attribute(code: Code, role: AddressRole, *, words_name_cause: bool = True) -> Code:
     """``code`` moved to ``role``'s side; codes that are not about one side stay.
     ``words_name_cause=False``: the code came from the stage and reply codes alone."""
     if code is Code.ENVELOPE_CONTENT_REJECTED and not words_name_cause:
         return _BY_STAGE_ONLY[role]
-    table = _TO_SENDER if role is Role.SENDER else _TO_RECIPIENT
+    table = _TO_SENDER if role is AddressRole.SENDER else _TO_RECIPIENT
     return table.get(code, code)
 
 
-def wording(role: Role, address: str) -> str:
+def wording(role: AddressRole, address: str) -> str:
     """The sentence that tells a person which identity the server judged."""
-    if role is Role.SENDER:
+    if role is AddressRole.SENDER:
         return Text(
             "The reply names {address}, the sender (MAIL FROM) of this attempt, not a recipient.",
             address=address,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from postwarden.core.smtp.connection import S, _explain_cut, _ok, error_for_closed
 from postwarden.core.smtp.envelope import check_addresses, mail_parameters, prepare_content
 from postwarden.core.smtp.errors import RecipientsRefused, SmtpError
-from postwarden.core.smtp.model import Outgoing, SendResult
+from postwarden.core.smtp.model import SendResult, SmtpOutgoing
 from postwarden.core.smtp.queueid import parse_queue_id
 from postwarden.core.smtp.reply import Reply
 from postwarden.core.smtp.transaction import Transacting
@@ -48,7 +48,7 @@ class _Open:
 class Batching(Transacting):
     """Adds :meth:`send_many` to the transactions."""
 
-    def _prepare(self, message: Outgoing) -> _Prepared | SmtpError:
+    def _prepare(self, message: SmtpOutgoing) -> _Prepared | SmtpError:
         utf8 = check_addresses(message.sender, message.recipients)
         size, wire = prepare_content(message.data)
         try:
@@ -63,7 +63,7 @@ class Batching(Transacting):
             return refusal
         return _Prepared(size, wire, params)
 
-    async def send_many(self, messages: Sequence[Outgoing]) -> list[Outcome]:
+    async def send_many(self, messages: Sequence[SmtpOutgoing]) -> list[Outcome]:
         """Send ``messages`` in order on this connection; one outcome per message: its
         :class:`SendResult`, or the :class:`SmtpError` it got (refusals as :meth:`send`
         raises them). After a connection-level error the messages not yet answered get
@@ -92,7 +92,7 @@ class Batching(Transacting):
         gone = error_for_closed(S.MAIL)
         return [gone if result is None else result for result in results]
 
-    async def _send_alone(self, message: Outgoing) -> Outcome:
+    async def _send_alone(self, message: SmtpOutgoing) -> Outcome:
         try:
             return await self.send(
                 message.sender, message.recipients, message.data, smtputf8=message.smtputf8
@@ -103,7 +103,7 @@ class Batching(Transacting):
     async def _round(
         self,
         index: int,
-        message: Outgoing,
+        message: SmtpOutgoing,
         prep: _Prepared,
         carry: _Open | None,
         reset: bool,

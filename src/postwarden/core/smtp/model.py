@@ -80,7 +80,7 @@ class SendResult:
 
 
 @dataclass(frozen=True, slots=True)
-class Outgoing:
+class SmtpOutgoing:
     """One message for :meth:`SmtpSession.send_many`: the arguments of ``send``."""
 
     sender: str

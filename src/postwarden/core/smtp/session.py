@@ -42,12 +42,12 @@ from postwarden.core.smtp.errors import (
     exception_text,
     translate,
 )
-from postwarden.core.smtp.model import Endpoint, Outgoing, Resolver, SendResult, Step, system_resolver
+from postwarden.core.smtp.model import Endpoint, Resolver, SendResult, SmtpOutgoing, Step, system_resolver
 from postwarden.core.smtp.reader import ReplyReader
 from postwarden.core.smtp.stages import SmtpStage
 from postwarden.core.smtp.tls import How, client_context, tls_info
 
-__all__ = ["Endpoint", "Outgoing", "Resolver", "SendResult", "SmtpSession", "Step", "system_resolver"]
+__all__ = ["Endpoint", "Resolver", "SendResult", "SmtpOutgoing", "SmtpSession", "Step", "system_resolver"]
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from postwarden import logs
 from postwarden.core.addresses import redact
 from postwarden.outbox.retry import RetryPolicy, explain, judge
 from postwarden.outbox.worker.db import Claimed, Done
-from postwarden.transports.base import Delivery, Outcome, RecipientResult
+from postwarden.transports.base import Outcome, RecipientResult, TransportDelivery
 
 log = logging.getLogger("postwarden.worker")
 
@@ -58,7 +58,7 @@ def missing(address: str, transport: str) -> RecipientResult:
 LogEntry = tuple[str, dict[str, Any]]
 
 
-def log_line(done: Done, delivery: Delivery, transport: str) -> LogEntry:
+def log_line(done: Done, delivery: TransportDelivery, transport: str) -> LogEntry:
     """The attempt's log line as ``(msg, fields)`` for :func:`postwarden.logs.info_lines`."""
     reply = done.result.reply
     state = done.verdict.state
@@ -85,5 +85,5 @@ def log_attempts(entries: Sequence[LogEntry]) -> None:
     logs.info_lines(log, entries)
 
 
-def log_attempt(done: Done, delivery: Delivery, transport: str) -> None:
+def log_attempt(done: Done, delivery: TransportDelivery, transport: str) -> None:
     log_attempts([log_line(done, delivery, transport)])

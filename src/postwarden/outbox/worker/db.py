@@ -28,9 +28,9 @@ from django.db import connection, transaction
 from postwarden.core.verp import Verp
 from postwarden.outbox import bulk_sql, effects, heartbeat, policy, states
 from postwarden.outbox.models import Attempt, Recipient, State
-from postwarden.outbox.retry import Verdict
+from postwarden.outbox.retry import RetryVerdict
 from postwarden.outbox.states import Move
-from postwarden.transports.base import Delivery, Outcome, Parts, RecipientResult
+from postwarden.transports.base import Outcome, Parts, RecipientResult, TransportDelivery
 
 #: what an attempt cut short by a silent worker says in the timeline
 LOST: Final = (
@@ -58,7 +58,7 @@ class Claimed(NamedTuple):
 class Job(NamedTuple):
     """One delivery and the recipients it carries."""
 
-    delivery: Delivery
+    delivery: TransportDelivery
     recipients: tuple[Claimed, ...]
 
 
@@ -67,7 +67,7 @@ class Done(NamedTuple):
 
     claimed: Claimed
     result: RecipientResult
-    verdict: Verdict
+    verdict: RetryVerdict
     finished_at: datetime
     explanation: str = ""
 
@@ -356,7 +356,7 @@ def _jobs(rows: Sequence[Claimed], messages: dict[int, _Sending], cap: int) -> l
         found = messages[message_pk]
         for start in range(0, len(claimed), size):
             chunk = tuple(claimed[start : start + size])
-            delivery = Delivery(
+            delivery = TransportDelivery(
                 message_pk=message_pk,
                 public_id=found.public_id,
                 message_id=found.message_id,
@@ -378,7 +378,7 @@ def _verp_jobs(rows: Sequence[Claimed], messages: dict[int, _Sending], verp: Ver
     jobs = []
     for row in rows:
         found = messages[row.message_pk]
-        delivery = Delivery(
+        delivery = TransportDelivery(
             message_pk=row.message_pk,
             public_id=found.public_id,
             message_id=found.message_id,

@@ -52,7 +52,7 @@ from postwarden.outbox.returnpaths import return_paths
 from postwarden.outbox.worker import attempts, db
 from postwarden.outbox.worker.db import Claimed, Done, Job
 from postwarden.outbox.worker.loop_aside import call_with_loop_aside
-from postwarden.outbox.worker.options import Options, in_db, new_worker_id, prepare_process
+from postwarden.outbox.worker.options import WorkerOptions, in_db, new_worker_id, prepare_process
 from postwarden.outbox.worker.stats import Stats
 from postwarden.transports.base import Outcome, RecipientResult, Transport
 from postwarden.transports.registry import build_transport
@@ -79,12 +79,12 @@ class Worker:
 
     def __init__(
         self,
-        options: Options | None = None,
+        options: WorkerOptions | None = None,
         *,
         settings_source: Callable[[], Settings] | None = None,
         transport_factory: Callable[[Settings], Transport] = build_transport,
     ) -> None:
-        self.options = options or Options()
+        self.options = options or WorkerOptions()
         self.worker_id = self.options.worker_id or new_worker_id()
         self._settings_source = settings_source or current_settings
         self._factory = transport_factory
@@ -695,10 +695,10 @@ def _prune_on_thread(settings: DeliverySettings) -> retention.Pruned:
         connection.close()  # this thread's own connection, opened by the pass
 
 
-def run_worker(options: Options | None = None) -> int:
+def run_worker(options: WorkerOptions | None = None) -> int:
     """Run a worker until it is told to stop (``postwarden worker``)."""
     prepare_process()
-    return run_loop(Worker(options or Options()).run())
+    return run_loop(Worker(options or WorkerOptions()).run())
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
@@ -708,4 +708,4 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(main)
 
 
-__all__ = ["Options", "Worker", "prepare_process", "run_loop", "run_worker"]
+__all__ = ["Worker", "WorkerOptions", "prepare_process", "run_loop", "run_worker"]

@@ -15,7 +15,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class Options:
+class WorkerOptions:
     #: recipients per claim
     batch_size: int = 200
     #: seconds a claim lasts unrenewed before another worker may take it back (None:

@@ -27,14 +27,14 @@ _NAMED: Final = 5
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class CanaryVerdict:
     """What one run means: a finding code (None: all is well) and the words for it."""
 
     code: Code | None
     evidence: str
 
 
-def judge(facts: CanaryFacts) -> list[Verdict]:
+def judge(facts: CanaryFacts) -> list[CanaryVerdict]:
     """Every finding one run gives, in ranking order; ``[]`` when it arrived in the inbox,
     authenticated, in time."""
     where = Text(
@@ -44,10 +44,10 @@ def judge(facts: CanaryFacts) -> list[Verdict]:
         when=facts.queued_at.strftime("%Y-%m-%d %H:%M"),
     )
     if facts.state == "unreachable":
-        return [Verdict(Code.CANARY_MAILBOX_UNREACHABLE, join(": ", [where, facts.detail]))]
+        return [CanaryVerdict(Code.CANARY_MAILBOX_UNREACHABLE, join(": ", [where, facts.detail]))]
     if facts.state == "missing":
-        return [Verdict(Code.CANARY_MISSING, join(": ", [where, facts.detail]))]
-    found: list[Verdict] = []
+        return [CanaryVerdict(Code.CANARY_MISSING, join(": ", [where, facts.detail]))]
+    found: list[CanaryVerdict] = []
     failing = [
         (m, r) for m, r in (("spf", facts.spf), ("dkim", facts.dkim), ("dmarc", facts.dmarc)) if r in FAILING
     ]
@@ -56,12 +56,12 @@ def judge(facts: CanaryFacts) -> list[Verdict]:
         reported = Text(
             'the receiver reported {verdicts}: "{results}"', verdicts=said, results=facts.auth_results
         )
-        found.append(Verdict(Code.CANARY_AUTH_FAILED, join(": ", [where, reported])))
+        found.append(CanaryVerdict(Code.CANARY_AUTH_FAILED, join(": ", [where, reported])))
     if facts.state == "junk":
         junk = Text(
             "found in {folder}, the junk folder ({verdicts})", folder=facts.folder, verdicts=_verdicts(facts)
         )
-        found.append(Verdict(Code.CANARY_JUNK, join(": ", [where, junk])))
+        found.append(CanaryVerdict(Code.CANARY_JUNK, join(": ", [where, junk])))
     seconds = facts.arrival_seconds
     if seconds is not None and seconds > facts.slow_seconds:
         late = Text(
@@ -69,7 +69,7 @@ def judge(facts: CanaryFacts) -> list[Verdict]:
             seconds=Number(seconds),
             slow=Number(facts.slow_seconds),
         )
-        found.append(Verdict(Code.CANARY_SLOW, join(": ", [where, late])))
+        found.append(CanaryVerdict(Code.CANARY_SLOW, join(": ", [where, late])))
     return found
 
 

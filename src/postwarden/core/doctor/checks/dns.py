@@ -237,7 +237,9 @@ async def _spf_verdict(ctx: Context, rec: Recorder, domain: str) -> tuple[SpfRes
     return SpfResult(covers), Status.PASS if covers else Status.WARN, detail
 
 
-async def _covers(ctx: Context, domain: str, record: spf.Record, tally: spf.Tally) -> tuple[bool | None, str]:
+async def _covers(
+    ctx: Context, domain: str, record: spf.Record, tally: spf.SpfTally
+) -> tuple[bool | None, str]:
     sender = sender_for(ctx.settings)
     if sender is not None and sender.spf_include and sender.spf_include in tally.reached:
         return True, Text("include:{include} covers {sender}", include=sender.spf_include, sender=sender.name)

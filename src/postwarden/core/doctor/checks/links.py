@@ -24,7 +24,7 @@ from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.service import StoredTemplate
 from postwarden.core.i18n import Number, Text, join
 from postwarden.core.links import is_local_host, judge, urls_in
-from postwarden.core.templating import Source, TemplateError, render
+from postwarden.core.templating import TemplateError, TemplateSource, render
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
@@ -187,7 +187,7 @@ def _broken_steps(broken: _Broken) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Judged:
+class _JudgedTemplates:
     """The stored templates' verdicts: links questioned and templates that do not render."""
 
     count: int = 0
@@ -196,14 +196,14 @@ class _Judged:
     broken: tuple[_Broken, ...] = ()
 
 
-def _stored(ctx: Context, templates: Sequence[StoredTemplate]) -> _Judged:
+def _stored(ctx: Context, templates: Sequence[StoredTemplate]) -> _JudgedTemplates:
     sending = ctx.settings.sending
     wrong: list[str] = []
     insecure: list[str] = []
     broken: list[_Broken] = []
     for template in templates:
         name, version = template.name, template.version
-        source = Source(template.subject, template.text, template.html)
+        source = TemplateSource(template.subject, template.text, template.html)
         try:
             done = render(source, template.sample_variables)
         except TemplateError as exc:
@@ -218,7 +218,7 @@ def _stored(ctx: Context, templates: Sequence[StoredTemplate]) -> _Judged:
                 problem=problem.problem,
             )
             (insecure if problem.kind == "insecure" else wrong).append(line)
-    return _Judged(len(templates), tuple(wrong), tuple(insecure), tuple(broken))
+    return _JudgedTemplates(len(templates), tuple(wrong), tuple(insecure), tuple(broken))
 
 
 def _check_sources(
@@ -228,14 +228,14 @@ def _check_sources(
     app_host: str | None,
     *,
     strict: bool,
-    stored: _Judged | None = None,
+    stored: _JudgedTemplates | None = None,
 ) -> None:
     """``strict`` (our own templates): every absolute link must be on APP_URL's host.
     Otherwise (messages the application wrote) only links that cannot work are flagged:
     local hosts, and http:// links to APP_URL's own host. ``stored``: the stored
     templates' verdicts, reported with the files'."""
     items = list(sources)
-    stored = stored or _Judged()
+    stored = stored or _JudgedTemplates()
     if not items and not stored.count:
         rec.check(check_id, Status.SKIP, Text("nothing to check"))
         return

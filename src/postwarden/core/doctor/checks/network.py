@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 from postwarden.core.addresses import InvalidAddress, parse_address
 from postwarden.core.config.model import Provider, Security
 from postwarden.core.doctor import fallback
-from postwarden.core.doctor.model import Code, Finding, Severity, Status, TranscriptLine
+from postwarden.core.doctor.model import Code, Finding, ReportedLine, Severity, Status
 from postwarden.core.i18n import Number, Text, join
 from postwarden.core.replies.classify import classify
 from postwarden.core.smtp.errors import SmtpError, TokenRejected, failure_text
@@ -109,7 +109,7 @@ async def run_smtp(ctx: Context, rec: Recorder) -> None:
     _report_steps(ctx, rec, session, endpoint, failure, queue_note)
     if session.extensions:  # the EHLO was answered: its SIZE can be judged
         _judge_size(ctx, rec, session)
-    rec.transcript.extend(TranscriptLine(line.dir, line.line) for line in transcript.lines)
+    rec.transcript.extend(ReportedLine(line.dir, line.line) for line in transcript.lines)
     if failure is not None:
         await _report_failure(ctx, rec, endpoint, failure)
 

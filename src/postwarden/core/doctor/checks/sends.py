@@ -35,7 +35,7 @@ _ONE_ADDRESS: Final = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class _Judged:
+class _JudgedSends:
     send: SendFacts
     explanation: Explanation
 
@@ -54,7 +54,7 @@ async def run_recent_sends(ctx: Context, rec: Recorder) -> None:
             CHECK_ID, Status.PASS, Text("the last real send was accepted {ago}", ago=_ago(sends[0].age))
         )
         return
-    judged = [_Judged(send, _explain(ctx, send)) for send in streak]
+    judged = [_JudgedSends(send, _explain(ctx, send)) for send in streak]
     code, group = _dominant(judged)
     newest = group[0]
     severity = _severity(code, group)
@@ -107,7 +107,7 @@ def _explain(ctx: Context, send: SendFacts) -> Explanation:
     )
 
 
-def _dominant(judged: list[_Judged]) -> tuple[Code, list[_Judged]]:
+def _dominant(judged: list[_JudgedSends]) -> tuple[Code, list[_JudgedSends]]:
     """The cause most of the failures name (ties: the earlier stage), with its failures."""
     known = [j for j in judged if j.explanation.code is not None]
     if not known:
@@ -118,7 +118,7 @@ def _dominant(judged: list[_Judged]) -> tuple[Code, list[_Judged]]:
     return code, [j for j in known if j.explanation.code is code]
 
 
-def _severity(code: Code, group: list[_Judged]) -> Severity:
+def _severity(code: Code, group: list[_JudgedSends]) -> Severity:
     """The gravest the replies say; a recipient given up on (failed, dead) is an error
     whatever the reply's class, one still waiting for its retry no less than a warning."""
     given_up = any(j.send.state != "deferred" for j in group)
@@ -133,7 +133,7 @@ def _gravity(severity: Severity) -> int:
     return {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}[severity]
 
 
-def _evidence(streak: list[SendFacts], group: list[_Judged], sends: tuple[SendFacts, ...]) -> Text:
+def _evidence(streak: list[SendFacts], group: list[_JudgedSends], sends: tuple[SendFacts, ...]) -> Text:
     newest = group[0].send
     states = Counter(j.send.state for j in group)
     # the states are the outbox's own words (deferred, failed, dead), as the console shows them

@@ -9,9 +9,9 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from postwarden.core.i18n import gettext
-from postwarden.outbox.worker.loop import Options, run_worker
+from postwarden.outbox.worker.loop import WorkerOptions, run_worker
 
-DEFAULTS = Options()
+DEFAULTS = WorkerOptions()
 
 
 class Command(BaseCommand):
@@ -51,7 +51,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         status = run_worker(
-            Options(
+            WorkerOptions(
                 batch_size=options["batch_size"],
                 lease=options["lease"],
                 idle_sleep=options["idle_sleep"],
