@@ -45,6 +45,7 @@ DOMAINS: Final[dict[str, tuple[str, ...]]] = {
         "core/smtp",
         "core/dns.py",
         "core/policy.py",
+        "core/oauth/token.py",
         "doctor",
         "cli/doctor.py",
     ),

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from postwarden.core import i18n
 from postwarden.core.doctor.model import Report, Severity, Status
 from tests.core.doctor.helpers import check, finding
 from tests.core.doctor.smtp_helpers import PASSWORD, walk
@@ -60,6 +61,10 @@ def test_it_shows_the_token_step_and_signs_in(
         f"token from 127.0.0.1:{identity.port} for client {client_id}, expires in 35"
     )
     assert check(report, "auth.login").detail == "authenticated with XOAUTH2"
+    with i18n.override("fa"):  # the same steps for a Persian reader: the token's data as it is
+        said = i18n.localize(token.detail)
+        assert said.startswith(f"توکن از 127.0.0.1:{identity.port} برای کلاینت {client_id}، ۳۵")
+        assert i18n.localize(check(report, "auth.login").detail) == "احراز هویت با XOAUTH2 انجام شد"
     lines = [t.line for t in report.transcript]
     assert any(
         line.startswith(f"[OAuth2 token from 127.0.0.1:{identity.port}") and line.endswith(": ••••]")

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from postwarden.core.i18n import Number, Text
 from postwarden.core.secrets import Secret
 
 
@@ -26,7 +27,12 @@ class AccessToken:
     def describe(self, now: float | None = None) -> str:
         """``token from login.microsoftonline.com for client 3f2c…, expires in 3599 s``
         (the token itself is never part of it)."""
-        return f"token from {self.host} for client {self.client}, expires in {self.expires_in(now)} s"
+        return Text(
+            "token from {host} for client {client}, expires in {seconds} s",
+            host=self.host,
+            client=self.client,
+            seconds=Number(self.expires_in(now)),
+        )
 
 
 class TokenSource(Protocol):

@@ -287,7 +287,7 @@ class SmtpSession(Batching):
             if self.transcript is not None:
                 self.transcript.note("client", f"[OAuth2 {exc}]")
             raise
-        detail = token.describe() + ("" if fetched else " (cached)")
+        detail = token.describe() if fetched else Text("{token} (cached)", token=token.describe())
         self.record(Step(S.TOKEN, True, round((time.perf_counter() - started) * 1000, 3), detail))
         if self.transcript is not None:
             self.transcript.note("client", f"[OAuth2 {detail}: {MASK}]")
