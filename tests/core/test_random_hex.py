@@ -1,13 +1,17 @@
 """core.message.random_hex: Message-IDs and public ids from a per-thread pool of OS
-random bytes, never handed out twice (in a thread, across threads, across a fork)."""
+random bytes, never handed out twice (in a thread, across threads, across a fork); and
+ordered_hex, the same bytes after the time, so new ids go to the end of their index."""
 
 from __future__ import annotations
 
 import os
 import re
 import threading
+from datetime import UTC, datetime
 
-from postwarden.core.message import random_hex
+import time_machine
+
+from postwarden.core.message import ordered_hex, random_hex
 
 
 def test_it_gives_hex_of_the_asked_length() -> None:
@@ -51,3 +55,18 @@ def test_a_forked_child_does_not_reuse_the_parents_pool() -> None:
     os.waitpid(pid, 0)
     assert len(child) == 32
     assert child != random_hex(16)
+
+
+def test_ordered_ids_sort_by_the_second_they_were_made_and_keep_their_random_bits() -> None:
+    with time_machine.travel(datetime(2026, 12, 6, 18, 0, 0, tzinfo=UTC), tick=False):
+        earlier = [ordered_hex(10) for _ in range(200)]
+    with time_machine.travel(datetime(2026, 12, 6, 18, 0, 1, tzinfo=UTC), tick=False):
+        later = [ordered_hex(10) for _ in range(200)]
+    # the whole second comes first, as eight hex digits: index order is creation order
+    assert {value[:8] for value in earlier} == {
+        f"{int(datetime(2026, 12, 6, 18, tzinfo=UTC).timestamp()):08x}"
+    }
+    assert max(earlier) < min(later)
+    # and every id still carries its 80 random bits: none repeats within a second
+    assert all(re.fullmatch(r"[0-9a-f]{28}", value) for value in earlier + later)
+    assert len(set(value[8:] for value in earlier + later)) == 400

@@ -30,7 +30,7 @@ from postwarden.accounts.models import ApiKey
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.addresses import InvalidAddress
 from postwarden.core.config.model import Settings
-from postwarden.core.message import Composed, Draft, InvalidMessage, compose, random_hex
+from postwarden.core.message import Composed, Draft, InvalidMessage, compose, ordered_hex
 from postwarden.outbox.attachments import FileIn, checked
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.groupcommit import GroupCommitter
@@ -439,8 +439,9 @@ def _raw_pending(prepared: RawMessage, source: str, item: RawItem, now: datetime
 
 
 def new_public_id() -> str:
-    # 80 random bits: unguessable in URLs, unique without coordination
-    return "m_" + random_hex(10)
+    # 80 random bits: unguessable in URLs, unique without coordination; after the time,
+    # so the unique index takes new ids at its end (core.message.ordered_hex)
+    return "m_" + ordered_hex(10)
 
 
 def _after_commit(enqueued: list[Enqueued], source: str) -> None:
