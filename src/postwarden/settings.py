@@ -100,6 +100,10 @@ TEMPLATES = [
 ]
 
 
+#: SQLite's page cache per connection, KiB (an upper bound: pages are taken as they are used)
+SQLITE_CACHE_KIB = 32768
+
+
 def _database(url: str) -> dict[str, Any]:
     config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True))
     if config["ENGINE"].endswith("sqlite3"):
@@ -107,12 +111,16 @@ def _database(url: str) -> dict[str, Any]:
         # at BEGIN so two writers queue on busy_timeout instead of failing with
         # "database is locked" on lock upgrade; synchronous=FULL keeps every committed
         # result through a power cut (the worker commits in batches, so the fsync is shared by
-        # many rows: docs/reference/send-baselines.md).
+        # many rows: docs/reference/send-baselines.md). The page cache holds up to 32 MiB
+        # (SQLite's default is 2 MiB) so that a batch's writes fit: a smaller cache spills
+        # dirty pages to the WAL mid-transaction and writes them again, and re-reads the
+        # index pages a large outbox spreads them over (docs/performance.md).
         config["CONN_MAX_AGE"] = None
         config["OPTIONS"] = {
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; "
+            f"PRAGMA cache_size=-{SQLITE_CACHE_KIB};",
         }
     return config
 
