@@ -149,3 +149,49 @@ def test_it_opens_an_sqlite_file_read_only(tmp_path: Path) -> None:
         assert db_reads.stored_values(opened, key()) == {"MAIL_FROM": "ops@example.com"}
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             opened.rows("DELETE FROM configstore_storedsetting")
+
+
+class Planned(db_reads.Db):
+    """A Db that keeps every statement it ran, with its parameters."""
+
+    def __init__(self, db: db_reads.Db) -> None:
+        super().__init__(db.connection, sqlite=db.sqlite)
+        self.ran: list[tuple[str, list[Any]]] = []
+
+    def rows(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        self.ran.append((sql, list(params)))
+        return super().rows(sql, params)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="plans are checked on SQLite")
+def test_its_counts_read_the_window_not_the_history(db: db_reads.Db, tmp_path: Path) -> None:
+    """The recent dead and failed recipients through the partial index rcpt_ended (not
+    every recipient ever failed, through rcpt_state); the bounce window from its messages
+    (created_at's index), not from every recipient ever sent."""
+    fill(tmp_path)
+    old, recent = timezone.now() - timedelta(days=3), timezone.now() - timedelta(hours=1)
+    for address, at in (("h@example.com", old), ("i@example.com", recent), ("j@example.com", recent)):
+        sent = enqueue(
+            Outgoing(to=[address], subject="s", text="t"), settings=make_settings(data_dir=tmp_path)
+        )
+        Recipient.objects.filter(message__public_id=sent.public_id).update(
+            state=State.FAILED, last_reply="550 5.1.1 gone", updated_at=at
+        )
+    planned = Planned(db)
+    queue = db_reads.bounce_facts(
+        planned, timezone.now(), timedelta(hours=24), db_reads.queue_facts(planned, timezone.now())
+    )
+    assert (queue.dead, queue.failed, queue.failed_error) == (1, 2, ("550 5.1.1 gone", 2))
+    plans = {}
+    for sql, params in planned.ran:
+        found = db.rows("EXPLAIN QUERY PLAN " + sql, params)
+        plans[sql] = " | ".join(str(row[3]) for row in found)
+    ended = [plan for sql, plan in plans.items() if "'dead', 'failed'" in sql]
+    assert len(ended) == 4  # dead and failed: their counts and their most common replies
+    assert all(
+        "USING COVERING INDEX rcpt_ended (state=? AND updated_at>?)" in p
+        or "USING INDEX rcpt_ended (state=? AND updated_at>?)" in p
+        for p in ended
+    ), ended
+    (bounces,) = [plan for sql, plan in plans.items() if "'complained'" in sql]
+    assert bounces.startswith("SEARCH m USING COVERING INDEX outbox_message_created_at_d65111d3"), bounces

@@ -187,6 +187,13 @@ class Recipient(models.Model):
             models.Index(fields=("lease_until",), name="rcpt_leased", condition=Q(state="sending")),
             # lists by state (newest message first) and the per-state gauges of /metrics
             models.Index(fields=("state", "message"), name="rcpt_state"),
+            # the doctor's recent permanent failures (doctor/db_reads.py): only the rows that
+            # ended badly, so its count follows them and not the history's size
+            models.Index(
+                fields=("state", "updated_at"),
+                name="rcpt_ended",
+                condition=Q(state__in=("dead", "failed")),
+            ),
         )
 
     def __str__(self) -> str:
