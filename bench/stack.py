@@ -198,6 +198,11 @@ class Outbox:
         sql = "SELECT avg(size) FROM outbox_message WHERE " + self._new(0)  # noqa: S608
         return float(self._one(sql) or 0)
 
+    def server_process(self) -> int | None:
+        """The pid of the database server's process that serves this connection (a
+        PostgreSQL backend), or None (SQLite runs in this process)."""
+        return None
+
     def release(self) -> None:
         """Make the held messages due now (seed --hold left them without a due time).
         Through the claim's partial index (its condition, word for word, lets SQLite
@@ -229,6 +234,9 @@ class PostgresOutbox(Outbox):
         import psycopg
 
         self._db = psycopg.connect(url, autocommit=True)
+
+    def server_process(self) -> int | None:
+        return int(self._db.info.backend_pid)
 
     def _one(self, sql: str) -> Any:
         row = self._db.execute(sql.encode()).fetchone()
