@@ -13,7 +13,7 @@ from postwarden.core.doctor.redact import Redactor
 from postwarden.outbox import effects, retry, suppressions
 from postwarden.outbox.models import Attempt, Recipient, State, Suppression
 from postwarden.outbox.submission import Outgoing, enqueue
-from postwarden.outbox.worker import db
+from postwarden.outbox.worker import claim, leases, record
 from postwarden.transports.base import Outcome, RecipientResult
 from tests.outbox.helpers import make_settings
 
@@ -22,8 +22,8 @@ pytestmark = pytest.mark.django_db
 REDACT = Redactor(()).text
 
 
-def _claim(worker_id: str = "w-1") -> db.Claimed:
-    [job] = db.claim(
+def _claim(worker_id: str = "w-1") -> claim.Claimed:
+    [job] = claim.claim(
         worker_id,
         "smtp",
         limit=10,
@@ -37,9 +37,9 @@ def _claim(worker_id: str = "w-1") -> db.Claimed:
     return claimed
 
 
-def _accepted(claimed: db.Claimed) -> db.Done:
+def _accepted(claimed: claim.Claimed) -> record.Done:
     result = RecipientResult(claimed.address, Outcome.SENT, "data", detail="250 2.0.0 Ok: queued as Q1")
-    return db.Done(claimed, result, retry.SENT, timezone.now())
+    return record.Done(claimed, result, retry.SENT, timezone.now())
 
 
 def test_a_bounce_before_the_workers_result_keeps_the_recipient_bounced_and_suppressed() -> None:
@@ -57,9 +57,9 @@ def test_a_bounce_before_the_workers_result_keeps_the_recipient_bounced_and_supp
     row.refresh_from_db()
     assert row.state == State.BOUNCED
     # the lease renewal still counts it as this worker's: no "taken back" for it
-    assert db.renew("w-1", timezone.now() + timedelta(seconds=60)) == {row.pk}
+    assert leases.renew("w-1", timezone.now() + timedelta(seconds=60)) == {row.pk}
 
-    db.record([_accepted(claimed)], "w-1", redact=REDACT)
+    record.record([_accepted(claimed)], "w-1", redact=REDACT)
 
     row.refresh_from_db()
     assert (row.state, row.claimed_by, row.lease_until) == (State.BOUNCED, "", None)
@@ -67,14 +67,14 @@ def test_a_bounce_before_the_workers_result_keeps_the_recipient_bounced_and_supp
     assert (
         Suppression.objects.get().reason == suppressions.HARD_BOUNCE
     )  # a "sent" written later lifts nothing
-    assert db.renew("w-1", timezone.now() + timedelta(seconds=60)) == set()
+    assert leases.renew("w-1", timezone.now() + timedelta(seconds=60)) == set()
 
 
 def test_a_result_written_before_the_bounce_is_moved_by_it_as_usual() -> None:
     enqueue(Outgoing(to=["nobody@example.test"], text="x"), settings=make_settings())
     claimed = _claim()
     suppressions.add_bounce("nobody@example.test", source="a bounce that matched no recipient")
-    db.record([_accepted(claimed)], "w-1", redact=REDACT)
+    record.record([_accepted(claimed)], "w-1", redact=REDACT)
     row = Recipient.objects.get()
     assert (row.state, row.claimed_by) == (State.SENT, "")
     assert not Suppression.objects.exists()  # an accepted send lifts an older bounce

@@ -30,7 +30,7 @@ from postwarden.core.config.resolve import ConfigError, resolve_environment
 from postwarden.core.doctor.redact import Redactor
 from postwarden.outbox.models import Attempt, Recipient, WorkerHeartbeat
 from postwarden.outbox.submission import Outgoing, enqueue_many
-from postwarden.outbox.worker import db
+from postwarden.outbox.worker import claim, leases
 from postwarden.outbox.worker.liveness import ProcessId, gone, identify, this_process
 from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.outbox.helpers import make_settings
@@ -89,8 +89,8 @@ def enqueue(count: int, settings: Settings) -> None:
     enqueue_many([Outgoing(to=[f"user{i}@example.com"], text="x") for i in range(count)], settings=settings)
 
 
-def claim_as(worker_id: str, lease: float, limit: int = 100) -> list[db.Job]:
-    return db.claim(
+def claim_as(worker_id: str, lease: float, limit: int = 100) -> list[claim.Job]:
+    return claim.claim(
         worker_id,
         "smtp",
         limit=limit,
@@ -163,7 +163,7 @@ def test_a_restarted_worker_takes_back_at_once_what_a_dead_worker_here_held(
         "number", "outcome", "worker", "reply"
     )
     assert [a[:3] for a in attempts] == [(1, "lost", "w-dead"), (2, "sent", "w-new")] * 5
-    assert {a[3] for a in attempts if a[1] == "lost"} == {db.DIED}
+    assert {a[3] for a in attempts if a[1] == "lost"} == {leases.DIED}
 
 
 def test_a_running_worker_takes_back_what_a_worker_here_held_when_it_dies(
@@ -181,7 +181,7 @@ def test_a_running_worker_takes_back_what_a_worker_here_held_when_it_dies(
     # its own lease of 1.5 s: it looks for dead workers every half second
     run_until_sent(settings, 3, then=die, lease=1.5)
     assert WorkerHeartbeat.objects.get(worker_id="w-dying").status == "dead"
-    assert list(Attempt.objects.filter(outcome="lost").values_list("reply", flat=True)) == [db.DIED] * 3
+    assert list(Attempt.objects.filter(outcome="lost").values_list("reply", flat=True)) == [leases.DIED] * 3
 
 
 def test_what_a_live_worker_here_holds_is_never_taken_and_a_reused_pid_is_no_alibi(
@@ -232,7 +232,7 @@ def test_another_machines_claims_come_back_when_their_lease_runs_out_not_before(
     assert Recipient.objects.filter(state="sending", claimed_by="w-far").count() == 3
     assert asyncio.run(one_round(timedelta(seconds=31))) is True
     assert Recipient.objects.filter(state="sent").count() == 3
-    assert list(Attempt.objects.filter(outcome="lost").values_list("reply", flat=True)) == [db.LOST] * 3
+    assert list(Attempt.objects.filter(outcome="lost").values_list("reply", flat=True)) == [leases.LOST] * 3
     assert len(smtp_server.handler.received) == 3
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 import pytest
 
-from postwarden.outbox.worker.db import DIED
+from postwarden.outbox.worker.leases import DIED
 from tests.outbox.procs import BOUND, Place, wait_for
 from tests.outbox.smtpd_helper import Server
 from tests.ports import free_port

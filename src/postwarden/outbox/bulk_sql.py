@@ -51,6 +51,11 @@ def update(
     return _executemany(sql, None if adapted else adapters, batch, changed=True)
 
 
+def table(model: type[models.Model]) -> str:
+    """``model``'s table name, quoted for hand-written SQL."""
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
 def datetime_adapter() -> Adapter:
     """The connection's own conversion of an aware datetime, for callers that adapt their
     rows themselves (once per distinct value)."""

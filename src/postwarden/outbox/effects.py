@@ -1,7 +1,8 @@
 """What a delivery event does: the one owner of its effects.
 
 A provider's webhook, a bounce message read from a mailbox and the worker's own permanent
-refusal of an address (outbox/worker/db.py) all say the same kind of thing about one recipient's mail. Each
+refusal of an address (outbox/worker/record.py) all say the same kind of thing about one
+recipient's mail. Each
 builds a :class:`EventReport` and calls :func:`record`, which
 
 1. writes the timeline entry (an Event row; a report with an ``event_id`` is stored once:

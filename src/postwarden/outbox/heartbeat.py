@@ -75,7 +75,7 @@ def _process(pid: int) -> ProcessId:
 def dead_here() -> list[str]:
     """The workers on this machine (this process's space) whose process is gone while
     their heartbeat says they may hold recipients. What they held may be taken back at
-    once (worker/db.take_back_from_dead, which marks them dead)."""
+    once (worker/leases.take_back_from_dead, which marks them dead)."""
     here = _here()
     if not here.space:
         return []

@@ -9,8 +9,8 @@ cancelling) settle in the database: the row moves once, the loser's UPDATE match
 
 Every writer of ``Recipient.state`` goes through this module (tests/outbox/test_states.py
 walks the table and checks the source for writes that bypass it). The worker's batched
-statements (outbox/worker/db.py) and the enqueue's bulk INSERT (outbox/store.py) keep their
-own SQL, which is what makes them fast, but take their states from here:
+statements (outbox/worker/claim.py, record.py, leases.py) and the enqueue's bulk INSERT
+(outbox/store.py) keep their own SQL, which is what makes them fast, but take their states from here:
 :func:`source_of`, :func:`target`, :func:`sources` and :func:`born`.
 
 Provider and bounce events only move forward, by :data:`RANK`: delivered, then bounced,
@@ -18,7 +18,7 @@ then complained; a provider's "rejected" after it had accepted the message fails
 may also find the recipient still ``sending``: the server accepted it and its bounce came
 back before the worker wrote its result (a local MTA answers within a second). The event is
 the newer fact, so it moves the row, and the worker's result write, which only takes a
-row still ``sending`` (outbox/worker/db.py), leaves it be. A soft bounce changes no state
+row still ``sending`` (outbox/worker/record.py), leaves it be. A soft bounce changes no state
 (it is a timeline entry; outbox/effects.py counts them).
 """
 

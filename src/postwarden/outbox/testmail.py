@@ -5,7 +5,7 @@ The message is stored in the outbox and claimed for this caller in ONE transacti
 running worker can never take it (a worker claims only committed rows, and on PostgreSQL
 ``SKIP LOCKED`` skips ours). It is then sent with the transport the given settings build
 (the caller's transcript records the SMTP conversation), and the attempt is judged and
-written by the worker's own helpers (``worker.attempts.conclude``, ``worker.db.record``),
+written by the worker's own helpers (``worker.attempts.conclude``, ``worker.record.record``),
 so the message's timeline reads exactly as if the worker had sent it. A test mail that
 failed is cancelled rather than retried: the point was to see what happens now.
 
@@ -34,7 +34,7 @@ from postwarden.outbox.actions import cancel
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.retry import RetryPolicy
 from postwarden.outbox.submission import Enqueued, Outgoing, enqueue
-from postwarden.outbox.worker import attempts, db
+from postwarden.outbox.worker import attempts, claim, record
 from postwarden.transports.base import Outcome, RecipientResult, Transport
 from postwarden.transports.registry import build_transport
 
@@ -155,20 +155,20 @@ def _claim_and_send(
     attempts.log_attempt(done, job.delivery, transport.name)
     redactor = Redactor.for_settings(settings)
     with transaction.atomic():
-        db.record([done], worker_id, redact=redactor.text)
+        record.record([done], worker_id, redact=redactor.text)
         if result.outcome is not Outcome.SENT:
             cancel([done.claimed.pk], by=cancelled_by)
     return _finished(base, done, redactor)
 
 
-def _claim(queued: Enqueued, transport: Transport, settings: Settings, worker_id: str) -> list[db.Job]:
+def _claim(queued: Enqueued, transport: Transport, settings: Settings, worker_id: str) -> list[claim.Job]:
     """Claim the just-stored message for this caller, inside the enqueue's transaction."""
     if queued.recipients[0].state != "queued":
         return []
     cap = transport.max_recipients
     if settings.delivery.max_recipients_per_message:
         cap = min(cap, settings.delivery.max_recipients_per_message)
-    return db.claim(
+    return claim.claim(
         worker_id,
         transport.name,
         limit=10,
@@ -184,7 +184,7 @@ def _claim(queued: Enqueued, transport: Transport, settings: Settings, worker_id
     )
 
 
-async def _send(transport: Transport, job: db.Job, timeout: float | None) -> RecipientResult:
+async def _send(transport: Transport, job: claim.Job, timeout: float | None) -> RecipientResult:
     """The one recipient's result; a transport that raises or overruns ``timeout`` gives a
     failure, as the worker records a poisoned delivery."""
     address = job.recipients[0].address
@@ -201,7 +201,7 @@ async def _send(transport: Transport, job: db.Job, timeout: float | None) -> Rec
     return mine[0] if mine else attempts.missing(address, transport.name)
 
 
-def _finished(base: TestMailResult, done: db.Done, redactor: Redactor) -> TestMailResult:
+def _finished(base: TestMailResult, done: record.Done, redactor: Redactor) -> TestMailResult:
     """What the caller shows: the same redacted words the timeline stores."""
     result, verdict = done.result, done.verdict
     sent = result.outcome is Outcome.SENT

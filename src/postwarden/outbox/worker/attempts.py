@@ -12,7 +12,8 @@ from typing import Any
 from postwarden import logs
 from postwarden.core.addresses import redact
 from postwarden.outbox.retry import RetryPolicy, explain, judge
-from postwarden.outbox.worker.db import Claimed, Done
+from postwarden.outbox.worker.claim import Claimed
+from postwarden.outbox.worker.record import Done
 from postwarden.transports.base import Outcome, RecipientResult, TransportDelivery
 
 log = logging.getLogger("postwarden.worker")

@@ -49,10 +49,11 @@ from postwarden.outbox.models import State
 from postwarden.outbox.ratelimit import RateLimiter, reserve
 from postwarden.outbox.retry import RetryPolicy
 from postwarden.outbox.returnpaths import return_paths
-from postwarden.outbox.worker import attempts, db
-from postwarden.outbox.worker.db import Claimed, Done, Job
+from postwarden.outbox.worker import attempts, claim, leases, record
+from postwarden.outbox.worker.claim import Claimed, Job
 from postwarden.outbox.worker.loop_aside import call_with_loop_aside
 from postwarden.outbox.worker.options import WorkerOptions, in_db, new_worker_id, prepare_process
+from postwarden.outbox.worker.record import Done
 from postwarden.outbox.worker.stats import Stats
 from postwarden.transports.base import Outcome, RecipientResult, Transport
 from postwarden.transports.registry import build_transport
@@ -161,7 +162,7 @@ class Worker:
         results, self.done = self.done, []
         try:
             jobs = await self.db(
-                db.claim,
+                claim.claim,
                 self.worker_id,
                 transport.name,
                 limit=limit or self.options.batch_size,
@@ -182,7 +183,7 @@ class Worker:
             # the settings changed since the last look (an admin fixed the password, and a
             # message came right after): what was claimed goes back and is claimed again
             # for the new transport, so no attempt is made with what was just replaced
-            self.stats.released += await self.db(db.release, jobs, self.worker_id, timezone.now())
+            self.stats.released += await self.db(leases.release, jobs, self.worker_id, timezone.now())
             return True
         if jobs and not self._outstanding:  # else older claims expire first
             self._valid_until = started + lease * 2 / 3
@@ -211,7 +212,7 @@ class Worker:
     async def recover_step(self) -> int:
         """Take back at once what workers of this machine held whose process is gone
         (their heartbeat names the process: worker/liveness.py). The number taken back."""
-        dead, count = await self.db(db.take_back_from_dead, timezone.now())
+        dead, count = await self.db(leases.take_back_from_dead, timezone.now())
         if dead:
             log.warning(
                 "took back what dead workers held",
@@ -238,7 +239,7 @@ class Worker:
         from here."""
         async with self._renew_lock:
             now, started, lease = timezone.now(), time.monotonic(), self.lease()
-            held = await self.db(db.renew, self.worker_id, now + timedelta(seconds=lease))
+            held = await self.db(leases.renew, self.worker_id, now + timedelta(seconds=lease))
             self._valid_until = started + lease * 2 / 3
             lost = self._outstanding - held
             if lost:
@@ -262,7 +263,7 @@ class Worker:
         if not batch:
             return False
         try:
-            await self.db(db.record, batch, self.worker_id, redact=self.redactor.text)
+            await self.db(record.record, batch, self.worker_id, redact=self.redactor.text)
         except Exception:
             self.done = batch + self.done  # keep them: the next flush tries again
             raise
@@ -561,7 +562,7 @@ class Worker:
         unstarted += self._returned
         self._returned = []
         if unstarted:
-            self.stats.released += await self.db(db.release, unstarted, self.worker_id, timezone.now())
+            self.stats.released += await self.db(leases.release, unstarted, self.worker_id, timezone.now())
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
