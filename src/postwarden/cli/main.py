@@ -121,6 +121,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the reader's locale first, then the instance's POSTWARDEN_LANGUAGE (core/i18n.py)
     i18n.activate(i18n.language_from_environ(os.environ))
     argparse_i18n.install()
+    try:
+        status = _dispatch(args)
+        sys.stdout.flush()  # here, not at exit, where a reader gone away could not be handled
+        return status
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _dispatch(args: list[str]) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
@@ -136,10 +145,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(module_of(command).run(rest))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        raise  # main's: the reader went away, which is no failure of the command
     except SystemExit as exc:  # argparse: usage errors are 2, --help is 0
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else _say(command, exc.code))
     except Exception as exc:
         return _say(command, exc)
+
+
+def _reader_gone() -> int:
+    """The reader of standard output went away (``postwarden explain … | head -1``): stop
+    quietly as other Unix tools do, with SIGPIPE's status. What is still buffered goes to
+    /dev/null, or flushing it at exit would fail again with a message."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13  # SIGPIPE
 
 
 def _say(command: str, what: object) -> int:

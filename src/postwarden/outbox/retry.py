@@ -171,9 +171,10 @@ def permanent(result: RecipientResult, explanation: Explanation) -> bool:
     if result.refused_before_sending:
         return True
     if result.stage == "api":
-        if result.provider_error:  # the provider's name for the error tells more than its 500
-            return result.provider_error in PROVIDER_MESSAGE_ERRORS
         status = result.http_status
+        if result.provider_error and (status is None or status >= 500):
+            # a named error behind a blanket 500 (Mandrill's way): the name tells more
+            return result.provider_error in PROVIDER_MESSAGE_ERRORS
         return status is not None and not (status == 429 or status >= 500 or status in _PATH_HTTP)
     if result.stage in PATH_STAGES:
         return False
