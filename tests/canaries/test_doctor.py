@@ -10,14 +10,14 @@ from pathlib import Path as FsPath
 import jsonschema
 import pytest
 import time_machine
+from django.db import connection
 from django.utils import timezone
 
 from postwarden.canaries.models import Canary, CanaryRun, RunState
 from postwarden.canaries.status import facts_of, status_of
 from postwarden.core.dkim import generate_key
 from postwarden.core.doctor.context import Options
-from postwarden.doctor.db_reads import canary_facts
-from postwarden.doctor.facts import django_db
+from postwarden.doctor.db_reads import Db, canary_facts
 from postwarden.doctor.report import run_doctor
 from tests.canaries.conftest import Path
 from tests.canaries.test_faults import _look_now, _past_deadline, _started
@@ -126,7 +126,7 @@ def test_the_plain_sql_reader_sees_what_the_models_say(canary_path: Path) -> Non
     canary.refresh_from_db()
     run = CanaryRun.objects.get(pk=canary.last_run_id)
     now = timezone.now()
-    [read] = canary_facts(django_db(), now)
+    [read] = canary_facts(Db.of_django(connection), now)
     assert read == facts_of(canary, run, now)
 
 

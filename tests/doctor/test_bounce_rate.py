@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from postwarden.core.config.model import AlertSettings
-from postwarden.doctor.facts import collect
+from postwarden.doctor.report import service_facts
 from postwarden.outbox.models import Message, Recipient
 from postwarden.outbox.submission import Outgoing, enqueue_many
 from tests.outbox.helpers import make_settings
@@ -32,7 +32,7 @@ def test_the_window_counts_accepted_bounced_and_complained() -> None:
     last = Message.objects.order_by("-id").first()
     assert last is not None
     Message.objects.filter(pk=last.pk).update(created_at=timezone.now() - timedelta(hours=3))
-    queue = collect(settings, None).queue
+    queue = service_facts(settings, None).queue
     assert (
         queue.window_accepted,
         queue.window_bounced,

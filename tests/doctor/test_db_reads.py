@@ -1,5 +1,6 @@
-"""The command line's plain-SQL reads (doctor/db_reads.py) give the same facts as the ORM
-adapter (doctor/facts.py) and the outbox's own policy, on the same database."""
+"""The doctor's one read path (doctor/db_reads.py): what it reads from a real database, the
+same facts whether the command line hands it a connection or the service hands it Django's
+(doctor/report.service_facts), and the same policy decision as the outbox's own."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from postwarden.accounts.models import Member
 from postwarden.configstore import runtime
 from postwarden.core.doctor.service import RecipientPolicy
 from postwarden.core.secrets import Secret
-from postwarden.doctor import db_reads, facts
+from postwarden.doctor import db_reads, report
 from postwarden.mailtemplates import store as templates
 from postwarden.outbox import heartbeat, policy, suppressions
 from postwarden.outbox.models import Recipient, State, Suppression
@@ -31,8 +32,7 @@ SEALED = "Lean-sealed-secret-7Hq!distinct"
 @pytest.fixture
 def db() -> db_reads.Db:
     """The test database through Django's own DB-API connection (it sees this test's rows)."""
-    connection.ensure_connection()
-    return db_reads.Db(connection.connection, sqlite=connection.vendor == "sqlite")
+    return db_reads.Db.of_django(connection)
 
 
 def key() -> Secret:
@@ -101,7 +101,7 @@ def test_it_reads_what_the_orm_adapter_reads(
     settings = make_settings(**sending)
     now = timezone.now()
     plain = db_reads.collect(db, settings, recipient, key(), now)
-    assert plain == facts.collect(settings, recipient, now=now)
+    assert plain == report.service_facts(settings, recipient, now=now)
     if recipient:
         state, reason = policy.decide([recipient], settings, now=now)[recipient.lower()]
         assert plain.recipient == RecipientPolicy(str(state), reason)

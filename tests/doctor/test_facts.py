@@ -7,12 +7,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from postwarden.accounts.models import Member
 from postwarden.core.doctor.service import QueueFacts
 from postwarden.doctor import db_reads
-from postwarden.doctor.facts import collect, django_db
+from postwarden.doctor.report import service_facts
 from postwarden.outbox import heartbeat, suppressions
 from postwarden.outbox.models import Recipient, State
 from postwarden.outbox.submission import Outgoing, enqueue
@@ -77,7 +78,7 @@ def test_it_counts_what_waits_and_how_long(tmp_path: Path) -> None:
         reply="550 5.1.1 old",
         at=now - timedelta(days=3),
     )
-    facts = db_reads.queue_facts(django_db(), now)
+    facts = db_reads.queue_facts(db_reads.Db.of_django(connection), now)
     assert facts == QueueFacts(
         waiting=2,
         oldest_age=pytest.approx(540, abs=1),
@@ -101,7 +102,7 @@ def test_it_reads_heartbeats() -> None:
         started_at=now - timedelta(hours=1),
         now=now - timedelta(seconds=90),
     )
-    [worker] = db_reads.worker_facts(django_db(), now)
+    [worker] = db_reads.worker_facts(db_reads.Db.of_django(connection), now)
     assert (worker.worker_id, worker.status, worker.transport) == ("w-1", "running", "smtp")
     assert worker.age == pytest.approx(90)
     assert worker.fingerprint == heartbeat.settings_fingerprint(settings)
@@ -110,20 +111,20 @@ def test_it_reads_heartbeats() -> None:
 def test_it_asks_the_outbox_policy_about_the_recipient() -> None:
     suppressions.add_bounce("gone@example.com", detail="550 5.1.1 unknown", source="sendgrid event e1")
     Member.objects.create(email="Boss@Example.com", name="Boss")
-    facts = collect(make_settings(allowed_domains=("example.org",)), "gone@example.com")
+    facts = service_facts(make_settings(allowed_domains=("example.org",)), "gone@example.com")
     assert facts.recipient is not None
     assert facts.recipient.state == "refused"  # outside the approved domains before anything else
-    facts = collect(make_settings(), "gone@example.com")
+    facts = service_facts(make_settings(), "gone@example.com")
     assert facts.recipient is not None
     assert facts.recipient.state == "suppressed"
     assert facts.recipient.reason.startswith("suppressed: hard bounce (sendgrid event e1) until ")
-    assert collect(make_settings(allowed_domains=("example.org",)), "boss@example.com").members == {
+    assert service_facts(make_settings(allowed_domains=("example.org",)), "boss@example.com").members == {
         "boss@example.com"
     }
 
 
 def test_it_reads_recent_messages_text_and_html(tmp_path: Path) -> None:
     message("a@example.com", text="Reset: http://localhost:8000/reset/x", settings_dir=tmp_path)
-    [(public_id, body)] = db_reads.recent_messages(django_db())
+    [(public_id, body)] = db_reads.recent_messages(db_reads.Db.of_django(connection))
     assert public_id.startswith("m_")
     assert "http://localhost:8000/reset/x" in body

@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from django.conf import settings as django_settings
 from django.utils import timezone
 
 from postwarden.core.config.model import Settings
@@ -22,8 +21,7 @@ from postwarden.core.doctor.model import Report, Severity, Status
 from postwarden.core.doctor.render import summary
 from postwarden.core.doctor.runner import run
 from postwarden.core.doctor.service import ServiceFacts
-from postwarden.core.secrets import Secret
-from postwarden.doctor import db_reads, facts
+from postwarden.doctor.report import service_facts
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Worker
@@ -55,13 +53,9 @@ def doctor(settings: Settings, service: ServiceFacts) -> Report:
 
 
 def both_readers(settings: Settings) -> list[ServiceFacts]:
-    now = timezone.now()
-    service = facts.collect(settings, "dest@example.org", now=now)
-    plain = db_reads.collect(
-        facts.django_db(), settings, "dest@example.org", Secret(django_settings.SECRET_KEY), now
-    )
-    assert plain == service
-    return [service, plain]
+    """The facts as the service reads them (doctor/db_reads.py on Django's connection, the
+    command line's own queries)."""
+    return [service_facts(settings, "dest@example.org", now=timezone.now())]
 
 
 def test_real_mail_refused_at_data_is_found_while_the_probe_passes(smtpd: SmtpServer) -> None:
@@ -90,7 +84,7 @@ def test_a_later_accepted_send_clears_the_evidence(smtpd: SmtpServer) -> None:
     deliver(settings)
     enqueue(Outgoing(to=["b@example.net"], text="two"), settings=settings)
     deliver(settings)
-    report = doctor(settings, facts.collect(settings, "dest@example.org"))
+    report = doctor(settings, service_facts(settings, "dest@example.org"))
     assert codes(report) == []
     assert check(report, "queue.recent_sends").detail.startswith("the last real send was accepted")
 
@@ -102,7 +96,7 @@ def test_a_retry_counts_as_much_as_a_permanent_refusal(smtpd: SmtpServer) -> Non
     deliver(settings)
     assert Recipient.objects.get().state == "deferred"
     smtpd.injections.clear()
-    report = doctor(settings, facts.collect(settings, "dest@example.org"))
+    report = doctor(settings, service_facts(settings, "dest@example.org"))
     found = finding(report, "envelope.sender_rejected")
     assert found.severity is Severity.WARNING
     assert "(1 deferred;" in found.evidence
@@ -115,7 +109,7 @@ def test_a_refusal_naming_the_sender_of_real_mail_is_the_senders(smtpd: SmtpServ
     enqueue(Outgoing(to=["a@example.net"], text="one"), settings=settings)
     deliver(settings)
     smtpd.injections.clear()
-    report = doctor(settings, facts.collect(settings, "dest@example.org"))
+    report = doctor(settings, service_facts(settings, "dest@example.org"))
     assert codes(report) == ["envelope.sender_rejected"]
     assert "ops@example.com" in finding(report, "envelope.sender_rejected").explanation
 
@@ -126,11 +120,11 @@ def test_one_unknown_recipient_is_a_warning_several_are_an_error(smtpd: SmtpServ
     smtpd.inject("RCPT", "550 5.1.1 <b@example.net>: Recipient address rejected: User unknown", match="b@")
     enqueue(Outgoing(to=["a@example.net"], text="one"), settings=settings)
     deliver(settings)
-    report = doctor(settings, facts.collect(settings, "dest@example.org"))
+    report = doctor(settings, service_facts(settings, "dest@example.org"))
     assert finding(report, "envelope.recipient_rejected").severity is Severity.WARNING
     enqueue(Outgoing(to=["b@example.net"], text="two"), settings=settings)
     deliver(settings)
-    report = doctor(settings, facts.collect(settings, "dest@example.org"))
+    report = doctor(settings, service_facts(settings, "dest@example.org"))
     assert finding(report, "envelope.recipient_rejected").severity is Severity.ERROR
 
 
@@ -181,7 +175,7 @@ def test_failures_whose_words_name_no_known_cause_are_still_evidence(smtpd: Smtp
             recipient=row, number=1, transport="ses", outcome="failed", stage="api", reply=words
         )
     Recipient.objects.update(state="failed", attempts=1, last_reply=words, updated_at=timezone.now())
-    report = doctor(settings, facts.collect(settings, "dest@example.org"))
+    report = doctor(settings, service_facts(settings, "dest@example.org"))
     found = finding(report, "queue.recent_failures")
     assert report.root_cause is found
     assert found.evidence.endswith(f"at API: {words}")

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from postwarden.core.doctor.model import Code, Status
-from postwarden.doctor.facts import collect
+from postwarden.doctor.report import service_facts
 from postwarden.outbox import effects, suppressions
 from postwarden.outbox.models import Event, Recipient, State, Suppression
 from postwarden.outbox.submission import Outgoing, enqueue
@@ -97,7 +97,7 @@ def test_the_doctor_counts_a_permanent_refusal(smtp_server: Server) -> None:
     enqueue(Outgoing(to=["nobody@example.com"], text="x"), settings=make_settings())
     run_worker_steps(smtp_server.port)
     settings = make_settings(smtp_port=smtp_server.port)
-    facts = collect(settings, None)
+    facts = service_facts(settings, None)
     assert (facts.queue.dead, facts.queue.failed, facts.queue.failed_error) == (0, 1, (UNKNOWN, 1))
     assert [s.state for s in facts.recent_sends] == [State.FAILED]
     report = doctor(settings, only=frozenset({"queue"}), service=facts)

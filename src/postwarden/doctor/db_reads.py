@@ -1,17 +1,19 @@
-"""The doctor's few database reads in plain SQL, for ``postwarden doctor`` on the command
-line: the settings saved in the console, queue figures, worker heartbeats, the policy
-decision for the test recipient and recent messages' text, read with the standard
-library's sqlite3 (or psycopg) and no Django.
+"""The doctor's database reads in plain SQL: the one read path for ``postwarden doctor``
+on the command line and for the doctor inside the service (the console, the API, the
+monitor, ``doctor --send``). The settings saved in the console, queue figures, worker
+heartbeats, the policy decision for the test recipient and recent messages' text, read
+through a DB-API connection.
 
-Why: setting Django up (every app, model, admin and system check) cost the doctor some
-0.8 s of CPU, twice what the rest of a healthy run costs, to read a dozen rows. The
-console and the API, where Django is running anyway, run these same queries on Django's
-connection (:mod:`postwarden.doctor.facts`); only the policy decision and the settings'
-fingerprint are read there through the outbox itself, and a parity test
+Why plain SQL: setting Django up (every app, model, admin and system check) cost the doctor
+some 0.8 s of CPU, twice what the rest of a healthy run costs, to read a dozen rows. So the
+command line opens the database with the standard library's sqlite3 (or psycopg) and no
+Django (:func:`connect`); inside the service, where Django runs anyway, the same queries
+run on Django's own connection (:meth:`Db.of_django`, called by doctor/report.py). The
+policy decision is core/policy.py's, as the outbox's; a parity test
 (tests/doctor/test_db_reads.py) holds :func:`decide` to :func:`postwarden.outbox.policy.decide`.
 
 Only reads; never creates or migrates anything. Table and column names are Django's
-defaults for the models named in each query's comment.
+defaults for the models named in each query's comment. This module never imports Django.
 """
 
 from __future__ import annotations
@@ -76,6 +78,13 @@ class Db:
         self.connection = connection
         self.sqlite = sqlite
 
+    @classmethod
+    def of_django(cls, connection: Any) -> Db:
+        """Django's connection (``django.db.connection``) as a :class:`Db`: the same
+        DB-API connection, so the reads see the caller's transaction."""
+        connection.ensure_connection()
+        return cls(connection.connection, sqlite=connection.vendor == "sqlite")
+
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cursor = self.connection.cursor()
         try:
@@ -137,30 +146,18 @@ def stored_values(db: Db, key: Secret) -> dict[str, str]:
 
 
 def collect(db: Db, settings: Settings, recipient: str | None, key: Secret, now: datetime) -> ServiceFacts:
-    """Everything the core doctor needs from the database (as facts.collect gathers it)."""
+    """Everything the core doctor needs from the database. ``key``: the service's secret
+    key (the settings' fingerprint is keyed with it, as the workers' are). Raises the
+    driver's errors."""
     decision, members = None, frozenset[str]()
     if recipient:
         members = frozenset(_members(db, [recipient.strip().lower()]))
         decision = decide(db, recipient, settings, members, now)
-    return outbox_facts(db, now, fingerprint(settings, key), decision, members, settings)
-
-
-def outbox_facts(
-    db: Db,
-    now: datetime,
-    digest: str,
-    decision: RecipientPolicy | None,
-    members: frozenset[str],
-    settings: Settings,
-) -> ServiceFacts:
-    """The facts both readers take from the outbox: this function with plain SQL, and
-    facts.collect with Django's own connection. The policy decision, the members and the
-    settings' fingerprint are each reader's own."""
     window = timedelta(hours=settings.alerts.bounce_window_hours)
     return ServiceFacts(
         queue=bounce_facts(db, now, window, queue_facts(db, now)),
         workers=worker_facts(db, now),
-        fingerprint=digest,
+        fingerprint=fingerprint(settings, key),
         recipient=decision,
         members=members,
         recent_messages=recent_messages(db),

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings as django_settings
+from django.db import connection
+from django.utils import timezone
 
 from postwarden.configstore.runtime import current_settings, stored_values
 from postwarden.core.config.model import Origin, Settings
@@ -21,7 +25,8 @@ from postwarden.core.doctor import runner
 from postwarden.core.doctor.context import CheckCallback, Options, recipient_of
 from postwarden.core.doctor.model import CheckResult, Report
 from postwarden.core.doctor.service import ServiceFacts
-from postwarden.doctor.facts import collect
+from postwarden.core.secrets import Secret
+from postwarden.doctor import db_reads
 from postwarden.doctor.send import provider_sender
 
 
@@ -35,8 +40,17 @@ def settings_for(
     return resolve(*layers, Layer(Origin.STORED, {**stored_values(), **(overrides or {})}))
 
 
+def service_facts(settings: Settings, recipient: str | None, *, now: datetime | None = None) -> ServiceFacts:
+    """The database's facts for the doctor, read by the command line's own queries
+    (doctor/db_reads.py) on Django's connection. Raises the database's errors."""
+    db = db_reads.Db.of_django(connection)
+    return db_reads.collect(
+        db, settings, recipient, Secret(django_settings.SECRET_KEY), now or timezone.now()
+    )
+
+
 def facts_for(settings: Settings, options: Options) -> ServiceFacts:
-    facts = collect(settings, recipient_of(settings, options))
+    facts = service_facts(settings, recipient_of(settings, options))
     if options.send:
         from dataclasses import replace
 
