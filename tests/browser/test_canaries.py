@@ -104,7 +104,8 @@ def test_a_canary_run_end_to_end_in_the_console(
     page.click("button:has-text('Run now')")
     second = _summary_after_run(page, first)
     assert re.fullmatch(r"arrived in inbox in \d+ s, SPF pass, DKIM fail, DMARC pass", second), second
-    assert page.locator("[data-status]").first.inner_text() == "auth_failed"
+    assert page.locator("[data-status]").first.get_attribute("data-status") == "auth_failed"
+    assert page.locator("[data-status]").first.inner_text() == "authentication failed"
     assert "canary.auth_failed" in page.locator("section[aria-labelledby=status-h]").inner_text()
     page.locator("tr[data-run] details").first.click()
     assert "dkim=fail" in page.locator("tr[data-run] pre.headers").first.inner_text()

@@ -154,7 +154,7 @@ def test_an_unknown_user_gets_the_meaning_and_steps_and_no_retry_advice(
     # the suppression says, and offers no retry
     suppression = page.inner_text(".card.failure .suppression")
     assert "nobody@example.com" in suppression
-    assert "hard_bounce" in suppression
+    assert "hard bounce" in suppression  # the reason hard_bounce, in the page's words
     assert "Mail to this address is suppressed" in why
     assert page.get_by_role("button", name="Retry nobody@example.com now").count() == 0
     assert page.get_by_role("button", name="Retry now: 1 recipient").count() == 0
