@@ -147,7 +147,7 @@ class Recipient(models.Model):
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="recipients")
     #: the addr-spec as composed (domain lower-case IDNA; the local part keeps its case,
     #: RFC 5321 2.4); policies and suppressions compare it lower-cased
-    address = models.CharField(max_length=320, db_index=True)
+    address = models.CharField(max_length=320)  # indexed as rcpt_address (Meta)
     #: to, cc or bcc
     kind = models.CharField(max_length=3, default="to")
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
@@ -165,7 +165,7 @@ class Recipient(models.Model):
     lease_until = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=100, blank=True)
     transport = models.CharField(max_length=16, blank=True)
-    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    provider_message_id = models.CharField(max_length=255, blank=True)  # rcpt_provider (Meta)
     last_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_enhanced = models.CharField(max_length=16, blank=True)
     last_reply = models.TextField(blank=True)
@@ -187,6 +187,15 @@ class Recipient(models.Model):
             models.Index(fields=("lease_until",), name="rcpt_leased", condition=Q(state="sending")),
             # lists by state (newest message first) and the per-state gauges of /metrics
             models.Index(fields=("state", "message"), name="rcpt_state"),
+            # Declared here rather than as db_index, which on PostgreSQL adds a second,
+            # varchar_pattern_ops index for LIKE that no query uses; each is one more
+            # write at every change of a recipient's row (a PostgreSQL UPDATE that changes
+            # its state writes every index). The provider's id only where there is one:
+            # mail sent over SMTP has none (webhooks/events.py asks with the same condition).
+            models.Index(fields=("address",), name="rcpt_address"),
+            models.Index(
+                fields=("provider_message_id",), name="rcpt_provider", condition=~Q(provider_message_id="")
+            ),
             # the doctor's recent permanent failures (doctor/db_reads.py): only the rows that
             # ended badly, so its count follows them and not the history's size
             models.Index(

@@ -118,6 +118,9 @@ def match(provider: str, event: AnymailTrackingEvent, raw: Any) -> tuple[Message
         candidates = list(
             Recipient.objects.select_related("message")
             .filter(provider_message_id__in=_variants(event.message_id))
+            # the partial index rcpt_provider's condition (SQLite uses it only when asked
+            # so); and an id of '<>' must not match every recipient sent over SMTP
+            .exclude(provider_message_id="")
             .order_by("-id")[:500]
         )
         exact = [r for r in candidates if r.address == address]
