@@ -95,5 +95,5 @@ def test_it_works_with_mattermost_style_settings_end_to_end(
     # the server's own words
     assert html.escape(entries[0].detail) in shown
     assert "<strong>Attempt 1</strong> to <bdi>alice@example.net</bdi> via <bdi>smtp</bdi>:" in shown
-    assert f'<pre class="evidence">{html.escape(entries[1].data["reply"])}</pre>' in shown
+    assert f'<pre class="evidence" dir="ltr">{html.escape(entries[1].data["reply"])}</pre>' in shown
     assert api_key not in shown
