@@ -22,7 +22,7 @@ from postwarden.outbox import heartbeat
 from postwarden.outbox.models import Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
 from tests.alerts.hookd import Hook, hook  # noqa: F401 - a fixture
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,7 +11,7 @@ from bench.stack import Outbox
 from django.db import connection
 
 from postwarden.outbox.models import Recipient, State
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 pytestmark = [
     pytest.mark.django_db,

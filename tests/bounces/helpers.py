@@ -23,7 +23,7 @@ from postwarden.core.config.model import BounceSettings, Settings
 from postwarden.core.secrets import Secret
 from postwarden.core.verp import Verp
 from postwarden.relay import tls
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 from tests.ports import free_port
 from tests.postfix import PostfixInstance, private_postfix
 from tests.system import command, missing

@@ -13,7 +13,7 @@ from postwarden.outbox.models import Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.bounces.helpers import bounce_settings, verp
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 from tests.outbox.smtpd_helper import Server
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -21,8 +21,8 @@ from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.console.conftest import settings_user, viewer  # noqa: F401 - fixtures
 from tests.dnsd import DnsTestServer
 from tests.dovecot import DovecotServer
+from tests.factories import make_settings
 from tests.mx import MxServer, mx_factory  # noqa: F401 - a fixture
-from tests.outbox.helpers import make_settings
 
 SELECTOR = "canary"
 FROM_DOMAIN = "example.com"

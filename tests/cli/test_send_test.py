@@ -14,27 +14,13 @@ import pytest
 from postwarden.cli import send_test
 from postwarden.configstore import runtime
 from postwarden.outbox.models import Message, Recipient
+from tests.factories import save_smtp
 from tests.smtpd import SmtpServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "Pw-send-test-9Qx!distinct"
-
-
-def configure(server: SmtpServer, **more: str) -> None:
-    runtime.save(
-        {
-            "EMAIL_PROVIDER": "smtp",
-            "SMTP_HOST": "localhost",
-            "SMTP_PORT": str(server.port),
-            "SMTP_SECURITY": server.security,
-            "SMTP_USER": "ops",
-            "SMTP_PASSWORD": PASSWORD,
-            "SMTP_TIMEOUT": "5",
-            "MAIL_FROM": "ops@example.com",
-            **more,
-        }
-    )
+LOGIN = {"SMTP_USER": "ops", "SMTP_PASSWORD": PASSWORD}
 
 
 def run(*argv: str) -> tuple[int, list[str]]:
@@ -48,7 +34,7 @@ def test_it_prints_the_conversation_and_the_servers_acceptance(
     server = smtpd_factory(
         tls="starttls", users={"ops": PASSWORD}, data_reply="250 2.0.0 Ok: queued as {queue_id}"
     )
-    configure(server)
+    save_smtp(server, **LOGIN)
     with caplog.at_level(logging.DEBUG):
         status, lines = run("--to", "alice@example.com")
     assert status == 0, lines
@@ -78,7 +64,7 @@ def test_it_names_the_stage_the_servers_words_and_what_they_mean(
         "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in virtual mailbox table",
         match="nobody@",
     )
-    configure(server)
+    save_smtp(server, **LOGIN)
     status, lines = run("--to", "nobody@example.com")
     assert status == 1
     assert (
@@ -94,7 +80,7 @@ def test_it_cancels_a_test_mail_that_would_only_be_retried(
     smtpd_factory: Callable[..., SmtpServer], ssl_cert_file: Path
 ) -> None:
     server = smtpd_factory(tls="starttls", users={"ops": "another password"})
-    configure(server)
+    save_smtp(server, **LOGIN)
     status, lines = run("--to", "alice@example.com")
     assert status == 1
     assert any(line.startswith("FAILED at auth: 535") for line in lines), lines
@@ -122,7 +108,7 @@ def test_the_test_mail_subject_is_in_the_instance_language(
     smtpd: SmtpServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("POSTWARDEN_LANGUAGE", "fa")
-    configure(smtpd, SMTP_USER="", SMTP_PASSWORD="")
+    save_smtp(smtpd)
     status, lines = run("--to", "alice@example.com")
     assert status == 0, lines
     [delivered] = smtpd.delivered

@@ -27,31 +27,19 @@ from postwarden.doctor.report import report_json, run_doctor
 from postwarden.outbox import heartbeat, suppressions
 from postwarden.outbox.models import Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings, save_smtp
 from tests.smtpd import SmtpServer
 
 pytestmark = pytest.mark.django_db
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "doctor.schema.json").read_text(encoding="utf-8"))
 URL = "/api/v1/doctor"
 STORED_PASSWORD = "stored-PaSsWoRd-d1st1nct1ve-13"
-
-
-def save_smtp(server: SmtpServer, **extra: str) -> None:
-    """As an admin would in the console: saved (and sealed) in the database."""
-    runtime.save(
-        {
-            "SMTP_HOST": server.host,
-            "SMTP_PORT": str(server.port),
-            "SMTP_SECURITY": "none",
-            "MAIL_FROM": "ops@example.com",
-            "TEST_EMAIL": "dest@example.com",
-            **extra,
-        }
-    )
+#: the plain server by its address, and the doctor's probe recipient
+AS_SAVED = {"SMTP_HOST": "127.0.0.1", "TEST_EMAIL": "dest@example.com"}
 
 
 def test_it_uses_console_saved_settings_and_the_databases_facts(smtpd: SmtpServer, tmp_path: Path) -> None:
-    save_smtp(smtpd)
+    save_smtp(smtpd, **AS_SAVED)
     enqueued = enqueue(Outgoing(to=["ann@example.com"], text="hi"), settings=make_settings(data_dir=tmp_path))
     Recipient.objects.filter(message__public_id=enqueued.public_id).update(
         queued_at=timezone.now() - timedelta(minutes=20)
@@ -65,7 +53,7 @@ def test_it_uses_console_saved_settings_and_the_databases_facts(smtpd: SmtpServe
 
 
 def test_it_reports_drift_and_suppression(smtpd: SmtpServer) -> None:
-    save_smtp(smtpd)
+    save_smtp(smtpd, **AS_SAVED)
     now = timezone.now()
     heartbeat.beat(
         "w-old",
@@ -85,7 +73,7 @@ def test_it_reports_drift_and_suppression(smtpd: SmtpServer) -> None:
 
 
 def test_it_takes_imported_layers_above_the_stored_values(smtpd: SmtpServer) -> None:
-    save_smtp(smtpd, SMTP_PASSWORD=STORED_PASSWORD, SMTP_USER="stored-user")
+    save_smtp(smtpd, **AS_SAVED, SMTP_PASSWORD=STORED_PASSWORD, SMTP_USER="stored-user")
     layer = Layer(Origin.IMPORT, {"SMTP_USER": "imported-user"}, {"SMTP_USER": "MB_EMAIL_SMTP_USERNAME"})
     report = run_doctor(Options(only=frozenset({"config"})), layers=[layer])
     assert (report.settings["user"], report.settings["password"]) == ("imported-user", "set")
@@ -95,6 +83,7 @@ def test_it_takes_imported_layers_above_the_stored_values(smtpd: SmtpServer) -> 
 def test_the_system_checks_and_the_config_stage_never_disagree(smtpd: SmtpServer) -> None:
     save_smtp(
         smtpd,
+        **AS_SAVED,
         SMTP_PORT="465",
         SMTP_USER="u",
         SMTP_PASSWORD="p",
@@ -123,7 +112,7 @@ def test_every_config_code_has_a_stable_system_check_id() -> None:
 
 
 def test_the_system_checks_are_registered(smtpd: SmtpServer) -> None:
-    save_smtp(smtpd, EMAIL_ENABLED="false")
+    save_smtp(smtpd, **AS_SAVED, EMAIL_ENABLED="false")
     found = django_checks.run_checks(tags=["postwarden"])
     assert [m.id for m in found] == ["postwarden.W003"]
     assert config_findings(runtime.current_settings())[0].code.value == "config.disabled"
@@ -143,7 +132,7 @@ def key(*scopes: str) -> dict[str, str]:
 
 
 def test_the_api_returns_the_report(api: None, client: Client, smtpd: SmtpServer) -> None:
-    save_smtp(smtpd, SMTP_PASSWORD=STORED_PASSWORD)
+    save_smtp(smtpd, **AS_SAVED, SMTP_PASSWORD=STORED_PASSWORD)
     response = client.post(
         URL,
         {"only": ["network", "envelope"], "timeout": 2},
@@ -168,7 +157,7 @@ def test_the_api_needs_a_key(api: None, client: Client) -> None:
 def test_the_api_sends_or_chooses_recipients_only_with_scope_send(
     api: None, client: Client, smtpd: SmtpServer, body: dict[str, Any]
 ) -> None:
-    save_smtp(smtpd)
+    save_smtp(smtpd, **AS_SAVED)
     response = client.post(
         URL, {**body, "only": ["network"]}, content_type="application/json", headers=key("read")
     )
@@ -193,7 +182,7 @@ def test_the_api_refuses_bad_requests(api: None, client: Client, body: dict[str,
 
 
 def test_report_json_is_the_contract(smtpd: SmtpServer) -> None:
-    save_smtp(smtpd)
+    save_smtp(smtpd, **AS_SAVED)
     data = report_json(Options(only=frozenset({"config"})))
     jsonschema.Draft202012Validator(SCHEMA).validate(data)
     assert [c["status"] for c in data["checks"] if c["id"] == "config.process_drift"] == [Status.SKIP.value]

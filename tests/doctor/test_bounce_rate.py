@@ -14,7 +14,7 @@ from postwarden.core.config.model import AlertSettings
 from postwarden.doctor.report import service_facts
 from postwarden.outbox.models import Message, Recipient
 from postwarden.outbox.submission import Outgoing, enqueue_many
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from postwarden.mailtemplates import store as templates
 from postwarden.outbox import heartbeat, policy, suppressions
 from postwarden.outbox.models import Recipient, State, Suppression
 from postwarden.outbox.submission import Outgoing, enqueue
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 pytestmark = pytest.mark.django_db
 

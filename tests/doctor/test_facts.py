@@ -17,7 +17,7 @@ from postwarden.doctor.report import service_facts
 from postwarden.outbox import heartbeat, suppressions
 from postwarden.outbox.models import Recipient, State
 from postwarden.outbox.submission import Outgoing, enqueue
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 pytestmark = pytest.mark.django_db
 

@@ -27,7 +27,7 @@ from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Worker
 from postwarden.outbox.worker.loop import WorkerOptions as WorkerOptions
 from tests.core.doctor.helpers import check, codes, finding
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 from tests.smtpd import SmtpServer
 
 pytestmark = pytest.mark.django_db(transaction=True)

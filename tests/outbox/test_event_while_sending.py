@@ -15,7 +15,7 @@ from postwarden.outbox.models import Attempt, Recipient, State, Suppression
 from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker import claim, leases, record
 from postwarden.transports.base import Outcome, RecipientResult
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from postwarden.accounts.models import ApiKey
 from postwarden.outbox.groupcommit import GroupCommitter
 from postwarden.outbox.models import Message, Recipient
 from postwarden.outbox.submission import Enqueued, Outgoing, enqueue_many
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 #: seconds any thread or process of these tests may take
@@ -343,7 +343,7 @@ from django.core.management import call_command
 from django.db import connection
 call_command("migrate", verbosity=0)
 from postwarden.outbox.submission import Outgoing, enqueue_many
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 def crash_after_recipients(execute, sql, params, many, context):
     result = execute(sql, params, many, context)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from postwarden.outbox.models import WorkerHeartbeat
 from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.stats import Stats
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 pytestmark = pytest.mark.django_db
 

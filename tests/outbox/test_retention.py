@@ -20,7 +20,7 @@ from postwarden.outbox import actions, retention, suppressions
 from postwarden.outbox.models import Attempt, Content, Event, Message, Recipient, State, Suppression
 from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.console.helpers import enqueue_one
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import pytest
 
-from postwarden.configstore import runtime
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.config.model import Origin, Settings, Source
 from postwarden.core.config.resolve import ConfigError, ConfigProblem
@@ -22,7 +21,7 @@ from postwarden.outbox.models import Attempt, Event, Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from tests.console.conftest import _fresh_settings_cache, clean_env  # noqa: F401 - fixtures
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings, save_smtp
 from tests.smtpd import SmtpServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_env", "ssl_cert_file")]
@@ -31,21 +30,6 @@ RIGHT = "Right-Zq9XkVbN-password"
 WRONG = "Wrong-Zq9XkVbN-password"
 #: deliver steps a scenario may take: bounded, never timed
 STEPS = 6
-
-
-def _save_smtp(server: SmtpServer, password: str) -> None:
-    runtime.save(
-        {
-            "EMAIL_PROVIDER": "smtp",
-            "SMTP_HOST": "localhost",
-            "SMTP_PORT": str(server.port),
-            "SMTP_SECURITY": "starttls",
-            "SMTP_USER": USER,
-            "SMTP_PASSWORD": password,
-            "SMTP_TIMEOUT": "5",
-            "MAIL_FROM": "ops@example.com",
-        }
-    )
 
 
 def _send(subject: str) -> int:
@@ -87,14 +71,14 @@ def test_a_message_sent_right_after_a_save_uses_the_saved_password_and_the_defer
     smtpd_factory: Callable[..., SmtpServer],
 ) -> None:
     server = smtpd_factory(tls="starttls", users={USER: RIGHT})
-    _save_smtp(server, WRONG)
+    save_smtp(server, SMTP_USER=USER, SMTP_PASSWORD=WRONG)
 
     async def scenario() -> tuple[int, int]:
         worker = _worker()
         first = await worker.db(_send, "before")
         await worker.deliver_step()
         assert await worker.db(_state, first) == ("deferred", "auth.failed")
-        await worker.db(_save_smtp, server, RIGHT)
+        await worker.db(lambda: save_smtp(server, SMTP_USER=USER, SMTP_PASSWORD=RIGHT))
         second = await worker.db(_send, "after")
         await _until_sent(worker, first, second)
         await worker.close()
@@ -126,7 +110,7 @@ def test_recipients_deferred_by_an_unreachable_server_are_retried_when_it_answer
     smtpd_factory: Callable[..., SmtpServer],
 ) -> None:
     server = smtpd_factory(tls="starttls", users={USER: RIGHT})
-    _save_smtp(server, RIGHT)
+    save_smtp(server, SMTP_USER=USER, SMTP_PASSWORD=RIGHT)
     server.inject("EHLO", "421 4.3.2 Service not available, closing channel", times=1)
 
     async def scenario() -> tuple[int, int]:
@@ -152,16 +136,15 @@ def test_a_recipient_refused_at_rcpt_is_not_retried_by_a_settings_change(
     smtpd_factory: Callable[..., SmtpServer],
 ) -> None:
     server = smtpd_factory(tls="starttls", users={USER: RIGHT})
-    _save_smtp(server, RIGHT)
+    save_smtp(server, SMTP_USER=USER, SMTP_PASSWORD=RIGHT)
     server.inject("RCPT", "452 4.2.2 Mailbox full", match="full@example.org")
 
     async def scenario() -> None:
         worker = _worker()
         await worker.db(_send, "full")
         await worker.deliver_step()
-        await worker.db(
-            _save_smtp, server, RIGHT + "-changed"
-        )  # a settings change that cannot help a full mailbox
+        # a settings change that cannot help a full mailbox
+        await worker.db(lambda: save_smtp(server, SMTP_USER=USER, SMTP_PASSWORD=RIGHT + "-changed"))
         await worker.deliver_step()
         await worker.close()
 
@@ -175,7 +158,7 @@ def test_retry_now_requeues_a_deferred_recipient_and_names_who_asked(
     smtpd_factory: Callable[..., SmtpServer],
 ) -> None:
     server = smtpd_factory(tls="starttls", users={USER: RIGHT})
-    _save_smtp(server, RIGHT)
+    save_smtp(server, SMTP_USER=USER, SMTP_PASSWORD=RIGHT)
     server.inject("RCPT", "451 4.7.1 Greylisted, try again later", match="grey@example.org", times=1)
 
     async def scenario() -> int:

@@ -24,7 +24,7 @@ from postwarden.outbox.models import (
     Suppression,
 )
 from postwarden.outbox.submission import Outgoing, enqueue, enqueue_many, enqueue_raw
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 pytestmark = pytest.mark.django_db
 

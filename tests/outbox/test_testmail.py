@@ -18,7 +18,7 @@ from postwarden.core.secrets import Secret
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.testmail import send_test_mail
 from postwarden.outbox.timeline import timeline
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 from tests.outbox.procs import BOUND, Place, wait_for
 from tests.smtpd import SmtpServer
 

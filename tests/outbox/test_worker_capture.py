@@ -11,7 +11,7 @@ from postwarden.outbox.models import Attempt, Recipient, WorkerHeartbeat
 from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from postwarden.transports.capture import list_captured, read_captured
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

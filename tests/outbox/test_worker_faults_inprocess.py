@@ -16,7 +16,7 @@ from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from postwarden.transports.base import RecipientResult, TransportDelivery
 from postwarden.transports.capture import CaptureTransport
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -26,8 +26,8 @@ from postwarden.core.secrets import Secret
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Worker, WorkerOptions
+from tests.factories import make_settings
 from tests.oauthd import APP_SECRET, TENANT, BearerCheck, IdentityServer, microsoft_oauth2, self_signed
-from tests.outbox.helpers import make_settings
 from tests.smtpd import SmtpServer
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -19,7 +19,7 @@ from postwarden.core.config.model import DeliverySettings, Security
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Worker, WorkerOptions
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 from tests.ports import free_port
 from tests.smtpd.raw import RawServer, banner, close_at_once, scripted
 

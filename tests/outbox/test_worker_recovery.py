@@ -33,7 +33,7 @@ from postwarden.outbox.submission import Outgoing, enqueue_many
 from postwarden.outbox.worker import claim, leases
 from postwarden.outbox.worker.liveness import ProcessId, gone, identify, this_process
 from postwarden.outbox.worker.loop import Worker, WorkerOptions
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 from tests.outbox.smtpd_helper import Server
 
 pytestmark = pytest.mark.django_db(transaction=True)

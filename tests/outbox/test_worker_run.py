@@ -11,7 +11,7 @@ from postwarden.core.config.model import DeliverySettings, Settings
 from postwarden.outbox.models import Attempt, Recipient, WorkerHeartbeat
 from postwarden.outbox.submission import Outgoing, enqueue_many
 from postwarden.outbox.worker.loop import Worker, WorkerOptions
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 from tests.outbox.smtpd_helper import Server
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -16,7 +16,7 @@ from postwarden.outbox import actions
 from postwarden.outbox.models import Attempt, Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.outbox.worker.loop import Worker, WorkerOptions
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 from tests.outbox.smtpd_helper import Server
 
 pytestmark = pytest.mark.django_db(transaction=True)

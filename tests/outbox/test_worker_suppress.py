@@ -13,7 +13,7 @@ from postwarden.outbox import effects, suppressions
 from postwarden.outbox.models import Event, Recipient, State, Suppression
 from postwarden.outbox.submission import Outgoing, enqueue
 from tests.core.doctor.helpers import doctor
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 from tests.outbox.smtpd_helper import Server
 from tests.outbox.test_worker_smtp import run_worker_steps
 

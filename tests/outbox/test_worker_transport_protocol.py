@@ -23,7 +23,7 @@ from postwarden.transports.capture import CaptureTransport
 from postwarden.transports.esp import EspTransport
 from postwarden.transports.smtp import SmtpTransport
 from tests import providers as p
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,17 +19,14 @@ from typing import Any, TypeVar
 
 from postwarden.core.config.model import (
     DeliverySettings,
-    Provider,
     RelaySettings,
-    Security,
-    SendingSettings,
     ServiceSettings,
     Settings,
-    SmtpSettings,
 )
 from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from postwarden.relay.gateway import Gateway
 from postwarden.relay.server import Relay, RelayServerConfig
+from tests.factories import make_settings
 
 T = TypeVar("T")
 LOOPBACK_V4 = (ipaddress.ip_network("127.0.0.0/8"),)
@@ -46,25 +43,15 @@ def relay_settings(
     max_message_bytes: int = 10 * 1024 * 1024,
     **sending: Any,
 ) -> Settings:
-    """Settings as the relay and the worker see them: From ops@example.com, delivery to
-    the plain SMTP server on ``smtp_port`` (else the capture transport)."""
-    base = SendingSettings(
-        provider=Provider.SMTP if smtp_port else Provider.CAPTURE,
-        from_address="ops@example.com",
-        from_name="Ops",
-    )
-    smtp = (
-        SmtpSettings(host="127.0.0.1", port=smtp_port, security=Security.NONE, timeout=5.0)
-        if smtp_port
-        else SmtpSettings()
-    )
-    return Settings(
-        sending=replace(base, **sending),
-        smtp=smtp,
+    """Settings as the relay and the worker see them (tests/factories.make_settings), with
+    the relay listening on a free port and trusting ``trusted``."""
+    base = make_settings(
+        smtp_port=smtp_port,
         delivery=DeliverySettings(max_message_bytes=max_message_bytes),
         service=ServiceSettings(data_dir=data_dir, smtp_listen_port=0),
-        relay=RelaySettings(trusted_networks=trusted),
+        **sending,
     )
+    return replace(base, relay=RelaySettings(trusted_networks=trusted))
 
 
 class RelayThread:

@@ -23,7 +23,7 @@ from postwarden.outbox.submission import FileIn, Outgoing, enqueue
 from postwarden.outbox.worker.loop import Worker, WorkerOptions
 from postwarden.webhooks import views
 from tests import providers as p
-from tests.outbox.helpers import make_settings
+from tests.factories import make_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

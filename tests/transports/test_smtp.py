@@ -18,8 +18,8 @@ from postwarden.outbox.retry import RetryPolicy, judge
 from postwarden.transports import smtp as smtp_transport
 from postwarden.transports.base import Outcome, RecipientResult, TransportDelivery
 from postwarden.transports.smtp import SmtpTransport
+from tests.factories import make_settings
 from tests.outbox import smtpd_helper
-from tests.outbox.helpers import make_settings
 from tests.outbox.smtpd_helper import Server
 
 RAW = (
