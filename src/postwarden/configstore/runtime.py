@@ -19,6 +19,7 @@ from django.utils import timezone
 from postwarden.configstore.models import StoredSetting
 from postwarden.core.config.model import Settings
 from postwarden.core.config.resolve import resolve_environment
+from postwarden.core.config.stored import unsealed
 from postwarden.core.config.variables import BY_NAME
 from postwarden.core.sealing import Sealer
 from postwarden.core.secrets import Secret
@@ -36,16 +37,8 @@ def sealer() -> Sealer:
 
 def stored_values() -> dict[str, str]:
     """Saved values, secrets unsealed (and registered for log redaction)."""
-    box = sealer()
-    values: dict[str, str] = {}
-    for row in StoredSetting.objects.all():
-        if row.sealed:
-            plain = box.unseal(row.value).reveal()
-            register_secret(plain)
-            values[row.name] = plain
-        else:
-            values[row.name] = row.value
-    return values
+    rows = StoredSetting.objects.values_list("name", "value", "sealed")
+    return unsealed(rows, sealer, register_secret)
 
 
 def _version() -> tuple[object, ...]:

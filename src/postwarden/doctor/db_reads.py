@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from postwarden.core import policy
 from postwarden.core.config.model import Settings
 from postwarden.core.config.service import fingerprint
+from postwarden.core.config.stored import Unsealer, unsealed
 from postwarden.core.doctor.service import (
     ACCEPTED_STATES,
     FAILED_STATES,
@@ -137,12 +138,13 @@ def connect(database_url: str) -> Iterator[Db]:
 def stored_values(db: Db, key: Secret) -> dict[str, str]:
     """The settings saved in the console (configstore.StoredSetting), secrets unsealed."""
     rows = db.rows("SELECT name, value, sealed FROM configstore_storedsetting")
-    if not any(sealed for _, _, sealed in rows):
-        return {str(name): str(value) for name, value, _ in rows}
+    return unsealed(rows, lambda: _sealer(key))
+
+
+def _sealer(key: Secret) -> Unsealer:
     from postwarden.core.sealing import Sealer  # cryptography's Fernet: only when there is a secret
 
-    box = Sealer(key)
-    return {str(name): box.unseal(value).reveal() if sealed else str(value) for name, value, sealed in rows}
+    return Sealer(key)
 
 
 def collect(db: Db, settings: Settings, recipient: str | None, key: Secret, now: datetime) -> ServiceFacts:
