@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -144,20 +144,9 @@ def problems() -> list[str]:
     for domain in DOMAINS:
         wanted = {_key(m) for m in _messages(template(domain))}
         for language in LANGUAGES[1:]:
-            where = po_path(language, domain).relative_to(ROOT)
-            catalog = read(language, domain)
-            have = {_key(m) for m in _messages(catalog)}
-            found += [
-                f"{where}: not in the catalog (run make messages): {m!r}" for m in sorted(wanted - have)
-            ]
-            found += [
-                f"{where}: no longer in the code (run make messages): {m!r}" for m in sorted(have - wanted)
-            ]
-            found += [f"{where}: not translated: {m!r}" for m in untranslated(catalog)]
-            found += [f"{where}: {p}" for m in _messages(catalog) for p in _placeholder_errors(m)]
-            mo = po_path(language, domain).with_suffix(".mo")
-            if not mo.exists() or mo.read_bytes() != compiled(catalog):
-                found.append(f"{mo.relative_to(ROOT)}: stale or missing; run make messages")
+            found += catalog_problems(
+                po_path(language, domain), read(language, domain), wanted, _key, PLACEHOLDER
+            )
     for language in LANGUAGES[1:]:
         found += disagreements(language, {domain: read(language, domain) for domain in DOMAINS})
     return found
@@ -285,24 +274,31 @@ def django_problems() -> list[str]:
     for app in DJANGO_APPS:
         wanted = {_ctx_key(m) for m in _messages(django_template(app))}
         for language in LANGUAGES[1:]:
-            where = django_po_path(app, language).relative_to(ROOT)
             catalog = read_django(app, language)
-            have = {_ctx_key(m) for m in _messages(catalog)}
-            found += [
-                f"{where}: not in the catalog (run make messages): {m!r}" for m in sorted(wanted - have)
-            ]
-            found += [
-                f"{where}: no longer in the code (run make messages): {m!r}" for m in sorted(have - wanted)
-            ]
-            found += [f"{where}: not translated: {m!r}" for m in untranslated(catalog)]
-            found += [
-                f"{where}: {p}"
-                for m in _messages(catalog)
-                for p in _placeholder_errors(m, _DJANGO_PLACEHOLDER)
-            ]
-            mo = django_po_path(app, language).with_suffix(".mo")
-            if not mo.exists() or mo.read_bytes() != compiled(catalog):
-                found.append(f"{mo.relative_to(ROOT)}: stale or missing; run make messages")
+            found += catalog_problems(
+                django_po_path(app, language), catalog, wanted, _ctx_key, _DJANGO_PLACEHOLDER
+            )
+    return found
+
+
+def catalog_problems(
+    po: Path,
+    catalog: Catalog,
+    wanted: set[tuple[str, ...]],
+    key: Callable[[Message], tuple[str, ...]],
+    placeholder: re.Pattern[str],
+) -> list[str]:
+    """One catalog against the messages its code marks: missing, stale, untranslated, a
+    placeholder lost or invented, a stale ``.mo`` (the core's and Django's alike)."""
+    where = po.relative_to(ROOT)
+    have = {key(m) for m in _messages(catalog)}
+    found = [f"{where}: not in the catalog (run make messages): {m!r}" for m in sorted(wanted - have)]
+    found += [f"{where}: no longer in the code (run make messages): {m!r}" for m in sorted(have - wanted)]
+    found += [f"{where}: not translated: {m!r}" for m in untranslated(catalog)]
+    found += [f"{where}: {p}" for m in _messages(catalog) for p in _placeholder_errors(m, placeholder)]
+    mo = po.with_suffix(".mo")
+    if not mo.exists() or mo.read_bytes() != compiled(catalog):
+        found.append(f"{mo.relative_to(ROOT)}: stale or missing; run make messages")
     return found
 
 
