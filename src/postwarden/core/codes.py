@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from postwarden.core.i18n import Text
+from postwarden.core.i18n import Text, gettext
 
 #: The doctor's stages, in the order a message travels (and the report lists them).
 STAGE_ORDER: Final[tuple[str, ...]] = (
@@ -50,6 +50,15 @@ class Severity(enum.StrEnum):
     WARNING = "warning"
     #: not a fault (a positive reply, a note)
     INFO = "info"
+
+    def word(self) -> str:
+        """The severity as the reader's language says it (its value is what machines read)."""
+        words = {
+            Severity.ERROR: gettext("error"),
+            Severity.WARNING: gettext("warning"),
+            Severity.INFO: gettext("info"),
+        }
+        return words[self]
 
 
 class Code(enum.StrEnum):

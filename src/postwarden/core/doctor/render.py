@@ -57,16 +57,6 @@ def status_word(status: Status) -> str:
     return words[status]
 
 
-def severity_word(severity: Severity) -> str:
-    """A finding's severity as the reader's language says it."""
-    words = {
-        Severity.ERROR: gettext("error"),
-        Severity.WARNING: gettext("warning"),
-        Severity.INFO: gettext("info"),
-    }
-    return words[severity]
-
-
 def number(value: int) -> str:
     """A count or a duration for a person: as is in English, grouped and in the
     language's digits otherwise."""
@@ -86,7 +76,7 @@ def check_line(check: CheckResult, *, color: bool = False) -> str:
 
 
 def finding_block(finding: Finding, *, color: bool = False, heading: str = "") -> list[str]:
-    label = _paint(f"{severity_word(finding.severity)}: {finding.code.value}", finding.severity, color)
+    label = _paint(f"{finding.severity.word()}: {finding.code.value}", finding.severity, color)
     title, evidence = localize(finding.title), localize(finding.evidence)
     said, meant, steps = gettext("Evidence:"), gettext("What it means:"), gettext("Steps:")
     if _rtl():

@@ -122,7 +122,7 @@ def render(expl: Explanation, color: bool) -> str:
 
     kind = gettext("permanent") if expl.permanent else gettext("temporary")
     code = expl.code.value if expl.code else gettext("unknown")
-    head = f"{code}  {severity_word(expl.severity)} · {kind}"
+    head = f"{code}  {expl.severity.word()} · {kind}"
     lines = [paint(head, "1;" + _COLORS[expl.severity]), paint(localize(expl.title), "1"), ""]
     if expl.evidence:
         label = gettext("Server said:") if expl.reply is not None else gettext("Error:")
@@ -145,16 +145,6 @@ def render(expl: Explanation, color: bool) -> str:
         lines += [localize(wait), ""]
     lines.append(paint(localize(Text("rule: {rule}", rule=expl.rule_id)), "2"))
     return "\n".join(lines)
-
-
-def severity_word(severity: Severity) -> str:
-    """The severity as a reader says it (its value is what machines read)."""
-    words = {
-        Severity.ERROR: gettext("error"),
-        Severity.WARNING: gettext("warning"),
-        Severity.INFO: gettext("info"),
-    }
-    return words[severity]
 
 
 def _wrap(text: str, first: str = "  ", rest: str = "  ") -> list[str]:
