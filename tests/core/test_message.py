@@ -4,6 +4,7 @@ and everything it writes reads back through the stdlib parser as it was asked.""
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from email.header import decode_header
 from email.message import EmailMessage
@@ -256,9 +257,15 @@ def test_it_dates_an_undated_message_now_in_utc() -> None:
 
 
 def test_it_generates_a_random_message_id_at_the_from_domain() -> None:
+    """The time to the second (eight hex digits: ids sort by creation in their index), then
+    16 random bytes, at the From domain in its ASCII form."""
+    before = int(time.time())
     first = compose(draft(message_id=None, from_address="ops@bücher.de"))
     second = compose(draft(message_id=None, from_address="ops@bücher.de"))
-    assert re.fullmatch(r"<[0-9a-f]{32}@xn--bcher-kva\.de>", first.message_id)
+    after = int(time.time())
+    found = re.fullmatch(r"<([0-9a-f]{8})[0-9a-f]{32}@xn--bcher-kva\.de>", first.message_id)
+    assert found is not None, first.message_id
+    assert before <= int(found.group(1), 16) <= after
     assert first.message_id != second.message_id
     assert header_lines(first.raw, "Message-ID") == [f"Message-ID: {first.message_id}".encode()]
 
