@@ -118,20 +118,31 @@ def extract() -> None:
     for domain in DOMAINS:
         fresh = template(domain)
         for language in LANGUAGES[1:]:
-            catalog = read(language, domain)
-            created = catalog.creation_date
-            catalog.update(fresh, no_fuzzy_matching=True)
-            # a stable header: parallel branches that each extract then merge cleanly
-            catalog.creation_date = created
-            catalog.obsolete.clear()
-            path = po_path(language, domain)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("wb") as handle:
-                write_po(handle, catalog, width=100, sort_by_file=True)
-            path.with_suffix(".mo").write_bytes(compiled(read(language, domain)))
-            print(
-                f"{path.relative_to(ROOT)}: {len(fresh)} messages, {len(untranslated(catalog))} to translate"
+            merge(
+                read(language, domain),
+                fresh,
+                po_path(language, domain),
+                lambda: read(language, domain),  # noqa: B023 - called before the loop moves on
+                sort_by_file=True,
             )
+
+
+def merge(
+    catalog: Catalog, fresh: Catalog, path: Path, reread: Callable[[], Catalog], **layout: bool
+) -> None:
+    """Bring ``catalog`` to the messages of ``fresh`` (new ones empty, vanished ones dropped),
+    write it to ``path`` and compile the ``.mo`` from what was written (``reread``): the one
+    merge of the core's and Django's catalogs, which differ only in ``layout``."""
+    created = catalog.creation_date
+    catalog.update(fresh, no_fuzzy_matching=True)
+    # a stable header: parallel branches that each extract then merge cleanly
+    catalog.creation_date = created
+    catalog.obsolete.clear()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=100, **layout)
+    path.with_suffix(".mo").write_bytes(compiled(reread()))
+    print(f"{path.relative_to(ROOT)}: {len(fresh)} messages, {len(untranslated(catalog))} to translate")
 
 
 def untranslated(catalog: Catalog) -> list[str]:
@@ -253,18 +264,13 @@ def extract_django() -> None:
     for app in DJANGO_APPS:
         fresh = django_template(app)
         for language in LANGUAGES[1:]:
-            catalog = read_django(app, language)
-            created = catalog.creation_date
-            catalog.update(fresh, no_fuzzy_matching=True)
-            catalog.creation_date = created
-            catalog.obsolete.clear()
-            path = django_po_path(app, language)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("wb") as handle:
-                write_po(handle, catalog, width=100, omit_header=False, no_location=True)
-            path.with_suffix(".mo").write_bytes(compiled(read_django(app, language)))
-            print(
-                f"{path.relative_to(ROOT)}: {len(fresh)} messages, {len(untranslated(catalog))} to translate"
+            merge(
+                read_django(app, language),
+                fresh,
+                django_po_path(app, language),
+                lambda: read_django(app, language),  # noqa: B023 - called before the loop moves on
+                omit_header=False,
+                no_location=True,
             )
 
 
