@@ -20,7 +20,7 @@
    before its 250, as the relay does. Its count is cleanup's lines in its own log. Needs
    root (Postfix's master starts as root).
 
-Reports the median msgs/s (issue #7 ``relay_msgs_s``; target >= 3k), the relay's CPU per
+Reports the median msgs/s (``relay_msgs_s``; issue #18's target >= 3k and >= 3 x Postfix), the relay's CPU per
 message (utime+stime from /proc, smtp-source runs on the other core), the group
 commit's batches (from the relay's "relay stopped" log line) and the load average. Every loop is bounded by
 count and deadline; every process is stopped by its PID.

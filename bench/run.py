@@ -9,7 +9,7 @@ Postwarden figure — so that a ratio pairs figures taken moments apart and hold
 machine's speed drifts; each figure is the median of the rounds (at least 3, except
 ``--quick``). Then the relay (with its own interleaved aiosmtpd anchor) and the doctor.
 
-Writes ``bench/results.json`` (issue #7's keys, the targets and their verdicts, the
+Writes ``bench/results.json`` (the keys of issues #7 and #18, issue #18's targets and their verdicts, the
 machine, every run's raw numbers) and ``bench/results.md`` (the table it prints). Exit
 status 1 when a measurement failed or a count did not match (a target missed is
 reported, not an error: the targets are goals, and this is a measurement).
