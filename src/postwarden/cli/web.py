@@ -40,6 +40,10 @@ def run(argv: list[str]) -> int:
     # do not compete for the database: the outbox's group commit (outbox/groupcommit.py)
     # writes every waiting request in one transaction, so a thread per concurrent client
     # (16 by default) makes bigger groups; 4 or 8 threads measured no faster (issue #7).
+    # It reads a whole request before a thread runs it (a slow upload holds a connection,
+    # not a thread) and drops header names with underscores (X_Forwarded_For is not the
+    # proxy's X-Forwarded-For): tests/security/test_web_server.py and test_trusted_proxies.py.
+    # granian was faster and failed both (docs/performance.md).
     serve(
         ProxyHeaders(application, trusted=service.trusted_proxies, https=service.https),
         host=host,
