@@ -52,7 +52,8 @@ DOMAINS: Final[dict[str, tuple[str, ...]]] = {
     "replies": ("core/replies", "cli/explain.py"),
     # the settings' descriptions: the console's Email settings page shows them
     "settings": ("core/config",),
-    "cli": ("cli", "core", "outbox/management"),
+    # mailtemplates: a template's refusal, English in the API's answer, translated in the console
+    "cli": ("cli", "core", "outbox/management", "mailtemplates"),
     # what Postwarden writes itself outside the console: alerts, the canary mail
     "mail": ("alerts", "canaries/runner.py"),
 }

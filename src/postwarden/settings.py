@@ -8,18 +8,21 @@ the same resolver for the service settings (database, data directory, secret key
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
 
+from postwarden.core import i18n
 from postwarden.core.config.resolve import ConfigError, env_layers, resolve
 
 try:
     SERVICE_SETTINGS = resolve(*env_layers())
 except ConfigError as exc:  # say what to set instead of a traceback from deep inside Django
-    sys.stderr.write(f"{exc}\n")
+    with i18n.override(i18n.language_from_environ(os.environ)):
+        sys.stderr.write(f"{i18n.localize(exc.said())}\n")
     raise SystemExit(2) from None
 
 _service = SERVICE_SETTINGS.service
@@ -133,7 +136,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "postwarden.accounts.passwords.MinimumLength", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 

@@ -61,7 +61,7 @@ def test_it_refuses_a_short_password(admin_client: Client) -> None:
     response = admin_client.post(
         "/users/", {"email": "new@example.com", "role": "viewer", "password": "short"}
     )
-    assert "This password is too short" in response.content.decode()
+    assert "This password is too short: it must have at least 10 characters." in response.content.decode()
     assert not User.objects.filter(username="new@example.com").exists()
 
 

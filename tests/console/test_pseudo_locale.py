@@ -124,9 +124,15 @@ def pseudo(tmp_path: Path, settings: object) -> str:
     """The console's catalogs as a pseudo-locale: each translation is its English inside
     the markers, compiled where Django looks first (LOCALE_PATHS)."""
     catalog = Catalog(locale="en", domain="django")
-    django_own = Path(django.__file__).parent / "conf" / "locale" / i18n.LANGUAGES[1] / "LC_MESSAGES"
-    with (django_own / "django.po").open("rb") as handle:
-        sources = [read_po(handle)]
+    django_root = Path(django.__file__).parent
+    # Django's own words and its contrib apps' (a password validator's, a form's)
+    owns = [django_root / "conf", *sorted((django_root / "contrib").iterdir())]
+    sources = []
+    for own in owns:
+        po = own / "locale" / i18n.LANGUAGES[1] / "LC_MESSAGES" / "django.po"
+        if po.is_file():
+            with po.open("rb") as handle:
+                sources.append(read_po(handle))
     sources += [messages.read_django(app, i18n.LANGUAGES[1]) for app in messages.DJANGO_APPS]
     for source in sources:
         for message in source:
@@ -193,3 +199,88 @@ def test_the_login_404_and_403_pages_say_only_words_from_the_catalog(pseudo: str
     forbidden = logged_in(viewer).get("/users/")
     assert forbidden.status_code == 403
     assert english_on(forbidden.content.decode()) == []
+
+
+#: the settings form with values the resolver refuses, one problem of each kind
+BAD_SETTINGS: Final = {
+    "EMAIL_PROVIDER": "smtp",
+    "EMAIL_ENABLED": "on",
+    "SMTP_HOST": "smtp.example.com",
+    "SMTP_PORT": "abc",
+    "SMTP_SECURITY": "starttls",
+    "SMTP_TIMEOUT": "-3",
+    "MAIL_FROM": "ops@example.com",
+    "LINKS_ALLOWED_HOSTS": "",
+    "POSTWARDEN_RELAY_TRUSTED_NETWORKS": "not-a-network",
+}
+TEMPLATE: Final = {
+    "name": "welcome",
+    "subject": "Hello {{ name }}",
+    "text": "",
+    "html": "<p>Hi {{ name }}, <a href='{{ url }}'>start</a> or see http://localhost:8000/help</p>",
+    "sample_variables": '{"name": "Ann", "url": "http://10.0.0.5/start"}',
+}
+#: forms sent with what they refuse, so that the page comes back with its errors (a
+#: re-rendered form, a flash, an htmx partial): route, its arguments' fixture key, data
+POSTS: Final[list[tuple[str, str, dict[str, object]]]] = [
+    ("settings", "", {**BAD_SETTINGS, "action": "save"}),
+    ("settings_test_connection", "", BAD_SETTINGS),
+    ("settings_send_test", "", {**BAD_SETTINGS, "to": "not an address"}),
+    ("templates", "", {**TEMPLATE, "html": "<p>\n{{ name | shout }}</p>"}),
+    ("templates", "", {**TEMPLATE, "html": "<p>{% if name %}open</p>"}),
+    ("templates", "", {**TEMPLATE, "name": "no spaces allowed"}),
+    ("templates", "", {**TEMPLATE, "sample_variables": "{name: 1}"}),
+    ("templates", "", {**TEMPLATE, "sample_variables": "[1]"}),
+    ("templates", "", {**TEMPLATE, "html": "", "text": ""}),
+    ("template_preview", "", {**TEMPLATE, "sample_variables": '{"name": "Ann"}'}),
+    ("template_preview", "", TEMPLATE),
+    (
+        "template_preview",
+        "",
+        {**TEMPLATE, "html": "<p>{{ name | join(1) }}</p>", "sample_variables": '{"name": 5}'},
+    ),
+    ("template", "template", {**TEMPLATE, "html": "<p>{{ name }</p>"}),
+    ("template_send_test", "template", {"to": "not an address"}),
+    ("canaries", "", {"address": "not an address", "imap_host": "", "imap_port": "0"}),
+    ("canary", "canary", {"address": "", "imap_port": "99999"}),
+    ("apikeys", "", {"name": "", "scopes": ["no-such-scope"]}),
+    ("users", "", {"email": "not an address", "password": "short", "role": "nobody"}),
+    ("user", "user", {"role": "nobody", "password": "short"}),
+    ("people", "", {"action": "member", "email": "not an address"}),
+    ("people", "", {"action": "group", "name": ""}),
+    ("people", "", {"action": "mode", "mode": "everyone"}),
+    ("member", "member", {"email": "not an address"}),
+    ("suppressions", "", {"address": "not an address"}),
+    ("alerts", "", {"url": "not a url"}),
+    ("account", "", {"language": "de", "calendar": "lunar"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "data"),
+    POSTS,
+    ids=[f"{name}-{i}" for i, (name, _, _) in enumerate(POSTS)],
+)
+def test_every_form_sent_back_with_its_errors_says_only_words_from_the_catalog(
+    name: str,
+    args: str,
+    data: dict[str, object],
+    pseudo: str,
+    admin: User,
+    url_args: dict[str, dict[str, object]],  # noqa: F811 - the fixture imported above
+    clean_env: None,
+) -> None:
+    admin.language = pseudo
+    admin.save()
+    client = logged_in(admin)
+    if args == "template":
+        client.post(reverse("console:templates"), TEMPLATE)
+        kwargs: dict[str, object] | None = {"name": TEMPLATE["name"]}
+    else:
+        kwargs = url_args.get(args) if args else None
+    response = client.post(reverse(f"console:{name}", kwargs=kwargs), data, follow=True)
+    assert response.status_code == 200, (name, response.status_code)
+    page = response.content.decode()
+    assert i18n.PSEUDO_OPEN in page, name
+    left = english_on(page)
+    assert not left, f"{name}: {' '.join(left)}"

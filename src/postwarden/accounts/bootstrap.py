@@ -18,6 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.utils.translation import gettext
 
 from postwarden.accounts.models import Role, User
 from postwarden.core.config.service import data_dir_lock
@@ -101,11 +102,13 @@ def ensure_first_admin() -> str | None:
         password = secrets.token_urlsafe(12)
     create_admin(email, password)
     if generated:
-        return (
-            f"Created the first admin: {email} with password {password} "
+        return gettext(
+            "Created the first admin: %(email)s with password %(password)s "
             "(shown once; change it in the console)"
-        )
-    return f"Created the first admin: {email} (password from POSTWARDEN_ADMIN_PASSWORD)"
+        ) % {"email": email, "password": password}
+    return gettext("Created the first admin: %(email)s (password from POSTWARDEN_ADMIN_PASSWORD)") % {
+        "email": email
+    }
 
 
 def create_admin(email: str, password: str, role: Role = Role.ADMIN, *, read_bodies: bool = False) -> User:

@@ -17,6 +17,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+from postwarden.core import i18n
 from postwarden.core.config.model import Settings
 from postwarden.core.config.resolve import ConfigError, env_layers, redact_url, resolve
 from postwarden.core.config.service import ensure_secret_key
@@ -58,8 +59,24 @@ def setup(process: str = "cli", *, create: bool = False, install: bool = True) -
     import django
 
     django.setup()
+    if process not in SERVERS:
+        speak_the_commands_language()
     if install and not create:
         require_migrated(settings)
+
+
+#: the processes that serve others: each request (console) or message picks its own
+#: language, and the API stays English, so none is made active for the whole process
+SERVERS = frozenset({"serve", "web", "worker", "relay", "monitor", "bounces"})
+
+
+def speak_the_commands_language() -> None:
+    """Django's words (a canary's status, the first admin's line, a system check) in the
+    language :func:`postwarden.cli.main.main` chose for the core from ``LANG`` (then
+    POSTWARDEN_LANGUAGE): one choice for both halves of a command's output."""
+    from django.utils import translation
+
+    translation.activate(i18n.get_language())
 
 
 def start_up(process: str, *, verbosity: int = 0) -> None:
@@ -70,9 +87,12 @@ def start_up(process: str, *, verbosity: int = 0) -> None:
     setup(process, create=True)
     if os.environ.get(STARTED_UP) == "1":
         return
+    from django.utils import translation
+
     from postwarden.accounts.bootstrap import start_up_once
 
-    created = start_up_once(verbosity=verbosity)
+    with translation.override(i18n.get_language()):  # the line below is read by a person
+        created = start_up_once(verbosity=verbosity)
     if created:
         print(created, flush=True)
 
@@ -82,7 +102,7 @@ def resolved() -> Settings:
     try:
         return resolve(*env_layers())
     except ConfigError as exc:
-        raise CommandError(" ".join(line.strip() for line in str(exc).splitlines())) from None
+        raise CommandError(exc.said(one_line=True)) from None
 
 
 #: what to do when a command finds no install

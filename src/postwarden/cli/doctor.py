@@ -28,7 +28,7 @@ from postwarden.core.doctor import render
 from postwarden.core.doctor.context import CheckCallback, Options, recipient_of
 from postwarden.core.doctor.model import STAGE_ORDER, Report
 from postwarden.core.doctor.runner import run_sync
-from postwarden.core.i18n import Text, gettext, said
+from postwarden.core.i18n import Text, gettext, localize, said
 
 #: how long the doctor waits to learn whether a PostgreSQL server is there
 _DB_PROBE_SECONDS = 0.5
@@ -110,7 +110,7 @@ def options_from(args: argparse.Namespace) -> Options:
         try:
             parse_server(args.dns_server)
         except ValueError as exc:
-            raise UsageError(f"--dns-server: {exc}") from None
+            raise UsageError(f"--dns-server: {localize(said(exc))}") from None
     return Options(to=args.to, send=args.send, dns_server=args.dns_server, timeout=args.timeout, only=only)
 
 
@@ -185,7 +185,7 @@ def diagnose(loaded: Loaded, options: Options, *, on_check: CheckCallback | None
     try:
         settings = resolve(*loaded.layers)
     except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(exc.said()) from None
     notes = loaded.notes
     if not database_reachable(settings):
         notes = (*notes, _no_database(settings))
@@ -234,7 +234,7 @@ def _with_plain_reads(
             now = datetime.now(UTC)
             facts = db_reads.collect(db, resolved, recipient_of(resolved, options), key, now)
     except ConfigError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(exc.said()) from None
     except Exception as exc:  # unreadable, not migrated, another engine: still diagnose the path
         notes = (*notes, _database_unusable(exc))
         return run_sync(settings, options, on_check=on_check, notes=notes)
@@ -260,7 +260,7 @@ def run(
         live = None if args.json else render.print_live(out)
         report = diagnose(loaded, options, on_check=live)
     except UsageError as exc:
-        err.write(f"postwarden doctor: {exc}\n")
+        err.write(f"postwarden doctor: {localize(said(exc))}\n")
         return 2
     if args.json:
         out.write(render.to_json(report) + "\n")

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from postwarden.console.words import word
 from postwarden.core.config.model import Provider, Security, Settings, SmtpAuth
 from postwarden.core.doctor.redact import Redactor
+from postwarden.core.i18n import said
 from postwarden.core.replies.classify import Explanation, classify
 from postwarden.core.smtp.errors import SmtpError, failure_text
 from postwarden.core.smtp.model import Step
@@ -191,7 +192,7 @@ async def _open_and_quit(settings: Settings, on_step: StepObserver | None = None
     try:
         endpoint = Endpoint.from_settings(settings.smtp)
     except ValueError as exc:  # incomplete OAuth2 settings
-        return ProbeOutcome(ok=False, title=str(exc), stage="config", code="config.missing")
+        return ProbeOutcome(ok=False, title=said(exc), stage="config", code="config.missing")
     session = SmtpSession(endpoint, transcript=transcript, on_step=on_step)
     try:
         await session.open()

@@ -25,6 +25,8 @@ from typing import Final
 import email_validator
 from email_validator import EmailNotValidError, validate_email
 
+from postwarden.core.i18n import Number, Text, said
+
 
 class InvalidAddress(ValueError):
     """An address or domain that cannot be used; the message quotes the input."""
@@ -80,7 +82,7 @@ def parse_address(text: str, *, allow_display_name: bool = True) -> Address:
     addr-spec).
     """
     if not isinstance(text, str):
-        raise InvalidAddress(f"{text!r} is not an email address (expected a string)")
+        raise InvalidAddress(Text("{text} is not an email address (expected a string)", text=repr(text)))
     return _parse_cached(text, allow_display_name)
 
 
@@ -89,17 +91,28 @@ def _parse_cached(text: str, allow_display_name: bool) -> Address:
     # Senders and frequent recipients repeat across a batch; Address is immutable.
     if any(c in text for c in _BAD_CHARS):
         raise InvalidAddress(
-            f"{text!r} contains a line break or NUL character: refused, as it could inject headers"
+            Text(
+                "{text} contains a line break or NUL character: refused, as it could inject headers",
+                text=repr(text),
+            )
         )
     if not text.isascii():
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            raise InvalidAddress(f"{text!r} is not valid Unicode (it has a lone surrogate)") from None
+            raise InvalidAddress(
+                Text("{text} is not valid Unicode (it has a lone surrogate)", text=repr(text))
+            ) from None
     name, spec = split_display_name(text)
     name = clean_display_name(name)
     if name and not allow_display_name:
-        raise InvalidAddress(f"{text!r} has a display name where only an address is allowed: use {spec!r}")
+        raise InvalidAddress(
+            Text(
+                "{text} has a display name where only an address is allowed: use {spec}",
+                text=repr(text),
+                spec=repr(spec),
+            )
+        )
     return _validate(spec, name, text)
 
 
@@ -168,7 +181,10 @@ def _validate(spec: str, name: str, original: str) -> Address:
             allow_domain_literal=False,
         )
     except EmailNotValidError as exc:
-        raise InvalidAddress(f"{original!r} is not a valid email address: {exc}") from None
+        # the validator's own words are quoted as they came
+        raise InvalidAddress(
+            Text("{text} is not a valid email address: {problem}", text=repr(original), problem=str(exc))
+        ) from None
     local, smtputf8 = found.local_part, bool(found.smtputf8)
     addr_spec = f"{local}@{found.domain}" if smtputf8 else f"{local}@{found.ascii_domain}"
     return Address(addr_spec, name, local, found.ascii_domain, found.domain, smtputf8)
@@ -203,7 +219,9 @@ def parse_address_list(text_or_items: str | Sequence[str]) -> list[Address]:
         try:
             found.append(parse_address(item))
         except InvalidAddress as exc:
-            raise InvalidAddress(f"item {index + 1}: {exc}") from None
+            raise InvalidAddress(
+                Text("item {n}: {problem}", n=Number(index + 1), problem=said(exc))
+            ) from None
     return found
 
 
@@ -234,15 +252,20 @@ def split_address_list(text: str) -> list[str]:
 def normalize_domain(domain: str) -> str:
     """``"Bücher.DE"`` -> ``"xn--bcher-kva.de"``. Raises :class:`InvalidAddress`."""
     if not isinstance(domain, str) or any(c in domain for c in _BAD_CHARS):
-        raise InvalidAddress(f"{domain!r} is not a domain name (line break, NUL or not a string)")
+        raise InvalidAddress(
+            Text("{domain} is not a domain name (line break, NUL or not a string)", domain=repr(domain))
+        )
     cleaned = domain.strip().removesuffix(".")
     if not cleaned or "@" in cleaned:
-        raise InvalidAddress(f"{domain!r} is not a domain name")
+        raise InvalidAddress(Text("{domain} is not a domain name", domain=repr(domain)))
     try:
         return _parse_cached(f"postmaster@{cleaned}", False).domain
     except InvalidAddress as exc:
-        reason = str(exc).partition(": ")[2] or str(exc)
-        raise InvalidAddress(f"{domain!r} is not a valid domain name: {reason}") from None
+        words = said(exc)
+        reason = words.params.get("problem", words) if isinstance(words, Text) else words
+        raise InvalidAddress(
+            Text("{domain} is not a valid domain name: {problem}", domain=repr(domain), problem=reason)
+        ) from None
 
 
 def domain_of(addr: str) -> str:

@@ -85,13 +85,13 @@ def parse_server(text: str, default_port: int = 53) -> tuple[str, int]:
         host, raw = text.split(":")
         port = _port(raw, text)
     if not host:
-        raise ValueError(f"{text!r} names no resolver host")
+        raise ValueError(Text("{text} names no resolver host", text=repr(text)))
     return host, port
 
 
 def _port(raw: str, text: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ValueError(f"{text!r} has no valid port (1-65535)")
+        raise ValueError(Text("{text} has no valid port (1-65535)", text=repr(text)))
     return int(raw)
 
 

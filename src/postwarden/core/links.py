@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
+from postwarden.core.i18n import Text
+
 #: absolute http(s) URLs in text or HTML; template placeholders end the match
 _URL: Final = re.compile(r"""https?://[^\s"'<>(){}\[\]]+""", re.I)
 _LOCAL_NAMES: Final = ("localhost", "localhost.localdomain")
@@ -33,7 +35,8 @@ class LinkProblem:
     url: str
     #: local, insecure or other-host
     kind: str
-    #: in words, for a timeline or a finding
+    #: in words, for a timeline or a finding: a :class:`~postwarden.core.i18n.Text`, English
+    #: as a ``str`` (the API's JSON), in the reader's language on a page or the command line
     problem: str
 
 
@@ -96,12 +99,19 @@ def _problem(url: str, app_scheme: str, app_host: str, hosts: tuple[str, ...]) -
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
     except ValueError:  # an unparsable authority, e.g. a bad IPv6 literal
-        return LinkProblem(url, "local", "is not a valid URL")
+        return LinkProblem(url, "local", Text("is not a valid URL"))
     if is_local_host(host):
-        return LinkProblem(url, "local", f"points at {host}, which recipients cannot reach")
+        return LinkProblem(url, "local", Text("points at {host}, which recipients cannot reach", host=host))
     if app_host and not host_allowed(host, hosts):
-        allowed = "APP_URL's host " + app_host + (" or LINKS_ALLOWED_HOSTS" if len(hosts) > 1 else "")
-        return LinkProblem(url, "other-host", f"points at {host}, not {allowed}")
+        if len(hosts) > 1:
+            said = Text(
+                "points at {host}, not APP_URL's host {app_host} or LINKS_ALLOWED_HOSTS",
+                host=host,
+                app_host=app_host,
+            )
+        else:
+            said = Text("points at {host}, not APP_URL's host {app_host}", host=host, app_host=app_host)
+        return LinkProblem(url, "other-host", said)
     if app_scheme == "https" and parts.scheme.lower() == "http":
-        return LinkProblem(url, "insecure", "uses http:// while APP_URL is https://")
+        return LinkProblem(url, "insecure", Text("uses http:// while APP_URL is https://"))
     return None

@@ -32,18 +32,28 @@ from inscriptis import get_text
 from inscriptis.model.config import ParserConfig
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from postwarden.core.i18n import Number, Text, ntext
+
 #: the parts, in the order they are rendered and reported
 PARTS: Final = ("subject", "text", "html")
+#: each part as a person reads it (the part's own name is the English word)
+PART_WORDS: Final = {"subject": Text("subject"), "text": Text("text"), "html": Text("html")}
 #: the file name Jinja2 gives a template made from a string: its frames in a traceback
 _SOURCE_NAME: Final = "<template>"
 
 
 class TemplateError(ValueError):
-    """A template that cannot be compiled or rendered with the variables given."""
+    """A template that cannot be compiled or rendered with the variables given.
+
+    ``str()`` is English (the API's answer); the one argument is a
+    :class:`~postwarden.core.i18n.Text`, so a page or the command line says where it is in
+    the reader's language. ``problem`` is Jinja2's own message when it found the fault: quoted
+    as it came, never translated."""
 
     def __init__(self, part: str, line: int | None, problem: str, variables: tuple[str, ...] = ()) -> None:
-        where = f"{part} line {line}" if line else part
-        super().__init__(f"{where}: {problem}")
+        name = PART_WORDS.get(part, part)
+        where = Text("{part} line {line}", part=name, line=Number(line)) if line else name
+        super().__init__(Text("{where}: {problem}", where=where, problem=problem))
         self.part = part
         self.line = line
         self.problem = problem
@@ -82,7 +92,7 @@ def check(source: TemplateSource) -> None:
     """Compile every part. Raises :class:`TemplateError` for a syntax error or an unknown
     filter or test, or when neither text nor HTML is given."""
     if source.text is None and source.html is None:
-        raise TemplateError("text", None, "a template needs a text part, an HTML part or both")
+        raise TemplateError("text", None, Text("a template needs a text part, an HTML part or both"))
     for part, value in _parts(source):
         _compiled(part, value)
 
@@ -112,7 +122,9 @@ def render(source: TemplateSource, variables: Mapping[str, Any]) -> Rendered:
     if missing:
         part, line = next(iter(missing.values()))
         names = ", ".join(repr(n) for n in missing)
-        problem = f"variable {names} is missing" if len(missing) == 1 else f"variables {names} are missing"
+        problem = ntext(
+            "variable {names} is missing", "variables {names} are missing", len(missing), names=names
+        )
         raise TemplateError(part, line, problem, tuple(missing))
     out = {part: _render(part, value, variables) for part, value in _parts(source)}
     html = out.get("html")
@@ -137,7 +149,7 @@ def _parsed(part: str, value: str) -> jinja2.nodes.Template:
     try:
         return _environment_for(part).parse(value)
     except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(part, exc.lineno, exc.message or "syntax error") from None
+        raise TemplateError(part, exc.lineno, exc.message or Text("syntax error")) from None
 
 
 @functools.lru_cache(maxsize=256)
@@ -151,7 +163,7 @@ def _compiled(part: str, value: str) -> jinja2.Template:
         return _compiled_cached(part, value)
     except jinja2.TemplateSyntaxError as exc:
         # an unknown filter or test is a TemplateAssertionError, a kind of syntax error
-        raise TemplateError(part, exc.lineno, exc.message or "syntax error") from None
+        raise TemplateError(part, exc.lineno, exc.message or Text("syntax error")) from None
 
 
 def _environment_for(part: str) -> ImmutableSandboxedEnvironment:

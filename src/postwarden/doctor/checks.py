@@ -18,6 +18,7 @@ from postwarden.core.config.model import Settings
 from postwarden.core.config.resolve import ConfigError, resolve_environment
 from postwarden.core.doctor.checks.config import config_findings
 from postwarden.core.doctor.model import Code
+from postwarden.core.i18n import Text, gettext, localize
 
 #: doctor code -> system check ID; IDs never change meaning (tests pin them)
 CHECK_IDS: Final[dict[Code, str]] = {
@@ -29,7 +30,7 @@ CHECK_IDS: Final[dict[Code, str]] = {
     Code.CONFIG_OPPORTUNISTIC_WITH_AUTH: "postwarden.W006",
     Code.CONFIG_FREEMAIL_FROM: "postwarden.W007",
 }
-HINT_SUFFIX: Final = "Run `postwarden doctor` to check the whole delivery path."
+HINT_SUFFIX: Final = Text("Run `postwarden doctor` to check the whole delivery path.")
 
 
 def _settings() -> Settings:
@@ -48,15 +49,21 @@ def doctor_config_checks(app_configs: Any = None, **kwargs: Any) -> list[checks.
     try:
         settings = _settings()
     except ConfigError as exc:
-        return [checks.Error(str(exc), id="postwarden.E001", hint="Fix the settings named above.")]
+        return [
+            checks.Error(
+                localize(exc.said()), id="postwarden.E001", hint=gettext("Fix the settings named above.")
+            )
+        ]
+    # a person reads these (``postwarden manage check``, a server starting): in the language
+    # the command line chose (core/i18n.py); the finding code and the check ID stay as they are
     messages: list[checks.CheckMessage] = []
     for finding in config_findings(settings, recipient=settings.sending.test_email):
-        hint = " ".join((*finding.steps[:2], HINT_SUFFIX))
-        messages.append(
-            checks.Warning(
-                f"{finding.code.value}: {finding.title} ({finding.evidence})",
-                hint=hint,
-                id=CHECK_IDS[finding.code],
-            )
+        hint = " ".join(localize(step) for step in (*finding.steps[:2], HINT_SUFFIX))
+        said = Text(
+            "{code}: {title} ({evidence})",
+            code=finding.code.value,
+            title=finding.title,
+            evidence=finding.evidence,
         )
+        messages.append(checks.Warning(localize(said), hint=hint, id=CHECK_IDS[finding.code]))
     return messages

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from postwarden.core.i18n import Number, Text, said
 from postwarden.core.templating import Rendered, TemplateError, TemplateSource, check, render
 from postwarden.mailtemplates.models import Template, Version
 
@@ -25,7 +26,9 @@ MAX_PART: Final = 512 * 1024
 
 
 class InvalidTemplate(ValueError):
-    """A template that cannot be saved; ``field`` names the part (name, subject, text, html)."""
+    """A template that cannot be saved; ``field`` names the part (name, subject, text, html).
+    ``message`` is a :class:`~postwarden.core.i18n.Text`: English in the API's answer, in the
+    reader's language in the console."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -57,8 +60,11 @@ def check_name(name: str) -> str:
     if not _NAME.fullmatch(name or ""):
         raise InvalidTemplate(
             "name",
-            f"template name {name!r} is not allowed: 1 to 100 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit",
+            Text(
+                "template name {name} is not allowed: 1 to 100 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit",
+                name=repr(name),
+            ),
         )
     return name
 
@@ -74,10 +80,13 @@ def save(name: str, draft: TemplateDraft, *, by: str, create: bool | None = None
             template = Template.objects.select_for_update().filter(name=name).first()
             if template is None:
                 if create is False:
-                    raise Missing("name", f"no template {name!r}")
+                    raise Missing("name", Text("no template {name}", name=repr(name)))
                 template = Template.objects.create(name=name, created_at=now, updated_at=now)
             elif create:
-                raise Conflict("name", f"template {name!r} exists: change it with PUT to add a version")
+                raise Conflict(
+                    "name",
+                    Text("template {name} exists: change it with PUT to add a version", name=repr(name)),
+                )
             number = (Version.objects.filter(template=template).aggregate(top=Max("number"))["top"] or 0) + 1
             Template.objects.filter(pk=template.pk).update(updated_at=now)
             return Version.objects.create(
@@ -92,19 +101,29 @@ def save(name: str, draft: TemplateDraft, *, by: str, create: bool | None = None
             )
     except IntegrityError:
         # two saves of the same name at once: one wins, the other is told to try again
-        raise Conflict("name", f"template {name!r} was changed at the same moment; send it again") from None
+        raise Conflict(
+            "name", Text("template {name} was changed at the same moment; send it again", name=repr(name))
+        ) from None
 
 
 def _check_draft(draft: TemplateDraft) -> None:
     if not isinstance(draft.subject, str) or len(draft.subject) > 998:
-        raise InvalidTemplate("subject", "subject must be a string of at most 998 characters")
+        raise InvalidTemplate("subject", Text("subject must be a string of at most 998 characters"))
     for field, value in (("text", draft.text), ("html", draft.html)):
         if value is not None and len(value) > MAX_PART:
-            raise InvalidTemplate(field, f"{field} is {len(value)} characters long; at most {MAX_PART}")
+            raise InvalidTemplate(
+                field,
+                Text(
+                    "{field} is {length} characters long; at most {most}",
+                    field=field,
+                    length=Number(len(value)),
+                    most=Number(MAX_PART),
+                ),
+            )
     try:
         check(TemplateSource(draft.subject, draft.text, draft.html))
     except TemplateError as exc:
-        raise InvalidTemplate(exc.part, str(exc)) from None
+        raise InvalidTemplate(exc.part, said(exc)) from None
 
 
 def latest(name: str) -> Version | None:

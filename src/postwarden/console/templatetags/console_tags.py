@@ -14,6 +14,7 @@ from django.utils.safestring import mark_safe
 
 from postwarden.console import formats
 from postwarden.console.doctor_pipeline import LABELS
+from postwarden.console.quoting import quoted
 from postwarden.console.words import ORIGINS, word
 from postwarden.core import i18n
 
@@ -113,6 +114,16 @@ def said(value: object) -> str:
     if (translation.get_language() or "en") == "en" or _in_another_script(text):
         return str(escape(text))
     return format_html('<span lang="en">{}</span>', text)
+
+
+@register.filter(is_safe=True)
+def quoting(value: object) -> str:
+    """``{{ error|quoting }}``: a core Text in the page's language as :func:`said` gives it,
+    and what it quotes (a template engine's message, a name, a value: no words of
+    Postwarden's) isolated left to right (console/quoting.py)."""
+    if not isinstance(value, i18n.Text):
+        return said(value)
+    return quoted(value)
 
 
 def _in_another_script(text: str) -> bool:

@@ -24,6 +24,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from postwarden.console import mail_display
+from postwarden.core.i18n import said
 from postwarden.core.links import LinkProblem
 from postwarden.core.templating import Rendered, TemplateError, TemplateSource
 from postwarden.core.templating import render as render_template
@@ -76,9 +77,13 @@ def _sample(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"sample variables: not JSON ({exc.msg}, line {exc.lineno})") from None
+        # the JSON parser's own words (exc.msg) are quoted as they came
+        raise ValueError(
+            _("sample variables: not JSON (%(problem)s, line %(line)s)")
+            % {"problem": exc.msg, "line": exc.lineno}
+        ) from None
     if not isinstance(value, dict):
-        raise ValueError('sample variables: give a JSON object, e.g. {"name": "Ann"}')
+        raise ValueError(_('sample variables: give a JSON object, e.g. {"name": "Ann"}'))
     return value
 
 
@@ -87,7 +92,7 @@ def _preview(form: Form) -> Preview:
         variables = _sample(form.sample)
         done = render_template(TemplateSource(form.subject, form.text, form.html), variables)
     except (ValueError, TemplateError) as exc:
-        return Preview(None, str(exc), [])
+        return Preview(None, said(exc), [])
     shown = dataclasses.replace(done, html=_placeholders(done.html)) if done.html else done
     return Preview(shown, "", link_warnings(done.text, done.html))
 
@@ -131,7 +136,7 @@ def templates(request: HttpRequest) -> HttpResponse:
         try:
             store.save(form.name, _draft(form), by=_by(request), create=True)
         except (store.InvalidTemplate, ValueError) as exc:
-            error = str(exc)
+            error = said(exc)
         else:
             messages.success(request, _("Template %(name)s saved as version 1.") % {"name": form.name})
             return redirect("console:template", name=form.name)
@@ -157,7 +162,7 @@ def template(request: HttpRequest, name: str) -> HttpResponse:
         try:
             saved = store.save(name, _draft(form), by=_by(request), create=False)
         except (store.InvalidTemplate, ValueError) as exc:
-            error = str(exc)
+            error = said(exc)
         else:
             messages.success(
                 request,
@@ -262,7 +267,7 @@ def _draft(form: Form) -> store.TemplateDraft:
     try:
         sample = _sample(form.sample)
     except ValueError as exc:
-        raise store.InvalidTemplate("sample_variables", str(exc)) from None
+        raise store.InvalidTemplate("sample_variables", said(exc)) from None
     return store.TemplateDraft(form.subject, form.text, form.html, sample)
 
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from postwarden.configstore.runtime import current_settings, save
+from postwarden.core import i18n
 from postwarden.core.config.model import OAuth2Settings, Settings
 from postwarden.core.config.resolve import ConfigError
 from postwarden.core.oauth import delegated
@@ -32,7 +33,9 @@ def _oauth2(request: HttpRequest) -> tuple[Settings, OAuth2Settings] | None:
         settings = current_settings()
     except ConfigError as exc:
         messages.error(
-            request, _("The saved settings cannot be used: %(problem)s") % {"problem": exc.problems[0]}
+            request,
+            _("The saved settings cannot be used: %(problem)s")
+            % {"problem": i18n.localize(exc.problems[0].said())},
         )
         return None
     if settings.smtp.oauth2 is None:

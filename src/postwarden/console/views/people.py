@@ -11,6 +11,8 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
 from postwarden.accounts import suggestions
@@ -68,8 +70,15 @@ def _post(request: HttpRequest) -> HttpResponse:
     return redirect("console:people")
 
 
-def _errors(form: forms.Form) -> str:
-    return " ".join(f"{field}: {' '.join(str(e) for e in errors)}" for field, errors in form.errors.items())
+def _errors(form: forms.Form) -> SafeString:
+    """The form's errors for a flash: each field by its label in the page's language, each
+    error kept as it is (an address validator's words come isolated: console/quoting.py)."""
+    parts = []
+    for field, errors in form.errors.items():
+        said = format_html_join(" ", "{}", ((error,) for error in errors))
+        label = form.fields[field].label if field in form.fields else None
+        parts.append(format_html("{}: {}", label, said) if label else said)
+    return format_html_join(" ", "{}", ((part,) for part in parts))
 
 
 def member(request: HttpRequest, pk: int) -> HttpResponse:

@@ -25,6 +25,7 @@ from postwarden.console.forms.email import Current, EmailSettingsForm, current_v
 from postwarden.console.language import active
 from postwarden.console.language import calendar as language_calendar
 from postwarden.console.presets import BY_KEY, PRESETS, SES_REGIONS
+from postwarden.core import i18n
 from postwarden.core.config.model import Provider, Settings
 from postwarden.core.config.resolve import ConfigError
 from postwarden.outbox import retrynow
@@ -39,7 +40,7 @@ def _page(request: HttpRequest, form: EmailSettingsForm, **extra: Any) -> HttpRe
         resolved: Settings | None = current_settings()
         problems: list[str] = []
     except ConfigError as exc:
-        resolved, problems = None, [str(p) for p in exc.problems]
+        resolved, problems = None, [p.said() for p in exc.problems]
     context = {
         "form": form,
         "groups": form.groups(),
@@ -115,7 +116,7 @@ def _resolve(form: EmailSettingsForm, values: dict[str, str]) -> Settings | None
     except ConfigError as exc:
         for problem in exc.problems:
             field = problem.variable if problem.variable in form.fields else None
-            form.add_error(field, forms.ValidationError(str(problem.message)))
+            form.add_error(field, forms.ValidationError(i18n.localize(problem.message)))
         return None
 
 
@@ -165,7 +166,7 @@ def _tested(request: HttpRequest) -> tuple[EmailSettingsForm, Settings | None, l
     try:
         return form, current_settings(overrides=form.overrides()), []
     except ConfigError as exc:
-        return form, None, [str(p) for p in exc.problems]
+        return form, None, [p.said() for p in exc.problems]
 
 
 def _result(request: HttpRequest, form: EmailSettingsForm, context: dict[str, Any]) -> HttpResponse:

@@ -32,7 +32,7 @@ from postwarden.core.config.model import (
     WebhookSettings,
 )
 from postwarden.core.config.variables import BY_NAME
-from postwarden.core.i18n import CALENDARS, LANGUAGES
+from postwarden.core.i18n import CALENDARS, LANGUAGES, Text
 from postwarden.core.secrets import Secret
 
 if TYPE_CHECKING:
@@ -84,13 +84,21 @@ def _provider_name(r: Reader) -> Provider:
         return Provider.SMTP
     with_keys = [name for name, (secrets, _, _) in PROVIDER_FIELDS.items() if r.raw(secrets[0])]
     if len(with_keys) == 1:
-        r.note(f"EMAIL_PROVIDER is not set; using {with_keys[0]} because its key is set")
+        r.note(
+            Text(
+                "EMAIL_PROVIDER is not set; using {provider} because its key is set",
+                provider=str(with_keys[0]),
+            )
+        )
         return with_keys[0]
     if len(with_keys) > 1:
         names = ", ".join(sorted(str(n) for n in with_keys))
         r.problem(
             "EMAIL_PROVIDER",
-            f"keys for several providers are set ({names}): set EMAIL_PROVIDER to the one to send with",
+            Text(
+                "keys for several providers are set ({names}): set EMAIL_PROVIDER to the one to send with",
+                names=names,
+            ),
         )
     return Provider.CAPTURE
 
@@ -142,8 +150,10 @@ def _smtp(r: Reader) -> SmtpSettings:
     if require and security is Security.NONE:
         r.problem(
             "SMTP_SECURITY",
-            "SMTP_REQUIRE_ENCRYPTION=true refuses SMTP_SECURITY=none: set "
-            "SMTP_SECURITY=starttls (port 587) or SMTP_SECURITY=ssl (port 465)",
+            Text(
+                "SMTP_REQUIRE_ENCRYPTION=true refuses SMTP_SECURITY=none: set "
+                "SMTP_SECURITY=starttls (port 587) or SMTP_SECURITY=ssl (port 465)"
+            ),
         )
     if port is None:
         port = DEFAULT_PORTS[security]
@@ -196,7 +206,13 @@ def _oauth2_provider_by_host(r: Reader, host: str | None) -> OAuth2Provider:
     name = "." + (host or "").lower().rstrip(".")
     for suffixes, provider in _OAUTH2_HOSTS:
         if name.endswith(suffixes):
-            r.note(f"OAUTH2_PROVIDER is not set; using {provider.value} for SMTP_HOST={host}")
+            r.note(
+                Text(
+                    "OAUTH2_PROVIDER is not set; using {provider} for SMTP_HOST={host}",
+                    provider=provider.value,
+                    host=host,
+                )
+            )
             return provider
     return OAuth2Provider.GENERIC
 
@@ -205,14 +221,14 @@ def _http_url(raw: str) -> str:
     url = raw.strip()
     scheme, sep, rest = url.partition("://")
     if scheme.lower() not in ("http", "https") or not sep or not rest.split("/", 1)[0]:
-        raise ValueError("must be an http:// or https:// URL")
+        raise ValueError(Text("must be an http:// or https:// URL"))
     return url
 
 
 def _https_url(raw: str) -> str:
     url = _http_url(raw)
     if not url.lower().startswith("https://"):
-        raise ValueError("must be an https:// URL (the identity platform is only spoken to over TLS)")
+        raise ValueError(Text("must be an https:// URL (the identity platform is only spoken to over TLS)"))
     return url.rstrip("/")
 
 
@@ -223,12 +239,16 @@ def _settle_security(r: Reader, chosen: Security | object | None, port: int | No
         return chosen
     if chosen is _AMBIGUOUS:
         mode = Security.SSL if port == 465 else Security.STARTTLS
-        where = f"on port {port}" if port else "with no port set"
-        how = "implicit TLS" if mode is Security.SSL else "STARTTLS, required"
-        r.note(f"SMTP_SECURITY=tls {where} was read as {mode.value} ({how})")
+        where = Text("on port {port}", port=port) if port else Text("with no port set")
+        how = Text("implicit TLS") if mode is Security.SSL else Text("STARTTLS, required")
+        r.note(
+            Text(
+                "SMTP_SECURITY=tls {where} was read as {mode} ({how})", where=where, mode=mode.value, how=how
+            )
+        )
         return mode
     if port == 465:
-        r.note("SMTP_SECURITY is not set; port 465 speaks implicit TLS, so ssl is used")
+        r.note(Text("SMTP_SECURITY is not set; port 465 speaks implicit TLS, so ssl is used"))
         return Security.SSL
     return Security.STARTTLS
 
@@ -361,8 +381,10 @@ def _relay(r: Reader) -> RelaySettings:
     if bool(cert) != bool(key):
         r.problem(
             "POSTWARDEN_RELAY_CERT_FILE",
-            "set both POSTWARDEN_RELAY_CERT_FILE and "
-            "POSTWARDEN_RELAY_KEY_FILE, or neither (a self-signed pair is generated)",
+            Text(
+                "set both POSTWARDEN_RELAY_CERT_FILE and "
+                "POSTWARDEN_RELAY_KEY_FILE, or neither (a self-signed pair is generated)"
+            ),
         )
     networks: tuple[str, ...] = r.get("POSTWARDEN_RELAY_TRUSTED_NETWORKS", _networks, ())
     d = RelaySettings()
@@ -415,7 +437,7 @@ def _networks(raw: str) -> tuple[str, ...]:
 def _basic_auth(raw: str) -> tuple[Secret, ...]:
     pairs = p.parse_list(raw)
     if any(":" not in pair for pair in pairs):
-        raise ValueError("must be user:password (several separated by commas)")
+        raise ValueError(Text("must be user:password (several separated by commas)"))
     return tuple(Secret(pair) for pair in pairs)
 
 
@@ -439,7 +461,9 @@ def _topic_arns(raw: str) -> tuple[str, ...]:
     arns = p.parse_list(raw)
     for arn in arns:
         if not arn.startswith("arn:") or arn.count(":") != 5:
-            raise ValueError(f"{arn!r} is not a topic ARN (arn:aws:sns:<region>:<account>:<topic>)")
+            raise ValueError(
+                Text("{arn} is not a topic ARN (arn:aws:sns:<region>:<account>:<topic>)", arn=repr(arn))
+            )
     return arns
 
 
@@ -451,8 +475,10 @@ def alert_urls(raw: str) -> tuple[Secret, ...]:
         scheme, sep, rest = url.partition("://")
         if not sep or not scheme or not rest or not scheme.replace("+", "").isalnum():
             # only the scheme is named: the rest of an alert URL is its token
-            shown = f"{scheme}://…" if sep and scheme else "a value"
-            raise ValueError(f"{shown} is not an apprise URL (scheme://…, e.g. mmost://host/token)")
+            shown = f"{scheme}://…" if sep and scheme else Text("a value")
+            raise ValueError(
+                Text("{shown} is not an apprise URL (scheme://…, e.g. mmost://host/token)", shown=shown)
+            )
     return tuple(Secret(url) for url in urls)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from postwarden.core.i18n import Text
 from postwarden.core.secrets import EMPTY, Secret
 
 
@@ -69,17 +70,18 @@ class Source:
     origin: Origin
     detail: str = ""
 
-    def describe(self) -> str:
+    def describe(self) -> Text:
+        """Where the value came from, in words (English as a ``str``, translatable)."""
         labels = {
-            Origin.FLAG: "command-line flag",
-            Origin.ENV: "environment",
-            Origin.DOTENV: ".env file",
-            Origin.STORED: "saved in the console",
-            Origin.IMPORT: "imported",
-            Origin.DEFAULT: "default",
+            Origin.FLAG: Text("command-line flag"),
+            Origin.ENV: Text("environment"),
+            Origin.DOTENV: Text(".env file"),
+            Origin.STORED: Text("saved in the console"),
+            Origin.IMPORT: Text("imported"),
+            Origin.DEFAULT: Text("default"),
         }
         label = labels[self.origin]
-        return f"{label} ({self.detail})" if self.detail else label
+        return Text("{label} ({detail})", label=label, detail=self.detail) if self.detail else label
 
     @property
     def locks_console_field(self) -> bool:

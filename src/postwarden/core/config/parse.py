@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from postwarden.core.config.model import Provider, Security
+from postwarden.core.i18n import Number, Text
 from postwarden.core.secrets import Secret
 
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
@@ -40,9 +41,14 @@ PROVIDER_WORDS: dict[str, Provider] = {p.value: p for p in Provider} | {
 }
 
 
-def _suggest(word: str, choices: list[str]) -> str:
+def _one_of(word: str, choices: list[str]) -> Text:
+    """The refusal of ``word``, naming the choices and the closest one (the messages are
+    :class:`Text`: the command line and the console say them in the reader's language)."""
     close = difflib.get_close_matches(word, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(choices)
+    if close:
+        return Text("must be one of {choices}; did you mean {close}?", choices=listed, close=repr(close[0]))
+    return Text("must be one of {choices}", choices=listed)
 
 
 def parse_bool(raw: str) -> bool:
@@ -51,14 +57,14 @@ def parse_bool(raw: str) -> bool:
         return True
     if word in _FALSE:
         return False
-    raise ValueError("must be true or false")
+    raise ValueError(Text("must be true or false"))
 
 
 def parse_int(raw: str, minimum: float | None, maximum: float | None) -> int:
     try:
         value = int(raw.strip())
     except ValueError:
-        raise ValueError(f"must be a whole number{_bounds(minimum, maximum)}") from None
+        raise ValueError(_bounded(True, minimum, maximum)) from None
     _check_bounds(value, minimum, maximum)
     return value
 
@@ -67,22 +73,29 @@ def parse_float(raw: str, minimum: float | None, maximum: float | None) -> float
     try:
         value = float(raw.strip())
     except ValueError:
-        raise ValueError(f"must be a number{_bounds(minimum, maximum)}") from None
+        raise ValueError(_bounded(False, minimum, maximum)) from None
     if value != value:  # NaN
-        raise ValueError(f"must be a number{_bounds(minimum, maximum)}")
+        raise ValueError(_bounded(False, minimum, maximum))
     _check_bounds(value, minimum, maximum)
     return value
 
 
-def _bounds(minimum: float | None, maximum: float | None) -> str:
+def _bounded(whole: bool, minimum: float | None, maximum: float | None) -> Text:
+    """ "must be a (whole) number", with the bounds when there are both."""
     if minimum is None or maximum is None:
-        return ""
-    return f" from {minimum:g} to {maximum:g}"
+        return Text("must be a whole number") if whole else Text("must be a number")
+    low, high = Number(minimum), Number(maximum)
+    if whole:
+        return Text("must be a whole number from {minimum:g} to {maximum:g}", minimum=low, maximum=high)
+    return Text("must be a number from {minimum:g} to {maximum:g}", minimum=low, maximum=high)
 
 
 def _check_bounds(value: float, minimum: float | None, maximum: float | None) -> None:
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-        raise ValueError(f"must be{_bounds(minimum, maximum)}")
+        if minimum is None or maximum is None:
+            raise ValueError(Text("is out of range"))
+        low, high = Number(minimum), Number(maximum)
+        raise ValueError(Text("must be from {minimum:g} to {maximum:g}", minimum=low, maximum=high))
 
 
 def parse_security(raw: str) -> Security | None:
@@ -93,7 +106,7 @@ def parse_security(raw: str) -> Security | None:
     if word in SECURITY_WORDS:
         return SECURITY_WORDS[word]
     choices = [s.value for s in Security]
-    raise ValueError(f"must be one of {', '.join(choices)}{_suggest(word, choices)}")
+    raise ValueError(_one_of(word, choices))
 
 
 def parse_provider(raw: str) -> Provider:
@@ -101,14 +114,14 @@ def parse_provider(raw: str) -> Provider:
     if word in PROVIDER_WORDS:
         return PROVIDER_WORDS[word]
     choices = [p.value for p in Provider]
-    raise ValueError(f"must be one of {', '.join(choices)}{_suggest(word, choices)}")
+    raise ValueError(_one_of(word, choices))
 
 
 def parse_choice(raw: str, choices: tuple[str, ...]) -> str:
     word = raw.strip().lower()
     if word in choices:
         return word
-    raise ValueError(f"must be one of {', '.join(choices)}{_suggest(word, list(choices))}")
+    raise ValueError(_one_of(word, list(choices)))
 
 
 def parse_list(raw: str) -> tuple[str, ...]:
@@ -121,11 +134,11 @@ def parse_domain(raw: str) -> str:
     if word.startswith("@"):
         word = word[1:]
     if not word or any(c in word for c in " /@:\\,;"):
-        raise ValueError(f"{raw!r} is not a domain name")
+        raise ValueError(Text("{raw} is not a domain name", raw=repr(raw)))
     try:
         return word.encode("idna").decode("ascii")
     except UnicodeError:
-        raise ValueError(f"{raw!r} is not a valid internationalized domain name") from None
+        raise ValueError(Text("{raw} is not a valid internationalized domain name", raw=repr(raw))) from None
 
 
 def parse_host_port(raw: str, default_port: int | None = None) -> tuple[str, int]:
@@ -134,18 +147,21 @@ def parse_host_port(raw: str, default_port: int | None = None) -> tuple[str, int
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
         if not sep:
-            raise ValueError("must be host:port (IPv6 as [::1]:port)")
+            raise ValueError(Text("must be host:port (IPv6 as [::1]:port)"))
         port_text = rest[1:] if rest.startswith(":") else ""
     elif text.count(":") > 1:
-        ipaddress.IPv6Address(text)  # a bare IPv6 address: no port
+        try:
+            ipaddress.IPv6Address(text)  # a bare IPv6 address: no port
+        except ValueError:
+            raise ValueError(Text("must be host:port (IPv6 as [::1]:port)")) from None
         host, port_text = text, ""
     else:
         host, _, port_text = text.partition(":")
     if not host:
-        raise ValueError("must be host:port")
+        raise ValueError(Text("must be host:port"))
     if not port_text:
         if default_port is None:
-            raise ValueError("must be host:port")
+            raise ValueError(Text("must be host:port"))
         return host, default_port
     return host, parse_int(port_text, 1, 65535)
 
@@ -154,7 +170,7 @@ def parse_network(raw: str) -> str:
     try:
         return str(ipaddress.ip_network(raw.strip(), strict=False))
     except ValueError:
-        raise ValueError(f"{raw!r} is not a network (use CIDR like 10.0.0.0/8)") from None
+        raise ValueError(Text("{raw} is not a network (use CIDR like 10.0.0.0/8)", raw=repr(raw))) from None
 
 
 def parse_ec_public_key(raw: str) -> Secret:
@@ -173,7 +189,9 @@ def parse_ec_public_key(raw: str) -> Secret:
         key = None
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise ValueError(
-            "is not a public key: paste the verification key SendGrid shows under Mail Settings, "
-            "Event Webhook, Signature Verification (base64 text starting MFkw…)"
+            Text(
+                "is not a public key: paste the verification key SendGrid shows under Mail Settings, "
+                "Event Webhook, Signature Verification (base64 text starting MFkw…)"
+            )
         )
     return Secret(body)

@@ -21,6 +21,7 @@ from typing import TypeVar
 from postwarden.core.config import builders
 from postwarden.core.config.model import Origin, Settings, Source
 from postwarden.core.config.variables import BY_NAME, VARIABLES, Variable
+from postwarden.core.i18n import Text, join, said
 from postwarden.core.secrets import Secret
 
 T = TypeVar("T")
@@ -33,16 +34,31 @@ class ConfigProblem:
     source: Source
 
     def __str__(self) -> str:
-        return f"{self.variable} ({self.source.describe()}): {self.message}"
+        return self.said()
+
+    def said(self) -> Text:
+        """The problem, translatable (the variable's name and its value stay as written)."""
+        return Text(
+            "{variable} ({source}): {message}",
+            variable=self.variable,
+            source=self.source.describe(),
+            message=self.message,
+        )
 
 
 class ConfigError(ValueError):
-    """Settings that cannot be used. ``str()`` lists every problem; never a secret value."""
+    """Settings that cannot be used. ``str()`` lists every problem (English); :meth:`said`
+    is the same in the reader's language (core/i18n.py). Never a secret value."""
 
     def __init__(self, problems: Sequence[ConfigProblem]) -> None:
         self.problems = tuple(problems)
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"Postwarden cannot use these settings:\n{lines}")
+        super().__init__(str(self.said()))
+
+    def said(self, *, one_line: bool = False) -> Text:
+        """Every problem under one heading, a line each (``one_line``: a command's one line)."""
+        bullet, separator = ("- ", " ") if one_line else ("  - ", "\n")
+        lines = [join("", [bullet, problem.said()]) for problem in self.problems]
+        return join(separator, [Text("Postwarden cannot use these settings:"), *lines])
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +94,7 @@ def _with_files(layer: Layer) -> Layer:
             values[name] = Path(path).read_text(encoding="utf-8").strip("\r\n")
         except OSError as exc:
             values[name] = ""
-            details[name] = f"{key}: unreadable ({exc.strerror})"
+            details[name] = Text("{key}: unreadable ({error})", key=key, error=exc.strerror)
             continue
         details[name] = key
     return Layer(layer.origin, values, details)
@@ -151,7 +167,9 @@ class Reader:
             parsed = parse(value)
         except ValueError as exc:
             shown = "" if BY_NAME[name].secret else f"={value.strip()!r}"
-            self.problem(name, f"{name}{shown} {exc}", source)
+            self.problem(
+                name, Text("{name}{shown} {problem}", name=name, shown=shown, problem=said(exc)), source
+            )
             return default
         self.display[name] = _display(BY_NAME[name], value)
         return parsed

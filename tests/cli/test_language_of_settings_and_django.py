@@ -1,0 +1,97 @@
+"""The command line's language reaches the words it prints that are not the doctor's: a
+setting it cannot use (``serve``, ``worker``, ``doctor``), Django's words (a canary's
+status, the first admin's line, a system check's message and hint). One choice, from
+``LANG`` (then POSTWARDEN_LANGUAGE), for the core and Django; the setting's name, its value
+and the check's ID stay as written."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.utils import translation
+
+from postwarden.core import i18n
+from tests.cli.test_doctor_language import base_environ, postwarden
+
+PERSIAN = "fa_IR.UTF-8"
+
+
+def persian(message: str) -> str:
+    with i18n.override("fa"):
+        said = i18n.gettext(message)
+    assert said != message, f"no Persian for {message!r}"
+    return said
+
+
+@pytest.mark.parametrize("command", ["serve", "worker", "doctor"])
+def test_a_setting_that_cannot_be_used_is_refused_in_the_readers_language(
+    command: str, tmp_path: Path
+) -> None:
+    bad = {"SMTP_PORT": "abc", "EMAIL_PROVIDER": "sendgird"}
+    done = postwarden([command], base_environ(tmp_path, PERSIAN, **bad), tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    said = done.stderr
+    assert said.startswith(f"postwarden {command}: {persian('Postwarden cannot use these settings:')}"), said
+    # the variable and its value as written, the rest in Persian (digits too)
+    assert "SMTP_PORT='abc' باید عددی صحیح از ۱ تا ۶۵۵۳۵ باشد" in said, said
+    assert f"SMTP_PORT ({persian('environment')})" in said, said
+    assert "EMAIL_PROVIDER='sendgird' باید یکی از smtp, ses, sendgrid" in said, said
+    assert "'sendgrid'" in said
+    english = postwarden([command], base_environ(tmp_path, "C.UTF-8", **bad), tmp_path).stderr
+    assert "SMTP_PORT='abc' must be a whole number from 1 to 65535" in english, english
+    assert "did you mean 'sendgrid'?" in english
+
+
+@pytest.fixture(scope="module")
+def install(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """An install made in Persian, with one disabled canary; and what ``migrate`` printed."""
+    root = tmp_path_factory.mktemp("install")
+    made = postwarden(["migrate"], base_environ(root, PERSIAN), root)
+    assert made.returncode == 0, made.stderr
+    create = (
+        "from postwarden.canaries.models import Canary; "
+        "Canary.objects.create(name='home', address='canary@example.com', imap_host='imap.example.com', "
+        "imap_port=993, imap_user='canary', imap_password='', key='k1', enabled=False)"
+    )
+    shell = postwarden(["manage", "shell", "-c", create], base_environ(root, "C.UTF-8"), root)
+    assert shell.returncode == 0, shell.stderr
+    return root, made.stdout
+
+
+def test_migrate_says_the_first_admin_line_in_the_readers_language(install: tuple[Path, str]) -> None:
+    _, printed = install
+    with translation.override("fa"):
+        words = translation.gettext(
+            "Created the first admin: %(email)s with password %(password)s "
+            "(shown once; change it in the console)"
+        )
+    start = words.split("%(email)s")[0]
+    assert start != "Created the first admin: "
+    assert f"{start}admin@localhost" in printed, printed
+
+
+def test_canary_list_says_djangos_words_in_the_readers_language(install: tuple[Path, str]) -> None:
+    root, _ = install
+    with translation.override("fa"):
+        disabled = translation.gettext("disabled: no run starts")
+    assert disabled != "disabled: no run starts"
+    listed = postwarden(["canary", "list"], base_environ(root, PERSIAN), root)
+    assert listed.returncode == 0, listed.stderr
+    assert "home  canary@example.com  disabled: " + disabled in listed.stdout, listed.stdout
+    english = postwarden(["canary", "list"], base_environ(root, "C.UTF-8"), root).stdout
+    assert "disabled: disabled: no run starts" in english, english
+
+
+def test_manage_check_says_postwardens_checks_in_the_readers_language(install: tuple[Path, str]) -> None:
+    root, _ = install
+    checked = postwarden(["manage", "check"], base_environ(root, PERSIAN), root)
+    assert checked.returncode == 0, checked.stderr
+    said = checked.stdout + checked.stderr
+    # the ID and the finding code stay; the title, the hint and the doctor's pointer are Persian
+    assert re.search(r"\(postwarden\.W001\) config\.missing: [\u0600-\u06ff]", said), said
+    assert persian("Run `postwarden doctor` to check the whole delivery path.") in said, said
+    english = postwarden(["manage", "check"], base_environ(root, "C.UTF-8"), root)
+    assert "Run `postwarden doctor` to check the whole delivery path." in english.stdout + english.stderr
