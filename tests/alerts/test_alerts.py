@@ -120,7 +120,7 @@ def test_over_the_rate_limit_alerts_are_held_and_the_next_one_says_so(hook: Hook
     [third] = [a for a in evaluate_database(settings) if a.key == "queue.dead_letters"]
     assert third.status == Alert.Status.PENDING
     send_all(settings)
-    assert "1 alert(s) before this one were held back by the rate limit" in hook.wait_for(2)[1].text
+    assert "1 alert before this one was held back by the rate limit" in hook.wait_for(2)[1].text
 
 
 def test_an_endpoint_down_keeps_the_alert_queued_and_retried_until_it_is_back(

@@ -260,3 +260,20 @@ def test_saving_retries_at_once_the_deferred_recipients_the_change_can_help(
     assert Event.objects.get(kind="retry").detail == (
         "auth@example.com: retried now (auth.failed): the email settings were saved"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_test_mails_body_is_in_the_instance_language_as_its_subject(settings_client: Client) -> None:
+    data = {
+        "EMAIL_PROVIDER": "capture",
+        "EMAIL_ENABLED": "on",
+        "SMTP_TLS_VERIFY": "on",
+        "MAIL_FROM": "ops@example.com",
+        "POSTWARDEN_LANGUAGE": "fa",
+        "test_to": "me@example.com",
+    }
+    html = settings_client.post("/settings/send-test/", data, HTTP_HX_REQUEST="true").content.decode()
+    captured_id = re.search(r"captured as ([0-9T]+-m_[A-Za-z0-9_]+-[0-9a-f]{6})", html).group(1)  # type: ignore[union-attr]
+    page = settings_client.get(f"/captured/{captured_id}/?view=text").content.decode()
+    assert "این یک ایمیل آزمایشی از Postwarden است که sam@example.com آن را از صفحه‌ی تنظیمات ایمیل" in page
+    assert "If you can read this" not in page

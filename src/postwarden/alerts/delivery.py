@@ -22,7 +22,7 @@ from postwarden.alerts import destinations
 from postwarden.alerts.conditions import Change, said, words_of
 from postwarden.alerts.models import Alert, Delivery
 from postwarden.core.config.model import Settings
-from postwarden.core.i18n import Text, as_data, format_datetime, gettext, localize, override
+from postwarden.core.i18n import Text, as_data, format_datetime, gettext, localize, ntext, override
 
 log = logging.getLogger("postwarden.alerts")
 
@@ -81,14 +81,19 @@ def _store(
             note = Text("no alert URL is configured (POSTWARDEN_ALERT_URLS, or console > Alerts)")
         elif kind != Alert.Kind.TEST and _sent_last_hour(now) >= settings.alerts.max_per_hour:
             alert.status = Alert.Status.HELD
-            note = Text(
+            note = ntext(
+                "held back: {n} alert was sent in the last hour (POSTWARDEN_ALERT_MAX_PER_HOUR)",
                 "held back: {n} alerts were sent in the last hour (POSTWARDEN_ALERT_MAX_PER_HOUR)",
-                n=settings.alerts.max_per_hour,
+                settings.alerts.max_per_hour,
             )
         else:
             held = _held_since_last()
             if held:
-                note = Text("{n} alert(s) before this one were held back by the rate limit", n=held)
+                note = ntext(
+                    "{n} alert before this one was held back by the rate limit",
+                    "{n} alerts before this one were held back by the rate limit",
+                    held,
+                )
         alert.note = note
         alert.words = {**words_of(title, evidence), "note": as_data(note)}
         alert.save()

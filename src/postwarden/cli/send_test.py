@@ -14,13 +14,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from postwarden.cli.django_setup import setup
 from postwarden.core.config.model import Settings
-from postwarden.core.doctor.testmail import in_instance_language
-from postwarden.core.i18n import Text, format_datetime, gettext, localize
+from postwarden.core.doctor.testmail import send_test_text
+from postwarden.core.i18n import gettext, localize
 from postwarden.core.smtp.transcript import Direction, Transcript
 
 if TYPE_CHECKING:  # Django is set up inside run(); these modules need it
@@ -75,16 +74,7 @@ def _send(settings: Settings, recipient: str, say: Callable[[str], None]) -> int
         else provider
     )
     # mail Postwarden writes itself speaks the instance's language (POSTWARDEN_LANGUAGE)
-    text = in_instance_language(
-        settings,
-        Text(
-            "This is a test email from Postwarden, sent {when} UTC through {where}.\n\n"
-            "If you can read this, mail from Postwarden reaches {recipient}.\n",
-            when=format_datetime(datetime.now(UTC), language=settings.service.language),
-            where=where,
-            recipient=recipient,
-        ),
-    )
+    text = send_test_text(settings, recipient, where)
 
     def transport_for(resolved: Settings) -> Transport:
         if resolved.sending.provider.value == "smtp":

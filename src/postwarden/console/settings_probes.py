@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from postwarden.console.words import word
 from postwarden.core.config.model import Provider, Security, Settings, SmtpAuth
 from postwarden.core.doctor.redact import Redactor
+from postwarden.core.doctor.testmail import send_test_text
 from postwarden.core.i18n import said
 from postwarden.core.replies.classify import Explanation, classify
 from postwarden.core.smtp.errors import SmtpError, failure_text
@@ -372,11 +373,8 @@ def _send_test_mail(settings: Settings, to: str, user: object) -> ProbeOutcome:
 
 
 def _test_text(settings: Settings, to: str, user: object) -> str:
-    who = getattr(user, "email", "") or "the console"
-    return (
-        f"This is a test email from Postwarden, sent by {who} from the Email settings page through "
-        f"{settings.sending.provider.value}.\n\nIf you can read this, mail from Postwarden reaches {to}.\n"
-    )
+    """The body in the instance's language, as the subject (core/doctor/testmail.py)."""
+    return send_test_text(settings, to, settings.sending.provider.value, by=getattr(user, "email", "") or "")
 
 
 def _outcome(result: TestMailResult, settings: Settings, lines: tuple[Line, ...], url: str) -> ProbeOutcome:
