@@ -143,8 +143,17 @@ def test_every_help_is_said_through_the_catalog(argv: tuple[str, ...], tmp_path:
         ["apikey"],
         ["explain", "--port", "many"],
         ["dkim", "generate", "--bits"],
+        ["dkim", "generate", "--domain", "a@b"],
     ],
-    ids=["usage", "--help", "unknown command", "missing subcommand", "bad value", "missing value"],
+    ids=[
+        "usage",
+        "--help",
+        "unknown command",
+        "missing subcommand",
+        "bad value",
+        "missing value",
+        "bad domain",
+    ],
 )
 def test_the_usage_and_usage_errors_are_said_through_the_catalog(argv: list[str], tmp_path: Path) -> None:
     output = postwarden(argv, tmp_path)

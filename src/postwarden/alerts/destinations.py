@@ -22,6 +22,7 @@ import apprise
 from django.conf import settings as django_settings
 
 from postwarden.core.config.model import Settings
+from postwarden.core.i18n import Text
 from postwarden.core.replies.parse import redact as redact_credentials
 from postwarden.core.secrets import MASK, Secret
 from postwarden.logs import redact, register_secret
@@ -80,7 +81,9 @@ def check(url: str) -> None:
     scheme = url.partition("://")[0].lower()
     if not apprise.Apprise().add(url):
         raise InvalidUrl(
-            f"apprise does not accept this {scheme or 'value'}:// URL (see its list of services)"
+            Text("apprise does not accept this {scheme}:// URL (see its list of services)", scheme=scheme)
+            if scheme
+            else Text("apprise does not accept this value (see its list of services)")
         )
 
 

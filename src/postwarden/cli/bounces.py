@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from postwarden.cli.django_setup import start_up
-from postwarden.core.i18n import gettext
+from postwarden.core.i18n import gettext, localize, said
 
 #: seconds sessions may take to finish after SIGTERM
 GRACE = 10.0
@@ -61,14 +61,14 @@ def run(argv: list[str]) -> int:
         try:
             host, port = parse.parse_host_port(args.listen, 25)
         except ValueError as exc:
-            return _fail(f"--listen {args.listen!r}: {exc}")
+            return _fail(f"--listen {args.listen!r}: {localize(said(exc))}")
         overrides = {"host": host, "port": port}
     listener = None
     if settings.bounces.listen is not None or overrides:
         try:
             listener = BounceListener(config_from_settings(settings, **overrides), verp)
         except (ValueError, TlsConfigError) as exc:
-            return _fail(str(exc))
+            return _fail(localize(said(exc)))
     if listener is None and not settings.bounces.imap:
         return _fail(
             gettext("set POSTWARDEN_BOUNCE_LISTEN (a listener) or BOUNCE_IMAP_HOST (a bounce mailbox)")

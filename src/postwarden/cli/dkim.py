@@ -11,7 +11,7 @@ from pathlib import Path
 from postwarden.core.addresses import InvalidAddress, normalize_domain
 from postwarden.core.config.resolve import ConfigError, env_layers, resolve
 from postwarden.core.dkim import generate_key, public_key_of, txt_record
-from postwarden.core.i18n import gettext
+from postwarden.core.i18n import gettext, localize, said
 
 DEFAULT_SELECTOR = "postwarden"
 
@@ -53,11 +53,11 @@ def run(argv: list[str]) -> int:
     try:
         domain = normalize_domain(domain)
     except InvalidAddress as exc:
-        return _fail(f"--domain: {exc}")
+        return _fail(f"--domain: {localize(said(exc))}")
     try:
         key = generate_key(args.bits)
     except ValueError as exc:
-        return _fail(str(exc))
+        return _fail(localize(said(exc)))
     record = txt_record(selector, domain, public_key_of(key))
     if args.out is not None:
         fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

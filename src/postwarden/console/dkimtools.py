@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from django.utils.translation import gettext as _
+
 from postwarden.configstore.runtime import current_settings, save
 from postwarden.console.forms.email import Current
 from postwarden.core.config.model import Settings
@@ -18,6 +20,7 @@ from postwarden.core.config.resolve import ConfigError
 from postwarden.core.dkim import DkimKeyError, TxtRecord, generate_key, public_key_of, txt_record
 from postwarden.core.dns import DnsClient, DnsError
 from postwarden.core.doctor.checks.dkim import check_own_key
+from postwarden.core.i18n import said
 
 log = logging.getLogger("postwarden.console.dkim")
 
@@ -52,7 +55,7 @@ def status(current: Mapping[str, Current]) -> DkimStatus:
         try:
             record = txt_record(selector, domain, public_key_of(signing.private_key))
         except DkimKeyError as exc:
-            problem = str(exc)
+            problem = said(exc)
     return DkimStatus(selector, domain, bool(key.masked), key.locked, record, problem)
 
 
@@ -67,11 +70,13 @@ def generate(selector: str, domain: str, user: object) -> DkimActionResult:
     selector = selector.strip() or DEFAULT_SELECTOR
     if not _SELECTOR.match(selector):
         return DkimActionResult(
-            False, f"{selector!r} is not a valid DKIM selector (letters, digits and hyphens)."
+            False,
+            _("%(selector)s is not a valid DKIM selector (letters, digits and hyphens).")
+            % {"selector": repr(selector)},
         )
     locked = {name for name, state in _locks().items() if state}
     if "DKIM_PRIVATE_KEY" in locked:
-        return DkimActionResult(False, "DKIM_PRIVATE_KEY is set by the environment; change it there.")
+        return DkimActionResult(False, _("DKIM_PRIVATE_KEY is set by the environment; change it there."))
     values = {"DKIM_PRIVATE_KEY": generate_key(2048).reveal()}
     if "DKIM_SELECTOR" not in locked:
         values["DKIM_SELECTOR"] = selector
@@ -80,7 +85,7 @@ def generate(selector: str, domain: str, user: object) -> DkimActionResult:
     save(values, user)
     log.info("dkim key generated", extra={"by": getattr(user, "pk", None), "selector": selector})
     return DkimActionResult(
-        True, "A new DKIM key was generated and saved. Publish the TXT record below, then check it."
+        True, _("A new DKIM key was generated and saved. Publish the TXT record below, then check it.")
     )
 
 
@@ -110,12 +115,12 @@ def check_published(resolved: Settings | None) -> Published:
         or not signing.selector
         or not signing.domain
     ):
-        return Published(False, "Generate a key (or set DKIM_PRIVATE_KEY and DKIM_SELECTOR) first.")
+        return Published(False, _("Generate a key (or set DKIM_PRIVATE_KEY and DKIM_SELECTOR) first."))
     client = DnsClient(resolved.service.dns_server, timeout=5.0)
     try:
         result = asyncio.run(check_own_key(client, signing.selector, signing.domain, signing.private_key))
     except DnsError as exc:
-        return Published(False, "DNS did not answer", evidence=str(exc))
+        return Published(False, _("DNS did not answer"), evidence=str(exc))
     if result.finding is None:
         return Published(True, result.detail)
     finding = result.finding

@@ -39,3 +39,10 @@ def _html(value: object) -> str:
         }
         return str(escape(sentence)).format_map(params) if params else str(escape(sentence))
     return str(format_html('<bdi dir="ltr">{}</bdi>', value))
+
+
+def said_by(error: BaseException) -> str:
+    """What ``error`` says, for a form's error or a flash: its Text as :func:`quoted` gives
+    it, else its own words (escaped where it is shown)."""
+    words = i18n.said(error)
+    return quoted(words) if isinstance(words, i18n.Text) else words

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from postwarden.core.addresses import InvalidAddress, ascii_domain, normalize_domain
 from postwarden.core.config.model import SigningSettings
+from postwarden.core.i18n import Text
 from postwarden.core.secrets import Secret
 
 #: one character-string of a TXT record holds at most 255 octets (RFC 1035 §3.3.14);
@@ -224,11 +225,15 @@ def _load_rsa(private_key: Secret) -> rsa.RSAPrivateKey:
         key = serialization.load_pem_private_key(_normalized(private_key).reveal().encode(), password=None)
     except (ValueError, TypeError):
         raise DkimKeyError(
-            "DKIM_PRIVATE_KEY is not a PEM private key (expected -----BEGIN PRIVATE KEY-----"
-            " or -----BEGIN RSA PRIVATE KEY-----, without a passphrase)"
+            Text(
+                "DKIM_PRIVATE_KEY is not a PEM private key (expected -----BEGIN PRIVATE KEY-----"
+                " or -----BEGIN RSA PRIVATE KEY-----, without a passphrase)"
+            )
         ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
-        raise DkimKeyError(f"DKIM_PRIVATE_KEY is a {type(key).__name__}; DKIM here signs with RSA keys")
+        raise DkimKeyError(
+            Text("DKIM_PRIVATE_KEY is a {kind}; DKIM here signs with RSA keys", kind=type(key).__name__)
+        )
     return key
 
 

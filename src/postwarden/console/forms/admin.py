@@ -11,9 +11,8 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
 from postwarden.accounts.models import Calendar, Member, MemberGroup, Role, Scope, User
-from postwarden.console.quoting import quoted
+from postwarden.console.quoting import said_by
 from postwarden.core.addresses import InvalidAddress, parse_address
-from postwarden.core.i18n import Text, said
 
 
 def _address(value: str) -> str:
@@ -21,8 +20,7 @@ def _address(value: str) -> str:
         return parse_address(value.strip(), allow_display_name=False).addr_spec.lower()
     except InvalidAddress as exc:
         # the reader's language around the validator's own words, which stay as they came
-        words = said(exc)
-        raise forms.ValidationError(quoted(words) if isinstance(words, Text) else words) from None
+        raise forms.ValidationError(said_by(exc)) from None
 
 
 READ_BODIES_HELP = _(

@@ -7,6 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from postwarden.alerts.destinations import InvalidUrl, check
+from postwarden.console.quoting import said_by
 from postwarden.core.config.builders import alert_urls
 
 
@@ -30,5 +31,6 @@ class AlertUrlForm(forms.Form):
             alert_urls(url)
             check(url)
         except (ValueError, InvalidUrl) as exc:
-            raise forms.ValidationError(str(exc)) from None
+            # the reader's language around the validator's own words, which stay as they came
+            raise forms.ValidationError(said_by(exc)) from None
         return url
