@@ -81,7 +81,9 @@ def check(url: str) -> None:
     scheme = url.partition("://")[0].lower()
     if not apprise.Apprise().add(url):
         raise InvalidUrl(
-            Text("apprise does not accept this {scheme} URL (see its list of services)", scheme=scheme + "://")
+            Text(
+                "apprise does not accept this {scheme} URL (see its list of services)", scheme=scheme + "://"
+            )
             if scheme
             else Text("apprise does not accept this value (see its list of services)")
         )
