@@ -56,6 +56,9 @@ DOMAINS: Final[dict[str, tuple[str, ...]]] = {
     "cli": ("cli", "core", "outbox/management", "mailtemplates"),
     # what Postwarden writes itself outside the console: alerts, the canary mail
     "mail": ("alerts", "canaries/runner.py"),
+    # what the outbox and the bounce intake write on a timeline and a bounce: stored in
+    # English with the sentence kept, said in the reader's language on the console's pages
+    "timeline": ("outbox", "bounces"),
 }
 KEYWORDS: Final = {"gettext": None, "ngettext": (1, 2), "Text": None, "ntext": (1, 2)}
 #: Django apps that keep their own catalog, <app>/locale/<language>/LC_MESSAGES/django.po:

@@ -7,9 +7,10 @@ anyway): text inside <code>, <pre>, <kbd>, <samp>, <bdi>, a textarea, an element
 class "mono" or dir="ltr" (addresses, subjects, names, codes, servers' replies, headers,
 transcripts, setting names: quoted as written, never translated); text an element says is in
 another language with lang="…" (a language's own name in the language picker; a sentence
-stored in English when it happened, such as a timeline event's detail); numbers and
-punctuation; and the product's name. Django's own words (sizes, time spans) go through its
-catalog, so the pseudo-locale wraps its catalog too.
+stored in English before its words were kept: ``english_on(page, stored=True)`` reads those
+too, tests/console/test_stored_words.py); numbers and punctuation; and the product's name.
+Django's own words (sizes, time spans) go through its catalog, so the pseudo-locale wraps
+its catalog too.
 """
 
 from __future__ import annotations
@@ -72,10 +73,14 @@ def unmarked(text: str) -> list[str]:
 
 
 class Reader(HTMLParser):
-    """The text and the read attributes of a page, data elements left out."""
+    """The text and the read attributes of a page, data elements left out. ``stored``: a
+    sentence marked as English (``lang="en"``) is read too, since a sentence Postwarden
+    stored itself must be said in the page's language (a language's own name in the
+    language picker is still not)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, stored: bool = False) -> None:
         super().__init__(convert_charrefs=True)
+        self.stored = stored
         self.stack: list[tuple[str, bool]] = []
         self.text: list[str] = []
         self.attributes: list[str] = []
@@ -89,7 +94,7 @@ class Reader(HTMLParser):
             self._quoted()
             or tag in QUOTED
             # the page's own direction and language are not a quote
-            or (tag != "html" and (found.get("dir") == "ltr" or "lang" in found))
+            or (tag != "html" and (found.get("dir") == "ltr" or self._other_language(tag, found)))
             or "mono" in found.get("class", "").split()
         )
         if not quoted:
@@ -97,6 +102,11 @@ class Reader(HTMLParser):
         self.text.append("\n")
         if tag not in VOID:
             self.stack.append((tag, quoted))
+
+    def _other_language(self, tag: str, found: dict[str, str]) -> bool:
+        if "lang" not in found:
+            return False
+        return not self.stored or found["lang"] != "en" or tag == "option"
 
     def handle_endtag(self, tag: str) -> None:
         for i in range(len(self.stack) - 1, -1, -1):
@@ -110,8 +120,10 @@ class Reader(HTMLParser):
         self.text.append(" " if self._quoted() or in_head else data)
 
 
-def english_on(page: str) -> list[str]:
-    reader = Reader()
+def english_on(page: str, *, stored: bool = False) -> list[str]:
+    """The English words a reader sees on ``page`` outside the markers (``stored``: those
+    marked lang="en" too, see :class:`Reader`)."""
+    reader = Reader(stored=stored)
     reader.feed(page)
     found = unmarked("".join(reader.text))
     for value in reader.attributes:
@@ -162,6 +174,9 @@ def test_the_reader_finds_english_outside_the_markers_and_not_inside_or_in_data(
         "here (in an attribute: 'Search here')",
     ]
     assert english_on('<p>⟦Language⟧ <span lang="en">English</span></p><td class="mono">smtp</td>') == []
+    stored = '<p>⟦Why⟧ <span lang="en">released</span></p><option lang="en">English</option>'
+    assert english_on(stored) == []
+    assert english_on(stored, stored=True) == ["released"]
 
 
 def test_every_console_page_says_only_words_from_the_catalog(

@@ -258,3 +258,20 @@ def _imports_core_i18n(tree: ast.Module) -> bool:
 
 def _name(func: ast.expr) -> str:
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def test_a_row_keeps_its_own_sentences_and_says_them_only_while_its_english_column_says_them() -> None:
+    held = i18n.Text("held by {who}", who="ops@example.com")
+    words = json.loads(json.dumps(i18n.keep(reason=held, note="a plain note")))
+    assert set(words) == {"reason"}  # the English column holds a plain string already
+    again = i18n.kept(words, "reason", "held by ops@example.com")
+    assert isinstance(again, i18n.Text)
+    with i18n.override(i18n.PSEUDO):
+        assert again.localized() == "⟦held by {who}⟧".replace("{who}", "ops@example.com")
+    # a writer changed the column without the words (the worker's batched update): its English
+    stale = i18n.kept(words, "reason", "deferred at rcpt: 451 4.7.1 Greylisted")
+    assert stale == "deferred at rcpt: 451 4.7.1 Greylisted"
+    assert not isinstance(stale, i18n.Text)
+    # rows written before the words were kept
+    assert not isinstance(i18n.kept(None, "reason", "held by ops@example.com"), i18n.Text)
+    assert not isinstance(i18n.kept({}, "reason", "held by ops@example.com"), i18n.Text)

@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from postwarden.core import i18n
+from postwarden.core.i18n import Text
 from postwarden.core.smtp.reply import Reply
-from postwarden.outbox.retry import RetryPolicy, judge
+from postwarden.outbox.retry import RetryPolicy, judge, said_reason
 from postwarden.transports.base import Outcome, RecipientResult
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -232,3 +234,41 @@ def test_it_reads_the_servers_reply_at_the_stage_it_came(stage: str, finding: st
     verdict = judge(result, tries=1, queued_at=NOW, now=NOW, policy=POLICY)
     assert (verdict.state, verdict.finding) == ("deferred", finding)
     assert verdict.reason == f"deferred at {stage}: 450 4.7.1 Rejected"
+
+
+@pytest.mark.parametrize(
+    ("result", "tries", "queued_at"),
+    [
+        (failed("rcpt", "550 5.1.1 <a@example.com>: Recipient address rejected: User unknown"), 1, NOW),
+        (failed("rcpt", "451 4.7.1 Greylisted: try again in 5 minutes"), 1, NOW),
+        (failed("rcpt", "451 4.7.1 Greylisted"), 5, NOW),
+        (failed("rcpt", "451 4.7.1 Greylisted"), 1, NOW - timedelta(days=1, minutes=30)),
+        (failed("greeting"), 1, NOW),
+        (failed("api", detail="HTTP 503: Service Unavailable; try again: later"), 1, NOW),
+    ],
+)
+def test_a_page_reads_each_reason_the_worker_writes_back_as_a_sentence(
+    result: RecipientResult, tries: int, queued_at: datetime
+) -> None:
+    """The worker stores its reasons in English by batched SQL; a page says them again in
+    the reader's language from that English, the stage and the server's words kept as they
+    came (the pseudo-locale wraps only our own words)."""
+    reason = judge(result, tries=tries, queued_at=queued_at, now=NOW, policy=POLICY).reason
+    said = said_reason(reason)
+    assert isinstance(said, Text)
+    assert said == reason
+    with i18n.override(i18n.PSEUDO):
+        shown = said.localized()
+    assert shown.startswith(i18n.PSEUDO_OPEN)
+    assert (
+        (result.reply is not None and str(result.reply) in shown)
+        or result.detail in shown
+        or "no reply" in shown
+    )
+
+
+def test_a_reason_that_only_looks_like_the_workers_stays_as_it_is() -> None:
+    for reason in ("deferred at rcpt", "dead after 5 tries; last at rcpt: x", "held: by hand", ""):
+        said = said_reason(reason)
+        assert said == reason
+        assert not isinstance(said, Text)

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from postwarden.alerts.models import Alert, Condition
 from postwarden.core.doctor.model import Finding, Report, Severity
-from postwarden.core.i18n import Text, as_data, from_data, ntext
+from postwarden.core.i18n import Text, as_data, kept, ntext
 
 #: the codes that alert whatever their severity (issue #14's triggers); beyond these, any
 #: finding of severity error does
@@ -107,8 +107,7 @@ def words_of(title: str, evidence: str) -> dict[str, object]:
 
 def said(words: dict[str, object], name: str, english: str) -> str:
     """The sentence ``name`` a row kept (a :class:`Text` again), else its English column."""
-    kept = from_data(words.get(name)) if name in words else None
-    return kept if isinstance(kept, str) and kept == english else english
+    return kept(words, name, english)
 
 
 @dataclass(frozen=True)

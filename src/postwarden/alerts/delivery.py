@@ -22,7 +22,7 @@ from postwarden.alerts import destinations
 from postwarden.alerts.conditions import Change, said, words_of
 from postwarden.alerts.models import Alert, Delivery
 from postwarden.core.config.model import Settings
-from postwarden.core.i18n import Text, as_data, format_datetime, gettext, localize, ntext, override
+from postwarden.core.i18n import Text, as_data, format_datetime, gettext, keep, localize, ntext, override
 
 log = logging.getLogger("postwarden.alerts")
 
@@ -227,7 +227,7 @@ def _attempt(
     now = timezone.now()
     delivery.attempts += 1
     if target is None:
-        error: str | None = "the destination was removed from the alert URLs before it was sent"
+        error: str | None = Text("the destination was removed from the alert URLs before it was sent")
         retry = False
     else:
         title, body = message(alert, language)
@@ -260,7 +260,10 @@ def _attempt(
                 "attempts": delivery.attempts,
             },
         )
-    delivery.save(update_fields=["status", "attempts", "sent_at", "last_error", "next_attempt_at"])
+    # English for the API and the logs; the sentence, when it is one of ours, for the page
+    delivery.words = keep(last_error=error) if error is not None else None
+    delivery.last_error = str(delivery.last_error)
+    delivery.save(update_fields=["status", "attempts", "sent_at", "last_error", "next_attempt_at", "words"])
     return error is None
 
 

@@ -129,7 +129,7 @@ def send(destination: Destination, title: str, body: str) -> str | None:
     joiner = "&" if "?" in url else "?"
     notifier = apprise.Apprise()
     if not notifier.add(f"{url}{joiner}cto={TIMEOUT}&rto={TIMEOUT}") and not notifier.add(url):
-        return "apprise does not accept this URL any more"
+        return Text("apprise does not accept this URL any more")
     with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
         try:
             ok = bool(notifier.notify(title=title, body=body))
@@ -139,4 +139,6 @@ def send(destination: Destination, title: str, body: str) -> str | None:
     if ok:
         return None
     lines = [line.split(" - ", 2)[-1] for line in str(said).splitlines() if line.strip()]
-    return clean("; ".join(lines[-2:]) or "the endpoint did not take the notification")
+    if lines:
+        return clean("; ".join(lines[-2:]))
+    return Text("the endpoint did not take the notification")

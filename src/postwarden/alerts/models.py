@@ -96,6 +96,9 @@ class Delivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     #: the latest failure, redacted (no token, no URL path)
     last_error = models.CharField(max_length=500, blank=True)
+    #: the failure as a sentence when Postwarden wrote it (core/i18n.py keep); NULL when
+    #: it is the endpoint's or the library's words
+    words = models.JSONField(null=True, blank=True)
 
     objects: ClassVar[models.Manager[Delivery]]
 

@@ -34,6 +34,7 @@ from django.db.models import F
 from postwarden.bounces import parse
 from postwarden.bounces.effects import Effect, record
 from postwarden.bounces.models import Bounce, BounceOutcome, Tally
+from postwarden.core.i18n import Number, Text, join, keep
 from postwarden.core.replies.classify import classify
 from postwarden.core.replies.parse import parse_reply
 from postwarden.core.smtp.reply import Reply
@@ -163,7 +164,12 @@ def _apply(arrival: Arrival, report: parse.BounceReport, digest: str, address: s
         )
     diagnostic = _diagnostic(report, status)
     explanation, finding = _explain(status)
-    detail = f"{diagnostic} — {explanation}" if explanation else diagnostic
+    # the remote words, then what they mean: a sentence of ours around them
+    detail = (
+        Text("{diagnostic} — {explanation}", diagnostic=diagnostic, explanation=explanation)
+        if explanation
+        else diagnostic
+    )
     event = record(
         effect,
         recipient,
@@ -220,10 +226,17 @@ def _diagnostic(report: parse.BounceReport, status: parse.DsnRecipient | None) -
     if status is not None and status.diagnostic:
         return status.diagnostic
     if report.kind is parse.BounceKind.COMPLAINT:
-        kind, reporter = report.feedback_type or "feedback report", report.reporter or "a mailbox provider"
-        return f"complaint ({kind}) from {reporter}"
-    parts = [f"status {status.status}" if status and status.status else "", report.subject]
-    return "; ".join(p for p in parts if p) or f"{report.kind.value} ({report.detector})"
+        kind = report.feedback_type or Text("feedback report")
+        reporter = report.reporter or Text("a mailbox provider")
+        return Text("complaint ({kind}) from {reporter}", kind=kind, reporter=reporter)
+    parts = [
+        Text("status {status}", status=status.status) if status and status.status else "",
+        report.subject,
+    ]
+    said = [p for p in parts if p]
+    if said:
+        return join("; ", said) if len(said) > 1 else said[0]
+    return Text("{kind} ({detector})", kind=report.kind.value, detector=report.detector)
 
 
 def _explain(status: parse.DsnRecipient | None) -> tuple[str, str]:
@@ -291,7 +304,8 @@ def _row(
     status = status or report.status_for("")
     note = report.note
     if report.omitted:
-        note = f"{note}; {report.omitted} more recipient blocks not read".lstrip("; ")
+        more = Text("{n} more recipient blocks not read", n=Number(report.omitted))
+        note = join("; ", [note, more]) if note else more
     return Bounce.objects.create(
         source=arrival.source,
         outcome=outcome,
@@ -309,7 +323,9 @@ def _row(
         remote_mta=(status.remote_mta if status else "")[:255],
         subject=report.subject[:998],
         original_message_id=report.original_message_id[:255],
-        note=note,
+        note=str(note),
+        # English for the API, the sentence for the console's page
+        words=keep(note=note) or None,
         digest=digest,
         size=len(arrival.raw),
         raw=arrival.raw[:KEEP_BYTES] if keep_raw else None,

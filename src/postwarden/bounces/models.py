@@ -61,6 +61,9 @@ class Bounce(models.Model):
     original_message_id = models.CharField(max_length=255, blank=True)
     #: why it was read as it was (unknown form, malformed parts, omitted recipient blocks)
     note = models.TextField(blank=True)
+    #: the note as a sentence to say in the reader's language (core/i18n.py keep); NULL
+    #: when there is none or it was written before it was kept
+    words = models.JSONField(null=True, blank=True)
     #: SHA-256 of the mail's bytes: the same mail again is a duplicate
     digest = models.CharField(max_length=64)
     size = models.PositiveIntegerField(default=0)

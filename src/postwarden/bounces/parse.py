@@ -31,6 +31,8 @@ from typing import Final
 
 from flufl.bounce import all_failures
 
+from postwarden.core.i18n import Text
+
 #: recipient blocks read from one DSN; the rest are counted in ``BounceReport.omitted``
 MAX_RECIPIENTS: Final = 1000
 #: characters kept of any one text (a diagnostic, a reporter)
@@ -139,9 +141,8 @@ def read(raw: bytes) -> BounceReport:
         message = email.message_from_bytes(raw, policy=email.policy.compat32)
         return _read(message)
     except Exception as exc:  # a parser bug on hostile input must not stop the intake
-        return BounceReport(
-            BounceKind.UNKNOWN, "none", note=f"unreadable: {type(exc).__name__}: {_cut(str(exc), 200)}"
-        )
+        error = f"{type(exc).__name__}: {_cut(str(exc), 200)}"
+        return BounceReport(BounceKind.UNKNOWN, "none", note=Text("unreadable: {error}", error=error))
 
 
 def _read(message: Message) -> BounceReport:
@@ -166,11 +167,11 @@ def _read(message: Message) -> BounceReport:
         found = _notice(parts, subject, own_id)
         if found is not None:
             return found
-    note = "a delivery-status part without recipient blocks" if status_part is not None else ""
+    note = Text("a delivery-status part without recipient blocks") if status_part is not None else ""
     return BounceReport(
         BounceKind.UNKNOWN,
         "none",
-        note=note or "neither a DSN, a complaint report, nor a bounce a detector recognizes",
+        note=note or Text("neither a DSN, a complaint report, nor a bounce a detector recognizes"),
         subject=subject,
         message_id=own_id,
         original_message_id=_original_id(parts),
@@ -319,7 +320,9 @@ def _arf(
         original_senders=tuple(dict.fromkeys(senders)),
         reporter=_cut(fields.get("user-agent", "") or fields.get("reporting-mta", "")),
         feedback_type=feedback_type,
-        note="" if kind is BounceKind.COMPLAINT else f"feedback type {feedback_type!r} is not a complaint",
+        note=""
+        if kind is BounceKind.COMPLAINT
+        else Text("feedback type {type} is not a complaint", type=repr(feedback_type)),
         subject=subject,
         message_id=own_id,
     )

@@ -132,6 +132,9 @@ class CanaryRun(models.Model):
     message_public_id = models.CharField(max_length=32, blank=True)
     #: why it ended as it did, in words (the outbox's reason, the IMAP server's words)
     detail = models.TextField(blank=True)
+    #: the detail as a sentence to say in the reader's language (core/i18n.py keep); NULL
+    #: for runs written before it was kept
+    words = models.JSONField(null=True, blank=True)
     #: the last IMAP failure while watching (the run goes on until the deadline)
     imap_error = models.TextField(blank=True)
     #: polls made, successful IMAP looks among them, and when the next is due

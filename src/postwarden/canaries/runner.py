@@ -40,9 +40,10 @@ from postwarden.canaries.watch import Found, Look, find, remove
 from postwarden.core.addresses import redact
 from postwarden.core.config.model import Settings
 from postwarden.core.doctor.testmail import in_instance_language
-from postwarden.core.i18n import Text
+from postwarden.core.i18n import Number, Text, keep, said
 from postwarden.core.imap import ImapError, open_session
 from postwarden.core.sealing import UnsealError
+from postwarden.outbox import said as outbox_said
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.models import Recipient
 from postwarden.outbox.submission import Outgoing, enqueue
@@ -205,9 +206,8 @@ def _send(canary: Canary, token: str, trigger: str, now: datetime, settings: Set
             run.save()
     except Refused as refused:
         run.save()
-        _finish(
-            canary, run, RunState.MISSING, now, detail=f"never queued: {refused.field}: {refused.message}"
-        )
+        detail = Text("never queued: {field}: {error}", field=refused.field, error=refused.message)
+        _finish(canary, run, RunState.MISSING, now, detail=detail)
         return run
     log.info(
         "canary %s: run %s queued as %s to %s", canary.name, run.pk, queued.public_id, redact(canary.address)
@@ -218,10 +218,12 @@ def _send(canary: Canary, token: str, trigger: str, now: datetime, settings: Set
 def _unreachable_at_start(canary: Canary, token: str, trigger: str, now: datetime, exc: Exception) -> None:
     run = CanaryRun.objects.create(canary=canary, token=token, trigger=trigger, started_at=now)
     detail = (
-        f"nothing was sent: {exc}"
+        Text("nothing was sent: {error}", error=said(exc))
         if isinstance(exc, ImapError)
-        else "nothing was sent: the stored IMAP password cannot be unsealed (was POSTWARDEN_SECRET_KEY "
-        "changed?); enter the password again"
+        else Text(
+            "nothing was sent: the stored IMAP password cannot be unsealed (was POSTWARDEN_SECRET_KEY "
+            "changed?); enter the password again"
+        )
     )
     _finish(canary, run, RunState.UNREACHABLE, now, detail=detail, imap_error=str(exc)[:2000])
     log.warning("canary %s: mailbox unreachable: %s", canary.name, detail)
@@ -232,9 +234,14 @@ def _poll(canary: Canary, run: CanaryRun, now: datetime) -> None:
     if recipient is not None and recipient.sent_at is not None and run.accepted_at is None:
         run.accepted_at = recipient.sent_at
     if recipient is not None and recipient.sent_at is None and recipient.state in _NEVER_SENT:
-        why = recipient.reason or recipient.last_reply
-        detail = f"never accepted upstream: the outbox says {recipient.state}: {why}"
-        _finish(canary, run, RunState.MISSING, now, detail=detail.strip())
+        why = outbox_said.reason(recipient.reason) or recipient.last_reply
+        state = outbox_said.state(recipient.state)
+        detail = (
+            Text("never accepted upstream: the outbox says {state}: {why}", state=state, why=why)
+            if why
+            else Text("never accepted upstream: the outbox says {state}:", state=state)
+        )
+        _finish(canary, run, RunState.MISSING, now, detail=detail)
         return
     run.polls += 1
     try:
@@ -300,28 +307,50 @@ def _arrived(canary: Canary, run: CanaryRun, mine: list[Found], now: datetime) -
 
 
 def _missing_detail(canary: Canary, run: CanaryRun, recipient: Recipient | None, look: Look) -> str:
-    minutes = canary.deadline_minutes
-    junk = (
-        f"the inbox and {look.junk_folder}"
+    minutes = Number(canary.deadline_minutes)
+    where = (
+        Text("the inbox and {folder}", folder=look.junk_folder)
         if look.junk_folder
-        else "the inbox (the mailbox has no junk folder)"
+        else Text("the inbox (the mailbox has no junk folder)")
     )
     if run.accepted_at is not None:
-        said = f" ({recipient.last_reply})" if recipient is not None and recipient.last_reply else ""
-        return (
-            f"accepted upstream at {run.accepted_at:%H:%M:%S} UTC{said}, but not in {junk} "
-            f"or any other folder {minutes} min after it was queued"
+        at = f"{run.accepted_at:%H:%M:%S}"
+        if recipient is not None and recipient.last_reply:
+            return Text(
+                "accepted upstream at {at} UTC ({reply}), but not in {where} or any other folder "
+                "{minutes} min after it was queued",
+                at=at,
+                reply=recipient.last_reply,
+                where=where,
+                minutes=minutes,
+            )
+        return Text(
+            "accepted upstream at {at} UTC, but not in {where} or any other folder {minutes} min "
+            "after it was queued",
+            at=at,
+            where=where,
+            minutes=minutes,
         )
-    state = f"the outbox says {recipient.state}" if recipient is not None else "its outbox row is gone"
-    reason = f": {recipient.reason}" if recipient is not None and recipient.reason else ""
-    return f"never accepted upstream within {minutes} min ({state}{reason})"
+    if recipient is None:
+        return Text("never accepted upstream within {minutes} min (its outbox row is gone)", minutes=minutes)
+    state = outbox_said.state(recipient.state)
+    if recipient.reason:
+        return Text(
+            "never accepted upstream within {minutes} min (the outbox says {state}: {reason})",
+            minutes=minutes,
+            state=state,
+            reason=outbox_said.reason(recipient.reason),
+        )
+    return Text(
+        "never accepted upstream within {minutes} min (the outbox says {state})", minutes=minutes, state=state
+    )
 
 
 def _poll_failed(canary: Canary, run: CanaryRun, now: datetime, exc: Exception) -> None:
     run.imap_error = str(exc)[:2000]
     if run.deadline_at is not None and now >= run.deadline_at:
         state = RunState.UNREACHABLE if run.looks == 0 else RunState.MISSING
-        detail = f"the mailbox could not be read at the deadline: {exc}"
+        detail = Text("the mailbox could not be read at the deadline: {error}", error=said(exc))
         _finish(canary, run, state, now, detail=detail, imap_error=run.imap_error)
         return
     _next_poll(run, now)
@@ -355,6 +384,10 @@ def _finish(canary: Canary, run: CanaryRun, state: str, now: datetime, **fields:
         "imap_error": run.imap_error,
         **fields,
     }
+    if "detail" in values:
+        # English for the API and the logs, the sentence for the console's page
+        values["words"] = keep(detail=values["detail"]) or None
+        values["detail"] = str(values["detail"])
     with transaction.atomic():
         if CanaryRun.objects.filter(pk=run.pk, state=RunState.WAITING).update(**values) != 1:
             return False

@@ -14,6 +14,7 @@ from postwarden.canaries.models import Canary, CanaryRun
 from postwarden.core.codes import Code
 from postwarden.core.doctor.checks.canary import judge, summary
 from postwarden.core.doctor.service import CanaryFacts
+from postwarden.core.i18n import kept
 
 #: finding code -> status word
 _STATUS = {
@@ -52,7 +53,8 @@ def facts_of(canary: Canary, run: CanaryRun, now: datetime | None = None) -> Can
         dkim=run.dkim,
         dmarc=run.dmarc,
         auth_results=run.auth_results,
-        detail=run.detail,
+        # English for the doctor's JSON and the API, the kept sentence for a page
+        detail=kept(run.words, "detail", run.detail),
     )
 
 

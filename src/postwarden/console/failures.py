@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from postwarden.core.i18n import Text
 from postwarden.core.replies.classify import Explanation, classify
 from postwarden.core.replies.parse import parse_reply
 from postwarden.outbox.models import Attempt, Recipient, State, Suppression
@@ -27,9 +28,23 @@ class Failure:
 
 def explain_attempt(attempt: Attempt) -> Explanation:
     """The knowledge base's reading of a stored attempt, as the worker read it then."""
-    stage = None if attempt.stage in ("api", "internal", MESSAGE_STAGE) else attempt.stage or None
-    reply = parse_reply(attempt.reply) if attempt.code else None
-    return classify(stage=stage, reply=reply, detail=attempt.reply)
+    return explain_reply(attempt.stage, attempt.code, attempt.reply)
+
+
+def explain_reply(stage: str, code: int | None, reply: str) -> Explanation:
+    """The knowledge base's reading of an attempt's stored stage, code and reply."""
+    known = None if stage in ("api", "internal", MESSAGE_STAGE) else stage or None
+    return classify(stage=known, reply=parse_reply(reply) if code else None, detail=reply)
+
+
+def explanation_said(stage: str, code: int | None, reply: str, english: str) -> str:
+    """An attempt's stored one-line explanation as a sentence in the reader's language:
+    the knowledge base's reading of its reply, read again, while it says what the worker
+    stored (the worker stores English by batched SQL); else the stored English."""
+    if not english:
+        return english
+    again = explain_reply(stage, code, reply).explanation
+    return again if isinstance(again, Text) and again == english else english
 
 
 def failures(recipients: Iterable[Recipient]) -> dict[int, Failure]:

@@ -301,6 +301,26 @@ def from_data(data: object) -> object:
     return _rebuild(data["msgid"], data.get("plural"), data.get("n"), params)
 
 
+def keep(**sentences: object) -> dict[str, object]:
+    """What a row keeps of its sentences (a JSON column beside its English ones) to say
+    them again in the reader's language: each :class:`Text` by name; plain strings are
+    left out, since the English column already holds them."""
+    return {name: as_data(value) for name, value in sentences.items() if isinstance(value, Text)}
+
+
+def kept(words: Mapping[str, object] | None, name: str, english: str) -> str:
+    """The sentence ``name`` a row kept (:func:`keep`), a :class:`Text` again, while it
+    still says what the row's English column says; else that English column as it is.
+
+    The check makes a column some writer changed without its words (the worker's batched
+    updates, rows older than the words) show its own English rather than a stale sentence.
+    """
+    if not words or name not in words:
+        return english
+    sentence = from_data(words[name])
+    return sentence if isinstance(sentence, Text) and sentence == english else english
+
+
 def _str_from(data: object) -> str:
     value = from_data(data)
     return value if isinstance(value, str) else str(value)

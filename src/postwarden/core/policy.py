@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from postwarden.core.addresses import ascii_domain
 from postwarden.core.config.model import Settings
@@ -65,9 +66,20 @@ def not_approved(address: str, allowed: tuple[str, ...]) -> str:
     )
 
 
+#: a suppression's reason (outbox Suppression.reason, a code) as a sentence says it
+REASON_WORDS: Final[dict[str, Text]] = {
+    "hard_bounce": Text("hard bounce"),
+    "complaint": Text("complaint"),
+    "unsubscribe": Text("unsubscribe"),
+    "manual": Text("manual"),
+    "failures": Text("failures"),
+}
+
+
 def suppression_reason(row: Suppressed) -> str:
-    # the reason and its source are the suppression list's own words (hard_bounce, webhook)
-    why = row.reason.replace("_", " ") + (f" ({row.source})" if row.source else "")
+    # the source is the suppression list's own words ("sendgrid event …"): quoted as data
+    reason = REASON_WORDS.get(row.reason) or row.reason.replace("_", " ")
+    why = Text("{reason} ({source})", reason=reason, source=row.source) if row.source else reason
     if row.expires_at:
         return Text(
             "suppressed: {why} until {when} UTC", why=why, when=row.expires_at.strftime("%Y-%m-%d %H:%M")

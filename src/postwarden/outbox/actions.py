@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.config.model import Settings
+from postwarden.core.i18n import Text, join, keep
 from postwarden.outbox import bulk_sql, policy, states
 from postwarden.outbox.models import Event, Recipient, State
 from postwarden.outbox.states import Move
@@ -49,6 +50,8 @@ class _Event(NamedTuple):
     at: datetime
     detail: str
     provider: str = ""
+    #: the detail and the reason as sentences (core/i18n.py keep)
+    words: dict[str, object] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +88,9 @@ def requeue(recipient_ids: Iterable[int], *, by: str = "", settings: Settings | 
             move = Move.REQUEUED if state in (State.QUEUED, State.HELD) else states.DECISIONS[state]
             stopped += move is not Move.REQUEUED
             kind = "released" if old == State.HELD else "requeued"
-            done = "released" if old == State.HELD else "re-queued"
-            why = reason if move is not Move.REQUEUED else f"{done}{f' by {by}' if by else ''}"
+            why = reason if move is not Move.REQUEUED else _done(kind, by)
             moves.setdefault(move, {})[pk] = why
-            events.append(_Event(row.message_id, pk, kind, now, f"{address}: {why}"))
+            events.append(_event(row.message_id, pk, kind, now, address, why))
         for move, reasons in moves.items():
             states.apply(
                 reasons,
@@ -115,11 +117,26 @@ def cancel(recipient_ids: Iterable[int], *, by: str = "") -> ActionResult:
             .filter(pk__in=ids, state__in=CANCELLABLE)
             .values_list(*_Target._fields)
         ]
-        why = f"cancelled{f' by {by}' if by else ''}"
+        why = _done("cancelled", by)
         states.apply([r.pk for r in rows], Move.CANCELLED, reason=why, now=now)
         bulk_sql.insert(
             Event,
             _Event._fields,
-            [_Event(r.message_id, r.pk, "cancelled", now, f"{r.address}: {why}") for r in rows],
+            [_event(r.message_id, r.pk, "cancelled", now, r.address, why) for r in rows],
         )
     return ActionResult(len(rows), len(ids) - len(rows))
+
+
+def _done(kind: str, by: str) -> Text:
+    """What a person did, as the recipient's reason: "released by console: ops@example.com"."""
+    if kind == "released":
+        return Text("released by {by}", by=by) if by else Text("released")
+    if kind == "cancelled":
+        return Text("cancelled by {by}", by=by) if by else Text("cancelled")
+    return Text("re-queued by {by}", by=by) if by else Text("re-queued")
+
+
+def _event(message: int, recipient: int, kind: str, at: datetime, address: str, why: str) -> _Event:
+    """The timeline entry of an action: the address and why, in English and as sentences."""
+    detail = join(": ", [address, why])
+    return _Event(message, recipient, kind, at, str(detail), "", keep(detail=detail, reason=why))

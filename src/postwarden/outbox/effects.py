@@ -34,6 +34,7 @@ from typing import Any, Final
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from postwarden.core.i18n import Number, Text, keep
 from postwarden.outbox import states, suppressions
 from postwarden.outbox.models import Event, Message, Recipient
 
@@ -115,10 +116,13 @@ def record(
                     recipient=recipient,
                     at=report.at or timezone.now(),
                     kind=report.kind[:32],
-                    detail=report.detail[:2000],
+                    detail=str(report.detail)[:2000],
                     provider=report.provider,
                     event_id=report.event_id,
                     raw=report.raw,
+                    # the detail is the remote side's words; the reason it gives the
+                    # recipient is a sentence of ours around them
+                    words=keep(detail=report.detail, reason=moved(report.kind, report.detail)) or None,
                 )
         except IntegrityError:
             return EventOutcome.DUPLICATE
@@ -134,7 +138,24 @@ def advance(recipient: Recipient, kind: str, detail: str) -> bool:
     move = states.EVENTS.get(kind)
     if move is None:
         return False
-    return states.apply([recipient.pk], move, reason=f"{kind}: {detail}" if detail else kind) == 1
+    return states.apply([recipient.pk], move, reason=str(moved(kind, detail))) == 1
+
+
+#: the event kinds that move a recipient, as its reason says them
+_MOVED: Final[dict[str, Text]] = {
+    "delivered": Text("delivered"),
+    "bounced": Text("bounced"),
+    "complained": Text("complained"),
+    "rejected": Text("rejected"),
+    "failed": Text("failed"),
+}
+
+
+def moved(kind: str, detail: str) -> str:
+    """The reason an event of ``kind`` gives the recipient it moves: the kind, then the
+    remote side's words as they came ("bounced: 550 5.1.1 …")."""
+    said = _MOVED.get(kind, kind)
+    return Text("{kind}: {detail}", kind=said, detail=detail) if detail else said
 
 
 def _suppress(report: EventReport, address: str, row: Event | None) -> None:
@@ -149,7 +170,12 @@ def _suppress(report: EventReport, address: str, row: Event | None) -> None:
         suppressions.add(
             address,
             suppressions.FAILURES,
-            detail=f"{SOFT_LIMIT} soft bounces within {SOFT_WINDOW.days} days; the last: {report.detail}",
+            detail=Text(
+                "{limit} soft bounces within {days} days; the last: {detail}",
+                limit=Number(SOFT_LIMIT),
+                days=Number(SOFT_WINDOW.days),
+                detail=report.detail,
+            ),
             source=report.source,
             event=row,
             expires_at=now + BOUNCE_TTL,

@@ -9,6 +9,7 @@ from typing import Any
 
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.config.model import Settings
+from postwarden.core.i18n import Number, Text, join, ntext
 from postwarden.core.links import LinkProblem, check, judge
 from postwarden.outbox.errors import Refused
 
@@ -42,7 +43,14 @@ def links_event(
     more = f" (and {len(problems) - SHOWN} more)" if len(problems) > SHOWN else ""
     if settings.sending.refuse_bad_links:
         raise Refused("links", f"refused by LINKS_REFUSE: {words}{more}")
-    count = f"{len(problems)} link{'s' if len(problems) != 1 else ''}"
-    detail = f"{count} would not work for recipients: {words}{more}"
+    links = join("; ", [Text("{url} {problem}", url=p.url, problem=p.problem) for p in problems[:SHOWN]])
+    others = Text(" (and {n} more)", n=Number(len(problems) - SHOWN)) if len(problems) > SHOWN else ""
+    detail = ntext(
+        "{n} link would not work for recipients: {links}{more}",
+        "{n} links would not work for recipients: {links}{more}",
+        len(problems),
+        links=links,
+        more=others,
+    )
     data = {"links": [{"url": p.url, "kind": p.kind, "problem": p.problem} for p in problems]}
     return [("links", detail, data)]

@@ -264,7 +264,13 @@ class Event(models.Model):
     at = models.DateTimeField(default=timezone.now)
     #: policy, held, released, requeued, cancelled, delivered, bounced, complained, deferred, opened …
     kind = models.CharField(max_length=32)
+    #: in English, as the API, the logs and the CLI read it
     detail = models.TextField(blank=True)
+    #: Postwarden's own sentences of ``detail`` and of the recipient's ``reason`` it set,
+    #: kept to say them again in the reader's language (core/i18n.py keep); empty when
+    #: the detail is a server's or a provider's words, or written before the words were
+    #: kept (NULL: a writer that does not name the column leaves it so)
+    words = models.JSONField(null=True, blank=True)
     #: for provider events: "sendgrid" …, and the provider's event id (de-duplication)
     provider = models.CharField(max_length=16, blank=True)
     event_id = models.CharField(max_length=255, null=True, blank=True)
@@ -289,7 +295,10 @@ class Suppression(models.Model):
     address = models.CharField(max_length=320, unique=True)
     #: hard_bounce, complaint, unsubscribe, manual, failures
     reason = models.CharField(max_length=32)
+    #: the remote side's words, a person's note, or a sentence of ours (then kept in ``words``)
     detail = models.TextField(blank=True)
+    #: the detail as a sentence when Postwarden wrote it (core/i18n.py keep), else NULL
+    words = models.JSONField(null=True, blank=True)
     #: where it came from: "sendgrid event <id>", "console: ops@example.com", "api key …"
     source = models.CharField(max_length=255, blank=True)
     event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.SET_NULL)

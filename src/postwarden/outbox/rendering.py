@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from postwarden.core.i18n import Number, Text
 from postwarden.core.templating import TemplateError
 from postwarden.mailtemplates import store as templates
 from postwarden.mailtemplates.models import Version
@@ -51,7 +52,7 @@ class TemplateCache:
             raise Refused(field, templates.describe(found, exc)) from None
         event = (
             "template",
-            f"rendered from template {name} version {found.number}",
+            Text("rendered from template {name} version {version}", name=name, version=Number(found.number)),
             {"template": name, "version": found.number},
         )
         return dataclasses.replace(outgoing, subject=done.subject, text=done.text, html=done.html), [event]

@@ -26,11 +26,13 @@ in N minutes" wins over the computed wait (Postal adds its N+10 s the same way).
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
 from postwarden.core.config.model import DeliverySettings
+from postwarden.core.i18n import Number, Text
 from postwarden.core.replies.classify import Explanation, classify
 from postwarden.core.smtp.stages import SmtpStage
 from postwarden.transports.base import MESSAGE_STAGE, Outcome, RecipientResult
@@ -133,7 +135,7 @@ def judge(
     if result.outcome is Outcome.SENT:
         return SENT
     explanation = explain(result, port=port, host=host)
-    evidence = explanation.evidence or result.detail or "no reply"
+    evidence = explanation.evidence or result.detail or _NO_REPLY
     finding = explanation.code.value if explanation.code is not None else ""
     if permanent(result, explanation):
         # only a refusal at RCPT names this one address; a DATA reply answers the whole
@@ -158,6 +160,52 @@ def judge(
     return RetryVerdict(
         "deferred", retry_at, False, finding, explanation.title, f"deferred at {result.stage}: {evidence}"
     )
+
+
+#: the shapes of the reasons :func:`judge` writes (a stage is one word)
+_ENDED: Final = re.compile(r"(deferred|failed) at (\S+?): (.*)", re.S)
+_DEAD: Final = re.compile(r"dead after (?:(\d+) attempts|(\d+\.\d) hours); last at (\S+?): (.*)", re.S)
+
+
+def said_reason(reason: str) -> str:
+    """A reason :func:`judge` wrote, as a sentence to say in the reader's language (the
+    stage and the server's words stay its parameters); any other text as it is.
+
+    The worker stores its reasons by batched SQL in English, and the hot path makes no
+    sentence objects: a page reads the sentence back from the English it wrote.
+    """
+    ended, dead = _ENDED.fullmatch(reason), _DEAD.fullmatch(reason)
+    if ended is not None:
+        state, stage, evidence = ended.groups()
+        said: Text = (
+            Text("deferred at {stage}: {evidence}", stage=stage, evidence=_evidence(evidence))
+            if state == "deferred"
+            else Text("failed at {stage}: {evidence}", stage=stage, evidence=_evidence(evidence))
+        )
+    elif dead is not None:
+        tries, hours, stage, evidence = dead.groups()
+        why = (
+            Text("{n} attempts", n=Number(int(tries)))
+            if tries is not None
+            else Text("{hours:.1f} hours", hours=Number(float(hours)))
+        )
+        said = Text(
+            "dead after {why}; last at {stage}: {evidence}",
+            why=why,
+            stage=stage,
+            evidence=_evidence(evidence),
+        )
+    else:
+        return reason
+    # the shapes are the writer's: a reason that only looks like one stays as it is
+    return said if said == reason else reason
+
+
+def _evidence(words: str) -> str:
+    return Text("no reply") if words == _NO_REPLY else words
+
+
+_NO_REPLY: Final = "no reply"
 
 
 def explain(result: RecipientResult, *, port: int | None = None, host: str | None = None) -> Explanation:

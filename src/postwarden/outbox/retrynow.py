@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from postwarden.core.config.model import Settings
+from postwarden.core.i18n import Text, join, keep
 from postwarden.outbox.models import Event, Recipient, State
 
 log = logging.getLogger("postwarden.outbox.retrynow")
@@ -29,6 +30,11 @@ log = logging.getLogger("postwarden.outbox.retrynow")
 TRANSPORT: Final = frozenset({"network", "tls", "auth", "provider", "config"})
 #: envelope refusals that come from who we are, not from the recipient
 SENDER: Final = frozenset({"envelope.sender_rejected", "envelope.relay_denied", "provider.sender_unverified"})
+
+#: why deferred recipients are retried now, as their timelines say it
+TRANSPORT_WORKS: Final = Text("the transport works again")
+SETTINGS_CHANGED: Final = Text("the settings changed")
+SETTINGS_SAVED: Final = Text("the email settings were saved")
 
 
 def helped_by(old: Settings, new: Settings) -> frozenset[str]:
@@ -80,15 +86,19 @@ def retry_deferred(stages: Iterable[str], *, why: str, now: datetime | None = No
     changed = Recipient.objects.filter(pk__in=[r.pk for r in rows], state=State.DEFERRED).update(
         next_attempt_at=now, updated_at=now
     )
-    Event.objects.bulk_create(
-        Event(
-            message_id=r.message_id,
-            recipient_id=r.pk,
-            kind="retry",
-            at=now,
-            detail=f"{r.address}: retried now ({r.finding}): {why}",
+    events = []
+    for r in rows:
+        detail = join(": ", [r.address, Text("retried now ({finding})", finding=r.finding), why])
+        events.append(
+            Event(
+                message_id=r.message_id,
+                recipient_id=r.pk,
+                kind="retry",
+                at=now,
+                detail=str(detail),
+                words=keep(detail=detail),
+            )
         )
-        for r in rows
-    )
+    Event.objects.bulk_create(events)
     log.info("deferred recipients retried now", extra={"count": changed, "why": why})
     return changed

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 from django.db import IntegrityError, connection, transaction
 
 from postwarden.core.config.model import Settings
+from postwarden.core.i18n import join, keep
 from postwarden.outbox import bulk_sql, policy, states
 from postwarden.outbox.models import Content, Event, IdempotencyKey, Message, MessageTag, Recipient, State
 from postwarden.outbox.suppressions import normalize
@@ -212,9 +213,9 @@ def _write(fresh: dict[int, Pending], settings: Settings, now: datetime) -> dict
     )
     bulk_sql.insert(
         Event,
-        ("message", "kind", "at", "detail", "provider"),
+        ("message", "kind", "at", "detail", "provider", "words"),
         [
-            (pk, "policy", now, f"{s.address}: {s.reason}", "")
+            _policy_event(pk, s, now)
             for pk, group in written.items()
             for s in group
             if s.state != State.QUEUED
@@ -222,8 +223,12 @@ def _write(fresh: dict[int, Pending], settings: Settings, now: datetime) -> dict
     )
     bulk_sql.insert(
         Event,
-        ("message", "kind", "at", "detail", "provider", "raw"),
-        [(m.pk, kind, now, detail, "", data) for m in items for kind, detail, data in m.events],
+        ("message", "kind", "at", "detail", "provider", "raw", "words"),
+        [
+            (m.pk, kind, now, str(detail), "", data, keep(detail=detail) or None)
+            for m in items
+            for kind, detail, data in m.events
+        ],
     )
     bulk_sql.insert(MessageTag, ("message", "tag"), [(m.pk, tag) for m in items for tag in m.tags])
     return {
@@ -273,6 +278,13 @@ def _existing(message_pk: int) -> Enqueued:
     return Enqueued(
         message.pk, message.public_id, message.message_id, message.created_at, found, duplicate=True
     )
+
+
+def _policy_event(message_pk: int, s: RecipientState, now: datetime) -> tuple[object, ...]:
+    """A policy decision's timeline entry: the address and the decision, in English and as
+    sentences (the decision is the recipient's reason too)."""
+    detail = join(": ", [s.address, s.reason])
+    return (message_pk, "policy", now, str(detail), "", keep(detail=detail, reason=s.reason) or None)
 
 
 def _recipient_row(message_pk: int, s: RecipientState, now: datetime) -> _RecipientRow:

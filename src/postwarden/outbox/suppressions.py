@@ -20,6 +20,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from postwarden.core.i18n import keep
+
 # keyed by the lower-cased addr-spec, like Recipient.address (one rule: core.policy)
 from postwarden.core.policy import normalize as normalize
 from postwarden.outbox.models import Event, Suppression
@@ -128,7 +130,8 @@ def add(
     now = now or timezone.now()
     values = {
         "reason": reason,
-        "detail": detail[:2000],
+        "detail": str(detail)[:2000],
+        "words": keep(detail=detail) or None,
         "source": source[:255],
         "event": event,
         "expires_at": expires_at,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from postwarden.core.i18n import Number, Text, kept, ntext
 from postwarden.outbox.models import Attempt, Event, Message, Recipient
 
 
@@ -44,7 +45,8 @@ def timeline(message: Message) -> list[Entry]:
                 event.at,
                 event.kind,
                 addresses.get(event.recipient_id) if event.recipient_id else None,
-                event.detail,
+                # the English, remembering the sentence where one was kept
+                kept(event.words, "detail", event.detail),
                 data,
             )
         )
@@ -78,7 +80,12 @@ def timeline(message: Message) -> list[Entry]:
 
 
 def _enqueued(message: Message, recipients: int) -> str:
-    return f"enqueued from {message.source} for {recipients} recipient{'s' if recipients != 1 else ''}"
+    return ntext(
+        "enqueued from {source} for {n} recipient",
+        "enqueued from {source} for {n} recipients",
+        recipients,
+        source=message.source,
+    )
 
 
 def _said(attempt: Attempt) -> str:
@@ -99,8 +106,15 @@ def without_bodies(entries: list[Entry]) -> list[Entry]:
     shown = []
     for entry in entries:
         if entry.kind == "links":
-            count = len(entry.data.get("links") or ()) or "Some"
-            detail = f"{count} link(s) would not work for recipients (the links are part of the body)."
+            count = len(entry.data.get("links") or ())
+            detail = (
+                Text(
+                    "{count} link(s) would not work for recipients (the links are part of the body).",
+                    count=Number(count),
+                )
+                if count
+                else Text("Some link(s) would not work for recipients (the links are part of the body).")
+            )
             entry = Entry(entry.at, entry.kind, entry.recipient, detail, {})
         shown.append(entry)
     return shown

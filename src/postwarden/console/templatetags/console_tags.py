@@ -126,6 +126,19 @@ def quoting(value: object) -> str:
     return quoted(value)
 
 
+@register.filter(is_safe=True)
+def kept(row: object, name: str) -> str:
+    """``{{ run|kept:"detail" }}``: a row's English column ``name`` as :func:`quoting` says
+    it: in the page's language when the row kept the sentence in its ``words`` (core/i18n.py
+    keep, as_data) and the column still says it, else marked as English. A value the row
+    kept as plain data (an alert's evidence that is a server's reply) is quoted as it came."""
+    words = getattr(row, "words", None)
+    english = str(getattr(row, name, "") or "")
+    if isinstance(words, Mapping) and isinstance(words.get(name), str):
+        return format_html('<bdi dir="ltr" class="mono">{}</bdi>', english)
+    return quoting(i18n.kept(words, name, english))
+
+
 def _in_another_script(text: str) -> bool:
     """Already said in the page's language: a letter beyond the Latin alphabets (Persian),
     or the pseudo-locale's marker."""

@@ -4,6 +4,7 @@ events) and the rendered message."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 from django.http import HttpRequest, HttpResponse
@@ -13,10 +14,12 @@ from django.utils import timezone
 from postwarden.console import keyset, mail_display
 from postwarden.console.access import reads_bodies
 from postwarden.console.deliveries import Filters, matching, summary
-from postwarden.console.failures import failures
+from postwarden.console.failures import explanation_said, failures
+from postwarden.core.i18n import Text
+from postwarden.outbox import said
 from postwarden.outbox.actions import REQUEUEABLE
 from postwarden.outbox.models import Content, Event, Message, State
-from postwarden.outbox.timeline import timeline, without_bodies
+from postwarden.outbox.timeline import Entry, timeline, without_bodies
 
 PAGE_SIZE: Final = 50
 #: states a person may send again from the message's page (outbox/actions.py)
@@ -46,6 +49,36 @@ def raw_events(message: Message) -> dict[str, Any]:
     return {str(event_id): raw for event_id, raw in rows.values_list("event_id", "raw")}
 
 
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A timeline entry on the page: Postwarden's own sentences in the reader's language
+    (a sentence where one can be said, else the stored English), the remote side's words
+    marked as such."""
+
+    entry: Entry
+    #: the detail is the remote side's words (quoted as they came)
+    remote: bool = False
+    #: for an attempt: the worker's note in place of a reply (an attempt it lost), and the
+    #: knowledge base's one-line explanation of the reply
+    note: str = ""
+    explanation: str = ""
+
+
+def shown(entries: list[Entry]) -> list[Shown]:
+    found = []
+    for e in entries:
+        if e.kind == "attempt":
+            d = e.data
+            explanation = explanation_said(d["stage"], d["code"], d["reply"], d["explanation"])
+            note = said.attempt_reply(d["reply"])
+            found.append(Shown(e, False, note if isinstance(note, Text) else "", explanation))
+        else:
+            # a sentence of ours (kept) even where it quotes the remote side's words
+            remote = said.is_remote(e.kind, e.data.get("provider") or "") and not isinstance(e.detail, Text)
+            found.append(Shown(e, remote))
+    return found
+
+
 def message(request: HttpRequest, public_id: str) -> HttpResponse:
     row = get_object_or_404(Message.objects.select_related("api_key"), public_id=public_id)
     content = Content.objects.filter(message=row).first()
@@ -65,7 +98,8 @@ def message(request: HttpRequest, public_id: str) -> HttpResponse:
             if r.state in RETRYABLE and not (r.pk in failed and failed[r.pk].suppression)
         ],
         "retry_states": RETRYABLE,
-        "timeline": entries if may_read else without_bodies(entries),
+        "timeline": shown(entries if may_read else without_bodies(entries)),
+        "reasons": said.reasons(recipients),
         "raw_events": raw_events(row),
         "mail": mail,
         "tags": list(row.tag_rows.values_list("tag", flat=True)),

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from postwarden.console import actions, keyset
+from postwarden.outbox import said
 from postwarden.outbox.models import Message, Recipient, State
 
 log = logging.getLogger("postwarden.console.held")
@@ -58,6 +59,7 @@ def held(request: HttpRequest) -> HttpResponse:
     counts = {s: Recipient.objects.filter(state=s).count() for s in WAITING}
     context = {
         "page": page,
+        "reasons": said.reasons(page.rows),
         "state": state,
         "states": WAITING,
         "counts": counts,

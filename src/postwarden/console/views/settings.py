@@ -98,7 +98,7 @@ def _retried(before: Settings | None, after: Settings) -> str:
     """Deferred recipients the change can help go now, not after their backoff (the
     worker does the same when it sees the change; whoever comes first does it)."""
     stages = retrynow.TRANSPORT | retrynow.SENDER if before is None else retrynow.helped_by(before, after)
-    count = retrynow.retry_deferred(stages, why="the email settings were saved")
+    count = retrynow.retry_deferred(stages, why=retrynow.SETTINGS_SAVED)
     if not count:
         return ""
     return " " + ngettext(

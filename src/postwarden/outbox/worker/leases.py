@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from django.db import connection, transaction
 
+from postwarden.core.i18n import Text
 from postwarden.outbox import bulk_sql, heartbeat, states
 from postwarden.outbox.models import Attempt, Recipient, State
 from postwarden.outbox.states import Move
@@ -21,17 +22,27 @@ if TYPE_CHECKING:
 
 
 #: what an attempt cut short by a silent worker says in the timeline
-LOST: Final = (
+LOST: Final = Text(
     "the worker holding this recipient stopped before it reported (its lease expired); "
     "the server may or may not have the message"
 )
 
 
 #: … and one whose worker's process was found gone (a worker on the same machine)
-DIED: Final = (
+DIED: Final = Text(
     "the worker holding this recipient died before it reported (its process is gone); "
     "the server may or may not have the message"
 )
+
+
+def back_in_queue(why: str) -> Text:
+    """A recipient's reason once a silent worker's claim on it is taken back."""
+    return Text("back in the queue: {why}", why=why)
+
+
+#: the sentences the worker stores by batched SQL (an attempt's reply, a recipient's
+#: reason), by their English: said again in the reader's language where they are shown
+SAID: Final[dict[str, Text]] = {str(t): t for t in (LOST, DIED, back_in_queue(LOST), back_in_queue(DIED))}
 
 
 class _Requeue(NamedTuple):
@@ -114,11 +125,11 @@ def _requeue(rows: Any, now: datetime, why: str) -> int:
         Attempt,
         ("outcome", "finished_at", "reply"),
         ("recipient", "number", "outcome"),
-        [("lost", now, why, pk, attempts, "sending") for pk, attempts in found],
+        [("lost", now, str(why), pk, attempts, "sending") for pk, attempts in found],
     )
     # the move's one source and its target, from the table (a batched UPDATE compares with =)
     was, landing = states.source_of(Move.LOST).value, states.target(Move.LOST).value
-    reason = "back in the queue: " + why
+    reason = str(back_in_queue(why))
     bulk_sql.update(
         Recipient,
         _REQUEUE,

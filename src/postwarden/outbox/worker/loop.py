@@ -287,7 +287,7 @@ class Worker:
                     self._way_out_failed = True
             elif self._way_out_failed and done.verdict.state == State.SENT:
                 self._way_out_failed = False
-                await self.db(retrynow.retry_deferred, retrynow.TRANSPORT, why="the transport works again")
+                await self.db(retrynow.retry_deferred, retrynow.TRANSPORT, why=retrynow.TRANSPORT_WORKS)
 
     async def heartbeat_step(self, status: str = "running") -> None:
         """Write the heartbeat row and renew the leases of what is held (:meth:`renew_step`)."""
@@ -323,7 +323,9 @@ class Worker:
             return False
         self._apply(fresh)
         if old is not None:
-            await self.db(retrynow.retry_deferred, retrynow.helped_by(old, fresh), why="the settings changed")
+            await self.db(
+                retrynow.retry_deferred, retrynow.helped_by(old, fresh), why=retrynow.SETTINGS_CHANGED
+            )
         log.info(
             "settings changed; transport rebuilt",
             extra={"worker": self.worker_id, "transport": fresh.sending.provider.value},
