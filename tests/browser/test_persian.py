@@ -16,7 +16,7 @@ from typing import Any, Final
 import pytest
 
 from tests.browser.conftest import ADMIN_EMAIL, SCREENSHOTS, Service, log_in, running_service
-from tests.browser.test_accessibility import SIZES, _seed, _violations
+from tests.browser.test_accessibility import SIZES, _api, _seed, _violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 #: letters of the Persian alphabet (the Arabic block): a page in Persian is mostly these
@@ -222,3 +222,48 @@ def test_the_live_connection_test_writes_its_progress_in_persian(browser: Any, p
     assert PERSIAN.search(outcome), outcome
     page.screenshot(path=str(SCREENSHOTS / "fa-settings-test-connection.png"), full_page=True)
     context.close()
+
+
+def test_a_messages_stored_sentences_are_persian_with_the_addresses_left_to_right(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory, ca_file: Path, dns_zone: Any
+) -> None:
+    """Sending switched off holds a message (the policy's sentence); a person cancels one
+    recipient and releases the other: the message's page says all of it in Persian
+    (screenshots fa-<size>-message-held.png), nothing is left marked as English, and the
+    addresses and the setting's name inside the sentences read left to right."""
+    extra = {"POSTWARDEN_LANGUAGE": "fa", "EMAIL_ENABLED": "false"}
+    with running_service(tmp_path_factory, ca_file, dns_zone, extra) as service:
+        context = browser.new_context(viewport=dict(SIZES)["laptop"])
+        context.set_default_timeout(20_000)
+        page = context.new_page()
+        log_in(page, service)
+        _choose_language(page, service, "en")  # the key is made by the button's English name
+        page.goto(service.url + "/api-keys/")
+        page.fill("#id_name", "held")
+        page.get_by_role("button", name="Create key").click()
+        key = page.inner_text("#new-key").strip()
+        _choose_language(page, service, "")
+        mail = {"to": ["ann@example.com", "bob@example.com"], "subject": "Held", "text": "Hi"}
+        public_id = _api(service, key, "/api/v1/messages", mail)["id"]
+        page.goto(service.url + "/held/")
+        page.locator("tr", has_text="bob@example.com").locator("input[name=ids]").check()
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.locator("button[name=action][value=cancel]").click()
+        page.goto(f"{service.url}/deliveries/{public_id}/")
+        page.locator("button[name=action][value=release_message]").click()
+        page.wait_for_url(f"**/deliveries/{public_id}/")
+        marked = page.locator("main [lang=en]")
+        assert marked.count() == 0, marked.all_inner_texts()
+        text = page.inner_text("main ol.timeline")
+        assert "رها شد" in text  # released by the admin
+        assert "لغو شد" in text  # cancelled
+        assert "EMAIL_ENABLED" in text  # the hold's reason, its setting's name as written
+        isolated = page.locator("main ol.timeline bdi[dir=ltr]", has_text="bob@example.com")
+        assert isolated.count() >= 1
+        assert isolated.first.evaluate("e => getComputedStyle(e).direction") == "ltr"
+        state = _state(page)
+        assert _persian_share(state["text"]) >= 0.8, LATIN_WORD.findall(state["text"])
+        for size, viewport in SIZES:
+            page.set_viewport_size(viewport)
+            page.screenshot(path=str(SCREENSHOTS / f"fa-{size}-message-held.png"), full_page=True)
+        context.close()
