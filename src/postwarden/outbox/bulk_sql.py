@@ -6,6 +6,11 @@ work (docs/reference/send-baselines.md: forty times what the database itself spe
 through ``bulk_create``). These helpers take plain tuples, adapt only the columns that
 need it (datetimes, JSON) with the connection's own adapters, and hand the rest to the
 driver's ``executemany``. They run in the caller's transaction.
+
+On PostgreSQL a batched ``UPDATE`` is one statement whatever the batch's size: the rows
+travel as one array per column and ``unnest`` joins them to the table. Run once per row
+(``executemany``), the server parses and plans the same statement for every row, which
+cost it as much as the update itself (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -41,14 +46,21 @@ def update(
     *,
     adapted: bool = False,
 ) -> int:
-    """``UPDATE … SET columns WHERE where`` once per tuple (``columns`` values, then ``where``
+    """``UPDATE … SET columns WHERE where`` for each tuple (``columns`` values, then ``where``
     values); returns the number of rows changed (a tuple whose ``where`` matches no row
-    changes none). ``adapted`` as for :func:`insert`."""
+    changes none). ``where`` must name at most one row per tuple, and no row twice in a
+    batch (a key). ``adapted`` as for :func:`insert`."""
     batch = rows if isinstance(rows, list) else list(rows)
     if not batch:
         return 0
-    sql, adapters = _statement("update", model, tuple(columns), tuple(where))
-    return _executemany(sql, None if adapted else adapters, batch, changed=True)
+    if connection.vendor != "postgresql":
+        sql, adapters = _statement("update", model, tuple(columns), tuple(where))
+        return _executemany(sql, None if adapted else adapters, batch, changed=True)
+    sql, adapters = _statement("update_unnest", model, tuple(columns), tuple(where))
+    prepared = batch if adapted else _adapt(adapters, batch)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [list(column) for column in zip(*prepared, strict=True)])
+        return int(cursor.rowcount)
 
 
 def table(model: type[models.Model]) -> str:
@@ -92,9 +104,36 @@ def _build(
         names = ", ".join(quote(_column(field)) for field in fields)
         marks = ", ".join(["%s"] * len(fields))
         return f"INSERT INTO {table} ({names}) VALUES ({marks})", fields  # noqa: S608
+    if kind == "update_unnest":
+        return _update_unnest(table, fields, len(columns)), fields
     sets = ", ".join(f"{quote(_column(f))} = %s" for f in fields[: len(columns)])
     conditions = " AND ".join(f"{quote(_column(f))} = %s" for f in fields[len(columns) :])
     return f"UPDATE {table} SET {sets} WHERE {conditions}", fields  # noqa: S608
+
+
+def _update_unnest(table: str, fields: list[Any], set_count: int) -> str:
+    """PostgreSQL: ``UPDATE table SET … FROM unnest(%s::type[], …) AS v(…) WHERE …``, one
+    array parameter per field (the ``columns``, then the ``where``), named ``v0``, ``v1`` …
+    in the join (a column may be both set and compared: the state a move starts from)."""
+    quote = connection.ops.quote_name
+    names = [f"v{index}" for index in range(len(fields))]
+    arrays = ", ".join(f"%s::{_array_type(field)}" for field in fields)
+    sets = ", ".join(f"{quote(_column(f))} = v.{n}" for f, n in zip(fields[:set_count], names, strict=False))
+    keys = zip(fields[set_count:], names[set_count:], strict=True)
+    conditions = " AND ".join(f"t.{quote(_column(f))} = v.{n}" for f, n in keys)
+    return (
+        f"UPDATE {table} AS t SET {sets} FROM unnest({arrays}) AS v({', '.join(names)}) "  # noqa: S608
+        f"WHERE {conditions}"
+    )
+
+
+def _array_type(field: Any) -> str:
+    """The array type one field's values travel in. Text goes as ``text[]`` rather than
+    ``varchar(n)[]``, whose cast would cut a value too long for its column where the
+    assignment to the column refuses it, as a row-at-a-time UPDATE does."""
+    if isinstance(field, models.CharField | models.TextField):
+        return "text[]"
+    return f"{field.db_type(connection)}[]"
 
 
 def _executemany(

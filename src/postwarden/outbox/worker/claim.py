@@ -141,12 +141,15 @@ def _claim_sql(vendor: str, one_message: bool) -> str:
     else:
         source = f"{table} INDEXED BY rcpt_pending" if sqlite else table
         due = f"{pending} AND next_attempt_at <= %s"
-    lock = " FOR UPDATE SKIP LOCKED" if vendor == "postgresql" else ""
+    due_ids = f"SELECT id FROM {source} WHERE {due} ORDER BY next_attempt_at LIMIT %s"  # noqa: S608
+    # PostgreSQL: the ids as one array, so the rows are found through the primary key;
+    # as "id IN (…)" its planner may hash-join the sub-select with a scan of the whole table
+    ids = f"= ANY(ARRAY({due_ids} FOR UPDATE SKIP LOCKED))" if vendor == "postgresql" else f"IN ({due_ids})"
     return (
         f"UPDATE {table} SET state = '{states.target(Move.CLAIMED)}', lease_until = %s, claimed_by = %s, "  # noqa: S608
         "transport = %s, "
         "attempts = attempts + 1, updated_at = %s "
-        f"WHERE id IN (SELECT id FROM {source} WHERE {due} ORDER BY next_attempt_at LIMIT %s{lock}) "
+        f"WHERE id {ids} "
         f"AND {unindexed} RETURNING id, message_id, address, attempts, attempts_base, queued_at"
     )
 
