@@ -59,7 +59,7 @@ def kept_words(recipients: Sequence[Recipient]) -> QuerySet[Event, tuple[int, in
     is written before the recipients have ids)."""
     mine = Q(recipient_id__in=[r.pk for r in recipients])
     enqueued = Q(message_id__in={r.message_id for r in recipients}, recipient__isnull=True)
-    rows = Event.objects.filter(mine | enqueued).exclude(words=None).order_by("at", "id")
+    rows = Event.objects.filter(mine | enqueued, words__isnull=False).order_by("at", "id")
     return rows.values_list("message_id", "recipient_id", "words")
 
 
