@@ -93,7 +93,9 @@ def test_it_works_with_mattermost_style_settings_end_to_end(
     assert html.escape("[Mattermost] You were mentioned") in shown
     # the timeline as the console shows it: enqueued from the relay, then the attempt with
     # the server's own words
-    assert html.escape(entries[0].detail) in shown
+    assert entries[0].detail == "enqueued from relay for 1 recipient"  # the API's English
+    # the source is data inside the sentence, isolated left to right
+    assert 'enqueued from <bdi dir="ltr">relay</bdi> for 1 recipient' in shown
     assert "<strong>Attempt 1</strong> to <bdi>alice@example.net</bdi> via <bdi>smtp</bdi>:" in shown
     assert f'<pre class="evidence" dir="ltr">{html.escape(entries[1].data["reply"])}</pre>' in shown
     assert api_key not in shown
