@@ -95,3 +95,26 @@ def test_manage_check_says_postwardens_checks_in_the_readers_language(install: t
     assert persian("Run `postwarden doctor` to check the whole delivery path.") in said, said
     english = postwarden(["manage", "check"], base_environ(root, "C.UTF-8"), root)
     assert "Run `postwarden doctor` to check the whole delivery path." in english.stdout + english.stderr
+
+
+def test_doctor_json_with_setting_notes_and_link_findings_is_the_same_english_in_every_language(
+    tmp_path: Path,
+) -> None:
+    """What machines read stays English byte for byte: the resolver's notes and the links
+    stage's findings are translatable sentences now, and --json still says them in English."""
+    settings = {
+        "SMTP_HOST": "smtp.example.com",
+        "SMTP_PORT": "587",
+        "SMTP_SECURITY": "tls",
+        "MAIL_FROM": "ops@example.com",
+        "APP_URL": "http://10.0.0.5:8000",
+    }
+    argv = ["doctor", "--json", "--only", "config,links"]
+    reports = []
+    for language in ("C.UTF-8", PERSIAN, "en_XA.UTF-8"):
+        done = postwarden(argv, base_environ(tmp_path, language, **settings), tmp_path)
+        assert done.stderr == "", done.stderr
+        reports.append(re.sub(r'"duration_ms": \d+', '"duration_ms": 0', done.stdout))
+    assert reports[0] == reports[1] == reports[2]
+    assert "SMTP_SECURITY=tls on port 587 was read as starttls (STARTTLS, required)" in reports[0]
+    assert "names 10.0.0.5, which recipients cannot reach" in reports[0]

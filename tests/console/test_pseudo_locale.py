@@ -1,6 +1,8 @@
 """No hard-coded English creeps back into the console: every page is rendered in the
 pseudo-locale (core/i18n.py PSEUDO), whose catalog is the console's own with each
-translation wrapped in ⟦…⟧, and no English word may be seen outside the markers.
+translation wrapped in ⟦…⟧, and no English word may be seen outside the markers; every
+form is also posted back with values it refuses, so that the page re-rendered with its
+errors (a form's, a flash, an htmx partial) is read too.
 
 What is not checked, and why (the page marks each as data, which right-to-left pages need
 anyway): text inside <code>, <pre>, <kbd>, <samp>, <bdi>, a textarea, an element with

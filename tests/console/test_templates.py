@@ -160,3 +160,19 @@ def test_a_message_page_lists_its_files_and_downloads_them_as_sent(settings_clie
     assert download["Content-Type"] == "application/octet-stream"
     assert download["Content-Disposition"] == "attachment; filename*=utf-8''Facture%20%C3%A9t%C3%A9.pdf"
     assert settings_client.get(f"/deliveries/{message.public_id}/attachments/9/").status_code == 404
+
+
+def test_the_preview_says_a_links_problem_and_a_template_error_in_the_readers_language(
+    viewer: User, viewer_client: Client
+) -> None:
+    viewer.language = "fa"
+    viewer.save()
+    local = {**FORM, "sample_variables": json.dumps({"name": "A", "reset_url": "http://localhost:8000/r"})}
+    warned = viewer_client.post("/templates/preview/", local).content.decode()
+    assert "به localhost اشاره می‌کند که گیرندگان به آن دسترسی ندارند" in warned
+    assert "which recipients cannot reach" not in warned
+    broken = viewer_client.post("/templates/preview/", {**FORM, "html": "<p>\n{{ name | shout }}</p>"})
+    # the place in Persian digits, Jinja2's own words as they came, isolated left to right
+    assert (
+        'بخش HTML، خط ۲: <bdi dir="ltr">No filter named &#x27;shout&#x27;.</bdi>' in broken.content.decode()
+    )
