@@ -118,3 +118,23 @@ def test_doctor_json_with_setting_notes_and_link_findings_is_the_same_english_in
     assert reports[0] == reports[1] == reports[2]
     assert "SMTP_SECURITY=tls on port 587 was read as starttls (STARTTLS, required)" in reports[0]
     assert "names 10.0.0.5, which recipients cannot reach" in reports[0]
+
+
+def test_apikey_list_and_createadmin_speak_the_readers_language(install: tuple[Path, str]) -> None:
+    root, _ = install
+    made = postwarden(
+        ["apikey", "create", "--name", "billing", "--scope", "send"], base_environ(root, "C.UTF-8"), root
+    )
+    assert made.returncode == 0, made.stderr
+    listed = postwarden(["apikey", "list"], base_environ(root, PERSIAN), root).stdout
+    head, row = listed.splitlines()[:2]
+    assert head.split()[:3] == [persian("ID"), persian("PREFIX"), persian("NAME")], listed
+    assert row.split()[-1] == persian("active"), listed
+    assert re.search(r"[۰-۹]{4}-[۰-۹]{2}-[۰-۹]{2} [۰-۹]{2}:[۰-۹]{2}", row), row  # the date in Persian digits
+    refused = postwarden(
+        ["createadmin", "--email", "not an address", "--password-stdin"], base_environ(root, PERSIAN), root
+    )
+    with translation.override("fa"):
+        invalid = translation.gettext("Enter a valid email address.")
+    assert invalid != "Enter a valid email address."
+    assert (refused.returncode, refused.stderr) == (2, f"postwarden createadmin: --email: {invalid}\n")

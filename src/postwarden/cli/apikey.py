@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from postwarden.cli.django_setup import setup
-from postwarden.core.i18n import gettext
+from postwarden.core.i18n import format_datetime, gettext
 
 if TYPE_CHECKING:
     from postwarden.accounts.models import ApiKey
@@ -77,12 +77,22 @@ def _list(include_revoked: bool, out: TextIO) -> int:
     from postwarden.accounts.models import KEY_PREFIX, ApiKey
 
     rows = ApiKey.objects.all() if include_revoked else ApiKey.objects.filter(revoked_at__isnull=True)
+    # the column heads and states a person reads, in the reader's language
+    heads = (
+        gettext("ID"),
+        gettext("PREFIX"),
+        gettext("NAME"),
+        gettext("SCOPES"),
+        gettext("CREATED"),
+        gettext("LAST USED"),
+        gettext("STATE"),
+    )
     print(
-        f"{'ID':>5}  {'PREFIX':<12}  {'NAME':<24}  {'SCOPES':<17}  {'CREATED':<16}  {'LAST USED':<16}  STATE",
+        f"{heads[0]:>5}  {heads[1]:<12}  {heads[2]:<24}  {heads[3]:<17}  {heads[4]:<16}  {heads[5]:<16}  {heads[6]}",
         file=out,
     )
     for row in rows.order_by("id"):
-        state = "revoked" if row.revoked_at else "active"
+        state = gettext("revoked") if row.revoked_at else gettext("active")
         print(
             f"{row.pk:>5}  {KEY_PREFIX + row.prefix:<12}  {row.name[:24]:<24}  {','.join(row.scopes):<17}  "
             f"{_when(row.created_at):<16}  {_when(row.last_used_at):<16}  {state}",
@@ -94,7 +104,7 @@ def _list(include_revoked: bool, out: TextIO) -> int:
 def _when(value: object) -> str:
     from datetime import datetime
 
-    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else "never"
+    return format_datetime(value, seconds=False) if isinstance(value, datetime) else gettext("never")
 
 
 def _find(text: str) -> ApiKey | None:
