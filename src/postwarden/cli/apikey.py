@@ -78,19 +78,9 @@ def _list(include_revoked: bool, out: TextIO) -> int:
 
     rows = ApiKey.objects.all() if include_revoked else ApiKey.objects.filter(revoked_at__isnull=True)
     # the column heads and states a person reads, in the reader's language
-    heads = (
-        gettext("ID"),
-        gettext("PREFIX"),
-        gettext("NAME"),
-        gettext("SCOPES"),
-        gettext("CREATED"),
-        gettext("LAST USED"),
-        gettext("STATE"),
-    )
-    print(
-        f"{heads[0]:>5}  {heads[1]:<12}  {heads[2]:<24}  {heads[3]:<17}  {heads[4]:<16}  {heads[5]:<16}  {heads[6]}",
-        file=out,
-    )
+    key, prefix, name, scopes = gettext("ID"), gettext("PREFIX"), gettext("NAME"), gettext("SCOPES")
+    created, used, state = gettext("CREATED"), gettext("LAST USED"), gettext("STATE")
+    print(f"{key:>5}  {prefix:<12}  {name:<24}  {scopes:<17}  {created:<16}  {used:<16}  {state}", file=out)
     for row in rows.order_by("id"):
         state = gettext("revoked") if row.revoked_at else gettext("active")
         print(
