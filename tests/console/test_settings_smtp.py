@@ -13,7 +13,8 @@ from django.test import Client
 from postwarden.configstore.models import StoredSetting
 from postwarden.configstore.runtime import save, stored_values
 from postwarden.outbox.models import Recipient
-from tests.console.conftest import DISTINCT_SMTP_PASSWORD
+from postwarden.accounts.models import User
+from tests.console.conftest import DISTINCT_SMTP_PASSWORD, logged_in
 from tests.smtpd import SmtpServer
 
 pytestmark = [pytest.mark.usefixtures("clean_env", "ssl_cert_file")]
@@ -277,3 +278,26 @@ def test_the_test_mails_body_is_in_the_instance_language_as_its_subject(settings
     page = settings_client.get(f"/captured/{captured_id}/?view=text").content.decode()
     assert "این یک ایمیل آزمایشی از Postwarden است که sam@example.com آن را از صفحه‌ی تنظیمات ایمیل" in page
     assert "If you can read this" not in page
+
+
+@pytest.mark.django_db
+def test_the_failing_probes_warning_is_in_the_readers_language_with_the_reply_verbatim(
+    settings_user: User, server: SmtpServer
+) -> None:
+    from django.utils import translation
+
+    from postwarden.core import i18n
+
+    settings_user.language = "fa"
+    settings_user.save()
+    client = logged_in(settings_user)
+    html = client.post("/settings/", {**form(server, WRONG), "action": "save"}, follow=True).content.decode()
+    with translation.override("fa"), i18n.override("fa"):
+        warned = translation.gettext(
+            "Saved, but the connection test failed: %(summary)s. Mail will wait in the queue until this is fixed."
+        ).split("%(summary)s")[0]
+        title = i18n.gettext("The SMTP server rejected the username or password")
+    assert warned in html
+    assert title in html
+    assert "The SMTP server rejected the username or password" not in html
+    assert "535 5.7.8 Authentication credentials invalid" in html

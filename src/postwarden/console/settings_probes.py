@@ -24,7 +24,7 @@ from postwarden.console.words import word
 from postwarden.core.config.model import Provider, Security, Settings, SmtpAuth
 from postwarden.core.doctor.redact import Redactor
 from postwarden.core.doctor.testmail import send_test_text
-from postwarden.core.i18n import said
+from postwarden.core.i18n import localize, said
 from postwarden.core.replies.classify import Explanation, classify
 from postwarden.core.smtp.errors import SmtpError, failure_text
 from postwarden.core.smtp.model import Step
@@ -86,9 +86,14 @@ class ProbeOutcome:
 
     @property
     def summary(self) -> str:
-        where = f" at {self.stage}" if self.stage else ""
-        said = f": {self.reply}" if self.reply else ""
-        return f"{self.title}{where}{said}"
+        """One line in the page's language (a flash): the title, the stage, and what the
+        server said as it said it."""
+        text = localize(self.title)
+        if self.stage:
+            text = _("%(title)s at %(stage)s") % {"title": text, "stage": self.stage}
+        if self.reply:
+            text = _("%(summary)s: %(reply)s") % {"summary": text, "reply": self.reply}
+        return text
 
 
 def lines_of(transcript: Transcript) -> tuple[Line, ...]:
