@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 
+from postwarden.accounts.models import User
 from postwarden.configstore.models import StoredSetting
 from postwarden.configstore.runtime import save, stored_values
 from postwarden.outbox.models import Recipient
-from postwarden.accounts.models import User
 from tests.console.conftest import DISTINCT_SMTP_PASSWORD, logged_in
 from tests.smtpd import SmtpServer
 
