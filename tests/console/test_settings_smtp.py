@@ -294,7 +294,8 @@ def test_the_failing_probes_warning_is_in_the_readers_language_with_the_reply_ve
     html = client.post("/settings/", {**form(server, WRONG), "action": "save"}, follow=True).content.decode()
     with translation.override("fa"), i18n.override("fa"):
         warned = translation.gettext(
-            "Saved, but the connection test failed: %(summary)s. Mail will wait in the queue until this is fixed."
+            "Saved, but the connection test failed: %(summary)s. "
+            "Mail will wait in the queue until this is fixed."
         ).split("%(summary)s")[0]
         title = i18n.gettext("The SMTP server rejected the username or password")
     assert warned in html
