@@ -196,6 +196,16 @@ def log_in(page: Any, service: Service, email: str = ADMIN_EMAIL, password: str 
     page.wait_for_url(service.url + "/")
 
 
+def run_doctor(page: Any, button: str = "Run the doctor") -> None:
+    """Press the Doctor page's run button and wait for this run's report. The page may
+    already show an earlier run's (#root-cause included): htmx swaps #report whole, so the
+    old node leaving the document is what says the new report is in."""
+    earlier = page.locator("#report").element_handle()
+    page.get_by_role("button", name=button).click()
+    page.wait_for_function("e => !e.isConnected", arg=earlier)
+    page.wait_for_selector("#root-cause")
+
+
 def fill_smtp(page: Any, port: int, password: str) -> None:
     """Type a local SMTP server's settings (STARTTLS, user SMTP_USER) into the Email settings
     form, which must be open; the SMTP fields show once "Send through" says smtp."""

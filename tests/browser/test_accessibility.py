@@ -18,7 +18,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from postwarden.console.access import ACCESS
-from tests.browser.conftest import SCREENSHOTS, Service, log_in
+from tests.browser.conftest import SCREENSHOTS, Service, log_in, run_doctor
 from tests.reliability.figures import report
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -101,8 +101,7 @@ def _seed(page: Any, service: Service) -> dict[str, str]:
     page.wait_for_url("**/canaries/*/")
     canary = page.url.removeprefix(service.url)
     page.goto(service.url + "/doctor/")
-    page.get_by_role("button", name="Run the doctor").click()
-    page.wait_for_selector("#root-cause")
+    run_doctor(page)
     page.goto(service.url + "/captured/")
     captured = page.locator("main table a", has_text="A11y").first
     for _ in range(CAPTURE_POLLS):  # the worker captures it within a few of its polls

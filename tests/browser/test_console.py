@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import trustme
 
-from tests.browser.conftest import ADMIN_EMAIL, SCREENSHOTS, SMTP_USER, Service, fill_smtp, log_in
+from tests.browser.conftest import ADMIN_EMAIL, SCREENSHOTS, SMTP_USER, Service, fill_smtp, log_in, run_doctor
 from tests.smtpd import SmtpdOptions, SmtpServer
 
 # Each test stands alone (xdist may split the module: each worker then runs its own service).
@@ -198,8 +198,7 @@ def test_the_doctor_names_the_root_cause(page: Any, service: Service, smtp_serve
     wait_for_worker_to_follow(page, service)
     page.goto(service.url + "/doctor/")
     page.fill("#doctor-to", "dest@example.com")
-    page.get_by_role("button", name="Run the doctor").click()
-    page.wait_for_selector("#root-cause")
+    run_doctor(page)
     cause = page.inner_text("#root-cause")
     assert "auth.failed" in cause
     assert "535 5.7.8 Authentication credentials invalid" in cause
@@ -273,8 +272,7 @@ def test_every_page_renders_on_a_laptop_and_a_phone_without_csp_violations(
         log_in(page, service)
         if label == "laptop":  # something to show: a delivered message and a doctor run
             page.goto(service.url + "/doctor/")
-            page.get_by_role("button", name="Run the doctor").click()
-            page.wait_for_selector("#root-cause")
+            run_doctor(page)
             send_over_the_api(service, _new_api_key(page, service), "Shown on every page")
         page.goto(service.url + "/deliveries/")
         first = page.locator("td a[href^='/deliveries/m_']").first

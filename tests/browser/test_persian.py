@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import pytest
 
-from tests.browser.conftest import ADMIN_EMAIL, SCREENSHOTS, Service, log_in, running_service
+from tests.browser.conftest import ADMIN_EMAIL, SCREENSHOTS, Service, log_in, run_doctor, running_service
 from tests.browser.test_accessibility import SIZES, _api, _seed, _violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -143,8 +143,7 @@ def test_the_top_bar_is_mirrored_and_quoted_data_stays_left_to_right(browser: An
     assert code.evaluate("e => getComputedStyle(e).direction") == "ltr"
     # the doctor's evidence (the server's words) reads left to right
     page.goto(persian.url + "/doctor/")
-    page.get_by_role("button", name="اجرای پزشک").click()
-    page.wait_for_selector("#root-cause")
+    run_doctor(page, "اجرای پزشک")
     evidence = page.locator("pre").first
     assert evidence.evaluate("e => getComputedStyle(e).direction") == "ltr"
     assert evidence.evaluate("e => getComputedStyle(e).textAlign") in ("start", "left")
