@@ -1,10 +1,11 @@
 """The worker's writes on PostgreSQL, in a process of its own against a throwaway cluster
-(tests/pg.py): a batch of results is one UPDATE per table whatever its size (the rows as
-arrays through ``unnest``), stores every text exactly as a row-at-a-time UPDATE did
-(quotes, braces, backslashes, commas, the word NULL, other scripts, empty strings, NULLs),
-changes only the rows still as the worker claimed them, refuses a value too long for
-its column rather than cutting it; and the claim finds the rows it takes through the
-primary key even when every row of the table is pending."""
+(tests/pg.py): the claim writes the attempts "sending" in its own statement; a batch of
+results is one UPDATE per table whatever its size (the rows as arrays through
+``unnest``), stores every text exactly as a row-at-a-time UPDATE did (quotes, braces,
+backslashes, commas, the word NULL, other scripts, empty strings, NULLs), changes only
+the rows still as the worker claimed them, refuses a value too long for its column
+rather than cutting it; and the claim finds the rows it takes through the primary key
+even when every row of the table is pending."""
 
 from __future__ import annotations
 
@@ -52,14 +53,25 @@ now = timezone.now()
 sql = claim._claim_sql("postgresql", False)
 adapt = bulk_sql.datetime_adapter()
 with connection.cursor() as cursor:
-    cursor.execute("EXPLAIN " + sql, [adapt(now), "w1", "smtp", adapt(now), adapt(now), 200])
+    params = [adapt(now), "w1", "smtp", adapt(now), adapt(now), 200, adapt(now), "smtp", "w1", False]
+    cursor.execute("EXPLAIN " + sql, params)
     plan = "\n".join(row[0] for row in cursor.fetchall())
 assert "Seq Scan" not in plan and "outbox_recipient_pkey" in plan and "rcpt_pending" in plan, plan
 
-jobs = claim.claim("w1", "smtp", limit=60, lease=timedelta(minutes=5), cap=1, with_parts=False,
-                   now=now, redact=str, reap=False)
+claim_statements = []
+def watch_claim(execute, sql, params, many, context):
+    claim_statements.append(sql.split()[0])
+    return execute(sql, params, many, context)
+with connection.execute_wrapper(watch_claim):
+    jobs = claim.claim("w1", "smtp", limit=60, lease=timedelta(minutes=5), cap=1, with_parts=False,
+                       now=now, redact=str, reap=False)
 claimed = [c for job in jobs for c in job.recipients]
 assert len(claimed) == 60, len(claimed)
+# the attempts "sending" came with the claim's own statement: one round trip, no INSERT after it
+assert claim_statements[0] == "WITH" and "INSERT" not in claim_statements, claim_statements
+started = {(a.recipient_id, a.number): a for a in Attempt.objects.filter(outcome="sending")}
+assert sorted(started) == sorted((c.pk, c.attempt) for c in claimed), sorted(started)[:3]
+assert {(a.worker, a.transport, a.started_at) for a in started.values()} == {("w1", "smtp", now)}
 
 TEXTS = ["it's \"quoted\"", "{braces},commas", "back\\slash", "NULL", "", "δοκιμή 成功 ✓", "two\nlines",
          "'; DROP TABLE outbox_recipient; --"]
