@@ -138,3 +138,12 @@ def test_apikey_list_and_createadmin_speak_the_readers_language(install: tuple[P
         invalid = translation.gettext("Enter a valid email address.")
     assert invalid != "Enter a valid email address."
     assert (refused.returncode, refused.stderr) == (2, f"postwarden createadmin: --email: {invalid}\n")
+
+
+def test_monitor_list_writes_its_figures_in_the_readers_digits(install: tuple[Path, str]) -> None:
+    root, _ = install
+    listed = postwarden(["monitor", "--list"], base_environ(root, PERSIAN), root).stdout
+    every = persian("every {seconds} s").format(seconds="۶۰")
+    assert f"alerts.evaluate  {every}  " in listed, listed
+    english = postwarden(["monitor", "--list"], base_environ(root, "C.UTF-8"), root).stdout
+    assert "alerts.evaluate  every 60 s  " in english, english

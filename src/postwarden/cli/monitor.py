@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from postwarden.cli.django_setup import CommandError, start_up
-from postwarden.core.i18n import Text, format_datetime, gettext, ngettext
+from postwarden.core.i18n import Number, Text, format_datetime, gettext, ngettext
 from postwarden.monitor.jobs import PeriodicJob
 
 #: where the jobs come from: "module:function", the function returning a list of
@@ -119,6 +119,6 @@ def _list(jobs: Sequence[PeriodicJob]) -> int:
             last = gettext("last {when} UTC").format(when=format_datetime(started))
         outcome = f", {row.last_outcome}" if row is not None and row.last_outcome else ""
         error = f": {row.last_error}" if row is not None and row.last_error else ""
-        every = gettext("every {seconds} s").format(seconds=format(job.every().total_seconds(), "g"))
+        every = gettext("every {seconds} s").format(seconds=format(Number(job.every().total_seconds()), "g"))
         print(f"{job.name}  {every}  {last}{outcome}{error}")
     return 0
