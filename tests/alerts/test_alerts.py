@@ -64,7 +64,7 @@ def test_a_finding_alerts_once_and_once_more_when_it_resolves(hook: Hook) -> Non
     [got] = hook.wait_for(1)
     assert got.path == f"/hooks/{TOKEN}"
     assert "Postwarden alert: Messages are waiting and no worker is running (queue.worker_down)" in got.text
-    assert "Evidence: 1 recipient(s) waiting; no worker has ever reported" in got.text
+    assert "Evidence: 1 recipient waiting; no worker has ever reported" in got.text
     assert f"Console: {PUBLIC}/" in got.text
     # unchanged: no alert, however often it is looked at
     for _ in range(3):

@@ -25,7 +25,7 @@ def report(*findings: Finding) -> Report:
 
 
 REFUSED = Finding.of(Code.NETWORK_CONNECTION_REFUSED, "127.0.0.1:2525: [Errno 111] Connection refused")
-BACKLOG = Finding.of(Code.QUEUE_BACKLOG, "the oldest of 3 waiting recipient(s) has waited 20 min")
+BACKLOG = Finding.of(Code.QUEUE_BACKLOG, "the oldest of 3 waiting recipients has waited 20 min")
 BOUNCES = Finding.of(Code.QUEUE_BOUNCE_RATE, "6 bounced …")
 
 

@@ -83,7 +83,7 @@ def test_the_test_alert_button_reaches_the_webhook_and_says_so(settings_client: 
 
 
 def test_the_history_shows_sent_pending_and_failed_with_the_reason(settings_client: Client) -> None:
-    observe(DATABASE, [Observation("queue.worker_down", "No worker", "3 recipient(s) waiting", "/")])
+    observe(DATABASE, [Observation("queue.worker_down", "No worker", "3 recipients waiting", "/")])
     alert = Alert.objects.create(
         kind="firing", key="queue.worker_down", title="No worker", evidence="3 waiting"
     )
@@ -113,7 +113,7 @@ def test_the_history_shows_sent_pending_and_failed_with_the_reason(settings_clie
         " notification: Bad Gateway" in page
     )
     assert "Firing now" in page
-    assert "3 recipient(s) waiting" in page
+    assert "3 recipients waiting" in page
 
 
 def test_urls_from_the_environment_are_read_only_here(

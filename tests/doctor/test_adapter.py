@@ -49,7 +49,7 @@ def test_it_uses_console_saved_settings_and_the_databases_facts(smtpd: SmtpServe
     assert report.settings["sources"]["SMTP_HOST"] == "saved in the console"
     assert [f.code.value for f in report.findings] == ["queue.worker_down", "queue.backlog"]
     worker = next(c for c in report.checks if c.id == "queue.worker")
-    assert worker.detail == "1 recipient(s) waiting; no worker has ever reported"
+    assert worker.detail == "1 recipient waiting; no worker has ever reported"
 
 
 def test_it_reports_drift_and_suppression(smtpd: SmtpServer) -> None:

@@ -71,7 +71,7 @@ def test_real_mail_refused_at_data_is_found_while_the_probe_passes(smtpd: SmtpSe
         found = finding(report, "envelope.content_rejected")
         assert report.root_cause is found
         assert found.severity is Severity.ERROR
-        assert found.evidence.startswith("2 of the last 2 real recipient(s) refused (2 failed;")
+        assert found.evidence.startswith("2 of the last 2 real recipients refused (2 failed;")
         assert found.evidence.endswith("at DATA: 554 5.7.1 Message rejected as spam by Content Filtering.")
         assert check(report, "queue.recent_sends").status is Status.FAIL
         assert "All clear" not in summary(report)
@@ -143,11 +143,11 @@ def test_recipients_claimed_but_not_sent_count_as_waiting(smtpd: SmtpServer) -> 
         report = doctor(settings, service)
         backlog = finding(report, "queue.backlog")
         assert backlog.evidence == (
-            "the oldest of 2 waiting recipient(s) has waited 30 min, "
+            "the oldest of 2 waiting recipients has waited 30 min, "
             "2 of them claimed by a worker but not sent yet"
         )
         down = finding(report, "queue.worker_down")
-        assert down.evidence.startswith("2 recipient(s) waiting (2 claimed by a worker that is gone);")
+        assert down.evidence.startswith("2 recipients waiting (2 claimed by a worker that is gone);")
 
 
 def test_the_size_of_real_messages_meets_the_servers_limit(smtpd_factory) -> None:  # type: ignore[no-untyped-def]

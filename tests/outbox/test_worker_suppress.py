@@ -104,7 +104,7 @@ def test_the_doctor_counts_a_permanent_refusal(smtp_server: Server) -> None:
     line = next(c for c in report.checks if c.id == "queue.dead_letters")
     assert (line.status, line.detail) == (
         Status.WARN,
-        f"none gave up after retries in the last 24 h; 1 recipient(s) refused for good in the last 24 h; "
+        f"none gave up after retries in the last 24 h; 1 recipient refused for good in the last 24 h; "
         f"most often: {UNKNOWN} (1x)",
     )
     assert Code.QUEUE_DEAD_LETTERS not in [f.code for f in report.findings]

@@ -32,7 +32,7 @@ def test_it_accepts_a_public_https_app_url(tmp_path: Path) -> None:
         tmp_path, "https://app.example.com", {"welcome.html": '<a href="https://app.example.com/x">'}
     )
     assert codes(report) == []
-    assert check(report, "links.templates").detail == "1 template(s) checked"
+    assert check(report, "links.templates").detail == "1 template checked"
 
 
 def test_it_warns_when_app_url_is_missing(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_it_checks_recent_messages_only_for_links_that_cannot_work(tmp_path: Pat
     assert (
         finding(report, "links.host_mismatch").evidence == "m_2: http://172.31.39.136/auth/reset_password/abc"
     )
-    assert check(report, "links.messages").detail.startswith("2 message(s) checked: m_2:")
+    assert check(report, "links.messages").detail.startswith("2 messages checked: m_2:")
 
 
 def test_it_skips_messages_without_a_database(tmp_path: Path) -> None:
@@ -179,7 +179,7 @@ def test_it_renders_stored_templates_with_their_samples_and_judges_their_links(t
     result = check(report, "links.templates")
     assert result.status is Status.FAIL
     assert result.detail.startswith(
-        "2 template(s) checked: template password-reset version 2: http://localhost"
+        "2 templates checked: template password-reset version 2: http://localhost"
     )
 
 

@@ -22,7 +22,7 @@ def worker(age: float = 2.0, fingerprint: str = "f1", status: str = "running") -
 def test_it_is_quiet_for_a_healthy_service() -> None:
     report = run(ServiceFacts(QueueFacts(waiting=3, oldest_age=4.0), (worker(),), fingerprint="f1"))
     assert codes(report) == []
-    assert check(report, "queue.worker").detail == "1 worker(s) running, last seen 2 s ago"
+    assert check(report, "queue.worker").detail == "1 worker running, last seen 2 s ago"
     assert check(report, "config.process_drift").status is Status.PASS
 
 
@@ -33,13 +33,13 @@ def test_it_reports_a_worker_down_while_mail_waits() -> None:
     found = finding(report, "queue.worker_down")
     assert (found.severity, found.evidence) == (
         Severity.ERROR,
-        "12 recipient(s) waiting; last heartbeat 600 s ago (w-1, running)",
+        "12 recipients waiting; last heartbeat 600 s ago (w-1, running)",
     )
 
 
 def test_it_reports_a_worker_that_never_ran() -> None:
     found = finding(run(ServiceFacts(QueueFacts(waiting=1, oldest_age=1.0))), "queue.worker_down")
-    assert found.evidence == "1 recipient(s) waiting; no worker has ever reported"
+    assert found.evidence == "1 recipient waiting; no worker has ever reported"
 
 
 def test_it_does_not_call_an_idle_stopped_worker_a_fault() -> None:
@@ -55,7 +55,7 @@ def test_it_reports_a_backlog() -> None:
     )
     assert (found.severity, found.evidence) == (
         Severity.WARNING,
-        "the oldest of 40 waiting recipient(s) has waited 30 min",
+        "the oldest of 40 waiting recipients has waited 30 min",
     )
 
 
@@ -67,7 +67,7 @@ def test_it_quotes_the_dominant_retry_error() -> None:
     )
     found = finding(run(facts), "queue.retrying")
     assert found.evidence == (
-        "7 recipient(s) waiting for a retry; most often: 451 4.7.1 Greylisted, try again later (5x)"
+        "7 recipients waiting for a retry; most often: 451 4.7.1 Greylisted, try again later (5x)"
     )
 
 
@@ -78,7 +78,7 @@ def test_it_reports_dead_letters() -> None:
     found = finding(run(facts), "queue.dead_letters")
     assert (found.severity, found.evidence) == (
         Severity.ERROR,
-        "2 recipient(s) gave up in the last 24 h; most often: 550 5.1.1 User unknown (2x)",
+        "2 recipients gave up in the last 24 h; most often: 550 5.1.1 User unknown (2x)",
     )
 
 
@@ -89,7 +89,7 @@ def test_it_reports_a_bounce_and_complaint_rate_over_the_threshold() -> None:
     found = finding(run(facts), "queue.bounce_rate")
     assert (found.severity, found.evidence) == (
         Severity.WARNING,
-        "4 bounced and 2 complained: 6.0 % of the 100 recipient(s) accepted in the last 24 h bounced or "
+        "4 bounced and 2 complained: 6.0 % of the 100 recipients accepted in the last 24 h bounced or "
         "complained, above the threshold of 5 % (POSTWARDEN_BOUNCE_RATE_THRESHOLD)",
     )
 
@@ -97,7 +97,7 @@ def test_it_reports_a_bounce_and_complaint_rate_over_the_threshold() -> None:
 def test_a_bounce_rate_at_the_threshold_or_on_too_few_is_no_finding() -> None:
     at = ServiceFacts(QueueFacts(window_accepted=100, window_bounced=5), (worker(),), fingerprint="f1")
     assert "queue.bounce_rate" not in codes(run(at))
-    assert check(run(at), "queue.bounce_rate").detail.startswith("5.0 % of the 100 recipient(s)")
+    assert check(run(at), "queue.bounce_rate").detail.startswith("5.0 % of the 100 recipients")
     few = ServiceFacts(QueueFacts(window_accepted=19, window_bounced=19), (worker(),), fingerprint="f1")
     assert "queue.bounce_rate" not in codes(run(few))
     assert check(run(few), "queue.bounce_rate").detail == "too few to judge: 19 accepted (from 20 on)"
@@ -128,7 +128,7 @@ def test_it_counts_recipients_refused_for_good_beside_the_dead_ones() -> None:
     alone = run(ServiceFacts(QueueFacts(failed=3, failed_error=refused), (worker(),), fingerprint="f1"))
     assert (check(alone, "queue.dead_letters").status, check(alone, "queue.dead_letters").detail) == (
         Status.WARN,
-        "none gave up after retries in the last 24 h; 3 recipient(s) refused for good in the last 24 h; "
+        "none gave up after retries in the last 24 h; 3 recipients refused for good in the last 24 h; "
         "most often: 550 5.7.1 Message rejected (3x)",
     )
     assert codes(alone) == []  # their cause is queue.recent_sends' to name
@@ -140,6 +140,6 @@ def test_it_counts_recipients_refused_for_good_beside_the_dead_ones() -> None:
         )
     )
     assert finding(both, "queue.dead_letters").evidence == (
-        "1 recipient(s) gave up in the last 24 h; most often: 451 4.3.0 try later (1x); "
-        "3 recipient(s) refused for good in the last 24 h; most often: 550 5.7.1 Message rejected (3x)"
+        "1 recipient gave up in the last 24 h; most often: 451 4.3.0 try later (1x); "
+        "3 recipients refused for good in the last 24 h; most often: 550 5.7.1 Message rejected (3x)"
     )

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.service import StoredTemplate
-from postwarden.core.i18n import Number, Text, join
+from postwarden.core.i18n import Text, join, ntext
 from postwarden.core.links import is_local_host, judge, urls_in
 from postwarden.core.templating import TemplateError, TemplateSource, render
 
@@ -277,11 +277,11 @@ def _check_sources(
             )
         )
     status = Status.FAIL if wrong or stored.broken else Status.WARN if insecure else Status.PASS
-    total = Number(len(items) + stored.count)
+    total = len(items) + stored.count
     counted = (
-        Text("{count} template(s) checked", count=total)
+        ntext("{n} template checked", "{n} templates checked", total)
         if strict
-        else Text("{count} message(s) checked", count=total)
+        else ntext("{n} message checked", "{n} messages checked", total)
     )
     # a template that does not render is named first: with it, no mail of that kind leaves
     named = [*(b.said for b in stored.broken), *wrong, *insecure]

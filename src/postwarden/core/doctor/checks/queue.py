@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from postwarden.core.doctor.model import Code, Finding, Status
 from postwarden.core.doctor.service import BACKLOG_SECONDS, WORKER_STALE_SECONDS, ServiceFacts, WorkerFacts
-from postwarden.core.i18n import Number, Text, join
+from postwarden.core.i18n import Number, Text, join, ntext
 
 if TYPE_CHECKING:
     from postwarden.core.doctor.context import Context, Recorder
@@ -45,9 +45,10 @@ async def run_queue(ctx: Context, rec: Recorder) -> None:
 def _worker(rec: Recorder, facts: ServiceFacts) -> None:
     alive = _alive(facts.workers)
     if alive:
-        said = Text(
-            "{count} worker(s) running, last seen {age:.0f} s ago",
-            count=Number(len(alive)),
+        said = ntext(
+            "{n} worker running, last seen {age:.0f} s ago",
+            "{n} workers running, last seen {age:.0f} s ago",
+            len(alive),
             age=Number(min(w.age for w in alive)),
         )
         rec.check("queue.worker", Status.PASS, said)
@@ -66,16 +67,17 @@ def _worker(rec: Recorder, facts: ServiceFacts) -> None:
     if facts.queue.waiting == 0:
         rec.check("queue.worker", Status.WARN, Text("no worker running; nothing waits ({seen})", seen=seen))
         return
-    waiting = Number(facts.queue.waiting)
+    waiting = facts.queue.waiting
     evidence = (
-        Text(
-            "{waiting} recipient(s) waiting ({claimed} claimed by a worker that is gone); {seen}",
-            waiting=waiting,
+        ntext(
+            "{n} recipient waiting ({claimed} claimed by a worker that is gone); {seen}",
+            "{n} recipients waiting ({claimed} claimed by a worker that is gone); {seen}",
+            waiting,
             claimed=Number(facts.queue.claimed),
             seen=seen,
         )
         if facts.queue.claimed
-        else Text("{waiting} recipient(s) waiting; {seen}", waiting=waiting, seen=seen)
+        else ntext("{n} recipient waiting; {seen}", "{n} recipients waiting; {seen}", waiting, seen=seen)
     )
     rec.finding(
         Finding.of(
@@ -97,16 +99,23 @@ def _backlog(rec: Recorder, facts: ServiceFacts) -> None:
         rec.check("queue.backlog", Status.PASS, said)
         return
     claimed = facts.queue.claimed
-    figures = {"waiting": Number(facts.queue.waiting), "minutes": Number(age / 60)}
+    waiting, minutes = facts.queue.waiting, Number(age / 60)
     evidence = (
-        Text(
-            "the oldest of {waiting} waiting recipient(s) has waited {minutes:.0f} min, {claimed} of them "
+        ntext(
+            "the {n} waiting recipient has waited {minutes:.0f} min, claimed by a worker but not sent yet",
+            "the oldest of {n} waiting recipients has waited {minutes:.0f} min, {claimed} of them "
             "claimed by a worker but not sent yet",
+            waiting,
             claimed=Number(claimed),
-            **figures,
+            minutes=minutes,
         )
         if claimed
-        else Text("the oldest of {waiting} waiting recipient(s) has waited {minutes:.0f} min", **figures)
+        else ntext(
+            "the {n} waiting recipient has waited {minutes:.0f} min",
+            "the oldest of {n} waiting recipients has waited {minutes:.0f} min",
+            waiting,
+            minutes=minutes,
+        )
     )
     rec.finding(
         Finding.of(
@@ -126,7 +135,6 @@ def _backlog(rec: Recorder, facts: ServiceFacts) -> None:
 
 def _retrying(rec: Recorder, facts: ServiceFacts) -> None:
     queue = facts.queue
-    count = Number(queue.retrying)
     _counted(
         rec,
         "queue.retrying",
@@ -134,7 +142,7 @@ def _retrying(rec: Recorder, facts: ServiceFacts) -> None:
         Status.WARN,
         queue.retrying,
         queue.dominant_error,
-        Text("{count} recipient(s) waiting for a retry", count=count),
+        ntext("{n} recipient waiting for a retry", "{n} recipients waiting for a retry", queue.retrying),
         Text("no recipient is waiting for a retry"),
         (
             Text("Run `postwarden explain` on the quoted reply to see what it means."),
@@ -151,9 +159,10 @@ def _dead(rec: Recorder, facts: ServiceFacts) -> None:
     # message is not a broken path once later mail got through), so they raise no finding
     failed: Text | None = None
     if queue.failed:
-        failed = Text(
-            "{count} recipient(s) refused for good in the last {hours} h",
-            count=Number(queue.failed),
+        failed = ntext(
+            "{n} recipient refused for good in the last {hours} h",
+            "{n} recipients refused for good in the last {hours} h",
+            queue.failed,
             hours=hours,
         )
         if queue.failed_error:
@@ -169,7 +178,12 @@ def _dead(rec: Recorder, facts: ServiceFacts) -> None:
         Status.FAIL,
         queue.dead,
         queue.dead_error,
-        Text("{count} recipient(s) gave up in the last {hours} h", count=Number(queue.dead), hours=hours),
+        ntext(
+            "{n} recipient gave up in the last {hours} h",
+            "{n} recipients gave up in the last {hours} h",
+            queue.dead,
+            hours=hours,
+        ),
         Text("none in the last {hours} h", hours=hours),
         (
             Text('Fix the cause the reply names (`postwarden explain "<reply>"`).'),
@@ -191,10 +205,11 @@ def _bounce_rate(rec: Recorder, facts: ServiceFacts, threshold: float) -> None:
         rec.check("queue.bounce_rate", Status.PASS, said)
         return
     rate = 100.0 * returned / accepted
-    counted = Text(
-        "{rate:.1f} % of the {accepted} recipient(s) accepted in the last {hours} h bounced or complained",
+    counted = ntext(
+        "{rate:.1f} % of the {n} recipient accepted in the last {hours} h bounced or complained",
+        "{rate:.1f} % of the {n} recipients accepted in the last {hours} h bounced or complained",
+        accepted,
         rate=Number(rate),
-        accepted=Number(accepted),
         hours=Number(queue.bounce_window_hours),
     )
     if rate <= threshold:
@@ -267,7 +282,7 @@ async def run_drift(ctx: Context, rec: Recorder) -> None:
         rec.check("config.process_drift", Status.SKIP, Text("no running worker to compare with"))
         return
     if not drifting:
-        said = Text("{count} worker(s) run with these settings", count=Number(len(alive)))
+        said = ntext("{n} worker runs with these settings", "{n} workers run with these settings", len(alive))
         rec.check("config.process_drift", Status.PASS, said)
         return
     names = join(

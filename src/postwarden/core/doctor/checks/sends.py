@@ -19,7 +19,7 @@ from postwarden.core.addresses import redact
 from postwarden.core.codes import rank
 from postwarden.core.doctor.model import Code, Finding, Severity, Status
 from postwarden.core.doctor.service import SendFacts
-from postwarden.core.i18n import Number, Text, join
+from postwarden.core.i18n import Number, Text, join, ntext
 from postwarden.core.replies.classify import Explanation, classify
 from postwarden.core.replies.parse import parse_reply
 
@@ -143,10 +143,11 @@ def _evidence(streak: list[SendFacts], group: list[_JudgedSends], sends: tuple[S
         if len(streak) == len(sends)
         else Text("since the last accepted one")
     )
-    refused = Text(
-        "{refused} of the last {streak} real recipient(s) refused ({counted}; {since})",
+    refused = ntext(
+        "{refused} of the last {n} real recipient refused ({counted}; {since})",
+        "{refused} of the last {n} real recipients refused ({counted}; {since})",
+        len(streak),
         refused=Number(len(group)),
-        streak=Number(len(streak)),
         counted=counted,
         since=since,
     )
