@@ -101,7 +101,7 @@ def test_a_key_that_may_only_read_gets_the_count_of_questioned_links_not_the_lin
     _, reader = ApiKey.issue("dashboard", ["read"])
     seen = client.get(f"/api/v1/messages/{public_id}", headers={"Authorization": f"Bearer {reader}"}).json()
     [entry] = [e for e in seen["timeline"] if e["kind"] == "links"]
-    assert entry["detail"] == "1 link(s) would not work for recipients (the links are part of the body)."
+    assert entry["detail"] == "1 link would not work for recipients (the links are part of the body)."
     assert entry["data"] == {}
     assert "tok-Zq9XkVbN" not in json.dumps(seen)
     assert "tok-Zq9XkVbN" in json.dumps(timeline)  # the sender's own key still sees them

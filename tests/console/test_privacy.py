@@ -51,7 +51,7 @@ def test_a_viewer_sees_metadata_and_the_timeline_but_no_body(viewer_client: Clie
     assert 'id="tl-h"' in html
     assert "<strong>enqueued</strong>" in html.lower()
     assert TOKEN not in html  # neither the body nor the timeline's link warning shows it
-    assert "1 link(s) would not work for recipients" in html
+    assert "1 link would not work for recipients" in html
     assert "secret-report.csv" not in html
     assert 'id="bodies-hidden"' in html
     assert f"/deliveries/{public_id}/html/" not in html

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from postwarden.core.i18n import Number, Text, kept, ntext
+from postwarden.core.i18n import Text, kept, ntext
 from postwarden.outbox.models import Attempt, Event, Message, Recipient
 
 
@@ -108,12 +108,13 @@ def without_bodies(entries: list[Entry]) -> list[Entry]:
         if entry.kind == "links":
             count = len(entry.data.get("links") or ())
             detail = (
-                Text(
-                    "{count} link(s) would not work for recipients (the links are part of the body).",
-                    count=Number(count),
+                ntext(
+                    "{n} link would not work for recipients (the links are part of the body).",
+                    "{n} links would not work for recipients (the links are part of the body).",
+                    count,
                 )
                 if count
-                else Text("Some link(s) would not work for recipients (the links are part of the body).")
+                else Text("Some links would not work for recipients (the links are part of the body).")
             )
             entry = Entry(entry.at, entry.kind, entry.recipient, detail, {})
         shown.append(entry)
