@@ -3,6 +3,7 @@ server's words and the steps, the transcript; runs are kept for the overview."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 
 import pytest
@@ -94,3 +95,25 @@ def test_a_stored_template_that_does_not_render_is_a_finding_with_its_steps(sett
     assert "in the console at /templates/password-reset/" in html_page
     assert "give reset_url in the sample variables of password-reset" in html_page
     assert found["severity"] == "error"
+
+
+def test_settings_that_cannot_be_used_are_a_run_said_in_the_readers_language(
+    settings_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMTP_PORT", "abc")
+    settings_client.post("/doctor/run/")
+    run = DoctorRun.objects.get()
+    assert run.root_cause == "config.missing"
+    # the stored report is the JSON contract, in English, the variable and its value as written
+    [finding] = run.report["findings"]
+    assert finding["title"] == "The settings cannot be used"
+    assert "SMTP_PORT='abc'" in finding["evidence"]
+    assert finding["steps"] == ["Fix SMTP_PORT (environment)."]
+    english = settings_client.get(f"/doctor/?run={run.pk}").content.decode()
+    assert "The settings cannot be used" in english
+    page = settings_client.get(f"/doctor/?run={run.pk}", headers={"Accept-Language": "fa"})
+    persian = html.unescape(page.content.decode())
+    assert "The settings cannot be used" not in persian
+    assert "Fix SMTP_PORT" not in persian
+    assert "تنظیمات" in persian
+    assert "SMTP_PORT='abc'" in persian

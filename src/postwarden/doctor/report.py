@@ -19,12 +19,14 @@ from django.db import connection
 from django.utils import timezone
 
 from postwarden.configstore.runtime import current_settings, stored_values
+from postwarden.core.codes import Code
 from postwarden.core.config.model import Origin, Settings
-from postwarden.core.config.resolve import Layer, resolve
+from postwarden.core.config.resolve import ConfigError, Layer, resolve
 from postwarden.core.doctor import runner
 from postwarden.core.doctor.context import CheckCallback, Options, recipient_of
-from postwarden.core.doctor.model import CheckResult, Report
+from postwarden.core.doctor.model import CheckResult, Finding, Report
 from postwarden.core.doctor.service import ServiceFacts
+from postwarden.core.i18n import Text
 from postwarden.core.secrets import Secret
 from postwarden.doctor import db_reads
 from postwarden.doctor.send import provider_sender
@@ -87,6 +89,32 @@ def run_database_doctor(settings: Settings | None = None) -> Report:
 def report_json(options: Options | None = None, **kwargs: Any) -> dict[str, Any]:
     """:func:`run_doctor`'s report as the JSON object of docs/spec/doctor.md."""
     return run_doctor(options, **kwargs).to_json()
+
+
+def unusable_settings_json(exc: ConfigError) -> dict[str, Any]:
+    """The report, as :func:`report_json` gives it, when the settings cannot be used at
+    all: the command line refuses them (exit 2), the console keeps a run that names the
+    first one as the root cause and each in a failed check. Its sentences are Text, so a
+    reader of the stored run gets them in their language (console/doctor_pipeline.py)."""
+    first = exc.problems[0]
+    finding = Finding.of(
+        Code.CONFIG_MISSING,
+        first.said(),
+        [Text("Fix {variable} ({source}).", variable=first.variable, source=first.source.describe())],
+        title=Text("The settings cannot be used"),
+    )
+    checks = [
+        {"id": "config.settings", "status": "fail", "duration_ms": 0, "detail": problem.said()}
+        for problem in exc.problems
+    ]
+    return {
+        "ok": False,
+        "root_cause": Code.CONFIG_MISSING.value,
+        "duration_ms": 0,
+        "settings": {},
+        "findings": [finding.to_json()],
+        "checks": checks,
+    }
 
 
 async def stream_doctor(

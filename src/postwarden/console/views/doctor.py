@@ -18,7 +18,7 @@ from postwarden.console import doctor_pipeline
 from postwarden.console.models import DoctorRun
 from postwarden.core.config.resolve import ConfigError
 from postwarden.core.doctor.context import Options
-from postwarden.doctor.report import report_json
+from postwarden.doctor.report import report_json, unusable_settings_json
 
 log = logging.getLogger("postwarden.console.doctor")
 HISTORY: Final = 10
@@ -56,7 +56,7 @@ def doctor_run(request: HttpRequest) -> HttpResponse:
         report = report_json(Options(to=to))
     except ConfigError as exc:
         # settings the resolver cannot use: the doctor's own verdict is config (exit 2 on the CLI)
-        report = _unusable(exc)
+        report = unusable_settings_json(exc)
     user = request.user if isinstance(request.user, User) else None
     run = DoctorRun.objects.create(
         started_by=user,
@@ -71,28 +71,3 @@ def doctor_run(request: HttpRequest) -> HttpResponse:
     if request.headers.get("HX-Request"):
         return render(request, "console/doctor.html", _context(run))
     return redirect(f"{reverse('console:doctor')}?run={run.pk}")
-
-
-def _unusable(exc: ConfigError) -> dict[str, Any]:
-    findings = [
-        {
-            "code": "config.missing",
-            "severity": "error",
-            "stage": "config",
-            "title": "The settings cannot be used",
-            "evidence": str(p),
-            "steps": [f"Fix {p.variable} ({p.source.describe()})."],
-        }
-        for p in exc.problems[:1]
-    ]
-    checks = [
-        {"id": "config.settings", "status": "fail", "duration_ms": 0, "detail": str(p)} for p in exc.problems
-    ]
-    return {
-        "ok": False,
-        "root_cause": "config.missing",
-        "duration_ms": 0,
-        "settings": {},
-        "findings": findings,
-        "checks": checks,
-    }
