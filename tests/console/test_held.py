@@ -83,3 +83,23 @@ def test_a_viewer_cannot_act(viewer_client: Client) -> None:
     assert viewer_client.post("/held/action/", {"action": "release", "ids": [held.pk]}).status_code == 403
     held.refresh_from_db()
     assert held.state == "held"
+
+
+def test_in_persian_the_counts_and_the_timeline_times_are_written_in_persian_digits(
+    settings_client: Client,
+) -> None:
+    first, second = waiting("held", 2)
+    response = settings_client.post(
+        "/held/action/",
+        {"action": "cancel", "ids": [first.pk, second.pk], "state": "held"},
+        headers={"Accept-Language": "fa"},
+        follow=True,
+    )
+    assert "۲ گیرنده لغو شدند." in response.content.decode()
+    page = settings_client.get(
+        f"/deliveries/{first.message.public_id}/", headers={"Accept-Language": "fa"}
+    ).content.decode()
+    at = Event.objects.filter(recipient=first).get().at
+    shown = at.strftime("%Y-%m-%d %H:%M:%S") + f".{at.microsecond // 1000:03d}"
+    assert shown not in page
+    assert shown.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")) in page

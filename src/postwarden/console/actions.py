@@ -8,6 +8,7 @@ from typing import Final
 
 from django.utils.translation import ngettext
 
+from postwarden.console import formats
 from postwarden.outbox import actions
 
 #: the console's words for the two services
@@ -21,25 +22,25 @@ def apply(action: str, ids: list[int], user: object) -> str:
     if action == "release":
         result = actions.requeue(ids, by=by)
         done = ngettext(
-            "Queued %(count)d recipient again.", "Queued %(count)d recipients again.", result.changed
-        ) % {"count": result.changed}
+            "Queued %(count)s recipient again.", "Queued %(count)s recipients again.", result.changed
+        ) % {"count": formats.number(result.changed)}
         if result.stopped:
             done += " " + ngettext(
-                "%(count)d was stopped by a policy (suppressed or not approved now).",
-                "%(count)d were stopped by a policy (suppressed or not approved now).",
+                "%(count)s was stopped by a policy (suppressed or not approved now).",
+                "%(count)s were stopped by a policy (suppressed or not approved now).",
                 result.stopped,
-            ) % {"count": result.stopped}
+            ) % {"count": formats.number(result.stopped)}
     elif action == "cancel":
         result = actions.cancel(ids, by=by)
         done = ngettext(
-            "Cancelled %(count)d recipient.", "Cancelled %(count)d recipients.", result.changed
-        ) % {"count": result.changed}
+            "Cancelled %(count)s recipient.", "Cancelled %(count)s recipients.", result.changed
+        ) % {"count": formats.number(result.changed)}
     else:
         raise ValueError(f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
     if result.skipped:
         done += " " + ngettext(
-            "%(count)d skipped: not in a state this applies to.",
-            "%(count)d skipped: not in a state this applies to.",
+            "%(count)s skipped: not in a state this applies to.",
+            "%(count)s skipped: not in a state this applies to.",
             result.skipped,
-        ) % {"count": result.skipped}
+        ) % {"count": formats.number(result.skipped)}
     return done

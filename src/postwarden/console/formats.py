@@ -27,6 +27,8 @@ def moment(value: datetime, shape: str = "minute") -> str:
     if shape == "date":
         return i18n.format_datetime(value.date(), calendar=chosen)
     written = i18n.format_datetime(value, calendar=chosen, seconds=shape != "minute")
+    if shape == "ms":  # a timeline's entries, ordered within a second
+        return written + digits(f".{value.microsecond // 1000:03d}")
     return written.split(" ", 1)[1] if shape == "time" else written
 
 

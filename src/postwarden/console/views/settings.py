@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from postwarden.configstore.runtime import current_settings, save
-from postwarden.console import dkimtools, settings_probes
+from postwarden.console import dkimtools, formats, settings_probes
 from postwarden.console.forms.email import Current, EmailSettingsForm, current_values
 from postwarden.console.language import active
 from postwarden.console.language import calendar as language_calendar
@@ -102,10 +102,10 @@ def _retried(before: Settings | None, after: Settings) -> str:
     if not count:
         return ""
     return " " + ngettext(
-        "%(count)d deferred recipient that the change can help is retried now.",
-        "%(count)d deferred recipients that the change can help are retried now.",
+        "%(count)s deferred recipient that the change can help is retried now.",
+        "%(count)s deferred recipients that the change can help are retried now.",
         count,
-    ) % {"count": count}
+    ) % {"count": formats.number(count)}
 
 
 def _resolve(form: EmailSettingsForm, values: dict[str, str]) -> Settings | None:
