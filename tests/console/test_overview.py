@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from postwarden.console import charts, stats
 from postwarden.console.models import DoctorRun
+from postwarden.core import i18n
 from postwarden.outbox.models import Message, Recipient, WorkerHeartbeat
 from tests.console.helpers import enqueue_one
 
@@ -87,6 +88,11 @@ def test_it_counts_the_last_day_per_series_and_draws_them() -> None:
     assert len(slots) == 24
     assert {b.series for b in chart.bars} == {"sent", "failed", "bounced", "suppressed"}
     assert chart.peak == 6
+    assert [label.text for label in chart.labels[:2]] == ["6", "0"]
+    with translation.override("fa"), i18n.override("fa"):  # as the console's middleware sets both
+        persian = charts.stacked(slots, counts, list(stats.SERIES))
+    assert [label.text for label in persian.labels[:2]] == ["۶", "۰"]
+    assert all(not any(c.isascii() and c.isdigit() for c in label.text) for label in persian.labels)
 
 
 def test_it_renders_the_chart_as_svg_without_inline_style(viewer_client: Client) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from postwarden.console import formats
 from postwarden.console.words import word
 
 WIDTH: Final = 600
@@ -65,7 +66,7 @@ def stacked(
     plot_h = HEIGHT - BOTTOM - 4
     step = (WIDTH - LEFT) / max(1, len(slots))
     bars: list[Bar] = []
-    labels = [Label(LEFT - 4, 10, str(peak)), Label(LEFT - 4, HEIGHT - BOTTOM, "0")]
+    labels = [Label(LEFT - 4, 10, formats.number(peak)), Label(LEFT - 4, HEIGHT - BOTTOM, formats.number(0))]
     for i, slot in enumerate(slots):
         x = LEFT + i * step + 1
         bottom = float(HEIGHT - BOTTOM)
@@ -86,5 +87,5 @@ def stacked(
                 )
             )
         if i % label_every == 0:
-            labels.append(Label(round(x, 1), HEIGHT - 4, slot.strftime(label_format)))
+            labels.append(Label(round(x, 1), HEIGHT - 4, formats.digits(slot.strftime(label_format))))
     return Chart(WIDTH, HEIGHT, tuple(bars), tuple(labels), peak, float(HEIGHT - BOTTOM))
