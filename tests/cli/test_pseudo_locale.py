@@ -186,7 +186,10 @@ def test_explain_says_everything_but_the_servers_words_through_the_catalog(
 def test_dkim_says_everything_but_the_record_through_the_catalog(tmp_path: Path) -> None:
     output = postwarden(["dkim", "generate", "--domain", "example.com", "--bits", "1024"], tmp_path)
     assert "-----BEGIN PRIVATE KEY-----" in output
-    assert english_left(output, WORDS | {"IN", "TXT"}) == [], output
+    # the key is data: its last base64 line is short and may look like a word
+    words = re.sub(r"-----BEGIN PRIVATE KEY-----.*?-----END PRIVATE KEY-----", "", output, flags=re.S)
+    assert "-----" not in words, output
+    assert english_left(words, WORDS | {"IN", "TXT"}) == [], output
 
 
 @pytest.mark.parametrize("command", sorted(NEED_INSTALL), ids=str)
