@@ -161,15 +161,6 @@ def _alert_not_delivered() -> Delivery | None:
 
 
 @pytest.fixture
-def closed_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
 def story(smtp_server: Server, closed_port: int) -> Story:  # noqa: F811 - the fixture imported above
     return _story(smtp_server, closed_port)
 
