@@ -29,10 +29,7 @@ def _html(value: object) -> str:
     if isinstance(value, i18n.Joined):
         return str(escape(i18n.localize(value.separator))).join(_html(part) for part in value.parts)
     if isinstance(value, i18n.Text):
-        if value.msgid_plural is None or value.n is None:
-            sentence = i18n.gettext(value.msgid)
-        else:
-            sentence = i18n.ngettext(value.msgid, value.msgid_plural, value.n)
+        sentence = value.template()
         params = {
             name: param if isinstance(param, i18n.Number) else _Html(_html(param))
             for name, param in value.params.items()

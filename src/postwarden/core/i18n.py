@@ -157,9 +157,14 @@ class Text(str):
                 name: localize(value) if isinstance(value, Text) else value
                 for name, value in self.params.items()
             }
-            if self.msgid_plural is None or self.n is None:
-                return _format(gettext(self.msgid), params)
-            return _format(ngettext(self.msgid, self.msgid_plural, self.n), params)
+            return _format(self.template(), params)
+
+    def template(self) -> str:
+        """This sentence's words in the active language, before its parameters are put in
+        (the plural form its count asks for)."""
+        if self.msgid_plural is None or self.n is None:
+            return gettext(self.msgid)
+        return ngettext(self.msgid, self.msgid_plural, self.n)
 
     def with_params(self, **params: object) -> Text:
         """The same sentence with other parameters (the redactor's masked ones)."""
