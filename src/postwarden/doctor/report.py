@@ -24,7 +24,7 @@ from postwarden.core.config.model import Origin, Settings
 from postwarden.core.config.resolve import ConfigError, Layer, resolve
 from postwarden.core.doctor import runner
 from postwarden.core.doctor.context import CheckCallback, Options, recipient_of
-from postwarden.core.doctor.model import CheckResult, Finding, Report
+from postwarden.core.doctor.model import CheckResult, Finding, Report, Status
 from postwarden.core.doctor.service import ServiceFacts
 from postwarden.core.i18n import Text
 from postwarden.core.secrets import Secret
@@ -103,18 +103,8 @@ def unusable_settings_json(exc: ConfigError) -> dict[str, Any]:
         [Text("Fix {variable} ({source}).", variable=first.variable, source=first.source.describe())],
         title=Text("The settings cannot be used"),
     )
-    checks = [
-        {"id": "config.settings", "status": "fail", "duration_ms": 0, "detail": problem.said()}
-        for problem in exc.problems
-    ]
-    return {
-        "ok": False,
-        "root_cause": Code.CONFIG_MISSING.value,
-        "duration_ms": 0,
-        "settings": {},
-        "findings": [finding.to_json()],
-        "checks": checks,
-    }
+    checks = tuple(CheckResult("config.settings", Status.FAIL, 0, problem.said()) for problem in exc.problems)
+    return Report(findings=(finding,), checks=checks, duration_ms=0).to_json()
 
 
 async def stream_doctor(
