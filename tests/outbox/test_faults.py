@@ -97,11 +97,12 @@ def test_the_send_rate_holds_across_workers(
     for worker in workers:
         worker.send_signal(signal.SIGTERM)
     assert [w.wait(timeout=BOUND) for w in workers] == [0, 0, 0]
-    # Unpaced, three workers put all 120 through within a second. Paced at 40/s across
-    # them, a one-second window holds 40 slots, plus the few a worker may start late
-    # (a slot is used up to 50 ms after its time, and sending takes a moment): 60 is
-    # generous and still half of what unpaced sending does.
+    # Unpaced, three workers put all 120 through within a second; paced at 40/s across
+    # them (not 40/s each), the 120 take about three. The arrivals are stamped by the test
+    # server, so a stall of this process bunches the few sends in flight into one moment:
+    # the window is two seconds (80 slots, plus the late slots and one bunch) rather than
+    # one, and 100 still fails unpaced sending, which puts all 120 in it.
     arrivals = sorted(r.at for r in smtp_server.handler.received)
-    busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
-    assert busiest <= 60, busiest
+    busiest = max(sum(1 for t in arrivals if start <= t < start + 2.0) for start in arrivals)
+    assert busiest <= 100, busiest
     assert arrivals[-1] - arrivals[0] >= 119 / 40 - 1.0
