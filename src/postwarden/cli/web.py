@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 
+from postwarden import collector
 from postwarden.cli.django_setup import start_up
 from postwarden.core.i18n import gettext
 
@@ -33,7 +33,7 @@ def run(argv: list[str]) -> int:
 
     service = settings.SERVICE_SETTINGS.service
     host, port = args.host or service.host, args.port or service.port
-    _settle_garbage_collector()
+    collector.settle()
     log.info("web console listening", extra={"url": f"http://{host}:{port}/"})
     # waitress: pure Python, threaded, no C build; enough for a console and an API that
     # writes rows (the worker does the heavy lifting in its own process). Request threads
@@ -57,13 +57,3 @@ def run(argv: list[str]) -> int:
         clear_untrusted_proxy_headers=False,
     )
     return 0
-
-
-def _settle_garbage_collector() -> None:
-    """A 500-message batch request allocates hundreds of thousands of short-lived objects;
-    with the default thresholds the collector ran every 700 of them and walked Django's
-    long-lived start-up objects each time (~50-70 us a message, issue #7). Those are
-    frozen out of its sight, and it runs less often: garbage is still collected."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 from django.db import close_old_connections
 
+from postwarden import collector
+
 T = TypeVar("T")
 
 
@@ -56,7 +58,7 @@ def lighten_logging() -> None:
 
 
 def prepare_process() -> None:
-    """What a worker process sets once, before its loop: lighter log records. (Freezing
-    the start-up's objects out of the garbage collector and raising its thresholds were
-    measured and did not pay: docs/performance.md.)"""
+    """What a worker process sets once, before its loop: lighter log records, and the
+    start-up's objects out of the garbage collector's sight (:mod:`postwarden.collector`)."""
     lighten_logging()
+    collector.settle()
