@@ -13,7 +13,7 @@ from django.utils.html import escape
 
 from postwarden.accounts.models import User
 from postwarden.configstore.runtime import save
-from postwarden.console import formats
+from postwarden.console import charts, formats
 from postwarden.console.language import active
 from tests.console.conftest import logged_in
 
@@ -118,6 +118,33 @@ def test_persian_pages_write_numbers_in_persian_digits_and_dates_in_the_chosen_c
     with active("en", "persian"):
         # Solar Hijri is a choice in Persian; an English page keeps Gregorian dates
         assert formats.moment(moment, "date") == "2026-12-06"
+
+
+def test_times_and_chart_labels_keep_their_zeros_in_persian_digits() -> None:
+    """A time's fields are written digit by digit, not as numbers: 09:05 and 012 ms keep
+    their zeros, and no thousands separator enters a year."""
+    moment = dt.datetime(2026, 12, 6, 9, 5, 0, 12_000, tzinfo=dt.UTC)
+    with active("en"):
+        assert formats.moment(moment, "ms") == "2026-12-06 09:05:00.012"
+        assert formats.moment(moment, "clock") == "09:05"
+        assert formats.moment(moment, "day") == "12-06"
+    with active("fa"):
+        assert formats.moment(moment, "ms") == "۲۰۲۶-۱۲-۰۶ ۰۹:۰۵:۰۰.۰۱۲"
+        assert formats.moment(moment, "clock") == "۰۹:۰۵"
+        assert formats.moment(moment, "day") == "۱۲-۰۶"
+        assert formats.digits("2026 and 5") == "۲۰۲۶ and ۵"
+    with active("fa", "persian"):
+        assert formats.moment(moment, "day") == "۰۹/۱۵"
+
+
+def test_a_canarys_day_chart_is_labelled_in_the_readers_calendar() -> None:
+    days = [dt.datetime(2026, 12, 6, tzinfo=dt.UTC) + dt.timedelta(days=i) for i in range(3)]
+    counts = {days[0]: {"inbox": 2}, days[2]: {"junk": 1}}
+    with active("fa", "persian"):
+        chart = charts.stacked(days, counts, ("inbox", "junk"), label_shape="day", label_every=1)
+    assert [label.text for label in chart.labels[2:]] == ["۰۹/۱۵", "۰۹/۱۶", "۰۹/۱۷"]
+    assert [bar.title.split(" ", 1)[0] for bar in chart.bars] == ["۰۹/۱۵", "۰۹/۱۷"]
+    assert not any(c.isascii() and c.isdigit() for bar in chart.bars for c in bar.title)
 
 
 def test_a_persian_page_shows_solar_hijri_dates_when_the_user_chose_them(

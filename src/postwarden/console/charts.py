@@ -54,13 +54,13 @@ def stacked(
     counts: Mapping[datetime, Mapping[str, int]],
     series: Sequence[str],
     *,
-    label_format: str = "%H:%M",
+    label_shape: str = "clock",
     label_every: int = 6,
     unit: str = "",
 ) -> Chart:
     """One column per slot (oldest first), ``series`` stacked bottom-up in the given order;
-    every ``label_every``-th slot labelled with ``label_format``; ``unit`` follows each
-    value in the bars' titles (" s")."""
+    every ``label_every``-th slot labelled in ``label_shape`` (:func:`formats.moment`: the
+    page's digits and calendar); ``unit`` follows each value in the bars' titles (" s")."""
     totals = [sum(counts.get(slot, {}).get(s, 0) for s in series) for slot in slots]
     peak = max(totals, default=0)
     plot_h = HEIGHT - BOTTOM - 4
@@ -83,9 +83,9 @@ def stacked(
                     round(step - 2, 1),
                     round(h, 1),
                     name,
-                    f"{slot.strftime(label_format)} {word(name)}: {n}{unit}",
+                    f"{formats.moment(slot, label_shape)} {word(name)}: {formats.number(n)}{unit}",
                 )
             )
         if i % label_every == 0:
-            labels.append(Label(round(x, 1), HEIGHT - 4, formats.digits(slot.strftime(label_format))))
+            labels.append(Label(round(x, 1), HEIGHT - 4, formats.moment(slot, label_shape)))
     return Chart(WIDTH, HEIGHT, tuple(bars), tuple(labels), peak, float(HEIGHT - BOTTOM))

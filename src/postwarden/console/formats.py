@@ -4,7 +4,6 @@ write a date the same way."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Final
 
@@ -14,9 +13,9 @@ from django.utils.timesince import timesince
 from postwarden.console.language import calendar
 from postwarden.core import i18n
 
-#: the shapes of a moment the pages show (UTC, as the pages say)
-SHAPES: Final = ("date", "minute", "second", "time")
-_DIGITS: Final = re.compile(r"\d+")
+#: the shapes of a moment the pages show (UTC, as the pages say); "day" (month and day)
+#: and "clock" (hours and minutes) label a chart's slots
+SHAPES: Final = ("date", "minute", "second", "time", "ms", "day", "clock")
 
 
 def moment(value: datetime, shape: str = "minute") -> str:
@@ -26,10 +25,12 @@ def moment(value: datetime, shape: str = "minute") -> str:
     chosen = calendar() if i18n.get_language() == "fa" else "gregorian"
     if shape == "date":
         return i18n.format_datetime(value.date(), calendar=chosen)
-    written = i18n.format_datetime(value, calendar=chosen, seconds=shape != "minute")
+    if shape == "day":  # the date without its year: 12-06, or 09/15 in the Solar Hijri calendar
+        return i18n.format_datetime(value.date(), calendar=chosen)[5:]
+    written = i18n.format_datetime(value, calendar=chosen, seconds=shape not in ("minute", "clock"))
     if shape == "ms":  # a timeline's entries, ordered within a second
         return written + digits(f".{value.microsecond // 1000:03d}")
-    return written.split(" ", 1)[1] if shape == "time" else written
+    return written.split(" ", 1)[1] if shape in ("time", "clock") else written
 
 
 def number(value: object) -> str:
@@ -42,10 +43,9 @@ def number(value: object) -> str:
 
 
 def digits(text: str) -> str:
-    """``text`` with its numbers in the page's digits (Persian digits in Persian)."""
-    if i18n.get_language() != "fa":
-        return text
-    return _DIGITS.sub(lambda found: i18n.format_number(int(found.group())), text)
+    """``text`` with its digits in the page's digits (Persian digits in Persian), each one
+    kept: zero-padded milliseconds and the numbers in "3 minutes" alike."""
+    return i18n.write_digits(text)
 
 
 def since(value: datetime) -> str:

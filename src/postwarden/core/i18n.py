@@ -370,7 +370,14 @@ def format_datetime(
     if has_time:
         assert isinstance(when, dt.datetime)
         text += " " + when.strftime("%H:%M:%S" if seconds else "%H:%M")
-    return text.translate(_PERSIAN_DIGITS) if language == "fa" else text
+    return write_digits(text, language)
+
+
+def write_digits(text: str, language: str | None = None) -> str:
+    """``text`` with each digit written in the language's digits and nothing else changed:
+    a time, a zero-padded field or a code keeps its shape (``09:05`` is ``۰۹:۰۵``, not a
+    number regrouped). :func:`format_number` is for quantities."""
+    return text.translate(_PERSIAN_DIGITS) if (language or get_language()) == "fa" else text
 
 
 def _known(language: str) -> str:
@@ -395,7 +402,7 @@ def _english(message: str, params: Mapping[str, object]) -> str:
 def _digits(text: str, language: str) -> str:
     """A formatted number in the language's digits and separators."""
     if language == "fa":
-        return text.replace(",", "٬").replace(".", "٫").translate(_PERSIAN_DIGITS)
+        return write_digits(text.replace(",", "٬").replace(".", "٫"), language)
     return text
 
 

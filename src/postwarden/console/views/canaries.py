@@ -113,13 +113,13 @@ def _charts(canary: Canary, now: datetime) -> dict[str, Any]:
             latency.setdefault(day, []).append(run.arrival_seconds)
             _bump(verdicts, day, _verdict(run))
     medians = {day: {"latency": round(statistics.median(values))} for day, values in latency.items()}
-    fmt, every = "%m-%d", 5
+    shape, every = "day", 5
     return {
-        "placement_chart": charts.stacked(days, placement, PLACEMENTS, label_format=fmt, label_every=every),
+        "placement_chart": charts.stacked(days, placement, PLACEMENTS, label_shape=shape, label_every=every),
         "latency_chart": charts.stacked(
-            days, medians, ("latency",), label_format=fmt, label_every=every, unit=" s"
+            days, medians, ("latency",), label_shape=shape, label_every=every, unit=" s"
         ),
-        "verdict_chart": charts.stacked(days, verdicts, VERDICTS, label_format=fmt, label_every=every),
+        "verdict_chart": charts.stacked(days, verdicts, VERDICTS, label_shape=shape, label_every=every),
     }
 
 
