@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -105,6 +107,23 @@ def test_retention_0_keeps_every_run() -> None:
     assert CanaryRun.objects.count() == 1
 
 
+@contextmanager
+def reading_beside_a_writer() -> Iterator[None]:
+    """The test database is SQLite's shared in-memory one, where this thread's reads take
+    table locks that make another thread's write fail at once ("database table is locked")
+    instead of waiting. This thread only looks while the other writes: it reads without
+    taking them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA read_uncommitted = 1")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA read_uncommitted = 0")
+
+
 class SilentServer:
     """Accepts IMAP connections and never greets (a mailbox host gone dark) until released."""
 
@@ -161,14 +180,15 @@ def test_a_silent_mailbox_does_not_hold_up_the_other_canaries(closed_port: int) 
         dark, refused = canary("dark@example.com", silent.port), canary("refused@example.com", closed_port)
         assert dark.pk < refused.pk
         passing = threading.Thread(target=runner.run_due)
-        passing.start()
-        for _ in range(400):  # bounded: 20 s, below the IMAP timeout the dark mailbox holds
-            if refused.runs.filter(state=RunState.UNREACHABLE).exists():
-                break
-            time.sleep(0.05)
-        assert refused.runs.get().state == RunState.UNREACHABLE
-        assert passing.is_alive()  # the dark mailbox is still being waited on
-        assert not dark.runs.exists()
+        with reading_beside_a_writer():
+            passing.start()
+            for _ in range(400):  # bounded: 20 s, below the IMAP timeout the dark mailbox holds
+                if refused.runs.filter(state=RunState.UNREACHABLE).exists():
+                    break
+                time.sleep(0.05)
+            assert refused.runs.get().state == RunState.UNREACHABLE
+            assert passing.is_alive()  # the dark mailbox is still being waited on
+            assert not dark.runs.exists()
     finally:
         silent.release()
     passing.join(60)

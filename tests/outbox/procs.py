@@ -210,13 +210,20 @@ def _states() -> dict[str, Any]:
         .annotate(n=Count("id"))
         .values_list("worker", "n")
     )
+    # attempts that may have put the message on the server: sent, or cut short ("lost");
+    # a worker's late report turns its lost attempt into the sent one it was
+    reached = list(
+        Attempt.objects.filter(outcome__in=("sent", "lost")).values_list(
+            "recipient__message__message_id", flat=True
+        )
+    )
     lost_why = dict(
         Attempt.objects.filter(outcome="lost")
         .values_list("reply")
         .annotate(n=Count("id"))
         .values_list("reply", "n")
     )
-    return {"states": by_state, "lost": lost, "lost_why": lost_why, "sent_by": per_worker}
+    return {"states": by_state, "lost": lost, "reached": reached, "lost_why": lost_why, "sent_by": per_worker}
 
 
 if __name__ == "__main__":

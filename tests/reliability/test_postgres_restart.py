@@ -63,7 +63,7 @@ def test_two_workers_reconnect_after_a_postgresql_restart_and_lose_nothing(
     assert [w.wait(timeout=BOUND) for w in workers] == [0, 0]
 
     received = Counter(smtp_server.handler.message_ids())
-    lost_attempts = Counter(place.script("states")["lost"])
+    reached = Counter(place.script("states")["reached"])
     noticed = sum(place.log(f"pg{i}").count('"level": "error"') for i in range(2))
     report(
         request,
@@ -79,4 +79,6 @@ def test_two_workers_reconnect_after_a_postgresql_restart_and_lose_nothing(
     )
     assert set(received) == set(message_ids)
     assert noticed > 0  # the restart was felt, and survived
-    assert all(n - 1 <= lost_attempts[mid] for mid, n in received.items()), received.most_common(3)
+    # every delivery the server saw is an attempt on record: sent, or lost (a worker that
+    # could not report before its lease ran out); a report that came late says sent
+    assert all(n <= reached[mid] for mid, n in received.items()), received.most_common(3)
