@@ -84,14 +84,17 @@ def _seed(page: Any, service: Service) -> dict[str, str]:
     _api(service, key, "/api/v1/templates", {**template, "sample_variables": {"name": "Ann"}})
     page.goto(service.url + "/people/")
     page.fill("#group-name", "ops")
-    page.get_by_role("button", name="Add group").click()
+    with page.expect_navigation():  # the form's answer, before the next page is asked for
+        page.get_by_role("button", name="Add group").click()
     page.fill("#id_email", "member@example.com")
-    page.get_by_role("button", name="Add member").click()
+    with page.expect_navigation():  # the form's answer, before the next page is asked for
+        page.get_by_role("button", name="Add member").click()
     page.goto(service.url + "/users/")
     page.fill("#id_email", "viewer@example.com")
     page.select_option("#id_role", "viewer")
     page.fill("#id_password", "viewer-password-123")
-    page.get_by_role("button", name="Create user").click()
+    with page.expect_navigation():  # the form's answer, before the next page is asked for
+        page.get_by_role("button", name="Create user").click()
     page.goto(service.url + "/canaries/")
     page.fill("#id_address", "canary@example.net")
     page.fill("#id_imap_host", "imap.example.net")

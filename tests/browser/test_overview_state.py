@@ -96,7 +96,8 @@ def test_the_overview_says_when_sending_is_switched_off(page: Any, service: Serv
     shoot(page, "overview-sending-off")
     page.goto(service.url + "/settings/")
     page.check("#id_EMAIL_ENABLED")
-    page.locator("button[value=save]").first.click()
+    with page.expect_navigation():  # saved before the overview is asked for
+        page.locator("button[value=save]").first.click()
     page.goto(service.url + "/")
     assert page.locator("#banner-sending").count() == 0
 

@@ -10,11 +10,11 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from postwarden import stopping
 from postwarden.cli.django_setup import start_up
 from postwarden.core.i18n import gettext, localize, said
 
@@ -74,7 +74,8 @@ def run(argv: list[str]) -> int:
             gettext("set POSTWARDEN_BOUNCE_LISTEN (a listener) or BOUNCE_IMAP_HOST (a bounce mailbox)")
         )
     try:
-        return asyncio.run(_serve(listener, settings.bounces if settings.bounces.imap else None, verp))
+        mailbox = settings.bounces if settings.bounces.imap else None
+        return asyncio.run(stopping.until_stopped(_serve(listener, mailbox, verp)))
     except OSError as exc:
         assert listener is not None
         host, port = listener.config.host, listener.config.port
@@ -104,9 +105,7 @@ def _poll_once(bounces: Any, verp: Any) -> int:
 async def _serve(listener: Any, mailbox: Any, verp: Any) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
+    stopping.on_stop(stop.set)
     polling = None
     if listener is not None:
         await listener.start()

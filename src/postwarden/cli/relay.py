@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 
+from postwarden import stopping
 from postwarden.cli.django_setup import start_up
 from postwarden.core.i18n import gettext
 
@@ -49,7 +48,7 @@ def run(argv: list[str]) -> int:
         return 2
     relay = Relay(config, Gateway(settings, current_settings))
     try:
-        return asyncio.run(_serve(relay))
+        return asyncio.run(stopping.until_stopped(_serve(relay)))
     except OSError as exc:
         cannot = gettext("cannot listen on {address}: {error}").format(
             address=f"{config.host}:{config.port}", error=exc
@@ -63,10 +62,7 @@ async def _serve(relay: object) -> int:
 
     assert isinstance(relay, Relay)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signum, stop.set)
+    stopping.on_stop(stop.set)
     await relay.start()
     addresses = ", ".join(f"{h}:{p}" for h, p in relay.addresses)
     print("postwarden relay: " + gettext("listening on {addresses}").format(addresses=addresses), flush=True)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
@@ -40,6 +39,7 @@ from typing import Any, TypeVar
 from django.db import connection
 from django.utils import timezone
 
+from postwarden import stopping
 from postwarden.configstore.runtime import current_settings
 from postwarden.core.config.model import DeliverySettings, Settings
 from postwarden.core.doctor.redact import Redactor
@@ -431,10 +431,7 @@ class Worker:
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT (or :meth:`stop`); returns the exit status."""
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(signum, self.stop)
+        stopping.on_stop(self.stop)
         await self.start()
         await self.recover_step()  # before the first heartbeat, which may overwrite a dead one's row
         await self.heartbeat_step()
@@ -701,7 +698,7 @@ def _prune_on_thread(settings: DeliverySettings) -> retention.Pruned:
 def run_worker(options: WorkerOptions | None = None) -> int:
     """Run a worker until it is told to stop (``postwarden worker``)."""
     prepare_process()
-    return run_loop(Worker(options or WorkerOptions()).run())
+    return run_loop(stopping.until_stopped(Worker(options or WorkerOptions()).run()))
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
