@@ -1,4 +1,4 @@
-"""The web process and the worker settle the garbage collector once start-up is over
+"""The web process, the worker and the relay settle the garbage collector once start-up is over
 (postwarden/collector.py): the start-up's objects frozen out of its sight, its thresholds
 raised, and garbage still collected. Each check runs in a process of its own, as the
 commands do: freezing this test process would change every test after it."""
@@ -73,6 +73,26 @@ def test_the_web_process_settles_the_collector_before_it_serves(tmp_path: Path) 
 
         waitress.serve = serve
         web.run(["--port", "1"])
+        """,
+        tmp_path,
+    )
+    assert int(str(seen["frozen"])) > 20_000, seen
+    assert seen["thresholds"] == list(collector.THRESHOLDS)
+
+
+def test_the_relay_settles_the_collector_before_it_listens(tmp_path: Path) -> None:
+    seen = _in_a_process(
+        """
+        import asyncio, gc, json
+        from postwarden.cli import relay
+
+        def run(main):  # the process stops here instead of listening
+            main.close()
+            print(json.dumps({"frozen": gc.get_freeze_count(), "thresholds": gc.get_threshold()}))
+            return 0
+
+        asyncio.run = run
+        relay.run(["--listen", "127.0.0.1:1"])
         """,
         tmp_path,
     )

@@ -1,6 +1,6 @@
 """The garbage collector's settings for Postwarden's long-running processes that turn over
-many short-lived objects: the web process (a 500-message batch request) and the worker
-(thousands of attempts a second).
+many short-lived objects: the web process (a 500-message batch request), the worker
+(thousands of attempts a second) and the relay (thousands of SMTP sessions' messages).
 
 With CPython's default thresholds the collector runs every 700 allocations and its older
 generations walk Django's start-up objects (modules, classes, functions, URL patterns,

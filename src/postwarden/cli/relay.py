@@ -9,7 +9,7 @@ import asyncio
 import logging
 import sys
 
-from postwarden import stopping
+from postwarden import collector, stopping
 from postwarden.cli.django_setup import start_up
 from postwarden.core.i18n import gettext
 
@@ -47,6 +47,7 @@ def run(argv: list[str]) -> int:
         print(f"postwarden relay: {exc}", file=sys.stderr)
         return 2
     relay = Relay(config, Gateway(settings, current_settings))
+    collector.settle()
     try:
         return asyncio.run(stopping.until_stopped(_serve(relay)))
     except OSError as exc:
