@@ -30,7 +30,7 @@ from postwarden.canaries import store as canary_store
 from postwarden.canaries.models import CanaryRun, RunState
 from postwarden.core.config.model import AlertSettings
 from postwarden.core.secrets import Secret
-from postwarden.outbox import actions, retrynow
+from postwarden.outbox import actions, retrynow, sources
 from postwarden.outbox.models import Event, Message, Recipient, Suppression
 from postwarden.outbox.submission import Outgoing, enqueue
 from postwarden.webhooks.events import record as record_webhook
@@ -43,7 +43,8 @@ from tests.outbox.test_worker_smtp import run_worker_steps
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("clean_env")]
 
-BY = "console: ops@example.com"
+#: who acted, as the console names a signed-in person (its English is "console: ops@example.com")
+BY = sources.person("ops@example.com")
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ def test_the_persian_pages_say_the_stored_sentences_in_persian_with_the_servers_
     page = client.get(reverse("console:message", args=[story.message.public_id])).content.decode()
     # a person's action, a policy's hold, the worker's failure with the server's words
     # isolated left to right, a provider's event quoted as it came
-    assert 'به دست <bdi dir="ltr">console: ops@example.com</bdi> رها شد' in page
+    assert 'به دست <bdi dir="ltr">ops@example.com</bdi> در کنسول رها شد' in page
     refused = "550 5.1.1 &lt;gone@example.com&gt;: no such user"
     assert f'در مرحلهٔ <bdi dir="ltr">rcpt</bdi> ناموفق بود: <bdi dir="ltr">{refused}</bdi>' in page
     assert 'همین حالا دوباره تلاش شد (<bdi dir="ltr">envelope.greylisted</bdi>)' in page
@@ -223,6 +224,11 @@ def test_the_persian_pages_say_the_stored_sentences_in_persian_with_the_servers_
     assert "EMAIL_ENABLED" in held
     alerts = client.get(reverse("console:alerts")).content.decode()
     assert "این مقصد پیش از ارسال از نشانی‌های هشدار حذف شد" in alerts
+    # where each suppression came from: the worker's attempt, a provider's event, a bounce
+    suppressed = client.get(reverse("console:suppressions")).content.decode()
+    assert f'تلاش ۱ برای <bdi dir="ltr">{story.message.public_id}</bdi>' in suppressed
+    assert 'رویداد <bdi dir="ltr">sendgrid</bdi> <bdi dir="ltr">sg-stored-1</bdi>' in suppressed
+    assert 'برگشتی <bdi dir="ltr">&lt;dsn.' in suppressed
 
 
 def test_the_rows_and_the_api_keep_their_english_whatever_the_words(story: Story) -> None:
@@ -246,6 +252,14 @@ def test_the_rows_and_the_api_keep_their_english_whatever_the_words(story: Story
     assert reasons["gone@example.com"] == "failed at rcpt: 550 5.1.1 <gone@example.com>: no such user"
     assert reasons["fine@example.com"] == "bounced: 550 5.7.1 Message rejected by policy"
     assert reasons["never@example.com"] == f"cancelled by {BY}"
+    assert str(BY) == "console: ops@example.com"
+    # a suppression's source: the same English in the API whatever the page says
+    sources_api = Client(headers={"Authorization": f"Bearer {ApiKey.issue('admin', ['admin'])[1]}"})
+    listed = json.loads(sources_api.get("/api/v1/suppressions").content)
+    assert {row["source"] for row in listed["items"]} >= {
+        f"attempt 1 of {story.message.public_id}",
+        "sendgrid event sg-stored-1",
+    }
 
 
 def test_rows_written_before_the_words_were_kept_still_show_their_english_marked_as_english(

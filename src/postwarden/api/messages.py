@@ -38,7 +38,7 @@ from postwarden.api.message_schemas import (
     RecipientOut,
     TimelineEntry,
 )
-from postwarden.outbox import actions
+from postwarden.outbox import actions, sources
 from postwarden.outbox.errors import Refused
 from postwarden.outbox.models import Message, Recipient, State
 from postwarden.outbox.submission import Enqueued, FileIn, Outgoing, enqueue, enqueue_many
@@ -247,7 +247,7 @@ def get_message(request: HttpRequest, public_id: str) -> MessageOut:
 )
 def requeue_message(request: HttpRequest, public_id: str) -> ActionOut:
     ids = Recipient.objects.filter(message=_message(public_id)).values_list("pk", flat=True)
-    done = actions.requeue(ids, by=f"api key {_key(request).name}")
+    done = actions.requeue(ids, by=sources.api_key(_key(request).name))
     return ActionOut(changed=done.changed, skipped=done.skipped, stopped=done.stopped)
 
 
@@ -259,5 +259,5 @@ def requeue_message(request: HttpRequest, public_id: str) -> ActionOut:
 )
 def cancel_message(request: HttpRequest, public_id: str) -> ActionOut:
     ids = Recipient.objects.filter(message=_message(public_id)).values_list("pk", flat=True)
-    done = actions.cancel(ids, by=f"api key {_key(request).name}")
+    done = actions.cancel(ids, by=sources.api_key(_key(request).name))
     return ActionOut(changed=done.changed, skipped=done.skipped)

@@ -24,7 +24,7 @@ from postwarden.accounts.models import ApiKey, Scope
 from postwarden.api import params
 from postwarden.api.auth import scope
 from postwarden.api.errors import errors
-from postwarden.outbox import suppressions
+from postwarden.outbox import sources, suppressions
 from postwarden.outbox.models import Suppression
 
 router = Router(tags=["suppressions"])
@@ -124,7 +124,7 @@ def add_suppression(request: HttpRequest, body: SuppressionIn) -> Status[Suppres
         address,
         suppressions.MANUAL,
         detail=body.detail,
-        source=f"api key {_key(request).name}",
+        source=sources.api_key(_key(request).name),
         expires_at=body.expires_at,
     )
     return Status(200 if existed else 201, _out(row))

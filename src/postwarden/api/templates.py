@@ -32,6 +32,7 @@ from postwarden.api.message_schemas import ErrorOut
 from postwarden.core.templating import TemplateError
 from postwarden.mailtemplates import store
 from postwarden.mailtemplates.models import Template, Version
+from postwarden.outbox import sources
 from postwarden.outbox.links import link_warnings
 
 router = Router(tags=["templates"])
@@ -121,7 +122,7 @@ class VersionQuery(BaseModel):
 
 def _by(request: HttpRequest) -> str:
     key: ApiKey = request.api_key  # type: ignore[attr-defined]  # set by api.auth
-    return f"api key {key.name}"
+    return str(sources.api_key(key.name))
 
 
 def _out(found: Version) -> TemplateOut:

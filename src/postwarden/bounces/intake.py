@@ -39,6 +39,7 @@ from postwarden.core.replies.classify import classify
 from postwarden.core.replies.parse import parse_reply
 from postwarden.core.smtp.reply import Reply
 from postwarden.core.verp import BadToken, Target, Verp
+from postwarden.outbox import sources
 from postwarden.outbox.models import Recipient, State
 from postwarden.webhooks.events import redact
 
@@ -174,7 +175,7 @@ def _apply(arrival: Arrival, report: parse.BounceReport, digest: str, address: s
         effect,
         recipient,
         detail=detail,
-        source=f"bounce {report.message_id or digest[:16]}",
+        source=sources.bounce(report.message_id or digest[:16]),
         event_id=f"sha256:{digest}/{recipient.pk}",
         raw={
             "detector": report.detector,

@@ -9,7 +9,7 @@ from typing import Final
 from django.utils.translation import ngettext
 
 from postwarden.console import formats
-from postwarden.outbox import actions
+from postwarden.outbox import actions, sources
 
 #: the console's words for the two services
 ACTIONS: Final = ("release", "cancel")
@@ -18,7 +18,7 @@ ACTIONS: Final = ("release", "cancel")
 def apply(action: str, ids: list[int], user: object) -> str:
     """Run ``action`` on recipient ``ids``; returns what happened, for the page.
     Raises ValueError for an unknown action."""
-    by = f"console: {getattr(user, 'email', '') or getattr(user, 'username', '')}"
+    by = sources.person(getattr(user, "email", "") or getattr(user, "username", ""))
     if action == "release":
         result = actions.requeue(ids, by=by)
         done = ngettext(

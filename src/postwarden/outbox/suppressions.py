@@ -131,8 +131,8 @@ def add(
     values = {
         "reason": reason,
         "detail": str(detail)[:2000],
-        "words": keep(detail=detail) or None,
-        "source": source[:255],
+        "words": keep(detail=detail, source=source) or None,
+        "source": str(source)[:255],
         "event": event,
         "expires_at": expires_at,
         "created_at": now,

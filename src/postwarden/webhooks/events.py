@@ -30,7 +30,7 @@ from typing import Any, Final
 
 from anymail.signals import AnymailTrackingEvent
 
-from postwarden.outbox import effects
+from postwarden.outbox import effects, sources
 from postwarden.outbox.effects import EventOutcome
 from postwarden.outbox.models import Message, Recipient
 from postwarden.webhooks import verdicts
@@ -70,7 +70,7 @@ def record(provider: str, event: AnymailTrackingEvent) -> EventOutcome:
         kind=meaning.kind,
         address=address or (recipient.address if recipient else ""),
         detail=describe(event),
-        source=f"{provider} event {event.event_id or key}",
+        source=sources.provider_event(provider, event.event_id or key),
         suppress=meaning.suppress,
         provider=provider,
         event_id=key,

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from postwarden.console import keyset
 from postwarden.console.forms.admin import SuppressionForm
 from postwarden.console.words import word
+from postwarden.outbox import sources
 from postwarden.outbox import suppressions as store
 from postwarden.outbox.models import Suppression
 
@@ -41,7 +42,7 @@ def suppressions(request: HttpRequest) -> HttpResponse:
             form.cleaned_data["address"],
             store.MANUAL,
             detail=form.cleaned_data["detail"],
-            source=f"console: {getattr(request.user, 'email', '')}",
+            source=sources.person(getattr(request.user, "email", "")),
         )
         log.info("suppression added", extra={"by": request.user.pk, "reason": row.reason})
         messages.success(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from django.db import connection, transaction
 
-from postwarden.outbox import bulk_sql, effects, policy, states
+from postwarden.outbox import bulk_sql, effects, policy, sources, states
 from postwarden.outbox.models import Attempt, Recipient, State
 from postwarden.outbox.retry import RetryVerdict
 from postwarden.transports.base import Outcome, RecipientResult
@@ -182,7 +182,7 @@ def _suppress_gone(gone: Sequence[tuple[Claimed, str]]) -> None:
         row = rows.get(claimed.pk)
         if row is None:
             continue
-        source = f"attempt {claimed.attempt} of {row.message.public_id}"
+        source = sources.attempt(claimed.attempt, row.message.public_id)
         effects.record(effects.refusal(row.address, detail=words, source=source), recipient=row)
 
 
