@@ -5,27 +5,31 @@ the code)."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Final
 
-from django.utils.functional import Promise
+from django.utils.functional import Promise, lazy
 from django.utils.translation import pgettext_lazy
+
+from postwarden.core import i18n
+from postwarden.outbox import said
+
+
+def _said(code: str) -> str:
+    return i18n.localize(said.state(code))
+
+
+def _state(code: str) -> Promise:
+    """A recipient's state as the outbox names it in its sentences (outbox/said.py), said
+    in the page's language when the page is drawn: one word for a state wherever it shows."""
+    return lazy(partial(_said, code), str)()
+
 
 #: code -> its name on a page ("status" context: these are short badge words)
 WORDS: Final[dict[str, Promise]] = {
-    # a recipient's state (outbox.models.State) and what the console shows for capture
-    "queued": pgettext_lazy("status", "queued"),
-    "sending": pgettext_lazy("status", "sending"),
-    "sent": pgettext_lazy("status", "sent"),
-    "deferred": pgettext_lazy("status", "deferred"),
-    "failed": pgettext_lazy("status", "failed"),
-    "dead": pgettext_lazy("status", "dead"),
-    "held": pgettext_lazy("status", "held"),
-    "suppressed": pgettext_lazy("status", "suppressed"),
-    "refused": pgettext_lazy("status", "refused"),
-    "delivered": pgettext_lazy("status", "delivered"),
-    "bounced": pgettext_lazy("status", "bounced"),
-    "complained": pgettext_lazy("status", "complained"),
-    "cancelled": pgettext_lazy("status", "cancelled"),
+    # a recipient's state (outbox.models.State) in the outbox's words; what the console
+    # shows for capture
+    **{code: _state(code) for code in said.STATES},
     "captured": pgettext_lazy("status", "captured"),
     # timeline event kinds
     "attempt": pgettext_lazy("status", "attempt"),

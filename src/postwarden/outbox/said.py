@@ -29,8 +29,9 @@ REMOTE_KINDS: Final = frozenset(
 )
 
 
-#: a recipient's state (models.State, a code) where a sentence names it
-_STATES: Final[dict[str, Text]] = {
+#: a recipient's state (models.State, a code) where a sentence or a page names it: the one
+#: word for each state (the console's badges take theirs from here, console/words.py)
+STATES: Final[dict[str, Text]] = {
     "queued": Text("queued"),
     "sending": Text("sending"),
     "sent": Text("sent"),
@@ -50,7 +51,7 @@ _STATES: Final[dict[str, Text]] = {
 def state(code: str) -> str:
     """A recipient's state inside a sentence: a word of the reader's language (the code
     itself for a state this does not know)."""
-    return _STATES.get(code, code)
+    return STATES.get(code, code)
 
 
 def kept_words(recipients: Sequence[Recipient]) -> QuerySet[Event, tuple[int, int | None, Any]]:
