@@ -6,7 +6,7 @@ the code)."""
 from __future__ import annotations
 
 from functools import partial
-from typing import Final
+from typing import Final, cast
 
 from django.utils.functional import Promise, lazy
 from django.utils.translation import pgettext_lazy
@@ -22,7 +22,8 @@ def _said(code: str) -> str:
 def _state(code: str) -> Promise:
     """A recipient's state as the outbox names it in its sentences (outbox/said.py), said
     in the page's language when the page is drawn: one word for a state wherever it shows."""
-    return lazy(partial(_said, code), str)()
+    # django-stubs types a lazy call as its result type; at run time it is a Promise
+    return cast(Promise, lazy(partial(_said, code), str)())
 
 
 #: code -> its name on a page ("status" context: these are short badge words)
