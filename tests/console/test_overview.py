@@ -49,6 +49,13 @@ def test_it_shows_a_live_worker_and_a_stale_one(viewer_client: Client) -> None:
     assert "other email settings" not in html
 
 
+def test_in_persian_a_workers_pid_is_in_persian_digits_and_not_grouped(viewer_client: Client) -> None:
+    WorkerHeartbeat.objects.filter(pk=beat("w1").pk).update(pid=17354)
+    html = viewer_client.get("/", headers={"Accept-Language": "fa"}).content.decode()
+    assert "۱۷۳۵۴" in html
+    assert "17354" not in html
+
+
 def test_it_tells_a_clean_stop_from_a_crash(viewer_client: Client) -> None:
     beat("w1", age=600, status="stopped")
     beat("w2", age=600, status="dead")

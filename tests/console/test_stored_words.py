@@ -210,6 +210,8 @@ def test_the_persian_pages_say_the_stored_sentences_in_persian_with_the_servers_
     # a person's action, a policy's hold, the worker's failure with the server's words
     # isolated left to right, a provider's event quoted as it came
     assert 'به دست <bdi dir="ltr">ops@example.com</bdi> در کنسول رها شد' in page
+    # a suppression's source after its dates, joined with the Persian comma
+    assert f'UTC، تلاش ۱ برای <bdi dir="ltr">{story.message.public_id}</bdi>' in page
     refused = "550 5.1.1 &lt;gone@example.com&gt;: no such user"
     assert f'در مرحلهٔ <bdi dir="ltr">rcpt</bdi> ناموفق بود: <bdi dir="ltr">{refused}</bdi>' in page
     assert 'همین حالا دوباره تلاش شد (<bdi dir="ltr">envelope.greylisted</bdi>)' in page

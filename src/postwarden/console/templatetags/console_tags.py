@@ -72,6 +72,13 @@ def num(value: object) -> str:
     return formats.number(value)
 
 
+@register.filter
+def digits(value: object) -> str:
+    """``{{ w.row.pid|digits }}``: a number that names something (a process id, a port) in
+    the page's digits, as written: not grouped as a quantity would be."""
+    return formats.digits(str(value))
+
+
 @register.filter(is_safe=True)
 def origin(source: object) -> str:
     """``{{ state.source|origin }}``: where a setting's value came from, in the page's
