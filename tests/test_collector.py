@@ -6,24 +6,17 @@ commands do: freezing this test process would change every test after it."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 from postwarden import collector
+from tests.processes import python, service_env
 
 
 def _in_a_process(code: str, data: Path) -> dict[str, object]:
     """``code`` run as a command runs: the service's own settings, a data directory of its own."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTWARDEN_", "DJANGO_", "EMAIL_"))}
-    env.update(POSTWARDEN_DATA_DIR=str(data), DJANGO_SETTINGS_MODULE="postwarden.settings")
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    out = python(textwrap.dedent(code), service_env(data), timeout=120)
+    return dict(json.loads(out.strip().splitlines()[-1]))
 
 
 def test_the_worker_freezes_its_start_up_and_still_collects_garbage(tmp_path: Path) -> None:

@@ -17,18 +17,11 @@ from pathlib import Path
 import pytest
 
 from tests.ports import free_port
+from tests.processes import service_env
 from tests.serving import START_TIMEOUT, start, tail
 
 #: seconds the signals may keep coming before the process must have exited
 STOP_TIMEOUT = 30.0
-
-
-def _env(data: Path) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("POSTWARDEN_", "DJANGO_", "EMAIL_", "SMTP_"))
-    }
-    env.update(POSTWARDEN_DATA_DIR=str(data), EMAIL_PROVIDER="capture", BOUNCE_DOMAIN="bounces.test")
-    return env
 
 
 @pytest.mark.parametrize(
@@ -48,7 +41,12 @@ def test_a_service_sent_sigterm_again_and_again_stops_once_and_quietly(
 ) -> None:
     argv = [part.format(port=free_port()) for part in command]
     log = tmp_path / "service.log"
-    process = start([sys.executable, "-m", "postwarden", *argv], _env(tmp_path / "data"), tmp_path, log)
+    process = start(
+        [sys.executable, "-m", "postwarden", *argv],
+        service_env(tmp_path / "data", EMAIL_PROVIDER="capture", BOUNCE_DOMAIN="bounces.test"),
+        tmp_path,
+        log,
+    )
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while ready not in log.read_text(errors="replace"):

@@ -9,14 +9,12 @@ even when every row of the table is pending."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.pg import Cluster
+from tests.processes import python, service_env
 
 SCRIPT = r"""
 from datetime import timedelta
@@ -145,20 +143,10 @@ print("ok")
 def test_result_writes_are_one_statement_a_table_and_store_every_text(
     pg_cluster: Cluster, tmp_path: Path
 ) -> None:
-    env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("POSTWARDEN_", "MAIL_", "SMTP_", "EMAIL_", "DJANGO_"))
-        },
-        "DATABASE_URL": pg_cluster.createdb("batched_writes"),
-        "DJANGO_SETTINGS_MODULE": "postwarden.settings",
-        "POSTWARDEN_DATA_DIR": str(tmp_path / "data"),
-        "POSTWARDEN_SECRET_KEY": "batched-writes-test-secret-key-0123456789abcdef",
-        "MAIL_FROM": "app@example.com",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300, check=False
+    env = service_env(
+        tmp_path / "data",
+        DATABASE_URL=pg_cluster.createdb("batched_writes"),
+        POSTWARDEN_SECRET_KEY="batched-writes-test-secret-key-0123456789abcdef",
+        MAIL_FROM="app@example.com",
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().endswith("ok")
+    assert python(SCRIPT, env).strip().endswith("ok")

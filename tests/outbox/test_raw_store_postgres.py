@@ -3,16 +3,13 @@ RETURNING, in a process of its own against a throwaway cluster (tests/pg.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.pg import Cluster
+from tests.processes import python, service_env
 
-OURS = ("POSTWARDEN_", "MAIL_", "SMTP_", "EMAIL_", "DATABASE_URL")
 SCRIPT = r"""
 from datetime import timedelta
 from postwarden.cli.django_setup import setup
@@ -51,20 +48,10 @@ print("ok")
 
 @pytest.mark.postgres
 def test_it_stores_relay_batches_on_postgresql(pg_cluster: Cluster, tmp_path: Path) -> None:
-    env = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("POSTWARDEN_", "MAIL_", "SMTP_", "EMAIL_"))
-        },
-        "DATABASE_URL": pg_cluster.createdb("raw_store"),
-        "DJANGO_SETTINGS_MODULE": "postwarden.settings",
-        "POSTWARDEN_DATA_DIR": str(tmp_path / "data"),
-        "POSTWARDEN_SECRET_KEY": "raw-store-test-secret-key-0123456789abcdef",
-        "MAIL_FROM": "app@example.com",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300, check=False
+    env = service_env(
+        tmp_path / "data",
+        DATABASE_URL=pg_cluster.createdb("raw_store"),
+        POSTWARDEN_SECRET_KEY="raw-store-test-secret-key-0123456789abcdef",
+        MAIL_FROM="app@example.com",
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().endswith("ok")
+    assert python(SCRIPT, env).strip().endswith("ok")
